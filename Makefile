@@ -1,0 +1,51 @@
+# Set-up and checks. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CUSTOMERS ?= 5000
+SEED ?= 42
+WORKSPACE ?= demo-workspace
+
+.PHONY: install demo test lint typecheck unit pg-start pg-stop bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, generate the demo company, ingest it and run the main job
+demo: install
+	$(BIN)/cvm demo --customers $(CUSTOMERS) --seed $(SEED) --workspace $(WORKSPACE)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy src
+
+pg-start:
+	@scripts/pg.sh start >/dev/null
+
+pg-stop:
+	@scripts/pg.sh stop
+
+## test: install, lint, type-check, start PostgreSQL, run the whole suite
+test: install lint typecheck pg-start
+	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+bench: install
+	$(BIN)/python bench/demo.py
+
+clean:
+	rm -rf $(WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

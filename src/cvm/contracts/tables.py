@@ -1,0 +1,228 @@
+"""Schemas of the customer data hub tables.
+
+Each table declares its columns (type, required, range, allowed values, personal
+data), its natural key, the column that places a row in time, and whether its
+rows must reference a known customer. Ingestion validates against these
+declarations; the offline store writes Parquet with the matching Arrow types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DType = Literal["string", "int", "float", "bool", "date", "timestamp"]
+
+VOLUNTARY_REASONS = (
+    "too_expensive",
+    "switched_service",
+    "low_quality",
+    "customer_service",
+    "missing_features",
+    "unused",
+    "too_complex",
+    "other",
+)
+INVOLUNTARY_REASONS = ("payment_failed", "payment_disputed")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a hub table."""
+
+    name: str
+    dtype: DType
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    pii: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A hub table: columns, natural key and time column."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    time_column: str | None = None
+    customer_fk: bool = True
+    description: str = ""
+    extra_time_columns: tuple[str, ...] = field(default=())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    @property
+    def pii_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.pii)
+
+    @property
+    def time_columns(self) -> tuple[str, ...]:
+        cols = (self.time_column,) if self.time_column else ()
+        return cols + self.extra_time_columns
+
+
+def _c(name: str, dtype: DType, **kw: object) -> Column:
+    return Column(name, dtype, **kw)  # type: ignore[arg-type]
+
+
+CUSTOMERS = TableSchema(
+    name="customers",
+    description="One row per customer: profile, firmographics and consent.",
+    key=("customer_id",),
+    time_column="acquired_at",
+    customer_fk=False,
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("name", "string", pii=True),
+        _c("email", "string", pii=True),
+        _c("phone", "string", pii=True),
+        _c("birth_date", "date", pii=True),
+        _c("acquired_at", "date", required=True),
+        _c("kind", "string", required=True, choices=("B2B", "B2C")),
+        _c("region", "string"),
+        _c("sector", "string"),
+        _c("channel", "string", choices=("direct", "distribution")),
+        _c("timezone", "string"),
+        _c("consent_email", "bool"),
+        _c("consent_sms", "bool"),
+        _c("consent_phone", "bool"),
+        _c("consent_mail", "bool"),
+    ),
+)
+
+SUBSCRIPTIONS = TableSchema(
+    name="subscriptions",
+    description="Contracts and products held, with monthly recurring revenue.",
+    key=("subscription_id",),
+    time_column="start",
+    extra_time_columns=("end",),
+    columns=(
+        _c("subscription_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("product", "string", required=True),
+        _c("start", "date", required=True),
+        _c("end", "date"),
+        _c("mrr", "float", required=True, min=0.0),
+        _c("end_reason", "string", choices=VOLUNTARY_REASONS + INVOLUNTARY_REASONS),
+    ),
+)
+
+TRANSACTIONS = TableSchema(
+    name="transactions",
+    description="Invoices and orders; negative amounts are refunds or credit notes.",
+    key=("transaction_id",),
+    time_column="ts",
+    columns=(
+        _c("transaction_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("ts", "timestamp", required=True),
+        _c("amount", "float", required=True, min=-1e9, max=1e9),
+        _c("margin", "float", min=-1e9, max=1e9),
+        _c("product", "string"),
+    ),
+)
+
+PAYMENTS = TableSchema(
+    name="payments",
+    description="Invoices due and when they were paid (empty while unpaid).",
+    key=("invoice_id",),
+    time_column="due_date",
+    extra_time_columns=("paid_date",),
+    columns=(
+        _c("invoice_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("due_date", "date", required=True),
+        _c("paid_date", "date"),
+        _c("amount", "float", required=True, min=0.0, max=1e9),
+    ),
+)
+
+CONTACTS = TableSchema(
+    name="contacts",
+    description="Service-desk contacts, complaints, sales visits and cancellation requests.",
+    key=("contact_id",),
+    time_column="ts",
+    columns=(
+        _c("contact_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("ts", "timestamp", required=True),
+        _c("channel", "string", required=True),
+        _c("direction", "string", choices=("inbound", "outbound")),
+        _c("topic", "string"),
+        _c("outcome", "string"),
+        _c("text", "string", pii=True),
+    ),
+)
+
+SURVEYS = TableSchema(
+    name="surveys",
+    description="Survey answers: NPS 0-10, would recommend, did recommend.",
+    key=("customer_id", "ts"),
+    time_column="ts",
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("ts", "timestamp", required=True),
+        _c("nps", "int", min=0, max=10),
+        _c("would_recommend", "bool"),
+        _c("did_recommend", "bool"),
+        _c("comment", "string", pii=True),
+    ),
+)
+
+RATINGS = TableSchema(
+    name="ratings",
+    description="External credit ratings; score is the numeric form (higher is safer).",
+    key=("customer_id", "ts", "source"),
+    time_column="ts",
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("ts", "date", required=True),
+        _c("source", "string", required=True),
+        _c("rating", "string", required=True),
+        _c("score", "float", min=0.0, max=100.0),
+    ),
+)
+
+QUARANTINE = TableSchema(
+    name="quarantine",
+    description="Rejected rows: where they came from and why.",
+    key=("batch_id", "line", "field"),
+    time_column="ingested_at",
+    customer_fk=False,
+    columns=(
+        _c("batch_id", "string", required=True),
+        _c("table", "string", required=True),
+        _c("source", "string", required=True),
+        _c("line", "int", required=True),
+        _c("field", "string", required=True),
+        _c("value", "string", pii=True),
+        _c("reason", "string", required=True),
+        _c("customer_id", "string"),
+        _c("ingested_at", "timestamp", required=True),
+    ),
+)
+
+DATA_TABLES: dict[str, TableSchema] = {
+    t.name: t for t in (CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS, PAYMENTS, CONTACTS, SURVEYS, RATINGS)
+}
+CHILD_TABLES: tuple[str, ...] = tuple(n for n, t in DATA_TABLES.items() if t.customer_fk)
+TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE}
+
+
+def table_schema(name: str) -> TableSchema:
+    """Return the schema of a hub table, or raise ``KeyError`` listing the known ones."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known tables: {', '.join(DATA_TABLES)}") from None

@@ -1,0 +1,93 @@
+"""The online store: SQLAlchemy over SQLite (default) or PostgreSQL, with Alembic migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from cvm.store.tables import audit_log
+
+BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class OnlineStore:
+    """Transactional tables for keys, audit and (later) events, outbox and contact history."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        backend = sa.make_url(url).get_backend_name()
+        if backend not in BACKENDS:
+            raise ValueError(f"online store {url!r}: backend {backend!r} is not one of {sorted(BACKENDS)}")
+        self.backend = backend
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        if backend == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        cfg = _alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def is_current(self) -> bool:
+        script = ScriptDirectory.from_config(_alembic_config())
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() == script.get_current_head()
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A transaction: commits on success, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def audit(
+        self,
+        conn: sa.Connection,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        rows: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit log inside ``conn``'s transaction."""
+        conn.execute(
+            audit_log.insert().values(
+                at=datetime.now(UTC), actor=actor, action=action, target=target, rows=rows, detail=detail
+            )
+        )
+
+    def vacuum(self) -> None:
+        """Reclaim freed pages so that deleted personal data leaves no trace on disk."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM")
+            if self.backend == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
