@@ -6,20 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from cvm.store.tables import audit_log
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return cfg
@@ -49,12 +50,17 @@ class OnlineStore:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
+        from alembic import command
+
         cfg = _alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def is_current(self) -> bool:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(_alembic_config())
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision() == script.get_current_head()

@@ -1,0 +1,95 @@
+"""``cvm demo``: a believable demo company, loaded and run in one go."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cvm.cli.console import console
+from cvm.cli.errors import handled
+from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.report import print_run
+from cvm.contracts import DATA_TABLES
+from cvm.engine import Engine
+
+if TYPE_CHECKING:
+    from cvm.demo import DemoSummary
+
+app = typer.Typer(help="Generate a demo company with ground truth, or run the whole demo in one command.")
+
+DATA_DIR = "demo-data"
+Customers = Annotated[int, typer.Option("--customers", "-n", min=1, help="Number of customers.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same company).")]
+
+
+def _generate(customers: int, seed: int, out: Path, fmt: str = "parquet") -> DemoSummary:
+    from cvm.demo import generate
+
+    with console.progress() as bar:
+        task = bar.add_task(f"Generating {customers:,} customers", total=None)
+        summary = generate(customers, seed, out, fmt=fmt)  # type: ignore[arg-type]
+        bar.update(task, completed=1, total=1)
+    return summary
+
+
+def _existing(out: Path, customers: int, seed: int) -> bool:
+    meta = out / "ground_truth" / "meta.json"
+    if not meta.exists():
+        return False
+    info = json.loads(meta.read_text())
+    if (info.get("customers"), info.get("seed")) != (customers, seed):
+        console.fail(
+            f"{out} already holds a demo company of {info.get('customers')} customers (seed {info.get('seed')}); "
+            "use another --workspace"
+        )
+    return True
+
+
+@app.callback(invoke_without_command=True)
+def demo(
+    ctx: typer.Context,
+    customers: Customers = 5_000,
+    seed: Seed = 42,
+    workspace: Workspace = Path("."),
+    json_out: JsonFlag = False,
+) -> None:
+    """Generate the demo company, initialise the workspace, ingest every table and run the main job."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with handled():
+        engine = Engine.init(workspace)
+    out = engine.workspace / DATA_DIR
+    if not _existing(out, customers, seed):
+        _generate(customers, seed, out)
+    with console.progress() as bar, handled():
+        task = bar.add_task("Ingesting", total=len(DATA_TABLES))
+        for table in DATA_TABLES:
+            bar.update(task, description=f"Ingesting {table}")
+            result = engine.ingest(table, sorted(out.glob(f"{table}.*")), actor="demo")
+            if not result.ok:
+                console.fail(f"demo data for {table} was refused: {result.rejected} rejected rows", code=1)
+            bar.advance(task)
+    with handled():
+        report = engine.run(actor="demo")
+    print_run(report, json_out)
+
+
+@app.command("generate")
+def generate_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables and ground truth to.")],
+    customers: Customers = 5_000,
+    seed: Seed = 42,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    json_out: JsonFlag = False,
+) -> None:
+    """Write every hub table of a demo company over 3 years, plus hidden ground truth per customer."""
+    if fmt not in ("parquet", "csv"):
+        console.fail("--format must be parquet or csv")
+    summary = _generate(customers, seed, out, fmt)
+    if json_out:
+        console.json(summary.to_dict())
+        return
+    console.table(f"Demo company in {out}", ["table", "rows"], sorted(summary.rows.items()))

@@ -1,0 +1,115 @@
+"""Entry point of the ``cvm`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cvm import __version__
+from cvm.cli import customer, demo, ingest, keys
+from cvm.cli.console import console
+from cvm.cli.errors import handled, open_engine
+from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.report import print_run
+from cvm.engine import Engine
+
+app = typer.Typer(
+    name="cvm",
+    help="CVM: Customer Value Management. Load customer data, score it, act on it, measure it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(demo.app, name="demo")
+app.add_typer(customer.app, name="customer")
+app.add_typer(keys.app, name="keys")
+app.command("ingest")(ingest.ingest)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"cvm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """CVM: Customer Value Management."""
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder of the new workspace (created if missing).")] = Path("."),
+    json_out: JsonFlag = False,
+) -> None:
+    """Create a workspace: a commented cvm.yaml, the offline and online stores and the inbox."""
+    with handled():
+        engine = Engine.init(directory)
+    info = {
+        "workspace": str(engine.workspace),
+        "config": str(engine.workspace / "cvm.yaml"),
+        "offline": str(engine.offline.root),
+        "online": engine.online.backend,
+    }
+    if json_out:
+        console.json(info)
+    else:
+        console.print(f"Workspace ready at [bold]{engine.workspace}[/bold] (online store: {engine.online.backend}).")
+        console.print("Next: `cvm ingest customers FILE` or drop files in inbox/<table>/ and `cvm run`.")
+
+
+@app.command()
+def run(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
+    """Run the main job: ingest the inbox, then refresh and summarise the hub."""
+    engine = open_engine(workspace)
+    with handled():
+        report = engine.run()
+    print_run(report, json_out)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def audit(
+    workspace: Workspace = Path("."),
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show the append-only audit log: who wrote what, when, and how many rows."""
+    entries = open_engine(workspace).audit_entries(limit)
+    if json_out:
+        console.json(entries)
+        return
+    console.table(
+        "Audit log",
+        ["at", "actor", "action", "target", "rows"],
+        ([e["at"], e["actor"], e["action"], e["target"], e["rows"]] for e in entries),
+    )
+
+
+@app.command()
+def serve(
+    workspace: Workspace = Path("."),
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default from cvm.yaml).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from cvm.yaml).")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs, health at /health) for one workspace."""
+    import uvicorn
+
+    from cvm.api import create_app
+
+    engine = open_engine(workspace)
+    with handled():
+        engine.online.migrate()
+    app_ = create_app(engine)
+    uvicorn.run(app_, host=host or engine.settings.api.host, port=port or engine.settings.api.port, log_level="info")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

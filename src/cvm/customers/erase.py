@@ -1,0 +1,79 @@
+"""Erasure of a customer's personal data from every store (GDPR art. 17).
+
+Rows that feed aggregates (revenue, margins, payments, NPS) stay, re-keyed to a
+random token that nothing maps back to, with every personal column emptied.
+Quarantined rows of the customer are deleted, superseded Parquet files are
+removed, and the online store is vacuumed so that no freed page keeps the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import polars as pl
+
+from cvm.contracts import QUARANTINE, TABLES
+from cvm.customers.profile import UnknownCustomerError
+from cvm.store import OfflineStore
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure changed."""
+
+    subject: str  # a one-way hash of the customer id, for the audit log
+    rows: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def subject_hash(customer_id: str) -> str:
+    return "sha256:" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+
+
+def _anonymised(frame: pl.DataFrame, customer_id: str, token: str, pii: tuple[str, ...]) -> pl.DataFrame:
+    mine = pl.col("customer_id") == customer_id
+    exprs = [pl.when(mine).then(pl.lit(token)).otherwise(pl.col("customer_id")).alias("customer_id")]
+    exprs += [pl.when(mine).then(None).otherwise(pl.col(c)).alias(c) for c in pii]
+    return frame.with_columns(exprs)
+
+
+def _personal_values(store: OfflineStore, customer_id: str) -> list[str]:
+    """The customer's personal values as text, to find them in quarantined cells too."""
+    pii = list(TABLES["customers"].pii_columns)
+    row = store.scan("customers").filter(pl.col("customer_id") == customer_id).select(pii).collect()
+    values = row.select(pl.all().cast(pl.Utf8)).to_dicts()
+    return [customer_id] + [v for r in values for v in r.values() if v]
+
+
+def erase_customer(store: OfflineStore, customer_id: str) -> Erasure:
+    """Remove the personal data of ``customer_id`` from the offline store, in one transaction."""
+    token = f"anon-{uuid.uuid4().hex[:16]}"
+    counts: dict[str, int] = {}
+    with store.transaction() as tx:
+        known = store.scan("customers").filter(pl.col("customer_id") == customer_id).select(pl.len())
+        if int(known.collect().item()) == 0:
+            raise UnknownCustomerError(customer_id)
+        personal = _personal_values(store, customer_id)
+        for name, schema in TABLES.items():
+            frame = store.read(name)
+            if name == QUARANTINE.name:
+                frame = frame.with_columns(
+                    pl.when(pl.col("value").is_in(personal))
+                    .then(pl.lit(customer_id))
+                    .otherwise(pl.col("customer_id"))
+                    .alias("customer_id")
+                )
+            hits = int(frame.select((pl.col("customer_id") == customer_id).sum()).item() or 0)
+            if hits == 0:
+                continue
+            counts[name] = hits
+            if name == QUARANTINE.name:
+                tx.replace(name, frame.filter(pl.col("customer_id").ne_missing(customer_id)))
+            else:
+                tx.replace(name, _anonymised(frame, customer_id, token, schema.pii_columns))
+    return Erasure(subject_hash(customer_id), counts)

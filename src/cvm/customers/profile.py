@@ -1,0 +1,115 @@
+"""Reading the 360° view of one customer, and searching the customer base."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from cvm.contracts import DATA_TABLES
+from cvm.customers.events import build_timeline
+from cvm.store import OfflineStore
+
+
+class UnknownCustomerError(KeyError):
+    """No customer with that id in the hub."""
+
+    def __str__(self) -> str:
+        return f"unknown customer {self.args[0]!r}"
+
+
+def customer_rows(store: OfflineStore, customer_id: str) -> dict[str, pl.DataFrame]:
+    """Every hub row of one customer, table by table."""
+    return {name: store.scan(name).filter(pl.col("customer_id") == customer_id).collect() for name in DATA_TABLES}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}
+
+
+def _holdings(rows: dict[str, pl.DataFrame], today: date) -> dict[str, Any]:
+    subs = rows["subscriptions"]
+    active = subs.filter(pl.col("end").is_null() | (pl.col("end") > today))
+    tx = rows["transactions"]
+    products = (
+        tx.group_by("product")
+        .agg(
+            pl.len().alias("purchases"),
+            pl.col("amount").sum().round(2).alias("revenue"),
+            pl.col("margin").sum().round(2).alias("margin"),
+            pl.col("ts").max().alias("last_purchase"),
+        )
+        .sort("revenue", descending=True)
+    )
+    return {
+        "subscriptions": [_jsonable(r) for r in active.sort("start").to_dicts()],
+        "mrr": round(float(active["mrr"].sum()), 2),
+        "products": [_jsonable(r) for r in products.to_dicts()],
+    }
+
+
+def _kpis(rows: dict[str, pl.DataFrame], today: date) -> dict[str, Any]:
+    tx, pay, surveys = rows["transactions"], rows["payments"], rows["surveys"]
+    overdue = pay.filter(pl.col("paid_date").is_null() & (pl.col("due_date") < today))
+    last_nps = surveys.filter(pl.col("nps").is_not_null()).sort("ts").tail(1)
+    rating = rows["ratings"].sort("ts").tail(1)
+    return {
+        "revenue": round(float(tx["amount"].sum()), 2),
+        "margin": round(float(tx["margin"].sum()), 2),
+        "transactions": tx.height,
+        "first_purchase": _iso(tx["ts"].min()),
+        "last_purchase": _iso(tx["ts"].max()),
+        "open_overdue_amount": round(float(overdue["amount"].sum()), 2),
+        "open_overdue_invoices": overdue.height,
+        "complaints": rows["contacts"].filter(pl.col("topic") == "complaint").height,
+        "last_nps": int(last_nps["nps"][0]) if last_nps.height else None,
+        "rating": _jsonable(rating.to_dicts()[0]) if rating.height else None,
+    }
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if isinstance(value, date | datetime) else None
+
+
+def customer_profile(
+    store: OfflineStore, customer_id: str, scores: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The 360° view: profile, holdings, key figures, scores and the timeline."""
+    rows = customer_rows(store, customer_id)
+    if rows["customers"].height == 0:
+        raise UnknownCustomerError(customer_id)
+    today = datetime.now(UTC).date()
+    return {
+        "customer_id": customer_id,
+        "profile": _jsonable(rows["customers"].to_dicts()[0]),
+        "holdings": _holdings(rows, today),
+        "kpis": _kpis(rows, today),
+        "scores": scores or [],
+        "timeline": build_timeline(rows),
+    }
+
+
+def timeline(store: OfflineStore, customer_id: str) -> list[dict[str, Any]]:
+    """Every touchpoint of one customer in time order."""
+    rows = customer_rows(store, customer_id)
+    if rows["customers"].height == 0:
+        raise UnknownCustomerError(customer_id)
+    return build_timeline(rows)
+
+
+def list_customers(
+    store: OfflineStore, *, limit: int = 50, offset: int = 0, q: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of customers matching ``q`` (id, name or e-mail contains it), and the total count."""
+    scan = store.scan("customers")
+    if q:
+        needle = q.lower()
+        match = pl.lit(False)
+        for col in ("customer_id", "name", "email"):
+            match = match | pl.col(col).str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        scan = scan.filter(match)
+    count = int(scan.select(pl.len()).collect().item())
+    cols = ["customer_id", "name", "email", "kind", "region", "sector", "channel", "acquired_at"]
+    page = scan.sort("customer_id").slice(offset, limit).select(cols).collect()
+    return [_jsonable(r) for r in page.to_dicts()], count

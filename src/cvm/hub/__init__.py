@@ -1,0 +1,1 @@
+"""The customer data hub as a whole: inbox ingestion and health summary."""

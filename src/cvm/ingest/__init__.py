@@ -1,0 +1,1 @@
+"""Ingestion: read CRM exports, coerce them to hub types and validate them."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: workspaces, small hub files, and real online stores (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from cvm.engine import Engine
+
+PG_ENV = "CVM_TEST_PG_URL"
+
+
+def _pg_server_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.fail(f"{PG_ENV} is not set: run the suite with `make test`, which starts PostgreSQL")
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the server that `make test` started."""
+    server = sa.make_url(_pg_server_url())
+    name = f"cvm_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def online_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The online store URL of each supported backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'online.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    Engine.init(ws).close()
+    return ws
+
+
+@pytest.fixture
+def engine(workspace: Path) -> Iterator[Engine]:
+    eng = Engine.open(workspace)
+    yield eng
+    eng.close()
+
+
+CUSTOMERS_CSV = """customer_id,name,email,acquired_at,kind,region,sector,channel,consent_email
+C1,Ann Smith,ann@example.com,2024-01-05,B2C,North,consumer,direct,true
+C2,Bob Jones,bob@example.com,2024-02-10,B2B,South,retail,distribution,false
+C3,Cas Berg,cas@example.com,2024-03-15,B2B,East,services,direct,true
+"""
+
+TRANSACTIONS_CSV = """transaction_id,customer_id,ts,amount,margin,product
+T1,C1,2024-02-01T10:00:00Z,100.00,30.00,hardware
+T2,C1,2024-03-01T10:00:00Z,50.50,15.00,supplies
+T3,C2,2024-03-05T09:30:00+01:00,1200,300,services
+T4,C3,2024-04-01,-20,-5,hardware
+"""
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+@pytest.fixture
+def loaded(engine: Engine, tmp_path: Path) -> Engine:
+    """An engine with three customers and four transactions."""
+    assert engine.ingest("customers", write(tmp_path / "customers.csv", CUSTOMERS_CSV)).status == "committed"
+    assert engine.ingest("transactions", write(tmp_path / "transactions.csv", TRANSACTIONS_CSV)).ok
+    return engine

@@ -1,0 +1,56 @@
+"""The online store on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from cvm.engine import Engine
+from cvm.store import OnlineStore
+
+
+def test_migrations_are_idempotent(online_url: str) -> None:
+    store = OnlineStore(online_url)
+    store.migrate()
+    store.migrate()
+    assert store.is_current()
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"api_keys", "audit_log", "alembic_version"} <= tables
+    store.dispose()
+
+
+def test_audit_log_is_append_only(online_url: str) -> None:
+    store = OnlineStore(online_url)
+    store.migrate()
+    with store.begin() as conn:
+        store.audit(conn, actor="t", action="x", rows=1)
+    for statement in ("UPDATE audit_log SET actor = 'y'", "DELETE FROM audit_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.begin() as conn:
+            conn.exec_driver_sql(statement)
+    with store.begin() as conn:
+        assert conn.exec_driver_sql("SELECT actor FROM audit_log").scalars().all() == ["t"]
+    store.dispose()
+
+
+def test_keys_are_hashed_and_revocable(any_engine: Engine) -> None:
+    key, secret = any_engine.create_key("analyst", "dashboard")
+    with any_engine.online.begin() as conn:
+        stored = conn.exec_driver_sql("SELECT key_hash FROM api_keys").scalar_one()
+    assert secret.split("_", 2)[2] not in stored
+    assert secret not in stored
+    found = any_engine.authenticate(secret)
+    assert found is not None
+    assert (found.id, found.role) == (key.id, "analyst")
+    assert any_engine.authenticate(secret + "x") is None
+    assert any_engine.authenticate(f"cvm_{key.id}_wrong") is None
+    any_engine.revoke_key(key.id)
+    assert any_engine.authenticate(secret) is None
+    with pytest.raises(KeyError):
+        any_engine.revoke_key("nope")
+    actions = [e["action"] for e in any_engine.audit_entries()]
+    assert actions[:2] == ["key.revoke", "key.create"]
+
+
+def test_unknown_role_is_refused(any_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="unknown role"):
+        any_engine.create_key("superuser")
