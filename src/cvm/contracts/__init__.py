@@ -6,7 +6,9 @@ This package imports nothing internal to CVM.
 from cvm.contracts.tables import (
     CHILD_TABLES,
     DATA_TABLES,
+    DERIVED_TABLES,
     QUARANTINE,
+    SCORES,
     TABLES,
     Column,
     DType,
@@ -17,7 +19,9 @@ from cvm.contracts.tables import (
 __all__ = [
     "CHILD_TABLES",
     "DATA_TABLES",
+    "DERIVED_TABLES",
     "QUARANTINE",
+    "SCORES",
     "TABLES",
     "Column",
     "DType",

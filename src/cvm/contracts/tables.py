@@ -213,11 +213,28 @@ QUARANTINE = TableSchema(
     ),
 )
 
+SCORES = TableSchema(
+    name="scores",
+    description="Scores per customer and as-of date, with grade and reason codes; the history is kept.",
+    key=("customer_id", "as_of", "score"),
+    time_column="as_of",
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("as_of", "date", required=True),
+        _c("score", "string", required=True, description="e.g. clv, p_alive, churn, default"),
+        _c("value", "float"),
+        _c("grade", "string", choices=("low", "medium", "high")),
+        _c("model_version", "string"),
+        _c("reasons", "string", description="reason codes, most important first, joined by ';'"),
+    ),
+)
+
 DATA_TABLES: dict[str, TableSchema] = {
     t.name: t for t in (CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS, PAYMENTS, CONTACTS, SURVEYS, RATINGS)
 }
 CHILD_TABLES: tuple[str, ...] = tuple(n for n, t in DATA_TABLES.items() if t.customer_fk)
-TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE}
+DERIVED_TABLES: dict[str, TableSchema] = {SCORES.name: SCORES}
+TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE, **DERIVED_TABLES}
 
 
 def table_schema(name: str) -> TableSchema:

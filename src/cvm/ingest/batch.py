@@ -143,13 +143,6 @@ def _quarantine_rows(checked: Checked, rejects: pl.DataFrame, table: str, bid: s
     )
 
 
-def _upserted(store: OfflineStore, schema: TableSchema, accepted: pl.DataFrame) -> pl.DataFrame:
-    keys = list(schema.key)
-    stored = store.read(schema.name)
-    kept = stored.join(accepted.select(keys), on=keys, how="anti")
-    return pl.concat([kept, accepted.select(schema.column_names)], how="vertical_relaxed")
-
-
 def ingest_batch(
     store: OfflineStore,
     table: str,
@@ -201,7 +194,7 @@ def ingest_batch(
             return replace(result, status="refused")
         accepted = checked.frame.filter(~pl.col(ROW).is_in(bad_rows.implode())).select(schema.column_names)
         if upsert:
-            tx.replace(table, _upserted(store, schema, accepted))
+            tx.upsert(table, accepted)
         else:
             tx.append(table, accepted)
         tx.append(QUARANTINE.name, quarantine)

@@ -81,6 +81,14 @@ class Transaction:
         parts = [self._write_part(schema, frame)] if frame.height else []
         self.manifest["tables"][table] = parts
 
+    def upsert(self, table: str, frame: pl.DataFrame) -> None:
+        """Replace the stored rows of ``table`` that share a natural key with ``frame``, add the rest."""
+        schema = table_schema(table)
+        keys = list(schema.key)
+        stored = self.store.read(table)
+        kept = stored.join(frame.select(keys), on=keys, how="anti")
+        self.replace(table, pl.concat([kept, conform(frame, schema)], how="vertical_relaxed"))
+
     def record_batch(self, batch_id: str, info: dict[str, Any]) -> None:
         """Remember a committed batch, so that the same content is a no-op next time."""
         self.manifest["batches"][batch_id] = info
