@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Start or stop a private PostgreSQL server for the integration tests.
 # Usage: scripts/pg.sh start|stop|url
-# The cluster lives in .pgdata/ (git-ignored), listens on 127.0.0.1:${CVM_PG_PORT:-55432},
+# The cluster lives in ${CVM_PG_DATA:-/tmp/cvm-pgdata-PORT} (outside the checkout, so the postgres
+# user can reach it even when the checkout sits in root's home), listens on 127.0.0.1:${CVM_PG_PORT:-55432},
 # and trusts local connections: it is a throwaway test server, never a production one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${CVM_PG_PORT:-55432}"
-DATA="$PWD/.pgdata"
+DATA="${CVM_PG_DATA:-${TMPDIR:-/tmp}/cvm-pgdata-${PORT}}"
 URL="postgresql+psycopg://postgres@127.0.0.1:${PORT}/postgres"
 
 find_bin() {
