@@ -199,6 +199,15 @@ class Engine:
             )
         return result
 
+    def quarantine(self, table: str | None = None, batch_id: str | None = None, limit: int = 100) -> pl.DataFrame:
+        """Rejected cells, newest batch first, optionally for one table or batch."""
+        scan = self.offline.scan("quarantine")
+        if table:
+            scan = scan.filter(pl.col("table") == table)
+        if batch_id:
+            scan = scan.filter(pl.col("batch_id") == batch_id)
+        return scan.sort(["ingested_at", "line"], descending=[True, False]).head(limit).collect()
+
     # -- customer 360 -------------------------------------------------------------
     def customer(self, customer_id: str) -> dict[str, Any]:
         return customers.customer_profile(self.offline, customer_id)

@@ -57,6 +57,12 @@ def test_ingest_json_exit_codes_and_idempotency(ws: Path, tmp_path: Path) -> Non
     assert "bad.csv:4 customer_id='NOBODY': unknown customer" in refused.stderr
     loose = cvm("ingest", "transactions", str(bad), "-w", str(ws), "--json", "--max-reject-ratio", "0.7")
     assert json.loads(loose.stdout)["accepted"] == 1
+    rejected = json.loads(cvm("quarantine", "-w", str(ws), "--table", "transactions", "--json").stdout)
+    assert [(r["line"], r["field"], r["value"]) for r in rejected] == [
+        (3, "ts", "yesterday"),
+        (4, "customer_id", "NOBODY"),
+    ]
+    assert {r["batch_id"] for r in rejected} == {json.loads(loose.stdout)["batch_id"]}
 
 
 def test_workspace_from_environment_and_unknown_workspace(ws: Path, tmp_path: Path) -> None:

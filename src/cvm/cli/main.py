@@ -94,6 +94,26 @@ def audit(
 
 
 @app.command()
+def quarantine(
+    workspace: Workspace = Path("."),
+    table: Annotated[str | None, typer.Option(help="Only this table.")] = None,
+    batch: Annotated[str | None, typer.Option(help="Only this batch id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many rejected cells, newest batch first.")] = 100,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show rejected rows: source file, line, field, value and reason."""
+    rows = open_engine(workspace).quarantine(table, batch, limit).to_dicts()
+    if json_out:
+        console.json(rows)
+        return
+    console.table(
+        "Quarantine",
+        ["batch", "table", "source", "line", "field", "value", "reason"],
+        ([r["batch_id"], r["table"], r["source"], r["line"], r["field"], r["value"], r["reason"]] for r in rows),
+    )
+
+
+@app.command()
 def serve(
     workspace: Workspace = Path("."),
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default from cvm.yaml).")] = None,
