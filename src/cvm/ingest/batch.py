@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,47 @@ def _quarantine_rows(checked: Checked, rejects: pl.DataFrame, table: str, bid: s
     )
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """A validated batch before it is stored."""
+
+    result: BatchResult
+    accepted: pl.DataFrame
+
+
+def _judge(
+    store: OfflineStore,
+    schema: TableSchema,
+    sources: Sequence[RawTable],
+    rules: Rules,
+    bid: str,
+    upsert: bool,
+    max_reject_ratio: float,
+) -> _Verdict:
+    checked = _merge_checked([check(s, schema, rules) for s in sources])
+    valid = checked.frame.join(checked.rejects.select(ROW).unique(), on=ROW, how="anti")
+    rejects = pl.concat([checked.rejects, *_relational_rejects(valid, schema, store, upsert)], how="vertical_relaxed")
+    bad_rows = rejects.get_column(ROW).unique()
+    read, rejected = checked.frame.height, bad_rows.len()
+    ratio = rejected / read if read else 0.0
+    result = BatchResult(
+        table=schema.name,
+        read=read,
+        accepted=read - rejected,
+        rejected=rejected,
+        batch_id=bid,
+        status="committed" if ratio <= max_reject_ratio else "refused",
+        reject_ratio=ratio,
+        max_reject_ratio=max_reject_ratio,
+        sources=tuple(s.source for s in sources),
+        ignored_columns=checked.ignored_columns,
+        notes=checked.notes,
+        rejects=_quarantine_rows(checked, rejects, schema.name, bid, rules.now),
+    )
+    accepted = checked.frame.filter(~pl.col(ROW).is_in(bad_rows.implode())).select(schema.column_names)
+    return _Verdict(result, accepted)
+
+
 def ingest_batch(
     store: OfflineStore,
     table: str,
@@ -161,42 +202,19 @@ def ingest_batch(
     """
     schema = table_schema(table)
     bid = batch_id(table, digests, {"upsert": upsert, **(options or {})})
-    names = tuple(s.source for s in sources)
     with store.transaction() as tx:
         done = tx.manifest["batches"].get(bid)
         if done is not None:
             fields = {k: done[k] for k in ("table", "read", "accepted", "rejected", "batch_id")}
-            return BatchResult(**fields, status="unchanged", sources=names)
-        checked = _merge_checked([check(s, schema, rules) for s in sources])
-        valid = checked.frame.join(checked.rejects.select(ROW).unique(), on=ROW, how="anti")
-        extra = _relational_rejects(valid, schema, store, upsert)
-        rejects = pl.concat([checked.rejects, *extra], how="vertical_relaxed")
-        bad_rows = rejects.get_column(ROW).unique()
-        read = checked.frame.height
-        rejected = bad_rows.len()
-        ratio = rejected / read if read else 0.0
-        quarantine = _quarantine_rows(checked, rejects, table, bid, rules.now)
-        result = BatchResult(
-            table=table,
-            read=read,
-            accepted=read - rejected,
-            rejected=rejected,
-            batch_id=bid,
-            status="committed",
-            reject_ratio=ratio,
-            max_reject_ratio=max_reject_ratio,
-            sources=names,
-            ignored_columns=checked.ignored_columns,
-            notes=checked.notes,
-            rejects=quarantine,
-        )
-        if ratio > max_reject_ratio:
-            return replace(result, status="refused")
-        accepted = checked.frame.filter(~pl.col(ROW).is_in(bad_rows.implode())).select(schema.column_names)
+            return BatchResult(**fields, status="unchanged", sources=tuple(s.source for s in sources))
+        verdict = _judge(store, schema, sources, rules, bid, upsert, max_reject_ratio)
+        if not verdict.result.ok:
+            return verdict.result
         if upsert:
-            tx.upsert(table, accepted)
+            tx.upsert(table, verdict.accepted)
         else:
-            tx.append(table, accepted)
-        tx.append(QUARANTINE.name, quarantine)
-        tx.record_batch(bid, {**result.record(), "committed_at": rules.now.isoformat()})
-    return result
+            tx.append(table, verdict.accepted)
+        assert verdict.result.rejects is not None
+        tx.append(QUARANTINE.name, verdict.result.rejects)
+        tx.record_batch(bid, {**verdict.result.record(), "committed_at": rules.now.isoformat()})
+    return verdict.result
