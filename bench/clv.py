@@ -1,0 +1,309 @@
+"""Benchmark the CLV pipeline against lifetimes, side by side on the same raw transaction log.
+
+Usage: ``python bench/clv.py [--customers 1000000] [--seed 1] [--repeat 1] [--cvm-only] [--json]``.
+
+1. Simulate ``--customers`` customers from BG/NBD + Gamma-Gamma (about 3 transactions each) and
+   write the raw log (customer_id, ts, amount) to a Parquet file.
+2. Run each library in a fresh Python process (so neither inherits the other's memory), step by step:
+   load (lifetimes only: pandas needs the log in memory; CVM's DuckDB reads the file itself),
+   RFM summary, BG/NBD fit, Gamma-Gamma fit, then 12-month expected purchases and 12-month CLV
+   (lifetimes' convention: 30-day months, 1% a month) for every customer.
+3. Print seconds and peak memory per step, the ratio, and how closely parameters and predictions agree.
+   With ``--repeat N`` the two pipelines run N times, alternately; each step shows its fastest time and
+   its largest memory, "end to end" the fastest complete run (every run's total is printed below).
+
+Memory: a thread samples the process's resident set size (``/proc/self/statm``) every 2 ms; a step's
+figure is its peak RSS minus the RSS when it started (native DuckDB memory included, which tracemalloc
+would miss). Short spikes between samples can be missed. The process's overall peak (``ru_maxrss``) is
+printed too. Exits 1 when a target is missed: >= 20x faster end to end and parameters within 1e-3
+(1M mode); under 60 s and 12 GB (``--cvm-only``, meant for ``--customers 10000000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TRUE_PARAMS = {"r": 0.5, "alpha": 70.0, "a": 0.8, "b": 2.5, "p": 4.0, "q": 3.0, "gamma": 40.0}
+START = np.datetime64("2023-01-01T00:00:00", "s")
+END_DAYS = 730  # observation ends two years after START; customers arrive during the first year
+HORIZON_DAYS = 365.0
+TARGET_SPEEDUP, TARGET_AGREEMENT = 20.0, 1e-3
+TARGET_10M_SECONDS, TARGET_10M_BYTES = 60.0, 12 * 1024**3
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# -- data -------------------------------------------------------------------------------------
+def simulate(n: int, seed: int) -> pd.DataFrame:
+    """A raw log from BG/NBD purchases (per day) with Gamma-Gamma amounts, rounded to cents."""
+    t = TRUE_PARAMS
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(t["r"], 1.0 / t["alpha"], n)
+    drop = rng.beta(t["a"], t["b"], n)
+    nu = rng.gamma(t["q"], 1.0 / t["gamma"], n)
+    now = rng.uniform(0, 365, n)
+    ids, times = [np.arange(n)], [now]
+    alive = np.arange(n)
+    while alive.size:
+        now = now + rng.exponential(1.0, alive.size) / lam[alive]
+        inside = now < END_DAYS
+        alive, now = alive[inside], now[inside]
+        ids.append(alive)
+        times.append(now)
+        stays = rng.random(alive.size) >= drop[alive]
+        alive, now = alive[stays], now[stays]
+    cid, days = np.concatenate(ids), np.concatenate(times)
+    amount = np.round(rng.gamma(t["p"], 1.0, cid.size) / nu[cid], 2)
+    ts = (START + (days * 86_400).astype("timedelta64[s]")).astype("datetime64[ns]")
+    return pd.DataFrame({"customer_id": cid, "ts": ts, "amount": amount})
+
+
+# -- measurement ------------------------------------------------------------------------------
+def rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE
+
+
+class Steps:
+    """Times each step and samples RSS in a background thread."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self._peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self._peak = max(self._peak, rss())
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start_rss = rss()
+        self._peak = start_rss
+        t0 = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - t0
+        peak = max(self._peak, rss())
+        self.rows.append({"step": name, "seconds": seconds, "peak_rss": peak, "extra_rss": peak - start_rss})
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def max_rss() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+# -- the two pipelines (each runs in its own process) -------------------------------------------
+def run_cvm(path: Path, out: Path) -> dict[str, Any]:
+    from cvm.models.clv import BetaGeo, GammaGamma, clv
+    from cvm.models.clv.rfm import rfm_summary
+
+    steps = Steps()
+    with steps.step("RFM summary"):
+        s = rfm_summary(path, monetary_value_col="amount", observation_period_end=_end())
+    f, r, t, m = (s[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    with steps.step("BG/NBD fit"):
+        bg = BetaGeo().fit(f, r, t)
+    with steps.step("Gamma-Gamma fit"):
+        rep = (f > 0) & (m > 0)
+        gg = GammaGamma().fit(f[rep], m[rep])
+    with steps.step("predictions + CLV"):
+        exp = bg.expected_purchases(HORIZON_DAYS, f, r, t)
+        value = clv(bg, gg, f, r, t, m, horizon=12, discount_rate=0.01, freq="D")
+    steps.close()
+    pd.DataFrame({"customer_id": s.index, "exp": exp, "clv": value}).to_parquet(out)
+    return _result(steps, len(s), {**bg.params_, **gg.params_}, bool(bg.converged_ and gg.converged_))
+
+
+def run_lifetimes(path: Path, out: Path) -> dict[str, Any]:
+    warnings.simplefilter("ignore")  # lifetimes 0.11 on pandas 3 warns about deprecated options
+    from lifetimes import BetaGeoFitter, GammaGammaFitter  # type: ignore[import-untyped]
+    from lifetimes.utils import summary_data_from_transaction_data  # type: ignore[import-untyped]
+
+    steps = Steps()
+    with steps.step("load"):
+        log = pd.read_parquet(path)
+    with steps.step("RFM summary"):
+        s = summary_data_from_transaction_data(
+            log, "customer_id", "ts", monetary_value_col="amount", observation_period_end=_end()
+        )
+    f, r, t, m = s["frequency"], s["recency"], s["T"], s["monetary_value"]
+    with steps.step("BG/NBD fit"):
+        bg = BetaGeoFitter().fit(f, r, t)
+    with steps.step("Gamma-Gamma fit"):
+        rep = (f > 0) & (m > 0)
+        gg = GammaGammaFitter().fit(f[rep], m[rep])
+    with steps.step("predictions + CLV"):
+        exp = bg.conditional_expected_number_of_purchases_up_to_time(HORIZON_DAYS, f, r, t)
+        value = gg.customer_lifetime_value(bg, f, r, t, m, time=12, discount_rate=0.01, freq="D")
+    steps.close()
+    pd.DataFrame({"customer_id": s.index, "exp": np.asarray(exp), "clv": np.asarray(value)}).to_parquet(out)
+    params = {**bg.params_.to_dict(), **{("gamma" if k == "v" else k): v for k, v in gg.params_.items()}}
+    return _result(steps, len(s), params, True)
+
+
+def _end() -> str:
+    return str((START + np.timedelta64(END_DAYS, "D")).astype("datetime64[D]"))
+
+
+def _result(steps: Steps, customers: int, params: dict[str, float], converged: bool) -> dict[str, Any]:
+    total = {"step": "end to end", "seconds": sum(r["seconds"] for r in steps.rows), "peak_rss": max_rss()}
+    total["extra_rss"] = max(r["extra_rss"] for r in steps.rows)
+    return {"steps": [*steps.rows, total], "customers": customers, "params": params, "converged": converged}
+
+
+def worker(which: str, data: Path, out: Path) -> dict[str, Any]:
+    """Run one library in a fresh interpreter and return its JSON report."""
+    cmd = [sys.executable, __file__, "--worker", which, "--data", str(data), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{which} worker failed:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- reporting ------------------------------------------------------------------------------
+def _runs(result: dict[str, Any]) -> str:
+    return ", ".join(f"{t:.2f}" for t in result["repeats"])
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1024**3:.2f}"
+
+
+def steps_table(cvm: dict[str, Any], peer: dict[str, Any] | None) -> tuple[list[str], list[list[Any]]]:
+    """Columns and one row per step: seconds and extra memory of CVM (and lifetimes, with the speed-up)."""
+    cvm_rows = {r["step"]: r for r in cvm["steps"]}
+    peer_rows = {r["step"]: r for r in peer["steps"]} if peer else {}
+    rows: list[list[Any]] = []
+    for name in [r["step"] for r in (peer or cvm)["steps"]]:
+        c, p = cvm_rows.get(name), peer_rows.get(name)
+        row = [name, f"{c['seconds']:.2f}" if c else "(in RFM)", _gb(c["extra_rss"]) if c else ""]
+        if peer:
+            row += [f"{p['seconds']:.2f}" if p else "", _gb(p["extra_rss"]) if p else ""]
+            row.append(f"{p['seconds'] / c['seconds']:.1f}x" if c and p else "")
+        rows.append(row)
+    last = ["process peak RSS", "", _gb(cvm["steps"][-1]["peak_rss"])]
+    rows.append(last + (["", _gb(peer["steps"][-1]["peak_rss"]), ""] if peer else []))
+    cols = ["step", "CVM s", "CVM +GB"] + (["lifetimes s", "lifetimes +GB", "speed-up"] if peer else [])
+    return cols, rows
+
+
+def agreement(cvm: dict[str, Any], peer: dict[str, Any], cvm_out: Path, peer_out: Path) -> dict[str, float]:
+    """Largest relative differences: each parameter, and predictions over all customers."""
+    diffs = {k: abs(cvm["params"][k] / peer["params"][k] - 1.0) for k in cvm["params"]}
+    a = pd.read_parquet(cvm_out).set_index("customer_id").sort_index()
+    b = pd.read_parquet(peer_out).set_index("customer_id").sort_index()
+    for col in ("exp", "clv"):
+        diffs[f"{col} (max over customers)"] = float(np.max(np.abs(a[col].to_numpy() / b[col].to_numpy() - 1.0)))
+    return diffs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Simulate, run both pipelines, print the tables; 0 when the targets are met."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cvm-only", action="store_true", help="skip lifetimes (for 10M customers)")
+    parser.add_argument("--repeat", type=int, default=1, help="run each pipeline N times, report the fastest")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", choices=["cvm", "lifetimes"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        run: Callable[[Path, Path], dict[str, Any]] = run_cvm if args.worker == "cvm" else run_lifetimes
+        print(json.dumps(run(args.data, args.out)))
+        return 0
+    return compare(args.customers, args.seed, args.cvm_only, args.json, max(1, args.repeat))
+
+
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per step the fastest time and the largest memory over repeated runs (parameters are deterministic)."""
+    best = dict(runs[0])
+    best["steps"] = [
+        {
+            "step": rows[0]["step"],
+            "seconds": min(r["seconds"] for r in rows),
+            "peak_rss": max(r["peak_rss"] for r in rows),
+            "extra_rss": max(r["extra_rss"] for r in rows),
+        }
+        for rows in zip(*(run["steps"] for run in runs), strict=True)
+    ]
+    best["repeats"] = [run["steps"][-1]["seconds"] for run in runs]
+    return best
+
+
+def compare(customers: int, seed: int, cvm_only: bool, as_json: bool, repeat: int = 1) -> int:
+    from cvm.cli.console import console
+
+    with tempfile.TemporaryDirectory(prefix="cvm-clv-bench-") as tmp:
+        data = Path(tmp) / "transactions.parquet"
+        t0 = time.perf_counter()
+        log = simulate(customers, seed)
+        log.to_parquet(data)
+        n_tx, sim_seconds = len(log), time.perf_counter() - t0
+        del log
+        cvm_runs, peer_runs = [], []
+        for _ in range(repeat):  # alternate, so that both see the same changes in machine load
+            cvm_runs.append(worker("cvm", data, Path(tmp) / "cvm.parquet"))
+            if not cvm_only:
+                peer_runs.append(worker("lifetimes", data, Path(tmp) / "lifetimes.parquet"))
+        cvm, peer = best_of(cvm_runs), best_of(peer_runs) if peer_runs else None
+        agree = agreement(cvm, peer, Path(tmp) / "cvm.parquet", Path(tmp) / "lifetimes.parquet") if peer else {}
+    total = cvm["steps"][-1]
+    speedup = peer["steps"][-1]["seconds"] / total["seconds"] if peer else None
+    param_diff = max((v for k, v in agree.items() if k in TRUE_PARAMS), default=0.0)
+    if cvm_only:
+        ok = total["seconds"] < TARGET_10M_SECONDS and total["peak_rss"] < TARGET_10M_BYTES
+    else:
+        ok = speedup is not None and speedup >= TARGET_SPEEDUP and param_diff <= TARGET_AGREEMENT
+    info = {"customers": customers, "transactions": n_tx, "simulate_seconds": sim_seconds, "cpus": os.cpu_count()}
+    if as_json:
+        console.json({**info, "cvm": cvm, "lifetimes": peer, "agreement": agree, "speedup": speedup, "pass": ok})
+        return 0 if ok else 1
+    title = f"{customers:,} customers, {n_tx:,} transactions, {os.cpu_count()} CPUs (simulated in {sim_seconds:.1f} s)"
+    title += "; +GB: peak RSS above the step's start"
+    console.table(title, *steps_table(cvm, peer))
+    console.print(f"End-to-end seconds of each run: CVM {_runs(cvm)}" + (f", lifetimes {_runs(peer)}" if peer else ""))
+    if peer:
+        rows = [
+            [k, f"{cvm['params'][k]:.6g}", f"{peer['params'][k]:.6g}", f"{TRUE_PARAMS[k]:g}", f"{agree[k]:.1e}"]
+            for k in cvm["params"]
+        ]
+        rows += [[k, "", "", "", f"{v:.1e}"] for k, v in agree.items() if k not in TRUE_PARAMS]
+        console.table("Agreement (relative difference)", ["", "CVM", "lifetimes", "simulated", "rel. diff"], rows)
+        console.print(
+            f"End to end: {speedup:.1f}x faster (target {TARGET_SPEEDUP:.0f}x); "
+            f"parameters within {param_diff:.1e} (target {TARGET_AGREEMENT:.0e})"
+        )
+    else:
+        console.print(
+            f"End to end {total['seconds']:.1f} s (target {TARGET_10M_SECONDS:.0f} s), "
+            f"peak RSS {_gb(total['peak_rss'])} GB (target {_gb(TARGET_10M_BYTES)} GB)"
+        )
+    console.print("pass" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

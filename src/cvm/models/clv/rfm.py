@@ -1,0 +1,369 @@
+"""RFM summaries of a transaction log, as one SQL definition for DuckDB and Spark.
+
+The statistics follow the conventions of lifetimes' ``summary_data_from_transaction_data``
+and ``calibration_and_holdout_data`` exactly (Fader, Hardie & Lee 2005):
+
+- timestamps become periods (``freq`` D: day, W: week starting Monday, h: hour,
+  M: calendar month); several purchases in one period count once and their amounts add up;
+- ``frequency`` is the number of *repeat* periods (periods with a purchase, minus the first);
+- ``recency`` is the time from the first to the last period, ``T`` from the first period to
+  the period of ``observation_period_end``, both in ``freq`` units divided by ``freq_multiplier``;
+- ``monetary_value`` is the mean of the per-period sums of the repeat periods (0 without any);
+- purchases in the period of ``observation_period_end`` count, even later on that day.
+
+The SQL is written once in DuckDB's dialect; :func:`rfm_summary_spark` runs it on Spark after
+transpiling it with sqlglot. Timezone-aware timestamps are taken in UTC. Amounts are summed
+exactly as decimals rounded to 6 places (below 10^12 per row), so results are reproducible bit
+for bit. lifetimes has no ``M`` (modern pandas refuses month timedeltas); here M counts whole
+calendar months.
+
+Examples
+--------
+>>> import pandas as pd
+>>> tx = pd.DataFrame({"customer_id": [1, 1, 1, 2], "ts": pd.to_datetime(
+...     ["2024-01-01", "2024-01-01", "2024-01-11", "2024-01-05"]), "amount": [5.0, 5.0, 20.0, 7.0]})
+>>> summary = rfm_summary(tx, monetary_value_col="amount", observation_period_end="2024-01-31")
+>>> summary.loc[1].tolist(), summary.loc[2].tolist()  # frequency, recency, T, monetary_value
+([1.0, 10.0, 30.0, 20.0], [0.0, 0.0, 26.0, 0.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import duckdb
+import pandas as pd
+import polars as pl
+
+Freq: TypeAlias = Literal["D", "W", "h", "M"]
+TransactionsInput: TypeAlias = pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]
+TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
+
+# freq -> (DATE_TRUNC unit, DATE_DIFF unit, divisor that turns the difference into freq units)
+_FREQS: dict[str, tuple[str, str, int]] = {
+    "D": ("day", "day", 1),
+    "W": ("week", "day", 7),
+    "h": ("hour", "hour", 1),
+    "M": ("month", "month", 1),
+}
+SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
+CALIBRATION_COLUMNS = (
+    "frequency_cal",
+    "recency_cal",
+    "T_cal",
+    "monetary_value_cal",
+    "frequency_holdout",
+    "monetary_value_holdout",
+    "duration_holdout",
+)
+_INPUT = "cvm_rfm_input"
+# Amounts are summed as exact decimals (to the micro-unit), so that sums do not depend on how the
+# engine splits the work between threads: the same data always gives the same bits.
+MONEY = "DECIMAL(18, 6)"
+
+
+@dataclass(frozen=True)
+class RfmSpec:
+    """Which columns hold what, and the period unit."""
+
+    customer_id_col: str = "customer_id"
+    datetime_col: str = "ts"
+    monetary_value_col: str | None = None
+    freq: str = "D"
+    freq_multiplier: float = 1
+
+    def __post_init__(self) -> None:
+        if self.freq not in _FREQS:
+            raise ValueError(f"freq must be one of {', '.join(_FREQS)}, got {self.freq!r}")
+        if not self.freq_multiplier > 0:
+            raise ValueError(f"freq_multiplier must be positive, got {self.freq_multiplier!r}")
+
+    @property
+    def columns(self) -> list[str]:
+        cols = [self.customer_id_col, self.datetime_col]
+        return [*cols, self.monetary_value_col] if self.monetary_value_col else cols
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ts_literal(value: TimeLike) -> str:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return f"TIMESTAMP '{ts.isoformat(sep=' ')}'"
+
+
+def _source(spec: RfmSpec, relation: str) -> str:
+    amount = f"CAST({_ident(spec.monetary_value_col)} AS {MONEY})" if spec.monetary_value_col else f"CAST(0 AS {MONEY})"
+    cid, ts = _ident(spec.customer_id_col), _ident(spec.datetime_col)
+    return (
+        f"SELECT {cid} AS cid, CAST({ts} AS TIMESTAMP) AS ts, COALESCE({amount}, CAST(0 AS {MONEY})) AS amount "
+        f"FROM {relation} WHERE {cid} IS NOT NULL AND {ts} IS NOT NULL"
+    )
+
+
+def _diff(spec: RfmSpec, start: str, end: str) -> str:
+    _, unit, div = _FREQS[spec.freq]
+    return f"CAST(DATE_DIFF('{unit}', {start}, {end}) AS DOUBLE) / {div * spec.freq_multiplier!r}"
+
+
+def _summary_body(spec: RfmSpec, source: str, end: str, suffix: str = "") -> str:
+    """SELECT of the per-customer summary from the CTE ``source`` up to the period of ``end``."""
+    trunc = _FREQS[spec.freq][0]
+    end_p = f"DATE_TRUNC('{trunc}', {end})"
+    # The first period's amount is subtracted exactly (decimals), which avoids a window function.
+    return f"""
+SELECT cid,
+       CAST(COUNT(*) - 1 AS DOUBLE) AS frequency{suffix},
+       {_diff(spec, "MIN(p)", "MAX(p)")} AS recency{suffix},
+       {_diff(spec, "MIN(p)", end_p)} AS T{suffix},
+       COALESCE(CAST(SUM(amount) - ARG_MIN(amount, p) AS DOUBLE) / NULLIF(COUNT(*) - 1, 0), 0.0)
+         AS monetary_value{suffix}
+FROM (
+  SELECT cid, DATE_TRUNC('{trunc}', ts) AS p, SUM(amount) AS amount
+  FROM {source}
+  WHERE DATE_TRUNC('{trunc}', ts) <= {end_p}
+  GROUP BY cid, DATE_TRUNC('{trunc}', ts)
+) AS periods
+GROUP BY cid"""
+
+
+def summary_sql(spec: RfmSpec, relation: str, end: TimeLike) -> str:
+    """DuckDB SQL of :func:`rfm_summary` over ``relation`` (a table or view name)."""
+    body = _summary_body(spec, "src", _ts_literal(end))
+    return f"WITH src AS ({_source(spec, relation)})\nSELECT * FROM ({body}) AS s ORDER BY cid"
+
+
+def calibration_sql(spec: RfmSpec, relation: str, calibration_end: TimeLike, observation_end: TimeLike) -> str:
+    """DuckDB SQL of :func:`calibration_and_holdout` over ``relation``."""
+    trunc = _FREQS[spec.freq][0]
+    cal, obs = _ts_literal(calibration_end), _ts_literal(observation_end)
+    body = _summary_body(spec, "cal_src", cal, suffix="_cal")
+    duration = _diff(spec, f"DATE_TRUNC('{trunc}', {cal})", f"DATE_TRUNC('{trunc}', {obs})")
+    return f"""WITH src AS ({_source(spec, relation)}),
+cal_src AS (SELECT * FROM src WHERE ts <= {cal}),
+cal AS ({body}),
+holdout AS (
+  SELECT cid, CAST(COUNT(DISTINCT DATE_TRUNC('{trunc}', ts)) AS DOUBLE) AS frequency_holdout,
+         CAST(SUM(amount) AS DOUBLE) / COUNT(*) AS monetary_value_holdout
+  FROM src WHERE ts > {cal} AND ts <= {obs} GROUP BY cid
+)
+SELECT cal.*, COALESCE(h.frequency_holdout, 0.0) AS frequency_holdout,
+       COALESCE(h.monetary_value_holdout, 0.0) AS monetary_value_holdout,
+       {duration} AS duration_holdout
+FROM cal LEFT JOIN holdout AS h ON cal.cid = h.cid
+ORDER BY cal.cid"""
+
+
+def activity_sql(spec: RfmSpec, relation: str, end: TimeLike | None = None) -> str:
+    """DuckDB SQL of :func:`activity_by_period`."""
+    trunc = _FREQS[spec.freq][0]
+    where = f"WHERE DATE_TRUNC('{trunc}', ts) <= DATE_TRUNC('{trunc}', {_ts_literal(end)})" if end is not None else ""
+    return f"""WITH src AS ({_source(spec, relation)}),
+periods AS (SELECT DISTINCT cid, DATE_TRUNC('{trunc}', ts) AS p FROM src {where}),
+marked AS (SELECT p, CASE WHEN p = MIN(p) OVER (PARTITION BY cid) THEN 1 ELSE 0 END AS is_first FROM periods)
+SELECT p AS period, SUM(is_first) AS first_purchases, SUM(1 - is_first) AS repeat_purchases
+FROM marked GROUP BY p ORDER BY p"""
+
+
+def to_spark_sql(sql: str) -> str:
+    """Transpile CVM's DuckDB SQL to Spark SQL with sqlglot."""
+    import sqlglot
+
+    return str(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
+
+
+# -- DuckDB ---------------------------------------------------------------------------
+def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -> str:
+    if isinstance(transactions, pd.DataFrame | pl.DataFrame):
+        con.register(_INPUT, transactions)
+        return _INPUT
+    paths = [transactions] if isinstance(transactions, str | Path) else list(transactions)
+    if not paths:
+        raise ValueError("no transaction files given")
+    quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    if suffixes <= {".parquet", ".pq"}:
+        return f"read_parquet([{quoted}])"
+    if suffixes <= {".csv", ".txt", ".gz"}:
+        return f"read_csv_auto([{quoted}])"
+    raise ValueError(f"transactions must be Parquet or CSV files, got {sorted(suffixes)}")
+
+
+def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.DuckDBPyConnection, str]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    relation = _relation(con, transactions)
+    present = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
+    missing = [c for c in spec.columns if c not in present]
+    if missing:
+        con.close()
+        raise ValueError(f"transactions lack the column(s) {', '.join(missing)}; found {', '.join(sorted(present))}")
+    return con, relation
+
+
+def _max_ts(con: duckdb.DuckDBPyConnection, spec: RfmSpec, relation: str) -> pd.Timestamp:
+    value = con.execute(f"SELECT MAX(ts) FROM ({_source(spec, relation)})").fetchone()
+    if value is None or value[0] is None:
+        raise ValueError("no transactions to summarise")
+    return pd.Timestamp(value[0])
+
+
+def _frame(result: pd.DataFrame, spec: RfmSpec, columns: Sequence[str]) -> pd.DataFrame:
+    keep = [c for c in columns if spec.monetary_value_col or not c.startswith("monetary_value")]
+    out = result.set_index("cid")[keep].astype(float)
+    out.index.name = spec.customer_id_col
+    return out
+
+
+def rfm_summary(
+    transactions: TransactionsInput,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    monetary_value_col: str | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+) -> pd.DataFrame:
+    """Per-customer frequency, recency, T (and monetary value) from a transaction log.
+
+    Parameters
+    ----------
+    transactions
+        A pandas or Polars frame, or Parquet/CSV file path(s).
+    observation_period_end
+        End of the observation; later periods are ignored. Default: the last transaction.
+    freq, freq_multiplier
+        Period unit (D, W, h, M) and the divisor applied to recency and T.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by customer id, columns ``frequency, recency, T[, monetary_value]`` (floats).
+    """
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    con, relation = _connect(transactions, spec)
+    try:
+        end = _max_ts(con, spec, relation) if observation_period_end is None else observation_period_end
+        result = con.execute(summary_sql(spec, relation, end)).df()
+    finally:
+        con.close()
+    return _frame(result, spec, SUMMARY_COLUMNS)
+
+
+def calibration_and_holdout(
+    transactions: TransactionsInput,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    calibration_period_end: TimeLike | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+    monetary_value_col: str | None = None,
+) -> pd.DataFrame:
+    """Calibration summary up to ``calibration_period_end`` and what happened after it.
+
+    Returns the columns of lifetimes' ``calibration_and_holdout_data``: ``frequency_cal,
+    recency_cal, T_cal[, monetary_value_cal], frequency_holdout[, monetary_value_holdout],
+    duration_holdout``. The holdout monetary value is the mean of the individual holdout
+    purchases (not of period sums), as in lifetimes.
+    """
+    if calibration_period_end is None:
+        raise ValueError("calibration_period_end is required")
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    con, relation = _connect(transactions, spec)
+    try:
+        end = _max_ts(con, spec, relation) if observation_period_end is None else observation_period_end
+        if pd.Timestamp(end) <= pd.Timestamp(calibration_period_end):
+            raise ValueError("observation_period_end must be after calibration_period_end: no holdout period")
+        result = con.execute(calibration_sql(spec, relation, calibration_period_end, end)).df()
+    finally:
+        con.close()
+    return _frame(result, spec, CALIBRATION_COLUMNS)
+
+
+def activity_by_period(
+    transactions: TransactionsInput,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+) -> pd.DataFrame:
+    """First and repeat purchase periods per period, for tracking plots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by period start (only periods with activity), columns ``first_purchases``
+        (customers whose first period it is) and ``repeat_purchases`` (customers with a
+        repeat purchase in it, each counted once).
+    """
+    spec = RfmSpec(customer_id_col, datetime_col, None, freq)
+    con, relation = _connect(transactions, spec)
+    try:
+        result = con.execute(activity_sql(spec, relation, observation_period_end)).df()
+    finally:
+        con.close()
+    return result.set_index("period").astype("int64")
+
+
+# -- Spark ----------------------------------------------------------------------------
+def _spark_view(transactions: Any, spec: RfmSpec, end: TimeLike | None) -> tuple[Any, str, TimeLike]:
+    """Register ``transactions`` as a temporary view; return the session, the view and the end."""
+    missing = [c for c in spec.columns if c not in transactions.columns]
+    if missing:
+        raise ValueError(f"transactions lack the column(s) {', '.join(missing)}")
+    view = f"{_INPUT}_{id(transactions)}"
+    transactions.createOrReplaceTempView(view)
+    spark = transactions.sparkSession
+    if end is None:
+        row = spark.sql(to_spark_sql(f"SELECT MAX(ts) AS m FROM ({_source(spec, view)}) AS s")).collect()[0]
+        if row["m"] is None:
+            raise ValueError("no transactions to summarise")
+        end = pd.Timestamp(row["m"])
+    return spark, view, end
+
+
+def rfm_summary_spark(
+    transactions: Any,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    monetary_value_col: str | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+) -> Any:
+    """:func:`rfm_summary` on a Spark DataFrame; returns a Spark DataFrame (customer id column first).
+
+    The session time zone should be UTC so that timestamps mean the same as in DuckDB.
+    """
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    spark, view, end = _spark_view(transactions, spec, observation_period_end)
+    out = spark.sql(to_spark_sql(summary_sql(spec, view, end))).withColumnRenamed("cid", customer_id_col)
+    return out if monetary_value_col else out.drop("monetary_value")
+
+
+def calibration_and_holdout_spark(
+    transactions: Any,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    calibration_period_end: TimeLike | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+    monetary_value_col: str | None = None,
+) -> Any:
+    """:func:`calibration_and_holdout` on a Spark DataFrame; returns a Spark DataFrame."""
+    if calibration_period_end is None:
+        raise ValueError("calibration_period_end is required")
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    spark, view, end = _spark_view(transactions, spec, observation_period_end)
+    out = spark.sql(to_spark_sql(calibration_sql(spec, view, calibration_period_end, end)))
+    out = out.withColumnRenamed("cid", customer_id_col)
+    return out if monetary_value_col else out.drop("monetary_value_cal", "monetary_value_holdout")

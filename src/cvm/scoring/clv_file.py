@@ -1,0 +1,147 @@
+"""CLV of any transaction file, without a workspace: what ``cvm clv fit`` runs.
+
+RFM summary (DuckDB) -> purchase model -> spend model -> per-customer predictions and CLV,
+plus the diagnostic plots. Months are 365.25 / 12 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cvm.models.clv import clv as clv_value
+from cvm.models.clv import plotting
+from cvm.models.clv.rfm import Freq, activity_by_period, calibration_and_holdout, rfm_summary
+from cvm.scoring.inputs import DAYS_PER_MONTH
+from cvm.scoring.models import FittedModel, fit_purchase_model, fit_spend_model
+from cvm.scoring.value import monthly_rate
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ClvOptions:
+    """Columns, models and CLV conventions of a file fit."""
+
+    customer_col: str = "customer_id"
+    time_col: str = "ts"
+    amount_col: str = "amount"
+    model: str = "bgnbd"
+    spend: str | None = "gg"
+    freq: Freq = "D"
+    horizon_months: int = 12
+    discount_rate: float = 0.10
+    margin: float = 1.0
+    observation_end: str | None = None
+
+    @property
+    def unit_days(self) -> float:
+        return 7.0 if self.freq == "W" else 1.0
+
+    @property
+    def horizon_units(self) -> float:
+        return self.horizon_months * DAYS_PER_MONTH / self.unit_days
+
+
+@dataclass
+class ClvFit:
+    """The models fitted on a file and the per-customer predictions."""
+
+    options: ClvOptions
+    purchase: FittedModel
+    spend: FittedModel | None
+    predictions: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.predictions
+        return {
+            "customers": len(p),
+            "freq": self.options.freq,
+            "horizon_months": self.options.horizon_months,
+            "discount_rate_annual": self.options.discount_rate,
+            "margin": self.options.margin,
+            "purchase_model": self.purchase.to_dict(),
+            "spend_model": self.spend.to_dict() if self.spend else None,
+            "totals": {
+                "exp_purchases": round(float(p["exp_purchases"].sum()), 4),
+                "clv": round(float(p["clv"].sum()), 2) if "clv" in p else None,
+            },
+        }
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def fit_clv_file(source: Path | str | pd.DataFrame, options: ClvOptions, step: Step = _noop) -> ClvFit:
+    """Fit the purchase (and spend) model on a transaction file and predict every customer."""
+    o = options
+    step("RFM summary")
+    rfm = rfm_summary(
+        source, o.customer_col, o.time_col, o.amount_col, observation_period_end=o.observation_end, freq=o.freq
+    )
+    step(f"Fitting {o.model}")
+    purchase = fit_purchase_model(o.model, rfm, min_customers=2)
+    f, r, t, m = (rfm[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+    pred = rfm.assign(
+        exp_purchases=purchase.model.expected_purchases(o.horizon_units, f, r, t),
+        p_alive=purchase.model.probability_alive(f, r, t),
+    )
+    spend = None
+    if o.spend:
+        step(f"Fitting {o.spend}")
+        spend = fit_spend_model(o.spend, rfm)
+        step("Predicting CLV")
+        pred["exp_spend"] = spend.model.expected_spend(f, m)
+        pred["clv"] = clv_value(
+            purchase.model,
+            spend.model,
+            f,
+            r,
+            t,
+            m,
+            horizon=o.horizon_months,
+            discount_rate=monthly_rate(o.discount_rate),
+            margin=o.margin,
+            periods_per_month=DAYS_PER_MONTH / o.unit_days,
+        )
+    return ClvFit(o, purchase, spend, pred)
+
+
+def make_figures(fit: ClvFit, source: Path | str | pd.DataFrame, step: Step = _noop) -> dict[str, Any]:
+    """The diagnostic plots of a file fit; the calibration plot refits on the first 75% of the time."""
+    o, rfm = fit.options, fit.predictions
+    max_f, max_t = plotting.matrix_bounds(rfm)
+    step("Plotting")
+    figures = {
+        "frequency_recency": plotting.frequency_recency_matrix(fit.purchase.model, max_f, max_t, t=o.horizon_units),
+        "p_alive": plotting.probability_alive_matrix(fit.purchase.model, max_f, max_t),
+    }
+    activity = activity_by_period(source, o.customer_col, o.time_col, o.observation_end, freq=o.freq)
+    tracking = plotting.tracking_data(fit.purchase.model, activity, o.freq)
+    figures["tracking_incremental"] = plotting.tracking_incremental(tracking)
+    figures["tracking_cumulative"] = plotting.tracking_cumulative(tracking)
+    start, end = activity.index.min(), activity.index.max()
+    cal_end = start + (end - start) * 0.75
+    step("Calibration / holdout fit")
+    cal = calibration_and_holdout(
+        source, o.customer_col, o.time_col, cal_end, o.observation_end or None, o.freq, monetary_value_col=None
+    )
+    cal_fit = fit_purchase_model(
+        o.model, cal.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"}), 2
+    )
+    figures["calibration_holdout"] = plotting.calibration_vs_holdout(cal_fit.model, cal)
+    fit.figures = figures
+    return figures
+
+
+def predictions_table(fit: ClvFit) -> pd.DataFrame:
+    """Per-customer predictions with the customer id as a column, ready to write."""
+    out = fit.predictions.reset_index()
+    return out.replace([np.inf, -np.inf], np.nan)
