@@ -8,7 +8,7 @@ CUSTOMERS ?= 5000
 SEED ?= 42
 WORKSPACE ?= demo-workspace
 
-.PHONY: install demo test lint typecheck unit pg-start pg-stop bench clean
+.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ pg-start:
 pg-stop:
 	@scripts/pg.sh stop
 
-## test: install, lint, type-check, start PostgreSQL, run the whole suite
-test: install lint typecheck pg-start
+## browser: Debian's Chromium for the dashboard's browser tests (installed with apt-get when missing)
+browser:
+	@scripts/browser.sh >/dev/null
+
+## test: install, lint, type-check, start PostgreSQL, install the browser, run the whole suite
+test: install lint typecheck pg-start browser
 	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest
 
 unit: install

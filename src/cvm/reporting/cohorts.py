@@ -1,0 +1,104 @@
+"""Cohort tables by the period of first revenue (``docs/reference.md``, "Cohort table").
+
+Customers are grouped by their first period with revenue above zero (the period in which growth
+accounting counts them new; a reactivation-window return does not start a new cohort). Cell ``k`` is
+the cohort's revenue in its ``k``-th period after the first divided by its revenue in the first
+period; the same for active customers. Revenue per customer and period is the same non-negative
+net revenue as in :func:`cvm.reporting.growth_accounting`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cvm.reporting.growth import first_period, net_by_period
+from cvm.reporting.periods import Frame, PeriodCode, money, period_code, period_label, period_start
+
+COHORT_COLUMNS = (
+    "cohort",
+    "cohort_start",
+    "k",
+    "period",
+    "customers",
+    "revenue",
+    "customer_retention",
+    "revenue_retention",
+)
+
+
+def cohort_table(
+    revenue: Frame,
+    period: str = "M",
+    customer_col: str = "customer_id",
+    ts_col: str = "ts",
+    amount_col: str = "amount",
+) -> pl.DataFrame:
+    """Long cohort table: one row per (cohort, k) for k = 0 up to the last period of the data.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``cohort`` (label), ``cohort_start``, ``k``, ``period`` (label of cohort + k), ``customers``
+        (active in that period), ``revenue`` (exact Decimal), ``customer_retention`` and
+        ``revenue_retention`` (fractions of period 0).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> tx = pl.DataFrame({"customer_id": ["a", "a", "b"], "ts": [date(2024, 1, 5), date(2024, 2, 5),
+    ...     date(2024, 1, 9)], "amount": [100.0, 50.0, 100.0]})
+    >>> cohort_table(tx).select("cohort", "k", "customers", "revenue_retention").rows()
+    [('2024-01', 0, 2, 1.0), ('2024-01', 1, 1, 0.25)]
+    """
+    code = period_code(period)
+    return cohorts_from_net(net_by_period(revenue, code, customer_col, ts_col, amount_col).collect(), code)
+
+
+def cohorts_from_net(net: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
+    """:func:`cohort_table` from :func:`cvm.reporting.growth.net_by_period` rows."""
+    active = net.filter(pl.col("net") > 0).with_columns(c=first_period())
+    cells = active.group_by("c", "p").agg(customers=pl.len(), cents=pl.col("net").sum())
+    if cells.height == 0:
+        return pl.DataFrame(schema=_schema())
+    last = int(net.select(pl.col("p").max()).item())
+    cohorts = cells.select(pl.col("c").unique()).with_columns(p=pl.int_ranges("c", last + 1)).explode("p")
+    table = cohorts.join(cells, on=["c", "p"], how="left").with_columns(
+        pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("cents").fill_null(0)
+    )
+    first = pl.col("p") == pl.col("c")
+    table = table.sort("c", "p").with_columns(
+        n0=pl.col("customers").filter(first).first().over("c"), r0=pl.col("cents").filter(first).first().over("c")
+    )
+    return table.select(
+        cohort=period_label(pl.col("c"), code),
+        cohort_start=period_start(pl.col("c"), code),
+        k=pl.col("p") - pl.col("c"),
+        period=period_label(pl.col("p"), code),
+        customers="customers",
+        revenue=money(pl.col("cents")),
+        customer_retention=pl.col("customers") / pl.col("n0"),
+        revenue_retention=pl.col("cents") / pl.col("r0"),
+    )
+
+
+def _schema() -> dict[str, pl.DataType]:
+    return {
+        "cohort": pl.Utf8(),
+        "cohort_start": pl.Date(),
+        "k": pl.Int64(),
+        "period": pl.Utf8(),
+        "customers": pl.Int64(),
+        "revenue": pl.Decimal(38, 2),
+        "customer_retention": pl.Float64(),
+        "revenue_retention": pl.Float64(),
+    }
+
+
+def cohort_matrix(table: pl.DataFrame, value: str = "revenue_retention") -> pl.DataFrame:
+    """Pivot a :func:`cohort_table` to one row per cohort and one column per ``k`` (``"0", "1", ...``)."""
+    if value not in table.columns:
+        raise ValueError(f"no column {value!r} in the cohort table; use one of {', '.join(table.columns)}")
+    if table.height == 0:
+        return pl.DataFrame(schema={"cohort": pl.Utf8})
+    wide = table.select("cohort", pl.col("k").cast(pl.Utf8), value).pivot(on="k", index="cohort", values=value)
+    return wide.sort("cohort")

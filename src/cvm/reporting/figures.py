@@ -1,0 +1,207 @@
+"""Plotly figures built from the report frames (the same frames as the JSON reports).
+
+Every builder takes a frame returned by a function of :mod:`cvm.reporting` and returns a
+``plotly.graph_objects.Figure``; nothing here computes a figure of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
+import polars as pl
+
+from cvm.reporting.cohorts import cohort_matrix
+from cvm.reporting.migration import migration_pivot
+
+COLORS = {
+    "new": "#2a9d8f",
+    "expansion": "#8ab17d",
+    "reactivation": "#e9c46a",
+    "contraction": "#f4a261",
+    "churned": "#e76f51",
+    "total": "#264653",
+    "voluntary": "#e76f51",
+    "involuntary": "#6d597a",
+    "unknown": "#adb5bd",
+}
+_LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 60, "b": 50}}
+
+
+def _floats(frame: pl.DataFrame, column: str) -> list[float | None]:
+    return frame[column].cast(pl.Float64).to_list()
+
+
+def _steps(row: dict[str, Any]) -> list[float]:
+    return [float(row["start"]), float(row["new"]), float(row["expansion"]), float(row["reactivation"]),
+            -float(row["contraction"]), -float(row["churned"]), float(row["end"])]  # fmt: skip
+
+
+def waterfall_figure(growth: pl.DataFrame, period: str | None = None) -> go.Figure:
+    """Growth bridge of one period as a waterfall, with a menu to pick any other period.
+
+    ``growth`` is a :func:`cvm.reporting.growth_accounting` frame; ``period`` (a label) defaults to the
+    latest period.
+    """
+    labels = ["start", "new", "expansion", "reactivation", "contraction", "churned", "end"]
+    rows = growth.to_dicts()
+    if not rows:
+        return go.Figure(layout={**_LAYOUT, "title": "Revenue bridge (no data)"})
+    shown = next((i for i, r in enumerate(rows) if r["period"] == period), len(rows) - 1)
+    measure = ["absolute", *["relative"] * 5, "total"]
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=_steps(rows[shown]),
+            measure=measure,
+            connector={"line": {"color": "#999"}},
+            increasing={"marker": {"color": COLORS["new"]}},
+            decreasing={"marker": {"color": COLORS["churned"]}},
+            totals={"marker": {"color": COLORS["total"]}},
+        )
+    )
+    buttons = [
+        {
+            "label": r["period"],
+            "method": "update",
+            "args": [{"y": [_steps(r)]}, {"title": f"Revenue bridge {r['period']}"}],
+        }
+        for r in rows
+    ]
+    menu = {"buttons": buttons, "active": shown, "x": 1.0, "xanchor": "right", "y": 1.15, "yanchor": "top"}
+    return fig.update_layout(**_LAYOUT, title=f"Revenue bridge {rows[shown]['period']}", updatemenus=[menu])
+
+
+def movements_figure(growth: pl.DataFrame) -> go.Figure:
+    """Revenue movements per period: gains above zero, losses below, and the net change."""
+    x = growth["period"].to_list()
+    fig = go.Figure()
+    for name in ("new", "expansion", "reactivation"):
+        fig.add_bar(x=x, y=_floats(growth, name), name=name, marker_color=COLORS[name])
+    for name in ("contraction", "churned"):
+        fig.add_bar(x=x, y=[-v if v else 0.0 for v in _floats(growth, name)], name=name, marker_color=COLORS[name])
+    net = (growth["end"] - growth["start"]).cast(pl.Float64).to_list()
+    fig.add_scatter(x=x, y=net, name="net change", mode="lines+markers", line={"color": COLORS["total"]})
+    return fig.update_layout(**_LAYOUT, barmode="relative", title="Revenue movements per period")
+
+
+def trend_figure(growth: pl.DataFrame) -> go.Figure:
+    """Revenue at the end of each period and active customers (right axis)."""
+    x = growth["period"].to_list()
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=_floats(growth, "end"), name="revenue", mode="lines+markers")
+    fig.add_scatter(x=x, y=growth["customers_active"].to_list(), name="active customers", yaxis="y2", mode="lines")
+    return fig.update_layout(
+        **_LAYOUT,
+        title="Revenue and active customers",
+        yaxis={"title": "revenue"},
+        yaxis2={"title": "customers", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def rates_figure(growth: pl.DataFrame) -> go.Figure:
+    """GRR, NRR and customer churn rate (%), and the quick ratio (right axis), from :func:`add_rates`."""
+    x = growth["period"].to_list()
+    fig = go.Figure()
+    for name, label in (("grr", "GRR"), ("nrr", "NRR"), ("customer_churn_rate", "customer churn")):
+        fig.add_scatter(x=x, y=[None if v is None else 100 * v for v in growth[name].to_list()], name=label)
+    fig.add_scatter(x=x, y=growth["quick_ratio"].to_list(), name="quick ratio", yaxis="y2", line={"dash": "dot"})
+    return fig.update_layout(
+        **_LAYOUT,
+        title="Retention rates per period",
+        yaxis={"title": "%"},
+        yaxis2={"title": "quick ratio", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def hunting_farming_figure(split: pl.DataFrame) -> go.Figure:
+    """Revenue from new customers (hunting) and existing customers (farming) per period."""
+    x = split["period"].to_list()
+    fig = go.Figure()
+    fig.add_bar(x=x, y=_floats(split, "farming"), name="farming", marker_color=COLORS["total"])
+    fig.add_bar(x=x, y=_floats(split, "hunting"), name="hunting", marker_color=COLORS["new"])
+    return fig.update_layout(**_LAYOUT, barmode="stack", title="Hunting vs farming revenue")
+
+
+def voc_figure(table: pl.DataFrame) -> go.Figure:
+    """NPS per period (and segment) with % would / did recommend, from :func:`cvm.reporting.voc`."""
+    fig = go.Figure()
+    groups = table.partition_by("segment", as_dict=True) if "segment" in table.columns else {("all",): table}
+    for key, part in groups.items():
+        name = str(key[0])
+        fig.add_scatter(x=part["period"].to_list(), y=part["nps"].to_list(), name=f"NPS {name}", mode="lines+markers")
+    if "segment" not in table.columns:
+        for col, label in (("pct_would_recommend", "% would recommend"), ("pct_did_recommend", "% did recommend")):
+            fig.add_scatter(x=table["period"].to_list(), y=table[col].to_list(), name=label, line={"dash": "dot"})
+    return fig.update_layout(**_LAYOUT, title="Voice of the customer", yaxis={"title": "points / %"})
+
+
+def churn_reasons_figure(reasons: pl.DataFrame) -> go.Figure:
+    """Top churn reasons as horizontal bars coloured by voluntary / involuntary."""
+    rows = reasons.sort("customers").to_dicts()
+    fig = go.Figure(
+        go.Bar(
+            x=[r["customers"] for r in rows],
+            y=[r["reason"] for r in rows],
+            orientation="h",
+            marker_color=[COLORS.get(r["reason_type"], COLORS["unknown"]) for r in rows],
+            text=[r["reason_type"] for r in rows],
+        )
+    )
+    return fig.update_layout(**_LAYOUT, title="Top churn reasons (customers)")
+
+
+def churn_period_figure(by_period: pl.DataFrame) -> go.Figure:
+    """Churned customers per period, stacked by reason type (from :func:`churn_by_period`)."""
+    fig = go.Figure()
+    for name in ("voluntary", "involuntary", "unknown"):
+        fig.add_bar(x=by_period["period"].to_list(), y=by_period[name].to_list(), name=name, marker_color=COLORS[name])
+    return fig.update_layout(**_LAYOUT, barmode="stack", title="Churned customers by reason type")
+
+
+def silent_churn_figure(by_period: pl.DataFrame) -> go.Figure:
+    """Churned and silently churned customers per period, with the silent share (right axis)."""
+    x = by_period["period"].to_list()
+    fig = go.Figure()
+    fig.add_bar(x=x, y=by_period["churned"].to_list(), name="churned", marker_color=COLORS["unknown"])
+    fig.add_bar(x=x, y=by_period["silent"].to_list(), name="silent", marker_color=COLORS["churned"])
+    share = [None if v is None else 100 * v for v in by_period["share_customers"].to_list()]
+    fig.add_scatter(x=x, y=share, name="% silent", yaxis="y2", mode="lines+markers")
+    return fig.update_layout(
+        **_LAYOUT,
+        barmode="overlay",
+        title="Silent churn",
+        yaxis2={"title": "% silent", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def cohort_heatmap(cohorts: pl.DataFrame, value: str = "revenue_retention") -> go.Figure:
+    """Cohort retention heatmap (rows: cohorts, columns: periods since the first)."""
+    wide = cohort_matrix(cohorts, value)
+    ks = [c for c in wide.columns if c != "cohort"]
+    z = [[None if v is None else 100 * v for v in row] for row in wide.select(ks).rows()]
+    fig = go.Figure(go.Heatmap(z=z, x=ks, y=wide["cohort"].to_list(), colorscale="Blues", colorbar={"title": "%"}))
+    label = value.replace("_", " ")
+    return fig.update_layout(
+        **_LAYOUT, title=f"Cohorts: {label}", xaxis={"title": "periods since first"}, yaxis={"autorange": "reversed"}
+    )
+
+
+def migration_heatmap(matrix: pl.DataFrame) -> go.Figure:
+    """Migration matrix as a heatmap of customers (rows: from, columns: to)."""
+    wide = migration_pivot(matrix)
+    to = [c for c in wide.columns if c != "from_segment"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=wide.select(to).rows(), x=to, y=wide["from_segment"].to_list(), colorscale="Purples", texttemplate="%{z}"
+        )
+    )
+    return fig.update_layout(**_LAYOUT, title="Segment migration", xaxis={"title": "to"}, yaxis={"title": "from"})
+
+
+def histogram_figure(histogram: pl.DataFrame, title: str = "Score distribution") -> go.Figure:
+    """Bars of a :func:`cvm.reporting.score_histogram` frame."""
+    centres = ((histogram["lower"] + histogram["upper"]) / 2).to_list()
+    widths = (histogram["upper"] - histogram["lower"]).to_list()
+    fig = go.Figure(go.Bar(x=centres, y=histogram["customers"].to_list(), width=widths, marker_color=COLORS["total"]))
+    return fig.update_layout(**_LAYOUT, title=title, xaxis={"title": "value"}, yaxis={"title": "customers"})

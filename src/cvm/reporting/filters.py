@@ -1,0 +1,143 @@
+"""Report filters and segments: customer attributes (kind, channel, region, sector) and score grades.
+
+A :class:`ReportFilter` selects customers by joining the ``customers`` table (and ``scores`` for a
+segment); every report input is then restricted to those customers with a semi-join. Segments are
+score grades for now: ``"value:high"`` is the latest ``clv`` grade ``high`` (``value`` is an alias of
+``clv``; any score name works, e.g. ``"churn:high"``). Segments proper arrive with a later issue.
+
+Examples
+--------
+>>> f = ReportFilter(kind="B2B", channel=("direct", "distribution"))
+>>> f.to_dict()
+{'kind': ['B2B'], 'channel': ['direct', 'distribution']}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from cvm.reporting.periods import Frame, lazy, require
+
+ATTRIBUTES = ("kind", "channel", "region", "sector")
+SCORE_ALIASES = {"value": "clv"}
+UNKNOWN = "(unknown)"
+
+
+def _values(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = (value,) if isinstance(value, str) else tuple(value)
+    out = tuple(v.strip() for item in items for v in item.split(",") if v.strip())
+    return out or None
+
+
+def parse_segment(segment: str) -> tuple[str, tuple[str, ...]]:
+    """``"value:high"`` -> ``("clv", ("high",))``; several grades are comma-separated."""
+    score, sep, grades = segment.partition(":")
+    values = _values(grades)
+    if not sep or not score.strip() or not values:
+        raise ValueError(f"segment {segment!r}: expected SCORE:GRADE such as value:high or churn:low,medium")
+    return SCORE_ALIASES.get(score.strip(), score.strip()), values
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which customers a report covers; ``None`` fields do not filter. Values in a field are OR-ed."""
+
+    kind: tuple[str, ...] | None = None
+    channel: tuple[str, ...] | None = None
+    region: tuple[str, ...] | None = None
+    sector: tuple[str, ...] | None = None
+    segment: str | None = None
+
+    def __init__(
+        self,
+        kind: str | tuple[str, ...] | list[str] | None = None,
+        channel: str | tuple[str, ...] | list[str] | None = None,
+        region: str | tuple[str, ...] | list[str] | None = None,
+        sector: str | tuple[str, ...] | list[str] | None = None,
+        segment: str | None = None,
+    ) -> None:
+        for name, value in (("kind", kind), ("channel", channel), ("region", region), ("sector", sector)):
+            object.__setattr__(self, name, _values(value))
+        if segment is not None:
+            parse_segment(segment)
+        object.__setattr__(self, "segment", segment or None)
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that filter, JSON-ready."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def customer_ids(self, customers: Frame, scores: Frame | None = None) -> pl.LazyFrame | None:
+        """The ``customer_id`` of the selected customers, or ``None`` when nothing is filtered."""
+        if self.empty:
+            return None
+        frame = lazy(customers)
+        require(frame, ("customer_id", *ATTRIBUTES), "the customers table")
+        for name in ATTRIBUTES:
+            values = getattr(self, name)
+            if values is not None:
+                frame = frame.filter(pl.col(name).is_in(list(values)))
+        ids = frame.select("customer_id")
+        if self.segment is not None:
+            if scores is None:
+                raise ValueError(f"segment {self.segment!r} needs the scores table")
+            score, grades = parse_segment(self.segment)
+            graded = latest_scores(scores, score).filter(pl.col("grade").is_in(list(grades)))
+            ids = ids.join(graded.select("customer_id"), on="customer_id", how="semi")
+        return ids
+
+    def apply(self, frame: Frame, ids: pl.LazyFrame | None, customer_col: str = "customer_id") -> pl.LazyFrame:
+        """Keep the rows of ``frame`` whose customer is in ``ids`` (all rows when ``ids`` is None)."""
+        out = lazy(frame)
+        if ids is None:
+            return out
+        return out.join(ids.rename({"customer_id": customer_col}), on=customer_col, how="semi")
+
+
+def latest_scores(scores: Frame, score: str, as_of: date | None = None) -> pl.LazyFrame:
+    """Each customer's latest row of ``score`` (on or before ``as_of``): ``customer_id, as_of, value, grade``."""
+    frame = lazy(scores)
+    require(frame, ("customer_id", "as_of", "score", "value", "grade"), "the scores table")
+    frame = frame.filter(pl.col("score") == SCORE_ALIASES.get(score, score))
+    if as_of is not None:
+        frame = frame.filter(pl.col("as_of") <= as_of)
+    return (
+        frame.sort("customer_id", "as_of")
+        .group_by("customer_id", maintain_order=True)
+        .last()
+        .select("customer_id", "as_of", "value", "grade")
+    )
+
+
+def segment_of(customers: Frame, scores: Frame | None, by: str) -> pl.LazyFrame:
+    """``customer_id, segment`` for a customer attribute (kind, channel, region, sector) or a grade.
+
+    ``by`` is an attribute name, ``value_grade`` (the latest clv grade) or ``grade:SCORE``. Customers
+    without a value get ``"(unknown)"``.
+    """
+    frame = lazy(customers)
+    if by in ATTRIBUTES:
+        require(frame, ("customer_id", by), "the customers table")
+        return frame.select("customer_id", segment=pl.col(by).cast(pl.Utf8).fill_null(UNKNOWN))
+    score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
+    if score is None:
+        raise ValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
+    if scores is None:
+        raise ValueError(f"segment {by!r} needs the scores table")
+    grades = latest_scores(scores, score).select("customer_id", "grade")
+    joined = frame.select("customer_id").join(grades, on="customer_id", how="left")
+    return joined.select("customer_id", segment=pl.col("grade").fill_null(UNKNOWN))

@@ -1,0 +1,140 @@
+"""One self-contained HTML report: Plotly's JavaScript is embedded once, nothing is fetched.
+
+The page holds the growth waterfall (with a menu over every period), movements, trend, rates,
+hunting vs farming, voice of the customer, churn reasons, silent churn, cohorts and, when the
+``scores`` table has them, the CLV distribution. The figures come from the same reports as
+``cvm report ... --json``.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
+import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
+
+from cvm.reporting import figures
+from cvm.reporting.filters import ReportFilter
+from cvm.reporting.reports import (
+    Inputs,
+    Report,
+    churn_report,
+    cohorts_report,
+    growth_report,
+    scores_report,
+    silent_churn_report,
+    voc_report,
+)
+from cvm.store import OfflineStore
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
+h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
+.kpis{display:flex;flex-wrap:wrap;gap:1rem} .kpi{border:1px solid #ddd;border-radius:8px;padding:.6rem 1rem}
+.kpi b{display:block;font-size:1.3rem} details{color:#555;font-size:.9rem}
+"""
+
+
+def _kpi(label: str, value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:,.2f}"
+    elif value is None:
+        text = "–"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else str(value)
+    return f'<div class="kpi"><b>{html.escape(text)}</b>{html.escape(label)}</div>'
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _kpis(growth: Report, voc: Report, silent: Report) -> str:
+    latest = growth.summary.get("latest_complete") or {}
+    items = [
+        _kpi(f"revenue {latest.get('period', '')}", float(latest["end"]) if latest else None),
+        _kpi("active customers", latest.get("customers_active")),
+        _kpi("NRR", _pct(latest.get("nrr"))),
+        _kpi("GRR", _pct(latest.get("grr"))),
+        _kpi("quick ratio", None if latest.get("quick_ratio") is None else round(latest["quick_ratio"], 2)),
+        _kpi("NPS (all time)", None if voc.summary.get("nps") is None else round(voc.summary["nps"], 1)),
+        _kpi("silent churn share", _pct(silent.summary.get("share_customers"))),
+    ]
+    return '<div class="kpis">' + "".join(items) + "</div>"
+
+
+class _Page:
+    """Collects sections; the first figure carries Plotly's JavaScript, the others reuse it."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._js = True
+
+    def figure(self, fig: go.Figure) -> None:
+        div = pio.to_html(fig, include_plotlyjs=self._js, full_html=False, config={"displaylogo": False})
+        self._js = False
+        self.parts.append(f"<div>{div}</div>")
+
+    def section(self, title: str, report: Report, *figs: go.Figure) -> None:
+        self.parts.append(f"<section><h2>{html.escape(title)}</h2>")
+        for fig in figs:
+            self.figure(fig)
+        self.parts.append(f"<details><summary>Definitions</summary><p>{html.escape(report.definitions)}</p></details>")
+        self.parts.append("</section>")
+
+
+def html_report(
+    store: OfflineStore,
+    period: str = "M",
+    filters: ReportFilter | None = None,
+    source: str = "transactions",
+    as_of: date | None = None,
+) -> str:
+    """The whole report as one HTML string (several MB: Plotly's JavaScript is inside)."""
+    inputs = Inputs(store, filters)
+    growth = growth_report(inputs, period, source=source, as_of=as_of)
+    voc = voc_report(inputs, period)
+    churn = churn_report(inputs, period, as_of=as_of)
+    silent = silent_churn_report(inputs, period, as_of=as_of)
+    cohorts = cohorts_report(inputs, period, source=source, as_of=as_of)
+    scores = scores_report(inputs, period, as_of=as_of)
+    page = _Page()
+    g = growth.tables["growth"]
+    page.section("Growth accounting", growth, figures.waterfall_figure(g), figures.movements_figure(g))
+    page.section("Trend and rates", growth, figures.trend_figure(g), figures.rates_figure(g))
+    page.section("Hunting vs farming", growth, figures.hunting_farming_figure(growth.tables["hunting_farming"]))
+    page.section("Voice of the customer", voc, figures.voc_figure(voc.tables["voc"]))
+    page.section(
+        "Churn reasons",
+        churn,
+        figures.churn_reasons_figure(churn.tables["reasons"]),
+        figures.churn_period_figure(churn.tables["by_period"]),
+    )
+    page.section("Silent churn", silent, figures.silent_churn_figure(silent.tables["by_period"]))
+    page.section("Cohorts", cohorts, figures.cohort_heatmap(cohorts.tables["cohorts"]))
+    if scores.tables["histogram"].height:
+        page.section("Customer value", scores, figures.histogram_figure(scores.tables["histogram"], "CLV distribution"))
+    scope = ", ".join(f"{k}={v}" for k, v in (filters or ReportFilter()).to_dict().items()) or "all customers"
+    made = datetime.now(UTC).isoformat(timespec="seconds")
+    head = f'<meta charset="utf-8"><title>CVM report</title><style>{_CSS}</style>'
+    meta = html.escape(f"{scope} · per {growth.parameters['period']} · {source} · made {made}")
+    body = f'<h1>CVM report</h1><p class="meta">{meta}</p>' + _kpis(growth, voc, silent) + "".join(page.parts)
+    return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+
+
+def write_html(
+    store: OfflineStore,
+    out: Path,
+    period: str = "M",
+    filters: ReportFilter | None = None,
+    source: str = "transactions",
+    as_of: date | None = None,
+) -> Path:
+    """Write :func:`html_report` to ``out`` (parent folders created); return the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html_report(store, period, filters, source, as_of), encoding="utf-8")
+    return out

@@ -1,0 +1,382 @@
+"""Reports computed from a workspace's offline store, as :class:`Report` objects with ``to_dict()``.
+
+Each builder reads the hub tables lazily with Polars, restricts them to the customers a
+:class:`~cvm.reporting.filters.ReportFilter` selects, and calls the pure functions of this package;
+the CLI, the API and the dashboard all go through :func:`build_report`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from cvm.reporting import churn as ch
+from cvm.reporting import cohorts as cohorts_module
+from cvm.reporting import distributions as distributions_module
+from cvm.reporting import growth as growth_module
+from cvm.reporting import migration as migration_module
+from cvm.reporting import rates as rates_module
+from cvm.reporting import voice as voc_module
+from cvm.reporting.cohorts import cohorts_from_net
+from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
+from cvm.reporting.filters import ReportFilter, segment_of
+from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
+from cvm.reporting.migration import ACTIVITY_STATES, GRADES, activity_states, grade_states, migration_matrix
+from cvm.reporting.periods import PeriodCode, period_code
+from cvm.reporting.rates import add_rates
+from cvm.reporting.voice import voc
+from cvm.store import OfflineStore
+
+KINDS = ("growth", "voc", "cohorts", "migration", "churn", "silent-churn", "scores")
+SOURCES = ("transactions", "mrr")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON value: Decimal to float (exact to the cent as printed), dates to ISO, NaN to None."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.days}d"
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-ready dicts."""
+    return [jsonable(row) for row in frame.to_dicts()]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One computed report: its parameters, tables (Polars frames), summary figures and definitions."""
+
+    kind: str
+    title: str
+    parameters: dict[str, Any]
+    tables: dict[str, pl.DataFrame]
+    summary: dict[str, Any] = field(default_factory=dict)
+    definitions: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the same as ``cvm report KIND --json`` prints."""
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "parameters": jsonable(self.parameters),
+            "summary": jsonable(self.summary),
+            "tables": {name: records(frame) for name, frame in self.tables.items()},
+            "definitions": self.definitions,
+        }
+
+
+class Inputs:
+    """The hub tables of one store, restricted to the customers of a filter."""
+
+    def __init__(self, store: OfflineStore, filters: ReportFilter | None = None) -> None:
+        self.store = store
+        self.filters = filters or ReportFilter()
+        self._ids: pl.LazyFrame | None = None
+        self._end: date | None = None
+        if not self.filters.empty:
+            ids = self.filters.customer_ids(store.scan("customers"), store.scan("scores"))
+            self._ids = ids.collect().lazy() if ids is not None else None
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        return self.filters.apply(self.store.scan(table), self._ids)
+
+    def data_end(self) -> date | None:
+        """The last date in the (unfiltered) data: the default ``as_of`` of every report."""
+        if self._end is None:
+            self._end = ch.data_end(self.store.scan("transactions"), self.store.scan("subscriptions"))
+        return self._end
+
+    def revenue(self, source: str, code: PeriodCode, as_of: date | None) -> pl.LazyFrame:
+        """``customer_id, ts, amount`` rows up to ``as_of``: transactions, or MRR per period from subscriptions."""
+        if source == "transactions":
+            tx = self.scan("transactions").select("customer_id", "ts", "amount")
+            return tx if as_of is None else tx.filter(pl.col("ts").dt.date() <= as_of)
+        if source == "mrr":
+            return mrr_by_period(self.scan("subscriptions"), code, as_of=as_of or self.data_end()).lazy()
+        raise ValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
+
+    def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
+        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`)."""
+        if source == "mrr":
+            end = as_of or self.data_end()
+            if end is None:
+                return pl.DataFrame(schema={"customer": pl.Utf8, "p": pl.Int64, "net": pl.Int64})
+            return mrr_cents(self.scan("subscriptions"), code, end).collect()
+        return net_by_period(self.revenue(source, code, as_of), code, "customer_id", "ts", "amount").collect()
+
+
+def _definitions(module: Any) -> str:
+    return " ".join((module.__doc__ or "").split())
+
+
+def _period_over(code: PeriodCode) -> pl.Expr:
+    """Last day of the period starting at ``period_start``."""
+    step = {"M": "1mo", "Q": "3mo", "Y": "1y"}[code]
+    return pl.col("period_start").dt.offset_by(step).dt.offset_by("-1d")
+
+
+def growth_report(
+    inputs: Inputs,
+    period: str = "M",
+    source: str = "transactions",
+    reactivation_window: int | timedelta | None = None,
+    include_reactivation: bool = False,
+    new_periods: int = 1,
+    as_of: date | None = None,
+) -> Report:
+    """Growth accounting with rates per period, and hunting vs farming.
+
+    ``complete`` marks the periods that end on or before ``as_of`` (the end of the data by default);
+    the summary's ``latest_complete`` is the last of them, the one to quote.
+    """
+    code = period_code(period)
+    net = inputs.net(source, code, as_of)
+    end = as_of or inputs.data_end()
+    table = add_rates(growth_from_net(net, code, reactivation_window), include_reactivation)
+    table = table.with_columns(complete=_period_over(code) <= (end or date.max))
+    split = hunting_from_net(net, code, new_periods)
+    summary: dict[str, Any] = {"periods": table.height}
+    done = table.filter(pl.col("complete"))
+    if table.height:
+        summary |= {"first": table["period"][0], "last": table["period"][-1]}
+    if done.height:
+        summary["latest_complete"] = done.row(-1, named=True)
+    params = {
+        "period": code,
+        "source": source,
+        "reactivation_window": reactivation_window,
+        "include_reactivation": include_reactivation,
+        "new_periods": new_periods,
+        "as_of": end,
+    }
+    return Report(
+        kind="growth",
+        title=f"Growth accounting ({source}, per {code})",
+        parameters=params | {"filters": inputs.filters.to_dict()},
+        tables={"growth": table, "hunting_farming": split},
+        summary=summary,
+        definitions=_definitions(growth_module) + " " + _definitions(rates_module),
+    )
+
+
+def voc_report(inputs: Inputs, period: str = "M", by: str | None = None) -> Report:
+    """NPS, would recommend and did recommend by period (and segment), and over all time."""
+    code = period_code(period)
+    segments = segment_of(inputs.scan("customers"), inputs.scan("scores"), by) if by else None
+    overall = voc(inputs.scan("surveys"), None, segments)
+    keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
+    summary = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
+    return Report(
+        kind="voc",
+        title=f"Voice of the customer per {code}" + (f" by {by}" if by else ""),
+        parameters={"period": code, "by": by, "filters": inputs.filters.to_dict()},
+        tables={"voc": voc(inputs.scan("surveys"), code, segments), "overall": overall},
+        summary=summary,
+        definitions=_definitions(voc_module),
+    )
+
+
+def cohorts_report(
+    inputs: Inputs, period: str = "M", source: str = "transactions", as_of: date | None = None
+) -> Report:
+    """Revenue and customer retention by cohort of first revenue."""
+    code = period_code(period)
+    table = cohorts_from_net(inputs.net(source, code, as_of), code)
+    return Report(
+        kind="cohorts",
+        title=f"Cohorts by first {dict(M='month', Q='quarter', Y='year')[code]} with revenue ({source})",
+        parameters={
+            "period": code,
+            "source": source,
+            "as_of": as_of or inputs.data_end(),
+            "filters": inputs.filters.to_dict(),
+        },
+        tables={"cohorts": table},
+        summary={"cohorts": table["cohort"].n_unique() if table.height else 0},
+        definitions=_definitions(cohorts_module),
+    )
+
+
+def months_back(day: date, months: int) -> date:
+    """``day`` moved back ``months`` calendar months, clamped to the end of a shorter month."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
+
+
+def migration_report(
+    inputs: Inputs,
+    period: str = "M",
+    states: str = "activity",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Report:
+    """Migration matrix of a per-customer state between two dates (default: the last period)."""
+    code = period_code(period)
+    date_to = date_to or inputs.data_end() or date.today()
+    date_from = date_from or months_back(date_to, {"M": 1, "Q": 3, "Y": 12}[code])
+    order: tuple[str, ...]
+    if states == "activity":
+        rows = activity_states(inputs.scan("transactions"), inputs.scan("subscriptions"), [date_from, date_to])
+        order = ACTIVITY_STATES
+    elif states == "value_grade" or states.startswith("grade:"):
+        rows = grade_states(inputs.scan("scores"), "clv" if states == "value_grade" else states[6:])
+        order = GRADES
+    else:
+        raise ValueError(f"unknown states {states!r}; use activity, value_grade or grade:SCORE")
+    matrix = migration_matrix(rows, date_from, date_to, order)
+    return Report(
+        kind="migration",
+        title=f"Migration of {states} from {date_from} to {date_to}",
+        parameters={
+            "period": code,
+            "states": states,
+            "from": date_from,
+            "to": date_to,
+            "filters": inputs.filters.to_dict(),
+        },
+        tables={"matrix": matrix},
+        summary={"customers": int(matrix["customers"].sum()) if matrix.height else 0},
+        definitions=_definitions(migration_module),
+    )
+
+
+def _events(
+    inputs: Inputs, as_of: date | None, inactivity_days: int, since: date | None, until: date | None
+) -> pl.DataFrame:
+    events = ch.churn_events(inputs.scan("transactions"), inputs.scan("subscriptions"), as_of, inactivity_days)
+    if since is not None:
+        events = events.filter(pl.col("churned_at") >= since)
+    if until is not None:
+        events = events.filter(pl.col("churned_at") <= until)
+    return events
+
+
+def churn_report(
+    inputs: Inputs,
+    period: str = "M",
+    as_of: date | None = None,
+    inactivity_days: int = 365,
+    since: date | None = None,
+    until: date | None = None,
+    top: int = 5,
+) -> Report:
+    """Top churn reasons, churn by reason type and churn per period."""
+    code = period_code(period)
+    as_of = as_of or inputs.data_end()
+    events = _events(inputs, as_of, inactivity_days, since, until)
+    by_type = ch.churn_by_type(events)
+    return Report(
+        kind="churn",
+        title="Churn reasons",
+        parameters={
+            "period": code,
+            "as_of": as_of,
+            "inactivity_days": inactivity_days,
+            "since": since,
+            "until": until,
+            "top": top,
+            "filters": inputs.filters.to_dict(),
+        },
+        tables={
+            "reasons": ch.churn_reasons(events, top),
+            "by_type": by_type,
+            "by_period": ch.churn_by_period(events, code),
+        },
+        summary={"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}},
+        definitions=_definitions(ch),
+    )
+
+
+def silent_churn_report(
+    inputs: Inputs,
+    period: str = "M",
+    as_of: date | None = None,
+    inactivity_days: int = 365,
+    lookback_days: int = 180,
+    since: date | None = None,
+    until: date | None = None,
+) -> Report:
+    """Customers and revenue lost without any contact, complaint or cancellation request beforehand."""
+    code = period_code(period)
+    as_of = as_of or inputs.data_end()
+    flags = ch.silent_flags(
+        _events(inputs, as_of, inactivity_days, since, until), inputs.scan("contacts"), lookback_days
+    )
+    return Report(
+        kind="silent-churn",
+        title=f"Silent churn (no contact in the {lookback_days} days before)",
+        parameters={
+            "period": code,
+            "as_of": as_of,
+            "inactivity_days": inactivity_days,
+            "lookback_days": lookback_days,
+            "since": since,
+            "until": until,
+            "filters": inputs.filters.to_dict(),
+        },
+        tables={"by_period": ch.silent_by_period(flags, code)},
+        summary=ch.silent_summary(flags),
+        definitions=_definitions(ch),
+    )
+
+
+def scores_report(
+    inputs: Inputs, period: str = "M", score: str = "clv", bins: int = 20, as_of: date | None = None
+) -> Report:
+    """Histogram and grade counts of the latest value of a score (CLV by default)."""
+    scores = inputs.scan("scores")
+    grades = grade_distribution(scores, score, as_of)
+    return Report(
+        kind="scores",
+        title=f"Distribution of the {score} score",
+        parameters={
+            "period": period_code(period),
+            "score": score,
+            "bins": bins,
+            "as_of": as_of,
+            "filters": inputs.filters.to_dict(),
+        },
+        tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
+        summary={"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)},
+        definitions=_definitions(distributions_module),
+    )
+
+
+BUILDERS: dict[str, Callable[..., Report]] = {
+    "growth": growth_report,
+    "voc": voc_report,
+    "cohorts": cohorts_report,
+    "migration": migration_report,
+    "churn": churn_report,
+    "silent-churn": silent_churn_report,
+    "scores": scores_report,
+}
+
+
+def build_report(
+    store: OfflineStore, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any
+) -> Report:
+    """Compute the report ``kind`` (one of :data:`KINDS`) from ``store``; ``options`` go to its builder."""
+    try:
+        builder = BUILDERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown report {kind!r}; reports: {', '.join(KINDS)}") from None
+    return builder(Inputs(store, filters), period, **options)

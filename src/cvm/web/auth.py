@@ -1,0 +1,161 @@
+"""Who may see the dashboard: the login form, the session cookie and the role check.
+
+An API key of role analyst or admin opens a session; an ingest key is refused
+with 403. Pages also accept the ``X-API-Key`` header, as the API does, so that
+scripts and benchmarks need no cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from cvm.access import role_allows
+from cvm.engine import Engine
+from cvm.web.render import PREFIX, SECURITY_HEADERS, page
+from cvm.web.sessions import COOKIE, Session, SessionStore
+
+MAX_FORM_BYTES = 4096
+
+
+class LoginRequiredError(Exception):
+    """No valid session: the handler redirects to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class ForbiddenError(Exception):
+    """A valid key whose role may not read: the handler answers 403."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_sessions(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.web_sessions
+    return store
+
+
+def _key_active(engine: Engine, key_id: str) -> bool:
+    return any(k.id == key_id and k.active for k in engine.list_keys())
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def warm(request: Request) -> None:
+    """Start computing the default reports in the background if this data version is not warm yet."""
+    request.app.state.web_warmer.ensure()
+
+
+def viewer(request: Request) -> Session:
+    """The caller of a dashboard page: a live session (or key header) whose role may read."""
+    engine, sessions = get_engine(request), get_sessions(request)
+    warm(request)
+    header = request.headers.get("x-api-key")
+    if header:
+        key = engine.authenticate(header)
+        if key is None:
+            raise LoginRequiredError(_here(request))
+        session = Session(key.id, key.role, key.label, 0.0, 0.0)
+    else:
+        token = request.cookies.get(COOKIE)
+        found = sessions.get(token) if token else None
+        if found is None or not _key_active(engine, found.key_id):
+            if token and found is not None:
+                sessions.close(token)  # the key was revoked since login
+            raise LoginRequiredError(_here(request))
+        session = found
+    if not role_allows(session.role, "read"):
+        raise ForbiddenError(session.role)
+    request.state.web_user = session
+    return session
+
+
+Viewer = Annotated[Session, Depends(viewer)]
+
+
+def safe_next(value: str | None) -> str:
+    """A local dashboard path to go to after login; anything else becomes the home page."""
+    if value and value.startswith(f"{PREFIX}/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return f"{PREFIX}/growth"
+
+
+def login_redirect(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`LoginRequiredError`."""
+    target = exc.next_url if isinstance(exc, LoginRequiredError) else ""
+    return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def forbidden_page(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`ForbiddenError`."""
+    role = exc.role if isinstance(exc, ForbiddenError) else "?"
+    return page(request, "forbidden.html", status_code=status.HTTP_403_FORBIDDEN, role=role)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=int(get_sessions(request).lifetime_s),
+    )
+
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    warm(request)  # the reports get ready while the user pastes a key
+    return page(request, "login.html", next=safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = _form(await request.body())
+    target = safe_next(form.get("next"))
+    presented = form.get("key", "").strip()
+    engine = get_engine(request)
+    key = await run_in_threadpool(engine.authenticate, presented) if presented else None
+    if key is None:
+        error = "That key is not valid, or it was revoked."
+        return page(request, "login.html", next=target, error=error)
+    if not role_allows(key.role, "read"):
+        return page(request, "forbidden.html", status_code=status.HTTP_403_FORBIDDEN, role=key.role)
+    token = get_sessions(request).open(key.id, key.role, key.label)
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+    _cookie(response, request, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    token = request.cookies.get(COOKIE)
+    if token:
+        get_sessions(request).close(token)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response

@@ -1,0 +1,67 @@
+"""Segments and migration: how customers move between states, and how each segment feels (VOC)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from cvm.web import figures, reports
+from cvm.web.auth import Viewer
+from cvm.web.charts import spec
+from cvm.web.filters import PERIODS, Filters, read_period
+from cvm.web.render import PREFIX, page
+
+SPLITS = {"kind": "Kind", "channel": "Channel", "region": "Region", "sector": "Sector", "value_grade": "Value grade"}
+TREND_PERIODS = {"month": 24, "quarter": 12, "year": 10}
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _choice(value: str | None, allowed: list[str], default: str) -> str:
+    return value if value in allowed else default
+
+
+@router.get("/segments")
+def segments(request: Request, _: Viewer) -> Response:
+    query = request.query_params
+    options = reports.options(request)
+    filters, period = Filters.from_query(query).within(options), read_period(query)
+    graded = any(s.startswith("clv:") for s in options["segment"])
+    splits = [s for s in SPLITS if s != "value_grade" or graded]
+    by = _choice(query.get("by"), splits, "region")
+    states = _choice(query.get("states"), ["activity", "value_grade"] if graded else ["activity"], "activity")
+    migration = reports.report(request, "migration", filters, period, states=states)
+    voc = reports.report(request, "voc", filters, period)
+    voc_by = reports.report(request, "voc", filters, period, by=by)
+    trend = voc.frame("voc").tail(TREND_PERIODS[period])
+    by_segment = voc_by.table("overall")
+    context: dict[str, Any] = {
+        "active": "segments",
+        "title": "Segments",
+        "filters": filters,
+        "options": options,
+        "periods": PERIODS,
+        "period": period,
+        "splits": {s: SPLITS[s] for s in splits},
+        "by": by,
+        "states": states,
+        "migration": migration.data,
+        "matrix": migration.table("matrix"),
+        "voc": voc.data["summary"],
+        "voc_by": by_segment,
+        "charts": True,
+    }
+
+    def charts() -> dict[str, str | None]:
+        return {
+            "chart_migration": spec(figures.migration(migration.frame("matrix")))
+            if migration.table("matrix")
+            else None,
+            "chart_nps": spec(figures.voc_trend(trend)) if trend.height else None,
+            "chart_segments": spec(figures.nps_by_segment(by_segment)) if by_segment else None,
+        }
+
+    context |= reports.memo(request, ("segments-charts", filters, period, states, by), charts)
+    return page(request, "segments.html", **context)

@@ -1,0 +1,94 @@
+"""The reports behind the dashboard pages, cached per (manifest version, report, filters, period, options).
+
+The numbers are :meth:`cvm.engine.Engine.report`'s, the function behind ``cvm report KIND --json``:
+a page shows values of ``Report.to_dict()`` and draws ``Report.tables`` with
+:mod:`cvm.reporting.figures`; it never sums anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import polars as pl
+from fastapi import Request
+
+from cvm.engine import Engine
+from cvm.reporting import Report, ReportFilter
+from cvm.web.auth import get_engine
+from cvm.web.cache import ReportCache
+from cvm.web.filters import Filters
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A report and its JSON form (what ``cvm report KIND --json`` prints for the same choices)."""
+
+    report: Report
+    data: dict[str, Any]
+
+    def table(self, name: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.data["tables"][name]
+        return rows
+
+    def frame(self, name: str) -> pl.DataFrame:
+        return self.report.tables[name]
+
+
+def manifest_version(engine: Engine) -> int:
+    """The offline store's commit counter: it changes on every committed write."""
+    return int(engine.offline.manifest().get("version", 0))
+
+
+def report_filter(filters: Filters) -> ReportFilter:
+    """The reporting package's filter for the page's filters."""
+    return ReportFilter(**filters.as_dict())
+
+
+def compute(engine: Engine, kind: str, filters: Filters, period: str, **options: Any) -> Computed:
+    """Report ``kind`` for the page's filters and period."""
+    report = engine.report(kind, period, report_filter(filters), **options)
+    return Computed(report, report.to_dict())
+
+
+def cached(engine: Engine, cache: ReportCache, kind: str, filters: Filters, period: str, **options: Any) -> Computed:
+    """:func:`compute`, cached until the next commit to the offline store."""
+    key = (manifest_version(engine), kind, filters, period, tuple(sorted(options.items())))
+    return cache.get(key, lambda: compute(engine, kind, filters, period, **options))
+
+
+def report(request: Request, kind: str, filters: Filters, period: str, **options: Any) -> Computed:
+    """The report for a page: :func:`cached` with the app's engine and cache."""
+    return cached(get_engine(request), request.app.state.web_cache, kind, filters, period, **options)
+
+
+def memo(request: Request, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Any page part (chart specs, say), cached under ``key`` until the next commit."""
+    cache: ReportCache = request.app.state.web_cache
+    return cache.get((manifest_version(get_engine(request)), *key), compute)
+
+
+def filter_options(engine: Engine) -> dict[str, list[str]]:
+    """The values each filter can take in the current data (segments are score grades)."""
+    attrs = ("kind", "channel", "region", "sector")
+    found = engine.offline.scan("customers").select(pl.col(a).drop_nulls().unique().sort().implode() for a in attrs)
+    row = found.collect()
+    options = {a: [str(v) for v in row[a][0]] for a in attrs}
+    grades = engine.offline.scan("scores").select("score", "grade").drop_nulls().unique().collect()
+    options["segment"] = sorted(f"{s}:{g}" for s, g in grades.iter_rows())
+    return options
+
+
+def options(request: Request) -> dict[str, list[str]]:
+    """:func:`filter_options`, cached until the next commit."""
+    engine = get_engine(request)
+    cache: ReportCache = request.app.state.web_cache
+    return cache.get((manifest_version(engine), "options"), lambda: filter_options(engine))
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
