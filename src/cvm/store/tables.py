@@ -29,3 +29,119 @@ audit_log = sa.Table(
     sa.Column("rows", sa.Integer, nullable=True),
     sa.Column("detail", sa.JSON, nullable=True),
 )
+
+# -- events, outbox and contact history (migration 0002) --------------------------------------
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+_TS = sa.DateTime(timezone=True)
+
+event_log = sa.Table(
+    "event_log",
+    metadata,
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("ts", _TS, nullable=False),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+)
+
+customer_online = sa.Table(
+    "customer_online",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("provisional", sa.Boolean, nullable=False),
+    sa.Column("first_event_at", _TS, nullable=True),
+    sa.Column("last_event_at", _TS, nullable=True),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("open_complaint", sa.Boolean, nullable=False),
+    sa.Column("consents", sa.JSON, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("plan_state", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+action_requests = sa.Table(
+    "action_requests",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("step", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("objective", sa.String(100), nullable=True),
+    sa.Column("offer", sa.String(200), nullable=True),
+    sa.Column("expected_value", sa.Float, nullable=True),
+    sa.Column("priority", sa.Float, nullable=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("event_id", sa.String(200), nullable=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("not_before", _TS, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", _TS, nullable=False),
+    sa.Column("lease_until", _TS, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("last_error", sa.String(1000), nullable=True),
+    sa.Column("delivered_at", _TS, nullable=True),
+    sa.Index("ix_action_requests_due", "status", "next_attempt_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("request_id", _ID, sa.ForeignKey("action_requests.id"), nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("error", sa.String(1000), nullable=True),
+)
+
+contact_history = sa.Table(
+    "contact_history",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("objective", sa.String(100), nullable=True),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("request_id", _ID, sa.ForeignKey("action_requests.id"), nullable=False, unique=True),
+    sa.Index("ix_contact_history_customer", "customer_id", "at"),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("step", sa.String(100), nullable=True),
+    sa.Column("channel", sa.String(40), nullable=True),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("deferred_until", _TS, nullable=True),
+    sa.Column("event_id", sa.String(200), nullable=True),
+    sa.Index("ix_suppressions_customer", "customer_id", "at"),
+)
+
+# -- pilot assignments (migration 0003) -------------------------------------------------------
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("experiment", sa.String(100), primary_key=True),
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("arm", sa.String(100), nullable=False),
+    sa.Column("bucket", sa.Integer, nullable=False),
+    sa.Column("assigned_at", _TS, nullable=False),
+    sa.Column("plan", sa.String(100), nullable=True),
+    sa.Column("step", sa.String(100), nullable=True),
+    sa.Index("ix_assignments_customer", "customer_id"),
+)

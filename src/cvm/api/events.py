@@ -1,0 +1,169 @@
+"""Routes for real-time events, the next best action and the outbox.
+
+``POST /events`` takes one event or ``{"events": [...]}`` (up to 1,000). It answers
+only after the events and their effects are committed. A malformed single event
+is a 422 whose ``detail`` names the bad field (``["body", "properties", "amount"]``);
+in a batch the good events are kept and each bad one is reported by its index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
+from cvm.customers import UnknownCustomerError
+from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
+
+router = APIRouter()
+MAX_BATCH = 1000
+
+
+class ActionPublic(BaseModel):
+    id: int | None
+    idempotency_key: str
+    status: str
+    plan: str
+    step: str
+    action: str
+    channel: str
+    objective: str | None
+    offer: str | None
+    expected_value: float | None
+    not_before: str | None
+
+
+class EventResultPublic(BaseModel):
+    index: int
+    event_id: str | None
+    status: str
+    actions: list[ActionPublic] = []
+    suppressed: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+
+
+class EventBatchPublic(BaseModel):
+    data: list[EventResultPublic]
+    count: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    actions: int
+
+
+class RequestPublic(BaseModel):
+    id: int
+    customer_id: str
+    plan: str
+    step: str
+    action: str
+    channel: str
+    objective: str | None
+    offer: str | None
+    expected_value: float | None
+    idempotency_key: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+def _body_schema() -> dict[str, Any]:
+    props = {name: model.model_json_schema() for name, model in PROPERTY_MODELS.items()}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [EventIn.model_json_schema(), EventBatchIn.model_json_schema()]},
+                "example": {
+                    "event_id": "evt-0001",
+                    "customer_id": "C1",
+                    "type": "transaction",
+                    "ts": "2024-05-01T10:00:00+02:00",
+                    "properties": {"amount": 120.0, "product": "hardware"},
+                },
+            }
+        },
+        "description": "Properties per event type: "
+        + "; ".join(f"{k}: {sorted(v['properties'])}" for k, v in props.items()),
+    }
+
+
+def _bad_request(errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = ("body",)) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in errors])
+
+
+@router.post(
+    "/events",
+    tags=["events"],
+    response_model=None,  # built by the engine; documented below, not validated again per event
+    responses={
+        200: {"model": EventResultPublic | EventBatchPublic, "description": "One result, or one per event."},
+        404: {"description": "Unknown customer (events.unknown_customer: reject)."},
+    },
+    openapi_extra={"requestBody": _body_schema()},
+)
+def post_events(body: Annotated[dict[str, Any], Body()], engine: EngineDep, _: Writer) -> JSONResponse:
+    """Ingest one event, or a batch ``{"events": [...]}`` of up to 1,000; answers after the commit."""
+    if "events" in body:
+        events = body["events"]
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH or set(body) != {"events"}:
+            try:  # the envelope is wrong: let the model say how (each event is checked on its own)
+                EventBatchIn.model_validate(body)
+            except ValidationError as exc:
+                raise _bad_request([dict(e) for e in exc.errors()]) from None
+        return JSONResponse(engine.ingest_events(events).to_dict())
+    outcome = engine.ingest_events([body]).outcomes[0]
+    if outcome.status == "invalid":
+        raise _bad_request(list(outcome.errors))
+    if outcome.status == "unknown_customer":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {body.get('customer_id')!r}")
+    return JSONResponse(outcome.to_dict())
+
+
+@router.get("/customers/{customer_id}/next-best-action", tags=["customers"])
+def next_best_action(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
+    """Eligible actions for the customer now, best first, with the reasons for each."""
+    try:
+        ranked = engine.next_best_action(customer_id)
+    except UnknownCustomerError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    data = [asdict(r) for r in ranked]
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/actions", tags=["actions"])
+def list_actions(
+    engine: EngineDep,
+    _: Reader,
+    status_: Annotated[str | None, Query(alias="status", description="pending, in_flight, delivered or dead")] = None,
+    customer_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Action requests in the outbox, newest first."""
+    try:
+        rows = engine.actions(status=status_, customer_id=customer_id, limit=limit)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    data = [RequestPublic.model_validate(r).model_dump(mode="json") for r in rows]
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/actions/{request_id}/retry", tags=["actions"])
+def retry_action(request_id: int, engine: EngineDep, caller: Admin) -> dict[str, Any]:
+    """Make a dead action due again with a fresh attempt budget."""
+    try:
+        row = engine.retry_action(request_id, actor=actor(caller))
+    except KeyError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return RequestPublic.model_validate(row).model_dump(mode="json")

@@ -1,0 +1,323 @@
+"""The transactional outbox: action requests written in the caller's transaction.
+
+Whoever decides to contact a customer writes an ``action_requests`` row in the
+same transaction as the event that caused it, so that an action exists if and
+only if its cause was committed. The worker (:mod:`cvm.delivery.worker`) sends
+it later and marks it delivered only after the receiver confirmed it. The
+``idempotency_key`` is unique: enqueueing the same key twice keeps the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from cvm.store import OnlineStore
+from cvm.store.tables import action_requests, contact_history, suppressions
+
+STATUSES = ("pending", "in_flight", "delivered", "dead")
+CONTACT_STATUSES = ("pending", "in_flight", "delivered")  # planned or done: what contact caps count
+
+
+class ActionLike(Protocol):
+    """What the outbox stores of an action (``cvm.plans.decide.ActionRequest`` fits)."""
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def plan(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def offer(self) -> str | None: ...
+    @property
+    def expected_value(self) -> float: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+    @property
+    def not_before(self) -> datetime: ...
+
+
+class SuppressedLike(Protocol):
+    """What is recorded of a held-back action (``cvm.plans.decide.Suppressed`` fits)."""
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def plan(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def deferred_until(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The outcome of enqueueing one action: its row id, or ``duplicate`` when the key existed."""
+
+    idempotency_key: str
+    id: int | None
+    duplicate: bool
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value (SQLite drops the zone) is taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+@contextmanager
+def write_transaction(store: OnlineStore) -> Iterator[sa.Connection]:
+    """A read-modify-write transaction: ``BEGIN IMMEDIATE`` on SQLite, so no writer slips in between.
+
+    On PostgreSQL callers lock the rows they change (``SELECT ... FOR UPDATE``).
+    """
+    with store.engine.connect() as conn:
+        if store.backend == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's ``INSERT`` that knows ``ON CONFLICT`` (SQLite and PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def one_of(conn: sa.Connection, column: sa.ColumnElement[Any], values: Iterable[Any]) -> sa.ColumnElement[bool]:
+    """``column IN (values)``; ``column = ANY(array)`` on PostgreSQL, which plans one parameter, not hundreds."""
+    items = list(values)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, items, type_=ARRAY(column.type)))
+    return column.in_(items)
+
+
+def _row(action: ActionLike, now: datetime, event_id: str | None) -> dict[str, Any]:
+    due = max(utc(action.not_before), now) if action.not_before is not None else now
+    return {
+        "customer_id": action.customer_id,
+        "plan": action.plan,
+        "step": action.step,
+        "action": action.action,
+        "channel": action.channel,
+        "objective": action.objective,
+        "offer": action.offer,
+        "expected_value": action.expected_value,
+        "priority": action.priority,
+        "idempotency_key": action.idempotency_key,
+        "reasons": list(action.reasons),
+        "event_id": event_id,
+        "created_at": now,
+        "not_before": utc_or_none(action.not_before),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due,
+    }
+
+
+def enqueue(
+    conn: sa.Connection,
+    actions: Sequence[ActionLike],
+    *,
+    now: datetime,
+    event_ids: Sequence[str | None] | None = None,
+) -> list[Enqueued]:
+    """Write ``actions`` as pending requests inside ``conn``'s transaction.
+
+    Parameters
+    ----------
+    conn
+        The caller's connection; nothing is committed here.
+    actions
+        The actions to send; an ``idempotency_key`` already in the outbox is kept as it was.
+    now
+        The enqueue time (UTC); a request is due at ``max(now, not_before)``.
+    event_ids
+        The event that caused each action, if any (same length as ``actions``).
+
+    Returns
+    -------
+    list of Enqueued
+        One per action, in order.
+    """
+    if not actions:
+        return []
+    causes = list(event_ids) if event_ids is not None else [None] * len(actions)
+    rows: dict[str, dict[str, Any]] = {}
+    for action, cause in zip(actions, causes, strict=True):
+        rows.setdefault(action.idempotency_key, _row(action, utc(now), cause))
+    t = action_requests.c
+    existing = set(conn.execute(sa.select(t.idempotency_key).where(one_of(conn, t.idempotency_key, rows))).scalars())
+    new = [row for key, row in rows.items() if key not in existing]
+    if new:  # a plain executemany: pipelined on PostgreSQL, where one huge multi-row statement parses slowly
+        conn.execute(
+            upsert_insert(conn, action_requests).on_conflict_do_nothing(index_elements=["idempotency_key"]), new
+        )
+    keys = [row["idempotency_key"] for row in new]
+    query = sa.select(t.idempotency_key, t.id).where(one_of(conn, t.idempotency_key, keys))
+    created: dict[str, int] = {key: rid for key, rid in conn.execute(query)}
+    out, seen = [], set(existing)
+    for action in actions:
+        key = action.idempotency_key
+        fresh = key in created and key not in seen
+        seen.add(key)
+        out.append(Enqueued(key, created.get(key), duplicate=not fresh))
+    return out
+
+
+def record_suppressions(
+    conn: sa.Connection,
+    held: Sequence[SuppressedLike],
+    *,
+    now: datetime,
+    event_ids: Sequence[str | None] | None = None,
+) -> None:
+    """Record actions that the policy held back (and why) inside ``conn``'s transaction."""
+    if not held:
+        return
+    causes = list(event_ids) if event_ids is not None else [None] * len(held)
+    rows = [
+        {
+            "customer_id": s.customer_id,
+            "at": utc(now),
+            "plan": s.plan,
+            "step": s.step,
+            "channel": s.channel,
+            "reason": s.reason,
+            "deferred_until": utc_or_none(s.deferred_until),
+            "event_id": cause,
+        }
+        for s, cause in zip(held, causes, strict=True)
+    ]
+    conn.execute(suppressions.insert(), rows)
+
+
+def planned_contacts(
+    conn: sa.Connection, customer_ids: Sequence[str], since: datetime
+) -> dict[str, list[tuple[datetime, str, str]]]:
+    """``(at, channel, objective)`` of contacts sent or planned since ``since``, per customer.
+
+    Pending and in-flight requests count as well as delivered ones, so that a burst
+    of events cannot exceed a contact cap before the worker catches up; dead
+    requests do not count. ``at`` is the delivery time, else the time it is due.
+    """
+    out: dict[str, list[tuple[datetime, str, str]]] = {c: [] for c in customer_ids}
+    if not customer_ids:
+        return out
+    t = action_requests.c
+    query = sa.select(t.customer_id, t.delivered_at, t.next_attempt_at, t.channel, t.objective).where(
+        one_of(conn, t.customer_id, customer_ids), t.status.in_(CONTACT_STATUSES), t.created_at >= utc(since)
+    )
+    for cid, delivered, due, channel, objective in conn.execute(query):
+        out[cid].append((utc(delivered or due), channel, objective or ""))
+    for contacts in out.values():
+        contacts.sort()
+    return out
+
+
+def contact_history_rows(conn: sa.Connection, customer_id: str) -> list[dict[str, Any]]:
+    """Delivered contacts of one customer, oldest first (for the customer 360 timeline)."""
+    h, r = contact_history.c, action_requests.c
+    query = (
+        sa.select(h.at, h.channel, h.objective, h.plan, h.request_id, r.step, r.action, r.offer)
+        .join(action_requests, action_requests.c.id == h.request_id)
+        .where(h.customer_id == customer_id)
+        .order_by(h.at, h.id)
+    )
+    return [{**row._mapping, "at": utc(row.at)} for row in conn.execute(query)]
+
+
+def _public(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("created_at", "not_before", "next_attempt_at", "lease_until", "delivered_at"):
+        out[key] = utc_or_none(out.get(key))
+    return out
+
+
+def list_requests(
+    conn: sa.Connection, *, status: str | None = None, customer_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Action requests, newest first, optionally of one status or customer."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+    query = sa.select(action_requests).order_by(action_requests.c.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(action_requests.c.status == status)
+    if customer_id is not None:
+        query = query.where(action_requests.c.customer_id == customer_id)
+    return [_public(dict(r._mapping)) for r in conn.execute(query)]
+
+
+def retry_request(conn: sa.Connection, request_id: int, now: datetime) -> dict[str, Any]:
+    """Make a dead (or waiting) request due now with a fresh attempt budget.
+
+    Raises ``KeyError`` for an unknown id and ``ValueError`` for a delivered or in-flight one.
+    """
+    t = action_requests.c
+    row = conn.execute(sa.select(action_requests).where(t.id == request_id)).first()
+    if row is None:
+        raise KeyError(f"unknown action request {request_id}")
+    if row.status in ("delivered", "in_flight"):
+        raise ValueError(f"action request {request_id} is {row.status}; only dead or pending ones can be retried")
+    conn.execute(
+        action_requests.update()
+        .where(t.id == request_id, t.status.in_(("dead", "pending")))
+        .values(status="pending", attempts=0, next_attempt_at=utc(now), lease_until=None, lease_owner=None)
+    )
+    fresh = conn.execute(sa.select(action_requests).where(t.id == request_id)).one()
+    return _public(dict(fresh._mapping))
+
+
+def status_counts(conn: sa.Connection, now: datetime) -> dict[str, Any]:
+    """How many requests are in each status, how many are due, and the oldest pending one."""
+    t = action_requests.c
+    counts = {s: 0 for s in STATUSES}
+    for status, n in conn.execute(sa.select(t.status, sa.func.count()).group_by(t.status)):
+        counts[status] = int(n)
+    due = conn.execute(
+        sa.select(sa.func.count()).where(t.status == "pending", t.next_attempt_at <= utc(now))
+    ).scalar_one()
+    expired = conn.execute(
+        sa.select(sa.func.count()).where(t.status == "in_flight", t.lease_until < utc(now))
+    ).scalar_one()
+    oldest = conn.execute(sa.select(sa.func.min(t.created_at)).where(t.status == "pending")).scalar_one()
+    return {
+        **counts,
+        "due": int(due),
+        "expired_leases": int(expired),
+        "oldest_pending_at": utc_or_none(oldest),
+    }

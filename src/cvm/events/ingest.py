@@ -1,0 +1,293 @@
+"""Real-time ingestion: validate events, update online profiles, decide, and enqueue actions.
+
+Every event's effects (its ``event_log`` row with the result, the online profile,
+the actions in the outbox and the suppressions) commit together or not at all.
+A batch commits as one transaction (one disk sync for up to 1,000 events).
+
+Decisions are made before the write transaction, on what was read without locks
+(optimistic concurrency), so that several API processes decide in parallel. The
+write transaction first locks the customers' rows (``BEGIN IMMEDIATE`` on SQLite,
+``SELECT ... FOR UPDATE`` in id order on PostgreSQL) and compares their
+``version``: the customers another writer changed in between (or whose event it
+stored) are read and decided again under the lock, the others keep their
+decision. A remaining conflict (a customer created concurrently) retries the
+batch, then splits it into one transaction per event. The caller hears back only after the commit, so
+an acknowledged event is durable. A repeated ``event_id`` changes nothing and
+returns the first result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from cvm.config.settings import Settings
+from cvm.delivery.outbox import (
+    enqueue,
+    one_of,
+    planned_contacts,
+    record_suppressions,
+    utc,
+    write_transaction,
+)
+from cvm.events.model import EventError, EventIn, parse_event
+from cvm.events.profile import (
+    OnlineProfile,
+    StaleProfileError,
+    apply_event,
+    current_versions,
+    load_profiles,
+    online_attributes,
+    save_profiles,
+)
+from cvm.events.results import (
+    EventOutcome,
+    IngestReport,
+    Work,
+    action_json,
+    replayed,
+    suppressed_json,
+    unknown_customer,
+)
+from cvm.events.snapshot import OfflineSnapshot
+from cvm.plans.decide import CustomerState, Decision, Event, RankedAction
+from cvm.store import OnlineStore
+from cvm.store.tables import event_log
+
+log = logging.getLogger("cvm.events")
+DecideFn = Callable[[CustomerState, datetime, Sequence[Event]], Decision]
+RankFn = Callable[[CustomerState, datetime], Sequence[RankedAction]]
+Rescorer = Callable[[str, Mapping[str, Any]], Mapping[str, Any] | None]
+"""The scoring hook: ``(customer_id, attributes) -> {score: value, score_grade: grade, ...}`` or ``None``."""
+RETRIES = 3
+PLAN_EVENT_TYPES = {"survey": "survey_answer"}
+"""API event types that plan triggers know by another name (``cvm.config.plans.EVENT_TYPES``)."""
+RETRYABLE = (sa.exc.IntegrityError, sa.exc.OperationalError, StaleProfileError)
+
+
+class EventIngestor:
+    """Turn events into online state and outbox entries for one workspace.
+
+    Parameters
+    ----------
+    store
+        The online store.
+    snapshot
+        Offline profile attributes and scores, cached.
+    settings
+        ``events`` (unknown customers, contact look-back) and ``ingest`` (time zone, future tolerance).
+    decide, rank
+        The decision and ranking functions bound to the plans configuration
+        (``cvm.plans.decide.decide`` and ``rank``).
+    rescore
+        Optional hook that re-scores one customer with the current models.
+    """
+
+    def __init__(
+        self,
+        store: OnlineStore,
+        snapshot: OfflineSnapshot,
+        settings: Settings,
+        decide: DecideFn,
+        rank: RankFn,
+        *,
+        rescore: Rescorer | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.snapshot = snapshot
+        self.settings = settings
+        self.decide = decide
+        self.rank = rank
+        self.rescore = rescore
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # -- validation ------------------------------------------------------------------
+    def parse(self, raw: Sequence[Any], now: datetime) -> tuple[list[tuple[int, EventIn]], dict[int, EventOutcome]]:
+        """Split submitted events into valid ones and outcomes of invalid ones (by index)."""
+        tolerance = timedelta(days=self.settings.ingest.future_tolerance_days)
+        valid: list[tuple[int, EventIn]] = []
+        invalid: dict[int, EventOutcome] = {}
+        for i, data in enumerate(raw):
+            try:
+                valid.append((i, parse_event(data, now=now, future_tolerance=tolerance)))
+            except EventError as exc:
+                event_id = data.get("event_id") if isinstance(data, Mapping) else None
+                invalid[i] = EventOutcome(
+                    i, event_id if isinstance(event_id, str) else None, "invalid", errors=tuple(exc.errors)
+                )
+        return valid, invalid
+
+    def ingest(self, raw: Sequence[Any]) -> IngestReport:
+        """Validate, apply, decide and commit ``raw`` events; bad ones are reported, not stored."""
+        now = self.clock()
+        valid, outcomes = self.parse(raw, now)
+        if valid:
+            self.snapshot.refresh()
+            outcomes.update(self._commit(valid, now))
+        return IngestReport([outcomes[i] for i in range(len(raw))])
+
+    def _commit(self, valid: list[tuple[int, EventIn]], now: datetime) -> dict[int, EventOutcome]:
+        """Decide without locks, then write; customers another writer changed meanwhile are decided again."""
+        for attempt in range(1, RETRIES + 1):
+            work = self._prepare(valid, now)
+            try:
+                with write_transaction(self.store) as conn:
+                    self._revalidate(conn, work, now)
+                    self._write(conn, work, now)
+                return work.echo_repeats(valid)
+            except RETRYABLE as exc:
+                if attempt == RETRIES and len(valid) == 1:
+                    raise
+                log.info("event transaction conflicted (%s), attempt %d", type(exc).__name__, attempt)
+        out: dict[int, EventOutcome] = {}
+        for item in valid:  # one transaction per event, so one stubborn event cannot hold back the rest
+            out.update(self._commit([item], now))
+        return out
+
+    # -- read and decide -----------------------------------------------------------------------
+    def _prepare(self, valid: list[tuple[int, EventIn]], now: datetime) -> Work:
+        """Read what the events need (no locks) and decide; repeats of stored events become replays."""
+        work = Work()
+        with self.store.engine.connect() as conn:
+            stored = self._stored_results(conn, [e.event_id for _, e in valid])
+            for i, event in valid:
+                if event.event_id in stored:
+                    work.outcomes[i] = replayed(i, event.event_id, stored[event.event_id])
+                elif event.event_id not in work.first_index:
+                    work.first_index[event.event_id] = i
+                    work.fresh.append((i, event))
+            self._read_and_decide(conn, work.fresh, now, work, lock=False)
+        return work
+
+    def _read_and_decide(
+        self, conn: sa.Connection, fresh: list[tuple[int, EventIn]], now: datetime, work: Work, *, lock: bool
+    ) -> None:
+        ids = sorted({e.customer_id for _, e in fresh})
+        profiles = load_profiles(conn, ids, lock=lock)
+        work.versions.update({cid: profiles[cid].version if cid in profiles else 0 for cid in ids})
+        contacts = planned_contacts(conn, ids, now - timedelta(days=self.settings.events.contact_lookback_days))
+        touched: dict[str, OnlineProfile] = {}
+        for i, event in fresh:
+            profile = profiles.get(event.customer_id) or self._new_profile(event.customer_id)
+            if profile is None:
+                work.outcomes[i] = unknown_customer(i, event)
+                continue
+            profiles[event.customer_id] = touched[event.customer_id] = profile
+            apply_event(profile, event)
+            decision = self.decide(self.state(profile, contacts[event.customer_id]), now, (_event(event),))
+            profile.plan_state = dict(decision.plan_state)
+            sent = contacts[event.customer_id]
+            sent.extend((max(utc(a.not_before), now), a.channel, a.objective) for a in decision.actions)
+            work.decided.append((i, event, decision))
+        work.profiles += touched.values()
+
+    def _revalidate(self, conn: sa.Connection, work: Work, now: datetime) -> None:
+        """Inside the write transaction: decide again for customers that changed since they were read.
+
+        Their rows are locked first (in id order on PostgreSQL; SQLite holds its writer lock),
+        so the second decision cannot be overtaken; the other customers' decisions stand.
+        """
+        ids = sorted({e.customer_id for _, e in work.fresh})
+        current = current_versions(conn, ids, lock=True)
+        stored = self._stored_results(conn, [e.event_id for _, e in work.fresh])
+        stale = {cid for cid in ids if current.get(cid, 0) != work.versions.get(cid, 0)}
+        stale |= {e.customer_id for _, e in work.fresh if e.event_id in stored}
+        if not stale:
+            return
+        log.info("%d customers changed under a batch; deciding for them again", len(stale))
+        redo = work.drop(stale)
+        for i, event in redo:
+            if event.event_id in stored:
+                work.outcomes[i] = replayed(i, event.event_id, stored[event.event_id])
+        self._read_and_decide(conn, [(i, e) for i, e in redo if e.event_id not in stored], now, work, lock=True)
+
+    def _stored_results(self, conn: sa.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        ids = set(event_ids)
+        query = sa.select(event_log.c.event_id, event_log.c.result).where(one_of(conn, event_log.c.event_id, ids))
+        return {eid: result for eid, result in conn.execute(query)}
+
+    def _new_profile(self, customer_id: str) -> OnlineProfile | None:
+        if self.snapshot.known(customer_id):
+            return OnlineProfile(customer_id)
+        if self.settings.events.unknown_customer == "provisional":
+            return OnlineProfile(customer_id, provisional=True)
+        return None
+
+    # -- write (one transaction) -------------------------------------------------------------
+    def _write(self, conn: sa.Connection, work: Work, now: datetime) -> None:
+        """Write the outbox, suppressions, event log and profiles; raise on a concurrent change."""
+        queued = iter(enqueue(conn, work.actions, now=now, event_ids=work.action_events))
+        record_suppressions(conn, work.held, now=now, event_ids=work.held_events)
+        rows = []
+        for i, event, decision in work.decided:
+            actions = tuple(action_json(a, next(queued)) for a in decision.actions)
+            suppressed = tuple(suppressed_json(s) for s in decision.suppressed)
+            work.outcomes[i] = EventOutcome(i, event.event_id, "accepted", actions, suppressed)
+            rows.append(
+                {
+                    "event_id": event.event_id,
+                    "customer_id": event.customer_id,
+                    "type": event.type,
+                    "ts": event.ts,
+                    "properties": event.properties,
+                    "received_at": now,
+                    "result": {"actions": list(actions), "suppressed": list(suppressed)},
+                }
+            )
+        if rows:
+            conn.execute(event_log.insert(), rows)  # a concurrent writer of the same event id fails here
+        save_profiles(conn, work.profiles, now)  # and of the same customer here
+
+    # -- the state a decision sees -------------------------------------------------------
+    def state(self, profile: OnlineProfile, contacts: Sequence[tuple[datetime, str, str]]) -> CustomerState:
+        """The :class:`CustomerState` of one customer: attribute base, online profile, contacts.
+
+        The attributes are the customer's row of the offline attribute base, made more
+        recent by the online profile (:func:`~cvm.events.profile.online_attributes`);
+        the scoring hook, when set, re-scores the customer on them.
+        """
+        cid = profile.customer_id
+        offline = self.snapshot.attributes(cid)
+        attributes: dict[str, Any] = {**offline, **online_attributes(profile, offline, self.clock())}
+        attributes["customer_id"] = cid
+        if self.rescore is not None:
+            scores = self.rescore(cid, attributes)
+            if scores is not None:
+                profile.scores = dict(scores)
+        attributes.update(profile.scores)
+        return CustomerState(
+            customer_id=cid,
+            attributes=attributes,
+            consents={**self.snapshot.consents(offline), **profile.consents},
+            timezone=str(offline.get("timezone") or self.settings.plans.policy.timezone),
+            contacts_sent=tuple(contacts),
+            open_complaint=bool(attributes.get("open_complaint")),
+            plan_state=dict(profile.plan_state),
+        )
+
+    def customer_state(self, customer_id: str) -> CustomerState | None:
+        """The current state of one customer (``None`` if unknown), for the next-best-action view."""
+        self.snapshot.refresh()
+        now = self.clock()
+        since = now - timedelta(days=self.settings.events.contact_lookback_days)
+        with self.store.engine.connect() as conn:
+            profile = load_profiles(conn, [customer_id]).get(customer_id)
+            if profile is None and not self.snapshot.known(customer_id):
+                return None
+            contacts = planned_contacts(conn, [customer_id], since)[customer_id]
+        return self.state(profile or OnlineProfile(customer_id), contacts)
+
+    def next_best_action(self, customer_id: str) -> list[RankedAction] | None:
+        """The ranked candidate actions for one customer now (``None`` if unknown)."""
+        state = self.customer_state(customer_id)
+        return None if state is None else list(self.rank(state, self.clock()))
+
+
+def _event(event: EventIn) -> Event:
+    kind = PLAN_EVENT_TYPES.get(event.type, event.type)
+    return Event(event.event_id, event.customer_id, kind, utc(event.ts), dict(event.properties))

@@ -1,0 +1,179 @@
+"""The event contract of ``POST /events``: an envelope plus typed properties per event type.
+
+An event reads::
+
+    {"event_id": "e-1", "customer_id": "C1", "type": "transaction",
+     "ts": "2024-05-01T10:00:00+02:00", "properties": {"amount": 120.0, "product": "hardware"}}
+
+``ts`` must carry a time zone (naive timestamps are ambiguous and refused); it is
+stored in UTC. Each type has its own property model; unknown extra properties are
+kept as they are. Errors name the path of the bad field, e.g. ``properties.amount``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
+
+EventType = Literal[
+    "transaction",
+    "payment_late",
+    "payment_received",
+    "contact",
+    "complaint",
+    "survey",
+    "subscription_started",
+    "subscription_ended",
+]
+CONSENT_CHANNELS = ("email", "sms", "phone", "visit", "mail", "crm_task")
+END_REASONS = VOLUNTARY_REASONS + INVOLUNTARY_REASONS
+
+
+class _Props(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class TransactionProps(_Props):
+    amount: float = Field(ge=-1e9, le=1e9, allow_inf_nan=False, description="Negative for a refund.")
+    margin: float | None = Field(default=None, ge=-1e9, le=1e9, allow_inf_nan=False)
+    product: str | None = Field(default=None, max_length=200)
+    transaction_id: str | None = Field(default=None, max_length=200)
+
+
+class PaymentLateProps(_Props):
+    invoice_id: str | None = Field(default=None, max_length=200)
+    amount: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    due_date: date | None = None
+    days_late: int | None = Field(default=None, ge=0)
+
+
+class PaymentReceivedProps(_Props):
+    invoice_id: str | None = Field(default=None, max_length=200)
+    amount: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+
+
+class ContactProps(_Props):
+    channel: str = Field(min_length=1, max_length=40)
+    direction: Literal["inbound", "outbound"] | None = None
+    topic: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=200)
+    consents: dict[Literal["email", "sms", "phone", "visit", "mail", "crm_task"], bool] | None = Field(
+        default=None, description="Consent given (true) or withdrawn (false) during the contact, per channel."
+    )
+
+
+class ComplaintProps(_Props):
+    status: Literal["opened", "resolved"] = "opened"
+    channel: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class SurveyProps(_Props):
+    nps: int | None = Field(default=None, ge=0, le=10, description="0-10 'how likely to recommend'.")
+    would_recommend: bool | None = None
+    did_recommend: bool | None = None
+
+    @model_validator(mode="after")
+    def _answered(self) -> SurveyProps:
+        if self.nps is None and self.would_recommend is None and self.did_recommend is None:
+            raise ValueError("a survey needs at least one of nps, would_recommend, did_recommend")
+        return self
+
+
+class SubscriptionStartedProps(_Props):
+    product: str = Field(min_length=1, max_length=200)
+    mrr: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    subscription_id: str | None = Field(default=None, max_length=200)
+
+
+class SubscriptionEndedProps(_Props):
+    product: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, description=f"One of {', '.join(END_REASONS)}.")
+    subscription_id: str | None = Field(default=None, max_length=200)
+
+    @field_validator("reason")
+    @classmethod
+    def _known_reason(cls, value: str | None) -> str | None:
+        if value is not None and value not in END_REASONS:
+            raise ValueError(f"must be one of {', '.join(END_REASONS)}")
+        return value
+
+
+PROPERTY_MODELS: dict[str, type[_Props]] = {
+    "transaction": TransactionProps,
+    "payment_late": PaymentLateProps,
+    "payment_received": PaymentReceivedProps,
+    "contact": ContactProps,
+    "complaint": ComplaintProps,
+    "survey": SurveyProps,
+    "subscription_started": SubscriptionStartedProps,
+    "subscription_ended": SubscriptionEndedProps,
+}
+
+
+class EventIn(BaseModel):
+    """One event as it arrives (``properties`` is checked against the model of ``type``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=200, description="Unique per event; a repeat is a no-op.")
+    customer_id: str = Field(min_length=1, max_length=200)
+    type: EventType
+    ts: AwareDatetime = Field(description="ISO-8601 with a time zone offset.")
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatchIn(BaseModel):
+    """A batch of up to 1,000 events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class EventError(ValueError):
+    """An event failed validation; ``errors`` hold ``{"loc", "msg", "type"}`` with field paths."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+
+
+def _errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+    return [{"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: timedelta | None = None) -> EventIn:
+    """Validate one event; raise :class:`EventError` naming each bad field.
+
+    Parameters
+    ----------
+    data
+        The decoded JSON object.
+    now, future_tolerance
+        When both are given, a ``ts`` later than ``now + future_tolerance`` is refused.
+
+    Examples
+    --------
+    >>> e = parse_event({"event_id": "e1", "customer_id": "C1", "type": "survey",
+    ...                  "ts": "2024-05-01T10:00:00+02:00", "properties": {"nps": 9}})
+    >>> e.ts.isoformat()
+    '2024-05-01T08:00:00+00:00'
+    """
+    try:
+        event = EventIn.model_validate(data)
+    except ValidationError as exc:
+        raise EventError(_errors(exc)) from None
+    try:
+        props = PROPERTY_MODELS[event.type].model_validate(event.properties)
+    except ValidationError as exc:
+        raise EventError(_errors(exc, ("properties",))) from None
+    ts = event.ts.astimezone(UTC)
+    if now is not None and future_tolerance is not None and ts > now + future_tolerance:
+        msg = f"is more than {future_tolerance} in the future"
+        raise EventError([{"loc": ["ts"], "msg": msg, "type": "future_timestamp"}])
+    return event.model_copy(update={"ts": ts, "properties": props.model_dump(mode="json", exclude_none=True)})

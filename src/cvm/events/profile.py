@@ -1,0 +1,262 @@
+"""The online profile of a customer (``customer_online``) and how each event type changes it.
+
+The profile keeps what real-time decisions need between batch runs: counters and
+last-seen times per event type, the open complaint flag, consent changes and the
+state of each plan. ``version`` rises with every write; an update that finds a
+different version was overtaken by a concurrent writer and is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from cvm.delivery.outbox import one_of, utc, utc_or_none
+from cvm.events.model import EventIn
+from cvm.store.tables import customer_online
+
+
+class StaleProfileError(RuntimeError):
+    """A profile changed under us (another writer committed first); the transaction is retried."""
+
+
+@dataclass
+class OnlineProfile:
+    """One row of ``customer_online``; ``version`` 0 means not stored yet."""
+
+    customer_id: str
+    provisional: bool = False
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+    event_count: int = 0
+    open_complaint: bool = False
+    consents: dict[str, bool] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    plan_state: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "provisional": self.provisional,
+            "first_event_at": self.first_event_at,
+            "last_event_at": self.last_event_at,
+            "event_count": self.event_count,
+            "open_complaint": self.open_complaint,
+            "consents": self.consents,
+            "features": self.features,
+            "scores": self.scores,
+            "plan_state": self.plan_state,
+            "version": self.version + 1,
+            "updated_at": now,
+        }
+
+
+def _profile(m: Mapping[str, Any]) -> OnlineProfile:
+    return OnlineProfile(
+        customer_id=m["customer_id"],
+        provisional=bool(m["provisional"]),
+        first_event_at=utc_or_none(m["first_event_at"]),
+        last_event_at=utc_or_none(m["last_event_at"]),
+        event_count=int(m["event_count"]),
+        open_complaint=bool(m["open_complaint"]),
+        consents=dict(m["consents"] or {}),
+        features=dict(m["features"] or {}),
+        scores=dict(m["scores"] or {}),
+        plan_state=dict(m["plan_state"] or {}),
+        version=int(m["version"]),
+    )
+
+
+def load_profiles(conn: sa.Connection, customer_ids: Sequence[str], *, lock: bool = False) -> dict[str, OnlineProfile]:
+    """The stored profiles of ``customer_ids`` (their ``version`` is checked when they are saved).
+
+    ``lock`` takes their row locks, in id order, on PostgreSQL (SQLite's writer lock covers it).
+    """
+    if not customer_ids:
+        return {}
+    query = (
+        sa.select(customer_online)
+        .where(one_of(conn, customer_online.c.customer_id, sorted(set(customer_ids))))
+        .order_by(customer_online.c.customer_id)
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {r.customer_id: _profile(dict(r._mapping)) for r in conn.execute(query)}
+
+
+def current_versions(conn: sa.Connection, customer_ids: Sequence[str], *, lock: bool = False) -> dict[str, int]:
+    """The stored ``version`` of each customer that has a profile (row-locked in id order with ``lock``)."""
+    if not customer_ids:
+        return {}
+    c = customer_online.c
+    query = sa.select(c.customer_id, c.version).where(one_of(conn, c.customer_id, sorted(set(customer_ids))))
+    query = query.order_by(c.customer_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {cid: int(v) for cid, v in conn.execute(query)}
+
+
+def save_profiles(conn: sa.Connection, profiles: Sequence[OnlineProfile], now: datetime) -> None:
+    """Insert new profiles and update stored ones, checking that no one else wrote in between."""
+    ordered = sorted(profiles, key=lambda p: p.customer_id)  # one lock order for every writer
+    fresh = [p.row(now) for p in ordered if p.version == 0]
+    stored = [{**p.row(now), "old_version": p.version} for p in ordered if p.version > 0]
+    if fresh:
+        conn.execute(customer_online.insert(), fresh)
+    if stored:
+        c = customer_online.c
+        stmt = customer_online.update().where(
+            c.customer_id == sa.bindparam("b_customer_id"), c.version == sa.bindparam("old_version")
+        )
+        params = [
+            {**{k: v for k, v in r.items() if k != "customer_id"}, "b_customer_id": r["customer_id"]} for r in stored
+        ]
+        changed = conn.execute(stmt, params).rowcount
+        if changed != len(stored):
+            raise StaleProfileError(f"{len(stored) - changed} online profiles changed during the transaction")
+    for p in profiles:
+        p.version += 1
+
+
+# -- how events change the profile ---------------------------------------------------------
+def _count(f: dict[str, Any], key: str, step: float = 1) -> None:
+    f[key] = f.get(key, 0) + step
+
+
+def _latest(f: dict[str, Any], key: str, ts: datetime) -> bool:
+    """Set ``f[key]`` to ``ts`` if it is newer; returns whether it was (the event is the latest)."""
+    current = f.get(key)
+    if current is None or ts.isoformat() >= current:
+        f[key] = ts.isoformat()
+        return True
+    return False
+
+
+def _transaction(p: OnlineProfile, e: EventIn) -> None:
+    f, props = p.features, e.properties
+    _count(f, "online_transactions")
+    _count(f, "online_revenue", float(props["amount"]))
+    if props["amount"] > 0:
+        _latest(f, "last_purchase_at", e.ts)
+
+
+def _payment_late(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    _count(f, "online_late_payments")
+    _count(f, "online_late_open")
+    if _latest(f, "last_late_payment_at", e.ts):
+        f["last_days_late"] = e.properties.get("days_late")
+
+
+def _payment_received(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    f["online_late_open"] = max(0, int(f.get("online_late_open", 0)) - 1)
+    _latest(f, "last_payment_at", e.ts)
+
+
+def _contact(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    _count(f, "online_contacts")
+    if _latest(f, "last_contact_at", e.ts):
+        f["last_contact_channel"] = e.properties.get("channel")
+    p.consents.update(e.properties.get("consents") or {})
+
+
+def _complaint(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    opened = e.properties.get("status", "opened") == "opened"
+    if opened:
+        _count(f, "online_complaints")
+    if _latest(f, "last_complaint_at", e.ts):
+        p.open_complaint = opened
+
+
+def _survey(p: OnlineProfile, e: EventIn) -> None:
+    f, nps = p.features, e.properties.get("nps")
+    if nps is not None and _latest(f, "last_survey_at", e.ts):
+        f["nps"] = nps
+
+
+def _subscription_started(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    _count(f, "online_subscriptions_started")
+    _count(f, "online_mrr_started", float(e.properties.get("mrr") or 0.0))
+    _latest(f, "last_subscription_start_at", e.ts)
+
+
+def _subscription_ended(p: OnlineProfile, e: EventIn) -> None:
+    f = p.features
+    _count(f, "online_subscriptions_ended")
+    if _latest(f, "last_subscription_end_at", e.ts):
+        f["last_end_reason"] = e.properties.get("reason")
+
+
+APPLY: dict[str, Callable[[OnlineProfile, EventIn], None]] = {
+    "transaction": _transaction,
+    "payment_late": _payment_late,
+    "payment_received": _payment_received,
+    "contact": _contact,
+    "complaint": _complaint,
+    "survey": _survey,
+    "subscription_started": _subscription_started,
+    "subscription_ended": _subscription_ended,
+}
+
+
+def apply_event(profile: OnlineProfile, event: EventIn) -> None:
+    """Fold one event into the profile (order-tolerant: 'last' fields keep the newest event)."""
+    ts = utc(event.ts)
+    profile.event_count += 1
+    if profile.first_event_at is None or ts < profile.first_event_at:
+        profile.first_event_at = ts
+    if profile.last_event_at is None or ts > profile.last_event_at:
+        profile.last_event_at = ts
+    APPLY[event.type](profile, event)
+
+
+# -- what decisions read of the online profile ----------------------------------------------
+def _days_since(iso: str | None, now: datetime) -> int | None:
+    return None if iso is None else (now - datetime.fromisoformat(iso)).days
+
+
+def _sooner(offline: Any, online: int | None) -> Any:
+    """The more recent of two "days since" values (``None`` counts as never)."""
+    if online is None:
+        return offline
+    return online if offline is None or online < offline else offline
+
+
+def online_attributes(profile: OnlineProfile, offline: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Attribute-base columns that online events make more recent, plus the online counters.
+
+    Only "latest value" columns are overridden (open complaint, NPS, days since a
+    purchase, a survey or activity, days past due), never the counts and sums of the
+    base: those come from the offline store, so an event later loaded in a batch is
+    not counted twice. The online counters keep their own names (``online_revenue``).
+    """
+    f = profile.features
+    out: dict[str, Any] = dict(f)
+    if "last_complaint_at" in f:
+        out["open_complaint"] = profile.open_complaint
+    survey = _days_since(f.get("last_survey_at"), now)
+    if "nps" in f and _sooner(offline.get("days_since_survey"), survey) == survey:
+        out.update(nps=f["nps"], days_since_survey=survey)
+    else:
+        out.pop("nps", None)
+    bought = _days_since(f.get("last_purchase_at"), now)
+    out["days_since_last_purchase"] = _sooner(offline.get("days_since_last_purchase"), bought)
+    started = 0 if f.get("last_subscription_start_at", "") > f.get("last_subscription_end_at", "") else None
+    out["days_inactive"] = _sooner(_sooner(offline.get("days_inactive"), bought), started)
+    ended = _days_since(f.get("last_subscription_end_at"), now)
+    out["days_since_subscription_end"] = _sooner(offline.get("days_since_subscription_end"), ended)
+    if f.get("online_late_open"):
+        late = (f.get("last_days_late") or 0) + (_days_since(f.get("last_late_payment_at"), now) or 0)
+        out["days_past_due"] = max(int(offline.get("days_past_due") or 0), late)
+    out.update(provisional=profile.provisional, event_count=profile.event_count)
+    return out

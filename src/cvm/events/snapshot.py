@@ -1,0 +1,121 @@
+"""What the offline store knows of each customer, cached in memory for real-time decisions.
+
+Reading Parquet per event would cost milliseconds, so the attribute base (one row
+per customer as of today: the columns plan expressions read) is computed once and
+computed again when the offline manifest changes (a committed batch, a scoring run)
+or the date does. The engine passes the loader of the segments stage, so that an
+event sees the same attributes as the batch run; without one, the non-personal
+columns of ``customers`` and the newest score of each kind are used.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from cvm.contracts import table_schema
+from cvm.store import OfflineStore
+
+MANIFEST = "_manifest.json"
+CONSENT_PREFIX = "consent_"
+AttributeLoader = Callable[[date], pl.DataFrame]
+"""``as_of -> frame``: one row per customer (``customer_id`` first) with the attributes plans read."""
+
+
+def profile_attributes(store: OfflineStore, as_of: date) -> pl.DataFrame:
+    """The fallback attribute base: non-personal ``customers`` columns plus ``<score>`` and ``<score>_grade``."""
+    public = [c.name for c in table_schema("customers").columns if not c.pii]
+    frame = store.read("customers", public)
+    scores = (
+        store.scan("scores")
+        .filter(pl.col("as_of") <= as_of)
+        .sort("as_of")
+        .group_by("customer_id", "score")
+        .last()
+        .collect()
+    )
+    if scores.height:
+        values = scores.pivot(on="score", index="customer_id", values="value")
+        grades = scores.with_columns(pl.col("score") + "_grade").pivot(on="score", index="customer_id", values="grade")
+        frame = frame.join(values, on="customer_id", how="left").join(grades, on="customer_id", how="left")
+    return frame
+
+
+class OfflineSnapshot:
+    """Attributes, consents and time zone per customer id, from the offline store.
+
+    Parameters
+    ----------
+    store
+        The offline store.
+    loader
+        Computes the attribute base as of a date (default :func:`profile_attributes`).
+    clock
+        The current time (UTC); its date is the ``as_of`` of the base.
+    """
+
+    def __init__(
+        self,
+        store: OfflineStore,
+        loader: AttributeLoader | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.loader = loader or (lambda as_of: profile_attributes(store, as_of))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, ...] | None = None
+        self._frame = pl.DataFrame()
+        self._index: dict[str, int] = {}
+        self._known: frozenset[str] = frozenset()
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def _current_stamp(self) -> tuple[int, ...]:
+        today = self.clock().date().toordinal()
+        try:
+            st = os.stat(self.store.root / MANIFEST)
+        except FileNotFoundError:
+            return (0, 0, 0, today)
+        return (st.st_ino, st.st_mtime_ns, st.st_size, today)
+
+    def refresh(self) -> None:
+        """Load again if the offline store committed, or the day changed, since the last load."""
+        stamp = self._current_stamp()
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            if stamp == self._stamp:
+                return
+            if not self.store.exists():
+                frame, known = pl.DataFrame({"customer_id": []}, schema={"customer_id": pl.Utf8}), frozenset[str]()
+            else:
+                frame = self.loader(self.clock().date())
+                known = frozenset(self.store.read("customers", ["customer_id"])["customer_id"].to_list())
+            self._index = {cid: i for i, cid in enumerate(frame["customer_id"].to_list())}
+            self._frame, self._known, self._rows, self._stamp = frame, known, {}, stamp
+
+    def known(self, customer_id: str) -> bool:
+        """Whether the hub has this customer."""
+        return customer_id in self._known
+
+    def attributes(self, customer_id: str) -> dict[str, Any]:
+        """The customer's row of the attribute base (empty when it has none)."""
+        row = self._rows.get(customer_id)
+        if row is None:
+            i = self._index.get(customer_id)
+            row = self._rows[customer_id] = {} if i is None else self._frame.row(i, named=True)
+        return dict(row)
+
+    @staticmethod
+    def consents(attributes: Mapping[str, Any]) -> dict[str, bool]:
+        """``consent_<channel>`` columns as ``{channel: bool}`` (unknown ones left out)."""
+        return {
+            k[len(CONSENT_PREFIX) :]: bool(v)
+            for k, v in attributes.items()
+            if k.startswith(CONSENT_PREFIX) and v is not None
+        }

@@ -1,0 +1,76 @@
+"""Persisting a batch of plan decisions: outbox, suppressions, plan states and pilot assignments.
+
+The batch path (``cvm run``) and the real-time path (``POST /events``) both call
+:func:`cvm.plans.decide.decide`; this module stores what the batch decided, in one
+online-store transaction, with the same tables and idempotency keys the real-time
+path uses, so a customer decided twice never gets the same action twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
+from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
+from cvm.plans.decide import Decision
+from cvm.store import OnlineStore
+
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Persisted:
+    """What one batch of decisions wrote."""
+
+    customers: int
+    enqueued: int
+    duplicates: int
+    suppressed: int
+    assignments: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _reason_counts(decisions: Sequence[tuple[str, Decision]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _cid, decision in decisions:
+        for held in decision.suppressed:
+            key = held.reason.split(":", 1)[0]
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _write(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: datetime) -> Persisted:
+    from cvm.experiments import records
+
+    with write_transaction(store) as conn:
+        profiles = load_profiles(conn, [cid for cid, _ in decisions], lock=True)
+        changed: list[OnlineProfile] = []
+        for cid, decision in decisions:
+            profile = profiles.get(cid) or OnlineProfile(cid)
+            if dict(decision.plan_state) != profile.plan_state:
+                profile.plan_state = dict(decision.plan_state)
+                changed.append(profile)
+        queued = enqueue(conn, [a for _, d in decisions for a in d.actions], now=now)
+        held = [s for _, d in decisions for s in d.suppressed]
+        record_suppressions(conn, held, now=now)
+        assigned = records.record(conn, [a for _, d in decisions for a in getattr(d, "assignments", ())])
+        save_profiles(conn, changed, now)
+    fresh = sum(1 for q in queued if not q.duplicate)
+    return Persisted(len(decisions), fresh, len(queued) - fresh, len(held), assigned, _reason_counts(decisions))
+
+
+def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: datetime) -> Persisted:
+    """Store a batch's decisions atomically, retrying when a real-time writer changed a profile meanwhile."""
+    for attempt in range(RETRIES):
+        try:
+            return _write(store, decisions, now)
+        except StaleProfileError:
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,412 @@
+"""The pure decision function: what to do for one customer now.
+
+Shared interface between the decision side (plans, policy, arbitration) and the
+delivery side (outbox, worker, POST /events). :func:`decide` is pure and
+deterministic: the same inputs give the same :class:`Decision`, so the batch
+path (``Engine.plan_batch``) and the real-time path (an event arriving through
+the API) agree.
+
+One decision, plan by plan (in name order):
+
+1. an active enrolment whose ``exit`` condition holds ends (``exited``);
+2. a customer not in the plan (or allowed to re-enter, ``reentry_days`` after
+   the last enrolment) is enrolled when the trigger fires (an event in
+   ``events``, or the trigger's condition on the attributes) and ``entry``
+   holds; step days count from the enrolment;
+3. the first due step is examined. It is **skipped** (the plan moves on, and
+   the next step may be due at once) when it is expired, not eligible, lacks
+   consent for its channel (an opt-out is never overridden) or is worth less
+   than ``policy.min_expected_value``. It is **held** (stays due) while a
+   suppression rule or its cooldown applies. Otherwise it is a candidate.
+
+A step that would act then meets the holdouts and pilots (:mod:`cvm.plans.pilots`,
+when ``experiments`` are given): a held-out customer's step is skipped with reason
+``holdout:<experiment>``; a pilot arm's variant replaces the step. New assignments
+come out in :attr:`Decision.assignments` and in the plan state (key ``@pilots``).
+
+Candidates then go through :func:`cvm.plans.arbitrate.arbitrate` (greedy by
+expected value under the caps). A chosen step becomes an :class:`ActionRequest`
+and the plan advances; every skipped or held step is a :class:`Suppressed` with
+its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cvm.config.plans import PlansConfig
+from cvm.config.settings import ExperimentsSettings
+from cvm.experiments.assign import STATE_KEY, Assignment
+from cvm.plans.arbitrate import Candidate, Verdict, arbitrate
+from cvm.plans.pilots import Router, pilots
+from cvm.plans.policy import CapBook, consent_refusal, last_contact, next_allowed, zone
+from cvm.plans.runtime import PlanRuntime, StepRuntime, runtime
+from cvm.plans.state import Enrolment, iso
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    """Everything the decision needs about one customer, as plain values.
+
+    Attributes
+    ----------
+    customer_id
+        The customer.
+    attributes
+        Profile fields, features, scores and grades, segment flags: the same
+        column names the expression language uses.
+    consents
+        Per channel (email, sms, phone, visit, mail, crm_task): ``True`` when
+        the customer agreed. A missing channel counts as no consent for
+        email, sms and phone, and as consent for the others (see the policy).
+    timezone
+        IANA zone of the customer, for quiet hours and days.
+    contacts_sent
+        ``(at, channel, objective)`` of delivered or planned contacts, for caps
+        and cooldowns.
+    open_complaint
+        Whether a complaint is open.
+    plan_state
+        Per plan: current step and next due time (persisted waits); under ``@pilots``, the
+        customer's pilot assignments (experiment → arm, bucket, time).
+    """
+
+    customer_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    consents: Mapping[str, bool] = field(default_factory=dict)
+    timezone: str = "UTC"
+    contacts_sent: Sequence[tuple[datetime, str, str]] = ()
+    open_complaint: bool = False
+    plan_state: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a customer (a trigger candidate)."""
+
+    event_id: str
+    customer_id: str
+    type: str
+    ts: datetime
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """An action chosen for delivery; ``idempotency_key`` is stable across re-runs."""
+
+    customer_id: str
+    plan: str
+    step: str
+    action: str
+    channel: str
+    objective: str
+    offer: str | None
+    expected_value: float
+    priority: int
+    idempotency_key: str
+    reasons: tuple[str, ...]
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """An action not sent, with the reason; ``deferred_until`` set when only postponed."""
+
+    customer_id: str
+    plan: str
+    step: str
+    channel: str
+    reason: str
+    deferred_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of :func:`decide`: actions to send, actions held back, new plan state.
+
+    ``assignments`` are the customer's new pilot assignments (also in ``plan_state``): the
+    caller persists them in the ``assignments`` table (:mod:`cvm.experiments.records`).
+    """
+
+    actions: tuple[ActionRequest, ...]
+    suppressed: tuple[Suppressed, ...]
+    plan_state: Mapping[str, Any]
+    assignments: tuple[Assignment, ...] = ()
+
+
+@dataclass(frozen=True)
+class RankedAction:
+    """One candidate action for the next-best-action view, chosen or not."""
+
+    plan: str
+    step: str
+    action: str
+    channel: str
+    objective: str
+    offer: str | None
+    expected_value: float
+    priority: int
+    chosen: bool
+    reasons: tuple[str, ...]
+
+
+def decide(
+    config: PlansConfig,
+    state: CustomerState,
+    now: datetime,
+    events: Sequence[Event] = (),
+    experiments: ExperimentsSettings | None = None,
+) -> Decision:
+    """Decide the actions for one customer at ``now`` (pure and deterministic).
+
+    Parameters
+    ----------
+    config
+        Plans and contact policy (``Settings.plans``).
+    state
+        The customer, as plain values.
+    now
+        Decision time (timezone-aware; naive is read as UTC).
+    events
+        Events that arrived since the last decision (real-time triggers).
+    experiments
+        The global holdout and the pilots (``Settings.experiments``); ``None``: none.
+
+    Examples
+    --------
+    >>> from cvm.config.plans import PlansConfig
+    >>> state = CustomerState("c1", {"tenure_days": 2}, consents={"email": True})
+    >>> d = decide(PlansConfig(), state, datetime(2025, 3, 4, 10, tzinfo=UTC))
+    >>> [(a.plan, a.step, a.channel) for a in d.actions]
+    [('welcome', 'inform', 'email')]
+    """
+    run = _Run(config, state, now, events, experiments)
+    verdicts = run.go()
+    actions = tuple(run.request(v) for v in verdicts if v.chosen)
+    held = [run.hold(v) for v in verdicts if not v.chosen]
+    suppressed = tuple(run.suppressed + held)
+    new = tuple(run.router.new) if run.router else ()
+    return Decision(actions=actions, suppressed=suppressed, plan_state=run.plan_state(), assignments=new)
+
+
+def rank(
+    config: PlansConfig, state: CustomerState, now: datetime, experiments: ExperimentsSettings | None = None
+) -> list[RankedAction]:
+    """Due actions with their expected value, and why each was chosen or held back (chosen first, then by value)."""
+    run = _Run(config, state, now, (), experiments)
+    verdicts = run.go()
+    ranked = [run.ranked(v.candidate, v.chosen, v.reason) for v in verdicts]
+    ranked += [run.ranked(cand, False, s.reason) for s, cand in run.skipped]
+    return sorted(ranked, key=lambda r: (not r.chosen, -r.expected_value, r.plan, r.step))
+
+
+class _Run:
+    """One call of :func:`decide`: the working state while plans are walked."""
+
+    def __init__(
+        self,
+        config: PlansConfig,
+        state: CustomerState,
+        now: datetime,
+        events: Sequence[Event],
+        experiments: ExperimentsSettings | None = None,
+    ) -> None:
+        self.rt = runtime(config)
+        self.policy = config.policy
+        self.state = state
+        self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        self.events = [e for e in events if e.customer_id == state.customer_id]
+        self.attrs: dict[str, Any] = {**state.attributes, "open_complaint": state.open_complaint}
+        self.enrolments: dict[str, tuple[PlanRuntime, Enrolment | None]] = {}
+        self.loaded: dict[str, Enrolment | None] = {}
+        self.suppressed: list[Suppressed] = []
+        self.skipped: list[tuple[Suppressed, Candidate]] = []
+        self._quiet_until: datetime | None = None
+        compiled = pilots(experiments, self.rt)
+        self.router = None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now)
+
+    def go(self) -> list[Verdict]:
+        candidates = [c for plan in self.rt.plans if (c := self._walk(plan)) is not None]
+        if not candidates:
+            return []
+        book = CapBook(self.rt, self.state.contacts_sent)
+        return arbitrate(self.policy, candidates, book, self.now, self.send_at)
+
+    def send_at(self, channel: str) -> datetime:
+        """Now, or the end of the quiet hours and days in the customer's zone for a channel they cover."""
+        if channel not in self.rt.quiet_channels:
+            return self.now
+        if self._quiet_until is None:
+            tz = zone(self.state.timezone, self.policy.timezone)
+            self._quiet_until = next_allowed(self.policy.quiet_hours, channel, self.now, tz)
+        return self._quiet_until
+
+    def after_quiet(self, channel: str, at: datetime) -> datetime:
+        return next_allowed(self.policy.quiet_hours, channel, at, zone(self.state.timezone, self.policy.timezone))
+
+    # -- enrolment ----------------------------------------------------------------------------
+    def _fires(self, plan: PlanRuntime) -> bool:
+        if plan.condition is not None and plan.condition.matches(self.attrs):
+            return True
+        for ev in self.events:
+            if ev.type not in plan.event_types:
+                continue
+            if plan.segments and ev.properties.get("segment") not in plan.segments:
+                continue
+            if plan.where is None or plan.where.matches(ev.properties):
+                return True
+        return False
+
+    def _may_enrol(self, plan: PlanRuntime, current: Enrolment | None) -> bool:
+        if current is None:
+            return True
+        if current.active or plan.reentry is None:
+            return False
+        return self.now >= current.started + plan.reentry
+
+    def _walk(self, plan: PlanRuntime) -> Candidate | None:
+        raw = self.state.plan_state.get(plan.name)
+        current = Enrolment.load(raw) if raw else None
+        self.loaded[plan.name] = current
+        if current is not None and current.active and plan.exit is not None and plan.exit.matches(self.attrs):
+            current = current.end("exited", self.now)
+        entering = self._may_enrol(plan, current) and self._fires(plan)
+        if entering and (plan.entry is None or plan.entry.matches(self.attrs)):
+            count = current.enrolments + 1 if current else 1
+            current = Enrolment("active", self.now, 0, self.now + plan.steps[0].day, enrolments=count)
+        while current is not None and current.active and current.due is not None and current.due <= self.now:
+            step = plan.steps[current.step]
+            cand = self._candidate(plan, step, current)
+            skip = self._skip_reason(step, current, cand)
+            if skip is None:
+                self.enrolments[plan.name] = (plan, current)
+                if self._held(step, cand):
+                    return None
+                variant, cand, skip = self._route(plan, step, cand, current)
+                if skip is None:
+                    return None if variant is not step and self._held(variant, cand) else cand
+            self._suppress(cand, skip, None, skipped=True)
+            current = current.advance(plan.config, self.now)
+        if raw or current is not None:
+            self.enrolments[plan.name] = (plan, current)
+        return None
+
+    # -- the rules on one step ------------------------------------------------------------------
+    def _candidate(self, plan: PlanRuntime, step: StepRuntime, enrolment: Enrolment) -> Candidate:
+        p, v, m = (_number(r, self.attrs) for r in (step.propensity, step.value, step.margin))
+        ev = p * v * m - step.cost
+        return Candidate(plan.name, step.config, step.index, ev, (p, v, m, step.cost), enrolment.started)
+
+    def _skip_reason(self, step: StepRuntime, enrolment: Enrolment, cand: Candidate) -> str | None:
+        assert enrolment.due is not None
+        if self.now > enrolment.due + step.expires:
+            return f"expired: due {enrolment.due.isoformat()}, held longer than {step.expires.days} days"
+        if step.eligibility is not None and not step.eligibility.matches(self.attrs):
+            return f"not eligible: {step.eligibility.text}"
+        refusal = consent_refusal(self.policy, self.state.consents, step.config.channel)
+        if refusal:
+            return refusal
+        if cand.expected_value < self.policy.min_expected_value:
+            return f"expected value {cand.expected_value:.2f} below the minimum {self.policy.min_expected_value:.2f}"
+        return None
+
+    def _route(
+        self, plan: PlanRuntime, step: StepRuntime, cand: Candidate, enrolment: Enrolment
+    ) -> tuple[StepRuntime, Candidate, str | None]:
+        """Holdouts and pilots on a step that would act: the step to send (a variant), or a skip reason."""
+        if self.router is None:
+            return step, cand, None
+        route = self.router.route(plan.name, step, self._consented)
+        if route is None:
+            return step, cand, None
+        if route.holdout is not None:
+            return step, cand, route.holdout
+        variant = route.step or step
+        if variant is not step:
+            cand = self._candidate(plan, variant, enrolment)
+        cand = dataclasses.replace(cand, caps=route.caps, label=route.label)
+        return variant, cand, self._skip_reason(variant, enrolment, cand) if variant is not step else None
+
+    def _consented(self, channel: str) -> bool:
+        return consent_refusal(self.policy, self.state.consents, channel) is None
+
+    def _held(self, step: StepRuntime, cand: Candidate) -> bool:
+        """Record a candidate that a suppression rule or its cooldown holds back; ``True`` when held."""
+        objective, channel = step.config.objective, step.config.channel
+        for sup in self.rt.suppress:
+            applies = (not sup.objectives or objective in sup.objectives) and (
+                not sup.channels or channel in sup.channels
+            )
+            if applies and sup.when.matches(self.attrs):
+                self._suppress(cand, f"suppressed by {sup.name}: {sup.reason}", None)
+                return True
+        if step.cooldown:
+            last = last_contact(self.state.contacts_sent, objective, self.now)
+            if last is not None and self.now < last + step.cooldown:
+                until = self.after_quiet(channel, last + step.cooldown)
+                self._suppress(cand, f"cooldown: last {objective} contact {last.isoformat()}", until)
+                return True
+        return False
+
+    def _suppress(self, cand: Candidate, reason: str, until: datetime | None, skipped: bool = False) -> None:
+        s = Suppressed(self.state.customer_id, cand.plan, cand.step.name, cand.step.channel, reason, until)
+        self.suppressed.append(s)
+        if skipped:
+            self.skipped.append((s, cand))
+
+    # -- outputs --------------------------------------------------------------------------------
+    def worth(self, cand: Candidate) -> str:
+        p, v, m, c = cand.terms
+        return f"expected value {cand.expected_value:.2f} = {p:g} × {v:g} × {m:g} − {c:g}"
+
+    def ranked(self, cand: Candidate, chosen: bool, reason: str) -> RankedAction:
+        step = cand.step
+        action = step.action or f"{cand.plan}.{step.name}"
+        return RankedAction(cand.plan, step.name, action, step.channel, step.objective, step.offer,
+                            cand.expected_value, step.priority, chosen, (self.worth(cand), reason))  # fmt: skip
+
+    def request(self, v: Verdict) -> ActionRequest:
+        cand = v.candidate
+        plan, enrolment = self.enrolments[cand.plan]
+        assert enrolment is not None
+        self.enrolments[cand.plan] = (plan, enrolment.advance(plan.config, self.now))
+        key = f"{self.state.customer_id}|{cand.plan}|{iso(cand.started)}|{cand.step.name}"
+        return ActionRequest(
+            customer_id=self.state.customer_id,
+            plan=cand.plan,
+            step=cand.step.name,
+            action=cand.step.action or plan.steps[cand.index].action,
+            channel=cand.step.channel,
+            objective=cand.step.objective,
+            offer=cand.step.offer,
+            expected_value=round(cand.expected_value, 6),
+            priority=cand.step.priority,
+            idempotency_key=hashlib.sha256(key.encode()).hexdigest()[:32],
+            reasons=(f"plan {cand.plan}, step {cand.step.name} (day {cand.step.day})", self.worth(cand), v.reason)
+            + ((cand.label,) if cand.label else ()),
+            not_before=v.send_at,
+        )
+
+    def hold(self, v: Verdict) -> Suppressed:
+        c = v.candidate
+        return Suppressed(self.state.customer_id, c.plan, c.step.name, c.step.channel, v.reason, v.deferred_until)
+
+    def plan_state(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.state.plan_state.items()}
+        for name, (_plan, enrolment) in self.enrolments.items():
+            if enrolment is not None and enrolment != self.loaded.get(name):
+                out[name] = enrolment.dump()
+        if self.router is not None and self.router.new:
+            out[STATE_KEY] = {**(out.get(STATE_KEY) or {}), **{a.experiment: a.state() for a in self.router.new}}
+        return out
+
+
+def _number(r: Any, attrs: Mapping[str, Any]) -> float:
+    value = r.evaluate(attrs)
+    return float(value) if value is not None else 0.0

@@ -1,0 +1,217 @@
+"""Holdouts and pilot arms inside the decision: who is held out, who gets which variant.
+
+A step is routed here once it *would act*: it is due, passes the hard rules (expiry,
+eligibility, consent, minimum value) and no suppression rule or cooldown holds it.
+That moment is the assignment ("targeted"), the same for every arm:
+
+1. **Global holdout** (``experiments.holdout_share`` > 0): a marketing step (``kind:
+   marketing``, the default) for a customer whose ``global`` bucket falls in the holdout
+   is not sent; service and transactional steps are. The first marketing step that
+   would act records the customer's global arm, ``holdout`` or ``contacted``.
+2. **Pilot** of this plan and step: the customer's arm is the one already recorded,
+   else (while the pilot is enabled and between its ``start`` and ``end``) the arm of
+   their bucket (:func:`cvm.experiments.assign.arm_for`). A customer enters a pilot only
+   if every arm could treat them (consent for every arm's channel), so that no arm loses
+   customers another keeps; others get the plan's own step, outside the pilot.
+3. A **holdout arm** skips the step with reason ``holdout:<pilot>`` (recorded as
+   :class:`~cvm.plans.decide.Suppressed`, and the plan moves on as if it had been sent, so
+   controls follow the same schedule). Other arms send their variant: offer, channel,
+   action, content, cost and contact caps overridden (:class:`cvm.config.settings.ArmSettings`).
+
+Assignments already made arrive in the customer's plan state (key ``@pilots``); new ones
+leave in :attr:`cvm.plans.decide.Decision.assignments` and in the new plan state, so the
+batch and the real-time path persist them with the plan state and decide identically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from threading import Lock
+from typing import Any
+
+from cvm.config.plans import CapConfig, PolicyConfig
+from cvm.config.settings import ArmSettings, ExperimentsSettings, PilotSettings
+from cvm.experiments.assign import (
+    CONTACTED_ARM,
+    GLOBAL,
+    HOLDOUT_ARM,
+    Assignment,
+    arm_for,
+    bucket,
+    existing,
+    in_global_holdout,
+)
+from cvm.plans.runtime import CapRules, PlanRuntime, Runtime, StepRuntime, cap_rules
+
+
+@dataclass(frozen=True)
+class ArmRuntime:
+    """One arm, compiled: its variant of each step it covers and its cap rules."""
+
+    name: str
+    holdout: bool
+    steps: Mapping[str, StepRuntime]
+    caps: CapRules | None
+
+
+@dataclass(frozen=True)
+class PilotRuntime:
+    """One enabled pilot, compiled."""
+
+    name: str
+    plan: str
+    shares: tuple[tuple[str, float], ...]
+    arms: Mapping[str, ArmRuntime]
+    channels: Mapping[str, frozenset[str]]
+    start: datetime | None
+    end: datetime | None
+
+    def open(self, now: datetime) -> bool:
+        """Whether new customers may be assigned at ``now``."""
+        return (self.start is None or now >= self.start) and (self.end is None or now < self.end)
+
+
+@dataclass(frozen=True)
+class Pilots:
+    """Everything routing needs: the global holdout share and the pilots by (plan, step)."""
+
+    holdout_share: float
+    by_step: Mapping[tuple[str, str], PilotRuntime]
+
+    @property
+    def idle(self) -> bool:
+        return self.holdout_share <= 0 and not self.by_step
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a pilot does to a step: hold it out (``holdout`` is the reason) or send a variant."""
+
+    holdout: str | None = None
+    step: StepRuntime | None = None
+    caps: CapRules | None = None
+    label: str | None = None
+
+
+def _merged_caps(policy: PolicyConfig, arm: ArmSettings) -> CapRules | None:
+    if not arm.caps:
+        return None
+    caps = dict(policy.caps)
+    for key, override in arm.caps.items():
+        base = caps.get(key, CapConfig()).model_dump()
+        caps[key] = CapConfig(**{**base, **override.model_dump(exclude_unset=True)})
+    return cap_rules(policy.model_copy(update={"caps": caps}))
+
+
+def _variant(step: StepRuntime, arm: ArmSettings, policy: PolicyConfig) -> StepRuntime:
+    levers = {k: getattr(arm, k) for k in ("offer", "channel", "action", "content") if getattr(arm, k) is not None}
+    if not levers and arm.cost is None:
+        return step
+    config = step.config.model_copy(update=levers)
+    cost = arm.cost if arm.cost is not None else step.config.cost
+    return dataclasses.replace(
+        step,
+        config=config,
+        action=arm.action or step.action,
+        cost=cost if cost is not None else policy.cost(config.channel),
+    )
+
+
+def _day(d: Any) -> datetime | None:
+    return None if d is None else datetime.combine(d, time(0, 0), UTC)
+
+
+def _pilot(name: str, p: PilotSettings, plan: PlanRuntime, policy: PolicyConfig) -> PilotRuntime:
+    steps = [s for s in plan.steps if p.step is None or s.config.name == p.step]
+    arms = {}
+    for arm_name, arm in p.arms.items():
+        variants = {} if arm.holdout else {s.config.name: _variant(s, arm, policy) for s in steps}
+        arms[arm_name] = ArmRuntime(arm_name, arm.holdout, variants, None if arm.holdout else _merged_caps(policy, arm))
+    channels = {
+        s.config.name: frozenset(a.channel or s.config.channel for a in p.arms.values() if not a.holdout) for s in steps
+    }
+    shares = tuple((n, a.share) for n, a in p.arms.items())
+    return PilotRuntime(name, p.plan, shares, arms, channels, _day(p.start), _day(p.end))
+
+
+def _build(experiments: ExperimentsSettings, rt: Runtime) -> Pilots:
+    plans = {p.name: p for p in rt.plans}
+    by_step: dict[tuple[str, str], PilotRuntime] = {}
+    for name, p in sorted(experiments.pilots.items()):
+        plan = plans.get(p.plan)
+        if not p.enabled or plan is None:
+            continue
+        compiled = _pilot(name, p, plan, rt.config.policy)
+        for step in compiled.channels:
+            by_step.setdefault((p.plan, step), compiled)
+    return Pilots(experiments.holdout_share, by_step)
+
+
+_CACHE: dict[tuple[int, int], tuple[ExperimentsSettings, Runtime, Pilots]] = {}
+_LOCK = Lock()
+NO_PILOTS = Pilots(0.0, {})
+
+
+def pilots(experiments: ExperimentsSettings | None, rt: Runtime) -> Pilots:
+    """The compiled pilots of ``experiments`` for the plans of ``rt`` (cached like the plans runtime)."""
+    if experiments is None:
+        return NO_PILOTS
+    key = (id(experiments), id(rt))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is experiments and hit[1] is rt:
+        return hit[2]
+    built = _build(experiments, rt)
+    with _LOCK:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = (experiments, rt, built)
+    return built
+
+
+class Router:
+    """Routes one customer's steps during one decision, collecting the new assignments."""
+
+    def __init__(self, compiled: Pilots, customer_id: str, plan_state: Mapping[str, Any], now: datetime) -> None:
+        self.compiled = compiled
+        self.customer_id = customer_id
+        self.known = existing(plan_state)
+        self.now = now
+        self.new: list[Assignment] = []
+
+    def _record(self, experiment: str, arm: str, b: int, plan: str, step: str | None) -> str:
+        self.known[experiment] = arm
+        self.new.append(Assignment(experiment, self.customer_id, arm, b, self.now, plan, step))
+        return arm
+
+    def _global(self, plan: str, step: str) -> str:
+        arm = self.known.get(GLOBAL)
+        if arm is not None:
+            return arm
+        held = in_global_holdout(self.customer_id, self.compiled.holdout_share)
+        b = bucket(GLOBAL, self.customer_id)
+        return self._record(GLOBAL, HOLDOUT_ARM if held else CONTACTED_ARM, b, plan, step)
+
+    def route(self, plan: str, step: StepRuntime, consented: Callable[[str], bool]) -> Route | None:
+        """The route of a step that would act, or ``None`` when no holdout or pilot concerns it."""
+        name = step.config.name
+        marketing = step.config.kind == "marketing" and self.compiled.holdout_share > 0
+        if marketing and self._global(plan, name) == HOLDOUT_ARM:
+            return Route(holdout=f"holdout:{GLOBAL}")
+        pilot = self.compiled.by_step.get((plan, name))
+        if pilot is None:
+            return None
+        arm_name = self.known.get(pilot.name)
+        if arm_name is None:
+            if not pilot.open(self.now) or not all(consented(c) for c in pilot.channels[name]):
+                return None
+            b = bucket(pilot.name, self.customer_id)
+            arm_name = self._record(pilot.name, arm_for(b, pilot.shares), b, plan, name)
+        arm = pilot.arms.get(arm_name)
+        if arm is None:  # the arm was removed from the configuration: the customer gets the plan's step
+            return None
+        if arm.holdout:
+            return Route(holdout=f"holdout:{pilot.name}")
+        return Route(step=arm.steps.get(name, step), caps=arm.caps, label=f"pilot {pilot.name}: arm {arm.name}")
