@@ -10,6 +10,9 @@ from fastapi.responses import JSONResponse
 
 from cvm import __version__
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
+from cvm.api.events import router as events_router
+from cvm.api.pilots import router as pilots_router
+from cvm.api.risk import router as risk_router
 from cvm.api.schemas import (
     AuditEntry,
     BatchPublic,
@@ -27,6 +30,7 @@ from cvm.contracts import DATA_TABLES
 from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
 from cvm.ingest.readers import SourceError
+from cvm.web import mount_dashboard
 
 SHOWN_REJECTS = 100
 
@@ -142,4 +146,8 @@ def create_app(engine: Engine) -> FastAPI:
     _customer_routes(app)
     _data_routes(app)
     _admin_routes(app)
+    app.include_router(events_router)
+    app.include_router(risk_router)
+    app.include_router(pilots_router)
+    mount_dashboard(app)
     return app

@@ -11,7 +11,7 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag, Workspace
-from cvm.cli.report import print_run
+from cvm.cli.report import print_pilot_summary, print_run
 from cvm.contracts import DATA_TABLES
 from cvm.engine import Engine
 
@@ -74,7 +74,12 @@ def demo(
             bar.advance(task)
     with handled():
         report = engine.run(actor="demo")
+        pilot = engine.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
+    if json_out:
+        console.json({**report.to_dict(), "pilot": pilot})
+        return
     print_run(report, json_out)
+    print_pilot_summary(pilot)
 
 
 @app.command("generate")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cvm import __version__
-from cvm.cli import customer, demo, ingest, keys
+from cvm.cli import actions, clv, customer, demo, ingest, keys, models, pilot, reports, risk, score, segments
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
@@ -26,6 +26,16 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(customer.app, name="customer")
 app.add_typer(keys.app, name="keys")
 app.command("ingest")(ingest.ingest)
+app.add_typer(reports.app, name="report")
+app.add_typer(clv.app, name="clv")
+app.command("score")(score.score)
+app.command("train")(models.train)
+app.add_typer(models.app, name="models")
+app.add_typer(risk.app, name="risk")
+app.command("worker")(actions.worker)
+app.add_typer(actions.app, name="actions")
+app.add_typer(segments.app, name="segments")
+app.add_typer(pilot.app, name="pilot")
 
 
 def _version(value: bool) -> None:

@@ -8,12 +8,26 @@ Nothing else in CVM reads ``os.environ`` for configuration.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from cvm.config.plan_checks import check_columns
+from cvm.config.plans import CHANNELS, NAME_PATTERN, CapConfig, Channel, PlansConfig, SegmentsConfig
 
 CONFIG_FILE = "cvm.yaml"
 ENV_PREFIX = "CVM__"
@@ -53,12 +67,265 @@ class ApiSettings(_Section):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class ScoringSettings(_Section):
+    """Value scores (``cvm score``): models, horizon, discounting, margin and grades."""
+
+    value_model: Literal["bgnbd", "pnbd", "mbgnbd"] = "bgnbd"
+    spend_model: Literal["gg"] = "gg"
+    contractual_model: Literal["sbg"] = "sbg"
+    freq: Literal["D", "W"] = Field(default="D", description="Time unit the purchase model is fitted in.")
+    horizon_months: int = Field(default=12, ge=1, le=120)
+    discount_rate: float = Field(default=0.10, ge=0.0, le=1.0, description="Annual; applied monthly as (1+r)^(1/12)-1.")
+    margin_source: Literal["transactions", "rate"] = "transactions"
+    margin_rate: float = Field(default=0.30, ge=0.0, le=1.0)
+    grading: Literal["quantile", "threshold"] = "quantile"
+    high_share: float = Field(default=0.20, gt=0.0, lt=1.0)
+    medium_share: float = Field(default=0.30, ge=0.0, lt=1.0)
+    high_threshold: float | None = None
+    medium_threshold: float | None = None
+    min_customers: int = Field(default=50, ge=2, description="Fewer buyers than this: no models are fitted.")
+
+    @model_validator(mode="after")
+    def _grades_consistent(self) -> ScoringSettings:
+        if self.high_share + self.medium_share > 1.0:
+            raise ValueError("high_share + medium_share must not exceed 1")
+        if self.grading == "threshold":
+            if self.high_threshold is None or self.medium_threshold is None:
+                raise ValueError("grading: threshold needs high_threshold and medium_threshold")
+            if self.medium_threshold > self.high_threshold:
+                raise ValueError("medium_threshold must not exceed high_threshold")
+        return self
+
+
+class ModelsSettings(_Section):
+    """Life-cycle models (``cvm train``): label horizons, training snapshots and grades."""
+
+    churn_horizon_days: int = Field(default=90, ge=7, le=730)
+    default_horizon_days: int = Field(default=365, ge=90, le=730, description="Behavioural bad: 60+ dpd within it.")
+    adoption_horizon_days: int = Field(default=90, ge=7, le=730)
+    inactivity_days: int = Field(default=365, ge=30, le=1095, description="Non-contract churn: no purchase this long.")
+    snapshots: int = Field(default=3, ge=1, le=24, description="Training snapshots stacked, the latest labelled first.")
+    snapshot_step_days: int = Field(default=90, ge=7, le=365)
+    max_training_rows: int = Field(default=300_000, ge=1_000, description="Training rows kept (random sample).")
+    n_estimators: int = Field(default=150, ge=10, le=5000, description="Most boosting rounds (scoring cost grows).")
+    thresholds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Fixed (medium, high) grade thresholds per score (churn, default, propensity); else quantiles.",
+    )
+    high_share: float = Field(default=0.20, gt=0.0, lt=1.0)
+    medium_share: float = Field(default=0.30, ge=0.0, lt=1.0)
+
+
+class AcceptanceSettings(_Section):
+    """The acceptance policy: applicants scoring at or above ``cutoff`` points are accepted."""
+
+    cutoff: float | None = Field(default=None, description="Scorecard points; null accepts everyone.")
+
+
+class RiskSettings(_Section):
+    """Risk appetite: exposure, loss given default, margin, points scaling, cut-off and early warning."""
+
+    exposure: float = Field(default=1000.0, gt=0.0, description="Exposure at default per accepted customer.")
+    lgd: float = Field(default=0.45, ge=0.0, le=1.0, description="Loss given default (share of the exposure).")
+    margin: float = Field(default=0.15, ge=0.0, le=10.0, description="Margin on a good customer's exposure.")
+    pdo: float = Field(default=20.0, gt=0.0)
+    odds: float = Field(default=50.0, gt=0.0)
+    target_score: float = 600.0
+    band_width: float = Field(default=20.0, gt=0.0, description="Points per band of the cut-off table.")
+    acceptance: AcceptanceSettings = AcceptanceSettings()
+    early_warning_drop: float = Field(default=20.0, gt=0.0, description="Points the default score must fall by.")
+    early_warning_days: int = Field(default=90, ge=1, le=730, description="Window the fall is measured over.")
+
+
+Transport = Literal["webhook", "csv", "parquet", "log"]
+
+
+class DeliverySettings(_Section):
+    """The outbox worker (``cvm worker``): where actions go, timeouts, retries and dead letters.
+
+    The webhook secret is read from the environment only (``CVM__DELIVERY__WEBHOOK_SECRET``).
+    """
+
+    default_transport: Transport = Field(default="log", description="Transport of channels without a route.")
+    routes: dict[str, Transport] = Field(
+        default_factory=dict, description="Transport per contact channel, e.g. {email: webhook, mail: csv}."
+    )
+    webhook_url: str | None = Field(default=None, description="Where the webhook transport POSTs actions.")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC key; environment only.")
+    timeout_seconds: float = Field(default=5.0, gt=0.0, le=300.0)
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a request is dead-lettered.")
+    backoff_base_seconds: float = Field(default=2.0, gt=0.0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0.0)
+    lease_seconds: float = Field(default=60.0, gt=0.0, description="A claim older than this is taken back.")
+    concurrency: int = Field(default=4, ge=1, le=256)
+    poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
+    export_dir: str = Field(default="exports", description="Folder of csv/parquet exports, relative to the workspace.")
+    run_seconds: float = Field(
+        default=60.0, gt=0.0, description="How long `cvm run` delivers before it returns; `cvm worker` does the rest."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeliverySettings:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must exceed timeout_seconds (a claim must outlive one delivery)")
+        if self.backoff_max_seconds < self.backoff_base_seconds:
+            raise ValueError("backoff_max_seconds must not be below backoff_base_seconds")
+        return self
+
+
+class EventsSettings(_Section):
+    """Real-time events (``POST /events``)."""
+
+    unknown_customer: Literal["reject", "provisional"] = Field(
+        default="reject", description="reject: 404; provisional: create a provisional online profile."
+    )
+    contact_lookback_days: int = Field(
+        default=90, ge=1, le=3660, description="How far back sent and planned contacts count for caps."
+    )
+
+
+# -- experiments: the global holdout and pilots (cvm.experiments) ---------------------------------
+Outcome = Literal["revenue", "margin", "retention", "conversion", "nps"]
+SegmentColumn = Literal["kind", "region", "sector", "channel"]
+GLOBAL_HOLDOUT = "global"
+
+
+def _check_names(names: Mapping[str, Any], what: str) -> None:
+    for name in names:
+        if not re.match(NAME_PATTERN, name):
+            raise ValueError(f"{what} name {name!r}: lower case letters, digits and _ (starting with a letter)")
+
+
+class ArmSettings(_Section):
+    """One arm of a pilot: its share of the targeted customers and the levers it changes.
+
+    ``holdout`` arms are controls: the step is not sent (it is recorded as suppressed,
+    reason ``holdout:<pilot>``). Other arms send the step with their overrides: offer,
+    channel (relationship treatment, e.g. an account-manager call instead of an e-mail),
+    action, content, cost, and ``caps`` (contact pressure, merged over ``plans.policy.caps``
+    key by key, window by window; a variant may raise a cap as well as lower it).
+    """
+
+    share: float = Field(gt=0.0, le=1.0)
+    holdout: bool = False
+    offer: str | None = None
+    channel: Channel | None = None
+    action: str | None = None
+    content: str | None = None
+    cost: float | None = Field(default=None, ge=0.0)
+    caps: dict[str, CapConfig] = Field(default_factory=dict)
+
+    @field_validator("caps")
+    @classmethod
+    def _cap_keys(cls, caps: dict[str, CapConfig]) -> dict[str, CapConfig]:
+        unknown = set(caps) - {"all", *CHANNELS}
+        if unknown:
+            raise ValueError(f"unknown cap keys {sorted(unknown)}; use 'all' or a channel: {', '.join(CHANNELS)}")
+        return caps
+
+
+def _default_arms() -> dict[str, ArmSettings]:
+    return {"control": ArmSettings(share=0.5, holdout=True), "treatment": ArmSettings(share=0.5)}
+
+
+class PilotSettings(_Section):
+    """A randomized pilot of one plan (or one step of it), analysed by ``cvm pilot report``."""
+
+    description: str = ""
+    enabled: bool = True
+    plan: str
+    step: str | None = Field(default=None, description="None: every step of the plan follows the arm.")
+    arms: dict[str, ArmSettings] = Field(default_factory=_default_arms)
+    control: str = Field(default="control", description="The arm the others are compared with.")
+    start: date | None = Field(default=None, description="No assignment before this date (UTC).")
+    end: date | None = Field(default=None, description="No new assignment from this date; assigned arms stay.")
+    outcome_days: int = Field(default=90, ge=1, le=730, description="Outcome window after assignment.")
+    primary: Outcome = "revenue"
+    product: str | None = Field(default=None, description="Conversion: adopting this product (any purchase if None).")
+    segment_by: list[SegmentColumn] = Field(default_factory=lambda: list[SegmentColumn](["kind"]))
+    correction: Literal["holm", "bh"] = Field(default="holm", description="Per-segment multiple-testing adjustment.")
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _arms_consistent(self) -> PilotSettings:
+        _check_names(self.arms, "arm")
+        if len(self.arms) < 2:
+            raise ValueError("a pilot needs at least two arms")
+        total = sum(a.share for a in self.arms.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"arm shares must add up to 1 (they add up to {total:g})")
+        if self.control not in self.arms:
+            raise ValueError(f"control arm {self.control!r} is not one of the arms {sorted(self.arms)}")
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must come after start")
+        return self
+
+
+class ExperimentsSettings(_Section):
+    """The global holdout (never contacted by a marketing step) and the pilots."""
+
+    holdout_share: float = Field(default=0.0, ge=0.0, le=0.5, description="Share of customers in the global holdout.")
+    pilots: dict[str, PilotSettings] = Field(default_factory=dict)
+
+    @field_validator("pilots")
+    @classmethod
+    def _pilot_names(cls, pilots: dict[str, PilotSettings]) -> dict[str, PilotSettings]:
+        _check_names(pilots, "pilot")
+        if GLOBAL_HOLDOUT in pilots:
+            raise ValueError(f"{GLOBAL_HOLDOUT!r} is reserved for the global holdout")
+        return pilots
+
+
+def check_pilots(experiments: ExperimentsSettings, plans: PlansConfig) -> None:
+    """Each pilot names a plan and step that exist; no two enabled pilots share a step."""
+    taken: dict[tuple[str, str], str] = {}
+    for name, pilot in experiments.pilots.items():
+        plan = plans.definitions.get(pilot.plan)
+        if plan is None:
+            known = ", ".join(sorted(plans.definitions))
+            raise ValueError(f"pilots.{name}: unknown plan {pilot.plan!r}; plans: {known}")
+        steps = [s.name for s in plan.steps]
+        if pilot.step is not None and pilot.step not in steps:
+            known = ", ".join(steps)
+            raise ValueError(f"pilots.{name}: plan {pilot.plan!r} has no step {pilot.step!r}; steps: {known}")
+        if not pilot.enabled:
+            continue
+        for step in [pilot.step] if pilot.step else steps:
+            other = taken.setdefault((pilot.plan, step), name)
+            if other != name:
+                raise ValueError(f"pilots.{name}: step {pilot.plan}.{step} is already tested by pilot {other!r}")
+
+
 class Settings(_Section):
     """The whole CVM configuration."""
 
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    models: ModelsSettings = ModelsSettings()
+    risk: RiskSettings = RiskSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    events: EventsSettings = EventsSettings()
+    segments: SegmentsConfig = SegmentsConfig()
+    plans: PlansConfig = Field(default_factory=PlansConfig, validate_default=True)
+    experiments: ExperimentsSettings = ExperimentsSettings()
+
+    @field_validator("plans")
+    @classmethod
+    def _plan_columns(cls, plans: PlansConfig, info: ValidationInfo) -> PlansConfig:
+        segments = info.data.get("segments")
+        if isinstance(segments, SegmentsConfig):
+            check_columns(segments, plans)
+        return plans
+
+    @field_validator("experiments")
+    @classmethod
+    def _pilot_plans(cls, experiments: ExperimentsSettings, info: ValidationInfo) -> ExperimentsSettings:
+        plans = info.data.get("plans")
+        if isinstance(plans, PlansConfig):
+            check_pilots(experiments, plans)
+        return experiments
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -93,7 +360,8 @@ def _describe(err: ValidationError, origin: str) -> str:
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
-        lines.append(f"{path}: {e['msg']} (got {e.get('input')!r}, from {origin})")
+        got = "" if isinstance(e.get("input"), dict | list) else f"got {e.get('input')!r}, "
+        lines.append(f"{path}: {e['msg']} ({got}from {origin})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -105,6 +373,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return data
+
+
+ENV_ONLY = (("delivery", "webhook_secret"),)
+
+
+def _refuse_file_secrets(file_layer: Mapping[str, Any], origin: str) -> None:
+    """Secrets come from the environment, never from a committed ``cvm.yaml``."""
+    for section, key in ENV_ONLY:
+        node = file_layer.get(section)
+        if isinstance(node, Mapping) and node.get(key) not in (None, ""):
+            env = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+            raise ConfigError(f"{origin}: {section}.{key} is a secret; set {env} in the environment instead")
 
 
 def load_settings(workspace: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +402,7 @@ def load_settings(workspace: Path | None = None, environ: Mapping[str, str] | No
     if workspace is not None and (workspace / CONFIG_FILE).exists():
         file_layer = _read_yaml(workspace / CONFIG_FILE)
         origin = str(workspace / CONFIG_FILE)
+        _refuse_file_secrets(file_layer, origin)
     env_layer = _env_layer(os.environ if environ is None else environ)
     try:
         Settings.model_validate(file_layer)

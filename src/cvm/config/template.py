@@ -31,10 +31,170 @@ api:
   # Where `cvm serve` listens.
   host: {api.host}
   port: {api.port}
+
+scoring:
+  # Value scores written by `cvm score` and `cvm run`.
+  # Purchase model for customers without a contract: bgnbd (BG/NBD), pnbd (Pareto/NBD) or mbgnbd (MBG/NBD).
+  value_model: {scoring.value_model}
+  # Spend model: gg (Gamma-Gamma). Contract model for subscribers: sbg (shifted beta-geometric, monthly).
+  spend_model: {scoring.spend_model}
+  contractual_model: {scoring.contractual_model}
+  # Time unit the purchase model is fitted in: D (days) or W (weeks).
+  freq: {scoring.freq}
+  # CLV horizon in months, and the ANNUAL discount rate (applied monthly as (1 + r)^(1/12) - 1).
+  horizon_months: {scoring.horizon_months}
+  discount_rate: {scoring.discount_rate}
+  # Margin: "transactions" uses each customer's margin/amount ratio (base-wide ratio when unknown),
+  # "rate" uses margin_rate for everyone; margin_rate is also the fallback when no margins are recorded.
+  margin_source: {scoring.margin_source}
+  margin_rate: {scoring.margin_rate}
+  # Value grades on CLV: quantile (top high_share high, next medium_share medium, rest low)
+  # or threshold (CLV >= high_threshold high, >= medium_threshold medium).
+  grading: {scoring.grading}
+  high_share: {scoring.high_share}
+  medium_share: {scoring.medium_share}
+  high_threshold: {high_threshold}
+  medium_threshold: {medium_threshold}
+  # With fewer buyers than this no model is fitted (`cvm run` skips scoring and says so).
+  min_customers: {scoring.min_customers}
+
+delivery:
+  # `cvm worker` sends pending actions from the outbox. Transports: webhook, csv, parquet (files
+  # appended per worker run under export_dir) or log. Route contact channels to transports, e.g.
+  # routes: {{email: webhook, sms: webhook, mail: csv}}; unrouted channels use default_transport.
+  default_transport: {delivery.default_transport}
+  routes: {{}}
+  # The webhook POSTs each action as JSON with an Idempotency-Key header and
+  # X-CVM-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
+  # The secret is read from the environment only: CVM__DELIVERY__WEBHOOK_SECRET.
+  webhook_url: {webhook_url}
+  timeout_seconds: {delivery.timeout_seconds}
+  # Failed attempts are retried with exponential backoff and full jitter (a random wait up to
+  # min(backoff_max_seconds, backoff_base_seconds * 2^attempt)); after max_attempts a request is
+  # dead-lettered (kept, never dropped; `cvm actions retry ID` sends it again).
+  max_attempts: {delivery.max_attempts}
+  backoff_base_seconds: {delivery.backoff_base_seconds}
+  backoff_max_seconds: {delivery.backoff_max_seconds}
+  # A worker that dies keeps its claims for at most lease_seconds; then another worker takes them.
+  lease_seconds: {delivery.lease_seconds}
+  concurrency: {delivery.concurrency}
+  poll_seconds: {delivery.poll_seconds}
+  export_dir: {delivery.export_dir}
+  # `cvm run` delivers for at most this many seconds, then leaves the rest to `cvm worker`.
+  run_seconds: {delivery.run_seconds}
+
+events:
+  # An event for a customer unknown to the hub: reject (404) or provisional (create an online profile).
+  unknown_customer: {events.unknown_customer}
+  # Contacts sent or planned in this many days count toward contact caps.
+  contact_lookback_days: {events.contact_lookback_days}
 """
+
+_EXPERIMENTS = """
+experiments:
+  # Global holdout: this share of customers (chosen by a stable hash of their id) is never contacted by
+  # a marketing step, so that the value of all marketing together can be measured (e.g. 0.05). Steps
+  # declared `kind: service` or `kind: transactional` still reach them.
+  holdout_share: {holdout_share}
+  # Pilots: randomized tests of a plan or one of its steps, made when the plan would act (`cvm pilot
+  # create` adds one here; `cvm pilot report NAME` analyses it). Holdout arms are not contacted; other
+  # arms may change the offer, the channel, the action or the contact caps. Example:
+  #   pilots:
+  #     review_call:
+  #       plan: contact
+  #       step: account_review
+  #       arms:
+  #         control: {{share: 0.5, holdout: true}}
+  #         call: {{share: 0.25, channel: phone}}
+  #         task: {{share: 0.25}}
+  #       outcome_days: 90
+  #       primary: retention
+  #       segment_by: [kind, region]
+{pilots}
+"""
+
+
+_LIFECYCLE = """
+models:
+  # Life-cycle models trained by `cvm train` (churn, default scorecard, propensity per product).
+  # Label horizons: churn and adoption within N days; default = ever 60+ days past due within N days.
+  churn_horizon_days: {m.churn_horizon_days}
+  default_horizon_days: {m.default_horizon_days}
+  adoption_horizon_days: {m.adoption_horizon_days}
+  # A customer without a contract has churned after this many days without a purchase.
+  inactivity_days: {m.inactivity_days}
+  # Training stacks this many snapshots, snapshot_step_days apart, the latest whose labels are observed
+  # first; the newest labelled window is held out to measure the model (out of time).
+  snapshots: {m.snapshots}
+  snapshot_step_days: {m.snapshot_step_days}
+  max_training_rows: {m.max_training_rows}
+  # Most boosting rounds of the churn and propensity models: scoring time grows with them.
+  n_estimators: {m.n_estimators}
+  # Grades of churn, default and propensity: top high_share high, next medium_share medium, unless
+  # fixed (medium, high) thresholds are given per score, e.g. thresholds: {{churn: [0.1, 0.3]}}.
+  thresholds: {{}}
+  high_share: {m.high_share}
+  medium_share: {m.medium_share}
+
+risk:
+  # Risk appetite (`cvm risk cutoffs`, `cvm risk simulate`): exposure at default per accepted customer,
+  # loss given default, and the margin a good customer earns on its exposure.
+  exposure: {r.exposure}
+  lgd: {r.lgd}
+  margin: {r.margin}
+  # Points scaling of the scorecard: pdo points double the good:bad odds, which are `odds` at target_score.
+  pdo: {r.pdo}
+  odds: {r.odds}
+  target_score: {r.target_score}
+  # Width of the score bands of the cut-off table, in points.
+  band_width: {r.band_width}
+  # Acceptance policy: applicants at or above cutoff points are accepted (null: everyone).
+  # `cvm risk simulate --cutoff X --apply` rewrites this block.
+  acceptance:
+    cutoff: {cutoff}
+  # Early warning: customers whose default score fell by more than early_warning_drop points within
+  # early_warning_days, or whose default grade worsened.
+  early_warning_drop: {r.early_warning_drop}
+  early_warning_days: {r.early_warning_days}
+"""
+
+
+def _pilots_block(s: Settings) -> str:
+    import yaml
+
+    pilots = {k: v.model_dump(mode="json", exclude_defaults=True) for k, v in s.experiments.pilots.items()}
+    if not pilots:
+        return "  pilots: {}"
+    lines = ["  pilots:"]
+    for name, data in pilots.items():
+        data.setdefault("plan", s.experiments.pilots[name].plan)
+        text = yaml.safe_dump(data, default_flow_style=True, width=10_000, sort_keys=False).strip()
+        lines.append(f"    {name}: {text}")
+    return "\n".join(lines)
 
 
 def render_template(settings: Settings | None = None) -> str:
     """Return the commented YAML for ``settings`` (defaults when omitted)."""
+    from cvm.config.plans_template import render_section
+
     s = settings or Settings()
-    return _TEMPLATE.format(store=s.store, ingest=s.ingest, api=s.api, online_url=s.store.online_url or "null")
+    sc = s.scoring
+    return (
+        _TEMPLATE.format(
+            store=s.store,
+            ingest=s.ingest,
+            api=s.api,
+            scoring=sc,
+            delivery=s.delivery,
+            events=s.events,
+            webhook_url=s.delivery.webhook_url or "null",
+            online_url=s.store.online_url or "null",
+            high_threshold="null" if sc.high_threshold is None else sc.high_threshold,
+            medium_threshold="null" if sc.medium_threshold is None else sc.medium_threshold,
+        )
+        + _LIFECYCLE.format(
+            m=s.models, r=s.risk, cutoff="null" if s.risk.acceptance.cutoff is None else s.risk.acceptance.cutoff
+        )
+        + render_section(s.segments, s.plans)
+        + _EXPERIMENTS.format(holdout_share=s.experiments.holdout_share, pilots=_pilots_block(s))
+    )

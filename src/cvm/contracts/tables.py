@@ -229,11 +229,23 @@ SCORES = TableSchema(
     ),
 )
 
+SEGMENT_MEMBERSHIP = TableSchema(
+    name="segment_membership",
+    description="Segments and life-cycle stage of each customer per as-of date (stage:<x>, value_risk:<v>/<r>, names).",
+    key=("customer_id", "as_of", "segment"),
+    time_column="as_of",
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("as_of", "date", required=True),
+        _c("segment", "string", required=True),
+    ),
+)
+
 DATA_TABLES: dict[str, TableSchema] = {
     t.name: t for t in (CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS, PAYMENTS, CONTACTS, SURVEYS, RATINGS)
 }
 CHILD_TABLES: tuple[str, ...] = tuple(n for n, t in DATA_TABLES.items() if t.customer_fk)
-DERIVED_TABLES: dict[str, TableSchema] = {SCORES.name: SCORES}
+DERIVED_TABLES: dict[str, TableSchema] = {SCORES.name: SCORES, SEGMENT_MEMBERSHIP.name: SEGMENT_MEMBERSHIP}
 TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE, **DERIVED_TABLES}
 
 

@@ -97,6 +97,63 @@ def _ratings(f: pl.DataFrame) -> list[pl.DataFrame]:
     return [_events(f, _at("ts"), "rating", text, "ratings")]
 
 
+CONTACT_HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "at": pl.Datetime("us", "UTC"),
+    "channel": pl.Utf8(),
+    "objective": pl.Utf8(),
+    "plan": pl.Utf8(),
+    "step": pl.Utf8(),
+    "action": pl.Utf8(),
+    "offer": pl.Utf8(),
+    "request_id": pl.Int64(),
+}
+
+
+def contact_history_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Delivered contacts from the online store (``cvm.delivery.contact_history_rows``) as a timeline table."""
+    return pl.DataFrame(
+        [{k: r.get(k) for k in CONTACT_HISTORY_SCHEMA} for r in rows], schema=CONTACT_HISTORY_SCHEMA, orient="row"
+    )
+
+
+def _contact_history(f: pl.DataFrame) -> list[pl.DataFrame]:
+    text = pl.format(
+        "{} ({}) via {}: plan {}, step {}",
+        pl.col("action").fill_null("-"),
+        pl.col("objective").fill_null("-"),
+        pl.col("channel"),
+        pl.col("plan"),
+        pl.col("step").fill_null("-"),
+    )
+    return [_events(f, _at("at"), "action_delivered", text, "contact_history")]
+
+
+ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
+    "experiment": pl.Utf8(),
+    "arm": pl.Utf8(),
+    "bucket": pl.Int64(),
+    "assigned_at": pl.Datetime("us", "UTC"),
+    "plan": pl.Utf8(),
+    "step": pl.Utf8(),
+}
+
+
+def assignments_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Pilot assignments from the online store (``cvm.experiments.records.for_customer``) as a timeline table."""
+    return pl.DataFrame(
+        [{k: r.get(k) for k in ASSIGNMENT_SCHEMA} for r in rows], schema=ASSIGNMENT_SCHEMA, orient="row"
+    )
+
+
+def _assignments(f: pl.DataFrame) -> list[pl.DataFrame]:
+    where = pl.when(pl.col("plan").is_not_null()).then(
+        pl.format(" when plan {} ({}) would act", pl.col("plan"), pl.col("step").fill_null("any step"))
+    )
+    text = pl.format("pilot {}: arm {} (bucket {}){}", pl.col("experiment"), pl.col("arm"), pl.col("bucket"),
+                     where.otherwise(pl.lit("")))  # fmt: skip
+    return [_events(f, _at("assigned_at"), "pilot", text, "assignments")]
+
+
 BUILDERS: dict[str, Callable[[pl.DataFrame], list[pl.DataFrame]]] = {
     "customers": _customers,
     "transactions": _transactions,
@@ -105,6 +162,8 @@ BUILDERS: dict[str, Callable[[pl.DataFrame], list[pl.DataFrame]]] = {
     "surveys": _surveys,
     "subscriptions": _subscriptions,
     "ratings": _ratings,
+    "contact_history": _contact_history,  # online: actions CVM delivered (see cvm.delivery)
+    "assignments": _assignments,  # online: pilot arms (see cvm.experiments)
 }
 
 

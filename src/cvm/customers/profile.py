@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -68,15 +69,35 @@ def _kpis(rows: dict[str, pl.DataFrame], today: date) -> dict[str, Any]:
     }
 
 
+def latest_scores(store: OfflineStore, customer_id: str) -> list[dict[str, Any]]:
+    """The newest row of each score of one customer (``score, value, grade, as_of, model_version, reasons``)."""
+    rows = (
+        store.scan("scores")
+        .filter(pl.col("customer_id") == customer_id)
+        .filter(pl.col("as_of") == pl.col("as_of").max().over("score"))
+        .sort("score")
+        .select("score", "value", "grade", "as_of", "model_version", "reasons")
+        .collect()
+    )
+    return [_jsonable(r) for r in rows.to_dicts()]
+
+
 def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date | datetime) else None
 
 
 def customer_profile(
-    store: OfflineStore, customer_id: str, scores: list[dict[str, Any]] | None = None
+    store: OfflineStore,
+    customer_id: str,
+    scores: list[dict[str, Any]] | None = None,
+    online: Mapping[str, pl.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """The 360° view: profile, holdings, key figures, scores and the timeline."""
-    rows = customer_rows(store, customer_id)
+    """The 360° view: profile, holdings, key figures, scores and the timeline.
+
+    ``online`` adds rows kept in the online store to the timeline, e.g.
+    ``{"contact_history": contact_history_frame(rows)}`` for the contacts CVM delivered.
+    """
+    rows = {**customer_rows(store, customer_id), **(online or {})}
     if rows["customers"].height == 0:
         raise UnknownCustomerError(customer_id)
     today = datetime.now(UTC).date()
@@ -85,14 +106,16 @@ def customer_profile(
         "profile": _jsonable(rows["customers"].to_dicts()[0]),
         "holdings": _holdings(rows, today),
         "kpis": _kpis(rows, today),
-        "scores": scores or [],
+        "scores": latest_scores(store, customer_id) if scores is None else scores,
         "timeline": build_timeline(rows),
     }
 
 
-def timeline(store: OfflineStore, customer_id: str) -> list[dict[str, Any]]:
-    """Every touchpoint of one customer in time order."""
-    rows = customer_rows(store, customer_id)
+def timeline(
+    store: OfflineStore, customer_id: str, online: Mapping[str, pl.DataFrame] | None = None
+) -> list[dict[str, Any]]:
+    """Every touchpoint of one customer in time order (``online``: as in :func:`customer_profile`)."""
+    rows = {**customer_rows(store, customer_id), **(online or {})}
     if rows["customers"].height == 0:
         raise UnknownCustomerError(customer_id)
     return build_timeline(rows)

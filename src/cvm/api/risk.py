@@ -1,0 +1,44 @@
+"""Routes of risk and scores: the early-warning list and a customer's score history (analyst, admin)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, HTTPException, Query, status
+
+from cvm.api.deps import EngineDep, Reader
+from cvm.risk import stored_early_warning
+
+router = APIRouter(tags=["risk"])
+
+
+@router.get("/risk/early-warning")
+def early_warning(
+    engine: EngineDep,
+    _: Reader,
+    as_of: Annotated[date | None, Query(description="Scoring date (default: the latest with flags).")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """Customers whose default score fell past the configured drop or whose grade worsened, worst first."""
+    day, rows = stored_early_warning(engine.offline, as_of)
+    return {"as_of": day, "data": rows.head(limit).to_dicts(), "count": rows.height}
+
+
+@router.get("/customers/{customer_id}/scores")
+def customer_scores(
+    customer_id: str,
+    engine: EngineDep,
+    _: Reader,
+    score: Annotated[str | None, Query(description="Only this score, e.g. churn or default_points.")] = None,
+) -> dict[str, Any]:
+    """Every stored score of one customer, newest first (the history is kept)."""
+    known = engine.offline.scan("customers").filter(pl.col("customer_id") == customer_id).select(pl.len())
+    if known.collect().item() == 0:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {customer_id!r}")
+    scan = engine.offline.scan("scores").filter(pl.col("customer_id") == customer_id)
+    if score is not None:
+        scan = scan.filter(pl.col("score") == score)
+    rows = scan.sort(["as_of", "score"], descending=[True, False]).collect().to_dicts()
+    return {"data": rows, "count": len(rows)}

@@ -1,0 +1,92 @@
+"""Accept or decline an applicant against the acceptance policy with the champion scorecard.
+
+The applicant's features are those of :func:`cvm.features.build_features`; characteristics the
+scorecard uses but the applicant lacks count as missing (the scorecard's missing bin). The
+decision is ``accepted`` when there is no cut-off or the points reach it.
+
+Examples
+--------
+>>> d = accept({"late_share_365d": 0.0, "rating_score": 80.0}, workspace="ws")  # doctest: +SKIP
+>>> d.accepted, d.band  # doctest: +SKIP
+(True, '640-660')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cvm.config import load_settings
+from cvm.config.settings import RiskSettings
+from cvm.risk.cutoffs import band_of
+from cvm.scoring.registry import ModelRegistry
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one applicant."""
+
+    accepted: bool
+    score: float
+    points: float
+    band: str
+    reasons: list[str]
+    cutoff: float | None = None
+    model_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Acceptor:
+    """The champion scorecard and the acceptance policy of one workspace, loaded once."""
+
+    def __init__(self, card: Any, risk: RiskSettings, model_version: str) -> None:
+        self.card = card
+        self.risk = risk
+        self.model_version = model_version
+
+    @classmethod
+    def open(cls, workspace: Path | str) -> Acceptor:
+        """Load the policy from ``cvm.yaml`` and the champion ``default`` scorecard."""
+        champion = ModelRegistry(workspace).champion("default")
+        if champion is None:
+            raise ValueError("no champion default scorecard: run `cvm train` first")
+        return cls(champion.load(), load_settings(Path(workspace)).risk, champion.tag)
+
+    def decide_many(self, applicants: pd.DataFrame) -> list[Decision]:
+        """A decision per row of ``applicants``."""
+        frame = applicants.copy()
+        for column in self.card.schema_.columns:
+            if column not in frame.columns:
+                frame[column] = np.nan
+        points = self.card.scores(frame)
+        p_bad = self.card.scaling.probability_of_score(points)
+        reasons = self.card.reasons(frame, top=3)
+        cut = self.risk.acceptance.cutoff
+        return [
+            Decision(
+                accepted=cut is None or bool(pt >= cut),
+                score=float(p),
+                points=float(pt),
+                band=band_of(float(pt), self.risk.band_width),
+                reasons=list(r),
+                cutoff=cut,
+                model_version=self.model_version,
+            )
+            for pt, p, r in zip(points, p_bad, reasons, strict=True)
+        ]
+
+    def decide(self, applicant: Mapping[str, Any]) -> Decision:
+        """The decision for one applicant."""
+        return self.decide_many(pd.DataFrame([dict(applicant)]))[0]
+
+
+def accept(applicant_features: Mapping[str, Any], workspace: Path | str = ".") -> Decision:
+    """Decide one applicant with the workspace's champion scorecard and acceptance cut-off."""
+    return Acceptor.open(workspace).decide(applicant_features)

@@ -1,0 +1,117 @@
+"""Early warning: customers whose default score fell, from the history of the ``scores`` table.
+
+A customer is flagged at ``as_of`` when, against their best ``default_points`` of the
+``early_warning_days`` before it, the points fell by more than ``early_warning_drop``, or their
+default grade worsened (low → medium → high risk). Flags are written as score ``early_warning``:
+``value`` is the points drop, ``grade`` is ``high`` when both happened and ``medium`` when one did,
+and the reasons say from what to what, then the scorecard's top reason.
+
+Examples
+--------
+>>> flagged = early_warning(store, RiskSettings(), date(2024, 12, 31))  # doctest: +SKIP
+>>> flagged.columns[:4]  # doctest: +SKIP
+['customer_id', 'as_of', 'score', 'value']
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from cvm.config.settings import RiskSettings
+from cvm.scoring.rows import SCORE_COLUMNS
+from cvm.store import OfflineStore
+
+RANK = {"low": 0, "medium": 1, "high": 2}
+SCORE = "early_warning"
+
+
+def _latest(store: OfflineStore) -> date | None:
+    value = (
+        store.scan("scores").filter(pl.col("score") == "default_points").select(pl.col("as_of").max()).collect().item()
+    )
+    return value if isinstance(value, date) else None
+
+
+def early_warning(store: OfflineStore, risk: RiskSettings, as_of: date | None = None) -> pl.DataFrame:
+    """The flagged customers at ``as_of`` (default: the latest scoring), as ``scores`` rows, worst first."""
+    as_of = as_of or _latest(store)
+    if as_of is None:
+        return pl.DataFrame(schema={c: pl.Utf8 for c in SCORE_COLUMNS})
+    since = as_of - timedelta(days=risk.early_warning_days)
+    points = (
+        store.scan("scores")
+        .filter((pl.col("score") == "default_points") & (pl.col("as_of") >= since) & (pl.col("as_of") <= as_of))
+        .select("customer_id", "as_of", "value", "grade", "model_version", "reasons")
+        .collect()
+    )
+    now = points.filter(pl.col("as_of") == as_of)
+    before = (
+        points.filter(pl.col("as_of") < as_of)
+        .sort("value", descending=True)
+        .group_by("customer_id", maintain_order=True)
+        .first()
+        .select(
+            "customer_id",
+            pl.col("as_of").alias("ref_as_of"),
+            pl.col("value").alias("ref"),
+            pl.col("grade").alias("ref_grade"),
+        )
+    )
+    rank = {k: v for k, v in RANK.items()}
+    joined = now.join(before, on="customer_id").with_columns(
+        (pl.col("ref") - pl.col("value")).alias("drop"),
+        (pl.col("grade").replace_strict(rank, default=None) > pl.col("ref_grade").replace_strict(rank, default=None))
+        .fill_null(False)
+        .alias("worse"),
+    )
+    fell = pl.col("drop") > risk.early_warning_drop
+    flagged = joined.filter(fell | pl.col("worse"))
+    first_reason = pl.col("reasons").fill_null("").str.split(";").list.first()
+    return (
+        flagged.select(
+            "customer_id",
+            pl.lit(as_of).alias("as_of"),
+            pl.lit(SCORE).alias("score"),
+            pl.col("drop").alias("value"),
+            pl.when(fell & pl.col("worse")).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("grade"),
+            "model_version",
+            pl.concat_str(
+                [
+                    pl.format(
+                        "points {}->{} since {}",
+                        pl.col("ref").round(0).cast(pl.Int64),
+                        pl.col("value").round(0).cast(pl.Int64),
+                        pl.col("ref_as_of").cast(pl.Utf8),
+                    ),
+                    pl.when(pl.col("worse")).then(pl.format("grade {}->{}", pl.col("ref_grade"), pl.col("grade"))),
+                    first_reason,
+                ],
+                separator=";",
+                ignore_nulls=True,
+            ).alias("reasons"),
+        )
+        .sort("value", descending=True)
+        .select(SCORE_COLUMNS)
+    )
+
+
+def write_early_warning(store: OfflineStore, risk: RiskSettings, as_of: date) -> pl.DataFrame:
+    """Compute the flags at ``as_of`` and store them, replacing that date's earlier flags."""
+    flagged = early_warning(store, risk, as_of)
+    with store.transaction() as tx:
+        stored = store.read("scores")
+        kept = stored.filter(~((pl.col("score") == SCORE) & (pl.col("as_of") == as_of)))
+        if flagged.height or kept.height != stored.height:
+            tx.replace("scores", pl.concat([kept, flagged.cast(kept.schema)], how="vertical_relaxed"))
+    return flagged
+
+
+def stored_early_warning(store: OfflineStore, as_of: date | None = None) -> tuple[date | None, pl.DataFrame]:
+    """The stored flags of ``as_of`` (default: the latest date with any), worst first."""
+    rows = store.scan("scores").filter(pl.col("score") == SCORE)
+    day = as_of or rows.select(pl.col("as_of").max()).collect().item()
+    if day is None:
+        return None, store.read("scores").head(0)
+    return day, rows.filter(pl.col("as_of") == day).sort("value", descending=True).collect()
