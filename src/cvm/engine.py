@@ -405,6 +405,12 @@ class Engine:
         self._audit(actor or default_actor(), "models.train", "models", len(tags), versions=tags, notes=report.notes)
         return report
 
+    def champions(self) -> list[str]:
+        """Names of the life-cycle models that have a champion in this workspace's registry."""
+        from cvm.scoring.registry import ModelRegistry
+
+        return sorted(ModelRegistry(self.workspace).champions())
+
     def promote(self, name: str, version: str, force: bool = False, actor: str | None = None) -> Any:
         """Make a challenger the champion after comparing both on the latest labelled window."""
         from cvm.scoring.lifecycle import compare

@@ -48,6 +48,17 @@ def _existing(out: Path, customers: int, seed: int) -> bool:
     return True
 
 
+def _train(engine: Engine) -> None:
+    """Train the life-cycle models once, so that the demo's run writes churn, default and propensity scores."""
+    with console.progress() as bar:
+        task = bar.add_task("Training churn, default and propensity models", total=None)
+        try:
+            engine.train(actor="demo")
+        except (ValueError, RuntimeError) as exc:  # too small a company to learn from: scores stay value-only
+            console.note(f"life-cycle models not trained: {exc}")
+        bar.update(task, completed=1, total=1)
+
+
 @app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -72,6 +83,8 @@ def demo(
             if not result.ok:
                 console.fail(f"demo data for {table} was refused: {result.rejected} rejected rows", code=1)
             bar.advance(task)
+    if not engine.champions():
+        _train(engine)
     with handled():
         report = engine.run(actor="demo")
         pilot = engine.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
