@@ -1,4 +1,4 @@
-"""Metrics against scikit-learn and hand-computed reference values; grades."""
+"""Metrics against scikit-learn and hand-computed reference values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score  # type: ignore[import-untyped]
 
 from cvm.models import metrics as m
-from cvm.models.grades import Grader, grade
 
 Y = np.array([0, 0, 1, 1, 0, 1, 0, 0, 1, 0])
 P = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.7, 0.05, 0.3, 0.6, 0.65])
@@ -77,15 +76,3 @@ def test_classification_report_and_validation() -> None:
         m.brier([0, 1], [0.1])
     with pytest.raises(ValueError, match="unknown strategy"):
         m.ece(Y, P, strategy="other")  # type: ignore[arg-type]
-
-
-def test_grades() -> None:
-    assert grade([0.01, 0.03, 0.099, 0.1, float("nan")], (0.03, 0.1)) == ["low", "medium", "medium", "high", None]
-    grader = Grader(quantiles=(0.5, 0.8)).fit(np.arange(100.0))
-    assert grader.thresholds_ == pytest.approx((49.5, 79.2))
-    assert grader.transform([10.0, 60.0, 95.0]) == ["low", "medium", "high"]
-    assert Grader(thresholds=(1.0, 2.0)).fit().transform([0.5, 1.5, 2.5]) == ["low", "medium", "high"]
-    with pytest.raises(ValueError, match="ascending"):
-        grade([1.0], (2.0, 1.0))
-    with pytest.raises(RuntimeError, match="not fitted"):
-        Grader().transform([1.0])

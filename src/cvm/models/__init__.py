@@ -12,7 +12,6 @@ if _TYPE_CHECKING:
     from cvm.models.churn import ChurnModel as ChurnModel
     from cvm.models.credit import PointsScaling as PointsScaling
     from cvm.models.credit import Scorecard as Scorecard
-    from cvm.models.grades import Grader as Grader
     from cvm.models.propensity import PropensityModel as PropensityModel
 
 _LAZY = {
@@ -20,7 +19,6 @@ _LAZY = {
     "PropensityModel": "cvm.models.propensity",
     "Scorecard": "cvm.models.credit",
     "PointsScaling": "cvm.models.credit",
-    "Grader": "cvm.models.grades",
 }
 
 
