@@ -3,7 +3,8 @@
 Usage: ``python bench/clv.py [--customers 1000000] [--seed 1] [--repeat 1] [--cvm-only] [--json]``.
 
 1. Simulate ``--customers`` customers from BG/NBD + Gamma-Gamma (about 3 transactions each) and
-   write the raw log (customer_id, ts, amount) to a Parquet file.
+   write the raw log (customer_id, ts, amount) to a Parquet file, in row groups of 122,880 rows as
+   CVM's offline store (and DuckDB) write them; a reader can then share a file between cores.
 2. Run each library in a fresh Python process (so neither inherits the other's memory), step by step:
    load (lifetimes only: pandas needs the log in memory; CVM's DuckDB reads the file itself),
    RFM summary, BG/NBD fit, Gamma-Gamma fit, then 12-month expected purchases and 12-month CLV
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cvm.store.offline import ROW_GROUP_ROWS
 
 TRUE_PARAMS = {"r": 0.5, "alpha": 70.0, "a": 0.8, "b": 2.5, "p": 4.0, "q": 3.0, "gamma": 40.0}
 START = np.datetime64("2023-01-01T00:00:00", "s")
@@ -260,7 +263,7 @@ def compare(customers: int, seed: int, cvm_only: bool, as_json: bool, repeat: in
         data = Path(tmp) / "transactions.parquet"
         t0 = time.perf_counter()
         log = simulate(customers, seed)
-        log.to_parquet(data)
+        log.to_parquet(data, row_group_size=ROW_GROUP_ROWS)  # as CVM's offline store writes Parquet
         n_tx, sim_seconds = len(log), time.perf_counter() - t0
         del log
         cvm_runs, peer_runs = [], []

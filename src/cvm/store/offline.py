@@ -27,6 +27,9 @@ from cvm.store.schema import arrow_schema, conform, empty_frame
 
 MANIFEST = "_manifest.json"
 LOCK = ".lock"
+# Rows per Parquet row group: DuckDB's own default. DuckDB reads row groups in parallel, so a part written
+# with pyarrow's default (one group per million rows) is scanned by one thread.
+ROW_GROUP_ROWS = 122_880
 
 
 class StoreError(RuntimeError):
@@ -61,7 +64,7 @@ class Transaction:
         arrow = conform(frame, table).to_arrow().cast(arrow_schema(table))
         import pyarrow.parquet as pq
 
-        pq.write_table(arrow, path, compression="zstd")
+        pq.write_table(arrow, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
         self.written.append(path)

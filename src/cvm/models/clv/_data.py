@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +17,56 @@ IntArray = npt.NDArray[np.intp]
 
 # Predictions on more rows than this are computed once per unique input row.
 UNIQUE_PREDICTION_THRESHOLD = 20_000
+# Likelihood terms are split between threads in slices of at least this many rows.
+SLICE_ROWS = 50_000
+# Fits on more distinct rows than four times this start from the optimum of a subsample of this size.
+PRESOLVE_ROWS = 50_000
+
+T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def row_slices(n: int) -> list[slice]:
+    """Contiguous slices that share ``n`` rows between the available cores (one slice when ``n`` is small)."""
+    k = max(1, min(_threads(), n // SLICE_ROWS))
+    bounds = np.linspace(0, n, k + 1).astype(np.intp)
+    return [slice(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def map_slices(func: Callable[[slice], T], slices: Sequence[slice]) -> list[T]:
+    """``[func(s) for s in slices]``, on a thread pool when there are several slices.
+
+    NumPy and SciPy's special functions release the GIL on long arrays, so vectorised likelihood terms of
+    disjoint row slices run in parallel. The caller's floating-point error settings apply in the threads.
+    """
+    if len(slices) <= 1:
+        return [func(s) for s in slices]
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="cvm-clv")
+    settings = np.geterr()
+
+    def run(s: slice) -> T:
+        with np.errstate(**settings):
+            return func(s)
+
+    return list(_pool.map(run, slices))
 
 
 def wsum(weights: FloatArray, values: FloatArray) -> float:
@@ -91,35 +145,65 @@ def fit_weights(weights: npt.ArrayLike | None, n: int) -> FloatArray:
 def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArray]:
     """The distinct rows of equal-length 1-D ``columns`` and, for each input row, the index of its distinct row.
 
-    Hash-based (pandas factorize), so linear in the number of rows. Whole-number columns (counts, days) are
-    packed into one integer key and hashed once.
+    Hash-based (pandas factorize), so linear in the number of rows: the columns are packed into one integer
+    key per row (whole-number columns as they are, others by their factorized codes), which is hashed once.
     """
-    key = _integer_key(columns)
-    if key is None:
-        key = np.zeros(len(columns[0]), dtype=np.int64)
-        for col in columns:
-            codes, uniques = pd.factorize(col, sort=False)
-            key = key * np.int64(len(uniques)) + codes.astype(np.int64)
-            key = pd.factorize(key, sort=False)[0].astype(np.int64)  # keeps the key below n
-    group, reps = pd.factorize(key, sort=False)
-    first = np.empty(len(reps), dtype=np.intp)
+    key, span = _row_key(columns)
+    if span <= len(key):  # few possible keys: index them directly
+        present = np.zeros(span, dtype=np.bool_)
+        present[key] = True
+        group = (np.cumsum(present, dtype=np.intp) - 1)[key]
+        n_groups = int(group.max()) + 1 if len(group) else 0
+    else:
+        group, reps = pd.factorize(key, sort=False)
+        n_groups = len(reps)
+    first = np.empty(n_groups, dtype=np.intp)
     first[group] = np.arange(len(group), dtype=np.intp)  # any member represents its group: all are equal
     return [col[first] for col in columns], group.astype(np.intp)
 
 
-def _integer_key(columns: Sequence[FloatArray]) -> npt.NDArray[np.int64] | None:
-    """One int64 per row that packs whole-number, non-negative columns; None when they are not such."""
+def distinct_values(column: FloatArray) -> tuple[FloatArray, IntArray]:
+    """The distinct values of ``column`` and, per row, the index of its value (order unspecified).
+
+    Whole numbers in a range no wider than the column is long are indexed directly (no hashing).
+    """
+    if column.size:
+        lo, hi = float(column.min()), float(column.max())
+        if hi - lo < len(column) and np.array_equal(column, np.floor(column)):
+            offset = (column - lo).astype(np.intp)
+            present = np.zeros(int(hi - lo) + 1, dtype=np.bool_)
+            present[offset] = True
+            position = np.cumsum(present, dtype=np.intp) - 1
+            return np.flatnonzero(present).astype(np.float64) + lo, position[offset]
+    index, uniques = pd.factorize(column, sort=False, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=np.float64), index.astype(np.intp)
+
+
+def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
+    """Integer codes of ``column``'s values, from 0 up to (excluding) the returned size.
+
+    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized.
+    """
+    if column.size:
+        lo, hi = float(column.min()), float(column.max())
+        if hi - lo < 2**31 and np.array_equal(column, np.floor(column)):  # False when NaN is present
+            return (column - lo).astype(np.int64), int(hi - lo) + 1
+    codes, uniques = pd.factorize(column, sort=False, use_na_sentinel=False)
+    return codes.astype(np.int64), max(len(uniques), 1)
+
+
+def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]:
+    """One int64 per row, equal for equal rows and different for different ones, and the keys' range."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
     for col in columns:
-        if not col.size:
-            return None
-        top = float(col.max())
-        span *= int(top) + 1
-        if col.min() < 0 or span >= 2**62 or not np.array_equal(col, np.floor(col)):
-            return None
-        key = key * np.int64(int(top) + 1) + col.astype(np.int64)
-    return key
+        codes, size = _codes(col)
+        if span * size >= 2**62:  # re-number the rows so far to keep the key in range
+            key, uniques = pd.factorize(key, sort=False)
+            key, span = key.astype(np.int64), max(len(uniques), 1)
+        key = key * np.int64(size) + codes
+        span *= size
+    return key, span
 
 
 def compress(columns: Sequence[FloatArray], weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
@@ -130,6 +214,19 @@ def compress(columns: Sequence[FloatArray], weights: FloatArray) -> tuple[list[F
         weights = weights[keep]
     uniq, group = unique_rows(columns)
     return uniq, np.asarray(np.bincount(group, weights=weights, minlength=len(uniq[0])), dtype=np.float64)
+
+
+def thin(weights: FloatArray, rows: int = PRESOLVE_ROWS, seed: int = 0) -> tuple[IntArray, FloatArray] | None:
+    """A random subsample of about ``rows`` rows' customers: the rows kept and their weights.
+
+    Each row's weight is Poisson-thinned, so a subsample's log-likelihood is an unbiased estimate of the full
+    one, scaled down. None when there are fewer than ``4 * rows`` rows (fitting all of them is cheap).
+    """
+    if len(weights) < 4 * rows:
+        return None
+    thinned = np.random.default_rng(seed).poisson(weights * (rows / len(weights))).astype(np.float64)
+    kept = np.flatnonzero(thinned > 0).astype(np.intp)
+    return kept, thinned[kept]
 
 
 def broadcast_inputs(named: Sequence[tuple[str, npt.ArrayLike]]) -> list[FloatArray]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cvm.models.clv._data import FloatArray
-from cvm.models.clv._optimize import MLEResult, Objective, maximize_likelihood, standard_errors
+from cvm.models.clv._optimize import MLEResult, Objective, maximize_likelihood, presolve, standard_errors
 
 FORMAT = "cvm.models.clv"
 FORMAT_VERSION = 1
@@ -34,6 +34,7 @@ _REQUIRED: tuple[str, ...] = (
     "training",
 )
 _Z95 = 1.959963984540054
+FORWARD_HESSIAN_ROWS = 100_000
 
 
 class ConvergenceWarning(UserWarning):
@@ -79,10 +80,13 @@ class ClvModel:
         Convergence criterion: the largest absolute derivative of the mean negative log-likelihood with
         respect to a log-parameter.
     max_iter : int, default 2000
-        Iteration limit of each L-BFGS-B run.
+        Iteration limit of each BFGS run.
     """
 
     param_names: ClassVar[tuple[str, ...]] = ()
+    # Whether the likelihood's gradient is analytic throughout: on large data the Hessian is then taken by
+    # forward differences (one gradient per parameter instead of two).
+    exact_gradient: ClassVar[bool] = True
 
     params_: dict[str, float]
     standard_errors_: dict[str, float]
@@ -113,11 +117,33 @@ class ClvModel:
         if not isinstance(self.max_iter, int) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
 
-    def _run_mle(self, objective: Objective, starts: Sequence[FloatArray], n_total: float, n_rows: int) -> None:
-        """Maximise the likelihood and store the learned attributes; warn when it did not converge."""
+    def _run_mle(
+        self,
+        objective: Objective,
+        starts: Sequence[FloatArray],
+        n_total: float,
+        n_rows: int,
+        subsample: tuple[Objective, float] | None = None,
+    ) -> None:
+        """Maximise the likelihood and store the learned attributes; warn when it did not converge.
+
+        ``subsample`` (the objective of a random subsample and its customer count) is fitted first, to start
+        the full fit near its optimum (:func:`~cvm.models.clv._optimize.presolve`).
+        """
         self._check_hyperparameters()
+        hess_inv0 = None
+        if subsample is not None:
+            sub_objective, sub_total = subsample
+            starts, hess_inv0 = presolve(sub_objective, starts, sub_total, tol=self.tol, max_iter=self.max_iter)
         result = maximize_likelihood(
-            objective, starts, n_total, max_restarts=self.max_restarts, tol=self.tol, max_iter=self.max_iter
+            objective,
+            starts,
+            n_total,
+            max_restarts=self.max_restarts,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            hess_inv0=hess_inv0,
+            forward_hessian=self.exact_gradient and n_rows >= FORWARD_HESSIAN_ROWS,
         )
         self._store(result, n_total, n_rows)
         if not result.converged:

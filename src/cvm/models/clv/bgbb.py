@@ -176,6 +176,19 @@ class BetaGeoBetaBinom(ClvModel):
         x, tx, n = self._inputs(frequency, recency, n_periods)
         return np.stack([self.expected_purchases(m, x, tx, n) for m in grid.ravel()])
 
+    def discounted_purchases(
+        self,
+        times: npt.ArrayLike,
+        weights: npt.ArrayLike,
+        frequency: npt.ArrayLike,
+        recency: npt.ArrayLike,
+        n_periods: npt.ArrayLike,
+    ) -> FloatArray:
+        """``Σ_k weights[k-1] (E[X(times[k])] - E[X(times[k-1])])`` per customer (see :func:`~cvm.models.clv.clv`)."""
+        cumulative = self.cumulative_purchases(times, frequency, recency, n_periods)
+        (w,) = broadcast_inputs([("weights", weights)])
+        return np.asarray(np.sum(w[:, None] * np.diff(cumulative, axis=0), axis=0), dtype=np.float64)
+
     def probability_alive(
         self, frequency: npt.ArrayLike, recency: npt.ArrayLike, n_periods: npt.ArrayLike, n_future: npt.ArrayLike = 0
     ) -> FloatArray:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import digamma, expit, gammaln, hyp2f1  # type: ignore[import-untyped]
 
-from cvm.models.clv._data import FloatArray, IntArray, wsum
+from cvm.models.clv._data import FloatArray, IntArray, map_slices, row_slices, wsum
 from cvm.models.clv.purchase import ContinuousPurchaseModel, RFTData, check_rft, rate_start
 
 
@@ -41,6 +41,7 @@ class _BGData:
     i_age: IntArray
     i_tx: IntArray
     w_tot: float
+    slices: list[slice]  # of the dropout rows, one per thread
 
     @classmethod
     def build(cls, d: RFTData, shift: int) -> _BGData:
@@ -61,6 +62,7 @@ class _BGData:
             d.g_age.index[rows],
             d.gtx.index[rows],
             float(d.w.sum()),
+            row_slices(int(rows.sum())),
         )
 
 
@@ -97,7 +99,13 @@ class BetaGeoFamily(ContinuousPurchaseModel):
             for r, a, b in ((1.0, 1.0, 3.0), (0.25, 0.8, 2.5), (3.0, 2.0, 8.0), (0.5, 0.3, 0.5), (1.0, 5.0, 30.0))
         ]
         data = _BGData.build(d, self.shift)
-        self._run_mle(lambda phi: self._negative_log_likelihood(phi, data), starts, float(d.w.sum()), len(d.x))
+        sub = d.thinned()
+        subsample = None
+        if sub is not None:
+            sub_data = _BGData.build(sub, self.shift)
+            subsample = (lambda phi: self._negative_log_likelihood(phi, sub_data), float(sub.w.sum()))
+        objective = lambda phi: self._negative_log_likelihood(phi, data)  # noqa: E731
+        self._run_mle(objective, starts, float(d.w.sum()), len(d.x), subsample)
         return self
 
     def _negative_log_likelihood(self, phi: FloatArray, d: _BGData) -> tuple[float, FloatArray]:
@@ -111,27 +119,42 @@ class BetaGeoFamily(ContinuousPurchaseModel):
         bym1 = np.where(uy > 0, b + uy - 1.0, 1.0)
         # A3 = -(r+x) log(α+T), aggregated over the distinct T values.
         log_at, inv_at = np.log(alpha + d.u_age), 1.0 / (alpha + d.u_age)
-        log_atx, inv_atx = np.log(alpha + d.u_tx), 1.0 / (alpha + d.u_tx)
         coef_t = r * d.w_age + d.wx_age
-        # Rows that may have dropped out: log(e^A3 + e^A4) = A3 + softplus(A4 - A3), with
-        # A4 - A3 = log a - log(b+y-1) + (r+x) (log(α+T) - log(α+t_x)).
-        dlog = log_at[d.i_age] - log_atx[d.i_tx]
-        rx = r + d.x
-        diff = (np.log(a) - np.log(bym1))[d.i_x] + rx * dlog
-        e = np.exp(-np.abs(diff))
-        softplus = np.maximum(diff, 0.0) + np.log1p(e)
-        ww4 = d.w * np.where(diff >= 0, 1.0, e) / (1.0 + e)  # weight x share of the "dropped out" term
-        s_x = np.asarray(np.bincount(d.i_x, weights=ww4, minlength=len(d.ux)), dtype=np.float64)
-        ll = wsum(d.wx, a12) - wsum(coef_t, log_at) + wsum(d.w, softplus)
+        log_odds_x = np.log(a) - np.log(bym1)
+        parts = map_slices(lambda rows: self._dropout_terms(d, rows, r, alpha, log_odds_x), d.slices)
+        softplus = sum(p[0] for p in parts)
+        s_x = np.sum([p[1] for p in parts], axis=0) if parts else np.zeros(len(d.ux))
+        ll = wsum(d.wx, a12) - wsum(coef_t, log_at) + softplus
         grad = np.array(
             [
-                wsum(d.wx, digamma(r + d.ux) - digamma(r) + np.log(alpha)) - wsum(d.w_age, log_at) + wsum(ww4, dlog),
-                d.w_tot * r / alpha - wsum(coef_t, inv_at) + wsum(ww4, rx * (inv_at[d.i_age] - inv_atx[d.i_tx])),
-                wsum(d.wx, g_a) + float(s_x.sum()) / a,
+                wsum(d.wx, digamma(r + d.ux) - digamma(r) + np.log(alpha))
+                - wsum(d.w_age, log_at)
+                + sum(p[2] for p in parts),
+                d.w_tot * r / alpha - wsum(coef_t, inv_at) + sum(p[3] for p in parts),
+                wsum(d.wx, g_a) + float(np.sum(s_x)) / a,
                 wsum(d.wx, g_b) - wsum(s_x, np.where(uy > 0, 1.0 / bym1, 0.0)),
             ]
         )
-        return -ll, -grad * np.exp(phi)
+        return -float(ll), -grad * np.exp(phi)
+
+    @staticmethod
+    def _dropout_terms(
+        d: _BGData, rows: slice, r: float, alpha: float, log_odds_x: FloatArray
+    ) -> tuple[float, FloatArray, float, float]:
+        """Sum and derivative parts of the rows that may have dropped out, ``rows`` of them.
+
+        log(e^A3 + e^A4) - A3 = softplus(A4 - A3), with A4 - A3 = log a - log(b+y-1) + (r+x) log((α+T)/(α+t_x)).
+        """
+        i_x, w = d.i_x[rows], d.w[rows]
+        at, atx = alpha + d.u_age[d.i_age[rows]], alpha + d.u_tx[d.i_tx[rows]]
+        dlog = np.log(at) - np.log(atx)
+        rx = r + d.x[rows]
+        diff = log_odds_x[i_x] + rx * dlog
+        e = np.exp(-np.abs(diff))
+        softplus = np.maximum(diff, 0.0) + np.log1p(e)
+        ww4 = w * np.where(diff >= 0, 1.0, e) / (1.0 + e)  # weight x share of the "dropped out" term
+        s_x = np.asarray(np.bincount(i_x, weights=ww4, minlength=len(log_odds_x)), dtype=np.float64)
+        return wsum(w, softplus), s_x, wsum(ww4, dlog), wsum(ww4, rx * (1.0 / at - 1.0 / atx))
 
     # ---------------------------------------------------------------- predictions
     def _log_odds_dead(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:

@@ -18,6 +18,7 @@ from cvm.models.clv._data import (
     columns_1d,
     compress,
     fit_weights,
+    thin,
     wsum,
 )
 from cvm.models.clv.base import ClvModel
@@ -77,7 +78,12 @@ class GammaGamma(ClvModel):
         d = _SpendData.build(ux, um, uw)
         mean = float(wsum(uw, um) / uw.sum())
         starts = [np.log([p, q, mean * (q - 1.0) / p]) for p, q in ((2.0, 3.0), (6.0, 4.0), (1.0, 1.5), (0.5, 2.0))]
-        self._run_mle(d.negative_log_likelihood, starts, float(uw.sum()), len(ux))
+        sub = thin(uw)
+        subsample = None
+        if sub is not None:
+            kept, sub_w = sub
+            subsample = (_SpendData.build(ux[kept], um[kept], sub_w).negative_log_likelihood, float(sub_w.sum()))
+        self._run_mle(d.negative_log_likelihood, starts, float(uw.sum()), len(ux), subsample)
         return self
 
     def _exclude(self, x: FloatArray, m: FloatArray) -> npt.NDArray[np.bool_]:

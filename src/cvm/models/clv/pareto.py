@@ -93,6 +93,7 @@ class ParetoNBD(ContinuousPurchaseModel):
     """
 
     param_names = ("r", "alpha", "s", "beta")
+    exact_gradient = False  # the hypergeometric term is differentiated numerically
 
     def fit(
         self,
@@ -109,7 +110,11 @@ class ParetoNBD(ContinuousPurchaseModel):
             np.log([r, r / rate, s, b * mean_t])
             for r, s, b in ((1.0, 1.0, 1.0), (0.5, 0.5, 1.0), (2.0, 2.0, 4.0), (0.3, 0.3, 0.3), (1.0, 5.0, 10.0))
         ]
-        self._run_mle(lambda phi: self._negative_log_likelihood(phi, d), starts, float(d.w.sum()), len(d.x))
+        sub = d.thinned()
+        subsample = None
+        if sub is not None:
+            subsample = (lambda phi: self._negative_log_likelihood(phi, sub), float(sub.w.sum()))
+        self._run_mle(lambda phi: self._negative_log_likelihood(phi, d), starts, float(d.w.sum()), len(d.x), subsample)
         return self
 
     @staticmethod

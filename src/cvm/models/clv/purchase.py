@@ -23,8 +23,10 @@ from cvm.models.clv._data import (
     check_non_negative,
     columns_1d,
     compress,
+    distinct_values,
     fit_weights,
     per_unique_row,
+    thin,
     unique_rows,
     wsum,
 )
@@ -66,8 +68,7 @@ class _Groups:
 
     @classmethod
     def of(cls, column: FloatArray) -> _Groups:
-        values, index = np.unique(column, return_inverse=True)
-        return cls(values, index.astype(np.intp))
+        return cls(*distinct_values(column))
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class RFTData:
         gx = _Groups.of(x)
         wx = np.asarray(np.bincount(gx.index, weights=w, minlength=len(gx.values)), dtype=np.float64)
         return cls(x, tx, t_obs, w, gx, _Groups.of(tx), _Groups.of(t_obs), wx)
+
+    def thinned(self) -> RFTData | None:
+        """A random subsample of the customers (see :func:`~cvm.models.clv._data.thin`); None when small."""
+        sub = thin(self.w)
+        if sub is None:
+            return None
+        kept, w = sub
+        return RFTData.build(self.x[kept], self.tx[kept], self.age[kept], w)
 
 
 def rate_start(d: RFTData) -> float:
@@ -156,6 +165,29 @@ class ContinuousPurchaseModel(ClvModel):
             (ux, uage), pair = unique_rows([x, age])
             given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
         return np.asarray(given[:, pair] * alive[None, :], dtype=np.float64)
+
+    def discounted_purchases(
+        self,
+        times: npt.ArrayLike,
+        weights: npt.ArrayLike,
+        frequency: npt.ArrayLike,
+        recency: npt.ArrayLike,
+        T: npt.ArrayLike,  # noqa: N803
+    ) -> FloatArray:
+        """``Σ_k weights[k-1] (E[Y(times[k])] - E[Y(times[k-1])])`` per customer: weighted purchases per interval.
+
+        With discount factors as weights this is the discounted purchase count of :func:`~cvm.models.clv.clv`.
+        As ``E[Y(t)] = P(alive) · E[Y(t) | alive]``, the sum is taken once per distinct (frequency, T) pair of
+        the second factor and multiplied by each customer's probability of being alive.
+        """
+        self._check_fitted()
+        (grid, w) = broadcast_inputs([("times", times), ("weights", np.append(weights, 0.0))])
+        x, tx, age = (a.ravel() for a in check_prediction_rft(frequency, recency, T))
+        with np.errstate(all="ignore"):
+            (ux, uage), pair = unique_rows([x, age])
+            given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
+            per_pair = np.sum(w[:-1, None] * np.diff(given, axis=0), axis=0)  # no BLAS: see _data.wsum
+            return np.asarray(per_pair[pair] * self._p_alive(x, tx, age), dtype=np.float64)
 
     def expected_purchases_new_customer(self, t: npt.ArrayLike) -> FloatArray:
         """Expected repeat purchases in ``(0, t]`` of a customer just acquired."""

@@ -29,13 +29,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
@@ -108,6 +110,13 @@ def _source(spec: RfmSpec, relation: str) -> str:
     )
 
 
+def _period(spec: RfmSpec, ts: str) -> str:
+    """The start of the period holding ``ts``; days are plain dates (cheaper than truncated timestamps)."""
+    if spec.freq == "D":
+        return f"CAST({ts} AS DATE)"
+    return f"DATE_TRUNC('{_FREQS[spec.freq][0]}', {ts})"
+
+
 def _diff(spec: RfmSpec, start: str, end: str) -> str:
     _, unit, div = _FREQS[spec.freq]
     return f"CAST(DATE_DIFF('{unit}', {start}, {end}) AS DOUBLE) / {div * spec.freq_multiplier!r}"
@@ -115,8 +124,7 @@ def _diff(spec: RfmSpec, start: str, end: str) -> str:
 
 def _summary_body(spec: RfmSpec, source: str, end: str, suffix: str = "") -> str:
     """SELECT of the per-customer summary from the CTE ``source`` up to the period of ``end``."""
-    trunc = _FREQS[spec.freq][0]
-    end_p = f"DATE_TRUNC('{trunc}', {end})"
+    end_p = _period(spec, end)
     # The first period's amount is subtracted exactly (decimals), which avoids a window function.
     return f"""
 SELECT cid,
@@ -126,10 +134,10 @@ SELECT cid,
        COALESCE(CAST(SUM(amount) - ARG_MIN(amount, p) AS DOUBLE) / NULLIF(COUNT(*) - 1, 0), 0.0)
          AS monetary_value{suffix}
 FROM (
-  SELECT cid, DATE_TRUNC('{trunc}', ts) AS p, SUM(amount) AS amount
+  SELECT cid, {_period(spec, "ts")} AS p, SUM(amount) AS amount
   FROM {source}
-  WHERE DATE_TRUNC('{trunc}', ts) <= {end_p}
-  GROUP BY cid, DATE_TRUNC('{trunc}', ts)
+  WHERE {_period(spec, "ts")} <= {end_p}
+  GROUP BY cid, {_period(spec, "ts")}
 ) AS periods
 GROUP BY cid"""
 
@@ -142,15 +150,14 @@ def summary_sql(spec: RfmSpec, relation: str, end: TimeLike) -> str:
 
 def calibration_sql(spec: RfmSpec, relation: str, calibration_end: TimeLike, observation_end: TimeLike) -> str:
     """DuckDB SQL of :func:`calibration_and_holdout` over ``relation``."""
-    trunc = _FREQS[spec.freq][0]
     cal, obs = _ts_literal(calibration_end), _ts_literal(observation_end)
     body = _summary_body(spec, "cal_src", cal, suffix="_cal")
-    duration = _diff(spec, f"DATE_TRUNC('{trunc}', {cal})", f"DATE_TRUNC('{trunc}', {obs})")
+    duration = _diff(spec, _period(spec, cal), _period(spec, obs))
     return f"""WITH src AS ({_source(spec, relation)}),
 cal_src AS (SELECT * FROM src WHERE ts <= {cal}),
 cal AS ({body}),
 holdout AS (
-  SELECT cid, CAST(COUNT(DISTINCT DATE_TRUNC('{trunc}', ts)) AS DOUBLE) AS frequency_holdout,
+  SELECT cid, CAST(COUNT(DISTINCT {_period(spec, "ts")}) AS DOUBLE) AS frequency_holdout,
          CAST(SUM(amount) AS DOUBLE) / COUNT(*) AS monetary_value_holdout
   FROM src WHERE ts > {cal} AND ts <= {obs} GROUP BY cid
 )
@@ -163,12 +170,12 @@ ORDER BY cal.cid"""
 
 def activity_sql(spec: RfmSpec, relation: str, end: TimeLike | None = None) -> str:
     """DuckDB SQL of :func:`activity_by_period`."""
-    trunc = _FREQS[spec.freq][0]
-    where = f"WHERE DATE_TRUNC('{trunc}', ts) <= DATE_TRUNC('{trunc}', {_ts_literal(end)})" if end is not None else ""
+    p = _period(spec, "ts")
+    where = f"WHERE {p} <= {_period(spec, _ts_literal(end))}" if end is not None else ""
     return f"""WITH src AS ({_source(spec, relation)}),
-periods AS (SELECT DISTINCT cid, DATE_TRUNC('{trunc}', ts) AS p FROM src {where}),
+periods AS (SELECT DISTINCT cid, {p} AS p FROM src {where}),
 marked AS (SELECT p, CASE WHEN p = MIN(p) OVER (PARTITION BY cid) THEN 1 ELSE 0 END AS is_first FROM periods)
-SELECT p AS period, SUM(is_first) AS first_purchases, SUM(1 - is_first) AS repeat_purchases
+SELECT CAST(p AS TIMESTAMP) AS period, SUM(is_first) AS first_purchases, SUM(1 - is_first) AS repeat_purchases
 FROM marked GROUP BY p ORDER BY p"""
 
 
@@ -209,17 +216,37 @@ def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.Duc
 
 
 def _max_ts(con: duckdb.DuckDBPyConnection, spec: RfmSpec, relation: str) -> pd.Timestamp:
-    value = con.execute(f"SELECT MAX(ts) FROM ({_source(spec, relation)})").fetchone()
-    if value is None or value[0] is None:
+    value = con.sql(f"SELECT MAX(ts) FROM ({_source(spec, relation)})").fetchall()
+    if not value or value[0][0] is None:
         raise ValueError("no transactions to summarise")
-    return pd.Timestamp(value[0])
+    return pd.Timestamp(value[0][0])
 
 
-def _frame(result: pd.DataFrame, spec: RfmSpec, columns: Sequence[str]) -> pd.DataFrame:
+def _query(
+    transactions: TransactionsInput,
+    spec: RfmSpec,
+    end: TimeLike | None,
+    sql: Callable[[str, TimeLike | None], str],
+    *,
+    default_end: bool = True,
+) -> dict[str, npt.NDArray[Any]]:
+    """Run ``sql(relation, end)`` on ``transactions`` in a private DuckDB connection; columns as arrays.
+
+    ``end`` defaults to the last transaction when ``default_end`` is set.
+    """
+    con, relation = _connect(transactions, spec)
+    try:
+        if end is None and default_end:
+            end = _max_ts(con, spec, relation)
+        return dict(con.sql(sql(relation, end)).fetchnumpy())
+    finally:
+        con.close()
+
+
+def _frame(result: dict[str, npt.NDArray[Any]], spec: RfmSpec, columns: Sequence[str]) -> pd.DataFrame:
     keep = [c for c in columns if spec.monetary_value_col or not c.startswith("monetary_value")]
-    out = result.set_index("cid")[keep].astype(float)
-    out.index.name = spec.customer_id_col
-    return out
+    index = pd.Index(result["cid"], name=spec.customer_id_col)
+    return pd.DataFrame({c: np.asarray(result[c], dtype=np.float64) for c in keep}, index=index)
 
 
 def rfm_summary(
@@ -248,12 +275,7 @@ def rfm_summary(
         Indexed by customer id, columns ``frequency, recency, T[, monetary_value]`` (floats).
     """
     spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
-    con, relation = _connect(transactions, spec)
-    try:
-        end = _max_ts(con, spec, relation) if observation_period_end is None else observation_period_end
-        result = con.execute(summary_sql(spec, relation, end)).df()
-    finally:
-        con.close()
+    result = _query(transactions, spec, observation_period_end, lambda rel, end: summary_sql(spec, rel, _end(end)))
     return _frame(result, spec, SUMMARY_COLUMNS)
 
 
@@ -277,15 +299,14 @@ def calibration_and_holdout(
     if calibration_period_end is None:
         raise ValueError("calibration_period_end is required")
     spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
-    con, relation = _connect(transactions, spec)
-    try:
-        end = _max_ts(con, spec, relation) if observation_period_end is None else observation_period_end
-        if pd.Timestamp(end) <= pd.Timestamp(calibration_period_end):
+    cal_end = calibration_period_end
+
+    def sql(relation: str, end: TimeLike | None) -> str:
+        if pd.Timestamp(_end(end)) <= pd.Timestamp(cal_end):
             raise ValueError("observation_period_end must be after calibration_period_end: no holdout period")
-        result = con.execute(calibration_sql(spec, relation, calibration_period_end, end)).df()
-    finally:
-        con.close()
-    return _frame(result, spec, CALIBRATION_COLUMNS)
+        return calibration_sql(spec, relation, cal_end, _end(end))
+
+    return _frame(_query(transactions, spec, observation_period_end, sql), spec, CALIBRATION_COLUMNS)
 
 
 def activity_by_period(
@@ -305,12 +326,19 @@ def activity_by_period(
         repeat purchase in it, each counted once).
     """
     spec = RfmSpec(customer_id_col, datetime_col, None, freq)
-    con, relation = _connect(transactions, spec)
-    try:
-        result = con.execute(activity_sql(spec, relation, observation_period_end)).df()
-    finally:
-        con.close()
-    return result.set_index("period").astype("int64")
+    result = _query(
+        transactions, spec, observation_period_end, lambda rel, end: activity_sql(spec, rel, end), default_end=False
+    )
+    index = pd.DatetimeIndex(result["period"], name="period")
+    return pd.DataFrame(
+        {c: np.asarray(result[c], dtype=np.int64) for c in ("first_purchases", "repeat_purchases")}, index=index
+    )
+
+
+def _end(end: TimeLike | None) -> TimeLike:
+    if end is None:
+        raise ValueError("an observation end is required")
+    return end
 
 
 # -- Spark ----------------------------------------------------------------------------

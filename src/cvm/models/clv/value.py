@@ -19,9 +19,10 @@ PERIODS_PER_MONTH = {"H": 30.0 * 24.0, "D": 30.0, "W": 4.345, "M": 1.0}
 class PurchaseModel(Protocol):
     """A fitted model of purchase counts: BetaGeo, ModifiedBetaGeo, ParetoNBD (or BetaGeoBetaBinom)."""
 
-    def cumulative_purchases(
+    def discounted_purchases(
         self,
         times: npt.ArrayLike,
+        weights: npt.ArrayLike,
         frequency: npt.ArrayLike,
         recency: npt.ArrayLike,
         T: npt.ArrayLike,  # noqa: N803
@@ -49,7 +50,7 @@ def clv(
         CLV = margin · E[spend] · Σ_{k=1}^{horizon} (E[Y(k u)] - E[Y((k-1) u)]) / (1 + discount_rate)^k
 
     where ``E[Y(t)]`` is ``model.expected_purchases(t, frequency, recency, T)``, the repeat purchases in the
-    next ``t`` units (taken from ``model.cumulative_purchases`` once per distinct customer history), and
+    next ``t`` units (summed by ``model.discounted_purchases`` once per distinct customer history), and
     ``E[spend]`` is ``spend_model.expected_spend(frequency, monetary_value)``, or ``monetary_value`` itself
     when ``spend_model`` is None. Purchases in month ``k`` are discounted by a full month ``k``;
     ``discount_rate`` is per month. With ``margin = 1`` this is revenue, not profit.
@@ -72,10 +73,8 @@ def clv(
     flat = [a.ravel() for a in (x, tx, t_obs)]
     (ux, utx, u_age), group = unique_rows(flat)
     months = np.arange(horizon + 1, dtype=np.float64)
-    cumulative = model.cumulative_purchases(months * unit, ux, utx, u_age)
-    discount = (1.0 + discount_rate) ** -months[1:]
-    per_row = np.sum(discount[:, None] * np.diff(cumulative, axis=0), axis=0)  # no BLAS: see _data.wsum
-    purchases = np.asarray(per_row, dtype=np.float64)[group].reshape(x.shape)
+    per_row = model.discounted_purchases(months * unit, (1.0 + discount_rate) ** -months[1:], ux, utx, u_age)
+    purchases = per_row[group].reshape(x.shape)
     value = margin * spend * purchases
     if isinstance(frequency, pd.Series):
         return pd.Series(value, index=frequency.index, name="clv")
