@@ -7,6 +7,7 @@ work itself lives in the stage packages.
 from __future__ import annotations
 
 import getpass
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -476,8 +477,23 @@ class Engine:
         Segment entries and exits since the last stored refresh are passed as events. Nothing is written:
         the caller enqueues the actions and saves the plan states (see :mod:`cvm.delivery`).
         """
+        return self._segment_and_plan(as_of, now, plan_states, contacts, workers)[1]
+
+    def _segment_and_plan(
+        self,
+        as_of: date | None,
+        now: datetime | None,
+        plan_states: Any = None,
+        contacts: Any = None,
+        workers: int | None = None,
+        *,
+        store_segments: bool = False,
+        actor: str | None = None,
+    ) -> tuple[Any, Any]:
+        """Segment the base and decide on the same store connection; with ``store_segments`` the membership
+        is also stored, as :meth:`refresh_segments` does (one segmentation instead of two)."""
         from cvm.plans.batch import offline_contacts, run_batch, transition_events
-        from cvm.segments import compute_membership
+        from cvm.segments.refresh import compute_membership, write_membership
 
         as_of = as_of or datetime.now(UTC).date()
         now = now or datetime.now(UTC)
@@ -491,12 +507,21 @@ class Engine:
         con = self.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            report, _rows = compute_membership(con, self.settings.segments, as_of)
+            report, members = compute_membership(con, self.settings.segments, as_of)
+            if store_segments:
+                started = time.perf_counter()
+                write_membership(self.offline, as_of, members)
+                report.seconds["write"] = round(time.perf_counter() - started, 3)
+                stored = sum(report.counts.values())
+                self._audit(
+                    actor or default_actor(), "segments.refresh", "segment_membership", stored, as_of=str(as_of)
+                )
             events = transition_events(report.transitions, now)
-            return run_batch(
+            batch = run_batch(
                 con, self.settings.plans, now, "segmented", plan_states, contacts, events, workers,
                 self.settings.experiments,
             )  # fmt: skip
+            return report, batch
         finally:
             con.close()
 
@@ -581,8 +606,7 @@ class Engine:
         from cvm.jobs.cycle import persist_decisions
 
         now = now or datetime.now(UTC)
-        segments = self.refresh_segments(now.date(), actor=actor)
-        batch = self.plan_batch(now.date(), now)
+        segments, batch = self._segment_and_plan(now.date(), now, store_segments=True, actor=actor)
         persisted = persist_decisions(self.online, batch.decisions, now)
         self._audit(actor or default_actor(), "plans.batch", None, persisted.enqueued, **persisted.to_dict())
         worker = self.worker()

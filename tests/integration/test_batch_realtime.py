@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
@@ -59,3 +59,14 @@ def test_running_the_cycle_again_never_repeats_an_action(scored: Engine) -> None
     assert again["duplicates"] == 0
     status = scored.actions_status()
     assert status["pending"] + status["in_flight"] + status["delivered"] == first["enqueued"] + again["enqueued"]
+
+
+def test_the_cycle_stores_the_segments_it_decided_on(scored: Engine) -> None:
+    later = NOW + timedelta(days=1)
+    result = scored.act(now=later)
+    rows, as_of = scored.segments()
+    assert as_of == later.date()
+    stored = {r["segment"]: r["customers"] for r in rows if r["customers"]}
+    assert stored == {k: v for k, v in result["segments"].items() if v}
+    refreshed = scored.refresh_segments(later.date())  # the same segmentation, computed on its own
+    assert dict(refreshed.counts) == result["segments"]
