@@ -20,7 +20,7 @@ UNIQUE_PREDICTION_THRESHOLD = 20_000
 # Likelihood terms are split between threads in slices of at least this many rows.
 SLICE_ROWS = 50_000
 # Fits on more distinct rows than four times this start from the optimum of a subsample of this size.
-PRESOLVE_ROWS = 50_000
+PRESOLVE_ROWS = 10_000
 
 T = TypeVar("T")
 _pool: ThreadPoolExecutor | None = None
@@ -239,6 +239,15 @@ def broadcast_inputs(named: Sequence[tuple[str, npt.ArrayLike]]) -> list[FloatAr
     except ValueError as exc:
         shapes = {name: np.shape(arr) for (name, _), arr in zip(named, arrays, strict=True)}
         raise ValueError(f"inputs cannot be broadcast together: {shapes}") from exc
+
+
+def per_row_threaded(func: Callable[..., FloatArray], arrays: Sequence[FloatArray]) -> FloatArray:
+    """``func(*arrays)`` for equal-length 1-D arrays, on row slices shared between the cores."""
+    slices = row_slices(len(arrays[0]))
+    if len(slices) == 1:
+        return np.asarray(func(*arrays), dtype=np.float64)
+    parts = map_slices(lambda rows: np.asarray(func(*(a[rows] for a in arrays)), dtype=np.float64), slices)
+    return np.concatenate(parts)
 
 
 def per_unique_row(func: Callable[..., FloatArray], arrays: Sequence[FloatArray]) -> FloatArray:

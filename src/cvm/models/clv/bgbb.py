@@ -25,6 +25,7 @@ from cvm.models.clv._data import (
     columns_1d,
     compress,
     fit_weights,
+    per_unique_row,
     wsum,
 )
 from cvm.models.clv.base import ClvModel
@@ -184,10 +185,18 @@ class BetaGeoBetaBinom(ClvModel):
         recency: npt.ArrayLike,
         n_periods: npt.ArrayLike,
     ) -> FloatArray:
-        """``Σ_k weights[k-1] (E[X(times[k])] - E[X(times[k-1])])`` per customer (see :func:`~cvm.models.clv.clv`)."""
-        cumulative = self.cumulative_purchases(times, frequency, recency, n_periods)
+        """``Σ_k weights[k-1] (E[X(times[k])] - E[X(times[k-1])])`` per customer (see :func:`~cvm.models.clv.clv`).
+
+        Evaluated once per distinct (x, t_x, n) history.
+        """
         (w,) = broadcast_inputs([("weights", weights)])
-        return np.asarray(np.sum(w[:, None] * np.diff(cumulative, axis=0), axis=0), dtype=np.float64)
+        x, tx, n = self._inputs(frequency, recency, n_periods)
+
+        def per_history(ux: FloatArray, utx: FloatArray, un: FloatArray) -> FloatArray:
+            cumulative = self.cumulative_purchases(times, ux, utx, un)
+            return np.asarray(np.sum(w[:, None] * np.diff(cumulative, axis=0), axis=0), dtype=np.float64)
+
+        return per_unique_row(per_history, [x.ravel(), tx.ravel(), n.ravel()]).reshape(x.shape)
 
     def probability_alive(
         self, frequency: npt.ArrayLike, recency: npt.ArrayLike, n_periods: npt.ArrayLike, n_future: npt.ArrayLike = 0

@@ -71,6 +71,7 @@ class BetaGeoFamily(ContinuousPurchaseModel):
 
     param_names = ("r", "alpha", "a", "b")
     shift: ClassVar[int] = 0
+    closed_form_alive = True
 
     def fit(
         self,

@@ -10,6 +10,7 @@ BG/NBD) once per distinct (x, T) pair, and the probability once per distinct (x,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ from cvm.models.clv._data import (
     compress,
     distinct_values,
     fit_weights,
+    per_row_threaded,
     per_unique_row,
     thin,
     unique_rows,
@@ -112,6 +114,10 @@ def rate_start(d: RFTData) -> float:
 class ContinuousPurchaseModel(ClvModel):
     """Predictions shared by BetaGeo, ModifiedBetaGeo and ParetoNBD."""
 
+    # Whether P(alive) is a closed form cheap enough to evaluate for every row: cheaper, then, than finding
+    # the distinct (x, t_x, T) histories by hashing. Otherwise it is evaluated once per distinct history.
+    closed_form_alive: ClassVar[bool] = False
+
     def _p_alive(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
         raise NotImplementedError
 
@@ -126,7 +132,16 @@ class ContinuousPurchaseModel(ClvModel):
     ) -> FloatArray:
         """Probability that a customer with history (frequency, recency, T) is still active at ``T``."""
         self._check_fitted()
-        return per_unique_row(self._p_alive, check_prediction_rft(frequency, recency, T))
+        return self._alive(*check_prediction_rft(frequency, recency, T))
+
+    def _alive(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
+        """P(alive) per row: directly when it is a cheap closed form, else once per distinct history."""
+        if self.closed_form_alive:
+            with np.errstate(all="ignore"):
+                if x.ndim == 1:
+                    return per_row_threaded(self._p_alive, [x, tx, age])
+                return np.asarray(self._p_alive(x, tx, age), dtype=np.float64)
+        return per_unique_row(self._p_alive, [x, tx, age])
 
     def expected_purchases(
         self,
@@ -140,10 +155,8 @@ class ContinuousPurchaseModel(ClvModel):
         Inputs are broadcast together; the result has their common shape.
         """
         self._check_fitted()
-        return per_unique_row(self._conditional, check_prediction_rft(frequency, recency, T, ("t", t)))
-
-    def _conditional(self, t: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
-        return per_unique_row(self._given_alive, [t, x, age]) * self._p_alive(x, tx, age)
+        t_, x, tx, age = check_prediction_rft(frequency, recency, T, ("t", t))
+        return np.asarray(per_unique_row(self._given_alive, [t_, x, age]) * self._alive(x, tx, age), dtype=np.float64)
 
     def cumulative_purchases(
         self,
@@ -160,7 +173,7 @@ class ContinuousPurchaseModel(ClvModel):
         self._check_fitted()
         (grid,) = broadcast_inputs([("times", times)])
         x, tx, age = (a.ravel() for a in check_prediction_rft(frequency, recency, T))
-        alive = per_unique_row(self._p_alive, [x, tx, age])
+        alive = self._alive(x, tx, age)
         with np.errstate(all="ignore"):
             (ux, uage), pair = unique_rows([x, age])
             given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
@@ -187,7 +200,7 @@ class ContinuousPurchaseModel(ClvModel):
             (ux, uage), pair = unique_rows([x, age])
             given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
             per_pair = np.sum(w[:-1, None] * np.diff(given, axis=0), axis=0)  # no BLAS: see _data.wsum
-            return np.asarray(per_pair[pair] * self._p_alive(x, tx, age), dtype=np.float64)
+        return np.asarray(per_pair[pair] * self._alive(x, tx, age), dtype=np.float64)
 
     def expected_purchases_new_customer(self, t: npt.ArrayLike) -> FloatArray:
         """Expected repeat purchases in ``(0, t]`` of a customer just acquired."""

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cvm.models.clv._data import FloatArray, as_float_array, unique_rows
+from cvm.models.clv._data import FloatArray, as_float_array
 from cvm.models.clv.gamma_gamma import GammaGamma
 from cvm.models.clv.purchase import check_prediction_rft
 
@@ -50,7 +50,7 @@ def clv(
         CLV = margin · E[spend] · Σ_{k=1}^{horizon} (E[Y(k u)] - E[Y((k-1) u)]) / (1 + discount_rate)^k
 
     where ``E[Y(t)]`` is ``model.expected_purchases(t, frequency, recency, T)``, the repeat purchases in the
-    next ``t`` units (summed by ``model.discounted_purchases`` once per distinct customer history), and
+    next ``t`` units (summed by ``model.discounted_purchases``), and
     ``E[spend]`` is ``spend_model.expected_spend(frequency, monetary_value)``, or ``monetary_value`` itself
     when ``spend_model`` is None. Purchases in month ``k`` are discounted by a full month ``k``;
     ``discount_rate`` is per month. With ``margin = 1`` this is revenue, not profit.
@@ -70,11 +70,10 @@ def clv(
     x, tx, t_obs = check_prediction_rft(frequency, recency, T)
     m = as_float_array("monetary_value", monetary_value, allow_nan=True)
     spend = np.broadcast_to(m if spend_model is None else spend_model.expected_spend(x, m), x.shape)
-    flat = [a.ravel() for a in (x, tx, t_obs)]
-    (ux, utx, u_age), group = unique_rows(flat)
     months = np.arange(horizon + 1, dtype=np.float64)
-    per_row = model.discounted_purchases(months * unit, (1.0 + discount_rate) ** -months[1:], ux, utx, u_age)
-    purchases = per_row[group].reshape(x.shape)
+    discount = (1.0 + discount_rate) ** -months[1:]
+    purchases = model.discounted_purchases(months * unit, discount, x.ravel(), tx.ravel(), t_obs.ravel())
+    purchases = purchases.reshape(x.shape)
     value = margin * spend * purchases
     if isinstance(frequency, pd.Series):
         return pd.Series(value, index=frequency.index, name="clv")
