@@ -272,3 +272,47 @@ def test_concurrent_writers_on_the_same_customers_lose_no_update(engine: Engine)
     assert counts == {"C1": 320, "C2": 320, "C3": 320}
     assert revenue == {"C1": 3200.0, "C2": 3200.0, "C3": 3200.0}
     assert count(engine, "event_log") == 960
+
+
+@pytest.mark.parametrize("moment", ["before the lock", "after the lock"])
+def test_a_customer_created_by_another_writer_mid_batch_is_decided_again_not_retried(
+    engine: Engine, moment: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creates the customer's profile after this batch decided for it without a profile.
+
+    Before the write transaction locks, revalidation sees the new row; after it (PostgreSQL
+    only: SQLite's writer lock holds the rival back), the profile insert fails on the key and
+    the batch settles again from a savepoint. Either way the batch is not retried.
+    """
+    if moment == "after the lock" and engine.online.backend == "sqlite":
+        pytest.skip("SQLite's writer lock makes the rival wait for this transaction")
+    rival = use_stub_policy(Engine.open(engine.workspace))
+    ingestor = engine.events
+    hooked = "_prepare" if moment == "before the lock" else "_write"
+    original = getattr(ingestor, hooked)
+    raced: list[bool] = []
+
+    def rival_writes() -> None:
+        if not raced:
+            raced.append(rival.ingest_events([event("rival-1", customer="C3")]).count("accepted") == 1)
+
+    def race_then(*args: Any, **kwargs: Any) -> Any:
+        if moment == "before the lock":  # after this batch read and decided, before its transaction
+            work = original(*args, **kwargs)
+            rival_writes()
+            return work
+        rival_writes()  # inside this batch's transaction, after revalidation locked what exists
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ingestor, hooked, race_then)
+    with caplog.at_level("INFO", logger="cvm.events"):
+        report = engine.ingest_events([event("mine-1", customer="C3"), event("mine-2", customer="C1")])
+    rival.close()
+    assert raced == [True]
+    assert report.count("accepted") == 2
+    assert not [r for r in caplog.records if "event transaction conflicted" in r.getMessage()]  # no batch retry
+    with engine.online.begin() as conn:
+        c = customer_online.c
+        profiles = {cid: (n, v) for cid, n, v in conn.execute(sa.select(c.customer_id, c.event_count, c.version))}
+    assert profiles == {"C1": (1, 1), "C3": (2, 2)}  # the rival's event and ours, both folded in
+    assert count(engine, "event_log") == 3

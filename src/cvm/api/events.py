@@ -8,6 +8,7 @@ in a batch the good events are kept and each bad one is reported by its index.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -23,6 +24,14 @@ from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
 
 router = APIRouter()
 MAX_BATCH = 1000
+_RENDER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False).encode
+
+
+class _Results(JSONResponse):
+    """Starlette's JSON rendering, byte for byte, without the reference-cycle check (plain data)."""
+
+    def render(self, content: Any) -> bytes:
+        return _RENDER(content).encode("utf-8")
 
 
 class ActionPublic(BaseModel):
@@ -120,13 +129,13 @@ def post_events(body: Annotated[dict[str, Any], Body()], engine: EngineDep, _: W
                 EventBatchIn.model_validate(body)
             except ValidationError as exc:
                 raise _bad_request([dict(e) for e in exc.errors()]) from None
-        return JSONResponse(engine.ingest_events(events).to_dict())
+        return _Results(engine.ingest_events(events).to_dict())
     outcome = engine.ingest_events([body]).outcomes[0]
     if outcome.status == "invalid":
         raise _bad_request(list(outcome.errors))
     if outcome.status == "unknown_customer":
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {body.get('customer_id')!r}")
-    return JSONResponse(outcome.to_dict())
+    return _Results(outcome.to_dict())
 
 
 @router.get("/customers/{customer_id}/next-best-action", tags=["customers"])

@@ -138,6 +138,7 @@ def serve(
     with handled():
         engine.online.migrate()
     app_ = create_app(engine)
+    engine.events.warm()
     uvicorn.run(app_, host=host or engine.settings.api.host, port=port or engine.settings.api.port, log_level="info")
 
 

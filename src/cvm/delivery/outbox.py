@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from cvm.store import OnlineStore
+from cvm.store import OnlineStore, bulk
 from cvm.store.tables import action_requests, contact_history, suppressions
 
 STATUSES = ("pending", "in_flight", "delivered", "dead")
@@ -81,7 +81,10 @@ class Enqueued:
 
 def utc(value: datetime) -> datetime:
     """``value`` in UTC; a naive value (SQLite drops the zone) is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
 
 
 def utc_or_none(value: datetime | None) -> datetime | None:
@@ -103,27 +106,6 @@ def write_transaction(store: OnlineStore) -> Iterator[sa.Connection]:
             conn.rollback()
             raise
         conn.commit()
-
-
-def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's ``INSERT`` that knows ``ON CONFLICT`` (SQLite and PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
-def one_of(conn: sa.Connection, column: sa.ColumnElement[Any], values: Iterable[Any]) -> sa.ColumnElement[bool]:
-    """``column IN (values)``; ``column = ANY(array)`` on PostgreSQL, which plans one parameter, not hundreds."""
-    items = list(values)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.bindparam(None, items, type_=ARRAY(column.type)))
-    return column.in_(items)
 
 
 def _row(action: ActionLike, now: datetime, event_id: str | None) -> dict[str, Any]:
@@ -180,16 +162,7 @@ def enqueue(
     rows: dict[str, dict[str, Any]] = {}
     for action, cause in zip(actions, causes, strict=True):
         rows.setdefault(action.idempotency_key, _row(action, utc(now), cause))
-    t = action_requests.c
-    existing = set(conn.execute(sa.select(t.idempotency_key).where(one_of(conn, t.idempotency_key, rows))).scalars())
-    new = [row for key, row in rows.items() if key not in existing]
-    if new:  # a plain executemany: pipelined on PostgreSQL, where one huge multi-row statement parses slowly
-        conn.execute(
-            upsert_insert(conn, action_requests).on_conflict_do_nothing(index_elements=["idempotency_key"]), new
-        )
-    keys = [row["idempotency_key"] for row in new]
-    query = sa.select(t.idempotency_key, t.id).where(one_of(conn, t.idempotency_key, keys))
-    created: dict[str, int] = {key: rid for key, rid in conn.execute(query)}
+    existing, created = _insert_new(conn, rows)
     out, seen = [], set(existing)
     for action in actions:
         key = action.idempotency_key
@@ -197,6 +170,32 @@ def enqueue(
         seen.add(key)
         out.append(Enqueued(key, created.get(key), duplicate=not fresh))
     return out
+
+
+def _insert_new(conn: sa.Connection, rows: dict[str, dict[str, Any]]) -> tuple[set[str], dict[str, int]]:
+    """Insert the rows whose idempotency key is new: ``(keys found in the outbox, row id of each inserted key)``.
+
+    PostgreSQL does it in one statement (``ON CONFLICT DO NOTHING RETURNING``): a key it
+    did not insert was in the outbox already. SQLite looks the keys up before and after.
+    """
+    if conn.dialect.name == "postgresql":
+        back = ("idempotency_key", "id")
+        inserted = bulk.insert(conn, action_requests, list(rows.values()), skip_conflicts_on=back[0], returning=back)
+        created = {key: int(rid) for key, rid in inserted}
+        return {key for key in rows if key not in created}, created
+    existing = set(_ids_of_keys(conn, rows))
+    new = [row for key, row in rows.items() if key not in existing]
+    bulk.insert(conn, action_requests, new, skip_conflicts_on="idempotency_key")
+    return existing, _ids_of_keys(conn, [row["idempotency_key"] for row in new])
+
+
+def _ids_of_keys(conn: sa.Connection, keys: Iterable[str]) -> dict[str, int]:
+    """The row id of each idempotency key already in the outbox."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    sql = f"SELECT idempotency_key, id FROM action_requests WHERE idempotency_key {bulk.in_ids(conn)}"
+    return {key: int(rid) for key, rid in conn.execute(sa.text(sql), {"ids": bulk.id_list(keys)})}
 
 
 def record_suppressions(
@@ -210,10 +209,11 @@ def record_suppressions(
     if not held:
         return
     causes = list(event_ids) if event_ids is not None else [None] * len(held)
+    at = utc(now)
     rows = [
         {
             "customer_id": s.customer_id,
-            "at": utc(now),
+            "at": at,
             "plan": s.plan,
             "step": s.step,
             "channel": s.channel,
@@ -223,7 +223,7 @@ def record_suppressions(
         }
         for s, cause in zip(held, causes, strict=True)
     ]
-    conn.execute(suppressions.insert(), rows)
+    bulk.insert(conn, suppressions, rows)
 
 
 def planned_contacts(
@@ -238,15 +238,29 @@ def planned_contacts(
     out: dict[str, list[tuple[datetime, str, str]]] = {c: [] for c in customer_ids}
     if not customer_ids:
         return out
-    t = action_requests.c
-    query = sa.select(t.customer_id, t.delivered_at, t.next_attempt_at, t.channel, t.objective).where(
-        one_of(conn, t.customer_id, customer_ids), t.status.in_(CONTACT_STATUSES), t.created_at >= utc(since)
-    )
-    for cid, delivered, due, channel, objective in conn.execute(query):
-        out[cid].append((utc(delivered or due), channel, objective or ""))
+    for cid, status, delivered, due, channel, objective in conn.execute(
+        _contacts_query(conn), {"ids": bulk.id_list(out), "since": utc(since)}
+    ):
+        if status in CONTACT_STATUSES:
+            out[cid].append((utc(delivered or due), channel, objective or ""))
     for contacts in out.values():
         contacts.sort()
     return out
+
+
+def _contacts_query(conn: sa.Connection) -> sa.TextualSelect:
+    """Requests of the customers in ``:ids`` created since ``:since``.
+
+    The status is checked by the caller: with it in the query, SQLite may pick the
+    ``(status, next_attempt_at)`` index and read every pending request of the outbox.
+    """
+    t = action_requests.c
+    sql = (
+        "SELECT customer_id, status, delivered_at, next_attempt_at, channel, objective FROM action_requests "
+        f"WHERE customer_id {bulk.in_ids(conn)} AND created_at >= :since"
+    )
+    columns = (t.customer_id, t.status, t.delivered_at, t.next_attempt_at, t.channel, t.objective)
+    return sa.text(sql).bindparams(sa.bindparam("since", type_=t.created_at.type)).columns(*columns)
 
 
 def contact_history_rows(conn: sa.Connection, customer_id: str) -> list[dict[str, Any]]:

@@ -10,14 +10,19 @@ write transaction first locks the customers' rows (``BEGIN IMMEDIATE`` on SQLite
 ``SELECT ... FOR UPDATE`` in id order on PostgreSQL) and compares their
 ``version``: the customers another writer changed in between (or whose event it
 stored) are read and decided again under the lock, the others keep their
-decision. A remaining conflict (a customer created concurrently) retries the
-batch, then splits it into one transaction per event. The caller hears back only after the commit, so
-an acknowledged event is durable. A repeated ``event_id`` changes nothing and
-returns the first result.
+decision. A customer that did not exist yet has no row to lock: when another
+writer creates it (or stores the same event) first, the writes fail on the unique key;
+PostgreSQL then rolls back to a savepoint taken before them, locks and decides again
+for what changed, and writes again, in the same transaction. A conflict that remains
+retries the batch, then splits it into one transaction per event. The caller hears
+back only after the commit, so an acknowledged event is durable. A repeated
+``event_id`` changes nothing and returns the first result.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,7 +33,6 @@ import sqlalchemy as sa
 from cvm.config.settings import Settings
 from cvm.delivery.outbox import (
     enqueue,
-    one_of,
     planned_contacts,
     record_suppressions,
     utc,
@@ -55,7 +59,7 @@ from cvm.events.results import (
 )
 from cvm.events.snapshot import OfflineSnapshot
 from cvm.plans.decide import CustomerState, Decision, Event, RankedAction
-from cvm.store import OnlineStore
+from cvm.store import OnlineStore, bulk
 from cvm.store.tables import event_log
 
 log = logging.getLogger("cvm.events")
@@ -106,6 +110,21 @@ class EventIngestor:
         self.rescore = rescore
         self.clock = clock or (lambda: datetime.now(UTC))
 
+    def warm(self) -> None:
+        """Prepare a serving process: load the attribute base now, then settle the heap.
+
+        Most objects alive at this point (modules, configuration, compiled plans, the
+        attribute base) stay until the process ends, yet every full run of the cyclic
+        garbage collector walks them again: about 0.1 s each, several times a minute under
+        load. ``gc.freeze`` (the pattern of pre-forking servers) sets them aside after one
+        last collection; objects made later are collected as usual.
+        """
+        self.snapshot.refresh()
+        gc.collect()
+        gc.freeze()
+        atexit.unregister(gc.unfreeze)  # once, however many engines warm up
+        atexit.register(gc.unfreeze)  # let the collection at exit reach them again
+
     # -- validation ------------------------------------------------------------------
     def parse(self, raw: Sequence[Any], now: datetime) -> tuple[list[tuple[int, EventIn]], dict[int, EventOutcome]]:
         """Split submitted events into valid ones and outcomes of invalid ones (by index)."""
@@ -137,8 +156,7 @@ class EventIngestor:
             work = self._prepare(valid, now)
             try:
                 with write_transaction(self.store) as conn:
-                    self._revalidate(conn, work, now)
-                    self._write(conn, work, now)
+                    self._settle(conn, work, now)
                 return work.echo_repeats(valid)
             except RETRYABLE as exc:
                 if attempt == RETRIES and len(valid) == 1:
@@ -171,6 +189,7 @@ class EventIngestor:
         profiles = load_profiles(conn, ids, lock=lock)
         work.versions.update({cid: profiles[cid].version if cid in profiles else 0 for cid in ids})
         contacts = planned_contacts(conn, ids, now - timedelta(days=self.settings.events.contact_lookback_days))
+        self.snapshot.prefetch(ids)
         touched: dict[str, OnlineProfile] = {}
         for i, event in fresh:
             profile = profiles.get(event.customer_id) or self._new_profile(event.customer_id)
@@ -206,10 +225,35 @@ class EventIngestor:
                 work.outcomes[i] = replayed(i, event.event_id, stored[event.event_id])
         self._read_and_decide(conn, [(i, e) for i, e in redo if e.event_id not in stored], now, work, lock=True)
 
+    def _settle(self, conn: sa.Connection, work: Work, now: datetime) -> None:
+        """Revalidate, then write; on PostgreSQL a key another writer created meanwhile is settled in place.
+
+        The writes run under a savepoint: when one fails on a unique key (a new customer or
+        an event id that a concurrent transaction committed first), they are rolled back to
+        it and revalidation, which now sees and locks that row, decides those customers again.
+        """
+        if conn.dialect.name != "postgresql":  # SQLite's writer lock leaves no such race
+            self._revalidate(conn, work, now)
+            self._write(conn, work, now)
+            return
+        for attempt in range(1, RETRIES + 1):
+            self._revalidate(conn, work, now)
+            versions = [(p, p.version) for p in work.profiles]
+            try:
+                with conn.begin_nested():
+                    self._write(conn, work, now)
+                return
+            except sa.exc.IntegrityError:
+                for p, version in versions:  # the rolled-back writes did not store them
+                    p.version = version
+                if attempt == RETRIES:
+                    raise
+                log.info("a concurrent writer created a key first; settling the batch again, attempt %d", attempt)
+
     def _stored_results(self, conn: sa.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-        ids = set(event_ids)
-        query = sa.select(event_log.c.event_id, event_log.c.result).where(one_of(conn, event_log.c.event_id, ids))
-        return {eid: result for eid, result in conn.execute(query)}
+        sql = f"SELECT event_id, result FROM event_log WHERE event_id {bulk.in_ids(conn)}"
+        query = sa.text(sql).columns(event_log.c.event_id, event_log.c.result)
+        return {eid: result for eid, result in conn.execute(query, {"ids": bulk.id_list(set(event_ids))})}
 
     def _new_profile(self, customer_id: str) -> OnlineProfile | None:
         if self.snapshot.known(customer_id):
@@ -220,7 +264,11 @@ class EventIngestor:
 
     # -- write (one transaction) -------------------------------------------------------------
     def _write(self, conn: sa.Connection, work: Work, now: datetime) -> None:
-        """Write the outbox, suppressions, event log and profiles; raise on a concurrent change."""
+        """Write the profiles, outbox, suppressions and event log; raise on a concurrent change.
+
+        The profiles go first: a customer created concurrently fails there, before the rest is written.
+        """
+        save_profiles(conn, work.profiles, now)  # a concurrent writer of the same customer fails here
         queued = iter(enqueue(conn, work.actions, now=now, event_ids=work.action_events))
         record_suppressions(conn, work.held, now=now, event_ids=work.held_events)
         rows = []
@@ -239,9 +287,7 @@ class EventIngestor:
                     "result": {"actions": list(actions), "suppressed": list(suppressed)},
                 }
             )
-        if rows:
-            conn.execute(event_log.insert(), rows)  # a concurrent writer of the same event id fails here
-        save_profiles(conn, work.profiles, now)  # and of the same customer here
+        bulk.insert(conn, event_log, rows)  # and of the same event id here
 
     # -- the state a decision sees -------------------------------------------------------
     def state(self, profile: OnlineProfile, contacts: Sequence[tuple[datetime, str, str]]) -> CustomerState:
@@ -252,7 +298,7 @@ class EventIngestor:
         the scoring hook, when set, re-scores the customer on them.
         """
         cid = profile.customer_id
-        offline = self.snapshot.attributes(cid)
+        offline, consents = self.snapshot.view(cid)
         attributes: dict[str, Any] = {**offline, **online_attributes(profile, offline, self.clock())}
         attributes["customer_id"] = cid
         if self.rescore is not None:
@@ -263,7 +309,7 @@ class EventIngestor:
         return CustomerState(
             customer_id=cid,
             attributes=attributes,
-            consents={**self.snapshot.consents(offline), **profile.consents},
+            consents={**consents, **profile.consents},
             timezone=str(offline.get("timezone") or self.settings.plans.policy.timezone),
             contacts_sent=tuple(contacts),
             open_complaint=bool(attributes.get("open_complaint")),

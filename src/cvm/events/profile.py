@@ -15,8 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cvm.delivery.outbox import one_of, utc, utc_or_none
+from cvm.delivery.outbox import utc, utc_or_none
 from cvm.events.model import EventIn
+from cvm.store import bulk
 from cvm.store.tables import customer_online
 
 
@@ -57,7 +58,7 @@ class OnlineProfile:
         }
 
 
-def _profile(m: Mapping[str, Any]) -> OnlineProfile:
+def _profile(m: Mapping[Any, Any]) -> OnlineProfile:
     return OnlineProfile(
         customer_id=m["customer_id"],
         provisional=bool(m["provisional"]),
@@ -73,6 +74,15 @@ def _profile(m: Mapping[str, Any]) -> OnlineProfile:
     )
 
 
+def _select(conn: sa.Connection, columns: Sequence[sa.Column[Any]], lock: bool) -> sa.TextualSelect:
+    """``SELECT columns FROM customer_online`` for the ids in ``:ids``, in id order (row-locked with ``lock``)."""
+    names = ", ".join(c.name for c in columns)
+    sql = f"SELECT {names} FROM customer_online WHERE customer_id {bulk.in_ids(conn)} ORDER BY customer_id"
+    if lock and conn.dialect.name == "postgresql":
+        sql += " FOR UPDATE"
+    return sa.text(sql).columns(*columns)  # typed: dates and JSON decoded as Core decodes them
+
+
 def load_profiles(conn: sa.Connection, customer_ids: Sequence[str], *, lock: bool = False) -> dict[str, OnlineProfile]:
     """The stored profiles of ``customer_ids`` (their ``version`` is checked when they are saved).
 
@@ -80,14 +90,9 @@ def load_profiles(conn: sa.Connection, customer_ids: Sequence[str], *, lock: boo
     """
     if not customer_ids:
         return {}
-    query = (
-        sa.select(customer_online)
-        .where(one_of(conn, customer_online.c.customer_id, sorted(set(customer_ids))))
-        .order_by(customer_online.c.customer_id)
-    )
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {r.customer_id: _profile(dict(r._mapping)) for r in conn.execute(query)}
+    query = _select(conn, list(customer_online.c), lock)
+    rows = conn.execute(query, {"ids": bulk.id_list(sorted(set(customer_ids)))}).mappings()
+    return {r["customer_id"]: _profile(r) for r in rows}
 
 
 def current_versions(conn: sa.Connection, customer_ids: Sequence[str], *, lock: bool = False) -> dict[str, int]:
@@ -95,31 +100,24 @@ def current_versions(conn: sa.Connection, customer_ids: Sequence[str], *, lock: 
     if not customer_ids:
         return {}
     c = customer_online.c
-    query = sa.select(c.customer_id, c.version).where(one_of(conn, c.customer_id, sorted(set(customer_ids))))
-    query = query.order_by(c.customer_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {cid: int(v) for cid, v in conn.execute(query)}
+    query = _select(conn, [c.customer_id, c.version], lock)
+    return {cid: int(v) for cid, v in conn.execute(query, {"ids": bulk.id_list(sorted(set(customer_ids)))})}
 
 
 def save_profiles(conn: sa.Connection, profiles: Sequence[OnlineProfile], now: datetime) -> None:
-    """Insert new profiles and update stored ones, checking that no one else wrote in between."""
+    """Insert new profiles and update stored ones, checking that no one else wrote in between.
+
+    One statement each for the new and the stored profiles; an update matches a row only
+    at the version that was read, so a concurrent writer's change raises
+    :class:`StaleProfileError` (the caller rolls back and retries).
+    """
     ordered = sorted(profiles, key=lambda p: p.customer_id)  # one lock order for every writer
     fresh = [p.row(now) for p in ordered if p.version == 0]
     stored = [{**p.row(now), "old_version": p.version} for p in ordered if p.version > 0]
-    if fresh:
-        conn.execute(customer_online.insert(), fresh)
-    if stored:
-        c = customer_online.c
-        stmt = customer_online.update().where(
-            c.customer_id == sa.bindparam("b_customer_id"), c.version == sa.bindparam("old_version")
-        )
-        params = [
-            {**{k: v for k, v in r.items() if k != "customer_id"}, "b_customer_id": r["customer_id"]} for r in stored
-        ]
-        changed = conn.execute(stmt, params).rowcount
-        if changed != len(stored):
-            raise StaleProfileError(f"{len(stored) - changed} online profiles changed during the transaction")
+    bulk.insert(conn, customer_online, fresh)  # a customer created concurrently fails here
+    changed = bulk.update(conn, customer_online, stored, {"customer_id": "customer_id", "old_version": "version"})
+    if changed != len(stored):
+        raise StaleProfileError(f"{len(stored) - changed} online profiles changed during the transaction")
     for p in profiles:
         p.version += 1
 
@@ -131,9 +129,9 @@ def _count(f: dict[str, Any], key: str, step: float = 1) -> None:
 
 def _latest(f: dict[str, Any], key: str, ts: datetime) -> bool:
     """Set ``f[key]`` to ``ts`` if it is newer; returns whether it was (the event is the latest)."""
-    current = f.get(key)
-    if current is None or ts.isoformat() >= current:
-        f[key] = ts.isoformat()
+    current, iso = f.get(key), ts.isoformat()
+    if current is None or iso >= current:
+        f[key] = iso
         return True
     return False
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -46,6 +47,29 @@ def profile_attributes(store: OfflineStore, as_of: date) -> pl.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class _Base:
+    """One load of the attribute base; replaced as a whole, so readers never mix two loads."""
+
+    frame: pl.DataFrame
+    known: frozenset[str]
+    index: dict[str, int] = field(init=False)
+    consent_columns: tuple[str, ...] = field(init=False)
+    rows: dict[str, tuple[dict[str, Any], dict[str, bool]]] = field(init=False, default_factory=dict)  # on use
+
+    def __post_init__(self) -> None:
+        ids = self.frame["customer_id"].to_list() if "customer_id" in self.frame.columns else []
+        object.__setattr__(self, "index", {cid: i for i, cid in enumerate(ids)})
+        consent = tuple(c for c in self.frame.columns if c.startswith(CONSENT_PREFIX))
+        object.__setattr__(self, "consent_columns", consent)
+
+    def remember(self, customer_id: str, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
+        """Cache a row with its consents (as :meth:`OfflineSnapshot.consents` reads them)."""
+        consents = {c[len(CONSENT_PREFIX) :]: bool(v) for c in self.consent_columns if (v := row.get(c)) is not None}
+        entry = self.rows[customer_id] = (row, consents)
+        return entry
+
+
 class OfflineSnapshot:
     """Attributes, consents and time zone per customer id, from the offline store.
 
@@ -70,10 +94,7 @@ class OfflineSnapshot:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
-        self._frame = pl.DataFrame()
-        self._index: dict[str, int] = {}
-        self._known: frozenset[str] = frozenset()
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._base = _Base(pl.DataFrame(), frozenset())
 
     def _current_stamp(self) -> tuple[int, ...]:
         today = self.clock().date().toordinal()
@@ -96,20 +117,34 @@ class OfflineSnapshot:
             else:
                 frame = self.loader(self.clock().date())
                 known = frozenset(self.store.read("customers", ["customer_id"])["customer_id"].to_list())
-            self._index = {cid: i for i, cid in enumerate(frame["customer_id"].to_list())}
-            self._frame, self._known, self._rows, self._stamp = frame, known, {}, stamp
+            self._base, self._stamp = _Base(frame, known), stamp
 
     def known(self, customer_id: str) -> bool:
         """Whether the hub has this customer."""
-        return customer_id in self._known
+        return customer_id in self._base.known
 
     def attributes(self, customer_id: str) -> dict[str, Any]:
         """The customer's row of the attribute base (empty when it has none)."""
-        row = self._rows.get(customer_id)
-        if row is None:
-            i = self._index.get(customer_id)
-            row = self._rows[customer_id] = {} if i is None else self._frame.row(i, named=True)
-        return dict(row)
+        return dict(self.view(customer_id)[0])
+
+    def view(self, customer_id: str) -> tuple[Mapping[str, Any], Mapping[str, bool]]:
+        """The customer's row of the attribute base and its consents, shared by every caller: never change them."""
+        base = self._base
+        entry = base.rows.get(customer_id)
+        if entry is None:
+            i = base.index.get(customer_id)
+            entry = base.remember(customer_id, {} if i is None else base.frame.row(i, named=True))
+        return entry
+
+    def prefetch(self, customer_ids: Iterable[str]) -> None:
+        """Read the rows of ``customer_ids`` that :meth:`view` has not read yet, in one gather."""
+        base = self._base
+        todo = {cid: i for cid in customer_ids if cid not in base.rows and (i := base.index.get(cid)) is not None}
+        if not todo:
+            return
+        names = base.frame.columns
+        for cid, values in zip(todo, base.frame[list(todo.values())].rows(), strict=True):
+            base.remember(cid, dict(zip(names, values, strict=True)))
 
     @staticmethod
     def consents(attributes: Mapping[str, Any]) -> dict[str, bool]:
