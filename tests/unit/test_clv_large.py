@@ -103,9 +103,9 @@ def test_unique_rows_agree_with_numpy(seed: int) -> None:
         assert len(uniq[0]) == len(np.unique(stacked, axis=0))  # and the rows are distinct
 
 
-def test_distinct_values_dense_and_hashed() -> None:
+def test_distinct_values_of_one_column_dense_and_hashed() -> None:
     for column in (np.array([3.0, 5, 3, 9, 5]), np.array([1e12, 3.0, 1e12]), np.array([0.5, 0.25, 0.5])):
-        values, index = _data.distinct_values(column)
+        (values,), index = _data.unique_rows([column])
         np.testing.assert_array_equal(values[index], column)
         assert sorted(values) == sorted(set(column))
 

@@ -162,23 +162,6 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArr
     return [col[first] for col in columns], group.astype(np.intp)
 
 
-def distinct_values(column: FloatArray) -> tuple[FloatArray, IntArray]:
-    """The distinct values of ``column`` and, per row, the index of its value (order unspecified).
-
-    Whole numbers in a range no wider than the column is long are indexed directly (no hashing).
-    """
-    if column.size:
-        lo, hi = float(column.min()), float(column.max())
-        if hi - lo < len(column) and np.array_equal(column, np.floor(column)):
-            offset = (column - lo).astype(np.intp)
-            present = np.zeros(int(hi - lo) + 1, dtype=np.bool_)
-            present[offset] = True
-            position = np.cumsum(present, dtype=np.intp) - 1
-            return np.flatnonzero(present).astype(np.float64) + lo, position[offset]
-    index, uniques = pd.factorize(column, sort=False, use_na_sentinel=False)
-    return np.asarray(uniques, dtype=np.float64), index.astype(np.intp)
-
-
 def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
     """Integer codes of ``column``'s values, from 0 up to (excluding) the returned size.
 

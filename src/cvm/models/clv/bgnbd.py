@@ -124,7 +124,7 @@ class BetaGeoFamily(ContinuousPurchaseModel):
         log_odds_x = np.log(a) - np.log(bym1)
         parts = map_slices(lambda rows: self._dropout_terms(d, rows, r, alpha, log_odds_x), d.slices)
         softplus = sum(p[0] for p in parts)
-        s_x = np.sum([p[1] for p in parts], axis=0) if parts else np.zeros(len(d.ux))
+        s_x = np.sum([p[1] for p in parts], axis=0)  # row_slices gives at least one slice
         ll = wsum(d.wx, a12) - wsum(coef_t, log_at) + softplus
         grad = np.array(
             [

@@ -4,7 +4,8 @@ Each model supplies ``_p_alive(x, t_x, T)``, the probability of being active at 
 ``_given_alive(t, x, T)``, the expected purchases in the next ``t`` of a customer active at ``T``; for
 BG/NBD, MBG/NBD and Pareto/NBD the conditional expectation is their product, and the second factor does
 not depend on ``t_x``. Predictions therefore evaluate the costly factor (a hypergeometric function for
-BG/NBD) once per distinct (x, T) pair, and the probability once per distinct (x, t_x, T) row.
+BG/NBD) once per distinct (x, T) pair, and the probability per row where it is a cheap closed form
+(BG/NBD, MBG/NBD), else once per distinct (x, t_x, T) row (Pareto/NBD).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from cvm.models.clv._data import (
     check_non_negative,
     columns_1d,
     compress,
-    distinct_values,
     fit_weights,
     per_row_threaded,
     per_unique_row,
@@ -70,7 +70,8 @@ class _Groups:
 
     @classmethod
     def of(cls, column: FloatArray) -> _Groups:
-        return cls(*distinct_values(column))
+        (values,), index = unique_rows([column])
+        return cls(values, index)
 
 
 @dataclass(frozen=True)
@@ -173,11 +174,15 @@ class ContinuousPurchaseModel(ClvModel):
         self._check_fitted()
         (grid,) = broadcast_inputs([("times", times)])
         x, tx, age = (a.ravel() for a in check_prediction_rft(frequency, recency, T))
-        alive = self._alive(x, tx, age)
+        given, pair = self._given_on_grid(grid, x, age)
+        return np.asarray(given[:, pair] * self._alive(x, tx, age)[None, :], dtype=np.float64)
+
+    def _given_on_grid(self, grid: FloatArray, x: FloatArray, age: FloatArray) -> tuple[FloatArray, IntArray]:
+        """``E[Y(t) | alive]`` for each ``t`` in ``grid`` (rows) and distinct (x, T) pair (columns), and each
+        customer's pair."""
+        (ux, uage), pair = unique_rows([x, age])
         with np.errstate(all="ignore"):
-            (ux, uage), pair = unique_rows([x, age])
-            given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
-        return np.asarray(given[:, pair] * alive[None, :], dtype=np.float64)
+            return self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :]), pair
 
     def discounted_purchases(
         self,
@@ -196,9 +201,8 @@ class ContinuousPurchaseModel(ClvModel):
         self._check_fitted()
         (grid, w) = broadcast_inputs([("times", times), ("weights", np.append(weights, 0.0))])
         x, tx, age = (a.ravel() for a in check_prediction_rft(frequency, recency, T))
+        given, pair = self._given_on_grid(grid, x, age)
         with np.errstate(all="ignore"):
-            (ux, uage), pair = unique_rows([x, age])
-            given = self._given_alive(grid.ravel()[:, None], ux[None, :], uage[None, :])
             per_pair = np.sum(w[:-1, None] * np.diff(given, axis=0), axis=0)  # no BLAS: see _data.wsum
         return np.asarray(per_pair[pair] * self._alive(x, tx, age), dtype=np.float64)
 
