@@ -232,7 +232,13 @@ class _Run:
         self.router = None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now)
 
     def go(self) -> list[Verdict]:
-        candidates = [c for plan in self.rt.plans if (c := self._walk(plan)) is not None]
+        types, held = {e.type for e in self.events}, self.state.plan_state
+        candidates = [
+            c
+            for plan in self.rt.plans
+            if (plan.condition is not None or plan.name in held or not plan.event_types.isdisjoint(types))
+            and (c := self._walk(plan)) is not None  # a plan the customer is not in, nothing can start, is skipped
+        ]
         if not candidates:
             return []
         book = CapBook(self.rt, self.state.contacts_sent)
