@@ -8,7 +8,6 @@ in a batch the good events are kept and each bad one is reported by its index.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,19 +18,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
+from cvm.contracts import jsontext
 from cvm.customers import UnknownCustomerError
 from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
 
 router = APIRouter()
 MAX_BATCH = 1000
-_RENDER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False).encode
 
 
 class _Results(JSONResponse):
-    """Starlette's JSON rendering, byte for byte, without the reference-cycle check (plain data)."""
+    """Compact UTF-8 JSON as Starlette renders it, made by orjson (:mod:`cvm.contracts.jsontext`)."""
 
     def render(self, content: Any) -> bytes:
-        return _RENDER(content).encode("utf-8")
+        return jsontext.dumpb(content)
 
 
 class ActionPublic(BaseModel):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from cvm.contracts import jsontext
 from cvm.store.tables import audit_log
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ class OnlineStore:
         if backend not in BACKENDS:
             raise ValueError(f"online store {url!r}: backend {backend!r} is not one of {sorted(BACKENDS)}")
         self.backend = backend
-        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        self.engine = sa.create_engine(
+            url, future=True, pool_pre_ping=True, json_serializer=jsontext.dumps, json_deserializer=jsontext.loads
+        )
         if backend == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
