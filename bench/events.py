@@ -8,10 +8,12 @@ caps, quiet hours and consent) and committed with its actions and suppressions.
 Measured two ways, per backend:
 
 - **engine**: ``Engine.ingest_events`` in this process (no HTTP);
-- **http**: ``POST /events`` against ``--workers`` API processes sharing one loopback port,
-  the load generator in this process (client and server share the same cores).
+- **http**: ``POST /events`` against ``--workers`` API processes (``cvm serve``), with
+  ``--clients`` connections spread over them round-robin as a load balancer would (two per
+  process by default, so that each has its next batch while it answers the last); the load
+  generator runs in this process (client and servers share the same cores).
 
-Usage: ``python bench/events.py [--events 20000] [--workers 2] [--pg-url URL] [--json]``.
+Usage: ``python bench/events.py [--events 20000] [--workers 2] [--clients 4] [--pg-url URL] [--json]``.
 The process and its children are pinned to ``--cores`` CPUs (default 2). PostgreSQL runs
 when ``--pg-url`` or ``CVM_TEST_PG_URL`` names a server (a database is created and dropped).
 Exits 1 when a target is missed.
@@ -177,52 +179,57 @@ def bench_engine(ws: Path, events: int, batch: int, singles: int) -> dict[str, f
     }
 
 
-def serve_shared_port(workspace: Path, port: int) -> None:
-    """One API process on ``port`` with ``SO_REUSEPORT``: several of them share the port (Linux balances).
-
-    ``uvicorn --workers`` hands its workers a socket on which asyncio does not set
-    ``TCP_NODELAY`` (its protocol number is lost), which adds about 40 ms (Nagle plus
-    delayed ACK) to every response; one process per worker binding the port avoids it.
-    """
+def serve(workspace: Path, port: int) -> None:
+    """One API process on ``port``, as ``cvm serve`` runs it (the attribute base warmed first)."""
     import uvicorn
 
     from cvm.api import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
     engine = Engine.open(workspace)
     app = create_app(engine)
     engine.events.warm()  # as `cvm serve` does
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
-def _server(ws: Path, workers: int) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def _servers(ws: Path, workers: int) -> Iterator[list[str]]:
+    """``workers`` API processes, each on its own port; yields their base URLs.
+
+    The load generator spreads its connections over them round-robin, as a load balancer
+    in front of several ``cvm serve`` processes would. (One port shared with
+    ``SO_REUSEPORT`` lets the kernel hash a few long-lived connections onto the same
+    process half the time, leaving the other idle: throughput then swung by 2x between runs.)
+    """
+    ports = [_free_port() for _ in range(workers)]
     code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import events; "
-    code += f"events.serve_shared_port(events.Path({str(ws)!r}), {port})"
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(workers)
+        subprocess.Popen(
+            [sys.executable, "-c", code + f"events.serve(events.Path({str(ws)!r}), {port})"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
     ]
-    base = f"http://127.0.0.1:{port}"
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("the benchmark server did not start")
-            time.sleep(0.2)
-        time.sleep(2.0)  # let every process finish starting
-        yield base
+        for base in bases:
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("the benchmark server did not start")
+                time.sleep(0.2)
+        yield bases
     finally:
         for p in procs:
             p.terminate()
@@ -238,19 +245,22 @@ def _post_batches(base: str, key: str, batches: list[list[dict[str, Any]]], erro
                 errors.append(response.text[:200])
 
 
-def bench_http(ws: Path, events: int, batch: int, singles: int, workers: int) -> dict[str, float]:
-    """Throughput with ``workers`` concurrent clients and single-event latency over loopback HTTP."""
+def bench_http(ws: Path, events: int, batch: int, singles: int, workers: int, clients: int) -> dict[str, float]:
+    """Throughput with ``clients`` concurrent connections and single-event latency over loopback HTTP."""
     engine = Engine.open(ws)
     key = engine.create_key("ingest", "bench")[1]
     stream = Events(int(engine.offline.count("customers")), seed=2)
     engine.close()
     batches = [stream.batch(batch) for _ in range(events // batch)]
-    with _server(ws, workers) as base:
-        for _ in range(workers * 2):  # warm every worker up
+    with _servers(ws, workers) as bases:
+        for base in bases * 2:  # warm every worker up
             httpx.post(f"{base}/events", json={"events": stream.batch(5)}, headers={"X-API-Key": key}, timeout=120)
         errors: list[str] = []
-        shares = [batches[i::workers] for i in range(workers)]
-        threads = [threading.Thread(target=_post_batches, args=(base, key, s, errors)) for s in shares]
+        shares = [batches[i::clients] for i in range(clients)]
+        threads = [
+            threading.Thread(target=_post_batches, args=(bases[i % workers], key, s, errors))
+            for i, s in enumerate(shares)
+        ]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -260,7 +270,7 @@ def bench_http(ws: Path, events: int, batch: int, singles: int, workers: int) ->
         if errors:
             raise RuntimeError(f"{len(errors)} batches failed, e.g. {errors[0]}")
         latencies = []
-        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+        with httpx.Client(base_url=bases[0], headers={"X-API-Key": key}, timeout=30) as client:
             for _ in range(singles):
                 event = stream.one()
                 t = time.perf_counter()
@@ -277,7 +287,7 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
     with tempfile.TemporaryDirectory(prefix=f"cvm-events-bench-{name}-") as tmp:
         ws = _workspace(Path(tmp), url, args.customers)
         engine = bench_engine(ws, args.events, args.batch, args.singles)
-        http = bench_http(ws, args.events, args.batch, args.singles, args.workers)
+        http = bench_http(ws, args.events, args.batch, args.singles, args.workers, args.clients or 2 * args.workers)
     return {"engine": engine, "http": http}
 
 
@@ -288,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--singles", type=int, default=1_000)
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (and client threads)")
+    parser.add_argument("--workers", type=int, default=2, help="API processes")
+    parser.add_argument("--clients", type=int, default=0, help="client connections (default: two per API process)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--pg-url", default=os.environ.get("CVM_TEST_PG_URL"))
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -311,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             ("p99_ms", f"< {TARGET_P99_MS}"),
         ):
             rows.append([f"{path}: {metric}", *(results[n][path][metric] for n in names), target])
-    title = f"POST /events, batches of {args.batch}, {args.cores} cores, {args.workers} workers"
+    title = f"POST /events, batches of {args.batch}, {args.cores} cores, {args.workers} API processes"
     console.table(title, ["measure", *names, "target"], rows)
     console.note(f"load average during the run: {os.getloadavg()}")
     return 0 if ok else 1

@@ -95,9 +95,10 @@ def utc_or_none(value: datetime | None) -> datetime | None:
 def write_transaction(store: OnlineStore) -> Iterator[sa.Connection]:
     """A read-modify-write transaction: ``BEGIN IMMEDIATE`` on SQLite, so no writer slips in between.
 
+    On SQLite the writers first queue for their turn (:meth:`OnlineStore.writer_turn`).
     On PostgreSQL callers lock the rows they change (``SELECT ... FOR UPDATE``).
     """
-    with store.engine.connect() as conn:
+    with store.writer_turn(), store.engine.connect() as conn:
         if store.backend == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,8 +55,39 @@ class OnlineStore:
         self.engine = sa.create_engine(
             url, future=True, pool_pre_ping=True, json_serializer=jsontext.dumps, json_deserializer=jsontext.loads
         )
+        self._turn = threading.Lock()
+        self._turn_file: str | None = None
         if backend == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            database = sa.make_url(url).database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._turn_file = f"{database}-writers"
+
+    @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """SQLite: wait in a queue for the other writers of the file before taking its writer lock.
+
+        SQLite's own lock is polled (sleeps of up to 25 ms and more while a writer holds it),
+        so a writer that waits often wakes well after the lock came free while a core sits
+        idle. Threads of this process take turns on a lock, processes on an exclusive
+        ``flock`` of ``<database>-writers``; both wake the next writer as soon as the last
+        one is done, and the kernel drops the ``flock`` of a process that dies. SQLite's lock
+        still decides: this only orders the writers that ask for their turn. A no-op on
+        PostgreSQL, whose row locks queue.
+        """
+        if self.backend != "sqlite":
+            yield
+            return
+        with self._turn:
+            if self._turn_file is None:
+                yield
+                return
+            fd = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
