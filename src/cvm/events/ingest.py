@@ -213,11 +213,10 @@ class EventIngestor:
         """
         ids = sorted({e.customer_id for _, e in work.fresh})
         current = current_versions(conn, ids, lock=True)
-        stored = self._stored_results(conn, [e.event_id for _, e in work.fresh])
         stale = {cid for cid in ids if current.get(cid, 0) != work.versions.get(cid, 0)}
-        stale |= {e.customer_id for _, e in work.fresh if e.event_id in stored}
-        if not stale:
+        if not stale:  # storing an event saves its customer's profile: no changed profile, no event stored meanwhile
             return
+        stored = self._stored_results(conn, [e.event_id for _, e in work.fresh if e.customer_id in stale])
         log.info("%d customers changed under a batch; deciding for them again", len(stale))
         redo = work.drop(stale)
         for i, event in redo:
@@ -306,13 +305,14 @@ class EventIngestor:
             if scores is not None:
                 profile.scores = dict(scores)
         attributes.update(profile.scores)
+        attributes["open_complaint"] = open_complaint = bool(attributes.get("open_complaint"))
         return CustomerState(
             customer_id=cid,
             attributes=attributes,
             consents={**consents, **profile.consents},
             timezone=str(offline.get("timezone") or self.settings.plans.policy.timezone),
             contacts_sent=tuple(contacts),
-            open_complaint=bool(attributes.get("open_complaint")),
+            open_complaint=open_complaint,
             plan_state=dict(profile.plan_state),
         )
 

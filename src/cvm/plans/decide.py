@@ -222,7 +222,10 @@ class _Run:
         self.state = state
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self.events = [e for e in events if e.customer_id == state.customer_id]
-        self.attrs: dict[str, Any] = {**state.attributes, "open_complaint": state.open_complaint}
+        attrs = state.attributes  # read only: shared when it already says what open_complaint says
+        if attrs.get("open_complaint", None) is not state.open_complaint:
+            attrs = {**attrs, "open_complaint": state.open_complaint}
+        self.attrs: Mapping[str, Any] = attrs
         self.enrolments: dict[str, tuple[PlanRuntime, Enrolment | None]] = {}
         self.loaded: dict[str, Enrolment | None] = {}
         self.suppressed: list[Suppressed] = []
