@@ -153,6 +153,15 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _pg_durability(url: str) -> str:
+    """The server settings that decide what a commit costs (a test server may run with ``fsync=off``)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        values = {k: conn.exec_driver_sql(f"SHOW {k}").scalar() for k in ("fsync", "synchronous_commit")}
+    engine.dispose()
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
 # -- measurements ------------------------------------------------------------------------------
 def bench_engine(ws: Path, events: int, batch: int, singles: int) -> dict[str, float]:
     """Throughput and single-event latency in process."""
@@ -306,12 +315,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
     results = {"sqlite": run_backend("sqlite", None, args)}
+    durability = {"sqlite": "synchronous=FULL (each commit syncs the WAL)"}
     if args.pg_url:
         with _pg_database(args.pg_url) as url:
             results["postgresql"] = run_backend("postgresql", url, args)
+            durability["postgresql"] = _pg_durability(url)
     ok = all(r["http"]["events_per_s"] >= TARGET_EPS and r["http"]["p99_ms"] < TARGET_P99_MS for r in results.values())
     if args.json:
-        console.json({"results": results, "cores": args.cores, "load_average": os.getloadavg(), "pass": ok})
+        load = os.getloadavg()
+        console.json(
+            {"results": results, "durability": durability, "cores": args.cores, "load_average": load, "pass": ok}
+        )
         return 0 if ok else 1
     names = list(results)
     rows = []
@@ -325,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     title = f"POST /events, batches of {args.batch}, {args.cores} cores, {args.workers} API processes"
     console.table(title, ["measure", *names, "target"], rows)
     console.note(f"load average during the run: {os.getloadavg()}")
+    console.note("durability: " + "; ".join(f"{k}: {v}" for k, v in durability.items()))
     return 0 if ok else 1
 
 
