@@ -446,9 +446,12 @@ class Engine:
 
         as_of = as_of or datetime.now(UTC).date()
         report = refresh_segments(self.offline, self.settings.segments, as_of)
+        self._audit_refresh(report, as_of, actor)
+        return report
+
+    def _audit_refresh(self, report: Any, as_of: date, actor: str | None) -> None:
         rows = sum(report.counts.values())
         self._audit(actor or default_actor(), "segments.refresh", "segment_membership", rows, as_of=str(as_of))
-        return report
 
     def segments(self) -> tuple[list[dict[str, Any]], date | None]:
         """Every configured segment with its size at the latest refresh, and that refresh's date."""
@@ -512,10 +515,7 @@ class Engine:
                 started = time.perf_counter()
                 write_membership(self.offline, as_of, members)
                 report.seconds["write"] = round(time.perf_counter() - started, 3)
-                stored = sum(report.counts.values())
-                self._audit(
-                    actor or default_actor(), "segments.refresh", "segment_membership", stored, as_of=str(as_of)
-                )
+                self._audit_refresh(report, as_of, actor)
             events = transition_events(report.transitions, now)
             batch = run_batch(
                 con, self.settings.plans, now, "segmented", plan_states, contacts, events, workers,
