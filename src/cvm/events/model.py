@@ -176,10 +176,4 @@ def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: tim
     if now is not None and future_tolerance is not None and ts > now + future_tolerance:
         msg = f"is more than {future_tolerance} in the future"
         raise EventError([{"loc": ["ts"], "msg": msg, "type": "future_timestamp"}])
-    return EventIn.model_construct(  # every field is checked above: build the result without a second pass
-        event_id=event.event_id,
-        customer_id=event.customer_id,
-        type=event.type,
-        ts=ts,
-        properties=props.model_dump(mode="json", exclude_none=True),
-    )
+    return event.model_copy(update={"ts": ts, "properties": props.model_dump(mode="json", exclude_none=True)})
