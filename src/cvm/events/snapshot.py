@@ -64,7 +64,7 @@ class _Base:
         object.__setattr__(self, "consent_columns", consent)
 
     def remember(self, customer_id: str, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
-        """Cache a row with its consents (as :meth:`OfflineSnapshot.consents` reads them)."""
+        """Cache a row with its consents: ``consent_<channel>`` columns as ``{channel: bool}``, unknowns left out."""
         consents = {c[len(CONSENT_PREFIX) :]: bool(v) for c in self.consent_columns if (v := row.get(c)) is not None}
         entry = self.rows[customer_id] = (row, consents)
         return entry
@@ -145,12 +145,3 @@ class OfflineSnapshot:
         names = base.frame.columns
         for cid, values in zip(todo, base.frame[list(todo.values())].rows(), strict=True):
             base.remember(cid, dict(zip(names, values, strict=True)))
-
-    @staticmethod
-    def consents(attributes: Mapping[str, Any]) -> dict[str, bool]:
-        """``consent_<channel>`` columns as ``{channel: bool}`` (unknown ones left out)."""
-        return {
-            k[len(CONSENT_PREFIX) :]: bool(v)
-            for k, v in attributes.items()
-            if k.startswith(CONSENT_PREFIX) and v is not None
-        }
