@@ -1,4 +1,9 @@
-"""Dependencies: the engine, the calling key, and role checks."""
+"""Dependencies: the engine, the calling key, and role checks.
+
+FastAPI runs a plain ``def`` dependency in its thread pool, a hop there and back per
+dependency and request. ``get_engine`` does no I/O, so it is ``async``; the key lookup
+reads the database, so authentication and the role check are one threaded dependency.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from cvm.engine import Engine
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `cvm keys create`.")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -23,6 +28,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def get_caller(engine: EngineDep, presented: Annotated[str | None, Security(api_key_header)]) -> ApiKey:
+    """The active key presented in ``X-API-Key`` (401 when missing, unknown or revoked)."""
     if not presented:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"}
@@ -35,10 +41,11 @@ def get_caller(engine: EngineDep, presented: Annotated[str | None, Security(api_
     return key
 
 
-def require(permission: Permission) -> Callable[[ApiKey], ApiKey]:
+def require(permission: Permission) -> Callable[[Engine, str | None], ApiKey]:
     """A dependency that admits callers whose role grants ``permission`` (403 otherwise)."""
 
-    def check(caller: Annotated[ApiKey, Depends(get_caller)]) -> ApiKey:
+    def check(engine: EngineDep, presented: Annotated[str | None, Security(api_key_header)]) -> ApiKey:
+        caller = get_caller(engine, presented)
         if not role_allows(caller.role, permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {caller.role!r} may not {permission}")
         return caller
