@@ -1,7 +1,7 @@
 """The batch statements of real-time ingestion store exactly what SQLAlchemy Core stores.
 
 ``cvm.store.bulk`` bypasses Core's per-row parameter handling (tuples on SQLite, ``COPY``
-and ``json_to_recordset`` on PostgreSQL); these tests write the same rows both ways on
+and ``json_to_recordset`` on PostgreSQL, each insert path tested); these tests write the same rows both ways on
 each backend and compare what the database holds, byte for byte where the driver lets us.
 """
 
@@ -21,6 +21,13 @@ from cvm.store.tables import action_requests, customer_online, event_log, suppre
 
 NOW = datetime(2025, 3, 4, 10, 30, 15, 123456, tzinfo=UTC)
 ODD = "C,1 'quoted' \"double\" \\ ; é 中 \t tab"  # separators, quotes, escapes and non-ASCII
+
+
+@pytest.fixture(autouse=True, params=["copy", "insert"])
+def plain_insert_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL stores plain rows by ``COPY`` from ``bulk.COPY_MIN_ROWS`` rows up, else by ``INSERT``: test both."""
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    return str(request.param)
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ class EventIngestor:
     def _prepare(self, valid: list[tuple[int, EventIn]], now: datetime) -> Work:
         """Read what the events need (no locks) and decide; repeats of stored events become replays."""
         work = Work()
-        with self.store.engine.connect() as conn:
+        with self.store.read() as conn:
             stored = self._stored_results(conn, [e.event_id for _, e in valid])
             for i, event in valid:
                 if event.event_id in stored:
@@ -230,8 +230,10 @@ class EventIngestor:
         The writes run under a savepoint: when one fails on a unique key (a new customer or
         an event id that a concurrent transaction committed first), they are rolled back to
         it and revalidation, which now sees and locks that row, decides those customers again.
+        A single event goes without the savepoint (two round trips): on a conflict its
+        transaction is retried as a whole, which costs no more than settling it again.
         """
-        if conn.dialect.name != "postgresql":  # SQLite's writer lock leaves no such race
+        if conn.dialect.name != "postgresql" or len(work.fresh) <= 1:  # SQLite's writer lock leaves no such race
             self._revalidate(conn, work, now)
             self._write(conn, work, now)
             return
@@ -321,7 +323,7 @@ class EventIngestor:
         self.snapshot.refresh()
         now = self.clock()
         since = now - timedelta(days=self.settings.events.contact_lookback_days)
-        with self.store.engine.connect() as conn:
+        with self.store.read() as conn:
             profile = load_profiles(conn, [customer_id]).get(customer_id)
             if profile is None and not self.snapshot.known(customer_id):
                 return None

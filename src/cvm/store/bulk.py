@@ -8,8 +8,9 @@ and drop the rest:
 - on SQLite, rows go through one ``executemany`` of tuples, each value converted by its
   column's own SQLAlchemy bind processor (dates and JSON are stored exactly as Core
   stores them);
-- on PostgreSQL, plain inserts stream through ``COPY``; an insert that skips conflicts or
-  returns ids, and an update, take the batch as one JSON document that
+- on PostgreSQL, plain inserts of many rows stream through ``COPY``; a few rows (``COPY``
+  costs two round trips), an insert that skips conflicts or returns ids, and an update
+  take the batch as one JSON document that
   ``json_to_recordset`` expands into typed rows inside a single ``INSERT ... SELECT`` or
   ``UPDATE ... FROM`` statement;
 - a list of keys is one JSON array (``json_each`` / ``json_array_elements_text``), so
@@ -33,6 +34,8 @@ import sqlalchemy as sa
 
 from cvm.contracts import jsontext
 
+COPY_MIN_ROWS = 32
+"""PostgreSQL: fewer plain rows than this go in one ``INSERT ... SELECT`` (one round trip, not two)."""
 Processor = Callable[[Any], Any]
 Converter = Callable[[Sequence[Any]], list[Any]]
 
@@ -167,7 +170,7 @@ def insert(
         values = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) VALUES ({values}){conflict}", shape.tuples(rows))
         return []
-    if not conflict and not returning:
+    if not conflict and not returning and len(rows) >= COPY_MIN_ROWS:
         _copy(conn, f"COPY {q(table.name)} ({names}) FROM STDIN", shape.tuples(rows))
         return []
     back = f" RETURNING {', '.join(q(c) for c in returning)}" if returning else ""

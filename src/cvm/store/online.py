@@ -55,6 +55,7 @@ class OnlineStore:
         self.engine = sa.create_engine(
             url, future=True, pool_pre_ping=True, json_serializer=jsontext.dumps, json_deserializer=jsontext.loads
         )
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")  # same pool
         self._turn = threading.Lock()
         self._turn_file: str | None = None
         if backend == "sqlite":
@@ -105,6 +106,17 @@ class OnlineStore:
         script = ScriptDirectory.from_config(_alembic_config())
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision() == script.get_current_head()
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection outside any transaction: each statement reads what is committed when it runs.
+
+        For reads that need no snapshot across statements (PostgreSQL's default isolation
+        gives each statement its own anyway): it spares the ``BEGIN`` and ``ROLLBACK`` round
+        trips a transaction costs on PostgreSQL. A write through it commits at once.
+        """
+        with self._autocommit.connect() as conn:
+            yield conn
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
