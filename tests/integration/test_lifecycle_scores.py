@@ -167,7 +167,7 @@ def test_applied_cutoff_drives_acceptance(engine: Engine) -> None:
 
 def test_api_roles_and_routes(engine: Engine) -> None:
     keys = {role: engine.create_key(role)[1] for role in ("analyst", "ingest", "admin")}
-    cid = _at(engine, SECOND)["customer_id"][0]
+    cid = _at(engine, FIRST)["customer_id"][0]  # scored by the fixture: no other test needed first
     with serve(create_app(engine)) as base, httpx.Client(base_url=base, timeout=30) as client:
         for path in ("/risk/early-warning", f"/customers/{cid}/scores"):
             assert client.get(path).status_code == 401
