@@ -9,7 +9,7 @@ different version was overtaken by a concurrent writer and is retried.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -58,19 +58,24 @@ class OnlineProfile:
         }
 
 
-def _profile(m: Mapping[Any, Any]) -> OnlineProfile:
+_PROFILE_COLUMNS = [customer_online.c[f.name] for f in fields(OnlineProfile)]  # in the order of the fields
+
+
+def _profile(row: Sequence[Any]) -> OnlineProfile:
+    """A profile from a row of :data:`_PROFILE_COLUMNS` (the decoded JSON values are the row's own)."""
+    cid, provisional, first, last, count, complaint, consents, features, scores, plan_state, version = row
     return OnlineProfile(
-        customer_id=m["customer_id"],
-        provisional=bool(m["provisional"]),
-        first_event_at=utc_or_none(m["first_event_at"]),
-        last_event_at=utc_or_none(m["last_event_at"]),
-        event_count=int(m["event_count"]),
-        open_complaint=bool(m["open_complaint"]),
-        consents=dict(m["consents"] or {}),
-        features=dict(m["features"] or {}),
-        scores=dict(m["scores"] or {}),
-        plan_state=dict(m["plan_state"] or {}),
-        version=int(m["version"]),
+        cid,
+        bool(provisional),
+        utc_or_none(first),
+        utc_or_none(last),
+        int(count),
+        bool(complaint),
+        consents or {},
+        features or {},
+        scores or {},
+        plan_state or {},
+        int(version),
     )
 
 
@@ -90,9 +95,9 @@ def load_profiles(conn: sa.Connection, customer_ids: Sequence[str], *, lock: boo
     """
     if not customer_ids:
         return {}
-    query = _select(conn, list(customer_online.c), lock)
-    rows = conn.execute(query, {"ids": bulk.id_list(sorted(set(customer_ids)))}).mappings()
-    return {r["customer_id"]: _profile(r) for r in rows}
+    query = _select(conn, _PROFILE_COLUMNS, lock)
+    rows = conn.execute(query, {"ids": bulk.id_list(sorted(set(customer_ids)))})
+    return {r[0]: _profile(r) for r in rows}
 
 
 def current_versions(conn: sa.Connection, customer_ids: Sequence[str], *, lock: bool = False) -> dict[str, int]:
