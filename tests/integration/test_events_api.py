@@ -256,22 +256,96 @@ def test_erasure_removes_events_and_stops_pending_actions(
 
 
 def test_concurrent_writers_on_the_same_customers_lose_no_update(engine: Engine) -> None:
+    """Four writers, each an engine of its own as in four API processes (one engine lets its batches take turns)."""
+    writers = [use_stub_policy(Engine.open(engine.workspace)) for _ in range(4)]
+
     def send(t: int) -> None:
         for b in range(8):
             batch = [event(f"t{t}-{b}-{i}", customer=f"C{1 + i % 3}", amount=10.0) for i in range(30)]
-            assert engine.ingest_events(batch).count("accepted") == 30
+            assert writers[t].ingest_events(batch).count("accepted") == 30
 
     threads = [threading.Thread(target=send, args=(t,)) for t in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
+    for w in writers:
+        w.close()
     with engine.online.begin() as conn:
         counts = dict(conn.execute(sa.select(customer_online.c.customer_id, customer_online.c.event_count)).all())
         revenue = {r.customer_id: r.features["online_revenue"] for r in conn.execute(sa.select(customer_online))}
     assert counts == {"C1": 320, "C2": 320, "C3": 320}
     assert revenue == {"C1": 3200.0, "C2": 3200.0, "C3": 3200.0}
     assert count(engine, "event_log") == 960
+
+
+class _Inside:
+    """Wraps an ingestor's commit: how many batches are inside at once, and when each single event went through."""
+
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch, gate: threading.Barrier | None = None) -> None:
+        self.lock, self.now, self.peak = threading.Lock(), 0, 0
+        self.entered, self.single_done = threading.Event(), threading.Event()
+        self.order: list[str] = []
+        original = engine.events._commit
+
+        def commit(valid: Any, now: Any) -> Any:
+            if len(valid) == 1:
+                out = original(valid, now)
+                self.order.append("single")
+                self.single_done.set()
+                return out
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            self.entered.set()
+            if gate is not None:
+                gate.wait()
+            else:
+                self.single_done.wait(timeout=10)  # the first batch stays in until the single event is through
+            try:
+                return original(valid, now)
+            finally:
+                with self.lock:
+                    self.now -= 1
+                    self.order.append("batch")
+
+        monkeypatch.setattr(engine.events, "_commit", commit)
+
+
+def _batches(engine: Engine, n: int) -> list[threading.Thread]:
+    def send(t: int) -> None:
+        batch = [event(f"b{t}-{i}", customer=f"C{1 + i % 3}") for i in range(5)]
+        assert engine.ingest_events(batch).count("accepted") == 5
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(n)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_batches_take_turns_in_one_engine_and_single_events_do_not_wait(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = _Inside(engine, monkeypatch)
+    threads = _batches(engine, 3)
+    assert inside.entered.wait(timeout=30)
+    assert engine.ingest_events([event("single-1", customer="C2")]).count("accepted") == 1
+    for t in threads:
+        t.join(timeout=60)
+    assert inside.peak == 1  # events.concurrent_batches: 1 (the default)
+    assert inside.order[0] == "single"  # it went through while a batch was inside
+    assert count(engine, "event_log") == 16
+
+
+def test_concurrent_batches_lets_that_many_in(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine.settings.events.concurrent_batches = 2
+    two = use_stub_policy(Engine(engine.workspace, engine.settings))
+    inside = _Inside(two, monkeypatch, gate=threading.Barrier(2, timeout=30))  # both must be inside at once
+    for t in _batches(two, 2):
+        t.join(timeout=60)
+    assert inside.peak == 2
+    assert count(two, "event_log") == 10
+    two.close()
 
 
 @pytest.mark.parametrize(("moment", "size"), [("before the lock", 2), ("after the lock", 2), ("after the lock", 1)])

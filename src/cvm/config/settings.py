@@ -182,6 +182,14 @@ class EventsSettings(_Section):
     contact_lookback_days: int = Field(
         default=90, ge=1, le=3660, description="How far back sent and planned contacts count for caps."
     )
+    concurrent_batches: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Batches one process ingests at the same time; the others wait their turn (single events "
+        "never wait). Threads of one process share its interpreter lock and contend for the same rows: "
+        "for more throughput run more API processes.",
+    )
 
 
 # -- experiments: the global holdout and pilots (cvm.experiments) ---------------------------------

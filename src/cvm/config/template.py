@@ -88,6 +88,8 @@ events:
   unknown_customer: {events.unknown_customer}
   # Contacts sent or planned in this many days count toward contact caps.
   contact_lookback_days: {events.contact_lookback_days}
+  # Batches one API process ingests at once (single events never wait); for more, run more processes.
+  concurrent_batches: {events.concurrent_batches}
 """
 
 _EXPERIMENTS = """

