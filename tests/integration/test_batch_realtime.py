@@ -45,7 +45,7 @@ def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
     real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments)
     checked = 0
     for customer_id, batch_decision in batch.decisions[:300]:
-        state = scored.events.customer_state(customer_id)
+        state = scored.events.customer_state(customer_id, NOW)
         assert state is not None
         assert _summary(real_time(state, NOW)) == _summary(batch_decision), customer_id
         checked += 1

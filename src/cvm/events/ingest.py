@@ -215,7 +215,7 @@ class EventIngestor:
                 continue
             profiles[event.customer_id] = touched[event.customer_id] = profile
             apply_event(profile, event)
-            decision = self.decide(self.state(profile, contacts[event.customer_id]), now, (_event(event),))
+            decision = self.decide(self.state(profile, contacts[event.customer_id], now), now, (_event(event),))
             profile.plan_state = dict(decision.plan_state)
             sent = contacts[event.customer_id]
             sent.extend((max(utc(a.not_before), now), a.channel, a.objective) for a in decision.actions)
@@ -308,8 +308,10 @@ class EventIngestor:
         bulk.insert(conn, event_log, rows)  # and of the same event id here
 
     # -- the state a decision sees -------------------------------------------------------
-    def state(self, profile: OnlineProfile, contacts: Sequence[tuple[datetime, str, str]]) -> CustomerState:
-        """The :class:`CustomerState` of one customer: attribute base, online profile, contacts.
+    def state(
+        self, profile: OnlineProfile, contacts: Sequence[tuple[datetime, str, str]], now: datetime
+    ) -> CustomerState:
+        """The :class:`CustomerState` of one customer at ``now``: attribute base, online profile, contacts.
 
         The attributes are the customer's row of the offline attribute base, made more
         recent by the online profile (:func:`~cvm.events.profile.online_attributes`);
@@ -317,7 +319,7 @@ class EventIngestor:
         """
         cid = profile.customer_id
         offline, consents = self.snapshot.view(cid)
-        attributes: dict[str, Any] = {**offline, **online_attributes(profile, offline, self.clock())}
+        attributes: dict[str, Any] = {**offline, **online_attributes(profile, offline, now)}
         attributes["customer_id"] = cid
         if self.rescore is not None:
             scores = self.rescore(cid, attributes)
@@ -335,22 +337,23 @@ class EventIngestor:
             plan_state=dict(profile.plan_state),
         )
 
-    def customer_state(self, customer_id: str) -> CustomerState | None:
-        """The current state of one customer (``None`` if unknown), for the next-best-action view."""
+    def customer_state(self, customer_id: str, now: datetime | None = None) -> CustomerState | None:
+        """One customer's state at ``now`` (default: the clock), ``None`` if unknown; for the next best action."""
         self.snapshot.refresh()
-        now = self.clock()
+        now = now or self.clock()
         since = now - timedelta(days=self.settings.events.contact_lookback_days)
         with self.store.read() as conn:
             profile = load_profiles(conn, [customer_id]).get(customer_id)
             if profile is None and not self.snapshot.known(customer_id):
                 return None
             contacts = planned_contacts(conn, [customer_id], since)[customer_id]
-        return self.state(profile or OnlineProfile(customer_id), contacts)
+        return self.state(profile or OnlineProfile(customer_id), contacts, now)
 
     def next_best_action(self, customer_id: str) -> list[RankedAction] | None:
         """The ranked candidate actions for one customer now (``None`` if unknown)."""
-        state = self.customer_state(customer_id)
-        return None if state is None else list(self.rank(state, self.clock()))
+        now = self.clock()
+        state = self.customer_state(customer_id, now)
+        return None if state is None else list(self.rank(state, now))
 
 
 def _event(event: EventIn) -> Event:
