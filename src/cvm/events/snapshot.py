@@ -139,12 +139,12 @@ class OfflineSnapshot:
         return entry
 
     def prefetch(self, customer_ids: Iterable[str]) -> None:
-        """Read the rows of ``customer_ids`` that :meth:`view` has not read yet, in one gather."""
+        """Read the rows of ``customer_ids`` that :meth:`view` has not read yet (many in one gather)."""
         base = self._base
         todo = {cid: i for cid in customer_ids if cid not in base.rows and (i := base.index.get(cid)) is not None}
         if len(todo) < GATHER_MIN_ROWS:  # one gather costs ~0.1 ms however few rows it takes
-            for cid in todo:
-                self.view(cid)
+            for cid, i in todo.items():
+                base.remember(cid, base.frame.row(i, named=True))
             return
         names = base.frame.columns
         for cid, values in zip(todo, base.frame[list(todo.values())].rows(), strict=True):
