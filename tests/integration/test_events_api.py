@@ -7,6 +7,7 @@ test checks that production wires the real ``cvm.plans.decide``.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,15 @@ def test_batch_envelope_limits(client: httpx.Client, ingest: dict[str, str]) -> 
     assert client.post("/events", json={"events": [event("x")], "extra": 1}, headers=ingest).status_code == 422
     odd = client.post("/events", json={"events": ["not an event", event("ok")]}, headers=ingest).json()
     assert [d["status"] for d in odd["data"]] == ["invalid", "accepted"]
+    assert odd["data"][0]["errors"][0]["msg"] == "An event should be a JSON object"
+
+
+def test_a_future_event_is_refused_with_the_limit_it_passed(client: httpx.Client, ingest: dict[str, str]) -> None:
+    response = client.post("/events", json={**event("late"), "ts": "2999-01-01T00:00:00Z"}, headers=ingest)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["type"] == "future_timestamp"
+    assert re.fullmatch(r"is in the future \(later than \d{4}-\d\d-\d\d \d\d:\d\d UTC, 1 day tolerance\)", error["msg"])
 
 
 def test_contact_caps_count_planned_contacts_within_a_batch(

@@ -144,7 +144,14 @@ class EventError(ValueError):
 
 
 def _errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
-    return [{"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return [{"loc": [*prefix, *e["loc"]], "msg": _message(e), "type": e["type"]} for e in exc.errors()]
+
+
+def _message(error: Any) -> str:
+    """Pydantic's message, except where it would name an internal class (an event that is not an object)."""
+    if error["type"] == "model_type" and not error["loc"]:
+        return "An event should be a JSON object"
+    return str(error["msg"])
 
 
 def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: timedelta | None = None) -> EventIn:
@@ -173,7 +180,8 @@ def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: tim
     except ValidationError as exc:
         raise EventError(_errors(exc, ("properties",))) from None
     ts = event.ts.astimezone(UTC)
-    if now is not None and future_tolerance is not None and ts > now + future_tolerance:
-        msg = f"is more than {future_tolerance} in the future"
+    if now is not None and future_tolerance is not None and ts > (limit := now + future_tolerance):
+        days = future_tolerance / timedelta(days=1)
+        msg = f"is in the future (later than {limit:%Y-%m-%d %H:%M} UTC, {days:g} day tolerance)"
         raise EventError([{"loc": ["ts"], "msg": msg, "type": "future_timestamp"}])
     return event.model_copy(update={"ts": ts, "properties": props.model_dump(mode="json", exclude_none=True)})
