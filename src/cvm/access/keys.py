@@ -86,12 +86,16 @@ def revoke_key(conn: sa.Connection, key_id: str) -> ApiKey:
     return _row(row)
 
 
+_BY_ID = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("key_id"))
+"""One statement for every request's key lookup (it remembers its cache key)."""
+
+
 def authenticate(conn: sa.Connection, presented: str) -> ApiKey | None:
     """The active key matching ``presented``, or ``None``."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != "cvm":
         return None
-    row = conn.execute(sa.select(api_keys).where(api_keys.c.id == parts[1])).first()
+    row = conn.execute(_BY_ID, {"key_id": parts[1]}).first()
     if row is None or row._mapping["revoked_at"] is not None:
         return None
     if not hmac.compare_digest(row._mapping["key_hash"], _hash(parts[2])):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -195,8 +196,13 @@ def _ids_of_keys(conn: sa.Connection, keys: Iterable[str]) -> dict[str, int]:
     keys = list(keys)
     if not keys:
         return {}
-    sql = f"SELECT idempotency_key, id FROM action_requests WHERE idempotency_key {bulk.in_ids(conn)}"
-    return {key: int(rid) for key, rid in conn.execute(sa.text(sql), {"ids": bulk.id_list(keys)})}
+    return {key: int(rid) for key, rid in conn.execute(_keys_query(conn.dialect.name), {"ids": bulk.id_list(keys)})}
+
+
+@lru_cache(maxsize=4)
+def _keys_query(dialect: str) -> sa.TextClause:
+    """The row id of each idempotency key in ``:ids`` (built once per dialect: see :func:`cvm.store.bulk.in_ids`)."""
+    return sa.text(f"SELECT idempotency_key, id FROM action_requests WHERE idempotency_key {bulk.in_ids(dialect)}")
 
 
 def record_suppressions(
@@ -240,7 +246,7 @@ def planned_contacts(
     if not customer_ids:
         return out
     for cid, status, delivered, due, channel, objective in conn.execute(
-        _contacts_query(conn), {"ids": bulk.id_list(out), "since": utc(since)}
+        _contacts_query(conn.dialect.name), {"ids": bulk.id_list(out), "since": utc(since)}
     ):
         if status in CONTACT_STATUSES:
             out[cid].append((utc(delivered or due), channel, objective or ""))
@@ -249,8 +255,9 @@ def planned_contacts(
     return out
 
 
-def _contacts_query(conn: sa.Connection) -> sa.TextualSelect:
-    """Requests of the customers in ``:ids`` created since ``:since``.
+@lru_cache(maxsize=4)
+def _contacts_query(dialect: str) -> sa.TextualSelect:
+    """Requests of the customers in ``:ids`` created since ``:since`` (built once per dialect).
 
     The status is checked by the caller: with it in the query, SQLite may pick the
     ``(status, next_attempt_at)`` index and read every pending request of the outbox.
@@ -258,7 +265,7 @@ def _contacts_query(conn: sa.Connection) -> sa.TextualSelect:
     t = action_requests.c
     sql = (
         "SELECT customer_id, status, delivered_at, next_attempt_at, channel, objective FROM action_requests "
-        f"WHERE customer_id {bulk.in_ids(conn)} AND created_at >= :since"
+        f"WHERE customer_id {bulk.in_ids(dialect)} AND created_at >= :since"
     )
     columns = (t.customer_id, t.status, t.delivered_at, t.next_attempt_at, t.channel, t.objective)
     return sa.text(sql).bindparams(sa.bindparam("since", type_=t.created_at.type)).columns(*columns)

@@ -27,6 +27,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -269,8 +270,7 @@ class EventIngestor:
                 log.info("a concurrent writer created a key first; settling the batch again, attempt %d", attempt)
 
     def _stored_results(self, conn: sa.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-        sql = f"SELECT event_id, result FROM event_log WHERE event_id {bulk.in_ids(conn)}"
-        query = sa.text(sql).columns(event_log.c.event_id, event_log.c.result)
+        query = _results_query(conn.dialect.name)
         return {eid: result for eid, result in conn.execute(query, {"ids": bulk.id_list(set(event_ids))})}
 
     def _new_profile(self, customer_id: str) -> OnlineProfile | None:
@@ -354,6 +354,13 @@ class EventIngestor:
         now = self.clock()
         state = self.customer_state(customer_id, now)
         return None if state is None else list(self.rank(state, now))
+
+
+@lru_cache(maxsize=4)
+def _results_query(dialect: str) -> sa.TextualSelect:
+    """The stored result of each event id in ``:ids`` (built once per dialect: see :func:`cvm.store.bulk.in_ids`)."""
+    sql = f"SELECT event_id, result FROM event_log WHERE event_id {bulk.in_ids(dialect)}"
+    return sa.text(sql).columns(event_log.c.event_id, event_log.c.result)
 
 
 def _event(event: EventIn) -> Event:
