@@ -184,6 +184,8 @@ def test_consent_changes_and_roles(
     opt_out = event("k1", "contact", channel="phone", consents={"email": False})
     assert client.post("/events", json=opt_out, headers=analyst).status_code == 403
     assert client.post("/events", json=opt_out).status_code == 401
+    assert client.post("/events", json=[opt_out]).status_code == 401  # the key is checked before the body
+    assert client.post("/events", json=[opt_out], headers=analyst).status_code == 403
     assert client.post("/events", json=opt_out, headers=ingest).status_code == 200
     assert engine.events.customer_state("C1").consents["email"] is False  # type: ignore[union-attr]
     assert engine.events.customer_state("C3").consents["email"] is True  # type: ignore[union-attr]

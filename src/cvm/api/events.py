@@ -16,10 +16,12 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
+from cvm.api.deps import Admin, EngineDep, PresentedKey, Reader, actor, authorize
 from cvm.contracts import jsontext
 from cvm.customers import UnknownCustomerError
+from cvm.engine import Engine
 from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
 
 router = APIRouter()
@@ -119,8 +121,15 @@ def _bad_request(errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = (
     },
     openapi_extra={"requestBody": _body_schema()},
 )
-def post_events(body: Annotated[dict[str, Any], Body()], engine: EngineDep, _: Writer) -> JSONResponse:
+async def post_events(body: Annotated[Any, Body()], engine: EngineDep, presented: PresentedKey) -> JSONResponse:
     """Ingest one event, or a batch ``{"events": [...]}`` of up to 1,000; answers after the commit."""
+    return await run_in_threadpool(_ingest, body, engine, presented)  # key check and ingestion: one thread hop
+
+
+def _ingest(body: Any, engine: Engine, presented: str | None) -> JSONResponse:
+    authorize(engine, presented, "write")  # first, as a dependency would: no key, no word on the body
+    if not isinstance(body, dict):
+        raise _bad_request([{"type": "dict_type", "loc": (), "msg": "Input should be a valid dictionary"}])
     if "events" in body:
         events = body["events"]
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH or set(body) != {"events"}:
