@@ -18,12 +18,13 @@ Measured two ways, per backend:
 Processes per backend (``WORKERS``, or ``--workers`` for both): SQLite runs one more than
 the cores, because each process in turn waits for the database's writer lock and for the
 sync of its commit, and a third process keeps a core busy meanwhile (measured on 2 cores:
-about 10% more events/s than with two). PostgreSQL, whose processes wait less and whose
-server needs CPU too, runs one per core (a third gave 10-20% fewer events/s).
+about 9% more events/s than with two, over three pairs of runs). PostgreSQL, whose
+processes wait less and whose server needs CPU too, runs one per core (a third gave
+10-20% fewer events/s).
 
 Throughput over HTTP is the median of ``--rounds`` (default 3) rounds of ``--events`` new
 events each; the slowest and fastest rounds are shown beside it (on a shared host the same
-code measured from 4,800 to 6,700 events/s between minutes).
+code measured from 4,300 to 6,700 events/s between minutes).
 
 Usage: ``python bench/events.py [--events 20000] [--rounds 3] [--workers N] [--clients N] [--pg-url URL] [--json]``.
 The process and its children are pinned to ``--cores`` CPUs (default 2). PostgreSQL runs
