@@ -19,6 +19,7 @@ from cvm.web.cache import ReportCache
 from cvm.web.search import search
 from cvm.web.sessions import SessionStore
 from tests.e2e.browser import Watch, chromium, cvm_json, screenshot
+from tests.integration.test_web_security import form_token
 from tests.serving import serve
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,11 @@ def anon(browser: Browser, site: Site) -> Iterator[tuple[Page, Watch]]:
     context.close()
 
 
+def http_login(client: httpx.Client, key: str, **form: str) -> httpx.Response:
+    """Log in over HTTP as the login form does: with the CSRF token the login page hands out."""
+    return client.post("/ui/login", data={"key": key, "csrf": form_token(client), **form})
+
+
 def login(page: Page, key: str, target: str = "/ui/growth") -> None:
     page.goto(target)
     assert "/ui/login" in page.url
@@ -80,7 +86,7 @@ def login(page: Page, key: str, target: str = "/ui/growth") -> None:
 def analyst_context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """One logged-in analyst context for the module (its cache keeps plotly.js between pages)."""
     with httpx.Client(base_url=site.url, timeout=30) as client:
-        response = client.post("/ui/login", data={"key": site.keys["analyst"]})
+        response = http_login(client, site.keys["analyst"])
         assert response.status_code == 303
         token = response.cookies["cvm_session"]
     context = browser.new_context(base_url=site.url, viewport=VIEWPORT)
@@ -131,6 +137,29 @@ def test_no_key_redirects_to_login_and_login_logout_round_trip(anon: tuple[Page,
     watch.assert_clean()
 
 
+def test_a_form_from_another_site_cannot_log_in_or_out(anon: tuple[Page, Watch], site: Site) -> None:
+    page, _ = anon
+    login(page, site.keys["analyst"])
+    assert page.get_by_test_id("user-role").is_visible()
+    for path, fields in (("/ui/logout", ""), ("/ui/login", f'<input name="key" value="{site.keys["admin"]}">')):
+        # a page that is not the dashboard's (as on another site) posts a form without the token
+        page.set_content(f'<form method="post" action="{site.url}{path}">{fields}<button>go</button></form>')
+        with page.expect_navigation():
+            page.get_by_role("button").click()
+        assert page.get_by_test_id("refused" if path == "/ui/logout" else "login-error").is_visible()
+    visit(page, "/ui/growth")
+    assert "analyst" in page.get_by_test_id("user-role").inner_text()  # still the analyst's session
+
+
+def test_docs_load_nothing_from_another_host(anon: tuple[Page, Watch]) -> None:
+    page, watch = anon
+    assert visit(page, "/docs") == 200
+    page.locator(".opblock").first.wait_for(timeout=20_000)
+    assert page.locator(".opblock").count() > 10
+    screenshot(page, "docs")
+    watch.assert_clean()
+
+
 def test_roles(anon: tuple[Page, Watch], site: Site) -> None:
     page, _ = anon
     login(page, site.keys["ingest"])
@@ -139,11 +168,11 @@ def test_roles(anon: tuple[Page, Watch], site: Site) -> None:
     with httpx.Client(base_url=site.url, follow_redirects=False, timeout=30) as client:
         assert client.get("/ui/growth").status_code == 303
         assert client.get("/ui/growth", headers={"X-API-Key": site.keys["ingest"]}).status_code == 403
-        assert client.post("/ui/login", data={"key": site.keys["ingest"]}).status_code == 403
+        assert http_login(client, site.keys["ingest"]).status_code == 403
         assert client.get("/ui/customers", headers={"X-API-Key": site.keys["admin"]}).status_code == 200
         # a revoked key ends its sessions at the next request
         key, secret = site.engine.create_key("analyst", "to revoke")
-        login_ = client.post("/ui/login", data={"key": secret, "next": "/ui/customers"})
+        login_ = http_login(client, secret, next="/ui/customers")
         assert login_.status_code == 303
         assert client.get("/ui/customers").status_code == 200
         site.engine.revoke_key(key.id)

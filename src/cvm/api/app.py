@@ -131,6 +131,8 @@ def create_app(engine: Engine) -> FastAPI:
         title="CVM",
         version=__version__,
         description="Customer Value Management: customer 360, data hub and (as they land) scores, plans and pilots.",
+        docs_url=None,  # cvm.web serves /docs from local files (web.docs); FastAPI's loads a CDN
+        redoc_url=None,
     )
     app.state.engine = engine
 

@@ -67,6 +67,24 @@ class ApiSettings(_Section):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class WebSettings(_Section):
+    """The dashboard's login protection, and the API's ``/docs`` page."""
+
+    login_per_minute: float = Field(
+        default=10, gt=0, description="Failed logins per client address per minute, after login_burst."
+    )
+    login_burst: int = Field(default=10, ge=1, description="Failed logins a client address may make at once.")
+    key_login_per_minute: float = Field(
+        default=30,
+        gt=0,
+        description="Failed logins per API key id per minute, from any address, after the burst.",
+    )
+    key_login_burst: int = Field(default=30, ge=1, description="Failed logins with one key id at once.")
+    sessions_per_key: int = Field(default=20, ge=1, description="Open sessions per key; its own oldest ends first.")
+    max_sessions: int = Field(default=10_000, ge=1, description="Open sessions in all; past it new keys wait.")
+    docs: bool = Field(default=True, description="Serve Swagger UI at /docs from local files (/openapi.json stays).")
+
+
 class ScoringSettings(_Section):
     """Value scores (``cvm score``): models, horizon, discounting, margin and grades."""
 
@@ -310,6 +328,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     scoring: ScoringSettings = ScoringSettings()
     models: ModelsSettings = ModelsSettings()
     risk: RiskSettings = RiskSettings()

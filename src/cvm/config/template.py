@@ -32,6 +32,20 @@ api:
   host: {api.host}
   port: {api.port}
 
+web:
+  # Dashboard logins: failed attempts per client address and per API key id, as token buckets
+  # (a burst, then so many per minute). Past them the login page answers 429 with Retry-After;
+  # a bucket refills by itself, so a lockout ends soon after the failed attempts stop.
+  login_per_minute: {web.login_per_minute}
+  login_burst: {web.login_burst}
+  key_login_per_minute: {web.key_login_per_minute}
+  key_login_burst: {web.key_login_burst}
+  # Open sessions per key (a key's new login ends its own oldest session, never another key's) and in all.
+  sessions_per_key: {web.sessions_per_key}
+  max_sessions: {web.max_sessions}
+  # Swagger UI at /docs, served from local files; false turns it off (/openapi.json stays).
+  docs: {docs}
+
 scoring:
   # Value scores written by `cvm score` and `cvm run`.
   # Purchase model for customers without a contract: bgnbd (BG/NBD), pnbd (Pareto/NBD) or mbgnbd (MBG/NBD).
@@ -186,6 +200,8 @@ def render_template(settings: Settings | None = None) -> str:
             store=s.store,
             ingest=s.ingest,
             api=s.api,
+            web=s.web,
+            docs=str(s.web.docs).lower(),
             scoring=sc,
             delivery=s.delivery,
             events=s.events,

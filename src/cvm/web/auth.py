@@ -2,7 +2,9 @@
 
 An API key of role analyst or admin opens a session; an ingest key is refused
 with 403. Pages also accept the ``X-API-Key`` header, as the API does, so that
-scripts and benchmarks need no cookie.
+scripts and benchmarks need no cookie. Login and logout check a CSRF token
+(:mod:`cvm.web.csrf`); failed logins are limited per address and per key id
+(:mod:`cvm.web.ratelimit`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from starlette.concurrency import run_in_threadpool
 
 from cvm.access import role_allows
 from cvm.engine import Engine
-from cvm.web.render import PREFIX, SECURITY_HEADERS, page
-from cvm.web.sessions import COOKIE, Session, SessionStore
+from cvm.web import csrf
+from cvm.web.ratelimit import LoginLimits
+from cvm.web.render import PREFIX, page
+from cvm.web.sessions import COOKIE, Session, SessionsFullError, SessionStore
 
 MAX_FORM_BYTES = 4096
+FULL_RETRY_S = 60
+INVALID = "That key is not valid, or it was revoked."
+EXPIRED = "This form has expired or was not sent from this page: log in again."
 
 
 class LoginRequiredError(Exception):
@@ -124,38 +131,77 @@ def _cookie(response: Response, request: Request, token: str) -> None:
     )
 
 
+def _login_page(
+    request: Request, target: str, error: str | None, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The login form with its CSRF token, in the form and in the cookie (kept while it is valid)."""
+    tokens: csrf.LoginTokens = request.app.state.web_login_tokens
+    token = request.cookies.get(csrf.COOKIE) or ""
+    if not tokens.valid(token):
+        token = tokens.issue()
+    response = page(request, "login.html", status_code, headers, next=target, error=error, csrf=token)
+    secure = request.url.scheme == "https"
+    response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
+    return response
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
     warm(request)  # the reports get ready while the user pastes a key
-    return page(request, "login.html", next=safe_next(next), error=None)
+    return _login_page(request, safe_next(next), None)
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = _form(await request.body())
     target = safe_next(form.get("next"))
+    tokens: csrf.LoginTokens = request.app.state.web_login_tokens
+    if not tokens.check(request.cookies.get(csrf.COOKIE), form.get(csrf.FIELD)):
+        return _login_page(request, target, EXPIRED, status.HTTP_403_FORBIDDEN)
     presented = form.get("key", "").strip()
-    engine = get_engine(request)
-    key = await run_in_threadpool(engine.authenticate, presented) if presented else None
+    if not presented:
+        return _login_page(request, target, INVALID)
+    limits: LoginLimits = request.app.state.web_login_limits
+    client = _client(request)
+    wait = limits.admit(client, presented)
+    if wait:
+        error = f"Too many failed logins from here or with this key: try again in {wait} s."
+        return _login_page(request, target, error, status.HTTP_429_TOO_MANY_REQUESTS, {"Retry-After": str(wait)})
+    key = await run_in_threadpool(get_engine(request).authenticate, presented)
     if key is None:
-        error = "That key is not valid, or it was revoked."
-        return page(request, "login.html", next=target, error=error)
+        return _login_page(request, target, INVALID)
+    limits.succeeded(client, presented)
     if not role_allows(key.role, "read"):
         return page(request, "forbidden.html", status_code=status.HTTP_403_FORBIDDEN, role=key.role)
-    token = get_sessions(request).open(key.id, key.role, key.label)
-    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+    try:
+        token = get_sessions(request).open(key.id, key.role, key.label)
+    except SessionsFullError:
+        error = "Too many dashboard sessions are open: try again later."
+        retry = {"Retry-After": str(FULL_RETRY_S)}
+        return _login_page(request, target, error, status.HTTP_503_SERVICE_UNAVAILABLE, retry)
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     _cookie(response, request, token)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+async def logout(request: Request) -> Response:
+    """End the session; its CSRF token must come with the form (without a live session there is nothing to end)."""
+    form = _form(await request.body())
     token = request.cookies.get(COOKIE)
-    if token:
-        get_sessions(request).close(token)
-    response = RedirectResponse(f"{PREFIX}/login", status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+    sessions = get_sessions(request)
+    session = sessions.get(token) if token else None
+    if token and session is not None:
+        if not csrf.same(form.get(csrf.FIELD), session.csrf):
+            return page(request, "refused.html", status_code=status.HTTP_403_FORBIDDEN)
+        sessions.close(token)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

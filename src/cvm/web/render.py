@@ -19,9 +19,11 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# Set on every dashboard response by cvm.web.headers.SecurityHeaders (X-Frame-Options for old browsers).
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
@@ -92,10 +94,12 @@ ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw)
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__)
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``template`` with ``context`` as an HTML response with the dashboard's security headers."""
+def page(
+    request: Request, template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
+    """Render ``template`` with ``context`` as an HTML response (the middleware adds the security headers)."""
     context.setdefault("user", getattr(request.state, "web_user", None))
     context.setdefault("active", "")
     context.setdefault("query", request.url.query)
     html = ENV.get_template(template).render(request=request, **context)
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
