@@ -160,6 +160,19 @@ def test_failed_logins_at_one_key_are_limited_from_every_address(make_site: Call
             assert login(client, site.keys["a"]).status_code == 303
 
 
+def test_wrong_keys_in_the_header_of_pages_obey_the_same_limits(make_site: Callable[..., Any]) -> None:
+    with make_site(login_burst=3, login_per_minute=60) as site, site.client("127.0.0.4") as client:
+        right, wrong = {"X-API-Key": site.keys["a"]}, {"X-API-Key": site.keys["a"][:-4] + "AAAA"}
+        assert [client.get("/ui/growth", headers=right).status_code for _ in range(5)] == [200] * 5  # costs nothing
+        assert [client.get("/ui/growth", headers=wrong).status_code for _ in range(3)] == [303] * 3
+        refused = client.get("/ui/growth", headers=right)  # nothing is checked while the bucket is empty
+        assert refused.status_code == 429
+        _check_headers(refused)
+        assert login(client, site.keys["a"]).status_code == 429  # the same bucket as the login form
+        time.sleep(int(refused.headers["retry-after"]))
+        assert client.get("/ui/growth", headers=right).status_code == 200
+
+
 def test_successful_logins_cost_nothing(make_site: Callable[..., Any]) -> None:
     with make_site(login_burst=2, key_login_burst=2) as site, site.client() as client:
         assert all(login(client, site.keys["a"]).status_code == 303 for _ in range(10))
@@ -216,18 +229,19 @@ def test_every_dashboard_response_carries_the_security_headers(make_site: Callab
         assert seen[("GET", "/ui/static/nothing.js")] == 404
         assert seen[("GET", "/ui/no-such-page")] == 404
         assert seen[("POST", "/ui/login")] == 403
-        assert login(client, "cvm_nope_wrong").status_code == 200
-        limited = login(client, "cvm_nope_wrong")
-        assert limited.status_code == 429
-        _check_headers(limited)
         key = {"X-API-Key": site.keys["a"]}
         for path in ("/ui/growth", "/ui/customers", "/ui/customers/NOBODY", "/ui/segments", "/ui/plans"):
             response = client.get(path, headers=key)
+            assert response.status_code == (404 if path.endswith("NOBODY") else 200)
             _check_headers(response)
             assert response.headers["cache-control"] == "no-store"
         forbidden = client.get("/ui/growth", headers={"X-API-Key": site.keys["ingest"]})
         assert forbidden.status_code == 403
         _check_headers(forbidden)
+        assert login(client, "cvm_nope_wrong").status_code == 200
+        limited = login(client, "cvm_nope_wrong")
+        assert limited.status_code == 429
+        _check_headers(limited)
 
 
 def test_docs_come_from_this_server(site: Site) -> None:

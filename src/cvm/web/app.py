@@ -10,7 +10,14 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from cvm.web.auth import ForbiddenError, LoginRequiredError, forbidden_page, login_redirect
+from cvm.web.auth import (
+    ForbiddenError,
+    LoginRequiredError,
+    TooManyAttemptsError,
+    forbidden_page,
+    login_redirect,
+    too_many_attempts,
+)
 from cvm.web.auth import router as auth_router
 from cvm.web.cache import ReportCache
 from cvm.web.csrf import LoginTokens
@@ -74,6 +81,7 @@ def mount_dashboard(app: FastAPI) -> None:
     app.state.web_warmer = Warmer(app.state.engine, app.state.web_cache)
     app.add_exception_handler(LoginRequiredError, login_redirect)
     app.add_exception_handler(ForbiddenError, forbidden_page)
+    app.add_exception_handler(TooManyAttemptsError, too_many_attempts)
     app.add_middleware(SecurityHeaders)
     if web.docs:
         mount_docs(app)

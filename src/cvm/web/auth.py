@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from cvm.access import role_allows
@@ -35,6 +35,14 @@ class LoginRequiredError(Exception):
     def __init__(self, next_url: str) -> None:
         super().__init__(next_url)
         self.next_url = next_url
+
+
+class TooManyAttemptsError(Exception):
+    """Too many failed keys from this address or for this key id: the handler answers 429."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
 
 
 class ForbiddenError(Exception):
@@ -59,6 +67,10 @@ def _key_active(engine: Engine, key_id: str) -> bool:
     return any(k.id == key_id and k.active for k in engine.list_keys())
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
@@ -74,8 +86,13 @@ def viewer(request: Request) -> Session:
     warm(request)
     header = request.headers.get("x-api-key")
     if header:
+        limits: LoginLimits = request.app.state.web_login_limits
+        wait = limits.blocked(_client(request), header)
+        if wait:
+            raise TooManyAttemptsError(wait)
         key = engine.authenticate(header)
         if key is None:
+            limits.failed(_client(request), header)
             raise LoginRequiredError(_here(request))
         session = Session(key.id, key.role, key.label, 0.0, 0.0)
     else:
@@ -106,6 +123,16 @@ def login_redirect(request: Request, exc: Exception) -> Response:
     """Exception handler for :class:`LoginRequiredError`."""
     target = exc.next_url if isinstance(exc, LoginRequiredError) else ""
     return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def too_many_attempts(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`TooManyAttemptsError` (a page opened with a wrong ``X-API-Key`` too often)."""
+    wait = exc.wait if isinstance(exc, TooManyAttemptsError) else 60
+    return PlainTextResponse(
+        f"too many failed keys from here or for this key: retry in {wait} s",
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def forbidden_page(request: Request, exc: Exception) -> Response:
@@ -143,10 +170,6 @@ def _login_page(
     secure = request.url.scheme == "https"
     response.set_cookie(csrf.COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
     return response
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -6,7 +6,10 @@ gets both back if the key was right; with either bucket empty nothing is checked
 and the caller is told how long to wait. Buckets refill continuously, so a lockout
 ends soon after the failures stop: nobody is locked out for good. The key's bucket
 slows a guess at one key spread over many addresses; its owner can still be held up
-while such a guess goes on, and can ask for a new key (another key id).
+while such a guess goes on, and can ask for a new key (another key id). A page opened
+with an ``X-API-Key`` header obeys the same buckets: a wrong key costs a token, and
+with a bucket empty no key is checked (a right one costs nothing, so scripts may fetch
+pages in parallel).
 """
 
 from __future__ import annotations
@@ -103,6 +106,18 @@ class LoginLimits:
             if wait:
                 self.clients.give_back(client)
         return math.ceil(wait)
+
+    def blocked(self, client: str, presented: str) -> int:
+        """Whole seconds until a key presented from ``client`` may be checked (0: now); takes nothing."""
+        kid = key_id(presented)
+        return math.ceil(max(self.clients.wait(client), self.keys.wait(kid) if kid is not None else 0.0))
+
+    def failed(self, client: str, presented: str) -> None:
+        """A wrong key that was checked without :meth:`admit` (an ``X-API-Key`` header on a page)."""
+        self.clients.take(client)
+        kid = key_id(presented)
+        if kid is not None:
+            self.keys.take(kid)
 
     def succeeded(self, client: str, presented: str) -> None:
         """The key was right: the tokens taken by :meth:`admit` come back."""
