@@ -81,11 +81,11 @@ class Hook:
 
 
 def _configure(ws: Path, hook_url: str) -> None:
-    """Route e-mail to the webhook and letters to a CSV export; a letter plan for new customers."""
+    """Route e-mail to the webhook, letters to a CSV and call tasks to a Parquet export; plans for new customers."""
     config = yaml.safe_load((ws / "cvm.yaml").read_text())
-    config["delivery"].update(routes={"email": "webhook", "mail": "csv"}, webhook_url=hook_url)
+    config["delivery"].update(routes={"email": "webhook", "mail": "csv", "crm_task": "parquet"}, webhook_url=hook_url)
     config["plans"] = {
-        "policy": {"max_actions": 2, "caps": {"all": {"day": 5}}, "quiet_hours": {"channels": []}},
+        "policy": {"max_actions": 3, "caps": {"all": {"day": 5}}, "quiet_hours": {"channels": []}},
         "definitions": {
             "letter": {
                 "description": "A welcome letter to new customers.",
@@ -93,7 +93,12 @@ def _configure(ws: Path, hook_url: str) -> None:
                 "steps": [
                     {"name": "letter", "day": 0, "objective": "inform", "channel": "mail", "propensity": "0.5"},
                 ],
-            }
+            },
+            "call": {
+                "description": "A call task for new customers.",
+                "trigger": {"type": "new_customer", "days": 7},
+                "steps": [{"name": "call", "day": 0, "objective": "ask", "channel": "crm_task", "propensity": "0.5"}],
+            },
         },
     }
     (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
@@ -186,9 +191,10 @@ def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path) -> None:
         assert run.returncode == 1, run.stderr  # late.csv is refused and stays in the inbox
         assert (ws / "inbox" / "customers" / "archive" / "crm.csv").exists()
         delivery = json.loads(run.stdout)["cycle"]["delivery"]
-        assert delivery["delivered"] == 4, run.stdout  # e-mail (webhook) and letter (CSV) for both customers
+        assert delivery["delivered"] == 6, run.stdout  # e-mail, letter and call task for both customers
         assert any(ID.encode() in body for body in hook.bodies)
         assert ID in "".join(p.read_text() for p in (ws / "exports").glob("*.csv"))
+        assert ID in str([pq.read_table(p).to_pylist() for p in (ws / "exports").glob("*.parquet")])
 
         admin = json.loads(cvm("keys", "create", "--role", "admin", "-w", str(ws), "--json").stdout)["key"]
         headers = {"X-API-Key": admin}
