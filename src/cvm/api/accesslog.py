@@ -86,7 +86,7 @@ def log_config(log_dir: Path | None = None) -> dict[str, Any]:
     config["loggers"]["uvicorn.access"]["filters"] = ["mask"]
     if log_dir is None:
         return config
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config["formatters"]["access_file"] = {"()": "uvicorn.logging.AccessFormatter", "fmt": ACCESS_FORMAT}
     config["formatters"]["default_file"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     config["formatters"]["access_file"]["use_colors"] = False
