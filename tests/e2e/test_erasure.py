@@ -6,7 +6,7 @@ export and a webhook to a real receiver), real-time events, and API and dashboar
 real ``cvm serve`` whose output (the access log) goes to a log directory. After the erasure,
 every byte of every file under the workspace and the log directory is searched for the name,
 e-mail, phone and id; Parquet files and SQLite tables are also opened and every cell checked
-(their pages may be compressed).
+(their pages may be compressed). On PostgreSQL every cell of every table is checked too.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from tests.e2e.test_cli import cvm
@@ -80,9 +81,10 @@ class Hook:
         self.server.server_close()
 
 
-def _configure(ws: Path, hook_url: str) -> None:
+def _configure(ws: Path, hook_url: str, online_url: str | None) -> None:
     """Route e-mail to the webhook, letters to a CSV and call tasks to a Parquet export; plans for new customers."""
     config = yaml.safe_load((ws / "cvm.yaml").read_text())
+    config["store"]["online_url"] = online_url
     config["delivery"].update(routes={"email": "webhook", "mail": "csv", "crm_task": "parquet"}, webhook_url=hook_url)
     config["plans"] = {
         "policy": {"max_actions": 3, "caps": {"all": {"day": 5}}, "quiet_hours": {"channels": []}},
@@ -171,15 +173,40 @@ def _sqlite_cells(path: Path) -> Iterator[str]:
         con.close()
 
 
+def _database_hits(url: str) -> dict[str, list[str]]:
+    """Where each personal value still is in the cells of a PostgreSQL database."""
+    engine = sa.create_engine(url)
+    found: dict[str, list[str]] = {}
+    try:
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                text = "\n".join(str(c) for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')) for c in row)
+                for value in PERSONAL:
+                    if value in text or value.lower() in text.lower():
+                        found.setdefault(value, []).append(table)
+    finally:
+        engine.dispose()
+    return found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def online(request: pytest.FixtureRequest) -> str | None:
+    """The online store: SQLite in the workspace (None), or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.mark.slow
-def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path) -> None:
+def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path, online: str | None) -> None:
     ws, logs = tmp_path / "ws", tmp_path / "logs"
     logs.mkdir()
     hook = Hook()
     env = {**os.environ, "CVM__DELIVERY__WEBHOOK_SECRET": SECRET}
     try:
         cvm("init", str(ws))
-        _configure(ws, hook.url)
+        _configure(ws, hook.url, online)
         today = datetime.now(UTC).date()
         (ws / "inbox" / "customers" / "crm.csv").write_text(_customers(str(today - timedelta(days=1))))
         (ws / "inbox" / "transactions" / "erp.csv").write_text(TRANSACTIONS)
@@ -215,6 +242,7 @@ def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path) -> None:
             assert api.get(f"/ui/customers/{ID}").status_code == 200  # the login page, with ?next=<the path>
             assert api.get("/ui/customers", params={"q": NAME}).status_code == 200
             assert hits(ws, logs), "the person is in the workspace before the erasure"
+            assert online is None or _database_hits(online), "the person is in the database before the erasure"
             erased = api.delete(f"/customers/{ID}")
             assert erased.status_code == 200, erased.text
             assert api.get(f"/customers/{ID}").status_code == 404
@@ -222,3 +250,5 @@ def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path) -> None:
         hook.close()
     left = hits(ws, logs)
     assert left == {}, json.dumps(left, indent=1)
+    if online is not None:
+        assert _database_hits(online) == {}
