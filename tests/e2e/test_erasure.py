@@ -141,7 +141,7 @@ def _cells(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def hits(*roots: Path) -> dict[str, list[str]]:
+def hits(*roots: Path, values: tuple[str, ...] = PERSONAL) -> dict[str, list[str]]:
     """Where each personal value (or its URL-encoded form) still is.
 
     Searched: the raw bytes of every file, the cells of every Parquet file and of every SQLite table.
@@ -155,7 +155,7 @@ def hits(*roots: Path) -> dict[str, list[str]]:
                 texts.append("\n".join(_cells(pq.read_table(path).to_pylist())))
             if data.startswith(b"SQLite format 3"):
                 texts.append("\n".join(_sqlite_cells(path)))
-            for value in PERSONAL:
+            for value in values:
                 forms = {value, value.lower(), quote(value, safe=""), quote_plus(value), quote(value).lower()}
                 if any(form in t for form in forms for t in texts):
                     found.setdefault(value, []).append(str(path.relative_to(root.parent)))
@@ -252,3 +252,18 @@ def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path, online: str | None
     assert left == {}, json.dumps(left, indent=1)
     if online is not None:
         assert _database_hits(online) == {}
+
+
+@pytest.mark.slow
+def test_erasure_reaches_the_demo_sources_and_models(tmp_path: Path) -> None:
+    """The demo company's source files (and ground truth) sit in the workspace; trained models hold no customer."""
+    ws = tmp_path / "ws"
+    cvm("demo", "-n", "300", "-w", str(ws))
+    assert (ws / "models" / "churn").is_dir()
+    person = pq.read_table(ws / "demo-data" / "customers.parquet").slice(122, 1).to_pylist()[0]
+    values = (person["customer_id"], person["email"], person["phone"])  # names repeat among demo customers
+    assert set(hits(ws, values=values)) == set(values)
+    erased = json.loads(cvm("customer", "erase", person["customer_id"], "--yes", "-w", str(ws), "--json").stdout)
+    assert erased["rows"]["files.demo-data"] >= 2  # the customer's row and their ground truth, at least
+    left = hits(ws, values=values)
+    assert left == {}, json.dumps(left, indent=1)
