@@ -114,3 +114,12 @@ def test_data_files_skip_models_hidden_and_given_folders(tmp_path: Path) -> None
         (tmp_path / rel).write_text("x")
     found = sorted(str(p.relative_to(tmp_path)) for p in data_files(tmp_path, skip=[tmp_path / "offline"]))
     assert found == ["demo-data/customers.parquet", "exports/actions-1.csv", "inbox/customers/archive/a.csv"]
+
+
+def test_a_damaged_file_is_counted_and_the_others_are_done(tmp_path: Path) -> None:
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b truncated")
+    (tmp_path / "ok.csv").write_text("customer_id\nC9\nC1\n")
+    assert erase_files(tmp_path, WHO) == {"files.unreadable": 2, "files..": 1}
+    assert (tmp_path / "broken.parquet").read_bytes() == b"PAR1 not really"
+    assert (tmp_path / "ok.csv").read_text() == "customer_id\nC1\n"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import logging
 import os
 import re
 import uuid
@@ -51,6 +52,7 @@ SKIPPED_DIRS = ("models",)
 _PHONE = re.compile(r"^\+?[\d\s().\-/]{7,}$")
 _NEUTRALISED = re.compile(r"^'(?=[=+\-@\t\r])")
 _GZIP = b"\x1f\x8b"
+log = logging.getLogger("cvm.erasure")
 
 
 def _digits(text: str) -> str:
@@ -276,11 +278,20 @@ def data_files(workspace: Path, skip: Iterable[Path] = ()) -> Iterator[Path]:
 
 
 def erase_files(workspace: Path, who: Identifiers, skip: Iterable[Path] = ()) -> dict[str, int]:
-    """Remove the customer from every data file in the workspace; records removed per top folder."""
+    """Remove the customer from every data file in the workspace; records removed per top folder.
+
+    A file that cannot be read or written (damaged, not the format its name says, no permission) is
+    left as it was, logged as a warning and counted under ``files.unreadable``, and the others are done.
+    """
     counts: dict[str, int] = {}
     root = Path(workspace)
     for path in data_files(root, skip):
-        removed = erase_file(path, who)
+        try:
+            removed = erase_file(path, who)
+        except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as exc:
+            log.warning("erasure: %s could not be rewritten and was left as it was: %s", path, exc)
+            counts["files.unreadable"] = counts.get("files.unreadable", 0) + 1
+            continue
         if removed:
             top = path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else "."
             counts[f"files.{top}"] = counts.get(f"files.{top}", 0) + removed
