@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cvm.customers.erase_files import Identifiers, data_files, erase_file, erase_files
 
@@ -123,3 +124,19 @@ def test_a_damaged_file_is_counted_and_the_others_are_done(tmp_path: Path) -> No
     assert erase_files(tmp_path, WHO) == {"files.unreadable": 2, "files..": 1}
     assert (tmp_path / "broken.parquet").read_bytes() == b"PAR1 not really"
     assert (tmp_path / "ok.csv").read_text() == "customer_id\nC1\n"
+
+
+def test_a_file_that_changed_since_it_was_read_is_not_replaced(tmp_path: Path) -> None:
+    from cvm.customers.erase_files import _atomic_write, _ChangedError, _signature
+
+    path = tmp_path / "actions-run.csv"
+    path.write_text("customer_id\nC9\n")
+    read_as = _signature(path)
+    with open(path, "a") as fh:  # a worker appends an action meanwhile
+        fh.write("C1\n")
+    with pytest.raises(_ChangedError):
+        _atomic_write(path, b"customer_id\n", read_as)
+    assert path.read_text() == "customer_id\nC9\nC1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["actions-run.csv"]
+    assert erase_file(path, WHO) == 1  # read again: the appended line stays
+    assert path.read_text() == "customer_id\nC1\n"

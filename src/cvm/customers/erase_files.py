@@ -95,8 +95,20 @@ class Identifiers:
         return any(p in _digits(line) for p in self.phones)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data``: a synced temporary file in the same folder, then ``os.replace``."""
+class _ChangedError(Exception):
+    """The file changed while it was being rewritten (a worker appended to an export): read it again."""
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _atomic_write(path: Path, data: bytes, read_as: tuple[int, int, int]) -> None:
+    """Replace ``path`` by ``data``: a synced temporary file in the same folder, then ``os.replace``.
+
+    Raises :class:`_ChangedError`, leaving ``path`` alone, when it no longer is the file that was read.
+    """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     mode = path.stat().st_mode & 0o777
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -106,12 +118,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
-    except BaseException:
         os.close(fd)
+        fd = -1
+        if _signature(path) != read_as:
+            raise _ChangedError(path)
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
-    os.close(fd)
-    os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -193,6 +209,7 @@ def _filter_json(text: str, who: Identifiers) -> tuple[str, int]:
 
 
 def _rewrite_text(path: Path, who: Identifiers, kind: str) -> int:
+    read_as = _signature(path)
     raw = path.read_bytes()
     zipped = raw[:2] == _GZIP
     data = gzip.decompress(raw) if zipped else raw
@@ -203,7 +220,7 @@ def _rewrite_text(path: Path, who: Identifiers, kind: str) -> int:
     new, removed = _filter_json(text, who) if kind == "json" else _filter_csv(text, who)
     if removed:
         encoded = new.encode(encoding)
-        _atomic_write(path, gzip.compress(encoded, mtime=0) if zipped else encoded)
+        _atomic_write(path, gzip.compress(encoded, mtime=0) if zipped else encoded, read_as)
     return removed
 
 
@@ -233,6 +250,7 @@ def _string_mask(column: pa.ChunkedArray, who: Identifiers) -> pa.ChunkedArray |
 
 
 def _rewrite_parquet(path: Path, who: Identifiers) -> int:
+    read_as = _signature(path)
     with pq.ParquetFile(path) as source:
         meta = source.metadata
         first = meta.num_row_groups and meta.num_columns
@@ -249,20 +267,30 @@ def _rewrite_parquet(path: Path, who: Identifiers) -> int:
         kept = table.filter(pc.invert(hit))
         sink = pa.BufferOutputStream()
         pq.write_table(kept, sink, compression=None if codec == "uncompressed" else codec)
-        _atomic_write(path, sink.getvalue().to_pybytes())
+        _atomic_write(path, sink.getvalue().to_pybytes(), read_as)
     return removed
 
 
-def erase_file(path: Path, who: Identifiers) -> int:
-    """Remove the customer's records from one data file (atomically); records removed."""
+def erase_file(path: Path, who: Identifiers, attempts: int = 5) -> int:
+    """Remove the customer's records from one data file (atomically); records removed.
+
+    A file that changes between the read and the replace (a worker appending to a CSV export)
+    is read again, up to ``attempts`` times. The check narrows the window to the moment between
+    the last look and the replace; an append in that moment would go to the replaced file.
+    """
     name = path.name.lower().removesuffix(".gz")
-    if name.endswith(PARQUET_SUFFIXES):
-        return _rewrite_parquet(path, who)
-    if name.endswith(JSON_SUFFIXES):
-        return _rewrite_text(path, who, "json")
-    if name.endswith(TEXT_SUFFIXES):
-        return _rewrite_text(path, who, "csv")
-    return 0
+    for _ in range(attempts):
+        try:
+            if name.endswith(PARQUET_SUFFIXES):
+                return _rewrite_parquet(path, who)
+            if name.endswith(JSON_SUFFIXES):
+                return _rewrite_text(path, who, "json")
+            if name.endswith(TEXT_SUFFIXES):
+                return _rewrite_text(path, who, "csv")
+            return 0
+        except _ChangedError:
+            continue
+    raise OSError(f"{path} kept changing while it was being rewritten")
 
 
 def data_files(workspace: Path, skip: Iterable[Path] = ()) -> Iterator[Path]:
