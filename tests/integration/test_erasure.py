@@ -127,3 +127,13 @@ def test_outbox_rows_keep_nothing_that_leads_back(any_engine: Engine, tmp_path: 
     assert errors[0] == "customer erased"
     assert '"customer_id":"C2"' in errors[1]
     assert "C1" not in json.dumps([erased, errors[0]], default=str)
+
+
+def test_every_online_table_with_customer_ids_is_erased(any_engine: Engine, tmp_path: Path) -> None:
+    """A table added to the online store with a customer_id column must be added to the erasure too."""
+    from cvm.store.tables import metadata
+
+    any_engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
+    rows = any_engine.erase("C1").rows
+    with_ids = {name for name, table in metadata.tables.items() if "customer_id" in table.c}
+    assert with_ids <= {name.removeprefix("online.") for name in rows}
