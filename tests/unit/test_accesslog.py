@@ -71,3 +71,41 @@ def test_log_files_are_private_and_masked(tmp_path: Path) -> None:
             for handler in list(logging.getLogger(name).handlers):
                 logging.getLogger(name).removeHandler(handler)
                 handler.close()
+
+
+def test_the_api_app_masks_its_access_log_however_it_is_served(tmp_path: Path) -> None:
+    """A plain uvicorn server (no log configuration of ours) running the app logs masked targets."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from cvm.api import create_app
+    from cvm.engine import Engine
+    from tests.serving import free_port
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    access, keep, port = logging.getLogger("uvicorn.access"), Keep(), free_port()
+    access.addHandler(keep)
+    config = uvicorn.Config(create_app(Engine.init(tmp_path / "ws")), port=port, log_config=None, log_level="info")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        httpx.get(f"http://127.0.0.1:{port}/customers/C1/timeline")
+        httpx.get(f"http://127.0.0.1:{port}/customers", params={"q": "ann@example.com"})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        access.removeHandler(keep)
+    assert any("/customers/***/timeline" in r for r in records), records
+    assert any("/customers?q=***" in r for r in records), records
+    assert not any("C1" in r or "ann" in r for r in records)

@@ -11,8 +11,9 @@ sees it:
 * of the query string only the keys stay; values stay only for paging and filter keys that
   never hold personal data (:data:`KEPT_PARAMETERS`), others read ``***``.
 
-:func:`log_config` is uvicorn's logging configuration with that filter on the access
-logger, writing to stdout as before and, when a log directory is given, also to
+:func:`install` puts the filter on uvicorn's access logger (the API app calls it, so any
+server that runs the app masks). :func:`log_config` is uvicorn's logging configuration with
+that filter, writing to stdout as before and, when a log directory is given, also to
 ``access.log`` and ``server.log`` there (files created with mode 0600).
 """
 
@@ -65,6 +66,13 @@ class MaskingFilter(logging.Filter):
         if isinstance(args, tuple) and len(args) == 5:
             record.args = (args[0], args[1], mask_target(str(args[2])), args[3], args[4])
         return True
+
+
+def install() -> None:
+    """Mask uvicorn's access records however the app is served (``cvm serve``, uvicorn or gunicorn workers)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+        logger.addFilter(MaskingFilter())
 
 
 def _private_file(path: Path) -> str:
