@@ -267,3 +267,41 @@ def test_erasure_reaches_the_demo_sources_and_models(tmp_path: Path) -> None:
     assert erased["rows"]["files.demo-data"] >= 2  # the customer's row and their ground truth, at least
     left = hits(ws, values=values)
     assert left == {}, json.dumps(left, indent=1)
+
+
+def test_serve_writes_a_masked_access_log_to_the_configured_folder(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cvm("init", str(ws))
+    config = yaml.safe_load((ws / "cvm.yaml").read_text())
+    config["privacy"]["log_dir"] = "logs"
+    (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    cmd = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(ws), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/customers/{ID}", params={"q": EMAIL}, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "cvm serve did not come up"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    text = (ws / "logs" / "access.log").read_text()
+    assert '"GET /customers/***?q=*** HTTP/1.1" 401' in text
+    assert hits(ws / "logs") == {}
+    assert (ws / "logs" / "access.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_erasure_key_is_refused_in_the_config_file(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cvm("init", str(ws))
+    config = yaml.safe_load((ws / "cvm.yaml").read_text())
+    config["privacy"]["erasure_key"] = "k" * 40
+    (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
+    refused = cvm("customer", "list", "-w", str(ws), ok=False)
+    assert refused.returncode != 0
+    assert "privacy.erasure_key is a secret; set CVM__PRIVACY__ERASURE_KEY in the environment" in refused.stderr
