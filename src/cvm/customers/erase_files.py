@@ -17,7 +17,8 @@ records are removed; nothing else in the file changes:
   reader detected them. UTF-16/32 files are written back with the same encoding and a BOM.
 * JSON lines keep every other line as it was; a ``.json`` array of objects is written back
   normalised (one object per line). Other JSON documents are left alone.
-* Parquet files are written back with the same schema (and metadata) and compression codec.
+* Parquet files are written back with the same schema (and metadata) and compression codec;
+  text columns are searched (cells inside nested list or struct columns are not).
 * A text file that cannot be parsed as CSV loses the physical lines that hold one of the values.
 * Gzipped files stay gzipped.
 
@@ -81,11 +82,12 @@ class Identifiers:
         return bool(self.phones) and bool(_PHONE.match(value)) and _digits(value) in self.phones
 
     def in_text(self, text: str) -> bool:
-        """Whether ``text`` may hold a value (a quick test before parsing; phones by their last digits)."""
+        """Whether ``text`` may hold a value (a quick test before parsing; phones by their digits)."""
         lower = text.lower()
         if self.customer_id in text or any(e in lower for e in self.emails):
             return True
-        return any(p[-4:] in text for p in self.phones)
+        digits = _digits(text) if self.phones else ""
+        return any(p in digits for p in self.phones)
 
     def line_hit(self, line: str) -> bool:
         """Whether a physical line holds a value (for text that is not CSV)."""
