@@ -90,11 +90,11 @@ def test_parquet_keeps_schema_metadata_and_codec(tmp_path: Path) -> None:
 def test_json_lines_and_json_arrays(tmp_path: Path) -> None:
     lines = tmp_path / "events.jsonl"
     lines.write_text(
-        '{"customer_id": "C1", "n": 1}\n{"customer_id": "C9"}\nnot json with C9\n'
+        '{"customer_id": "C1", "n": 1}\n{"customer_id": "C9"}\nnot json,C9\nnot json, with C90\n'
         '{"p": {"to": "eve.erase@example.org"}}\n'
     )
     assert erase_file(lines, WHO) == 3
-    assert lines.read_text() == '{"customer_id": "C1", "n": 1}\n'
+    assert lines.read_text() == '{"customer_id": "C1", "n": 1}\nnot json, with C90\n'
     array = tmp_path / "rows.json"
     array.write_text(json.dumps([{"customer_id": "C9"}, {"customer_id": "C1"}]))
     assert erase_file(array, WHO) == 1
@@ -103,9 +103,9 @@ def test_json_lines_and_json_arrays(tmp_path: Path) -> None:
 
 def test_text_that_is_not_csv_loses_the_lines_with_a_value(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
-    path.write_text('id,note\nC1,"never closed\nC9,x\n')
-    assert erase_file(path, WHO) == 1
-    assert path.read_text() == 'id,note\nC1,"never closed\n'
+    path.write_text('id,note\nC1,"never closed\nC9,x\nC90,mail of C9\nC2;eve.erase@example.org\n')
+    assert erase_file(path, WHO) == 2
+    assert path.read_text() == 'id,note\nC1,"never closed\nC90,mail of C9\n'
 
 
 def test_data_files_skip_models_hidden_and_given_folders(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ records are removed; nothing else in the file changes:
   normalised (one object per line). Other JSON documents are left alone.
 * Parquet files are written back with the same schema (and metadata) and compression codec;
   text columns are searched (cells inside nested list or struct columns are not).
-* A text file that cannot be parsed as CSV loses the physical lines that hold one of the values.
+* A text file that cannot be parsed as CSV loses the physical lines with a field that is one of
+  the values (fields split at ``, ; tab |`` and quotes) or that contain the e-mail.
 * Gzipped files stay gzipped.
 
 Each rewrite is atomic: a temporary file in the same folder, synced, then ``os.replace``, so a crash
@@ -90,11 +91,11 @@ class Identifiers:
         return any(p in digits for p in self.phones)
 
     def line_hit(self, line: str) -> bool:
-        """Whether a physical line holds a value (for text that is not CSV)."""
+        """Whether a physical line holds a value (for text that is not CSV): a field split at ``, ; tab |``
+        and quotes is one of the values, or the line contains the e-mail. Ids are never matched inside
+        longer text, so that ``C1`` does not take ``C10``'s line with it."""
         lower = line.lower()
-        if self.customer_id in line or any(e in lower for e in self.emails):
-            return True
-        return any(p in _digits(line) for p in self.phones)
+        return any(e in lower for e in self.emails) or any(self.matches(p) for p in re.split(r'[,;\t|"]', line))
 
 
 class _ChangedError(Exception):
