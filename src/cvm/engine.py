@@ -27,7 +27,6 @@ from cvm.contracts import table_schema
 from cvm.customers.erase import Erasure
 from cvm.customers.events import contact_history_frame
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot, Rescorer
-from cvm.events.erase import erase_online
 from cvm.hub import inbox
 from cvm.hub.summary import HubSummary, hub_summary
 from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
@@ -252,15 +251,10 @@ class Engine:
         return customers.list_customers(self.offline, limit=limit, offset=offset, q=q)
 
     def erase(self, customer_id: str, actor: str | None = None) -> Erasure:
-        """Erase a customer's personal data everywhere; the audit keeps only a hash of the id."""
-        from cvm.experiments import records
+        """Erase a customer's personal data everywhere (stores and files); the audit keeps a keyed token of the id."""
+        from cvm.customers.erase_everywhere import erase_everywhere
 
-        with delivery.write_transaction(self.online) as conn:  # first: pending actions must never go out
-            online_rows = erase_online(conn, customer_id)
-            if sa.inspect(conn).has_table("assignments"):
-                online_rows["assignments"] = records.erase(conn, customer_id)
-        erasure = customers.erase_customer(self.offline, customer_id)
-        erasure = Erasure(erasure.subject, {**erasure.rows, **{f"online.{k}": n for k, n in online_rows.items()}})
+        erasure = erase_everywhere(self, customer_id)
         self._audit(actor or default_actor(), "customer.erase", erasure.subject, erasure.total, tables=erasure.rows)
         self.online.vacuum()
         return erasure

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from cvm import __version__
+from cvm.api import accesslog
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
 from cvm.api.events import router as events_router
 from cvm.api.pilots import router as pilots_router
@@ -135,6 +136,7 @@ def create_app(engine: Engine) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    accesslog.install()  # access logs mask customer ids and search terms
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:

@@ -82,7 +82,7 @@ def erase(
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
 ) -> None:
-    """Erase a customer's personal data from every store; anonymous aggregates and an audit entry remain."""
+    """Erase a customer's personal data from every store and data file; anonymous aggregates and an audit remain."""
     engine = open_engine(workspace)
     if not yes and not typer.confirm(f"Erase the personal data of {customer_id}? This cannot be undone"):
         raise typer.Exit(1)

@@ -128,18 +128,33 @@ def serve(
     workspace: Workspace = Path("."),
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default from cvm.yaml).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from cvm.yaml).")] = None,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Also write access.log and server.log here (default: privacy.log_dir).")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs, health at /health) for one workspace."""
+    """Serve the HTTP API (OpenAPI at /docs, health at /health) for one workspace.
+
+    The access log (stdout, and ``access.log`` in the log directory) masks customer ids and query values.
+    """
     import uvicorn
 
     from cvm.api import create_app
+    from cvm.api.accesslog import log_config
 
     engine = open_engine(workspace)
     with handled():
         engine.online.migrate()
+    configured = engine.settings.privacy.log_dir
+    folder = log_dir or (engine.workspace / configured if configured else None)
     app_ = create_app(engine)
     engine.events.warm()
-    uvicorn.run(app_, host=host or engine.settings.api.host, port=port or engine.settings.api.port, log_level="info")
+    uvicorn.run(
+        app_,
+        host=host or engine.settings.api.host,
+        port=port or engine.settings.api.port,
+        log_level="info",
+        log_config=log_config(folder),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

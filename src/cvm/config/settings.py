@@ -210,6 +210,20 @@ class EventsSettings(_Section):
     )
 
 
+class PrivacySettings(_Section):
+    """Erasure and logs: what is kept of a person after ``cvm customer erase``, and what logs may show."""
+
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the erased-id tokens in the audit log; environment only. "
+        "Unset: a random key kept in <workspace>/.erasure-key (mode 0600).",
+    )
+    log_dir: str | None = Field(
+        default=None,
+        description="Folder (relative to the workspace, or absolute) where `cvm serve` also writes its access log.",
+    )
+
+
 # -- experiments: the global holdout and pilots (cvm.experiments) ---------------------------------
 Outcome = Literal["revenue", "margin", "retention", "conversion", "nps"]
 SegmentColumn = Literal["kind", "region", "sector", "channel"]
@@ -337,6 +351,7 @@ class Settings(_Section):
     segments: SegmentsConfig = SegmentsConfig()
     plans: PlansConfig = Field(default_factory=PlansConfig, validate_default=True)
     experiments: ExperimentsSettings = ExperimentsSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("plans")
     @classmethod
@@ -402,7 +417,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-ENV_ONLY = (("delivery", "webhook_secret"),)
+ENV_ONLY = (("delivery", "webhook_secret"), ("privacy", "erasure_key"))
 
 
 def _refuse_file_secrets(file_layer: Mapping[str, Any], origin: str) -> None:

@@ -129,6 +129,18 @@ experiments:
 {pilots}
 """
 
+_PRIVACY = """
+privacy:
+  # Erasure (`cvm customer erase`, DELETE /customers/{{id}}) removes the person from the stores, the inbox
+  # files (archived, refused and pending), the CSV/Parquet exports, the outbox and demo files. The audit log
+  # keeps an HMAC-SHA256 token of the id, keyed by CVM__PRIVACY__ERASURE_KEY (environment only); without
+  # it a random key is created once in <workspace>/.erasure-key (mode 0600). Keep the key to check later
+  # that a given id was erased.
+  # `cvm serve` logs requests to stdout with customer ids and query values masked; with log_dir set
+  # (relative to the workspace, or absolute) also to <log_dir>/access.log.
+  log_dir: {log_dir}
+"""
+
 
 _LIFECYCLE = """
 models:
@@ -215,4 +227,5 @@ def render_template(settings: Settings | None = None) -> str:
         )
         + render_section(s.segments, s.plans)
         + _EXPERIMENTS.format(holdout_share=s.experiments.holdout_share, pilots=_pilots_block(s))
+        + _PRIVACY.format(log_dir=s.privacy.log_dir or "null")
     )

@@ -4,17 +4,20 @@ Rows that feed aggregates (revenue, margins, payments, NPS) stay, re-keyed to a
 random token that nothing maps back to, with every personal column emptied.
 Quarantined rows of the customer are deleted, superseded Parquet files are
 removed, and the online store is vacuumed so that no freed page keeps the data.
+The audit log keeps a keyed token of the id (:mod:`cvm.customers.subject`); the files
+around the stores are handled by :mod:`cvm.customers.erase_files`, and
+:mod:`cvm.customers.erase_everywhere` runs every part in order.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
 import polars as pl
 
 from cvm.contracts import QUARANTINE, TABLES
+from cvm.customers.erase_files import Identifiers
 from cvm.customers.profile import UnknownCustomerError
 from cvm.store import OfflineStore
 
@@ -23,7 +26,7 @@ from cvm.store import OfflineStore
 class Erasure:
     """What an erasure changed."""
 
-    subject: str  # a one-way hash of the customer id, for the audit log
+    subject: str  # a keyed token of the customer id (HMAC), for the audit log
     rows: dict[str, int]
 
     @property
@@ -31,8 +34,14 @@ class Erasure:
         return sum(self.rows.values())
 
 
-def subject_hash(customer_id: str) -> str:
-    return "sha256:" + hashlib.sha256(customer_id.encode()).hexdigest()[:16]
+def identifiers(store: OfflineStore, customer_id: str) -> Identifiers:
+    """The customer's id, e-mail and phone, to find them in files; raises :class:`UnknownCustomerError`."""
+    rows = store.scan("customers").filter(pl.col("customer_id") == customer_id).select("email", "phone").collect()
+    if rows.height == 0:
+        raise UnknownCustomerError(customer_id)
+    found = [Identifiers.of(customer_id, r["email"], r["phone"]) for r in rows.iter_rows(named=True)]
+    emails = frozenset(e for f in found for e in f.emails)
+    return Identifiers(customer_id, emails, frozenset(p for f in found for p in f.phones))
 
 
 def _anonymised(frame: pl.DataFrame, customer_id: str, token: str, pii: tuple[str, ...]) -> pl.DataFrame:
@@ -50,8 +59,11 @@ def _personal_values(store: OfflineStore, customer_id: str) -> list[str]:
     return [customer_id] + [v for r in values for v in r.values() if v]
 
 
-def erase_customer(store: OfflineStore, customer_id: str) -> Erasure:
-    """Remove the personal data of ``customer_id`` from the offline store, in one transaction."""
+def erase_customer(store: OfflineStore, customer_id: str, subject: str) -> Erasure:
+    """Remove the personal data of ``customer_id`` from the offline store, in one transaction.
+
+    ``subject`` is what the returned :class:`Erasure` names the customer by (a keyed token).
+    """
     token = f"anon-{uuid.uuid4().hex[:16]}"
     counts: dict[str, int] = {}
     with store.transaction() as tx:
@@ -76,4 +88,4 @@ def erase_customer(store: OfflineStore, customer_id: str) -> Erasure:
                 tx.replace(name, frame.filter(pl.col("customer_id").ne_missing(customer_id)))
             else:
                 tx.replace(name, _anonymised(frame, customer_id, token, schema.pii_columns))
-    return Erasure(subject_hash(customer_id), counts)
+    return Erasure(subject, counts)

@@ -3,7 +3,11 @@
 Events (whose properties may hold personal data) and the online profile are deleted.
 Action requests, contact history and suppressions stay for contact-pressure and
 delivery statistics, re-keyed to a random token; requests not yet delivered are
-dead-lettered so that an erased customer is never contacted.
+dead-lettered so that an erased customer is never contacted. The outbox rows lose
+what could lead back to the customer: the idempotency key (a hash of the id, plan and
+date) becomes ``erased-<token>-<row id>``, the event id is emptied, and error texts
+(which may quote a receiver's reply about the customer) become "customer erased",
+in the requests and in their delivery attempts.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ import uuid
 
 import sqlalchemy as sa
 
-from cvm.store.tables import action_requests, contact_history, customer_online, event_log, suppressions
+from cvm.store.tables import (
+    action_requests,
+    contact_history,
+    customer_online,
+    deliveries,
+    event_log,
+    suppressions,
+)
+
+ERASED = "customer erased"
 
 
 def erase_online(conn: sa.Connection, customer_id: str) -> dict[str, int]:
@@ -30,8 +43,21 @@ def erase_online(conn: sa.Connection, customer_id: str) -> dict[str, int]:
     conn.execute(
         action_requests.update()
         .where(r.customer_id == customer_id, r.status.in_(("pending", "in_flight")))
-        .values(status="dead", lease_until=None, last_error="customer erased")
+        .values(status="dead", lease_until=None, last_error=ERASED)
     )
+    mine = sa.select(r.id).where(r.customer_id == customer_id).scalar_subquery()
+    d = deliveries.c
+    conn.execute(deliveries.update().where(d.request_id.in_(mine), d.error.is_not(None)).values(error=ERASED))
+    conn.execute(
+        action_requests.update()
+        .where(r.customer_id == customer_id)
+        .values(
+            idempotency_key=sa.literal(f"erased-{token}-") + sa.cast(r.id, sa.String),
+            event_id=None,
+            last_error=sa.case((r.last_error.is_(None), None), else_=sa.literal(ERASED)),
+        )
+    )
+    conn.execute(suppressions.update().where(suppressions.c.customer_id == customer_id).values(event_id=None))
     for table in (action_requests, contact_history, suppressions):
         changed = conn.execute(table.update().where(table.c.customer_id == customer_id).values(customer_id=token))
         counts[table.name] = changed.rowcount

@@ -1,0 +1,42 @@
+"""Erase a customer everywhere, in an order that a crash or a retry cannot spoil.
+
+1. The online store first (events, profile, outbox, contact history, pilot assignments), so that no
+   pending action goes out to an erased customer.
+2. The data files of the workspace (inbox, exports, demo sources: :mod:`cvm.customers.erase_files`),
+   while the offline store still knows the customer's e-mail and phone to find them by.
+3. The offline store (:mod:`cvm.customers.erase`), last: until it is done the customer is still
+   known, so running the erasure again after a crash finishes the job.
+
+The caller writes the audit entry (with the keyed token of :mod:`cvm.customers.subject`) and then
+vacuums the online store, so that no freed page or WAL frame keeps the data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from cvm import delivery
+from cvm.customers.erase import Erasure, erase_customer, identifiers
+from cvm.customers.erase_files import erase_files
+from cvm.customers.subject import erasure_key, subject_token
+from cvm.events.erase import erase_online
+
+if TYPE_CHECKING:
+    from cvm.engine import Engine
+
+
+def erase_everywhere(engine: Engine, customer_id: str) -> Erasure:
+    """Erase ``customer_id`` from the online store, the workspace's files and the offline store."""
+    from cvm.experiments import records
+
+    with delivery.write_transaction(engine.online) as conn:
+        online_rows = erase_online(conn, customer_id)
+        if sa.inspect(conn).has_table("assignments"):
+            online_rows["assignments"] = records.erase(conn, customer_id)
+    who = identifiers(engine.offline, customer_id)
+    files = erase_files(engine.workspace, who, skip=[engine.offline.root])
+    key = erasure_key(engine.workspace, engine.settings.privacy.erasure_key)
+    erasure = erase_customer(engine.offline, customer_id, subject_token(key, customer_id))
+    return Erasure(erasure.subject, {**erasure.rows, **{f"online.{k}": n for k, n in online_rows.items()}, **files})
