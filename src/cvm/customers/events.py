@@ -20,7 +20,8 @@ def _at(col: str) -> pl.Expr:
 
 
 def _money(col: str) -> pl.Expr:
-    return pl.col(col).round(2).cast(pl.Utf8)
+    """A money column as text; an empty optional amount (a margin not given) reads "-"."""
+    return pl.col(col).round(2).cast(pl.Utf8).fill_null("-")
 
 
 def _events(frame: pl.DataFrame, ts: pl.Expr, kind: str | pl.Expr, summary: pl.Expr, table: str) -> pl.DataFrame:
