@@ -168,3 +168,9 @@ def test_every_error_status_is_documented_with_its_body(client: httpx.Client) ->
 def test_the_documented_roles_and_statuses_are_the_engines() -> None:
     assert set(get_args(Role)) == set(ROLES)
     assert get_args(ActionStatus) == STATUSES
+
+
+def test_a_405_names_every_method_of_the_resource(client: httpx.Client) -> None:
+    assert client.request("OPTIONS", "/customers/C1").headers["allow"] == "DELETE, GET"
+    assert client.request("OPTIONS", "/customers/C1/timeline").headers["allow"] == "GET"
+    assert client.request("OPTIONS", "/keys").headers["allow"] == "GET, POST"

@@ -88,10 +88,23 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": issues(exc.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _allowed(request: Request) -> str | None:
+    """The documented methods of the resource whose route matched (Starlette names only that route's).
+
+    ``GET`` and ``DELETE /customers/{customer_id}`` are two routes; a 405 on one must name both.
+    """
+    template = getattr(request.scope.get("route"), "path_format", None)
+    operations: dict[str, Any] = request.app.openapi()["paths"].get(template, {}) if template else {}
+    return ", ".join(sorted(method.upper() for method in operations)) or None
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # registered for this class only
     if exc.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT and isinstance(exc.detail, str):
         return JSONResponse({"detail": [issue((), exc.detail)]}, status_code=exc.status_code, headers=exc.headers)
+    allowed = _allowed(request) if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED else None
+    if allowed:
+        exc.headers = {**(exc.headers or {}), "Allow": allowed}
     return await http_exception_handler(request, exc)
 
 
