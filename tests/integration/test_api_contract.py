@@ -81,6 +81,17 @@ def test_a_bool_is_not_an_amount(client: httpx.Client) -> None:
     assert body["rejects"][0]["field"] == "amount"
 
 
+def test_request_fields_are_strict_and_text_is_unicode(client: httpx.Client) -> None:
+    row = {"customer_id": "C9", "acquired_at": "2024-06-01", "kind": "B2C"}
+    assert _locs(client.post("/tables/customers/rows", json={"rows": [row], "upsert": "yes"})) == [["body", "upsert"]]
+    ratio = {"rows": [row], "max_reject_ratio": True}
+    assert _locs(client.post("/tables/customers/rows", json=ratio)) == [["body", "max_reject_ratio"]]
+    lone = '{"rows": [{"customer_id": "\\ud800", "acquired_at": "2024-06-01", "kind": "B2C"}]}'
+    answer = client.post("/tables/customers/rows", content=lone, headers={"Content-Type": "application/json"})
+    assert _locs(answer) == [["body", "rows", 0, "customer_id"]]
+    assert client.get("/customers", params={"q": "C9"}).json()["count"] == 0
+
+
 def test_a_refused_batch_is_a_422_in_the_one_shape_and_keeps_its_rejects(client: httpx.Client) -> None:
     rows = [{"customer_id": "C5", "acquired_at": "someday", "kind": "B2B"}]
     answer = client.post("/tables/customers/rows", json={"rows": rows})
@@ -106,6 +117,9 @@ def test_validation_errors_never_echo_the_input(client: httpx.Client) -> None:
         _locs(answer)
         assert "ann@example.com" not in answer.text
         assert len(answer.content) < 2_000
+    named = client.post("/tables/customers/rows", json={"rows": [{secret: [1]}]})  # a field name is the path
+    assert _locs(named)[0][3] == secret[:79] + "…"
+    assert len(named.content) < 2_000
 
 
 def test_customer_ids_with_a_slash_are_read_and_erased_url_encoded(client: httpx.Client) -> None:

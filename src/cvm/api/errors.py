@@ -22,6 +22,10 @@ MAX_OFFSET = 2**31 - 1
 """The largest ``offset`` a list takes: any integer type of any backend holds it."""
 MAX_ID = 2**63 - 1
 """The largest numeric id a path takes: the range of the online store's BIGINT keys."""
+EXCERPT = 80
+"""The most characters of a field name an error repeats."""
+MAX_MSG = 500
+"""The most characters of an error message (messages name fields, not values)."""
 
 
 class ErrorBody(BaseModel):
@@ -78,9 +82,17 @@ def invalid(loc: Iterable[str | int], msg: str, kind: str = "value_error") -> Re
     return RequestValidationError([issue(loc, msg, kind)])
 
 
+def _short(part: str | int) -> str | int:
+    """A part of a field path, cut to :data:`EXCERPT` characters (a JSON key may be megabytes long)."""
+    return part if isinstance(part, int) or len(part) <= EXCERPT else part[: EXCERPT - 1] + "…"
+
+
 def issues(errors: Iterable[Any]) -> list[dict[str, Any]]:
     """Validation errors as :class:`FieldIssue` dicts: field path, message and kind; never the input."""
-    return [issue(e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "value_error"))) for e in errors]
+    return [
+        issue(map(_short, e.get("loc", ())), str(e.get("msg", "invalid"))[:MAX_MSG], str(e.get("type", "value_error")))
+        for e in errors
+    ]
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 
 from cvm.api.errors import FieldIssue
 
@@ -22,12 +22,28 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _utf8(value: str) -> str:
-    value.encode("utf-8")  # a lone surrogate is no text the stores can hold: a ValueError names the field
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
     return value
 
 
 Text = Annotated[str, AfterValidator(_utf8)]
-Cell = Text | int | float | bool | None
+_JSON_TYPES: dict[type, str] = {list: "an array", dict: "an object"}
+
+
+def _cell(value: object) -> str | int | float | bool | None:
+    if isinstance(value, str):
+        return _utf8(value)
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    raise ValueError(f"a cell is a string, a number, true, false or null, not {_JSON_TYPES.get(type(value), 'that')}")
+
+
+Cell = Annotated[
+    str | int | float | bool | None, PlainValidator(_cell, json_schema_input_type=str | int | float | bool | None)
+]
 """One value of a row sent as JSON: a scalar (a list or an object is no cell of a hub table)."""
 Role = Literal["admin", "analyst", "ingest"]
 """The roles of :data:`cvm.access.ROLES`."""
@@ -92,6 +108,8 @@ class CustomerPublic(BaseModel):
 class RowsCreate(BaseModel):
     """Rows to ingest into a hub table, as JSON objects keyed by column."""
 
+    model_config = ConfigDict(strict=True)  # "yes" is no bool and true no ratio
+
     rows: list[Annotated[dict[Text, Cell], Field(min_length=1)]] = Field(min_length=1, max_length=100_000)
     upsert: bool = False
     max_reject_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -114,6 +132,8 @@ class BatchRefused(BatchPublic):
 
 
 class KeyCreate(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     role: Role
     label: str | None = None
 
