@@ -49,7 +49,7 @@ class InvalidBody(BaseModel):
 
 
 _WHY: dict[int, tuple[type[BaseModel], str]] = {
-    400: (ErrorBody, "The body is not parseable JSON."),
+    400: (ErrorBody, "The body could not be read (bytes that are not UTF-8 text)."),
     401: (ErrorBody, "No X-API-Key header, or an unknown or revoked key."),
     403: (ErrorBody, "The key's role does not allow this."),
     404: (ErrorBody, "Not found."),
