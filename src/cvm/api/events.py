@@ -9,16 +9,18 @@ in a batch the good events are kept and each bad one is reported by its index.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from cvm.api import errors
 from cvm.api.deps import Admin, EngineDep, PresentedKey, Reader, actor, authorize
+from cvm.api.errors import BODY, KEYED, MAX_ID
+from cvm.api.schemas import ActionStatus, UtcDatetime
 from cvm.contracts import jsontext
 from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
@@ -80,9 +82,9 @@ class RequestPublic(BaseModel):
     idempotency_key: str
     status: str
     attempts: int
-    created_at: datetime
-    next_attempt_at: datetime
-    delivered_at: datetime | None
+    created_at: UtcDatetime
+    next_attempt_at: UtcDatetime
+    delivered_at: UtcDatetime | None
     last_error: str | None
 
 
@@ -117,7 +119,14 @@ def _bad_request(errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = (
     response_model=None,  # built by the engine; documented below, not validated again per event
     responses={
         200: {"model": EventResultPublic | EventBatchPublic, "description": "One result, or one per event."},
-        404: {"description": "Unknown customer (events.unknown_customer: reject)."},
+        **errors.responses(
+            *KEYED,
+            *BODY,
+            404,
+            409,
+            e404="Unknown customer (events.unknown_customer: reject).",
+            e409="The event id was used before by this source for a different event.",
+        ),
     },
     openapi_extra={"requestBody": _body_schema()},
 )
@@ -146,7 +155,11 @@ def _ingest(body: Any, engine: Engine, presented: str | None) -> JSONResponse:
     return _Results(outcome.to_dict())
 
 
-@router.get("/customers/{customer_id}/next-best-action", tags=["customers"])
+@router.get(
+    "/customers/{customer_id:path}/next-best-action",
+    tags=["customers"],
+    responses=errors.responses(*KEYED, 404, 422, e404="Unknown customer."),
+)
 def next_best_action(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
     """Eligible actions for the customer now, best first, with the reasons for each."""
     try:
@@ -157,11 +170,11 @@ def next_best_action(customer_id: str, engine: EngineDep, _: Reader) -> dict[str
     return {"data": data, "count": len(data)}
 
 
-@router.get("/actions", tags=["actions"])
+@router.get("/actions", tags=["actions"], responses=errors.responses(*KEYED, 422))
 def list_actions(
     engine: EngineDep,
     _: Reader,
-    status_: Annotated[str | None, Query(alias="status", description="pending, in_flight, delivered or dead")] = None,
+    status_: Annotated[ActionStatus | None, Query(alias="status")] = None,
     customer_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -174,8 +187,12 @@ def list_actions(
     return {"data": data, "count": len(data)}
 
 
-@router.post("/actions/{request_id}/retry", tags=["actions"])
-def retry_action(request_id: int, engine: EngineDep, caller: Admin) -> dict[str, Any]:
+@router.post(
+    "/actions/{request_id}/retry",
+    tags=["actions"],
+    responses=errors.responses(*KEYED, 404, 409, 422, e404="Unknown action.", e409="The action is not dead."),
+)
+def retry_action(request_id: Annotated[int, Path(ge=1, le=MAX_ID)], engine: EngineDep, caller: Admin) -> dict[str, Any]:
     """Make a dead action due again with a fresh attempt budget."""
     try:
         row = engine.retry_action(request_id, actor=actor(caller))

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
+from cvm.api import errors
 from cvm.api.deps import EngineDep, Reader
+from cvm.api.errors import KEYED
 from cvm.experiments.service import UnknownPilotError
 
 router = APIRouter(tags=["pilots"])
@@ -48,13 +50,15 @@ class PilotReport(BaseModel):
     model_config = {"extra": "allow"}
 
 
-@router.get("/pilots", response_model=PilotList)
+@router.get("/pilots", response_model=PilotList, responses=errors.responses(*KEYED))
 def list_pilots(engine: EngineDep, _: Reader) -> dict[str, Any]:
     pilots = engine.pilots()
     return {"data": pilots, "count": len(pilots)}
 
 
-@router.get("/pilots/{name}", response_model=PilotReport)
+@router.get(
+    "/pilots/{name}", response_model=PilotReport, responses=errors.responses(*KEYED, 404, 422, e404="Unknown pilot.")
+)
 def pilot_report(name: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
     try:
         return engine.pilot_report(name)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, HTTPException, Query, status
 
+from cvm.api import errors
 from cvm.api.deps import EngineDep, Reader
+from cvm.api.errors import KEYED
+from cvm.api.schemas import IsoDate
 from cvm.risk import stored_early_warning
 
 router = APIRouter(tags=["risk"])
 
 
-@router.get("/risk/early-warning")
+@router.get("/risk/early-warning", responses=errors.responses(*KEYED, 422))
 def early_warning(
     engine: EngineDep,
     _: Reader,
-    as_of: Annotated[date | None, Query(description="Scoring date (default: the latest with flags).")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Scoring date (default: the latest with flags).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     """Customers whose default score fell past the configured drop or whose grade worsened, worst first."""
@@ -26,7 +28,9 @@ def early_warning(
     return {"as_of": day, "data": rows.head(limit).to_dicts(), "count": rows.height}
 
 
-@router.get("/customers/{customer_id}/scores")
+@router.get(
+    "/customers/{customer_id:path}/scores", responses=errors.responses(*KEYED, 404, 422, e404="Unknown customer.")
+)
 def customer_scores(
     customer_id: str,
     engine: EngineDep,
