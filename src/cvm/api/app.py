@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from cvm import __version__
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
 from cvm.api.events import router as events_router
+from cvm.api.limits import BodyLimit
 from cvm.api.pilots import router as pilots_router
 from cvm.api.risk import router as risk_router
 from cvm.api.schemas import (
@@ -133,6 +134,7 @@ def create_app(engine: Engine) -> FastAPI:
         description="Customer Value Management: customer 360, data hub and (as they land) scores, plans and pilots.",
     )
     app.state.engine = engine
+    app.add_middleware(BodyLimit, max_bytes=engine.settings.api.max_body_bytes)  # 413 before a byte past it
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:

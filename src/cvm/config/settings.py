@@ -65,6 +65,12 @@ class ApiSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body accepted; a larger one is refused with 413 before it is read.",
+    )
 
 
 class ScoringSettings(_Section):

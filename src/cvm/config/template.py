@@ -31,6 +31,8 @@ api:
   # Where `cvm serve` listens.
   host: {api.host}
   port: {api.port}
+  # Largest request body in bytes (a batch of 1,000 events is about 200 kB); a larger one gets a 413 unread.
+  max_body_bytes: {api.max_body_bytes}
 
 scoring:
   # Value scores written by `cvm score` and `cvm run`.
