@@ -196,6 +196,15 @@ class EventsSettings(_Section):
         "never wait). Threads of one process share its interpreter lock and contend for the same rows: "
         "for more throughput run more API processes.",
     )
+    max_depth: int = Field(
+        default=8, ge=1, le=64, description="Levels of objects and lists one event property may nest."
+    )
+    max_property_bytes: int = Field(
+        default=16 * 1024, ge=64, description="Size of one event property (its name and JSON value, UTF-8)."
+    )
+    max_event_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Size of all the properties of one event together."
+    )
 
 
 # -- experiments: the global holdout and pilots (cvm.experiments) ---------------------------------
