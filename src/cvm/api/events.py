@@ -76,6 +76,24 @@ class EventBatchPublic(BaseModel):
     actions: int
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class FieldErrors(BaseModel):
+    """A 422 or 409: what is wrong, field by field (no input is quoted)."""
+
+    detail: list[FieldError]
+
+
+class Refusal(BaseModel):
+    """A 404, 413 or 415: why, in words."""
+
+    detail: str
+
+
 class RequestPublic(BaseModel):
     id: int
     customer_id: str
@@ -126,10 +144,11 @@ def _bad_request(errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = (
     response_model=None,  # built by the engine; documented below, not validated again per event
     responses={
         200: {"model": EventResultPublic | EventBatchPublic, "description": "One result, or one per event."},
-        404: {"description": "Unknown customer (events.unknown_customer: reject)."},
-        409: {"description": "The event id was used before in this source for an event with other content."},
-        413: {"description": "The body is larger than api.max_body_bytes."},
-        415: {"description": "The body is not declared as JSON (Content-Type)."},
+        404: {"model": Refusal, "description": "Unknown customer (events.unknown_customer: reject)."},
+        409: {"model": FieldErrors, "description": "The event id was used in this source for other content."},
+        413: {"model": Refusal, "description": "The body is larger than api.max_body_bytes."},
+        415: {"model": Refusal, "description": "The body is not declared as JSON (Content-Type)."},
+        422: {"model": FieldErrors, "description": "The body is not JSON, or the event (envelope) is malformed."},
     },
     openapi_extra={"requestBody": _body_schema()},
 )
