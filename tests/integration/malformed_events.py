@@ -145,6 +145,10 @@ def envelope() -> list[Case]:
         _bad("future ts", {"ts": "2999-01-01T00:00:00Z"}, ("ts",)),
         _bad("ts before year 1 in UTC", {"ts": "0001-01-01T00:30:00+01:00"}, ("ts",)),
         _bad("unknown top-level field", {"extra": 1}, ("extra",)),
+        _bad("unknown field named with a lone surrogate", {"x\ud800": 1}, ("x\\ud800",)),
+        _bad("source too long", {"source": "s" * 201}, ("source",)),
+        _bad("source with NUL", {"source": "s\x00"}, ("source",)),
+        _bad("source a number", {"source": 7}, ("source",)),
         _bad("properties a list", {"properties": [1]}, ("properties",)),
         _bad("properties null", {"properties": None}, ("properties",)),
     ]
@@ -200,6 +204,12 @@ def extra_properties() -> list[Case]:
         _bad_prop("extra 100 kB string", "blob", "x" * 100_000),
         _bad_prop("extra 20 kB key", "x", {"k" * 20_000: 1}),
         _bad_prop("extra list of 50,000 numbers", "ns", list(range(50_000))),
+        Case(
+            "10,000 extra properties",
+            text(event("x-keys", amount=1.0, **{f"p{i}": i for i in range(10_000)})),
+            422,
+            ("properties",),
+        ),
         Case(
             "extras over the event limit",
             text(event("x-many", amount=1.0, **{f"p{i}": "x" * 10_000 for i in range(10)})),

@@ -161,7 +161,9 @@ class EventIngestor:
         for each other's row locks (measured over HTTP with two requests per process:
         one at a time gave 10-30% more events per second, at less CPU per event). The
         next batch waits with its request already received. A single event does not
-        wait behind a batch. ``source`` is the source of the events that name none.
+        wait behind a batch. ``source`` is the source of the events that name none (the
+        API passes the key's; ``""``, the default, is also the source of the events stored
+        before sources existed).
         """
         if len(raw) <= 1:
             return self._ingest(raw, source)

@@ -195,6 +195,19 @@ def _errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[di
     return [{"loc": loc((*prefix, *e["loc"])), "msg": _message(e), "type": e["type"]} for e in exc.errors()]
 
 
+def _named(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
+    """Pydantic reports a field name that is not valid text without a path: give it the name (escaped)."""
+    if not isinstance(data, dict) or not any(e["type"] == "string_unicode" and not e["loc"] for e in errors):
+        return errors
+    named = []
+    for name in data:
+        try:
+            text_bytes(name)
+        except UnsoundError as exc:
+            named.append({"loc": loc([name]), "msg": exc.msg, "type": exc.type})
+    return named + [e for e in errors if e["loc"] or e["type"] != "string_unicode"]
+
+
 def _message(error: Any) -> str:
     """Pydantic's message, except where it would name an internal class (an event that is not an object)."""
     if error["type"] == "model_type" and not error["loc"]:
@@ -233,7 +246,7 @@ def parse_event(
     try:
         event = EventIn.model_validate(data)
     except ValidationError as exc:
-        raise EventError(_errors(exc)) from None
+        raise EventError(_named(_errors(exc), data)) from None
     for name in ("event_id", "customer_id", "source"):
         try:
             text_bytes(getattr(event, name))
