@@ -62,4 +62,4 @@ def test_the_walk_costs_about_a_microsecond_per_typical_event() -> None:
     typical = {"amount": 120.5, "product": "hardware", "channel": "web", "basket": [{"sku": "A1", "qty": 2}]}
     limits = ValueLimits()
     seconds = min(timeit.repeat(lambda: check_properties(typical, limits), number=2000, repeat=5)) / 2000
-    assert seconds < 10e-6  # measured 1.5 µs; generous for a shared machine
+    assert seconds < 20e-6  # measured 1-4 µs on a loaded 2-core machine; a serializing check costs tens
