@@ -293,9 +293,9 @@ class Engine:
         needed = needed_columns(self.settings.plans) | {"customer_id", "timezone"}
         return frame.select([c for c in frame.columns if c in needed or c.startswith("consent_")])
 
-    def ingest_events(self, events: Sequence[Any]) -> IngestReport:
-        """Validate, store and act on events, each in one transaction with its effects."""
-        return self.events.ingest(events)
+    def ingest_events(self, events: Sequence[Any], source: str = "") -> IngestReport:
+        """Validate, store and act on events, each in one transaction with its effects (ids unique per source)."""
+        return self.events.ingest(events, source)
 
     def next_best_action(self, customer_id: str) -> list[Any]:
         """The eligible actions for one customer now, ranked, with why each was chosen or not."""

@@ -69,9 +69,12 @@ def test_one_event_is_stored_with_its_actions_and_a_repeat_changes_nothing(
     assert (body["status"], body["event_id"]) == ("accepted", "e1")
     [act] = body["actions"]
     assert (act["plan"], act["channel"], act["status"]) == ("thank_you", "email", "enqueued")
-    again = client.post("/events", json=event("e1", amount=999.0), headers=ingest).json()
+    again = client.post("/events", json=event("e1"), headers=ingest).json()
     assert again["status"] == "duplicate"
     assert again["actions"] == body["actions"]
+    other = client.post("/events", json=event("e1", amount=999.0), headers=ingest)  # issue 19: a conflict, not a repeat
+    assert other.status_code == 409
+    assert other.json()["detail"][0]["loc"] == ["body", "event_id"]
     assert (count(engine, "event_log"), count(engine, "action_requests")) == (1, 1)
     with engine.online.begin() as conn:
         row = conn.execute(sa.select(customer_online)).one()

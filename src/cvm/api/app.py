@@ -12,6 +12,7 @@ from cvm.api import accesslog, errors
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
 from cvm.api.errors import BODY, KEYED, MAX_OFFSET
 from cvm.api.events import router as events_router
+from cvm.api.limits import BodyLimit
 from cvm.api.nostore import NoStore
 from cvm.api.pilots import router as pilots_router
 from cvm.api.risk import router as risk_router
@@ -171,6 +172,7 @@ def create_app(engine: Engine) -> FastAPI:
     )
     app.state.engine = engine
     accesslog.install()  # access logs mask customer ids and search terms
+    app.add_middleware(BodyLimit, max_bytes=engine.settings.api.max_body_bytes)  # 413 before a byte past it
 
     errors.install(app)
     app.add_middleware(NoStore)

@@ -55,6 +55,7 @@ _WHY: dict[int, tuple[type[BaseModel], str]] = {
     404: (ErrorBody, "Not found."),
     409: (ErrorBody, "Conflicts with the current state."),
     413: (ErrorBody, "The body is larger than the configured limit."),
+    415: (ErrorBody, "The body is not declared as JSON (Content-Type)."),
     422: (InvalidBody, "A field of the request is invalid; each problem names its field."),
 }
 KEYED = (401, 403)

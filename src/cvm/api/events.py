@@ -4,6 +4,13 @@
 only after the events and their effects are committed. A malformed single event
 is a 422 whose ``detail`` names the bad field (``["body", "properties", "amount"]``);
 in a batch the good events are kept and each bad one is reported by its index.
+Errors quote no input beyond a field path and a short excerpt (:mod:`cvm.events.values`).
+
+Event ids are unique per source (:func:`key_source`): a repeat with the same content
+replays the stored result (``duplicate``), one with other content is a 409 (a single
+event) or the status ``conflict`` (in a batch). A body that is not JSON is a 422, one
+that is not declared JSON a 415, and one over ``api.max_body_bytes`` a 413
+(:mod:`cvm.api.limits`).
 """
 
 from __future__ import annotations
@@ -11,12 +18,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from cvm.access import ApiKey
 from cvm.api import errors
 from cvm.api.deps import Admin, EngineDep, PresentedKey, Reader, actor, authorize
 from cvm.api.errors import BODY, KEYED, MAX_ID
@@ -25,6 +33,7 @@ from cvm.contracts import jsontext
 from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
 from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
+from cvm.events.values import loc
 
 router = APIRouter()
 MAX_BATCH = 1000
@@ -123,20 +132,52 @@ def _bad_request(errors: list[dict[str, Any]], prefix: tuple[str | int, ...] = (
             *KEYED,
             *BODY,
             404,
-            409,
+            415,
             e404="Unknown customer (events.unknown_customer: reject).",
-            e409="The event id was used before by this source for a different event.",
         ),
+        409: {
+            "model": errors.InvalidBody,
+            "description": "The event id was used before by this source for other content: the fields that differ.",
+        },
     },
     openapi_extra={"requestBody": _body_schema()},
 )
-async def post_events(body: Annotated[Any, Body()], engine: EngineDep, presented: PresentedKey) -> JSONResponse:
+async def post_events(request: Request, engine: EngineDep, presented: PresentedKey) -> JSONResponse:
     """Ingest one event, or a batch ``{"events": [...]}`` of up to 1,000; answers after the commit."""
-    return await run_in_threadpool(_ingest, body, engine, presented)  # key check and ingestion: one thread hop
+    raw = await request.body()  # at most api.max_body_bytes (cvm.api.limits)
+    content_type = request.headers.get("content-type")
+    return await run_in_threadpool(_ingest, raw, content_type, engine, presented)  # one thread hop
 
 
-def _ingest(body: Any, engine: Engine, presented: str | None) -> JSONResponse:
-    authorize(engine, presented, "write")  # first, as a dependency would: no key, no word on the body
+def key_source(key: ApiKey) -> str:
+    """The source of the events a key sends that name none: the key's label, or ``key:<id>`` without one.
+
+    Event ids are unique per source. The label names the sending system and outlives
+    the key: a key rotated under the same label keeps its source, so a retry sent with
+    the new key is still recognised as a repeat. Keys that share a label share a source;
+    a system that sends for several others names each in the event's ``source``.
+    """
+    return key.label or f"key:{key.id}"
+
+
+def _read(raw: bytes, content_type: str | None) -> Any:
+    """The JSON body (415 when it is declared as something else, 422 when it does not read)."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the body must be JSON (Content-Type: application/json)"
+        )
+    if not raw:
+        raise _bad_request([{"type": "missing", "loc": (), "msg": "A JSON body is required"}])
+    try:
+        return jsontext.loads_request(raw)
+    except ValueError as exc:
+        raise _bad_request([{"type": "json_invalid", "loc": (), "msg": str(exc)}]) from None
+
+
+def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str | None) -> JSONResponse:
+    source = key_source(authorize(engine, presented, "write"))  # first: no key, no word on the body
+    body = _read(raw, content_type)
     if not isinstance(body, dict):
         raise _bad_request([{"type": "dict_type", "loc": (), "msg": "Input should be a valid dictionary"}])
     if "events" in body:
@@ -144,14 +185,17 @@ def _ingest(body: Any, engine: Engine, presented: str | None) -> JSONResponse:
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH or set(body) != {"events"}:
             try:  # the envelope is wrong: let the model say how (each event is checked on its own)
                 EventBatchIn.model_validate(body)
-            except ValidationError as exc:
-                raise _bad_request([dict(e) for e in exc.errors()]) from None
-        return _Results(engine.ingest_events(events).to_dict())
-    outcome = engine.ingest_events([body]).outcomes[0]
+            except ValidationError as exc:  # field, message and type only: its input would echo the batch
+                errors = [{"type": e["type"], "loc": loc(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+                raise _bad_request(errors) from None
+        return _Results(engine.ingest_events(events, source=source).to_dict())
+    outcome = engine.ingest_events([body], source=source).outcomes[0]
     if outcome.status == "invalid":
         raise _bad_request(list(outcome.errors))
     if outcome.status == "unknown_customer":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {body.get('customer_id')!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, outcome.errors[0]["msg"])
+    if outcome.status == "conflict":
+        raise HTTPException(status.HTTP_409_CONFLICT, [{**e, "loc": ["body", *e["loc"]]} for e in outcome.errors])
     return _Results(outcome.to_dict())
 
 

@@ -65,6 +65,12 @@ class ApiSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body accepted; a larger one is refused with 413 before it is read.",
+    )
 
 
 class WebSettings(_Section):
@@ -207,6 +213,15 @@ class EventsSettings(_Section):
         description="Batches one process ingests at the same time; the others wait their turn (single events "
         "never wait). Threads of one process share its interpreter lock and contend for the same rows: "
         "for more throughput run more API processes.",
+    )
+    max_depth: int = Field(
+        default=8, ge=1, le=64, description="Levels of objects and lists one event property may nest."
+    )
+    max_property_bytes: int = Field(
+        default=16 * 1024, ge=64, description="Size of one event property (its name and JSON value, UTF-8)."
+    )
+    max_event_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Size of all the properties of one event together."
     )
 
 

@@ -31,6 +31,8 @@ api:
   # Where `cvm serve` listens.
   host: {api.host}
   port: {api.port}
+  # Largest request body in bytes (a batch of 1,000 events is about 200 kB); a larger one gets a 413 unread.
+  max_body_bytes: {api.max_body_bytes}
 
 web:
   # Dashboard logins: failed attempts per client address and per API key id, as token buckets
@@ -104,6 +106,12 @@ events:
   contact_lookback_days: {events.contact_lookback_days}
   # Batches one API process ingests at once (single events never wait); for more, run more processes.
   concurrent_batches: {events.concurrent_batches}
+  # Limits on an event's properties (an event over one is refused with status invalid, naming the field):
+  # levels of nested objects and lists in one property, bytes of one property (name and JSON value), and
+  # bytes of all its properties together. Integers must fit in 64 bits, numbers be finite, text valid UTF-8.
+  max_depth: {events.max_depth}
+  max_property_bytes: {events.max_property_bytes}
+  max_event_bytes: {events.max_event_bytes}
 """
 
 _EXPERIMENTS = """

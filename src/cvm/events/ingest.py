@@ -15,8 +15,12 @@ writer creates it (or stores the same event) first, the writes fail on the uniqu
 PostgreSQL then rolls back to a savepoint taken before them, locks and decides again
 for what changed, and writes again, in the same transaction. A conflict that remains
 retries the batch, then splits it into one transaction per event. The caller hears
-back only after the commit, so an acknowledged event is durable. A repeated
-``event_id`` changes nothing and returns the first result.
+back only after the commit, so an acknowledged event is durable. An event id is unique
+within its source (:class:`~cvm.events.model.EventIn`): a repeat with the same content
+changes nothing and returns the first result, one with other content is a ``conflict``
+(stored nowhere, and told nothing about the first). Events stored before sources
+existed (migration 0005) have the source ``""``, which every source's ids are checked
+against too, so that a retry of one of them is still recognised.
 """
 
 from __future__ import annotations
@@ -51,15 +55,19 @@ from cvm.events.profile import (
     save_profiles,
 )
 from cvm.events.results import (
+    EventKey,
     EventOutcome,
     IngestReport,
+    Stored,
     Work,
     action_json,
-    replayed,
+    refused,
+    repeated,
     suppressed_json,
     unknown_customer,
 )
 from cvm.events.snapshot import OfflineSnapshot
+from cvm.events.values import ValueLimits
 from cvm.plans.decide import CustomerState, Decision, Event, RankedAction
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import event_log
@@ -129,22 +137,22 @@ class EventIngestor:
         atexit.register(gc.unfreeze)  # let the collection at exit reach them again
 
     # -- validation ------------------------------------------------------------------
-    def parse(self, raw: Sequence[Any], now: datetime) -> tuple[list[tuple[int, EventIn]], dict[int, EventOutcome]]:
+    def parse(
+        self, raw: Sequence[Any], now: datetime, source: str = ""
+    ) -> tuple[list[tuple[int, EventIn]], dict[int, EventOutcome]]:
         """Split submitted events into valid ones and outcomes of invalid ones (by index)."""
         tolerance = timedelta(days=self.settings.ingest.future_tolerance_days)
+        limits = ValueLimits.of(self.settings.events)
         valid: list[tuple[int, EventIn]] = []
         invalid: dict[int, EventOutcome] = {}
         for i, data in enumerate(raw):
             try:
-                valid.append((i, parse_event(data, now=now, future_tolerance=tolerance)))
+                valid.append((i, parse_event(data, now=now, future_tolerance=tolerance, limits=limits, source=source)))
             except EventError as exc:
-                event_id = data.get("event_id") if isinstance(data, Mapping) else None
-                invalid[i] = EventOutcome(
-                    i, event_id if isinstance(event_id, str) else None, "invalid", errors=tuple(exc.errors)
-                )
+                invalid[i] = refused(i, data, exc.errors)
         return valid, invalid
 
-    def ingest(self, raw: Sequence[Any]) -> IngestReport:
+    def ingest(self, raw: Sequence[Any], source: str = "") -> IngestReport:
         """Validate, apply, decide and commit ``raw`` events; bad ones are reported, not stored.
 
         Batches take turns, ``events.concurrent_batches`` at a time (default one) per
@@ -153,16 +161,18 @@ class EventIngestor:
         for each other's row locks (measured over HTTP with two requests per process:
         one at a time gave 10-30% more events per second, at less CPU per event). The
         next batch waits with its request already received. A single event does not
-        wait behind a batch.
+        wait behind a batch. ``source`` is the source of the events that name none (the
+        API passes the key's; ``""``, the default, is also the source of the events stored
+        before sources existed).
         """
         if len(raw) <= 1:
-            return self._ingest(raw)
+            return self._ingest(raw, source)
         with self._batch_turns:
-            return self._ingest(raw)
+            return self._ingest(raw, source)
 
-    def _ingest(self, raw: Sequence[Any]) -> IngestReport:
+    def _ingest(self, raw: Sequence[Any], source: str) -> IngestReport:
         now = self.clock()
-        valid, outcomes = self.parse(raw, now)
+        valid, outcomes = self.parse(raw, now, source)
         if valid:
             self.snapshot.refresh()
             outcomes.update(self._commit(valid, now))
@@ -190,12 +200,13 @@ class EventIngestor:
         """Read what the events need (no locks) and decide; repeats of stored events become replays."""
         work = Work()
         with self.store.read() as conn:
-            stored = self._stored_results(conn, [e.event_id for _, e in valid])
+            stored = self._stored_events(conn, [e for _, e in valid])
             for i, event in valid:
-                if event.event_id in stored:
-                    work.outcomes[i] = replayed(i, event.event_id, stored[event.event_id])
-                elif event.event_id not in work.first_index:
-                    work.first_index[event.event_id] = i
+                key = (event.source, event.event_id)
+                if key in stored:
+                    work.outcomes[i] = repeated(i, event, stored[key])
+                elif key not in work.first_index:
+                    work.first_index[key] = i
                     work.fresh.append((i, event))
             self._read_and_decide(conn, work.fresh, now, work, lock=False)
         return work
@@ -234,13 +245,14 @@ class EventIngestor:
         stale = {cid for cid in ids if current.get(cid, 0) != work.versions.get(cid, 0)}
         if not stale:  # storing an event saves its customer's profile: no changed profile, no event stored meanwhile
             return
-        stored = self._stored_results(conn, [e.event_id for _, e in work.fresh if e.customer_id in stale])
+        stored = self._stored_events(conn, [e for _, e in work.fresh if e.customer_id in stale])
         log.info("%d customers changed under a batch; deciding for them again", len(stale))
         redo = work.drop(stale)
         for i, event in redo:
-            if event.event_id in stored:
-                work.outcomes[i] = replayed(i, event.event_id, stored[event.event_id])
-        self._read_and_decide(conn, [(i, e) for i, e in redo if e.event_id not in stored], now, work, lock=True)
+            if (key := (event.source, event.event_id)) in stored:
+                work.outcomes[i] = repeated(i, event, stored[key])
+        fresh = [(i, e) for i, e in redo if (e.source, e.event_id) not in stored]
+        self._read_and_decide(conn, fresh, now, work, lock=True)
 
     def _settle(self, conn: sa.Connection, work: Work, now: datetime) -> None:
         """Revalidate, then write; on PostgreSQL a key another writer created meanwhile is settled in place.
@@ -269,9 +281,18 @@ class EventIngestor:
                     raise
                 log.info("a concurrent writer created a key first; settling the batch again, attempt %d", attempt)
 
-    def _stored_results(self, conn: sa.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-        query = _results_query(conn.dialect.name)
-        return {eid: result for eid, result in conn.execute(query, {"ids": bulk.id_list(set(event_ids))})}
+    def _stored_events(self, conn: sa.Connection, events: list[EventIn]) -> dict[EventKey, Stored]:
+        """The stored events with the keys of ``events``: the same source, or the source ``""`` of older events."""
+        params = {
+            "ids": bulk.id_list({e.event_id for e in events}),
+            "sources": bulk.id_list({e.source for e in events} | {""}),
+        }
+        found = {(r.source, r.event_id): r for r in conn.execute(_stored_query(conn.dialect.name), params)}
+        out: dict[EventKey, Stored] = {}
+        for e in events:
+            if row := found.get((e.source, e.event_id)) or found.get(("", e.event_id)):
+                out[(e.source, e.event_id)] = Stored(row.customer_id, row.type, row.ts, row.properties, row.result)
+        return out
 
     def _new_profile(self, customer_id: str) -> OnlineProfile | None:
         if self.snapshot.known(customer_id):
@@ -297,6 +318,7 @@ class EventIngestor:
             rows.append(
                 {
                     "event_id": event.event_id,
+                    "source": event.source,
                     "customer_id": event.customer_id,
                     "type": event.type,
                     "ts": event.ts,
@@ -357,10 +379,17 @@ class EventIngestor:
 
 
 @lru_cache(maxsize=4)
-def _results_query(dialect: str) -> sa.TextualSelect:
-    """The stored result of each event id in ``:ids`` (built once per dialect: see :func:`cvm.store.bulk.in_ids`)."""
-    sql = f"SELECT event_id, result FROM event_log WHERE event_id {bulk.in_ids(dialect)}"
-    return sa.text(sql).columns(event_log.c.event_id, event_log.c.result)
+def _stored_query(dialect: str) -> sa.TextualSelect:
+    """The stored events with an id in ``:ids`` and a source in ``:sources`` (built once per dialect).
+
+    See :func:`cvm.store.bulk.in_ids`; the primary key ``(event_id, source)`` serves both conditions.
+    """
+    c = event_log.c
+    sql = (
+        "SELECT event_id, source, customer_id, type, ts, properties, result FROM event_log "
+        f"WHERE event_id {bulk.in_ids(dialect)} AND source {bulk.in_ids(dialect, 'sources')}"
+    )
+    return sa.text(sql).columns(c.event_id, c.source, c.customer_id, c.type, c.ts, c.properties, c.result)
 
 
 def _event(event: EventIn) -> Event:

@@ -7,17 +7,36 @@ An event reads::
 
 ``ts`` must carry a time zone (naive timestamps are ambiguous and refused); it is
 stored in UTC. Each type has its own property model; unknown extra properties are
-kept as they are. Errors name the path of the bad field, e.g. ``properties.amount``.
+kept as they are when sound (:mod:`cvm.events.values`: 64-bit integers, finite numbers,
+valid text, within the depth and size limits of ``events``). Numbers are numbers:
+``true`` is not an amount (numeric text such as ``"12.5"`` is read as a number).
+Errors name the path of the bad field, e.g. ``properties.amount``, and quote no more
+of the input than a short excerpt of a field name.
+
+An event id is unique per *source* (``source``, by default the sending API key's
+label: see :func:`cvm.api.events.key_source`), not across sources: two systems may
+use the same ids without one's events passing for repeats of the other's.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
+from cvm.events.values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 
 EventType = Literal[
     "transaction",
@@ -31,6 +50,21 @@ EventType = Literal[
 ]
 CONSENT_CHANNELS = ("email", "sms", "phone", "visit", "mail", "crm_task")
 END_REASONS = VOLUNTARY_REASONS + INVOLUNTARY_REASONS
+MAX_ID = 200
+"""The longest event id, customer id or source."""
+
+
+def _not_bool(value: Any) -> Any:
+    """Refuse ``true`` and ``false`` where a number is due (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "Input should be a number, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_bool)]
+"""A float that is not a bool: a JSON number, or text that reads as one."""
+Whole = Annotated[int, BeforeValidator(_not_bool)]
+"""An int that is not a bool."""
 
 
 class _Props(BaseModel):
@@ -38,22 +72,22 @@ class _Props(BaseModel):
 
 
 class TransactionProps(_Props):
-    amount: float = Field(ge=-1e9, le=1e9, allow_inf_nan=False, description="Negative for a refund.")
-    margin: float | None = Field(default=None, ge=-1e9, le=1e9, allow_inf_nan=False)
+    amount: Number = Field(ge=-1e9, le=1e9, allow_inf_nan=False, description="Negative for a refund.")
+    margin: Number | None = Field(default=None, ge=-1e9, le=1e9, allow_inf_nan=False)
     product: str | None = Field(default=None, max_length=200)
     transaction_id: str | None = Field(default=None, max_length=200)
 
 
 class PaymentLateProps(_Props):
     invoice_id: str | None = Field(default=None, max_length=200)
-    amount: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    amount: Number | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
     due_date: date | None = None
-    days_late: int | None = Field(default=None, ge=0)
+    days_late: Whole | None = Field(default=None, ge=0)
 
 
 class PaymentReceivedProps(_Props):
     invoice_id: str | None = Field(default=None, max_length=200)
-    amount: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    amount: Number | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class ContactProps(_Props):
@@ -73,7 +107,7 @@ class ComplaintProps(_Props):
 
 
 class SurveyProps(_Props):
-    nps: int | None = Field(default=None, ge=0, le=10, description="0-10 'how likely to recommend'.")
+    nps: Whole | None = Field(default=None, ge=0, le=10, description="0-10 'how likely to recommend'.")
     would_recommend: bool | None = None
     did_recommend: bool | None = None
 
@@ -86,7 +120,7 @@ class SurveyProps(_Props):
 
 class SubscriptionStartedProps(_Props):
     product: str = Field(min_length=1, max_length=200)
-    mrr: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    mrr: Number | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
     subscription_id: str | None = Field(default=None, max_length=200)
 
 
@@ -120,11 +154,21 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: str = Field(min_length=1, max_length=200, description="Unique per event; a repeat is a no-op.")
-    customer_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(
+        min_length=1,
+        max_length=MAX_ID,
+        description="Unique per event within its source: a repeat with the same content is a no-op, "
+        "with other content a conflict.",
+    )
+    customer_id: str = Field(min_length=1, max_length=MAX_ID)
     type: EventType
     ts: AwareDatetime = Field(description="ISO-8601 with a time zone offset.")
     properties: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(
+        default="",
+        max_length=MAX_ID,
+        description="The system the event id is unique in; by default the sending API key's label (or its id).",
+    )
 
 
 class EventBatchIn(BaseModel):
@@ -133,6 +177,9 @@ class EventBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+_LIMITS = ValueLimits()
 
 
 class EventError(ValueError):
@@ -144,7 +191,21 @@ class EventError(ValueError):
 
 
 def _errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
-    return [{"loc": [*prefix, *e["loc"]], "msg": _message(e), "type": e["type"]} for e in exc.errors()]
+    """Pydantic's errors as ``loc``, ``msg`` and ``type`` only: its ``input`` would echo the request."""
+    return [{"loc": loc((*prefix, *e["loc"])), "msg": _message(e), "type": e["type"]} for e in exc.errors()]
+
+
+def _named(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
+    """Pydantic reports a field name that is not valid text without a path: give it the name (escaped)."""
+    if not isinstance(data, dict) or not any(e["type"] == "string_unicode" and not e["loc"] for e in errors):
+        return errors
+    named = []
+    for name in data:
+        try:
+            text_bytes(name)
+        except UnsoundError as exc:
+            named.append({"loc": loc([name]), "msg": exc.msg, "type": exc.type})
+    return named + [e for e in errors if e["loc"] or e["type"] != "string_unicode"]
 
 
 def _message(error: Any) -> str:
@@ -154,7 +215,14 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
-def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: timedelta | None = None) -> EventIn:
+def parse_event(
+    data: Any,
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta | None = None,
+    limits: ValueLimits | None = None,
+    source: str = "",
+) -> EventIn:
     """Validate one event; raise :class:`EventError` naming each bad field.
 
     Parameters
@@ -163,6 +231,10 @@ def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: tim
         The decoded JSON object.
     now, future_tolerance
         When both are given, a ``ts`` later than ``now + future_tolerance`` is refused.
+    limits
+        Depth and size limits of the properties (the defaults of ``events`` when omitted).
+    source
+        The source of an event that names none (``source`` stays empty when both are).
 
     Examples
     --------
@@ -174,14 +246,30 @@ def parse_event(data: Any, *, now: datetime | None = None, future_tolerance: tim
     try:
         event = EventIn.model_validate(data)
     except ValidationError as exc:
-        raise EventError(_errors(exc)) from None
+        raise EventError(_named(_errors(exc), data)) from None
+    for name in ("event_id", "customer_id", "source"):
+        try:
+            text_bytes(getattr(event, name))
+        except UnsoundError as exc:
+            raise EventError([{"loc": [name], "msg": exc.msg, "type": exc.type}]) from None
+    if event.properties and (unsound := check_properties(event.properties, limits or _LIMITS)):
+        raise EventError(unsound)
     try:
         props = PROPERTY_MODELS[event.type].model_validate(event.properties)
     except ValidationError as exc:
         raise EventError(_errors(exc, ("properties",))) from None
-    ts = event.ts.astimezone(UTC)
+    try:
+        ts = event.ts.astimezone(UTC)
+    except OverflowError:
+        msg = "Timestamp should fall between the years 1 and 9999 in UTC"
+        raise EventError([{"loc": ["ts"], "msg": msg, "type": "datetime_range"}]) from None
     if now is not None and future_tolerance is not None and ts > (limit := now + future_tolerance):
         days = future_tolerance / timedelta(days=1)
         msg = f"is in the future (later than {limit:%Y-%m-%d %H:%M} UTC, {days:g} day tolerance)"
         raise EventError([{"loc": ["ts"], "msg": msg, "type": "future_timestamp"}])
-    return event.model_copy(update={"ts": ts, "properties": props.model_dump(mode="json", exclude_none=True)})
+    update = {
+        "ts": ts,
+        "properties": props.model_dump(mode="json", exclude_none=True),
+        "source": event.source or source,
+    }
+    return event.model_copy(update=update)

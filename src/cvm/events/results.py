@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from cvm.delivery.outbox import Enqueued, utc
-from cvm.events.model import EventIn
+from cvm.events.model import MAX_ID, EventIn
 from cvm.events.profile import OnlineProfile
+from cvm.events.values import UnsoundError, excerpt, text_bytes
 from cvm.plans.decide import ActionRequest, Decision, Suppressed
 
-Status = Literal["accepted", "duplicate", "invalid", "unknown_customer"]
+Status = Literal["accepted", "duplicate", "invalid", "unknown_customer", "conflict"]
+EventKey = tuple[str, str]
+"""What makes an event unique: ``(source, event_id)``."""
 
 
 @dataclass(frozen=True)
@@ -52,20 +57,66 @@ class IngestReport:
             "count": len(self.outcomes),
             "accepted": self.count("accepted"),
             "duplicates": self.count("duplicate"),
-            "rejected": self.count("invalid", "unknown_customer"),
+            "rejected": self.count("invalid", "unknown_customer", "conflict"),
             "actions": sum(len(o.actions) for o in self.outcomes if o.status == "accepted"),
         }
 
 
+def refused(index: int, data: Any, errors: list[dict[str, Any]]) -> EventOutcome:
+    """The outcome of an invalid event: its errors, and its id if that is a sound one within the id limit."""
+    event_id = data.get("event_id") if isinstance(data, Mapping) else None
+    if isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID:
+        try:
+            text_bytes(event_id)
+        except UnsoundError:
+            event_id = None
+    else:
+        event_id = None
+    return EventOutcome(index, event_id, "invalid", errors=tuple(errors))
+
+
 def unknown_customer(index: int, event: EventIn) -> EventOutcome:
-    error = {"loc": ["customer_id"], "msg": f"unknown customer {event.customer_id!r}", "type": "unknown_customer"}
+    error = {
+        "loc": ["customer_id"],
+        "msg": f"unknown customer {excerpt(event.customer_id)!r}",
+        "type": "unknown_customer",
+    }
     return EventOutcome(index, event.event_id, "unknown_customer", errors=(error,))
 
 
-def replayed(index: int, event_id: str, result: dict[str, Any]) -> EventOutcome:
-    """The outcome of an event id seen before: its first result, marked ``duplicate``."""
-    actions = tuple(result.get("actions", ()))
-    return EventOutcome(index, event_id, "duplicate", actions, tuple(result.get("suppressed", ())))
+@dataclass(frozen=True)
+class Stored:
+    """An event as the event log holds it: what it said, and the result it had."""
+
+    customer_id: str
+    type: str
+    ts: datetime
+    properties: dict[str, Any]
+    result: dict[str, Any]
+
+    def same(self, event: EventIn) -> bool:
+        """Whether ``event`` says what this one said (the same customer, type, time and properties)."""
+        return (self.customer_id, self.type, utc(self.ts), self.properties) == _content(event)
+
+
+def _content(event: EventIn) -> tuple[str, str, datetime, dict[str, Any]]:
+    return event.customer_id, event.type, event.ts, event.properties
+
+
+def repeated(index: int, event: EventIn, stored: Stored) -> EventOutcome:
+    """The outcome of an event whose id its source used before: a replay if it says the same, else a conflict."""
+    if not stored.same(event):
+        return conflict(index, event)
+    actions = tuple(stored.result.get("actions", ()))
+    return EventOutcome(index, event.event_id, "duplicate", actions, tuple(stored.result.get("suppressed", ())))
+
+
+def conflict(index: int, event: EventIn) -> EventOutcome:
+    """An event id reused for other content: refused, and nothing of the first event is told."""
+    msg = "Event id was used before (in this source) for an event with other content; send it with a new id"
+    return EventOutcome(
+        index, event.event_id, "conflict", errors=({"loc": ["event_id"], "msg": msg, "type": "conflict"},)
+    )
 
 
 def action_json(a: ActionRequest, queued: Enqueued) -> dict[str, Any]:
@@ -99,7 +150,7 @@ class Work:
     """Everything one attempt decided, waiting to be written in one transaction."""
 
     outcomes: dict[int, EventOutcome] = field(default_factory=dict)
-    first_index: dict[str, int] = field(default_factory=dict)
+    first_index: dict[EventKey, int] = field(default_factory=dict)
     fresh: list[tuple[int, EventIn]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
     decided: list[tuple[int, EventIn, Decision]] = field(default_factory=list)
@@ -131,10 +182,15 @@ class Work:
         return [e.event_id for _, e, d in self.decided for _ in d.suppressed]
 
     def echo_repeats(self, valid: list[tuple[int, EventIn]]) -> dict[int, EventOutcome]:
-        """Give a repeat of an event id inside the batch the outcome of its first occurrence."""
+        """Give a repeat of an event id inside the batch the outcome of its first (a conflict if it differs)."""
+        events = dict(valid)
         for i, event in valid:
             if i not in self.outcomes:
-                first = self.outcomes[self.first_index[event.event_id]]
+                first_index = self.first_index[(event.source, event.event_id)]
+                first = self.outcomes[first_index]
+                if _content(events[first_index]) != _content(event):
+                    self.outcomes[i] = conflict(i, event)
+                    continue
                 status: Status = "duplicate" if first.ok else first.status
                 self.outcomes[i] = EventOutcome(
                     i, event.event_id, status, first.actions, first.suppressed, first.errors

@@ -44,6 +44,8 @@ event_log = sa.Table(
     sa.Column("properties", sa.JSON, nullable=False),
     sa.Column("received_at", _TS, nullable=False),
     sa.Column("result", sa.JSON, nullable=False),
+    # an event id is unique within its source (migration 0005); "" for events stored before sources
+    sa.Column("source", sa.String(200), primary_key=True, server_default=""),
 )
 
 customer_online = sa.Table(
