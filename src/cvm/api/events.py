@@ -97,13 +97,35 @@ class RequestPublic(BaseModel):
     last_error: str | None
 
 
+_ANSWERS = ("nps", "would_recommend", "did_recommend")
+"""A survey needs one of these answered (:class:`cvm.events.model.SurveyProps`)."""
+
+
+def _event_schema(kind: str) -> dict[str, Any]:
+    """The envelope with ``type`` fixed to ``kind`` and its property model, so a schema-valid event is accepted."""
+    schema = EventIn.model_json_schema()
+    props = PROPERTY_MODELS[kind].model_json_schema()
+    if kind == "survey":  # the model's own check, which JSON Schema can only state as a choice
+        props["anyOf"] = [{"required": [a], "properties": {a: {"not": {"type": "null"}}}} for a in _ANSWERS]
+    schema["properties"] = {**schema["properties"], "type": {"const": kind}, "properties": props}
+    if props.get("required") or kind == "survey":
+        schema["required"] = [*schema["required"], "properties"]
+    schema["title"] = f"Event ({kind})"
+    return schema
+
+
 def _body_schema() -> dict[str, Any]:
-    props = {name: model.model_json_schema() for name, model in PROPERTY_MODELS.items()}
+    events = [_event_schema(kind) for kind in PROPERTY_MODELS]
+    batch = EventBatchIn.model_json_schema()
+    batch["properties"]["events"]["items"] = {
+        "description": "Any JSON value: each event is checked on its own, and a bad one gets the status "
+        "`invalid` naming the field while the others are stored."
+    }
     return {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [EventIn.model_json_schema(), EventBatchIn.model_json_schema()]},
+                "schema": {"oneOf": [*events, batch]},
                 "example": {
                     "event_id": "evt-0001",
                     "customer_id": "C1",
@@ -113,8 +135,7 @@ def _body_schema() -> dict[str, Any]:
                 },
             }
         },
-        "description": "Properties per event type: "
-        + "; ".join(f"{k}: {sorted(v['properties'])}" for k, v in props.items()),
+        "description": 'One event (its `properties` per `type`), or a batch `{"events": [...]}` of up to 1,000.',
     }
 
 

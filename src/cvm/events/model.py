@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -126,7 +127,10 @@ class SubscriptionStartedProps(_Props):
 
 class SubscriptionEndedProps(_Props):
     product: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, description=f"One of {', '.join(END_REASONS)}.")
+    reason: Annotated[
+        str | None,
+        WithJsonSchema({"anyOf": [{"enum": list(END_REASONS)}, {"type": "null"}], "default": None}),
+    ] = Field(default=None, description=f"One of {', '.join(END_REASONS)}.")
     subscription_id: str | None = Field(default=None, max_length=200)
 
     @field_validator("reason")
