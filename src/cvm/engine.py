@@ -135,6 +135,7 @@ class Engine:
             timezone=s.timezone,
             decimal=options.decimal,
             date_format=options.date_format,
+            customer_id_pattern=s.customer_id_pattern,
         )
 
     def _read(self, source: Source, options: ReadOptions) -> tuple[list[RawTable], list[str]]:
