@@ -166,3 +166,20 @@ def test_no_csv_writer_bypasses_the_rule() -> None:
             if not re.search(r"\bsafe_(polars|pandas|arrow|row|cell)\(", code):
                 offenders.append(f"{rel}:{number}: {code}")
     assert offenders == [], "CSV writers must go through cvm.contracts.csvsafe:\n" + "\n".join(offenders)
+
+
+def test_rows_from_a_frame_are_checked_like_files(tmp_path: Path) -> None:
+    """The API's `POST /tables/{table}/rows` and SQL ingest hand a frame to the same validation."""
+    engine = Engine.init(tmp_path / "ws")
+    try:
+        frame = pl.DataFrame(
+            {"customer_id": ["C1", "@evil", "x" * 200], "acquired_at": ["2024-01-05"] * 3, "kind": ["B2C"] * 3}
+        )
+        result = engine.ingest("customers", frame, max_reject_ratio=1.0)
+    finally:
+        engine.close()
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert result.rejects is not None
+    got = {(r["line"], r["field"], r["reason"]) for r in result.rejects.iter_rows(named=True)}
+    pattern = "customer id does not match the default pattern '[A-Za-z0-9_][A-Za-z0-9_.:/@+#=~-]*'"
+    assert got == {(2, "customer_id", pattern), (3, "customer_id", "customer id longer than 128 characters")}
