@@ -8,7 +8,7 @@ CUSTOMERS ?= 5000
 SEED ?= 42
 WORKSPACE ?= demo-workspace
 
-.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench clean
+.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ unit: install
 
 bench: install
 	$(BIN)/python bench/demo.py
+
+## audit: check the installed dependencies for known vulnerabilities (needs a network that reaches PyPI's
+## vulnerability data; not part of `make test`, which runs offline). AUDIT_ARGS="--vulnerability-service osv" switches.
+audit: install
+	$(BIN)/pip-audit --skip-editable --progress-spinner off $(AUDIT_ARGS)
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,7 @@ from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, r
 from cvm.ingest.validate import Rules
 from cvm.reporting import Report, ReportFilter, build_report
 from cvm.scoring import ScoreReport, ScoringError
-from cvm.store import OfflineStore, OnlineStore
+from cvm.store import OfflineStore, OnlineStore, private
 from cvm.store.tables import audit_log, customer_online
 
 Source: TypeAlias = str | Path | Sequence[str | Path] | pd.DataFrame | pl.DataFrame | pa.Table
@@ -78,7 +78,9 @@ class Engine:
     """One workspace: its settings, offline store and online store."""
 
     def __init__(self, workspace: Path, settings: Settings | None = None) -> None:
+        private.restrict_umask()  # workspace files 0600, folders 0700 (see cvm.store.private)
         self.workspace = Path(workspace).resolve()
+        private.secure_root(self.workspace)
         self.settings = settings or load_settings(self.workspace)
         self.offline = OfflineStore(self.workspace / self.settings.store.offline_path)
         self._online: OnlineStore | None = None
@@ -90,6 +92,7 @@ class Engine:
     def init(cls, workspace: Path) -> Engine:
         """Create (or complete) a workspace: ``cvm.yaml``, offline folders, online schema."""
         workspace = Path(workspace)
+        private.restrict_umask()
         workspace.mkdir(parents=True, exist_ok=True)
         if not (workspace / CONFIG_FILE).exists():
             (workspace / CONFIG_FILE).write_text(render_template(), encoding="utf-8")
@@ -97,6 +100,7 @@ class Engine:
         engine.offline.create()
         engine.online.migrate()
         inbox.create_inbox(engine.workspace)
+        private.secure_tree(engine.workspace)  # also repairs a workspace made by an older version
         engine._audit(default_actor(), "workspace.init", str(engine.workspace), None)
         return engine
 
@@ -134,6 +138,7 @@ class Engine:
             timezone=s.timezone,
             decimal=options.decimal,
             date_format=options.date_format,
+            customer_id_pattern=s.customer_id_pattern,
         )
 
     def _read(self, source: Source, options: ReadOptions) -> tuple[list[RawTable], list[str]]:

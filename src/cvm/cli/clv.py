@@ -12,6 +12,7 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag
+from cvm.contracts.csvsafe import safe_pandas
 
 app = typer.Typer(help="Customer lifetime value (BG/NBD, Pareto/NBD, MBG/NBD + Gamma-Gamma) of a transaction file.")
 
@@ -115,6 +116,6 @@ def _print_fit(info: dict[str, Any]) -> None:
 def _write(frame: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
+        safe_pandas(frame).to_csv(path, index=False)
     else:
         frame.to_parquet(path, index=False)

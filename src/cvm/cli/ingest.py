@@ -11,6 +11,7 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.contracts import DATA_TABLES
+from cvm.contracts.csvsafe import safe_polars
 from cvm.ingest.batch import BatchResult
 from cvm.ingest.readers import ReadOptions
 
@@ -30,7 +31,7 @@ def _rename(pairs: list[str]) -> dict[str, str] | None:
 def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None) -> None:
     rejects = result.rejects
     if rejects_out is not None and rejects is not None:
-        rejects.write_csv(rejects_out)
+        safe_polars(rejects).write_csv(rejects_out)
     if json_out:
         console.json(result.summary())
     else:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from cvm.config.plan_checks import check_columns
 from cvm.config.plans import CHANNELS, NAME_PATTERN, CapConfig, Channel, PlansConfig, SegmentsConfig
+from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, compile_id_pattern
 
 CONFIG_FILE = "cvm.yaml"
 ENV_PREFIX = "CVM__"
@@ -58,6 +59,19 @@ class IngestSettings(_Section):
     max_reject_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     future_tolerance_days: int = Field(default=1, ge=0)
     timezone: str = Field(default="UTC", description="Zone of naive timestamps in source files.")
+    customer_id_pattern: str = Field(
+        default=DEFAULT_CUSTOMER_ID_PATTERN,
+        description="Regular expression every customer id must match in full (see cvm.contracts.ids).",
+    )
+
+    @field_validator("customer_id_pattern")
+    @classmethod
+    def _id_pattern_compiles(cls, value: str) -> str:
+        try:
+            compile_id_pattern(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class ApiSettings(_Section):

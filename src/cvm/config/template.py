@@ -26,6 +26,9 @@ ingest:
   future_tolerance_days: {ingest.future_tolerance_days}
   # Time zone of timestamps without an offset in source files.
   timezone: {ingest.timezone}
+  # Regular expression every customer id must match in full (ids with '/' are fine). Empty,
+  # whitespace-only, over-long (> 128) ids and control characters are always refused.
+  customer_id_pattern: '{ingest.customer_id_pattern}'
 
 api:
   # Where `cvm serve` listens.

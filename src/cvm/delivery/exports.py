@@ -10,7 +10,6 @@ run: campaign tools dedupe on the ``idempotency_key`` column.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cvm.contracts.csvsafe import SafeDictWriter
 from cvm.delivery.items import Outbound, Outcome
 
 COLUMNS = (
@@ -60,7 +60,7 @@ def _failed(items: Sequence[Outbound], exc: OSError) -> list[Outcome]:
 
 
 class CsvExport:
-    """Append actions to ``actions-<run>.csv``, one synced line per action."""
+    """Append actions to ``actions-<run>.csv``, one synced line per action (cells per :mod:`cvm.contracts.csvsafe`)."""
 
     name = "csv"
     parallel = False
@@ -71,7 +71,7 @@ class CsvExport:
     def deliver(self, items: Sequence[Outbound]) -> list[Outcome]:
         now = datetime.now(UTC).isoformat()
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer = SafeDictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")  # formula-safe cells
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists() or self.path.stat().st_size == 0:

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from cvm.contracts.csvsafe import safe_arrow
 from cvm.contracts.tables import TableSchema
 from cvm.store.schema import arrow_schema
 
@@ -35,7 +36,7 @@ def write_table(table: pa.Table, path: Path, fmt: Format) -> Path:
     if fmt == "parquet":
         pq.write_table(table, target, compression="zstd", compression_level=1)
     elif fmt == "csv":
-        pacsv.write_csv(_iso_timestamps(table), target, pacsv.WriteOptions(quoting_header="none"))
+        pacsv.write_csv(safe_arrow(_iso_timestamps(table)), target, pacsv.WriteOptions(quoting_header="none"))
     else:
         raise ValueError(f"unknown format {fmt!r}; use 'parquet' or 'csv'")
     return target

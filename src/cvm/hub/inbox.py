@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cvm.contracts import DATA_TABLES
+from cvm.store.private import private_file
 
 INBOX = "inbox"
 ARCHIVE = "archive"
@@ -42,6 +43,7 @@ def archive(path: Path) -> Path:
     target_dir.mkdir(exist_ok=True)
     target = target_dir / path.name
     shutil.move(str(path), target)
+    private_file(target)  # a moved file keeps its mode: the archive holds personal data
     return target
 
 

@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
+from cvm.contracts.csvsafe import restore_polars
 from cvm.ingest.coerce import decimal_evidence
 from cvm.ingest.sniff import (
     SourceError,
@@ -164,6 +165,7 @@ def _read_csv(path: Path, options: ReadOptions) -> RawTable:
     lines = _csv_lines(frame, leading + header_lines + 1, quoted)
     if quoted:  # a quoted "" is an empty string: make it null like an unquoted empty field
         frame = _empty_to_null(frame)
+    frame = restore_polars(frame)  # undo the formula guard CVM's own CSV files carry (cvm.contracts.csvsafe)
     frame, lines = _drop_blank(frame, lines)
     decimal = options.decimal or _file_decimal(frame)
     info = SourceInfo("csv", encoding, delimiter, decimal, options.date_format)

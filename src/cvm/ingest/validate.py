@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from cvm.contracts import Column, TableSchema
+from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, check_customer_id, compile_id_pattern
 from cvm.ingest.coerce import coerce
 from cvm.ingest.readers import RawTable, SourceError
 from cvm.store.schema import POLARS_TYPES
@@ -31,6 +32,7 @@ class Rules:
     timezone: str = "UTC"
     decimal: str | None = None
     date_format: str | None = None
+    customer_id_pattern: str = DEFAULT_CUSTOMER_ID_PATTERN  # see cvm.contracts.ids
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def _column_rejects(frame: pl.DataFrame, col: Column, rules: Rules) -> list[pl.D
     if col.choices:
         bad = pl.col(name).is_not_null() & ~pl.col(name).is_in(list(col.choices))
         out.append(_rejects(frame, bad, name, value, pl.lit(f"not one of: {', '.join(col.choices)}")))
+    if col.name == "customer_id":
+        out += _customer_id_rejects(frame, rules)
     if col.dtype in ("date", "timestamp"):
         limit = rules.now + timedelta(days=rules.future_tolerance_days)
         bound = limit.date() if col.dtype == "date" else limit
@@ -109,6 +113,18 @@ def _column_rejects(frame: pl.DataFrame, col: Column, rules: Rules) -> list[pl.D
         reason = f"in the future (later than {limit:%Y-%m-%d %H:%M} UTC, {rules.future_tolerance_days} day tolerance)"
         out.append(_rejects(frame, future, name, value, pl.lit(reason)))
     return out
+
+
+def _customer_id_rejects(frame: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
+    """Customer ids refused by :func:`cvm.contracts.ids.check_customer_id` (each distinct id checked once)."""
+    regex = compile_id_pattern(rules.customer_id_pattern)
+    ids = frame.get_column("customer_id").drop_nulls().unique().to_list()
+    reasons = {v: why for v in ids if (why := check_customer_id(v, regex)) is not None}
+    if not reasons:
+        return []
+    ids_col = pl.col("customer_id")
+    reason = ids_col.replace_strict(reasons, default=None, return_dtype=pl.Utf8)
+    return [_rejects(frame, ids_col.is_in(list(reasons)), "customer_id", pl.col("__raw_customer_id"), reason)]
 
 
 def check(raw: RawTable, schema: TableSchema, rules: Rules) -> Checked:

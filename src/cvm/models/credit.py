@@ -40,6 +40,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from cvm.contracts.csvsafe import safe_pandas
 from cvm.models.churn import reason_codes
 from cvm.models.metrics import classification_report
 from cvm.models.tabular import ParamsMixin, TabularSchema, check_fitted, read_meta, to_binary, window_of, write_meta
@@ -320,7 +321,7 @@ class Scorecard(ParamsMixin):
     def to_csv(self, path: str | Path) -> Path:
         """Write :meth:`table` as CSV."""
         target = Path(path)
-        self.table().to_csv(target, index=False)
+        safe_pandas(self.table()).to_csv(target, index=False)
         return target
 
     def save(self, path: str | Path) -> Path:

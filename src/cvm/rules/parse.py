@@ -12,9 +12,10 @@ evaluator cannot disagree on an implicit cast.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import sqlglot
 from sqlglot import exp
@@ -27,6 +28,16 @@ from cvm.rules.errors import ExpressionError
 Kind = Literal["number", "string", "bool", "null", "any"]
 MAX_LENGTH = 4000
 MAX_DEPTH = 64
+"""Most levels an expression may nest: parentheses, function calls, ``CASE``, ``NOT`` and signs each open one
+(a chain ``a and b and c ...`` is one level). Counted on the tokens, before the recursive parser runs."""
+_RECURSION_LIMIT = 1000 + MAX_DEPTH * 40  # sqlglot's parser uses ~24 Python frames per parenthesis
+_OPERAND_END = frozenset(
+    {TokenType.VAR, TokenType.NUMBER, TokenType.STRING, TokenType.R_PAREN, TokenType.NULL, TokenType.TRUE,
+     TokenType.FALSE, TokenType.END, TokenType.IDENTIFIER, TokenType.IS}
+)  # fmt: skip
+_CLOSES_PREFIX = frozenset(
+    {TokenType.AND, TokenType.OR, TokenType.COMMA, TokenType.WHEN, TokenType.THEN, TokenType.ELSE}
+)
 
 COMPARISONS: tuple[type[exp.Expression], ...] = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 ARITHMETIC: tuple[type[exp.Expression], ...] = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
@@ -90,6 +101,48 @@ def _tokens(text: str) -> list[Token]:
     return tokens
 
 
+def _check_nesting(text: str, tokens: list[Token]) -> None:
+    """Refuse more than :data:`MAX_DEPTH` levels of nesting, from the tokens alone (no recursion).
+
+    ``(`` and ``CASE`` open a level that ``)`` and ``END`` close; a prefix ``NOT``, ``-`` or ``+`` opens one
+    that closes with its operand (at the next ``AND``, ``OR``, ``,``, ``WHEN``, ``THEN``, ``ELSE`` or closing
+    bracket). The count errs on the high side, never the low side, for prefixes.
+    """
+    stack: list[TokenType] = []
+    previous: TokenType | None = None
+    for tok in tokens:
+        kind = tok.token_type
+        if kind in (TokenType.L_PAREN, TokenType.CASE):
+            stack.append(kind)
+        elif kind in (TokenType.R_PAREN, TokenType.END):
+            opener = TokenType.L_PAREN if kind == TokenType.R_PAREN else TokenType.CASE
+            while stack and stack[-1] not in (TokenType.L_PAREN, TokenType.CASE):
+                stack.pop()
+            if stack and stack[-1] == opener:
+                stack.pop()
+        elif kind in (TokenType.NOT, TokenType.DASH, TokenType.PLUS) and previous not in _OPERAND_END:
+            stack.append(TokenType.NOT)
+        elif kind in _CLOSES_PREFIX:
+            while stack and stack[-1] == TokenType.NOT:
+                stack.pop()
+        if len(stack) > MAX_DEPTH:
+            raise ExpressionError(text, tok.start, f"the expression nests deeper than {MAX_DEPTH} levels")
+        previous = kind
+
+
+def _ensure_stack_headroom(limit: int = _RECURSION_LIMIT) -> None:
+    """Let sqlglot's recursive parser descend :data:`MAX_DEPTH` levels from a deep caller (a web request).
+
+    Raised once when this module is imported (changing it later would upset test runners that watch the
+    limit), and only upward: 64 levels take ~1,550 frames, Python's default limit is 1,000.
+    """
+    if sys.getrecursionlimit() < limit:
+        sys.setrecursionlimit(limit)
+
+
+_ensure_stack_headroom()
+
+
 def _comment_offset(text: str) -> int:
     """Where the first comment starts, outside quoted strings and names."""
     quote = ""
@@ -106,6 +159,8 @@ def _comment_offset(text: str) -> int:
 def _parse_tree(text: str) -> exp.Expression:
     try:
         tree = sqlglot.parse_one(text, read="duckdb", into=exp.Condition)
+    except RecursionError:  # a safety net: _check_nesting refuses such input first
+        raise ExpressionError(text, 0, f"the expression nests deeper than {MAX_DEPTH} levels") from None
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         offset = _offset(text, int(first.get("line") or 1), int(first.get("col") or 1))
@@ -123,6 +178,19 @@ def _parse_tree(text: str) -> exp.Expression:
 def _offset(text: str, line: int, col: int) -> int:
     lines = text.split("\n")
     return sum(len(x) + 1 for x in lines[: line - 1]) + max(col - 1, 0)
+
+
+_LEAVES = (exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean)
+
+
+def _opens_level(parent: exp.Expr, child: exp.Expr) -> int:
+    """Whether ``child`` nests one level deeper than ``parent``, as :func:`_check_nesting` counts on the text.
+
+    A parenthesis, a ``WHEN`` branch of a ``CASE``, a leaf and the next link of an ``AND``/``OR`` chain do not.
+    """
+    if isinstance(parent, exp.Paren) or isinstance(child, (*_LEAVES, exp.If)):
+        return 0
+    return 0 if isinstance(parent, exp.Connector) and type(child) is type(parent) else 1
 
 
 class _Checker:
@@ -152,13 +220,22 @@ class _Checker:
         return 0
 
     def whitelist(self, tree: exp.Expression) -> None:
+        levels: dict[int, int] = {id(tree): 0}
         for node in tree.walk():
             if type(node) not in _ALLOWED or (isinstance(node, exp.Anonymous) and not self._function_ok(node)):
                 raise self.fail(node, self._refusal(node))
-            if node.depth > MAX_DEPTH:
-                raise self.fail(node, f"the expression nests deeper than {MAX_DEPTH} levels")
+            level = levels.pop(id(node), 0)
+            if level > MAX_DEPTH:
+                raise self.fail(node, self._too_deep(node))
+            for child in node.iter_expressions():
+                levels[id(child)] = level + _opens_level(node, child)
             if isinstance(node, exp.Like | exp.ILike) and node.args.get("escape"):
                 raise self.fail(node, "LIKE ... ESCAPE is not supported")
+
+    def _too_deep(self, node: exp.Expr) -> str:
+        if node.parent is not None and type(node.parent) is type(node) and isinstance(node, exp.Binary):
+            return f"a chain of more than {MAX_DEPTH} {node.key.upper()} operations is not supported"
+        return f"the expression nests deeper than {MAX_DEPTH} levels"
 
     def _function_ok(self, node: exp.Anonymous) -> bool:
         return node.name.lower() in ANONYMOUS_FUNCTIONS
@@ -185,8 +262,8 @@ class _Checker:
         if isinstance(node, exp.Null):
             return "null"
         if isinstance(node, exp.And | exp.Or):
-            self.expect(node.this, "bool", node)
-            self.expect(node.expression, "bool", node)
+            for part in node.flatten():  # a long chain is a loop, not a recursion
+                self.expect(cast(exp.Expression, part), "bool", node)
             return "bool"
         if isinstance(node, exp.Not):
             self.expect(node.this, "bool", node)
@@ -309,6 +386,7 @@ def parse_expression(text: str, columns: Mapping[str, Kind] | None = None, expec
     if len(text) > MAX_LENGTH:
         raise ExpressionError(text, MAX_LENGTH, f"the expression is longer than {MAX_LENGTH} characters")
     tokens = _tokens(text)
+    _check_nesting(text, tokens)
     tree = _parse_tree(text)
     checker = _Checker(text, tokens, columns)
     checker.whitelist(tree)

@@ -9,7 +9,8 @@ semantics follow DuckDB exactly for the whitelisted subset:
 - ``a / b`` and ``a % b`` give ``NULL`` when ``b`` is 0 (the SQL side compiles
   them with ``NULLIF``); ``%`` truncates towards zero like C;
 - ``LIKE`` has no escape character, ``%`` and ``_`` match any character
-  including a newline; ``ILIKE`` compares lower-cased text;
+  including a newline (matched in linear time by :mod:`cvm.rules.like`);
+  ``ILIKE`` compares lower-cased text;
 - ``least``/``greatest`` ignore ``NULL`` arguments;
 - a float ``NaN`` read from a row counts as ``NULL`` (the base tables store
   missing values as ``NULL``).
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
+
+from cvm.rules.like import like_matcher
 
 Row = Mapping[str, Any]
 Fn = Callable[[Row], Any]
@@ -56,13 +57,6 @@ _ARITH: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
 }
 
 
-@lru_cache(maxsize=4096)
-def like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
-    """The regular expression equivalent of a SQL ``LIKE`` pattern."""
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
-    return re.compile("".join(parts), re.DOTALL)
-
-
 def _column(name: str) -> Fn:
     def read(row: Row) -> Any:
         v = row.get(name)
@@ -87,28 +81,32 @@ def _const(value: Any) -> Fn:
     return lambda row: value
 
 
-def _and(a: Fn, b: Fn) -> Fn:
+def _and(*parts: Fn) -> Fn:
+    """Kleene ``AND`` of a whole chain ``a and b and c ...`` (a loop, so a long chain cannot recurse)."""
+
     def f(row: Row) -> Any:
-        x = a(row)
-        if x is False:
-            return False
-        y = b(row)
-        if y is False:
-            return False
-        return None if x is None or y is None else True
+        unknown = False
+        for part in parts:
+            x = part(row)
+            if x is False:
+                return False
+            unknown = unknown or x is None
+        return None if unknown else True
 
     return f
 
 
-def _or(a: Fn, b: Fn) -> Fn:
+def _or(*parts: Fn) -> Fn:
+    """Kleene ``OR`` of a whole chain."""
+
     def f(row: Row) -> Any:
-        x = a(row)
-        if x is True:
-            return True
-        y = b(row)
-        if y is True:
-            return True
-        return None if x is None or y is None else False
+        unknown = False
+        for part in parts:
+            x = part(row)
+            if x is True:
+                return True
+            unknown = unknown or x is None
+        return None if unknown else False
 
     return f
 
@@ -166,7 +164,7 @@ def _like(subject: Fn, pattern: Fn, insensitive: bool, negate: bool) -> Fn:
             return None
         if insensitive:
             x, p = x.lower(), p.lower()
-        hit = like_regex(p, insensitive).fullmatch(x) is not None
+        hit = like_matcher(p)(x)
         return hit != negate
 
     return f
@@ -218,9 +216,9 @@ def compile_python(node: exp.Expression) -> Fn:
     if isinstance(node, exp.Null):
         return _const(None)
     if isinstance(node, exp.And):
-        return _and(c(node.this), c(node.expression))
+        return _and(*[c(cast(exp.Expression, part)) for part in node.flatten()])
     if isinstance(node, exp.Or):
-        return _or(c(node.this), c(node.expression))
+        return _or(*[c(cast(exp.Expression, part)) for part in node.flatten()])
     if isinstance(node, exp.Not):
         return _not(c(node.this))
     if type(node) in _COMPARE:

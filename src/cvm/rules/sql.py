@@ -10,6 +10,7 @@ that DuckDB never picks ``DECIMAL`` arithmetic that Python would not match),
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from sqlglot import exp
 
@@ -23,6 +24,12 @@ def _rewrite(node: exp.Expression, inline: Mapping[str, exp.Expression]) -> exp.
     if isinstance(node, exp.Literal) and not node.is_string:
         text = str(node.this)
         return exp.cast(exp.Literal.number(text), "BIGINT" if text.isdigit() else "DOUBLE")
+    if isinstance(node, exp.And | exp.Or):  # a long chain is rebuilt in a loop, never by recursion
+        parts = [_rewrite(cast(exp.Expression, part), inline) for part in node.flatten(unnest=False)]
+        chain = parts[0]
+        for part in parts[1:]:
+            chain = type(node)(this=chain, expression=part)
+        return chain
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expression):
             node.set(key, _rewrite(value, inline))
