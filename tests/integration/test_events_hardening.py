@@ -130,9 +130,12 @@ def test_an_invalid_event_in_a_batch_quotes_no_input(client: httpx.Client, keys:
     assert [d["status"] for d in data] == ["invalid"] * 4
     assert [d["event_id"] for d in data] == ["q1", None, None, "q2"]
     assert max(len(str(p)) for d in data for e in d["errors"] for p in e["loc"]) <= 80
-    single = client.post("/events", json=event("q3", customer="Z" * 150), headers={"X-API-Key": keys["a"]})
+    single = client.post("/events", json=event("q3", customer="Z" * 120), headers={"X-API-Key": keys["a"]})
     assert single.status_code == 404
     assert len(single.json()["detail"]) < 120
+    too_long = client.post("/events", json=event("q4", customer="Z" * 150), headers={"X-API-Key": keys["a"]})
+    assert too_long.status_code == 422  # longer than any customer id (cvm.contracts.ids.MAX_ID_LENGTH)
+    assert len(too_long.content) < 300
 
 
 # -- limits ------------------------------------------------------------------------------------------
@@ -303,3 +306,15 @@ def test_events_stored_before_sources_existed_are_still_recognised(online_url: s
         }
     engine.close()
     store.engine.dispose()
+
+
+def test_a_customer_id_is_held_to_the_ingest_pattern(
+    engine: Engine, client: httpx.Client, keys: dict[str, str]
+) -> None:
+    """An id that would be a spreadsheet formula is refused as in file ingest, naming the field; good ones pass."""
+    formula = _post(client, event("f1", customer='=HYPERLINK("http://x","C1")'), keys["a"])
+    assert formula.status_code == 422
+    assert formula.json()["detail"][0]["loc"] == ["body", "customer_id"]
+    assert formula.json()["detail"][0]["type"] == "customer_id_pattern"
+    batch = _post(client, {"events": [event("f2", customer="@SUM(1)"), event("f3")]}, keys["a"])
+    assert [r["status"] for r in batch.json()["data"]] == ["invalid", "accepted"]

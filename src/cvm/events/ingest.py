@@ -143,11 +143,15 @@ class EventIngestor:
         """Split submitted events into valid ones and outcomes of invalid ones (by index)."""
         tolerance = timedelta(days=self.settings.ingest.future_tolerance_days)
         limits = ValueLimits.of(self.settings.events)
+        id_pattern = self.settings.ingest.customer_id_pattern
         valid: list[tuple[int, EventIn]] = []
         invalid: dict[int, EventOutcome] = {}
         for i, data in enumerate(raw):
             try:
-                valid.append((i, parse_event(data, now=now, future_tolerance=tolerance, limits=limits, source=source)))
+                event = parse_event(
+                    data, now=now, future_tolerance=tolerance, limits=limits, source=source, id_pattern=id_pattern
+                )
+                valid.append((i, event))
             except EventError as exc:
                 invalid[i] = refused(i, data, exc.errors)
         return valid, invalid

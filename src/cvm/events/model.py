@@ -36,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, check_customer_id
 from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
 from cvm.events.values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 
@@ -226,6 +227,7 @@ def parse_event(
     future_tolerance: timedelta | None = None,
     limits: ValueLimits | None = None,
     source: str = "",
+    id_pattern: str = DEFAULT_CUSTOMER_ID_PATTERN,
 ) -> EventIn:
     """Validate one event; raise :class:`EventError` naming each bad field.
 
@@ -239,6 +241,9 @@ def parse_event(
         Depth and size limits of the properties (the defaults of ``events`` when omitted).
     source
         The source of an event that names none (``source`` stays empty when both are).
+    id_pattern
+        ``ingest.customer_id_pattern``: the customer id is held to it as in file ingest
+        (:func:`cvm.contracts.ids.check_customer_id`).
 
     Examples
     --------
@@ -256,6 +261,8 @@ def parse_event(
             text_bytes(getattr(event, name))
         except UnsoundError as exc:
             raise EventError([{"loc": [name], "msg": exc.msg, "type": exc.type}]) from None
+    if why := check_customer_id(event.customer_id, id_pattern):
+        raise EventError([{"loc": ["customer_id"], "msg": why, "type": "customer_id_pattern"}])
     if event.properties and (unsound := check_properties(event.properties, limits or _LIMITS)):
         raise EventError(unsound)
     try:
