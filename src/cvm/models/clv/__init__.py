@@ -13,7 +13,8 @@ Every model fits by maximum likelihood on the distinct data rows, reports ``para
 ``log_likelihood_``, ``converged_`` and ``convergence_``, and persists with ``to_json`` / ``from_json``.
 """
 
-from cvm.models.clv.base import ClvModel, Convergence, ConvergenceWarning, NotFittedError
+from cvm.models.base import NotFittedError
+from cvm.models.clv.base import ClvModel, Convergence, ConvergenceWarning
 from cvm.models.clv.bgbb import BetaGeoBetaBinom
 from cvm.models.clv.bgnbd import BetaGeo
 from cvm.models.clv.gamma_gamma import GammaGamma
