@@ -112,7 +112,7 @@ OLD_META = {
 
 def test_load_refuses_a_pickled_scorecard_folder(tmp_path: Path) -> None:
     entry = _registered(tmp_path, "Scorecard", {**OLD_META, "format": 1}, {"scorecard.pkl": b"\x80\x04N."})
-    with pytest.raises(RegistryError, match=r"default-v1 cannot be loaded: .*format 1 \(scorecard\.pkl.*models train"):
+    with pytest.raises(RegistryError, match=r"default-v1 cannot be loaded: .*format 1 \(scorecard\.pkl.*`cvm train`"):
         entry.load()
 
 

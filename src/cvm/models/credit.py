@@ -373,7 +373,7 @@ class Scorecard(Estimator):
         if isinstance(doc, Mapping) and doc.get("model") == cls.model_name and doc.get("format") == 1:
             raise FormatError(
                 "this scorecard was saved in format 1 (scorecard.pkl, optbinning's Python objects), which cvm "
-                "no longer loads because loading it could run code: train the models again (`cvm models train`)"
+                "no longer loads because loading it could run code: train the models again (`cvm train`)"
             )
         doc = check_meta(doc, cls.model_name, FORMAT, extra=("state",))
         state = doc["state"]
