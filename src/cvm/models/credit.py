@@ -45,7 +45,7 @@ from cvm.models.files import read_folder, write_folder
 from cvm.models.metrics import classification_report
 from cvm.models.platt import out_of_fold_platt
 from cvm.models.tabular import TabularSchema, check_meta, meta_record, to_binary, window_of
-from cvm.models.woe import BinnedCharacteristic
+from cvm.models.woe import BinnedCharacteristic, table_of
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 # Format 2: bins, WoE, coefficients and the table as JSON. Format 1 (scorecard.pkl: optbinning's Python objects)
@@ -229,7 +229,7 @@ class Scorecard(Estimator):
                 rounding=False,
             )
             card.fit(data[chosen], labels, metric_missing="empirical")
-            self.table_ = _table_of(card)
+            self.table_ = table_of(card)
         process = card.binning_process_
         names = [str(n) for n in process.get_support(names=True)]
         self.bins_ = [BinnedCharacteristic.from_optbinning(n, process.get_binned_variable(n)) for n in names]
@@ -237,8 +237,9 @@ class Scorecard(Estimator):
         self.intercept_ = float(card.estimator_.intercept_[0])
         if self.calibration == "platt":
             a, b = out_of_fold_platt(self.woe(x).to_numpy(), labels, self.c, self.calibration_folds, 0)
-            self.coefficients_, self.intercept_ = a * self.coefficients_, a * self.intercept_ + b
-            self.table_ = self._rescored(self.table_)
+            if a > 0:  # a ≤ 0: the out-of-fold scores do not rank at all; keep the fit rather than flip its signs
+                self.coefficients_, self.intercept_ = a * self.coefficients_, a * self.intercept_ + b
+                self.table_ = self._rescored(self.table_)
         self.characteristics_ = chosen
         self.training_window_ = window_of(training_window)
         self.metrics_ = classification_report(labels, self.predict_proba(x)[:, 1])
@@ -406,25 +407,3 @@ class Scorecard(Estimator):
     def load(cls, path: str | Path) -> Self:
         """Read a folder written by :meth:`save`; a folder lacking metadata is refused."""
         return cls.from_dict(read_folder(path))
-
-
-def _table_of(card: Any) -> pd.DataFrame:
-    """The scorecard table of a fitted optbinning ``Scorecard``, with CVM's column names."""
-    raw = card.table(style="detailed")
-    table = pd.DataFrame(
-        {
-            "characteristic": raw["Variable"].astype(str),
-            "bin_id": raw["Bin id"].astype(int),
-            "bin": raw["Bin"].map(lambda b: ", ".join(map(str, b)) if isinstance(b, list | np.ndarray) else str(b)),
-            "count": raw["Count"].astype(int),
-            "count_share": raw["Count (%)"].astype(float),
-            "goods": raw["Non-event"].astype(int),
-            "bads": raw["Event"].astype(int),
-            "bad_rate": raw["Event rate"].astype(float),
-            "woe": raw["WoE"].astype(float),
-            "iv": raw["IV"].astype(float),
-            "coefficient": raw["Coefficient"].astype(float),
-            "points": raw["Points"].astype(float),
-        }
-    )
-    return table.reset_index(drop=True)

@@ -118,3 +118,25 @@ class BinnedCharacteristic:
                 f"saved bins of characteristic {name!r} have {len(item.woe)} WoE values for {item.n_bins} bins"
             )
         return item
+
+
+def table_of(card: Any) -> pd.DataFrame:
+    """The scorecard table of a fitted optbinning ``Scorecard``, with CVM's column names."""
+    raw = card.table(style="detailed")
+    table = pd.DataFrame(
+        {
+            "characteristic": raw["Variable"].astype(str),
+            "bin_id": raw["Bin id"].astype(int),
+            "bin": raw["Bin"].map(lambda b: ", ".join(map(str, b)) if isinstance(b, list | np.ndarray) else str(b)),
+            "count": raw["Count"].astype(int),
+            "count_share": raw["Count (%)"].astype(float),
+            "goods": raw["Non-event"].astype(int),
+            "bads": raw["Event"].astype(int),
+            "bad_rate": raw["Event rate"].astype(float),
+            "woe": raw["WoE"].astype(float),
+            "iv": raw["IV"].astype(float),
+            "coefficient": raw["Coefficient"].astype(float),
+            "points": raw["Points"].astype(float),
+        }
+    )
+    return table.reset_index(drop=True)
