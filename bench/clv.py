@@ -117,8 +117,8 @@ def max_rss() -> int:
 
 # -- the two pipelines (each runs in its own process) -------------------------------------------
 def run_cvm(path: Path, out: Path) -> dict[str, Any]:
+    from cvm.features.rfm import rfm_summary
     from cvm.models.clv import BetaGeo, GammaGamma, clv
-    from cvm.models.clv.rfm import rfm_summary
 
     steps = Steps()
     with steps.step("RFM summary"):

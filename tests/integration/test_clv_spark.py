@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cvm.models.clv.rfm import calibration_and_holdout, calibration_and_holdout_spark, rfm_summary, rfm_summary_spark
+from cvm.features.rfm import calibration_and_holdout, calibration_and_holdout_spark, rfm_summary, rfm_summary_spark
 
 with warnings.catch_warnings():
     # lifetimes 0.11 sets pandas' `mode.chained_assignment`, deprecated since pandas 3, when imported.

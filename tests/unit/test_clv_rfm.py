@@ -11,8 +11,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from cvm.models.clv import plotting
-from cvm.models.clv.rfm import (
+from cvm.features.rfm import (
     RfmSpec,
     activity_by_period,
     calibration_and_holdout,
@@ -20,6 +19,7 @@ from cvm.models.clv.rfm import (
     summary_sql,
     to_spark_sql,
 )
+from cvm.reporting import clv_plots as plotting
 
 with warnings.catch_warnings():
     # lifetimes 0.11 sets pandas' `mode.chained_assignment`, deprecated since pandas 3, when imported.

@@ -12,12 +12,10 @@ from cvm.scoring.registry import REQUIRED, ModelRegistry, RegistryError, data_ha
 
 
 class FakeModel:
-    """Stands in for an estimator: only ``save`` is needed to register."""
+    """Stands in for an estimator: only ``to_dict`` is needed to register (the registry writes the files)."""
 
-    def save(self, path: Path) -> Path:
-        path.mkdir(parents=True)
-        (path / "model.txt").write_text("fitted", encoding="utf-8")
-        return path
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": 1, "model": "fake", "sidecars": {"model.txt": "fitted"}}
 
 
 META: dict[str, Any] = {
@@ -86,3 +84,45 @@ def test_data_hash_depends_on_files_and_dates() -> None:
     assert data_hash(manifest, ["2024-01-01"]) == data_hash(same, ["2024-01-01"])
     assert data_hash(manifest, ["2024-01-01"]) != data_hash(manifest, ["2024-02-01"])
     assert data_hash(manifest, ["2024-01-01"]) != data_hash({"tables": {"payments": ["b"]}}, ["2024-01-01"])
+
+
+def _registered(tmp_path: Path, kind: str, artifact_meta: dict[str, Any], files: dict[str, bytes]) -> Any:
+    """A version folder as an older or foreign cvm could have left it."""
+    version = ModelRegistry(tmp_path).register("default", FakeModel(), META)
+    meta = json.loads((version.path / "meta.json").read_text())
+    (version.path / "meta.json").write_text(json.dumps({**meta, "kind": kind}))
+    artifact = version.path / "artifact"
+    (artifact / "model.txt").unlink()
+    (artifact / "meta.json").write_text(json.dumps(artifact_meta))
+    for name, data in files.items():
+        (artifact / name).write_bytes(data)
+    return ModelRegistry(tmp_path).get("default", "v1")
+
+
+OLD_META = {
+    "model": "scorecard",
+    "version": "0.1.0",
+    "parameters": {},
+    "training_window": None,
+    "features": ["late_share"],
+    "metrics": {"auc": 0.7},
+    "created_at": "2024-01-01T00:00:00+00:00",
+}
+
+
+def test_load_refuses_a_pickled_scorecard_folder(tmp_path: Path) -> None:
+    entry = _registered(tmp_path, "Scorecard", {**OLD_META, "format": 1}, {"scorecard.pkl": b"\x80\x04N."})
+    with pytest.raises(RegistryError, match=r"default-v1 cannot be loaded: .*format 1 \(scorecard\.pkl.*`cvm train`"):
+        entry.load()
+
+
+def test_load_refuses_an_unknown_format_or_kind(tmp_path: Path) -> None:
+    entry = _registered(tmp_path, "Scorecard", {**OLD_META, "format": 7}, {})
+    with pytest.raises(RegistryError, match="has format 7; this version of cvm reads format 2"):
+        entry.load()
+    entry = _registered(tmp_path / "other", "ChurnModel", {**OLD_META, "model": "churn", "format": 3}, {})
+    with pytest.raises(RegistryError, match="churn has format 3"):
+        entry.load()
+    entry = _registered(tmp_path / "third", "MagicModel", {**OLD_META, "format": 2}, {})
+    with pytest.raises(RegistryError, match="unknown model kind 'MagicModel'"):
+        entry.load()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cvm.models import PointsScaling, Scorecard
+from cvm.scoring.registry import SCORECARD_CSV, ModelRegistry
 
 N = 4_000
 
@@ -118,7 +119,9 @@ def test_evaluate(fitted: tuple[Scorecard, pd.DataFrame, np.ndarray]) -> None:
 
 def test_table_csv_and_persistence(fitted: tuple[Scorecard, pd.DataFrame, np.ndarray], tmp_path: Path) -> None:
     card, X, _ = fitted
-    csv = pd.read_csv(card.to_csv(tmp_path / "card.csv"))
+    meta = {"training_window": {}, "features": [], "data_hash": "", "metrics": {}}
+    entry = ModelRegistry(tmp_path / "ws").register("default", card, meta)  # the registry writes the table
+    csv = pd.read_csv(entry.artifact / SCORECARD_CSV)
     assert list(csv.columns) == [
         "characteristic", "bin_id", "bin", "count", "count_share", "goods", "bads", "bad_rate", "woe", "iv",
         "coefficient", "points",

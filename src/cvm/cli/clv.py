@@ -62,7 +62,7 @@ def fit(
 ) -> None:
     """Fit a purchase model and a spend model on TRANSACTIONS and predict every customer's value."""
     from cvm.models.clv import ConvergenceWarning
-    from cvm.models.clv.plotting import write_figures
+    from cvm.reporting.clv_plots import write_figures
     from cvm.scoring.clv_file import ClvOptions, fit_clv_file, make_figures, predictions_table
 
     if out is not None and out.suffix.lower() not in (".parquet", ".pq", ".csv"):

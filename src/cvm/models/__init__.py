@@ -1,7 +1,9 @@
-"""Pure estimators: customer value (``cvm.models.clv``) and, later, churn, propensity and credit models.
+"""Pure estimators: customer value (``cvm.models.clv``), churn, propensity and the credit scorecard.
 
-Models import only numpy, scipy and pandas. They do no I/O: data goes to ``fit`` as arrays, and fitted
-models persist as JSON strings that the caller stores.
+Models import only numpy, scipy, pandas, scikit-learn, LightGBM, optbinning and the standard library
+(``tests/unit/test_models_imports.py`` checks it). They query nothing and draw nothing: data goes to ``fit``
+as arrays or frames, and a fitted model becomes a JSON-ready document (``to_dict``) that
+:mod:`cvm.models.files` writes and reads for the model registry. All follow :mod:`cvm.models.base`.
 """
 
 # Churn, propensity and credit models. Imported on first use: LightGBM and optbinning take seconds to load.

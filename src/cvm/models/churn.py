@@ -28,30 +28,26 @@ Examples
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import clone  # type: ignore[import-untyped]
 
+from cvm.models.base import Estimator, Interval, StrOptions
+from cvm.models.files import read_folder, write_folder
 from cvm.models.metrics import classification_report, psi
-from cvm.models.tabular import (
-    ParamsMixin,
-    TabularSchema,
-    check_fitted,
-    read_meta,
-    to_binary,
-    window_of,
-    write_meta,
-)
+from cvm.models.tabular import TabularSchema, check_meta, meta_record, to_binary, window_of
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 _BLEND = 1e-4
-_STATE_FILE = "state.json"
 _BOOSTER_FILE = "booster.txt"
+FORMAT = 1  # meta.json + state.json + booster.txt, unchanged since the first release
+_STATE = ("schema", "calibrator", "best_iteration")
 
 
 def _sigmoid(x: FloatArray) -> FloatArray:
@@ -69,7 +65,7 @@ def _split(y: np.ndarray[Any, Any], fraction: float, seed: int) -> np.ndarray[An
     return held
 
 
-class BoostedClassifier(ParamsMixin):
+class BoostedClassifier(Estimator):
     """Calibrated LightGBM binary classifier with reason codes; see the module docstring.
 
     Parameters
@@ -91,6 +87,23 @@ class BoostedClassifier(ParamsMixin):
     """
 
     model_name: ClassVar[str] = "boosted_classifier"
+    _fitted_attribute: ClassVar[str] = "booster_"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
+        "num_leaves": [Interval(Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
+        "calibration": [StrOptions({"isotonic", "platt"})],
+        "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "ignore": [list, tuple],
+        "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [Integral],
+    }
 
     def __init__(
         self,
@@ -126,24 +139,6 @@ class BoostedClassifier(ParamsMixin):
         self.n_jobs = n_jobs
 
     # -- fitting ----------------------------------------------------------------------------------
-    def _validate(self) -> None:
-        checks = {
-            "n_estimators": self.n_estimators >= 1,
-            "learning_rate": 0 < self.learning_rate <= 1,
-            "num_leaves": self.num_leaves >= 2,
-            "min_child_samples": self.min_child_samples >= 1,
-            "subsample": 0 < self.subsample <= 1,
-            "colsample_bytree": 0 < self.colsample_bytree <= 1,
-            "reg_lambda": self.reg_lambda >= 0,
-            "early_stopping_rounds": self.early_stopping_rounds >= 1,
-            "calibration": self.calibration in ("isotonic", "platt"),
-            "calibration_fraction": 0 < self.calibration_fraction < 1,
-            "max_categories": self.max_categories >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(", ".join(f"invalid {name}={getattr(self, name)!r}" for name in bad))
-
     def _lgb_params(self) -> dict[str, Any]:
         return {
             "objective": "binary",
@@ -167,7 +162,7 @@ class BoostedClassifier(ParamsMixin):
         fold: out of sample for the booster, but in sample for the calibrator (and the fold also
         picked the number of rounds), so judge calibration on other data with :meth:`evaluate`.
         """
-        self._validate()
+        self._check_params()
         labels = to_binary(y)
         schema = TabularSchema.learn(x, self.max_categories, exclude=tuple(self.ignore))
         data = schema.transform(x)
@@ -197,7 +192,7 @@ class BoostedClassifier(ParamsMixin):
     # -- prediction -------------------------------------------------------------------------------
     def decision_function(self, x: Any) -> FloatArray:
         """Uncalibrated log-odds of the booster."""
-        check_fitted(self, "booster_")
+        self._check_fitted()
         return self.raw_scores(self.schema_.transform(x))
 
     def raw_scores(self, data: pd.DataFrame) -> FloatArray:
@@ -225,7 +220,7 @@ class BoostedClassifier(ParamsMixin):
 
         Each row adds up to :meth:`decision_function`.
         """
-        check_fitted(self, "booster_")
+        self._check_fitted()
         data = self.schema_.transform(x)
         values = np.asarray(self.booster_.predict(data, pred_contrib=True, num_threads=self.n_jobs), dtype=np.float64)
         return pd.DataFrame(values, columns=[*self.features_, "bias"], index=data.index)
@@ -245,49 +240,56 @@ class BoostedClassifier(ParamsMixin):
         return classification_report(to_binary(y), self.predict_proba(x)[:, 1])
 
     # -- persistence ------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the model folder: ``meta.json``, ``state.json`` and the booster as LightGBM text."""
-        check_fitted(self, "booster_")
-        folder = Path(path)
-        write_meta(folder, self.model_name, self._meta())
-        state = {
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata, ``state`` (schema, calibrator, best iteration) and the booster as LightGBM text (a sidecar)."""
+        self._check_fitted()
+        best = self.booster_.best_iteration or None
+        doc = meta_record(self.model_name, FORMAT, self._meta())
+        doc["state"] = {
             "schema": self.schema_.to_dict(),
             "calibrator": self.calibrator_,
             "best_iteration": self.booster_.best_iteration,
         }
-        (folder / _STATE_FILE).write_text(json.dumps(state) + "\n", encoding="utf-8")
-        best = self.booster_.best_iteration or None
-        (folder / _BOOSTER_FILE).write_text(self.booster_.model_to_string(num_iteration=best), encoding="utf-8")
-        return folder
+        doc["sidecars"] = {_BOOSTER_FILE: self.booster_.model_to_string(num_iteration=best)}
+        return doc
 
     def _meta(self) -> dict[str, Any]:
         return {
-            "parameters": {**self.get_params(), "ignore": list(self.ignore)},
+            "parameters": {**self.get_params(deep=False), "ignore": list(self.ignore)},
             "training_window": self.training_window_,
             "features": self.features_,
             "metrics": self.metrics_,
         }
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a folder written by :meth:`save`; a folder lacking metadata is refused."""
-        folder = Path(path)
-        meta = read_meta(folder, cls.model_name)
-        params = dict(meta["parameters"])
+    def from_dict(cls, doc: Mapping[str, Any]) -> Self:
+        """A model from :meth:`to_dict`'s document; one lacking a field or for another model is refused."""
+        doc = check_meta(doc, cls.model_name, FORMAT, extra=("state", "sidecars"))
+        state, sidecars = doc["state"], doc["sidecars"]
+        missing = [f"state.{k}" for k in _STATE if k not in state]
+        missing += [_BOOSTER_FILE] if _BOOSTER_FILE not in sidecars else []
+        if missing:
+            raise ValueError(f"saved {cls.model_name} model lacks {', '.join(missing)}; refusing to load it")
+        params = dict(doc["parameters"])
         params["ignore"] = tuple(params.get("ignore", ()))
         model = cls(**params)
-        model._restore(folder, meta)
+        model.schema_ = TabularSchema.from_dict(state["schema"])
+        model.calibrator_ = state["calibrator"]
+        model.booster_ = lgb.Booster(model_str=sidecars[_BOOSTER_FILE])
+        model.booster_.best_iteration = int(state["best_iteration"])
+        model.features_ = list(doc["features"])
+        model.training_window_ = doc["training_window"]
+        model.metrics_ = doc["metrics"]
         return model
 
-    def _restore(self, folder: Path, meta: dict[str, Any]) -> None:
-        state = json.loads((folder / _STATE_FILE).read_text(encoding="utf-8"))
-        self.schema_ = TabularSchema.from_dict(state["schema"])
-        self.calibrator_ = state["calibrator"]
-        self.booster_ = lgb.Booster(model_str=(folder / _BOOSTER_FILE).read_text(encoding="utf-8"))
-        self.booster_.best_iteration = int(state["best_iteration"])
-        self.features_ = list(meta["features"])
-        self.training_window_ = meta["training_window"]
-        self.metrics_ = meta["metrics"]
+    def save(self, path: str | Path) -> Path:
+        """Write the model folder: ``meta.json``, ``state.json`` and ``booster.txt`` (see :mod:`cvm.models.files`)."""
+        return write_folder(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a folder written by :meth:`save`; a folder lacking metadata is refused."""
+        return cls.from_dict(read_folder(path))
 
 
 def _fit_calibrator(method: str, raw: FloatArray, y: np.ndarray[Any, Any]) -> dict[str, Any]:
@@ -329,7 +331,7 @@ def temporal_backtest(model: BoostedClassifier, train: tuple[Any, Any], test: tu
     labels observed after the training labels). Returns the held-out metrics of the fit, the
     metrics on the later snapshot, and the PSI of the scores between the two snapshots.
     """
-    fitted = type(model)(**model.get_params()).fit(*train)
+    fitted = clone(model).fit(*train)
     p_train = fitted.predict_proba(train[0])[:, 1]
     p_test = fitted.predict_proba(test[0])[:, 1]
     return {

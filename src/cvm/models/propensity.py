@@ -22,18 +22,34 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
 
-from cvm.models.churn import BoostedClassifier, FloatArray
-from cvm.models.tabular import ParamsMixin, check_fitted, read_meta, to_pandas, window_of, write_meta
+from cvm.models.base import Estimator, Interval
+from cvm.models.churn import FORMAT, BoostedClassifier, FloatArray
+from cvm.models.files import read_folder, write_folder
+from cvm.models.tabular import check_meta, meta_record, to_pandas, window_of
+
+_BOOSTED = BoostedClassifier._parameter_constraints
+_SHARED = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "calibration",
+    "calibration_fraction",
+    "ignore",
+    "random_state",
+    "n_jobs",
+)
 
 
-class PropensityModel(ParamsMixin):
+class PropensityModel(Estimator):
     """Calibrated probability of adopting each target product within the label horizon.
 
     Parameters
@@ -47,6 +63,11 @@ class PropensityModel(ParamsMixin):
     """
 
     model_name: ClassVar[str] = "propensity"
+    _fitted_attribute: ClassVar[str] = "models_"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "min_events": [Interval(Integral, 1, None, closed="left")],
+        **{name: _BOOSTED[name] for name in _SHARED},
+    }
 
     def __init__(
         self,
@@ -74,12 +95,13 @@ class PropensityModel(ParamsMixin):
         self.n_jobs = n_jobs
 
     def _classifier(self) -> BoostedClassifier:
-        params = self.get_params()
+        params = self.get_params(deep=False)
         params.pop("min_events")
         return BoostedClassifier(**params)
 
     def fit(self, x: Any, y: Any, *, training_window: tuple[Any, Any] | None = None) -> Self:
         """Fit one model per column of ``y`` (1 adopted, 0 not, missing = not eligible)."""
+        self._check_params()
         frame, targets = to_pandas(x), to_pandas(y)
         if len(frame) != len(targets):
             raise ValueError(f"x has {len(frame)} rows but y has {len(targets)}")
@@ -107,7 +129,7 @@ class PropensityModel(ParamsMixin):
         Every row gets a probability for every target; mask the products a customer already
         holds (the rows that were not eligible in training) before ranking offers.
         """
-        check_fitted(self, "models_")
+        self._check_fitted()
         frame = to_pandas(x)
         prepared: dict[str, pd.DataFrame] = {}  # models with the same input schema share one transform
         out: dict[str, FloatArray] = {}
@@ -120,7 +142,7 @@ class PropensityModel(ParamsMixin):
 
     def reasons(self, x: Any, top: int = 3, target: str | None = None) -> list[list[str]]:
         """Reason codes per row for ``target``, or for each row's most likely target when None."""
-        check_fitted(self, "models_")
+        self._check_fitted()
         frame = to_pandas(x)
         if target is not None:
             if target not in self.models_:
@@ -137,7 +159,7 @@ class PropensityModel(ParamsMixin):
 
     def evaluate(self, x: Any, y: Any) -> dict[str, dict[str, Any]]:
         """Metrics per target on its eligible rows (see :func:`cvm.models.metrics.classification_report`)."""
-        check_fitted(self, "models_")
+        self._check_fitted()
         frame, targets = to_pandas(x), to_pandas(y)
         out: dict[str, dict[str, Any]] = {}
         for name in self.targets_:
@@ -148,33 +170,42 @@ class PropensityModel(ParamsMixin):
             out[name] = self.models_[name].evaluate(frame.loc[rows], label[rows])
         return out
 
-    def save(self, path: str | Path) -> Path:
-        """A folder with ``meta.json`` and one sub-folder per target model."""
-        check_fitted(self, "models_")
-        folder = Path(path)
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata, and one child document per target model (``target_0``, ``target_1``, ...)."""
+        self._check_fitted()
         meta = {
-            "parameters": {**self.get_params(), "ignore": list(self.ignore)},
+            "parameters": {**self.get_params(deep=False), "ignore": list(self.ignore)},
             "training_window": self.training_window_,
             "features": next(iter(self.models_.values())).features_,
             "metrics": {t: m.metrics_ for t, m in self.models_.items()},
             "targets": self.targets_,
         }
-        write_meta(folder, self.model_name, meta)
-        for k, model in enumerate(self.models_.values()):
-            model.save(folder / f"target_{k}")
-        return folder
+        doc = meta_record(self.model_name, FORMAT, meta)
+        doc["children"] = {f"target_{k}": model.to_dict() for k, model in enumerate(self.models_.values())}
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Self:
+        """A model from :meth:`to_dict`'s document; one lacking a field or a target model is refused."""
+        doc = check_meta(doc, cls.model_name, FORMAT, extra=("targets",))
+        children = doc.get("children", {})
+        targets = [str(t) for t in doc["targets"]]
+        missing = [f"target_{k}" for k in range(len(targets)) if f"target_{k}" not in children]
+        if missing:
+            raise ValueError(f"saved propensity model lacks the target model(s) {', '.join(missing)}")
+        params = dict(doc["parameters"])
+        params["ignore"] = tuple(params.get("ignore", ()))
+        model = cls(**params)
+        model.targets_ = targets
+        model.models_ = {t: BoostedClassifier.from_dict(children[f"target_{k}"]) for k, t in enumerate(targets)}
+        model.training_window_ = doc["training_window"]
+        return model
+
+    def save(self, path: str | Path) -> Path:
+        """A folder with ``meta.json`` and one sub-folder per target model (see :mod:`cvm.models.files`)."""
+        return write_folder(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read a folder written by :meth:`save`; a folder lacking metadata is refused."""
-        folder = Path(path)
-        meta = read_meta(folder, cls.model_name)
-        if "targets" not in meta:
-            raise ValueError(f"{folder} lacks the metadata field targets; refusing to load it")
-        params = dict(meta["parameters"])
-        params["ignore"] = tuple(params.get("ignore", ()))
-        model = cls(**params)
-        model.targets_ = [str(t) for t in meta["targets"]]
-        model.models_ = {t: BoostedClassifier.load(folder / f"target_{k}") for k, t in enumerate(model.targets_)}
-        model.training_window_ = meta["training_window"]
-        return model
+        return cls.from_dict(read_folder(path))

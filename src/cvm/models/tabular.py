@@ -16,17 +16,16 @@ Polars frames are accepted and converted to pandas.
 
 from __future__ import annotations
 
-import inspect
-import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cvm.models.base import check_document, cvm_version
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
@@ -146,77 +145,24 @@ class TabularSchema:
 
 # -- estimator plumbing shared by the models ---------------------------------------------------------
 
-META_FILE = "meta.json"
 META_FIELDS = ("format", "model", "version", "parameters", "training_window", "features", "metrics", "created_at")
-FORMAT = 1
 
 
-class ParamsMixin:
-    """``get_params`` / ``set_params`` from the keyword arguments of ``__init__`` (as in scikit-learn)."""
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The hyperparameters given to ``__init__``."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> Self:
-        """Change hyperparameters; unknown names are refused."""
-        known = self.get_params()
-        for name, value in params.items():
-            if name not in known:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; known: {', '.join(known)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-def check_fitted(model: object, attribute: str) -> None:
-    """Raise ``RuntimeError`` unless ``model`` has the learned ``attribute``."""
-    if getattr(model, attribute, None) is None:
-        raise RuntimeError(f"{type(model).__name__} is not fitted yet; call fit first")
-
-
-def package_version() -> str:
-    """Installed version of cvm (recorded in saved models)."""
-    try:
-        return version("cvm")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def write_meta(path: Path, model: str, meta: dict[str, Any]) -> None:
-    """Create the model folder ``path`` and write its ``meta.json`` (all of :data:`META_FIELDS`)."""
-    path.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format": FORMAT,
-        "model": model,
-        "version": package_version(),
-        "created_at": datetime.now(UTC).isoformat(),
-        **meta,
-    }
+def meta_record(model: str, fmt: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields of a saved tabular model (all of :data:`META_FIELDS`) around ``meta``."""
+    record = {"format": fmt, "model": model, "version": cvm_version(), "created_at": datetime.now(UTC).isoformat()}
+    record.update(meta)
     missing = [f for f in META_FIELDS if f not in record]
     if missing:
         raise ValueError(f"model metadata lacks {', '.join(missing)}")
-    (path / META_FILE).write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return record
 
 
-def read_meta(path: Path, model: str) -> dict[str, Any]:
-    """Read ``meta.json`` of a saved model, refusing one that lacks a field or is another model."""
-    file = Path(path) / META_FILE
-    if not file.exists():
-        raise ValueError(f"{path} is not a saved model: {META_FILE} is missing")
-    meta: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    missing = [f for f in META_FIELDS if f not in meta]
-    if missing:
-        raise ValueError(f"{file} lacks the metadata field(s) {', '.join(missing)}; refusing to load it")
-    if meta["model"] != model:
-        raise ValueError(f"{path} holds a {meta['model']} model, not a {model}")
-    if meta["format"] != FORMAT:
-        raise ValueError(f"{path} has format {meta['format']}; this version reads format {FORMAT}")
-    return meta
+def check_meta(doc: Any, model: str, fmt: int, extra: tuple[str, ...] = ()) -> Mapping[str, Any]:
+    """``doc`` if it is a saved ``model`` of format ``fmt`` with every metadata field, else a ``FormatError``."""
+    return check_document(
+        doc, fmt_key="format", fmt=fmt, model_key="model", model=model, required=(*META_FIELDS, *extra)
+    )
 
 
 def window_of(training_window: tuple[Any, Any] | None) -> list[str] | None:

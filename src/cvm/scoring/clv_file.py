@@ -2,6 +2,10 @@
 
 RFM summary (DuckDB) -> purchase model -> spend model -> per-customer predictions and CLV,
 plus the diagnostic plots. Months are 365.25 / 12 days.
+
+This module is the whole pipeline of one command, so it composes three stages: the RFM query of
+:mod:`cvm.features.rfm`, the models, and the plots of :mod:`cvm.reporting.clv_plots` (an exception to "no
+sibling-stage imports": there is no workspace, hence no table, between them).
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cvm.features.rfm import Freq, activity_by_period, calibration_and_holdout, rfm_summary
 from cvm.models.clv import clv as clv_value
-from cvm.models.clv import plotting
-from cvm.models.clv.rfm import Freq, activity_by_period, calibration_and_holdout, rfm_summary
+from cvm.reporting import clv_plots as plotting
 from cvm.scoring.inputs import DAYS_PER_MONTH
 from cvm.scoring.models import FittedModel, fit_purchase_model, fit_spend_model
 from cvm.scoring.value import monthly_rate

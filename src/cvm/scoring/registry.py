@@ -1,7 +1,7 @@
 """The model registry of a workspace: versions, metadata and the champion of each model.
 
-Layout: ``<workspace>/models/<name>/<version>/`` holds ``artifact/`` (the model's own ``save()``
-folder) and ``meta.json``:
+Layout: ``<workspace>/models/<name>/<version>/`` holds ``artifact/`` (the model's ``to_dict()`` document,
+written by :func:`cvm.models.files.write_folder`: JSON plus text sidecars, never Python objects) and ``meta.json``:
 
 - ``name``, ``version`` (``v1``, ``v2``, ...), ``kind`` (the estimator class), ``created_at``;
 - ``training_window``: the snapshot dates, the label horizon and the last day of data used;
@@ -13,7 +13,8 @@ folder) and ``meta.json``:
 
 The first version of a model becomes its champion; later ones are challengers until promoted.
 Metadata is written atomically (temporary file, then ``os.replace``); a version whose metadata
-lacks a field is refused (style rule 3).
+lacks a field is refused (style rule 3), and so is an artifact this version cannot read (an unknown kind or
+format, or a scorecard of format 1, which stored optbinning's Python objects): :class:`RegistryError` says which.
 
 Examples
 --------
@@ -34,10 +35,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from cvm.contracts.csvsafe import safe_pandas
+from cvm.models import Scorecard
+from cvm.models.files import write_folder
+
 Status = Literal["champion", "challenger", "retired"]
 MODEL_NAMES = ("churn", "default", "propensity")
 META = "meta.json"
 ARTIFACT = "artifact"
+SCORECARD_CSV = "scorecard.csv"
 REQUIRED = (
     "name",
     "version",
@@ -85,18 +91,34 @@ class ModelVersion:
         return self.path / ARTIFACT
 
     def load(self) -> Any:
-        """The fitted estimator, read with its class's ``load``."""
+        """The fitted estimator, from its artifact's document; one this version cannot read is refused."""
         from cvm.models import ChurnModel, PropensityModel, Scorecard
+        from cvm.models.files import read_folder
 
         kinds: dict[str, Any] = {"ChurnModel": ChurnModel, "Scorecard": Scorecard, "PropensityModel": PropensityModel}
         kind = self.meta["kind"]
         if kind not in kinds:
-            raise RegistryError(f"{self.tag}: unknown model kind {kind!r}")
-        return kinds[kind].load(self.artifact)
+            raise RegistryError(f"{self.tag}: unknown model kind {kind!r}; known: {', '.join(kinds)}")
+        try:
+            return kinds[kind].from_dict(read_folder(self.artifact))
+        except ValueError as exc:
+            raise RegistryError(f"{self.tag} cannot be loaded: {exc}") from exc
 
     def summary(self) -> dict[str, Any]:
         """Metadata without the (long) baseline, for listings."""
         return {k: v for k, v in self.meta.items() if k != "baseline"}
+
+
+def _document(model: Any) -> dict[str, Any]:
+    """The model's ``to_dict()``, plus a scorecard's table as ``scorecard.csv`` for people reading the folder.
+
+    The CSV is written here rather than by the pure model so that it follows the project's
+    spreadsheet rule (:mod:`cvm.contracts.csvsafe`).
+    """
+    doc: dict[str, Any] = model.to_dict()
+    if isinstance(model, Scorecard):
+        doc["sidecars"] = {**doc.get("sidecars", {}), SCORECARD_CSV: safe_pandas(model.table()).to_csv(index=False)}
+    return doc
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -168,7 +190,7 @@ class ModelRegistry:
         staging = self.root / name / f".{version}.{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
-            model.save(staging / ARTIFACT)
+            write_folder(staging / ARTIFACT, _document(model))
             status: Status = "challenger" if any(v.status == "champion" for v in existing) else "champion"
             record = {
                 **meta,

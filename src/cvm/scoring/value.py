@@ -24,8 +24,8 @@ import pandas as pd
 import polars as pl
 
 from cvm.config.settings import ScoringSettings
+from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
-from cvm.models.clv.rfm import rfm_summary
 from cvm.scoring.grades import GradeRule, grade_counts
 from cvm.scoring.inputs import DAYS_PER_MONTH, PointInTime, contract_base, history, load_point_in_time, purchases
 from cvm.scoring.models import (

@@ -6,26 +6,21 @@
 - :class:`GammaGamma`: mean spend per transaction;
 - :class:`ShiftedBetaGeometric` (sBG): contractual retention;
 - :func:`clv`: discounted CLV from a purchase model and a spend model;
-- :func:`rfm_summary`, :func:`calibration_and_holdout` (DuckDB; ``*_spark`` on Spark): the (frequency,
-  recency, T, monetary value) inputs from a raw transaction log; plots in :mod:`cvm.models.clv.plotting`.
+- the (frequency, recency, T, monetary value) inputs come from a raw transaction log through
+  :func:`cvm.features.rfm.rfm_summary` (a query: DuckDB, or Spark), and the diagnostic plots are in
+  :mod:`cvm.reporting.clv_plots`: this package only computes.
 
 Every model fits by maximum likelihood on the distinct data rows, reports ``params_``, ``standard_errors_``,
 ``log_likelihood_``, ``converged_`` and ``convergence_``, and persists with ``to_json`` / ``from_json``.
 """
 
-from cvm.models.clv.base import ClvModel, Convergence, ConvergenceWarning, NotFittedError
+from cvm.models.base import NotFittedError
+from cvm.models.clv.base import ClvModel, Convergence, ConvergenceWarning
 from cvm.models.clv.bgbb import BetaGeoBetaBinom
 from cvm.models.clv.bgnbd import BetaGeo
 from cvm.models.clv.gamma_gamma import GammaGamma
 from cvm.models.clv.mbgnbd import ModifiedBetaGeo
 from cvm.models.clv.pareto import ParetoNBD
-from cvm.models.clv.rfm import (
-    activity_by_period,
-    calibration_and_holdout,
-    calibration_and_holdout_spark,
-    rfm_summary,
-    rfm_summary_spark,
-)
 from cvm.models.clv.sbg import ShiftedBetaGeometric
 from cvm.models.clv.value import clv
 
@@ -40,10 +35,5 @@ __all__ = [
     "NotFittedError",
     "ParetoNBD",
     "ShiftedBetaGeometric",
-    "activity_by_period",
-    "calibration_and_holdout",
-    "calibration_and_holdout_spark",
     "clv",
-    "rfm_summary",
-    "rfm_summary_spark",
 ]

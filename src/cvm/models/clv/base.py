@@ -10,12 +10,13 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
+from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
+from cvm.models.base import Estimator, Interval, NotFittedError, check_document, cvm_version
 from cvm.models.clv._data import FloatArray
 from cvm.models.clv._optimize import MLEResult, Objective, maximize_likelihood, presolve, standard_errors
 
@@ -41,10 +42,6 @@ class ConvergenceWarning(UserWarning):
     """The optimiser stopped without meeting the convergence criteria; the best fit found is kept."""
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A prediction was asked of a model that has not been fitted (or loaded)."""
-
-
 @dataclass(frozen=True)
 class Convergence:
     """How the maximum-likelihood search ended (``model.convergence_``)."""
@@ -57,18 +54,11 @@ class Convergence:
     restarts: int
 
 
-def _version() -> str:
-    try:
-        return metadata.version("cvm")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown"
-
-
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-class ClvModel:
+class ClvModel(Estimator):
     """Base class of the maximum-likelihood CLV models.
 
     Parameters
@@ -83,6 +73,12 @@ class ClvModel:
         Iteration limit of each BFGS run.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "max_restarts": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+    _fitted_attribute: ClassVar[str] = "params_"
     param_names: ClassVar[tuple[str, ...]] = ()
     # Whether the likelihood's gradient is analytic throughout: on large data the Hessian is then taken by
     # forward differences (one gradient per parameter instead of two).
@@ -101,21 +97,12 @@ class ClvModel:
         self.tol = tol
         self.max_iter = max_iter
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters given to ``__init__``."""
-        return {"max_restarts": self.max_restarts, "tol": self.tol, "max_iter": self.max_iter}
-
     def __repr__(self) -> str:
         state = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items()) if self._is_fitted() else "not fitted"
         return f"{type(self).__name__}({state})"
 
     def _check_hyperparameters(self) -> None:
-        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
-            raise ValueError(f"max_restarts must be a non-negative integer, got {self.max_restarts!r}")
-        if not self.tol > 0:
-            raise ValueError(f"tol must be positive, got {self.tol!r}")
-        if not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        self._check_params()
 
     def _run_mle(
         self,
@@ -173,7 +160,7 @@ class ClvModel:
         self.training_ = {"n_customers": float(n_total), "n_unique_rows": int(n_rows)}
 
     def _is_fitted(self) -> bool:
-        return hasattr(self, "params_")
+        return self.__sklearn_is_fitted__()
 
     def _check_fitted(self) -> None:
         if not self._is_fitted():
@@ -195,18 +182,22 @@ class ClvModel:
 
     # ---------------------------------------------------------------- persistence
     def to_json(self, training_window: Mapping[str, Any] | None = None) -> str:
-        """The fitted model as JSON: parameters, version, training facts and metrics.
+        """The fitted model as JSON text: :meth:`to_dict`, indented."""
+        return json.dumps(self.to_dict(training_window), indent=2, sort_keys=False)
+
+    def to_dict(self, training_window: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The fitted model as a JSON-ready document: parameters, version, training facts and metrics.
 
         ``training_window`` (e.g. ``{"start": "2024-01-01", "end": "2024-12-31"}``) is stored under
         ``training.window``; the key is always written, as null when not given.
         """
         self._check_fitted()
-        doc = {
+        return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "cvm_version": _version(),
+            "cvm_version": cvm_version(),
             "model": type(self).__name__,
-            "hyperparameters": self.get_params(),
+            "hyperparameters": self.get_params(deep=False),
             "params": self.params_,
             "standard_errors": {k: _finite_or_none(v) for k, v in self.standard_errors_.items()},
             "metrics": {"log_likelihood": self.log_likelihood_, "n_customers": self.n_customers_},
@@ -215,21 +206,20 @@ class ClvModel:
             },
             "training": {**self.training_, "window": dict(training_window) if training_window is not None else None},
         }
-        return json.dumps(doc, indent=2, sort_keys=False)
 
     @classmethod
     def from_json(cls, text: str) -> Self:
         """A model saved by :meth:`to_json`; refuses a document that lacks any field or is for another model."""
-        doc = json.loads(text)
-        if not isinstance(doc, dict):
-            raise ValueError("a saved CLV model is a JSON object")
-        missing = [key for key in _REQUIRED if key not in doc]
-        if missing:
-            raise ValueError(f"saved model lacks field(s) {missing}")
-        if doc["format"] != FORMAT or doc["format_version"] != FORMAT_VERSION:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Self:
+        """A model from :meth:`to_dict`'s document; refuses one that lacks any field or is for another model."""
+        doc = check_document(
+            doc, fmt_key="format", fmt=FORMAT, model_key="model", model=cls.__name__, required=_REQUIRED
+        )
+        if doc["format_version"] != FORMAT_VERSION:
             raise ValueError(f"unsupported format {doc['format']!r} version {doc['format_version']!r}")
-        if doc["model"] != cls.__name__:
-            raise ValueError(f"saved model is a {doc['model']}, not a {cls.__name__}")
         try:
             model = cls(**doc["hyperparameters"])
         except TypeError as exc:

@@ -190,7 +190,7 @@ class BetaGeo(BetaGeoFamily):
 
     Examples
     --------
-    With ``summary`` from :func:`cvm.models.clv.rfm_summary` (one row per customer):
+    With ``summary`` from :func:`cvm.features.rfm.rfm_summary` (one row per customer):
 
     >>> model = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])  # doctest: +SKIP
     >>> model.summary()  # doctest: +SKIP

@@ -41,7 +41,7 @@ class GammaGamma(ClvModel):
 
     Examples
     --------
-    With ``summary`` from :func:`cvm.models.clv.rfm_summary` (frequency 0 rows are excluded, with a warning):
+    With ``summary`` from :func:`cvm.features.rfm.rfm_summary` (frequency 0 rows are excluded, with a warning):
 
     >>> gg = GammaGamma().fit(summary["frequency"], summary["monetary_value"])  # doctest: +SKIP
     >>> gg.expected_spend(summary["frequency"], summary["monetary_value"])  # doctest: +SKIP

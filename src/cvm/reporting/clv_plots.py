@@ -112,7 +112,7 @@ def probability_alive_matrix(
 def calibration_vs_holdout_data(model: PurchaseModel, calibration: pd.DataFrame, n: int = 7) -> pd.DataFrame:
     """Mean actual and predicted holdout purchases per calibration frequency 0..n-1.
 
-    ``calibration`` is the output of :func:`cvm.models.clv.calibration_and_holdout`.
+    ``calibration`` is the output of :func:`cvm.features.rfm.calibration_and_holdout`.
     """
     duration = float(calibration["duration_holdout"].iloc[0])
     predicted = model.expected_purchases(
@@ -156,7 +156,7 @@ def _period_numbers(index: pd.DatetimeIndex, freq: str) -> NDArray[np.int64]:
 def tracking_data(model: PurchaseModel, activity: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     """Expected and actual repeat purchases per period, from first to last active period.
 
-    ``activity`` is the output of :func:`cvm.models.clv.activity_by_period`. A customer whose
+    ``activity`` is the output of :func:`cvm.features.rfm.activity_by_period`. A customer whose
     first purchase falls in period ``b`` has, by the end of period ``k``, made
     ``expected_purchases_new_customer(k + 1 - b)`` repeat purchases in expectation (time runs
     from the start of the first period, as in the RFM summary).
