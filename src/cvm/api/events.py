@@ -4,7 +4,7 @@
 only after the events and their effects are committed. A malformed single event
 is a 422 whose ``detail`` names the bad field (``["body", "properties", "amount"]``);
 in a batch the good events are kept and each bad one is reported by its index.
-Errors quote no input beyond a field path and a short excerpt (:mod:`cvm.events.values`).
+Errors quote no input beyond a field path and a short excerpt (:mod:`cvm.contracts.event_values`).
 
 Event ids are unique per source (:func:`key_source`): a repeat with the same content
 replays the stored result (``duplicate``), one with other content is a 409 (a single
@@ -30,10 +30,10 @@ from cvm.api.deps import Admin, EngineDep, PresentedKey, Reader, actor, authoriz
 from cvm.api.errors import BODY, KEYED, MAX_ID
 from cvm.api.schemas import ActionStatus, UtcDatetime
 from cvm.contracts import jsontext
+from cvm.contracts.event_values import loc
+from cvm.contracts.events import PROPERTY_MODELS, EventBatchIn, EventIn
 from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
-from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
-from cvm.events.values import loc
 
 router = APIRouter()
 MAX_BATCH = 1000
@@ -98,7 +98,7 @@ class RequestPublic(BaseModel):
 
 
 _ANSWERS = ("nps", "would_recommend", "did_recommend")
-"""A survey needs one of these answered (:class:`cvm.events.model.SurveyProps`)."""
+"""A survey needs one of these answered (:class:`cvm.contracts.events.SurveyProps`)."""
 
 
 def _event_schema(kind: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ PostgreSQL then rolls back to a savepoint taken before them, locks and decides a
 for what changed, and writes again, in the same transaction. A conflict that remains
 retries the batch, then splits it into one transaction per event. The caller hears
 back only after the commit, so an acknowledged event is durable. An event id is unique
-within its source (:class:`~cvm.events.model.EventIn`): a repeat with the same content
+within its source (:class:`~cvm.contracts.events.EventIn`): a repeat with the same content
 changes nothing and returns the first result, one with other content is a ``conflict``
 (stored nowhere, and told nothing about the first). Events stored before sources
 existed (migration 0005) have the source ``""``, which every source's ids are checked
@@ -37,6 +37,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.config.settings import Settings
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import CustomerState, Event, RankedAction
+from cvm.contracts.event_values import ValueLimits
+from cvm.contracts.events import EventError, EventIn, parse_event
 from cvm.delivery.outbox import (
     enqueue,
     planned_contacts,
@@ -44,7 +48,6 @@ from cvm.delivery.outbox import (
     utc,
     write_transaction,
 )
-from cvm.events.model import EventError, EventIn, parse_event
 from cvm.events.profile import (
     OnlineProfile,
     StaleProfileError,
@@ -67,8 +70,6 @@ from cvm.events.results import (
     unknown_customer,
 )
 from cvm.events.snapshot import OfflineSnapshot
-from cvm.events.values import ValueLimits
-from cvm.plans.decide import CustomerState, Decision, Event, RankedAction
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import event_log
 

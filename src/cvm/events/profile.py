@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cvm.contracts.events import EventIn
 from cvm.delivery.outbox import utc, utc_or_none
-from cvm.events.model import EventIn
 from cvm.store import bulk
 from cvm.store.tables import customer_online
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.event_values import UnsoundError, excerpt, text_bytes
+from cvm.contracts.events import MAX_ID, EventIn
 from cvm.delivery.outbox import Enqueued, utc
-from cvm.events.model import MAX_ID, EventIn
 from cvm.events.profile import OnlineProfile
-from cvm.events.values import UnsoundError, excerpt, text_bytes
-from cvm.plans.decide import ActionRequest, Decision, Suppressed
 
 Status = Literal["accepted", "duplicate", "invalid", "unknown_customer", "conflict"]
 EventKey = tuple[str, str]

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cvm.contracts.actions import Decision
 from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
 from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
-from cvm.plans.decide import Decision
 from cvm.store import OnlineStore
 
 RETRIES = 3

@@ -30,8 +30,9 @@ from sqlglot import exp
 
 from cvm.config.plans import CHANNELS, PlanConfig, PlansConfig
 from cvm.config.settings import ExperimentsSettings
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import Event
 from cvm.experiments.assign import STATE_KEY
-from cvm.plans.decide import Decision, Event
 from cvm.plans.parallel import decide_all
 from cvm.rules import rule
 

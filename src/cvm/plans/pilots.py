@@ -34,11 +34,11 @@ from typing import Any
 
 from cvm.config.plans import CapConfig, PolicyConfig
 from cvm.config.settings import ArmSettings, ExperimentsSettings, PilotSettings
+from cvm.contracts.actions import Assignment
 from cvm.experiments.assign import (
     CONTACTED_ARM,
     GLOBAL,
     HOLDOUT_ARM,
-    Assignment,
     arm_for,
     bucket,
     existing,
