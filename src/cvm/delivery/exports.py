@@ -20,27 +20,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cvm.contracts.actions import EXPORT_COLUMNS
 from cvm.contracts.csvsafe import SafeDictWriter
 from cvm.delivery.items import Outbound, Outcome
 
-COLUMNS = (
-    "idempotency_key",
-    "request_id",
-    "customer_id",
-    "plan",
-    "step",
-    "action",
-    "channel",
-    "objective",
-    "offer",
-    "expected_value",
-    "priority",
-    "reasons",
-    "event_id",
-    "created_at",
-    "not_before",
-    "exported_at",
-)
+COLUMNS = EXPORT_COLUMNS  # from the action-request contract: the dedupe key first, then the payload
 
 
 def _record(item: Outbound, exported_at: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.actions import RESULT_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Decision, Suppressed
 from cvm.contracts.event_values import UnsoundError, excerpt, text_bytes
 from cvm.contracts.events import MAX_ID, EventIn
 from cvm.delivery.outbox import Enqueued, utc
@@ -120,29 +120,18 @@ def conflict(index: int, event: EventIn) -> EventOutcome:
 
 
 def action_json(a: ActionRequest, queued: Enqueued) -> dict[str, Any]:
-    return {
-        "id": queued.id,
-        "idempotency_key": a.idempotency_key,
-        "status": "duplicate" if queued.duplicate else "enqueued",
-        "plan": a.plan,
-        "step": a.step,
-        "action": a.action,
-        "channel": a.channel,
-        "objective": a.objective,
-        "offer": a.offer,
-        "expected_value": a.expected_value,
-        "not_before": utc(a.not_before).isoformat() if a.not_before else None,
-    }
+    """An action in the result of ``POST /events``: its row id and status, then :data:`RESULT_FIELDS`."""
+    out: dict[str, Any] = {"id": queued.id, "status": "duplicate" if queued.duplicate else "enqueued"}
+    out.update((name, getattr(a, name)) for name in RESULT_FIELDS)
+    out["not_before"] = utc(a.not_before).isoformat() if a.not_before else None
+    return out
 
 
 def suppressed_json(s: Suppressed) -> dict[str, Any]:
-    return {
-        "plan": s.plan,
-        "step": s.step,
-        "channel": s.channel,
-        "reason": s.reason,
-        "deferred_until": utc(s.deferred_until).isoformat() if s.deferred_until else None,
-    }
+    """A held-back action in the result of ``POST /events`` (its customer is the event's)."""
+    out: dict[str, Any] = {name: getattr(s, name) for name in SUPPRESSED_FIELDS if name != "customer_id"}
+    out["deferred_until"] = utc(s.deferred_until).isoformat() if s.deferred_until else None
+    return out
 
 
 @dataclass
