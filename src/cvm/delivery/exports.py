@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cvm.contracts.actions import EXPORT_COLUMNS
+from cvm.contracts.actions import EXPORT_COLUMNS, STORED
 from cvm.contracts.csvsafe import SafeDictWriter
 from cvm.delivery.items import Outbound, Outcome
 
@@ -108,5 +108,5 @@ class ParquetExport:
 
 
 def _schema() -> pa.Schema:
-    types = {"request_id": pa.int64(), "expected_value": pa.float64(), "priority": pa.float64()}
+    types = {"request_id": pa.int64(), **{n: pa.float64() for n, st in STORED.items() if st.kind == "float"}}
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])

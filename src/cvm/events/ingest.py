@@ -21,6 +21,12 @@ changes nothing and returns the first result, one with other content is a ``conf
 (stored nowhere, and told nothing about the first). Events stored before sources
 existed (migration 0005) have the source ``""``, which every source's ids are checked
 against too, so that a retry of one of them is still recognised.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox`, the transactional outbox. An event's
+actions are written in the event's own transaction by the one writer of ``action_requests``
+(``enqueue``, ``record_suppressions``, ``write_transaction``, the ``utc`` reading of stored times),
+so that an action exists if and only if its cause was committed; the rows are the contract of
+:mod:`cvm.contracts.actions`.
 """
 
 from __future__ import annotations

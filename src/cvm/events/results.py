@@ -1,4 +1,8 @@
-"""What ingestion reports back: one :class:`EventOutcome` per submitted event, and their batch."""
+"""What ingestion reports back: one :class:`EventOutcome` per submitted event, and their batch.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox` for ``Enqueued`` (what the transactional
+outbox answers for each action, reported back per event) and ``utc``.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,10 @@ candidate when at least one of these holds:
 
 Only candidates are read into Python, with just the columns the expressions
 and the policy read.
+
+Imports from a sibling stage: :mod:`cvm.experiments.assign` (the plan-state key of the pilot
+assignments); deterministic assignment is one pure, standard-library-only function for deciding
+and for analysing a pilot.
 """
 
 from __future__ import annotations
