@@ -42,7 +42,7 @@ include-path = "/tables/{table}/rows"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 
 # The same holds for an event's extra properties: they are free-form JSON that must be sound (depth,
-# size, 64-bit integers, text without NUL or lone surrogates: cvm.events.values), limits that JSON
+# size, 64-bit integers, text without NUL or lone surrogates: cvm.contracts.event_values), limits that JSON
 # Schema cannot state for arbitrary keys. The typed fields are in the schema (a survey's answer, an
 # end reason); a 422 naming the unsound extra field is expected for this operation only.
 [[operations]]

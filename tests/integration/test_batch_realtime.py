@@ -9,9 +9,10 @@ from functools import partial
 import pytest
 
 from cvm.contracts import DATA_TABLES
+from cvm.contracts.actions import Decision
 from cvm.demo import generate
 from cvm.engine import Engine
-from cvm.plans.decide import Decision, decide
+from cvm.plans.decide import decide
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 

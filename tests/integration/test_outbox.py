@@ -24,6 +24,8 @@ import yaml
 
 from cvm.config import ConfigError, load_settings
 from cvm.config.settings import DeliverySettings
+from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.decisions import CustomerState, Event, RankedAction
 from cvm.delivery import (
     RetryPolicy,
     Worker,
@@ -35,7 +37,6 @@ from cvm.delivery import (
     write_transaction,
 )
 from cvm.engine import Engine
-from cvm.plans.decide import ActionRequest, CustomerState, Decision, Event, RankedAction, Suppressed
 from tests.conftest import CUSTOMERS_CSV, write
 
 SECRET = "test-secret-not-for-production"

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 import yaml
 
 from cvm.api import create_app
+from cvm.contracts.actions import Assignment
 from cvm.engine import Engine
 from cvm.experiments import records
-from cvm.experiments.assign import Assignment, arm_for, bucket
+from cvm.experiments.assign import arm_for, bucket
 from cvm.store.tables import suppressions
 from tests.conftest import CUSTOMERS_CSV, TRANSACTIONS_CSV, write
 from tests.serving import serve

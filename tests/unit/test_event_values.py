@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cvm.contracts import jsontext
-from cvm.events.values import EXCERPT, ValueLimits, check_properties, excerpt, loc
+from cvm.contracts.event_values import EXCERPT, ValueLimits, check_properties, excerpt, loc
 
 LIMITS = ValueLimits(max_depth=3, max_property_bytes=100, max_event_bytes=150)
 

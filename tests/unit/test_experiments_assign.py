@@ -14,9 +14,10 @@ from scipy import stats as st
 from cvm.config import ConfigError, Settings
 from cvm.config.plans import PlansConfig
 from cvm.config.settings import ExperimentsSettings
+from cvm.contracts.decisions import CustomerState
 from cvm.experiments.assign import STATE_KEY, arm_for, bucket, existing, from_state, in_global_holdout
 from cvm.plans.batch import run_batch
-from cvm.plans.decide import CustomerState, decide, rank
+from cvm.plans.decide import decide, rank
 from tests.unit.test_plans import _base
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)

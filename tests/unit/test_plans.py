@@ -14,8 +14,10 @@ import yaml
 
 from cvm.config import ConfigError, Settings, load_settings, render_template
 from cvm.config.plans import PlansConfig
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import CustomerState, Event
 from cvm.plans.batch import run_batch
-from cvm.plans.decide import CustomerState, Decision, Event, decide, rank
+from cvm.plans.decide import decide, rank
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvm.config.plans import CHANNELS, PlansConfig, PolicyConfig, QuietHoursConfig, StepConfig
+from cvm.contracts.decisions import CustomerState
 from cvm.plans.arbitrate import Candidate, arbitrate
-from cvm.plans.decide import CustomerState, decide
+from cvm.plans.decide import decide
 from cvm.plans.policy import CapBook, consent_refusal, fits, next_allowed, next_fit
 from cvm.plans.runtime import runtime
 

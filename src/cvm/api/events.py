@@ -4,7 +4,7 @@
 only after the events and their effects are committed. A malformed single event
 is a 422 whose ``detail`` names the bad field (``["body", "properties", "amount"]``);
 in a batch the good events are kept and each bad one is reported by its index.
-Errors quote no input beyond a field path and a short excerpt (:mod:`cvm.events.values`).
+Errors quote no input beyond a field path and a short excerpt (:mod:`cvm.contracts.event_values`).
 
 Event ids are unique per source (:func:`key_source`): a repeat with the same content
 replays the stored result (``duplicate``), one with other content is a 409 (a single
@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
 from cvm.access import ApiKey
@@ -30,10 +30,11 @@ from cvm.api.deps import Admin, EngineDep, PresentedKey, Reader, actor, authoriz
 from cvm.api.errors import BODY, KEYED, MAX_ID
 from cvm.api.schemas import ActionStatus, UtcDatetime
 from cvm.contracts import jsontext
+from cvm.contracts.actions import REQUEST_FIELDS, RESULT_FIELDS, public_fields
+from cvm.contracts.event_values import loc
+from cvm.contracts.events import PROPERTY_MODELS, EventBatchIn, EventIn
 from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
-from cvm.events import PROPERTY_MODELS, EventBatchIn, EventIn
-from cvm.events.values import loc
 
 router = APIRouter()
 MAX_BATCH = 1000
@@ -46,27 +47,20 @@ class _Results(JSONResponse):
         return jsontext.dumpb(content)
 
 
-class ActionPublic(BaseModel):
-    id: int | None
-    idempotency_key: str
-    status: str
-    plan: str
-    step: str
-    action: str
-    channel: str
-    objective: str | None
-    offer: str | None
-    expected_value: float | None
-    not_before: str | None
+ActionPublic = create_model(
+    "ActionPublic", id=(int | None, ...), status=(str, ...), **public_fields(RESULT_FIELDS, time=str)
+)
+"""An action in an event's result: built from the action-request contract (:mod:`cvm.contracts.actions`)."""
 
-
-class EventResultPublic(BaseModel):
-    index: int
-    event_id: str | None
-    status: str
-    actions: list[ActionPublic] = []
-    suppressed: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
+EventResultPublic = create_model(
+    "EventResultPublic",
+    index=(int, ...),
+    event_id=(str | None, ...),
+    status=(str, ...),
+    actions=(list[ActionPublic], []),
+    suppressed=(list[dict[str, Any]], []),
+    errors=(list[dict[str, Any]], []),
+)
 
 
 class EventBatchPublic(BaseModel):
@@ -78,27 +72,22 @@ class EventBatchPublic(BaseModel):
     actions: int
 
 
-class RequestPublic(BaseModel):
-    id: int
-    customer_id: str
-    plan: str
-    step: str
-    action: str
-    channel: str
-    objective: str | None
-    offer: str | None
-    expected_value: float | None
-    idempotency_key: str
-    status: str
-    attempts: int
-    created_at: UtcDatetime
-    next_attempt_at: UtcDatetime
-    delivered_at: UtcDatetime | None
-    last_error: str | None
+RequestPublic = create_model(
+    "RequestPublic",
+    id=(int, ...),
+    **public_fields(REQUEST_FIELDS, time=UtcDatetime),  # the action-request contract, then the delivery state
+    status=(str, ...),
+    attempts=(int, ...),
+    created_at=(UtcDatetime, ...),
+    next_attempt_at=(UtcDatetime, ...),
+    delivered_at=(UtcDatetime | None, ...),
+    last_error=(str | None, ...),
+)
+"""An action request in the outbox, as ``GET /actions`` lists it."""
 
 
 _ANSWERS = ("nps", "would_recommend", "did_recommend")
-"""A survey needs one of these answered (:class:`cvm.events.model.SurveyProps`)."""
+"""A survey needs one of these answered (:class:`cvm.contracts.events.SurveyProps`)."""
 
 
 def _event_schema(kind: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def loads_request(body: bytes) -> Any:
 
     Read with the standard library, which is lenient where orjson is strict, so that a bad
     value inside one event leaves the body readable and the event is refused on its own,
-    naming the field (:mod:`cvm.events.values`): ``NaN`` and ``Infinity`` become floats,
+    naming the field (:mod:`cvm.contracts.event_values`): ``NaN`` and ``Infinity`` become floats,
     integers keep all their digits (up to Python's limit of 4,300), lone surrogates
     (``"\\ud800"``) stay in the text, and so do bytes that are not UTF-8 (as lone
     surrogates, ``surrogateescape``). A leading byte-order mark is skipped.

@@ -9,6 +9,12 @@
 
 The caller writes the audit entry (with the keyed token of :mod:`cvm.customers.subject`) and then
 vacuums the online store, so that no freed page or WAL frame keeps the data.
+
+Imports from sibling stages: erasure must reach every store, and each store's rows are erased
+by their owner: :mod:`cvm.events.erase` (event log, profile, outbox, contact history) and
+:mod:`cvm.experiments` (``records``: pilot assignments), in one write transaction of
+:mod:`cvm.delivery` (``write_transaction``: ``BEGIN IMMEDIATE`` on SQLite, so that the worker
+cannot claim a request in between). Copying their deletes here would drift.
 """
 
 from __future__ import annotations

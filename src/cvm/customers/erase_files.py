@@ -25,6 +25,9 @@ records are removed; nothing else in the file changes:
 
 Each rewrite is atomic: a temporary file in the same folder, synced, then ``os.replace``, so a crash
 leaves either the old or the new file, never half of one. Files without the customer are not touched.
+
+Imports from a sibling stage: :mod:`cvm.ingest.sniff`, so that a file is read with the encoding and
+delimiter the inbox reader detected when it ingested it (and written back the same way).
 """
 
 from __future__ import annotations

@@ -20,27 +20,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cvm.contracts.actions import EXPORT_COLUMNS, STORED
 from cvm.contracts.csvsafe import SafeDictWriter
 from cvm.delivery.items import Outbound, Outcome
 
-COLUMNS = (
-    "idempotency_key",
-    "request_id",
-    "customer_id",
-    "plan",
-    "step",
-    "action",
-    "channel",
-    "objective",
-    "offer",
-    "expected_value",
-    "priority",
-    "reasons",
-    "event_id",
-    "created_at",
-    "not_before",
-    "exported_at",
-)
+COLUMNS = EXPORT_COLUMNS  # from the action-request contract: the dedupe key first, then the payload
 
 
 def _record(item: Outbound, exported_at: str) -> dict[str, Any]:
@@ -124,5 +108,5 @@ class ParquetExport:
 
 
 def _schema() -> pa.Schema:
-    types = {"request_id": pa.int64(), "expected_value": pa.float64(), "priority": pa.float64()}
+    types = {"request_id": pa.int64(), **{n: pa.float64() for n, st in STORED.items() if st.kind == "float"}}
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])

@@ -14,61 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
+from cvm.contracts.actions import ACTION_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Suppressed
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import action_requests, contact_history, suppressions
 
 STATUSES = ("pending", "in_flight", "delivered", "dead")
 CONTACT_STATUSES = ("pending", "in_flight", "delivered")  # planned or done: what contact caps count
-
-
-class ActionLike(Protocol):
-    """What the outbox stores of an action (``cvm.plans.decide.ActionRequest`` fits)."""
-
-    @property
-    def customer_id(self) -> str: ...
-    @property
-    def plan(self) -> str: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def objective(self) -> str: ...
-    @property
-    def offer(self) -> str | None: ...
-    @property
-    def expected_value(self) -> float: ...
-    @property
-    def priority(self) -> int: ...
-    @property
-    def idempotency_key(self) -> str: ...
-    @property
-    def reasons(self) -> tuple[str, ...]: ...
-    @property
-    def not_before(self) -> datetime: ...
-
-
-class SuppressedLike(Protocol):
-    """What is recorded of a held-back action (``cvm.plans.decide.Suppressed`` fits)."""
-
-    @property
-    def customer_id(self) -> str: ...
-    @property
-    def plan(self) -> str: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def deferred_until(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -110,32 +65,24 @@ def write_transaction(store: OnlineStore) -> Iterator[sa.Connection]:
         conn.commit()
 
 
-def _row(action: ActionLike, now: datetime, event_id: str | None) -> dict[str, Any]:
+def _row(action: ActionRequest, now: datetime, event_id: str | None) -> dict[str, Any]:
     due = max(utc(action.not_before), now) if action.not_before is not None else now
-    return {
-        "customer_id": action.customer_id,
-        "plan": action.plan,
-        "step": action.step,
-        "action": action.action,
-        "channel": action.channel,
-        "objective": action.objective,
-        "offer": action.offer,
-        "expected_value": action.expected_value,
-        "priority": action.priority,
-        "idempotency_key": action.idempotency_key,
-        "reasons": list(action.reasons),
-        "event_id": event_id,
-        "created_at": now,
-        "not_before": utc_or_none(action.not_before),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": due,
-    }
+    row = {name: getattr(action, name) for name in ACTION_FIELDS}  # the contract's fields, then the bookkeeping
+    row.update(
+        reasons=list(action.reasons),
+        not_before=utc_or_none(action.not_before),
+        event_id=event_id,
+        created_at=now,
+        status="pending",
+        attempts=0,
+        next_attempt_at=due,
+    )
+    return row
 
 
 def enqueue(
     conn: sa.Connection,
-    actions: Sequence[ActionLike],
+    actions: Sequence[ActionRequest],
     *,
     now: datetime,
     event_ids: Sequence[str | None] | None = None,
@@ -207,7 +154,7 @@ def _keys_query(dialect: str) -> sa.TextClause:
 
 def record_suppressions(
     conn: sa.Connection,
-    held: Sequence[SuppressedLike],
+    held: Sequence[Suppressed],
     *,
     now: datetime,
     event_ids: Sequence[str | None] | None = None,
@@ -219,13 +166,9 @@ def record_suppressions(
     at = utc(now)
     rows = [
         {
-            "customer_id": s.customer_id,
-            "at": at,
-            "plan": s.plan,
-            "step": s.step,
-            "channel": s.channel,
-            "reason": s.reason,
+            **{name: getattr(s, name) for name in SUPPRESSED_FIELDS},  # the contract's fields
             "deferred_until": utc_or_none(s.deferred_until),
+            "at": at,
             "event_id": cause,
         }
         for s, cause in zip(held, causes, strict=True)

@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.config.settings import DeliverySettings
+from cvm.contracts.actions import PAYLOAD_FIELDS
 from cvm.delivery.channels import Router
 from cvm.delivery.items import Outbound, Outcome
 from cvm.delivery.outbox import utc, utc_or_none, write_transaction
@@ -42,19 +43,6 @@ from cvm.store.tables import action_requests, contact_history, deliveries
 
 log = logging.getLogger("cvm.delivery")
 MAX_CLAIM = 500
-PAYLOAD_FIELDS = (
-    "customer_id",
-    "plan",
-    "step",
-    "action",
-    "channel",
-    "objective",
-    "offer",
-    "expected_value",
-    "priority",
-    "reasons",
-    "event_id",
-)
 
 
 @dataclass(frozen=True)
@@ -115,10 +103,9 @@ class Claim:
 
     def outbound(self) -> Outbound:
         r = self.row
-        payload = {k: r[k] for k in PAYLOAD_FIELDS}
+        payload = {k: r[k] for k in PAYLOAD_FIELDS}  # the action-request contract, its row id and cause
         payload.update(
             id=self.id,
-            idempotency_key=r["idempotency_key"],
             created_at=utc(r["created_at"]).isoformat(),
             not_before=None if r["not_before"] is None else utc(r["not_before"]).isoformat(),
         )

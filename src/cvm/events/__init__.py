@@ -1,17 +1,16 @@
-"""Real-time events: the event contract, online profiles, and ingestion into the outbox."""
+"""Real-time events: online profiles, and ingestion into the outbox.
+
+The event contract itself (``EventIn``, the property models, ``parse_event``) is
+:mod:`cvm.contracts.events`.
+"""
 
 from cvm.events.ingest import DecideFn, EventIngestor, RankFn, Rescorer
-from cvm.events.model import PROPERTY_MODELS, EventBatchIn, EventError, EventIn, parse_event
 from cvm.events.profile import OnlineProfile
 from cvm.events.results import EventOutcome, IngestReport
 from cvm.events.snapshot import OfflineSnapshot
 
 __all__ = [
-    "PROPERTY_MODELS",
     "DecideFn",
-    "EventBatchIn",
-    "EventError",
-    "EventIn",
     "EventIngestor",
     "EventOutcome",
     "IngestReport",
@@ -19,5 +18,4 @@ __all__ = [
     "OnlineProfile",
     "RankFn",
     "Rescorer",
-    "parse_event",
 ]

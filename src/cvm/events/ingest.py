@@ -16,11 +16,17 @@ PostgreSQL then rolls back to a savepoint taken before them, locks and decides a
 for what changed, and writes again, in the same transaction. A conflict that remains
 retries the batch, then splits it into one transaction per event. The caller hears
 back only after the commit, so an acknowledged event is durable. An event id is unique
-within its source (:class:`~cvm.events.model.EventIn`): a repeat with the same content
+within its source (:class:`~cvm.contracts.events.EventIn`): a repeat with the same content
 changes nothing and returns the first result, one with other content is a ``conflict``
 (stored nowhere, and told nothing about the first). Events stored before sources
 existed (migration 0005) have the source ``""``, which every source's ids are checked
 against too, so that a retry of one of them is still recognised.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox`, the transactional outbox. An event's
+actions are written in the event's own transaction by the one writer of ``action_requests``
+(``enqueue``, ``record_suppressions``, ``write_transaction``, the ``utc`` reading of stored times),
+so that an action exists if and only if its cause was committed; the rows are the contract of
+:mod:`cvm.contracts.actions`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.config.settings import Settings
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import CustomerState, Event, RankedAction
+from cvm.contracts.event_values import ValueLimits
+from cvm.contracts.events import EventError, EventIn, parse_event
 from cvm.delivery.outbox import (
     enqueue,
     planned_contacts,
@@ -44,7 +54,6 @@ from cvm.delivery.outbox import (
     utc,
     write_transaction,
 )
-from cvm.events.model import EventError, EventIn, parse_event
 from cvm.events.profile import (
     OnlineProfile,
     StaleProfileError,
@@ -67,8 +76,6 @@ from cvm.events.results import (
     unknown_customer,
 )
 from cvm.events.snapshot import OfflineSnapshot
-from cvm.events.values import ValueLimits
-from cvm.plans.decide import CustomerState, Decision, Event, RankedAction
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import event_log
 

@@ -4,6 +4,9 @@ The profile keeps what real-time decisions need between batch runs: counters and
 last-seen times per event type, the open complaint flag, consent changes and the
 state of each plan. ``version`` rises with every write; an update that finds a
 different version was overtaken by a concurrent writer and is retried.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox` for ``utc``/``utc_or_none``, how the
+outbox reads the stored times that SQLite hands back naive (one definition for the online store).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cvm.contracts.events import EventIn
 from cvm.delivery.outbox import utc, utc_or_none
-from cvm.events.model import EventIn
 from cvm.store import bulk
 from cvm.store.tables import customer_online
 

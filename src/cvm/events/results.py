@@ -1,4 +1,8 @@
-"""What ingestion reports back: one :class:`EventOutcome` per submitted event, and their batch."""
+"""What ingestion reports back: one :class:`EventOutcome` per submitted event, and their batch.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox` for ``Enqueued`` (what the transactional
+outbox answers for each action, reported back per event) and ``utc``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from cvm.contracts.actions import RESULT_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Decision, Suppressed
+from cvm.contracts.event_values import UnsoundError, excerpt, text_bytes
+from cvm.contracts.events import MAX_ID, EventIn
 from cvm.delivery.outbox import Enqueued, utc
-from cvm.events.model import MAX_ID, EventIn
 from cvm.events.profile import OnlineProfile
-from cvm.events.values import UnsoundError, excerpt, text_bytes
-from cvm.plans.decide import ActionRequest, Decision, Suppressed
 
 Status = Literal["accepted", "duplicate", "invalid", "unknown_customer", "conflict"]
 EventKey = tuple[str, str]
@@ -120,29 +124,18 @@ def conflict(index: int, event: EventIn) -> EventOutcome:
 
 
 def action_json(a: ActionRequest, queued: Enqueued) -> dict[str, Any]:
-    return {
-        "id": queued.id,
-        "idempotency_key": a.idempotency_key,
-        "status": "duplicate" if queued.duplicate else "enqueued",
-        "plan": a.plan,
-        "step": a.step,
-        "action": a.action,
-        "channel": a.channel,
-        "objective": a.objective,
-        "offer": a.offer,
-        "expected_value": a.expected_value,
-        "not_before": utc(a.not_before).isoformat() if a.not_before else None,
-    }
+    """An action in the result of ``POST /events``: its row id and status, then :data:`RESULT_FIELDS`."""
+    out: dict[str, Any] = {"id": queued.id, "status": "duplicate" if queued.duplicate else "enqueued"}
+    out.update((name, getattr(a, name)) for name in RESULT_FIELDS)
+    out["not_before"] = utc(a.not_before).isoformat() if a.not_before else None
+    return out
 
 
 def suppressed_json(s: Suppressed) -> dict[str, Any]:
-    return {
-        "plan": s.plan,
-        "step": s.step,
-        "channel": s.channel,
-        "reason": s.reason,
-        "deferred_until": utc(s.deferred_until).isoformat() if s.deferred_until else None,
-    }
+    """A held-back action in the result of ``POST /events`` (its customer is the event's)."""
+    out: dict[str, Any] = {name: getattr(s, name) for name in SUPPRESSED_FIELDS if name != "customer_id"}
+    out["deferred_until"] = utc(s.deferred_until).isoformat() if s.deferred_until else None
+    return out
 
 
 @dataclass

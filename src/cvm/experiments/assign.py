@@ -17,16 +17,18 @@ customer's existing assignments (kept in the plan state under :data:`STATE_KEY` 
 in the ``assignments`` table) before it hashes anything, so changing the shares
 later moves only customers not yet assigned.
 
-This module imports only the standard library: :mod:`cvm.plans` calls it while deciding.
+This module imports only the standard library and :mod:`cvm.contracts` (where :class:`Assignment`,
+the row of ``assignments``, lives): :mod:`cvm.plans` calls it while deciding.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from cvm.contracts.actions import Assignment
 
 BUCKETS = 10_000
 GLOBAL = "global"
@@ -71,24 +73,6 @@ def arm_for(b: int, arms: Sequence[tuple[str, float]]) -> str:
 def in_global_holdout(customer_id: str, share: float) -> bool:
     """Whether the customer falls in the global holdout of ``share`` (0..0.5)."""
     return bucket(GLOBAL, customer_id) < round(BUCKETS * share)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """One customer's arm in one experiment, made when a plan would have acted."""
-
-    experiment: str
-    customer_id: str
-    arm: str
-    bucket: int
-    assigned_at: datetime
-    plan: str | None = None
-    step: str | None = None
-
-    def state(self) -> dict[str, Any]:
-        """The JSON-friendly form kept in the plan state."""
-        return {"arm": self.arm, "bucket": self.bucket, "at": self.assigned_at.isoformat(),
-                "plan": self.plan, "step": self.step}  # fmt: skip
 
 
 def existing(plan_state: Mapping[str, Any]) -> dict[str, str]:

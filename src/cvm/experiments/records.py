@@ -16,7 +16,8 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from cvm.experiments.assign import STATE_KEY, Assignment, from_state
+from cvm.contracts.actions import Assignment
+from cvm.experiments.assign import STATE_KEY, from_state
 from cvm.store.tables import assignments, customer_online
 
 COLUMNS: dict[str, pl.DataType] = {

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from cvm.experiments.assign import Assignment, arm_for, bucket
+from cvm.contracts.actions import Assignment
+from cvm.experiments.assign import arm_for, bucket
 from cvm.experiments.outcomes import pilot_outcomes
 from cvm.experiments.report import PilotSpec, build_report
 from cvm.experiments.simulate import Effect, Population, TrueEffect, draw, true_effects

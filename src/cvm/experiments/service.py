@@ -8,6 +8,9 @@ Two kinds of pilot:
 - **finished** pilots are kept as a report file, ``<workspace>/pilots/<name>.json`` (the demo's
   retrospective pilot, :mod:`cvm.experiments.retro`); their assignments stay in the table, so the
   customer 360 shows them.
+
+Imports from a sibling stage: :mod:`cvm.reporting.churn` (``data_end``): the demo's pilot is dated
+at the end of the data exactly as the churn report dates it.
 """
 
 from __future__ import annotations

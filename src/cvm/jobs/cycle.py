@@ -4,6 +4,12 @@ The batch path (``cvm run``) and the real-time path (``POST /events``) both call
 :func:`cvm.plans.decide.decide`; this module stores what the batch decided, in one
 online-store transaction, with the same tables and idempotency keys the real-time
 path uses, so a customer decided twice never gets the same action twice.
+
+Imports from sibling stages, as the real-time path's writer would: :mod:`cvm.delivery.outbox`
+(the transactional outbox: actions and suppressions), :mod:`cvm.events.profile` (the plan state
+lives in the online profile, versioned against concurrent events) and :mod:`cvm.experiments`
+(``records``: the pilot assignments). The batch must write exactly what the real-time path
+writes, in one transaction, so it uses the same writers rather than copies of them.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cvm.contracts.actions import Decision
 from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
 from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
-from cvm.plans.decide import Decision
 from cvm.store import OnlineStore
 
 RETRIES = 3

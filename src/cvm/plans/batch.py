@@ -13,6 +13,10 @@ candidate when at least one of these holds:
 
 Only candidates are read into Python, with just the columns the expressions
 and the policy read.
+
+Imports from a sibling stage: :mod:`cvm.experiments.assign` (the plan-state key of the pilot
+assignments); deterministic assignment is one pure, standard-library-only function for deciding
+and for analysing a pilot.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from sqlglot import exp
 
 from cvm.config.plans import CHANNELS, PlanConfig, PlansConfig
 from cvm.config.settings import ExperimentsSettings
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import Event
 from cvm.experiments.assign import STATE_KEY
-from cvm.plans.decide import Decision, Event
 from cvm.plans.parallel import decide_all
 from cvm.rules import rule
 

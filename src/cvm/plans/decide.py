@@ -27,7 +27,12 @@ come out in :attr:`Decision.assignments` and in the plan state (key ``@pilots``)
 Candidates then go through :func:`cvm.plans.arbitrate.arbitrate` (greedy by
 expected value under the caps). A chosen step becomes an :class:`ActionRequest`
 and the plan advances; every skipped or held step is a :class:`Suppressed` with
-its reason.
+its reason. Those, and the :class:`Decision` that carries them, are the contract
+with the later stages: they live in :mod:`cvm.contracts.actions`.
+
+Imports from a sibling stage: :mod:`cvm.experiments.assign` (the plan-state key of the
+pilot assignments). Deterministic assignment is one pure function for deciding and for
+analysing a pilot; it imports only the standard library.
 """
 
 from __future__ import annotations
@@ -35,125 +40,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from cvm.config.plans import PlansConfig
 from cvm.config.settings import ExperimentsSettings
-from cvm.experiments.assign import STATE_KEY, Assignment
+from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.decisions import CustomerState, Event, RankedAction
+from cvm.experiments.assign import STATE_KEY
 from cvm.plans.arbitrate import Candidate, Verdict, arbitrate
 from cvm.plans.pilots import Router, pilots
 from cvm.plans.policy import CapBook, consent_refusal, last_contact, next_allowed, zone
 from cvm.plans.runtime import PlanRuntime, StepRuntime, runtime
 from cvm.plans.state import Enrolment, iso
-
-
-@dataclass(frozen=True)
-class CustomerState:
-    """Everything the decision needs about one customer, as plain values.
-
-    Attributes
-    ----------
-    customer_id
-        The customer.
-    attributes
-        Profile fields, features, scores and grades, segment flags: the same
-        column names the expression language uses.
-    consents
-        Per channel (email, sms, phone, visit, mail, crm_task): ``True`` when
-        the customer agreed. A missing channel counts as no consent for
-        email, sms and phone, and as consent for the others (see the policy).
-    timezone
-        IANA zone of the customer, for quiet hours and days.
-    contacts_sent
-        ``(at, channel, objective)`` of delivered or planned contacts, for caps
-        and cooldowns.
-    open_complaint
-        Whether a complaint is open.
-    plan_state
-        Per plan: current step and next due time (persisted waits); under ``@pilots``, the
-        customer's pilot assignments (experiment → arm, bucket, time).
-    """
-
-    customer_id: str
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    consents: Mapping[str, bool] = field(default_factory=dict)
-    timezone: str = "UTC"
-    contacts_sent: Sequence[tuple[datetime, str, str]] = ()
-    open_complaint: bool = False
-    plan_state: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to a customer (a trigger candidate)."""
-
-    event_id: str
-    customer_id: str
-    type: str
-    ts: datetime
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ActionRequest:
-    """An action chosen for delivery; ``idempotency_key`` is stable across re-runs."""
-
-    customer_id: str
-    plan: str
-    step: str
-    action: str
-    channel: str
-    objective: str
-    offer: str | None
-    expected_value: float
-    priority: int
-    idempotency_key: str
-    reasons: tuple[str, ...]
-    not_before: datetime
-
-
-@dataclass(frozen=True)
-class Suppressed:
-    """An action not sent, with the reason; ``deferred_until`` set when only postponed."""
-
-    customer_id: str
-    plan: str
-    step: str
-    channel: str
-    reason: str
-    deferred_until: datetime | None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of :func:`decide`: actions to send, actions held back, new plan state.
-
-    ``assignments`` are the customer's new pilot assignments (also in ``plan_state``): the
-    caller persists them in the ``assignments`` table (:mod:`cvm.experiments.records`).
-    """
-
-    actions: tuple[ActionRequest, ...]
-    suppressed: tuple[Suppressed, ...]
-    plan_state: Mapping[str, Any]
-    assignments: tuple[Assignment, ...] = ()
-
-
-@dataclass(frozen=True)
-class RankedAction:
-    """One candidate action for the next-best-action view, chosen or not."""
-
-    plan: str
-    step: str
-    action: str
-    channel: str
-    objective: str
-    offer: str | None
-    expected_value: float
-    priority: int
-    chosen: bool
-    reasons: tuple[str, ...]
 
 
 def decide(

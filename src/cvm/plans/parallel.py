@@ -18,7 +18,9 @@ from typing import Any
 
 from cvm.config.plans import CHANNELS, PlansConfig
 from cvm.config.settings import ExperimentsSettings
-from cvm.plans.decide import CustomerState, Decision, Event, decide
+from cvm.contracts.actions import Decision
+from cvm.contracts.decisions import CustomerState, Event
+from cvm.plans.decide import decide
 
 Contact = tuple[datetime, str, str]
 Rows = list[dict[str, Any]]

@@ -21,6 +21,10 @@ That moment is the assignment ("targeted"), the same for every arm:
 Assignments already made arrive in the customer's plan state (key ``@pilots``); new ones
 leave in :attr:`cvm.plans.decide.Decision.assignments` and in the new plan state, so the
 batch and the real-time path persist them with the plan state and decide identically.
+
+Imports from a sibling stage: :mod:`cvm.experiments.assign` (buckets and arms). Assignment must be
+the same pure function when the decision assigns and when the pilot is analysed; it imports only
+the standard library and :mod:`cvm.contracts`.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ from typing import Any
 
 from cvm.config.plans import CapConfig, PolicyConfig
 from cvm.config.settings import ArmSettings, ExperimentsSettings, PilotSettings
+from cvm.contracts.actions import Assignment
 from cvm.experiments.assign import (
     CONTACTED_ARM,
     GLOBAL,
     HOLDOUT_ARM,
-    Assignment,
     arm_for,
     bucket,
     existing,

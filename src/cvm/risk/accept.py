@@ -4,6 +4,9 @@ The applicant's features are those of :func:`cvm.features.build_features`; chara
 scorecard uses but the applicant lacks count as missing (the scorecard's missing bin). The
 decision is ``accepted`` when there is no cut-off or the points reach it.
 
+Imports from a sibling stage: :mod:`cvm.scoring.registry`, the one reader and writer of model
+files: the champion scorecard is loaded from it, never from a path of its own.
+
 Examples
 --------
 >>> d = accept({"late_share_365d": 0.0, "rating_score": 80.0}, workspace="ws")  # doctest: +SKIP

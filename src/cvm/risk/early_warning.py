@@ -20,9 +20,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from cvm.config.settings import RiskSettings
-from cvm.scoring.rows import SCORE_COLUMNS
+from cvm.contracts.tables import SCORES
 from cvm.store import OfflineStore
 
+SCORE_COLUMNS = SCORES.column_names  # the columns of the ``scores`` table (:mod:`cvm.contracts.tables`)
 RANK = {"low": 0, "medium": 1, "high": 2}
 SCORE = "early_warning"
 

@@ -20,6 +20,9 @@ Reason codes of the boosted models are path attributions (Saabas 2014, "Interpre
 forests"): each split on a row's path credits its feature with the change of the node value. They
 add up to the log-odds like TreeSHAP, at a fraction of its cost (a leaf lookup per tree), which is
 what scoring a million customers needs.
+
+Imports from a sibling stage: :mod:`cvm.features` (features, labels and their SQL): a model trains
+on point-in-time features built by the same definitions that score it.
 """
 
 from __future__ import annotations

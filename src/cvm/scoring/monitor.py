@@ -9,6 +9,9 @@ binned the same way, and PSI = Σ (a − e)·ln(a / e) (docs/reference.md: below
 A warning is raised when a feature's or a score's PSI exceeds 0.25, or when a champion's AUC on
 the latest labelled window is more than 0.05 below its AUC at training time.
 
+Imports from a sibling stage: :mod:`cvm.features` (``build_features``): the fresh labelled window is
+built with the same feature definitions the model was trained on.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd

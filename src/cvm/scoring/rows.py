@@ -1,4 +1,7 @@
-"""Turning the per-customer value table into rows of the ``scores`` table, with reason codes."""
+"""Turning the per-customer value table into rows of the ``scores`` table, with reason codes.
+
+The columns are those of the ``scores`` table contract (:data:`cvm.contracts.tables.SCORES`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from datetime import date
 import pandas as pd
 import polars as pl
 
+from cvm.contracts.tables import SCORES
 from cvm.scoring.models import FittedModel
 
-SCORE_COLUMNS = ("customer_id", "as_of", "score", "value", "grade", "model_version", "reasons")
+SCORE_COLUMNS = SCORES.column_names  # the columns of the ``scores`` table
 
 
 def _int(col: str, scale: float = 1.0, missing: float | None = None) -> pl.Expr:

@@ -1,8 +1,16 @@
-"""SQLAlchemy Core tables of the online store (the migrations create them)."""
+"""SQLAlchemy Core tables of the online store (the migrations create them).
+
+``action_requests`` takes its columns from the action-request contract
+(:mod:`cvm.contracts.actions`), then adds the outbox's bookkeeping.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+
+from cvm.contracts.actions import STORED, Stored
 
 metadata = sa.MetaData()
 
@@ -65,24 +73,22 @@ customer_online = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
 )
 
+
+def _contract_column(name: str, stored: Stored) -> sa.Column[Any]:
+    """The column of one field of the action-request contract, as :class:`~cvm.contracts.actions.Stored` says."""
+    kinds: dict[str, Any] = {"text": sa.String(stored.length), "float": sa.Float, "json": sa.JSON, "time": _TS}
+    return sa.Column(name, kinds[stored.kind], nullable=stored.nullable, unique=stored.unique or None,
+                     index=stored.index or None)  # fmt: skip
+
+
 action_requests = sa.Table(
     "action_requests",
     metadata,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
-    sa.Column("plan", sa.String(100), nullable=False),
-    sa.Column("step", sa.String(100), nullable=False),
-    sa.Column("action", sa.String(100), nullable=False),
-    sa.Column("channel", sa.String(40), nullable=False),
-    sa.Column("objective", sa.String(100), nullable=True),
-    sa.Column("offer", sa.String(200), nullable=True),
-    sa.Column("expected_value", sa.Float, nullable=True),
-    sa.Column("priority", sa.Float, nullable=True),
-    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
-    sa.Column("reasons", sa.JSON, nullable=False),
+    *(_contract_column(name, stored) for name, stored in STORED.items()),  # the contract's fields, in order
+    # the outbox's own bookkeeping (OUTBOX_FIELDS)
     sa.Column("event_id", sa.String(200), nullable=True),
     sa.Column("created_at", _TS, nullable=False),
-    sa.Column("not_before", _TS, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", _TS, nullable=False),

@@ -1,5 +1,8 @@
 """The event contract of ``POST /events``: an envelope plus typed properties per event type.
 
+The events stage (:mod:`cvm.events`) ingests what this contract accepts; the API documents
+its schema from the same models.
+
 An event reads::
 
     {"event_id": "e-1", "customer_id": "C1", "type": "transaction",
@@ -7,7 +10,7 @@ An event reads::
 
 ``ts`` must carry a time zone (naive timestamps are ambiguous and refused); it is
 stored in UTC. Each type has its own property model; unknown extra properties are
-kept as they are when sound (:mod:`cvm.events.values`: 64-bit integers, finite numbers,
+kept as they are when sound (:mod:`cvm.contracts.event_values`: 64-bit integers, finite numbers,
 valid text, within the depth and size limits of ``events``). Numbers are numbers:
 ``true`` is not an amount (numeric text such as ``"12.5"`` is read as a number).
 Errors name the path of the bad field, e.g. ``properties.amount``, and quote no more
@@ -36,9 +39,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cvm.contracts.event_values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, check_customer_id
 from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
-from cvm.events.values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 
 EventType = Literal[
     "transaction",

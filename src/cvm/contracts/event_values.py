@@ -23,10 +23,19 @@ echoes more of the input than that.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from cvm.config.settings import EventsSettings
+
+class _LimitSettings(Protocol):
+    """The limits' settings (:class:`~cvm.config.settings.EventsSettings` fits)."""
+
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def max_property_bytes(self) -> int: ...
+    @property
+    def max_event_bytes(self) -> int: ...
+
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 EXCERPT = 80
@@ -44,7 +53,7 @@ class ValueLimits:
     max_event_bytes: int = 64 * 1024
 
     @classmethod
-    def of(cls, settings: EventsSettings) -> ValueLimits:
+    def of(cls, settings: _LimitSettings) -> ValueLimits:
         return cls(settings.max_depth, settings.max_property_bytes, settings.max_event_bytes)
 
 
