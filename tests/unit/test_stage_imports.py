@@ -43,6 +43,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("risk", "cvm.scoring.registry"): "the champion scorecard comes from the registry",
     # a model trains and is monitored on features built by the same definitions that score it
     ("scoring", "cvm.features"): "point-in-time features for training and monitoring",
+    # `cvm clv fit` is one command's whole pipeline on a file, with no workspace and so no table between stages
+    ("scoring", "cvm.reporting"): "the CLV diagnostic plots of `cvm clv fit`",
 }
 
 

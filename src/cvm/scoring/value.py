@@ -13,6 +13,9 @@ A customer with a live subscription is valued by the shifted beta-geometric mode
 the value of their one-off purchases. The one-off value of every buyer is the purchase model
 with Gamma-Gamma spend (Fader, Hardie & Lee 2005), in lifetimes' ``customer_lifetime_value``
 convention, times the customer's margin ratio. Only data known at the end of ``as_of`` is used.
+
+The RFM summary comes from :mod:`cvm.features.rfm`: value is scored on the same per-customer
+query that the features stage defines (a sibling-stage import, allowed for that reason).
 """
 
 from __future__ import annotations
