@@ -8,26 +8,30 @@ map to transports through ``delivery.routes``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
 from cvm import __version__
 from cvm.config.settings import DeliverySettings
+from cvm.delivery import signing
+from cvm.delivery.aio import LoopThread
 from cvm.delivery.exports import CsvExport, ParquetExport
 from cvm.delivery.items import Outbound, Outcome
-from cvm.delivery.signing import HEADER, sign
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+ANSWER_BYTES = 4096  # of a receiver's answer, at most: enough for an error message
 log = logging.getLogger("cvm.delivery")
 
 
 class Transport(Protocol):
-    """Delivers items; ``parallel`` transports take one item per call from many threads."""
+    """Delivers items; a :class:`ConcurrentTransport` also takes them one at a time, many in flight."""
 
     name: str
     parallel: bool
@@ -37,49 +41,96 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class ConcurrentTransport(Protocol):
+    """A transport with requests in flight side by side: each settles on its own, whatever the others do."""
+
+    def submit(self, item: Outbound) -> Future[Outcome]: ...
+
+
 class WebhookTransport:
-    """POST each action as signed JSON, with an ``Idempotency-Key`` header and a timeout."""
+    """POST each action as signed JSON (Standard Webhooks), under a total deadline, many in flight.
+
+    Parameters
+    ----------
+    url
+        The receiver.
+    secrets
+        The active secrets, newest first (two during a roll-over): each signs every request.
+    deadline
+        Seconds one request may take in all: connect, send and the whole answer. Past it the
+        request is cancelled (its connection closed) and the attempt is a ``timeout``.
+    timeout
+        Seconds each network step (connect, write, read) may take.
+    concurrency
+        Requests in flight at most; more wait for a slot before their deadline starts.
+    """
 
     name = "webhook"
     parallel = True
 
-    def __init__(self, url: str, secret: str, timeout: float) -> None:
-        if not secret:
+    def __init__(self, url: str, secrets: Sequence[str], *, deadline: float, timeout: float, concurrency: int) -> None:
+        if not secrets or not all(secrets):
             raise ValueError("the webhook secret is empty")
         self.url = url
-        self._secret = secret
-        self._client = httpx.Client(timeout=timeout, headers={"User-Agent": f"cvm/{__version__}"})
+        self.deadline = deadline
+        self._secrets = tuple(secrets)
+        self._slots = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, headers={"User-Agent": f"cvm/{__version__}"})
+        self._loop = LoopThread("cvm-webhook")
 
-    def _send(self, item: Outbound) -> Outcome:
+    def submit(self, item: Outbound) -> Future[Outcome]:
+        """Start delivering ``item``; the future holds its outcome (it never raises for a failed delivery)."""
+        return self._loop.submit(self._send(item))
+
+    def deliver(self, items: Sequence[Outbound]) -> list[Outcome]:
+        futures = [self.submit(item) for item in items]
+        return [future.result() for future in futures]
+
+    async def _send(self, item: Outbound) -> Outcome:
         body = item.body()
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": item.idempotency_key,
-            HEADER: sign(self._secret, body),
             "X-CVM-Attempt": str(item.attempt),
+            **signing.headers(self._secrets, item.idempotency_key, body),
         }
-        start = time.perf_counter()
-        try:
-            response = self._client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            ms = (time.perf_counter() - start) * 1000
-            return Outcome(False, "timeout", error=f"timeout: {type(exc).__name__}", duration_ms=ms)
-        except httpx.HTTPError as exc:
-            ms = (time.perf_counter() - start) * 1000
-            return Outcome(False, "failed", error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=ms)
-        ms = (time.perf_counter() - start) * 1000
-        code = response.status_code
+        async with self._slots:
+            start = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.deadline):
+                    code, excerpt = await self._post(body, headers)
+            except TimeoutError:
+                error = f"timeout: no complete answer within the {self.deadline:g} s deadline"
+                return Outcome(False, "timeout", error=error, duration_ms=_ms(start))
+            except httpx.TimeoutException as exc:
+                return Outcome(False, "timeout", error=f"timeout: {type(exc).__name__}", duration_ms=_ms(start))
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:1000]
+                return Outcome(False, "failed", error=error, duration_ms=_ms(start))
         if 200 <= code < 300:
-            return Outcome(True, "delivered", http_status=code, duration_ms=ms)
+            return Outcome(True, "delivered", http_status=code, duration_ms=_ms(start))
         permanent = 400 <= code < 500 and code not in RETRYABLE_4XX
-        error = f"HTTP {code}: {response.text[:200]}"
-        return Outcome(False, "failed", http_status=code, error=error, permanent=permanent, duration_ms=ms)
+        error = f"HTTP {code}: {excerpt}"
+        return Outcome(False, "failed", http_status=code, error=error, permanent=permanent, duration_ms=_ms(start))
 
-    def deliver(self, items: Sequence[Outbound]) -> list[Outcome]:
-        return [self._send(item) for item in items]
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """The status and the first bytes of the answer, read to its end (a large one only in part)."""
+        async with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+            seen = b""
+            async for chunk in response.aiter_bytes():
+                seen += chunk[: ANSWER_BYTES - len(seen)]
+                if len(seen) >= ANSWER_BYTES:
+                    break
+            return response.status_code, seen[:200].decode(errors="replace")
 
     def close(self) -> None:
-        self._client.close()
+        self._loop.close(self._client.aclose())
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
 
 
 class LogTransport:
@@ -124,8 +175,16 @@ def build_router(settings: DeliverySettings, workspace: Path, run_id: str) -> Ro
                 raise ValueError("delivery.webhook_url is not set, but a channel is routed to the webhook")
             if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
                 raise ValueError("the webhook needs a secret: set CVM__DELIVERY__WEBHOOK_SECRET in the environment")
-            secret = settings.webhook_secret.get_secret_value()
-            transports[name] = WebhookTransport(settings.webhook_url, secret, settings.timeout_seconds)
+            secrets = [settings.webhook_secret.get_secret_value()]
+            if settings.webhook_previous_secret is not None and settings.webhook_previous_secret.get_secret_value():
+                secrets.append(settings.webhook_previous_secret.get_secret_value())
+            transports[name] = WebhookTransport(
+                settings.webhook_url,
+                secrets,
+                deadline=settings.deadline_seconds,
+                timeout=settings.timeout_seconds,
+                concurrency=settings.concurrency,
+            )
         elif name == "csv":
             transports[name] = CsvExport(export_dir, run_id)
         elif name == "parquet":

@@ -7,26 +7,35 @@ The cycle is
 2. **claim**: due ``pending`` requests become ``in_flight`` with ``lease_owner`` and
    ``lease_until``, in one atomic statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
    an ``UPDATE ... WHERE status = 'pending'`` under SQLite's single writer lock);
-3. **deliver** through the routed transport (webhooks in parallel);
-4. **settle**: ``delivered`` (plus a contact-history row) only after the receiver
-   confirmed with a 2xx; otherwise ``pending`` again after an exponential backoff with
-   full jitter, or ``dead`` after ``max_attempts`` or a permanent (4xx) refusal.
+3. **deliver** through the routed transport. Webhook requests are in flight side by side,
+   up to ``concurrency``, each under a total deadline shorter than the lease; the worker
+   claims more as slots free up, so a slow receiver holds one slot, never the others;
+4. **settle** each request as it finishes: ``delivered`` (plus a contact-history row) only
+   after the receiver confirmed with a 2xx; otherwise ``pending`` again after an
+   exponential backoff with full jitter, or ``dead`` after ``max_attempts`` or a permanent
+   (4xx) refusal. A request past its deadline is a failed attempt, never a delivery.
 
-Delivery is at least once; receivers dedupe on the ``Idempotency-Key`` header, so
-each action takes effect exactly once. A dead request is kept, never dropped.
+While requests are in flight the worker **renews** their leases every third of a lease,
+so only a worker that stopped loses its claims. Delivery is at least once on the wire
+(a receiver whose answer was cut off by the deadline gets the action again); receivers
+dedupe on ``webhook-id`` (= ``Idempotency-Key``), and the outbox records each action as
+delivered once, so each action takes effect exactly once. A dead request is kept, never
+dropped.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.config.settings import DeliverySettings
-from cvm.delivery.channels import Router
+from cvm.delivery.channels import ConcurrentTransport, Router
 from cvm.delivery.items import Outbound, Outcome
 from cvm.delivery.outbox import utc, utc_or_none, write_transaction
 from cvm.store import OnlineStore
@@ -91,6 +100,7 @@ class WorkerStats:
     dead: int = 0
     recovered: int = 0
     settled_late: int = 0
+    renewed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -99,7 +109,7 @@ class WorkerStats:
                 setattr(self, name, getattr(self, name) + n)
 
     def to_dict(self) -> dict[str, int]:
-        keys = ("claimed", "delivered", "retried", "dead", "recovered", "settled_late")
+        keys = ("claimed", "delivered", "retried", "dead", "recovered", "settled_late", "renewed")
         return {k: int(getattr(self, k)) for k in keys}
 
 
@@ -162,13 +172,15 @@ class Worker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self.stats = WorkerStats()
-        self._rng_lock = threading.Lock()
+        self._in_flight: dict[int, Claim] = {}  # requests on the wire; touched by the worker's thread only
+        self._finished: queue.SimpleQueue[tuple[Claim, Outcome]] = queue.SimpleQueue()
+        self._concurrent = any(isinstance(t, ConcurrentTransport) for t in router.transports.values())
 
     @property
     def claim_size(self) -> int:
-        """Requests per claim: as many as ``concurrency`` threads surely deliver within half a lease."""
+        """Requests per batch claim: as many as ``concurrency`` slots surely deliver within half a lease."""
         s = self.settings
-        waves = max(1, int((s.lease_seconds / 2) // s.timeout_seconds))
+        waves = max(1, int((s.lease_seconds / 2) // s.deadline_seconds))
         return min(MAX_CLAIM, s.concurrency * waves)
 
     # -- recover and claim -------------------------------------------------------------
@@ -232,21 +244,65 @@ class Worker:
         self.stats.add(claimed=len(rows))
         return [Claim(r) for r in rows]
 
+    def renew(self) -> int:
+        """Extend the leases of this worker's requests in flight; returns how many it still holds."""
+        if not self._in_flight:
+            return 0
+        t = action_requests.c
+        stmt = (
+            action_requests.update()
+            .where(t.id.in_(list(self._in_flight)), t.lease_owner == self.worker_id, t.status == "in_flight")
+            .values(lease_until=self.clock() + timedelta(seconds=self.settings.lease_seconds))
+        )
+        with write_transaction(self.store) as conn:
+            held = int(conn.execute(stmt).rowcount)
+        self.stats.add(renewed=held)
+        return held
+
     # -- deliver and settle ------------------------------------------------------------
-    def deliver(self, claims: Sequence[Claim], pool: ThreadPoolExecutor | None = None) -> None:
-        """Deliver ``claims`` and settle each outcome (parallel transports use ``pool``)."""
+    def deliver(self, claims: Sequence[Claim]) -> None:
+        """Deliver ``claims`` and settle every outcome before returning."""
+        self._start(claims)
+        while self._in_flight:
+            self._settle_finished(self.settings.poll_seconds)
+
+    def _start(self, claims: Sequence[Claim]) -> None:
+        """Put concurrent deliveries in flight; deliver and settle the others (file and log batches) now."""
         groups: dict[int, list[Claim]] = {}
         for claim in claims:
             groups.setdefault(id(self.router.transport_for(claim.row["channel"])), []).append(claim)
-        futures = []
         for group in groups.values():
             transport = self.router.transport_for(group[0].row["channel"])
-            if transport.parallel and pool is not None:
-                futures += [pool.submit(self._deliver_batch, [c]) for c in group]
-            else:
+            if not isinstance(transport, ConcurrentTransport):
                 self._deliver_batch(group)
-        for future in futures:
-            future.result()
+                continue
+            for claim in group:
+                self._in_flight[claim.id] = claim
+                transport.submit(claim.outbound()).add_done_callback(functools.partial(self._finish, claim))
+
+    def _finish(self, claim: Claim, future: Future[Outcome]) -> None:
+        """Hand a finished request to the worker's thread (runs on the transport's thread)."""
+        try:
+            outcome = future.result()
+        except BaseException as exc:  # a transport bug or a cancelled request must not strand the claim
+            outcome = Outcome(False, "failed", error=f"{type(exc).__name__}: {exc}"[:1000])
+        self._finished.put((claim, outcome))
+
+    def _settle_finished(self, wait: float) -> int:
+        """Settle the requests that finished, waiting up to ``wait`` seconds for the first; returns how many."""
+        try:
+            results = [self._finished.get(timeout=max(wait, 0.0))]
+        except queue.Empty:
+            return 0
+        while True:
+            try:
+                results.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        for claim, _ in results:
+            self._in_flight.pop(claim.id, None)
+        self.settle(results)
+        return len(results)
 
     def _deliver_batch(self, claims: Sequence[Claim]) -> None:
         transport = self.router.transport_for(claims[0].row["channel"])
@@ -298,8 +354,7 @@ class Worker:
     def _settle_failed(self, conn: sa.Connection, claim: Claim, outcome: Outcome, now: datetime) -> None:
         attempt = int(claim.row["attempts"])
         dead = outcome.permanent or attempt >= self.policy.max_attempts
-        with self._rng_lock:
-            wait = self.policy.delay(attempt, self.rng)
+        wait = self.policy.delay(attempt, self.rng)
         values: dict[str, Any] = {"lease_until": None, "last_error": outcome.error}
         values.update({"status": "dead"} if dead else {"status": "pending"})
         values["next_attempt_at"] = now if dead else now + timedelta(seconds=wait)
@@ -324,38 +379,66 @@ class Worker:
         )
 
     # -- the loop ----------------------------------------------------------------------
-    def run_cycle(self, pool: ThreadPoolExecutor | None = None) -> int:
-        """Recover, claim and deliver once; returns how many requests were claimed."""
+    def run_cycle(self) -> int:
+        """Recover, claim a batch and deliver it to the end; returns how many requests were claimed."""
         self.recover()
         claims = self.claim()
         if claims:
-            self.deliver(claims, pool)
+            self.deliver(claims)
         return len(claims)
 
     def run(
         self, *, once: bool = False, stop: threading.Event | None = None, max_seconds: float | None = None
     ) -> WorkerStats:
-        """Deliver until stopped; with ``once``, until nothing is due.
+        """Deliver until stopped; with ``once``, until nothing is due or in flight.
+
+        Requests are claimed as slots free up and settled one by one as they finish;
+        leases of requests in flight are renewed every third of ``lease_seconds``.
 
         Parameters
         ----------
         once
-            Return as soon as a claim finds nothing due (for cron jobs and tests).
+            Return as soon as a claim finds nothing due and nothing is in flight (cron jobs, tests).
         stop
-            Set it to end the loop after the current cycle (``cvm worker`` sets it on SIGTERM).
+            Set it to stop claiming; the requests in flight finish first (``cvm worker`` sets it on SIGTERM).
         max_seconds
-            Return after this long at the latest (a bound for tests and benchmarks).
+            Stop claiming after this long (a bound for tests and benchmarks).
         """
         stop = stop or threading.Event()
-        deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="cvm-deliver") as pool:
-            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                claimed = self.run_cycle(pool)
-                if claimed == 0:
-                    if once:
-                        break
-                    stop.wait(self.settings.poll_seconds)
+        end = None if max_seconds is None else time.monotonic() + max_seconds
+        every = self.settings.lease_seconds / 3
+        renew_at, recover_at = time.monotonic() + every, 0.0
+        while True:
+            now = time.monotonic()
+            accepting = not stop.is_set() and (end is None or now < end)
+            if not accepting and not self._in_flight:
+                break
+            if now >= renew_at:
+                self.renew()
+                renew_at = now + every
+            claimed, full = 0, False
+            if accepting:
+                if now >= recover_at:
+                    self.recover()
+                    recover_at = now + self.settings.poll_seconds
+                claimed, full = self._claim_and_start()
+            if once and claimed == 0 and not self._in_flight:
+                break
+            if self._in_flight:
+                wait = 0.0 if full else min(self.settings.poll_seconds, renew_at - time.monotonic())
+                self._settle_finished(wait)
+            elif claimed == 0:
+                stop.wait(self.settings.poll_seconds)
         return self.stats
+
+    def _claim_and_start(self) -> tuple[int, bool]:
+        """Claim as many requests as there are free slots and start them: ``(claimed, claimed all asked)``."""
+        limit = self.settings.concurrency - len(self._in_flight) if self._concurrent else self.claim_size
+        if limit <= 0:
+            return 0, False
+        claims = self.claim(limit)
+        self._start(claims)
+        return len(claims), len(claims) == limit and len(self._in_flight) < self.settings.concurrency
 
     def close(self) -> None:
         self.router.close()
