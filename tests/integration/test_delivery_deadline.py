@@ -21,14 +21,16 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from cvm.config import ConfigError, load_settings
 from cvm.delivery import Worker
 from cvm.engine import Engine
 from cvm.store.tables import action_requests, deliveries
-from tests.integration.test_outbox import count, fast_settings, fill_outbox, make_worker
+from tests.integration.test_outbox import count, fast_settings, fill_outbox, make_worker, request_rows
 from tests.integration.webhook_receiver import MisbehavingReceiver, Mode
 
 DEADLINE = 1.0
@@ -107,6 +109,7 @@ def test_a_slow_answer_is_cut_at_the_deadline_and_sent_again_exactly_once(any_en
         _run_workers(workers, lambda: count(any_engine, "action_requests", delivered) == len(keys), 40)
     _assert_held_at_most_the_deadline(rx, mode)
     _assert_exactly_once(any_engine, rx, keys)
+    assert sum(w.stats.renewed for w in workers) > 0  # leases of requests in flight were renewed
     assert sum(a.get("timeout", 0) for a in _attempts(any_engine).values()) >= sum(
         1 for a in rx.arrivals if a.mode == mode
     )
@@ -138,3 +141,76 @@ def test_failures_and_slow_answers_mixed_still_deliver_each_key_once(any_engine:
         _run_workers(workers, lambda: count(any_engine, "action_requests", delivered) == len(keys), 60)
     assert {a.mode for a in rx.arrivals} == {"ok", "fail", "hang", "trickle"}
     _assert_exactly_once(any_engine, rx, keys)
+
+
+def test_a_worker_renews_the_leases_of_its_requests_in_flight(any_engine: Engine) -> None:
+    fill_outbox(any_engine, 3)
+    now = [datetime.now(UTC)]
+    with MisbehavingReceiver(lambda key, n: "hang", hold_limit=20) as rx:
+        settings = fast_settings(rx.url, timeout_seconds=1.5, lease_seconds=2.0)
+        holder = make_worker(any_engine, settings, worker_id="holder", clock=lambda: now[0])
+        rescuer = make_worker(any_engine, settings, worker_id="rescuer", clock=lambda: now[0])
+        delivering = threading.Thread(target=holder.deliver, args=(holder.claim(),))
+        delivering.start()
+        deadline = time.monotonic() + 10
+        while len(rx.arrivals) < 3:
+            assert time.monotonic() < deadline, "the requests did not arrive"
+            time.sleep(0.01)
+        now[0] += timedelta(seconds=1.8)  # nine tenths of the lease
+        assert holder.renew() == 3
+        now[0] += timedelta(seconds=1.0)  # past the first lease, inside the renewed one
+        assert rescuer.recover() == 0
+        delivering.join(timeout=10)
+        holder.close()
+        rescuer.close()
+    rows = request_rows(any_engine)
+    assert [(r["status"], r["lease_owner"], r["attempts"]) for r in rows] == [("pending", "holder", 1)] * 3
+    assert _attempts(any_engine) == {r["idempotency_key"]: {"timeout": 1} for r in rows}
+
+
+def test_the_deadline_must_be_shorter_than_the_lease() -> None:
+    env = {"CVM__DELIVERY__REQUEST_DEADLINE_SECONDS": "30", "CVM__DELIVERY__LEASE_SECONDS": "20"}
+    with pytest.raises(ConfigError, match=r"delivery\.request_deadline_seconds \(30\) must be shorter than "):
+        load_settings(None, environ=env)
+    with pytest.raises(ConfigError, match=r"delivery\.lease_seconds \(20\)"):
+        load_settings(None, environ=env)
+    ok = load_settings(None, environ={**env, "CVM__DELIVERY__LEASE_SECONDS": "31"}).delivery
+    assert (ok.deadline_seconds, ok.timeout_seconds) == (30.0, 5.0)  # per-step timeout below a total deadline
+    assert load_settings(None, environ={}).delivery.deadline_seconds == 5.0  # the default: timeout_seconds
+
+
+def _delivered(engine: Engine, prefix: str) -> int:
+    t = action_requests.c
+    query = sa.select(sa.func.count()).where(t.status == "delivered", t.idempotency_key.startswith(prefix))
+    with engine.online.begin() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _throughput(engine: Engine, prefix: str, share: float) -> tuple[float, MisbehavingReceiver, list[str]]:
+    """Actions delivered per second by one worker, with ``share`` of the requests hanging."""
+    keys = fill_outbox(engine, 400, prefix=prefix)
+
+    def plan(key: str, n: int) -> Mode:
+        return "hang" if zlib.crc32(f"{key}:{n}".encode()) % 1000 < share * 1000 else "ok"
+
+    with MisbehavingReceiver(plan, delay=0.05, hold_limit=20) as rx:
+        settings = fast_settings(rx.url, timeout_seconds=DEADLINE, lease_seconds=5.0, concurrency=32)
+        start = time.perf_counter()
+        _run_workers([make_worker(engine, settings)], lambda: _delivered(engine, prefix) == len(keys), 60)
+        return len(keys) / (time.perf_counter() - start), rx, keys
+
+
+@pytest.mark.slow
+def test_five_percent_hanging_keeps_at_least_half_the_throughput(any_engine: Engine) -> None:
+    healthy, rx, keys = _throughput(any_engine, "healthy", 0.0)
+    assert rx.acted == dict.fromkeys(keys, 1)
+    hanging, rx, keys = _throughput(any_engine, "hanging", 0.05)
+    assert sum(1 for a in rx.arrivals if a.mode == "hang") >= 10
+    _assert_held_at_most_the_deadline(rx, "hang")
+    assert rx.acted == dict.fromkeys(keys, 1)
+    assert rx.overlapping() == []
+    print(f"requests/s: {healthy:.1f} healthy, {hanging:.1f} with 5% hanging")
+    assert hanging >= healthy / 2, (healthy, hanging)
+    assert count(any_engine, "deliveries", "WHERE status = 'lost'") == 0
+    assert count(any_engine, "deliveries", "WHERE status = 'delivered'") == 800
+    assert count(any_engine, "contact_history") == 800

@@ -42,6 +42,8 @@ class Arrival:
     started: float
     ended: float = 0.0
     verified: dict[str, bool] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: bytes = field(default=b"", repr=False)
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> bool:
@@ -87,7 +89,7 @@ class MisbehavingReceiver:
                 verified[secret] = False
         with self.lock:
             n = sum(1 for a in self.arrivals if a.key == key)
-            arrival = Arrival(key, self.plan(key, n), time.monotonic(), verified=verified)
+            arrival = Arrival(key, self.plan(key, n), time.monotonic(), verified=verified, headers=headers, body=body)
             self.arrivals.append(arrival)
             if arrival.mode != "fail" and key not in self.acted:
                 self.acted[key] = 1

@@ -176,7 +176,7 @@ class DeliverySettings(_Section):
         default=60.0, gt=0.0, description="A claim not renewed for this long is taken back (workers renew theirs)."
     )
     concurrency: int = Field(
-        default=16, ge=1, le=256, description="Webhook requests in flight per worker; each is settled on its own."
+        default=32, ge=1, le=256, description="Webhook requests in flight per worker; each is settled on its own."
     )
     poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
     export_dir: str = Field(default="exports", description="Folder of csv/parquet exports, relative to the workspace.")

@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import queue
 import random
-import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,99 +40,14 @@ import sqlalchemy as sa
 
 from cvm.config.settings import DeliverySettings
 from cvm.delivery.channels import ConcurrentTransport, Router
-from cvm.delivery.items import Outbound, Outcome
+from cvm.delivery.claims import Claim, RetryPolicy, WorkerStats, default_worker_id
+from cvm.delivery.items import Outcome
 from cvm.delivery.outbox import utc, utc_or_none, write_transaction
 from cvm.store import OnlineStore
 from cvm.store.tables import action_requests, contact_history, deliveries
 
 log = logging.getLogger("cvm.delivery")
 MAX_CLAIM = 500
-PAYLOAD_FIELDS = (
-    "customer_id",
-    "plan",
-    "step",
-    "action",
-    "channel",
-    "objective",
-    "offer",
-    "expected_value",
-    "priority",
-    "reasons",
-    "event_id",
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, and the attempt budget.
-
-    The wait before attempt ``n + 1`` is uniform on ``[0, min(cap, base * 2**(n - 1))]``
-    ("full jitter", Brooker 2015, *Exponential Backoff And Jitter*, AWS Architecture
-    Blog), which spreads retries of many failed requests instead of synchronising them.
-
-    Examples
-    --------
-    >>> policy = RetryPolicy(max_attempts=5, base=1.0, cap=30.0)
-    >>> 0.0 <= policy.delay(3, random.Random(1)) <= 4.0
-    True
-    """
-
-    max_attempts: int
-    base: float
-    cap: float
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (1-based)."""
-        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** max(attempt - 1, 0)))
-
-
-@dataclass
-class WorkerStats:
-    """What one worker run did."""
-
-    claimed: int = 0
-    delivered: int = 0
-    retried: int = 0
-    dead: int = 0
-    recovered: int = 0
-    settled_late: int = 0
-    renewed: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, n in counts.items():
-                setattr(self, name, getattr(self, name) + n)
-
-    def to_dict(self) -> dict[str, int]:
-        keys = ("claimed", "delivered", "retried", "dead", "recovered", "settled_late", "renewed")
-        return {k: int(getattr(self, k)) for k in keys}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A request this worker holds: its row and the attempt number it is on."""
-
-    row: Mapping[str, Any]
-
-    @property
-    def id(self) -> int:
-        return int(self.row["id"])
-
-    def outbound(self) -> Outbound:
-        r = self.row
-        payload = {k: r[k] for k in PAYLOAD_FIELDS}
-        payload.update(
-            id=self.id,
-            idempotency_key=r["idempotency_key"],
-            created_at=utc(r["created_at"]).isoformat(),
-            not_before=None if r["not_before"] is None else utc(r["not_before"]).isoformat(),
-        )
-        return Outbound(self.id, int(r["attempts"]), r["idempotency_key"], r["channel"], payload)
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Worker:
@@ -183,10 +94,13 @@ class Worker:
         waves = max(1, int((s.lease_seconds / 2) // s.deadline_seconds))
         return min(MAX_CLAIM, s.concurrency * waves)
 
-    # -- recover and claim -------------------------------------------------------------
+    # -- recover, claim, renew: each in the caller's transaction or its own --------------
     def recover(self) -> int:
         """Take back requests whose lease expired; returns how many."""
-        now = self.clock()
+        with write_transaction(self.store) as conn:
+            return self._recover(conn, self.clock())
+
+    def _recover(self, conn: sa.Connection, now: datetime) -> int:
         t = action_requests.c
         out_of_attempts = t.attempts >= self.policy.max_attempts
         stmt = (
@@ -200,30 +114,31 @@ class Worker:
             )
             .returning(t.id, t.attempts)
         )
-        with write_transaction(self.store) as conn:
-            taken = conn.execute(stmt).all()
-            if taken:
-                conn.execute(
-                    deliveries.insert(),
-                    [
-                        {"request_id": rid, "attempt": n, "status": "lost", "at": now, "error": "lease expired"}
-                        for rid, n in taken
-                    ],
-                )
+        taken = conn.execute(stmt).all()
         if taken:
+            conn.execute(
+                deliveries.insert(),
+                [
+                    {"request_id": rid, "attempt": n, "status": "lost", "at": now, "error": "lease expired"}
+                    for rid, n in taken
+                ],
+            )
             log.warning("recovered %d requests whose lease expired", len(taken))
             self.stats.add(recovered=len(taken))
         return len(taken)
 
     def claim(self, limit: int | None = None) -> list[Claim]:
         """Atomically take up to ``limit`` due requests for this worker."""
-        now = self.clock()
+        with write_transaction(self.store) as conn:
+            return self._claim(conn, limit or self.claim_size, self.clock())
+
+    def _claim(self, conn: sa.Connection, limit: int, now: datetime) -> list[Claim]:
         t = action_requests.c
         due = (
             sa.select(t.id)
             .where(t.status == "pending", t.next_attempt_at <= now)
             .order_by(t.next_attempt_at, t.id)
-            .limit(limit or self.claim_size)
+            .limit(limit)
         )
         if self.store.backend == "postgresql":
             due = due.with_for_update(skip_locked=True)
@@ -238,8 +153,7 @@ class Worker:
             )
             .returning(*action_requests.c)
         )
-        with write_transaction(self.store) as conn:
-            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
         rows.sort(key=lambda r: (utc(r["next_attempt_at"]), r["id"]))
         self.stats.add(claimed=len(rows))
         return [Claim(r) for r in rows]
@@ -248,14 +162,19 @@ class Worker:
         """Extend the leases of this worker's requests in flight; returns how many it still holds."""
         if not self._in_flight:
             return 0
+        with write_transaction(self.store) as conn:
+            return self._renew(conn, self.clock())
+
+    def _renew(self, conn: sa.Connection, now: datetime) -> int:
+        if not self._in_flight:
+            return 0
         t = action_requests.c
         stmt = (
             action_requests.update()
             .where(t.id.in_(list(self._in_flight)), t.lease_owner == self.worker_id, t.status == "in_flight")
-            .values(lease_until=self.clock() + timedelta(seconds=self.settings.lease_seconds))
+            .values(lease_until=now + timedelta(seconds=self.settings.lease_seconds))
         )
-        with write_transaction(self.store) as conn:
-            held = int(conn.execute(stmt).rowcount)
+        held = int(conn.execute(stmt).rowcount)
         self.stats.add(renewed=held)
         return held
 
@@ -264,7 +183,7 @@ class Worker:
         """Deliver ``claims`` and settle every outcome before returning."""
         self._start(claims)
         while self._in_flight:
-            self._settle_finished(self.settings.poll_seconds)
+            self.settle(self._take_finished(self.settings.poll_seconds))
 
     def _start(self, claims: Sequence[Claim]) -> None:
         """Put concurrent deliveries in flight; deliver and settle the others (file and log batches) now."""
@@ -288,12 +207,12 @@ class Worker:
             outcome = Outcome(False, "failed", error=f"{type(exc).__name__}: {exc}"[:1000])
         self._finished.put((claim, outcome))
 
-    def _settle_finished(self, wait: float) -> int:
-        """Settle the requests that finished, waiting up to ``wait`` seconds for the first; returns how many."""
+    def _take_finished(self, wait: float) -> list[tuple[Claim, Outcome]]:
+        """The requests that finished, waiting up to ``wait`` seconds for the first; they leave the flight."""
         try:
             results = [self._finished.get(timeout=max(wait, 0.0))]
         except queue.Empty:
-            return 0
+            return []
         while True:
             try:
                 results.append(self._finished.get_nowait())
@@ -301,8 +220,7 @@ class Worker:
                 break
         for claim, _ in results:
             self._in_flight.pop(claim.id, None)
-        self.settle(results)
-        return len(results)
+        return results
 
     def _deliver_batch(self, claims: Sequence[Claim]) -> None:
         transport = self.router.transport_for(claims[0].row["channel"])
@@ -315,13 +233,16 @@ class Worker:
 
     def settle(self, results: Sequence[tuple[Claim, Outcome]]) -> None:
         """Record outcomes in one transaction; only this worker's live claims change status."""
-        now = self.clock()
-        with write_transaction(self.store) as conn:
-            for claim, outcome in results:
-                if outcome.ok:
-                    self._settle_delivered(conn, claim, outcome, now)
-                else:
-                    self._settle_failed(conn, claim, outcome, now)
+        if results:
+            with write_transaction(self.store) as conn:
+                self._settle(conn, results, self.clock())
+
+    def _settle(self, conn: sa.Connection, results: Sequence[tuple[Claim, Outcome]], now: datetime) -> None:
+        for claim, outcome in results:
+            if outcome.ok:
+                self._settle_delivered(conn, claim, outcome, now)
+            else:
+                self._settle_failed(conn, claim, outcome, now)
 
     def _mine(self, claim: Claim, *statuses: str) -> sa.ColumnElement[bool]:
         t = action_requests.c
@@ -392,8 +313,9 @@ class Worker:
     ) -> WorkerStats:
         """Deliver until stopped; with ``once``, until nothing is due or in flight.
 
-        Requests are claimed as slots free up and settled one by one as they finish;
-        leases of requests in flight are renewed every third of ``lease_seconds``.
+        Each turn settles the requests that finished and claims as many as there are free
+        slots, in one transaction (and renews the leases in flight every third of
+        ``lease_seconds``, recovers expired ones every ``poll_seconds``).
 
         Parameters
         ----------
@@ -406,39 +328,47 @@ class Worker:
         """
         stop = stop or threading.Event()
         end = None if max_seconds is None else time.monotonic() + max_seconds
-        every = self.settings.lease_seconds / 3
+        every, poll = self.settings.lease_seconds / 3, self.settings.poll_seconds
         renew_at, recover_at = time.monotonic() + every, 0.0
+        finished: list[tuple[Claim, Outcome]] = []
         while True:
             now = time.monotonic()
             accepting = not stop.is_set() and (end is None or now < end)
-            if not accepting and not self._in_flight:
+            if not accepting and not self._in_flight and not finished:
                 break
-            if now >= renew_at:
-                self.renew()
-                renew_at = now + every
-            claimed, full = 0, False
-            if accepting:
-                if now >= recover_at:
-                    self.recover()
-                    recover_at = now + self.settings.poll_seconds
-                claimed, full = self._claim_and_start()
-            if once and claimed == 0 and not self._in_flight:
+            renew, recover = now >= renew_at, accepting and now >= recover_at
+            limit = self._free_slots() if accepting else 0
+            claims, finished = self._turn(finished, limit, renew=renew, recover=recover), []
+            renew_at = now + every if renew else renew_at
+            recover_at = now + poll if recover else recover_at
+            self._start(claims)
+            if once and not claims and not self._in_flight:
                 break
+            more = 0 < limit == len(claims) and self._free_slots() > 0
             if self._in_flight:
-                wait = 0.0 if full else min(self.settings.poll_seconds, renew_at - time.monotonic())
-                self._settle_finished(wait)
-            elif claimed == 0:
-                stop.wait(self.settings.poll_seconds)
+                finished = self._take_finished(0.0 if more else min(poll, renew_at - time.monotonic()))
+            elif not claims:
+                stop.wait(poll)
         return self.stats
 
-    def _claim_and_start(self) -> tuple[int, bool]:
-        """Claim as many requests as there are free slots and start them: ``(claimed, claimed all asked)``."""
-        limit = self.settings.concurrency - len(self._in_flight) if self._concurrent else self.claim_size
-        if limit <= 0:
-            return 0, False
-        claims = self.claim(limit)
-        self._start(claims)
-        return len(claims), len(claims) == limit and len(self._in_flight) < self.settings.concurrency
+    def _free_slots(self) -> int:
+        """How many requests to claim now: free slots for concurrent transports, else a batch."""
+        return self.settings.concurrency - len(self._in_flight) if self._concurrent else self.claim_size
+
+    def _turn(
+        self, finished: Sequence[tuple[Claim, Outcome]], limit: int, *, renew: bool, recover: bool
+    ) -> list[Claim]:
+        """Settle ``finished``, renew, recover and claim up to ``limit``, in one transaction (one commit)."""
+        if not (finished or limit > 0 or renew or recover):
+            return []
+        with write_transaction(self.store) as conn:
+            now = self.clock()
+            self._settle(conn, finished, now)
+            if renew:
+                self._renew(conn, now)
+            if recover:
+                self._recover(conn, now)
+            return self._claim(conn, limit, now) if limit > 0 else []
 
     def close(self) -> None:
         self.router.close()
