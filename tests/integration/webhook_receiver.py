@@ -115,8 +115,12 @@ class MisbehavingReceiver:
                 conn.sendall(bytes([byte]))
         handler.wfile.flush()
 
-    def overlapping(self) -> list[str]:
-        """Keys that arrived again while an earlier request with that key was still open."""
+    def overlapping(self, slack: float = 0.25) -> list[str]:
+        """Keys that arrived again while an earlier request with that key was still open.
+
+        A handler notices that the worker hung up only when its thread next runs, so a
+        request counts as open until ``slack`` seconds before the receiver noticed.
+        """
         out = []
         by_key: dict[str, list[Arrival]] = {}
         for a in self.arrivals:
@@ -126,7 +130,7 @@ class MisbehavingReceiver:
             for a in arrivals:
                 if a.started < open_until:
                     out.append(key)
-                open_until = max(open_until, a.ended or float("inf"))
+                open_until = max(open_until, (a.ended or float("inf")) - slack)
         return out
 
     def __enter__(self) -> MisbehavingReceiver:

@@ -8,25 +8,25 @@ map to transports through ``delivery.routes``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import httpx
+import httpcore
 
 from cvm import __version__
 from cvm.config.settings import DeliverySettings
 from cvm.delivery import signing
-from cvm.delivery.aio import LoopThread
+from cvm.delivery.deadline import DeadlineBackend, deadline
 from cvm.delivery.exports import CsvExport, ParquetExport
 from cvm.delivery.items import Outbound, Outcome
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 ANSWER_BYTES = 4096  # of a receiver's answer, at most: enough for an error message
+NETWORK_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, OSError)
 log = logging.getLogger("cvm.delivery")
 
 
@@ -58,12 +58,13 @@ class WebhookTransport:
     secrets
         The active secrets, newest first (two during a roll-over): each signs every request.
     deadline
-        Seconds one request may take in all: connect, send and the whole answer. Past it the
-        request is cancelled (its connection closed) and the attempt is a ``timeout``.
+        Seconds one request may take in all: connect, send and the whole answer
+        (:mod:`cvm.delivery.deadline`). Past it the request stops, its connection is
+        closed, and the attempt is a ``timeout``.
     timeout
         Seconds each network step (connect, write, read) may take.
     concurrency
-        Requests in flight at most; more wait for a slot before their deadline starts.
+        Requests in flight at most, one thread each; more wait for a thread before their deadline starts.
     """
 
     name = "webhook"
@@ -75,58 +76,61 @@ class WebhookTransport:
         self.url = url
         self.deadline = deadline
         self._secrets = tuple(secrets)
-        self._slots = asyncio.Semaphore(concurrency)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, headers={"User-Agent": f"cvm/{__version__}"})
-        self._loop = LoopThread("cvm-webhook")
+        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._pool = httpcore.ConnectionPool(
+            max_connections=concurrency, max_keepalive_connections=concurrency, network_backend=DeadlineBackend()
+        )
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="cvm-webhook")
 
     def submit(self, item: Outbound) -> Future[Outcome]:
         """Start delivering ``item``; the future holds its outcome (it never raises for a failed delivery)."""
-        return self._loop.submit(self._send(item))
+        return self._threads.submit(self._send, item)
 
     def deliver(self, items: Sequence[Outbound]) -> list[Outcome]:
         futures = [self.submit(item) for item in items]
         return [future.result() for future in futures]
 
-    async def _send(self, item: Outbound) -> Outcome:
+    def _send(self, item: Outbound) -> Outcome:
         body = item.body()
         headers = {
             "Content-Type": "application/json",
+            "User-Agent": f"cvm/{__version__}",
             "Idempotency-Key": item.idempotency_key,
             "X-CVM-Attempt": str(item.attempt),
             **signing.headers(self._secrets, item.idempotency_key, body),
         }
-        async with self._slots:
-            start = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.deadline):
-                    code, excerpt = await self._post(body, headers)
-            except TimeoutError:
-                error = f"timeout: no complete answer within the {self.deadline:g} s deadline"
-                return Outcome(False, "timeout", error=error, duration_ms=_ms(start))
-            except httpx.TimeoutException as exc:
-                return Outcome(False, "timeout", error=f"timeout: {type(exc).__name__}", duration_ms=_ms(start))
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-                return Outcome(False, "failed", error=error, duration_ms=_ms(start))
+        start = time.perf_counter()
+        try:
+            with deadline(self.deadline):
+                code, excerpt = self._post(body, headers)
+        except httpcore.TimeoutException as exc:
+            late = time.perf_counter() - start >= self.deadline
+            error = f"timeout: no complete answer within the {self.deadline:g} s deadline" if late else None
+            return Outcome(False, "timeout", error=error or f"timeout: {type(exc).__name__}", duration_ms=_ms(start))
+        except NETWORK_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            return Outcome(False, "failed", error=error, duration_ms=_ms(start))
         if 200 <= code < 300:
             return Outcome(True, "delivered", http_status=code, duration_ms=_ms(start))
         permanent = 400 <= code < 500 and code not in RETRYABLE_4XX
         error = f"HTTP {code}: {excerpt}"
         return Outcome(False, "failed", http_status=code, error=error, permanent=permanent, duration_ms=_ms(start))
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """The status and the first bytes of the answer, read to its end (a large one only in part)."""
-        async with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+        extensions = {"timeout": self._timeouts}
+        fields = list(headers.items())
+        with self._pool.stream("POST", self.url, headers=fields, content=body, extensions=extensions) as response:
             seen = b""
-            async for chunk in response.aiter_bytes():
+            for chunk in response.iter_stream():
                 seen += chunk[: ANSWER_BYTES - len(seen)]
                 if len(seen) >= ANSWER_BYTES:
                     break
-            return response.status_code, seen[:200].decode(errors="replace")
+            return response.status, seen[:200].decode(errors="replace")
 
     def close(self) -> None:
-        self._loop.close(self._client.aclose())
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
 
 
 def _ms(start: float) -> float:
