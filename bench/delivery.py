@@ -16,9 +16,10 @@ Throughput is actions delivered per second of wall time, until all were delivere
 until 90% were (the pace of the traffic that does not misbehave: the last requests to
 hang add one deadline to the drain of a small outbox). The worker's deadline is
 ``--deadline`` seconds (``timeout_seconds``, which the code before issue 19 used as a
-per-read timeout), its lease 10 s.
+per-read timeout), its lease 10 s. A hanging request holds a slot until the deadline, so
+the target needs ``--concurrency`` of at least rate x (delay + 5% x deadline).
 
-Usage: ``python bench/delivery.py [--actions 600] [--delay 0.05] [--deadline 2] [--concurrency 4]
+Usage: ``python bench/delivery.py [--actions 600] [--delay 0.05] [--deadline 2] [--concurrency 32]
 [--pg-url URL] [--json]``. Exits 1 when the target is missed.
 """
 
@@ -130,7 +131,7 @@ def main() -> int:
     parser.add_argument("--actions", type=int, default=600)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds a healthy answer takes")
     parser.add_argument("--deadline", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--json", action="store_true")

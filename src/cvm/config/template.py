@@ -85,8 +85,9 @@ delivery:
   # A worker renews the leases of its requests in flight; one that dies keeps its claims for at
   # most lease_seconds, then another worker takes them.
   lease_seconds: {delivery.lease_seconds}
-  # Webhook requests in flight per worker, each settled as it finishes: a slow receiver holds
-  # one slot, not the others. Hanging requests use slots until their deadline.
+  # Webhook requests in flight per worker (a thread each), each settled as it finishes: a slow
+  # receiver holds one slot, not the others, until its deadline. Enough slots for a share of
+  # hanging requests: rate x (latency + share x deadline), e.g. 66/s x (0.05 + 5% x 5) = 20.
   concurrency: {delivery.concurrency}
   poll_seconds: {delivery.poll_seconds}
   export_dir: {delivery.export_dir}
