@@ -7,6 +7,7 @@ Nothing else in CVM reads ``os.environ`` for configuration.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -179,9 +180,10 @@ Transport = Literal["webhook", "csv", "parquet", "log"]
 
 
 class DeliverySettings(_Section):
-    """The outbox worker (``cvm worker``): where actions go, timeouts, retries and dead letters.
+    """The outbox worker (``cvm worker``): where actions go, deadlines, leases, retries and dead letters.
 
-    The webhook secret is read from the environment only (``CVM__DELIVERY__WEBHOOK_SECRET``).
+    The webhook secrets are read from the environment only (``CVM__DELIVERY__WEBHOOK_SECRET`` and,
+    during a roll-over, ``CVM__DELIVERY__WEBHOOK_PREVIOUS_SECRET``).
     """
 
     default_transport: Transport = Field(default="log", description="Transport of channels without a route.")
@@ -189,26 +191,67 @@ class DeliverySettings(_Section):
         default_factory=dict, description="Transport per contact channel, e.g. {email: webhook, mail: csv}."
     )
     webhook_url: str | None = Field(default=None, description="Where the webhook transport POSTs actions.")
-    webhook_secret: SecretStr | None = Field(default=None, description="HMAC key; environment only.")
-    timeout_seconds: float = Field(default=5.0, gt=0.0, le=300.0)
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key (whsec_<base64> or any string); environment only."
+    )
+    webhook_previous_secret: SecretStr | None = Field(
+        default=None, description="The old key during a roll-over: requests are signed with both; environment only."
+    )
+    timeout_seconds: float = Field(
+        default=5.0, gt=0.0, le=300.0, description="Timeout of each network step (connect, write, each read)."
+    )
+    request_deadline_seconds: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=300.0,
+        description="Total time of one webhook request (connect, send, whole answer); past it the attempt has "
+        "failed and is retried. Default: timeout_seconds. Must be shorter than lease_seconds.",
+    )
     max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a request is dead-lettered.")
     backoff_base_seconds: float = Field(default=2.0, gt=0.0)
     backoff_max_seconds: float = Field(default=600.0, gt=0.0)
-    lease_seconds: float = Field(default=60.0, gt=0.0, description="A claim older than this is taken back.")
-    concurrency: int = Field(default=4, ge=1, le=256)
+    lease_seconds: float = Field(
+        default=60.0, gt=0.0, description="A claim not renewed for this long is taken back (workers renew theirs)."
+    )
+    concurrency: int = Field(
+        default=32, ge=1, le=256, description="Webhook requests in flight per worker; each is settled on its own."
+    )
     poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
     export_dir: str = Field(default="exports", description="Folder of csv/parquet exports, relative to the workspace.")
     run_seconds: float = Field(
         default=60.0, gt=0.0, description="How long `cvm run` delivers before it returns; `cvm worker` does the rest."
     )
 
+    @property
+    def deadline_seconds(self) -> float:
+        """The total deadline of one webhook request (``request_deadline_seconds``, else ``timeout_seconds``)."""
+        return self.timeout_seconds if self.request_deadline_seconds is None else self.request_deadline_seconds
+
     @model_validator(mode="after")
     def _consistent(self) -> DeliverySettings:
         if self.lease_seconds <= self.timeout_seconds:
             raise ValueError("lease_seconds must exceed timeout_seconds (a claim must outlive one delivery)")
+        if self.lease_seconds <= self.deadline_seconds:
+            raise ValueError(
+                f"delivery.request_deadline_seconds ({self.deadline_seconds:g}) must be shorter than "
+                f"delivery.lease_seconds ({self.lease_seconds:g}): a claim must outlive its slowest request"
+            )
         if self.backoff_max_seconds < self.backoff_base_seconds:
             raise ValueError("backoff_max_seconds must not be below backoff_base_seconds")
+        for key in ("webhook_secret", "webhook_previous_secret"):
+            _check_whsec(f"delivery.{key}", getattr(self, key))
         return self
+
+
+def _check_whsec(key: str, secret: SecretStr | None) -> None:
+    """A ``whsec_`` secret is the base64 of the key bytes (Standard Webhooks); the value is never echoed."""
+    value = "" if secret is None else secret.get_secret_value()
+    if value.startswith("whsec_"):
+        try:
+            if not base64.b64decode(value[6:] + "=" * (-len(value[6:]) % 4), validate=True):
+                raise ValueError("empty")
+        except ValueError:
+            raise ValueError(f"{key}: a whsec_ secret must be non-empty base64 after the prefix") from None
 
 
 class EventsSettings(_Section):
@@ -446,7 +489,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-ENV_ONLY = (("delivery", "webhook_secret"), ("privacy", "erasure_key"))
+ENV_ONLY = (
+    ("delivery", "webhook_secret"),
+    ("delivery", "webhook_previous_secret"),
+    ("privacy", "erasure_key"),
+)
 
 
 def _refuse_file_secrets(file_layer: Mapping[str, Any], origin: str) -> None:

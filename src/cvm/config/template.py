@@ -83,19 +83,30 @@ delivery:
   # routes: {{email: webhook, sms: webhook, mail: csv}}; unrouted channels use default_transport.
   default_transport: {delivery.default_transport}
   routes: {{}}
-  # The webhook POSTs each action as JSON with an Idempotency-Key header and
-  # X-CVM-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
-  # The secret is read from the environment only: CVM__DELIVERY__WEBHOOK_SECRET.
+  # The webhook POSTs each action as JSON, signed per Standard Webhooks (webhook-id = the
+  # Idempotency-Key, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of
+  # "<id>.<timestamp>.<body>">) and, as before, X-CVM-Signature: t=<unix time>,v1=<hex HMAC>.
+  # Secrets come from the environment only: CVM__DELIVERY__WEBHOOK_SECRET (whsec_<base64>
+  # or any string) and, during a roll-over, CVM__DELIVERY__WEBHOOK_PREVIOUS_SECRET: requests
+  # are then signed with both, so receivers verify with either.
   webhook_url: {webhook_url}
+  # Each network step (connect, write, each read) may take timeout_seconds; a whole request
+  # at most request_deadline_seconds (null: timeout_seconds), which must be below lease_seconds.
+  # Past the deadline the attempt has failed and is retried, never counted as delivered.
   timeout_seconds: {delivery.timeout_seconds}
+  request_deadline_seconds: {request_deadline}
   # Failed attempts are retried with exponential backoff and full jitter (a random wait up to
   # min(backoff_max_seconds, backoff_base_seconds * 2^attempt)); after max_attempts a request is
   # dead-lettered (kept, never dropped; `cvm actions retry ID` sends it again).
   max_attempts: {delivery.max_attempts}
   backoff_base_seconds: {delivery.backoff_base_seconds}
   backoff_max_seconds: {delivery.backoff_max_seconds}
-  # A worker that dies keeps its claims for at most lease_seconds; then another worker takes them.
+  # A worker renews the leases of its requests in flight; one that dies keeps its claims for at
+  # most lease_seconds, then another worker takes them.
   lease_seconds: {delivery.lease_seconds}
+  # Webhook requests in flight per worker (a thread each), each settled as it finishes: a slow
+  # receiver holds one slot, not the others, until its deadline. Enough slots for a share of
+  # hanging requests: rate x (latency + share x deadline), e.g. 66/s x (0.05 + 5% x 5) = 20.
   concurrency: {delivery.concurrency}
   poll_seconds: {delivery.poll_seconds}
   export_dir: {delivery.export_dir}
@@ -229,6 +240,9 @@ def render_template(settings: Settings | None = None) -> str:
             delivery=s.delivery,
             events=s.events,
             webhook_url=s.delivery.webhook_url or "null",
+            request_deadline="null"
+            if s.delivery.request_deadline_seconds is None
+            else s.delivery.request_deadline_seconds,
             online_url=s.store.online_url or "null",
             high_threshold="null" if sc.high_threshold is None else sc.high_threshold,
             medium_threshold="null" if sc.medium_threshold is None else sc.medium_threshold,

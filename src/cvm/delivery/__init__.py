@@ -1,6 +1,7 @@
 """Delivery: the transactional outbox, the worker that empties it, and its transports."""
 
-from cvm.delivery.channels import LogTransport, Router, Transport, WebhookTransport, build_router
+from cvm.delivery.channels import ConcurrentTransport, LogTransport, Router, Transport, WebhookTransport, build_router
+from cvm.delivery.claims import Claim, RetryPolicy, WorkerStats
 from cvm.delivery.items import Outbound, Outcome
 from cvm.delivery.outbox import (
     STATUSES,
@@ -15,11 +16,12 @@ from cvm.delivery.outbox import (
     write_transaction,
 )
 from cvm.delivery.signing import sign, verify
-from cvm.delivery.worker import Claim, RetryPolicy, Worker, WorkerStats
+from cvm.delivery.worker import Worker
 
 __all__ = [
     "STATUSES",
     "Claim",
+    "ConcurrentTransport",
     "Enqueued",
     "LogTransport",
     "Outbound",
