@@ -16,8 +16,8 @@ from cvm.config import load_settings
 from cvm.engine import Engine
 from cvm.features import build_features
 from cvm.risk import Acceptor, cutoff_table, scored_book, stored_early_warning
-from cvm.scoring.lifecycle import labelled_dates, labelled_frame
 from cvm.scoring.registry import REQUIRED, ModelRegistry, RegistryError
+from cvm.scoring.training_data import labelled_dates, labelled_frame
 from tests.serving import serve
 
 N = 2_500
