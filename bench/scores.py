@@ -47,27 +47,29 @@ def main() -> None:
     args = parser.parse_args()
 
     from cvm.features import build_features
-    from cvm.scoring import lifecycle as lc
+    from cvm.scoring.assembly import score_churn, score_default, score_propensity
+    from cvm.scoring.lifecycle import train
     from cvm.scoring.registry import ModelRegistry
+    from cvm.scoring.training_data import data_end
 
     engine = _workspace(args.workspace)
     store, s = engine.offline, engine.settings
     rows: list[list[Any]] = []
     registry = ModelRegistry(engine.workspace)
     if args.retrain or len(registry.champions()) < 3:
-        _timed("training (3 models, stacked snapshots)", rows, lambda: lc.train(store, engine.workspace, s))
+        _timed("training (3 models, stacked snapshots)", rows, lambda: train(store, engine.workspace, s))
     champions = {name: registry.versions(name)[-1] for name in registry.names()}  # the newest version of each
-    as_of = lc.data_end(store)
+    as_of = data_end(store)
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
     x = _timed("features", rows, lambda: build_features(store, as_of, products=products).to_pandas())
     cache: dict[str, Any] = {}
     scored = [
-        _timed("churn (probability + reasons)", rows, lambda: lc._score_churn(champions["churn"], x, s, cache)),
-        _timed("default (scorecard points + reasons)", rows, lambda: lc._score_default(champions["default"], x, s)),
+        _timed("churn (probability + reasons)", rows, lambda: score_churn(champions["churn"], x, s, cache)),
+        _timed("default (scorecard points + reasons)", rows, lambda: score_default(champions["default"], x, s)),
         _timed(
             "propensity (every product + reasons)",
             rows,
-            lambda: lc._score_propensity(champions["propensity"], x, s, cache),
+            lambda: score_propensity(champions["propensity"], x, s, cache),
         ),
     ]
     total = sum(r[1] for r in rows if not r[0].startswith("training"))

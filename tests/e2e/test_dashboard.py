@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,16 +43,44 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The demo company ingested once per module, with a key per role; closed (sites open it or a copy)."""
     root = tmp_path_factory.mktemp("dashboard")
     generate(CUSTOMERS, 7, root / "data", end=END)
     engine = Engine.init(root / "ws")
-    for table in DATA_TABLES:
-        assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*")), actor="test").ok
-    keys = {role: engine.create_key(role, f"{role} key")[1] for role in ("analyst", "admin", "ingest")}
-    with serve(create_app(engine)) as url:
-        yield Site(url, engine, keys)
-    engine.close()
+    try:
+        for table in DATA_TABLES:
+            assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*")), actor="test").ok
+        keys = {role: engine.create_key(role, f"{role} key")[1] for role in ("analyst", "admin", "ingest")}
+    finally:
+        engine.close()
+    return root / "ws", keys
+
+
+@contextmanager
+def served(workspace: Path, keys: dict[str, str]) -> Iterator[Site]:
+    """The dashboard of ``workspace`` on a real uvicorn server, until the block ends."""
+    engine = Engine.open(workspace)
+    try:
+        with serve(create_app(engine)) as url:
+            yield Site(url, engine, keys)
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def site(site_workspace: tuple[Path, dict[str, str]]) -> Iterator[Site]:
+    """The dashboard on the module's workspace, shared by the tests that do not change its data."""
+    with served(*site_workspace) as shared:
+        yield shared
+
+
+@pytest.fixture
+def own_site(site_workspace: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Site]:
+    """The dashboard on this test's own copy of the workspace, for a test that changes the data."""
+    workspace, keys = site_workspace
+    with served(Path(shutil.copytree(workspace, tmp_path / "ws")), keys) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
@@ -352,9 +383,26 @@ def test_growth_numbers_equal_the_json_report(analyst: tuple[Page, Watch], site:
     watch.assert_clean()
 
 
-def test_scores_appear_once_scoring_has_run(analyst: tuple[Page, Watch], site: Site) -> None:
-    """Runs last: scoring commits to the store, so cached pages must refresh (the manifest version moves)."""
-    page, watch = analyst
+@pytest.fixture
+def own_analyst(browser: Browser, own_site: Site) -> Iterator[tuple[Page, Watch]]:
+    """A page of an analyst logged in to this test's own site, and its watch."""
+    context = browser.new_context(base_url=own_site.url, viewport=VIEWPORT)
+    page, watch = context.new_page(), Watch(own_site.url)
+    watch.attach(page)
+    login(page, own_site.keys["analyst"])
+    yield page, watch
+    context.close()
+
+
+def test_scores_appear_once_scoring_has_run(own_analyst: tuple[Page, Watch], own_site: Site) -> None:
+    """Scoring commits to the store, so cached pages must refresh (the manifest version moves).
+
+    On its own copy of the workspace, so the other tests see no scores whatever the order.
+    """
+    page, watch = own_analyst
+    site = own_site
+    visit(page, "/ui/scores")  # cached before scoring: no scores yet
+    assert page.get_by_test_id("empty-scores").count() == 1
     site.engine.score(as_of=END)
     visit(page, "/ui/scores")
     assert page.get_by_test_id("empty-scores").count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -30,7 +31,8 @@ def cvm_json(*args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo company ingested once per module; tests work on copies of it."""
     from cvm.demo import generate
 
     root = tmp_path_factory.mktemp("models_cli")
@@ -40,6 +42,27 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
     engine.close()
     return root / "ws"
+
+
+@pytest.fixture
+def ws(ingested: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the ingested workspace, before any training."""
+    return Path(shutil.copytree(ingested, tmp_path / "ws"))
+
+
+@pytest.fixture(scope="module")
+def trained(ingested: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the ingested workspace after `cvm train` and a `cvm models promote`, as a user leaves it."""
+    ws = Path(shutil.copytree(ingested, tmp_path_factory.mktemp("models_cli_trained") / "ws"))
+    cvm("train", "-w", str(ws))
+    cvm("models", "promote", "churn", "v1", "-w", str(ws))
+    return ws
+
+
+@pytest.fixture
+def trained_ws(trained: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the trained workspace."""
+    return Path(shutil.copytree(trained, tmp_path / "ws"))
 
 
 def test_train_list_show_and_promote(ws: Path) -> None:
@@ -65,7 +88,8 @@ def test_train_list_show_and_promote(ws: Path) -> None:
     assert "no version 'v9'" in missing.stderr
 
 
-def test_score_monitor_and_risk_commands(ws: Path) -> None:
+def test_score_monitor_and_risk_commands(trained_ws: Path) -> None:
+    ws = trained_ws
     report = cvm_json("score", "--as-of", "2024-12-01", "-w", str(ws))
     assert any(n.startswith("life-cycle scores:") for n in report["notes"])
     monitor = cvm_json("models", "monitor", "-w", str(ws))

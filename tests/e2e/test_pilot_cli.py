@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cvm demo` run once per module; tests work on copies of its workspace."""
     ws = tmp_path_factory.mktemp("pilot") / "ws"
     out = cvm("demo", "--customers", "1000", "--seed", "3", "--workspace", str(ws))
     assert "Pilot winback_call (simulated effect)" in out.stdout
     assert "True effect by construction" in out.stdout
     return ws
+
+
+@pytest.fixture
+def demo_ws(demo_workspace: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the demo workspace (a pilot one test adds, no other sees)."""
+    return Path(shutil.copytree(demo_workspace, tmp_path / "ws"))
 
 
 def test_the_demo_shows_a_finished_simulated_pilot(demo_ws: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -18,14 +20,25 @@ NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def scored_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo base ingested and scored once per module, closed: tests never open it, they copy it."""
     root = tmp_path_factory.mktemp("batch_rt")
     data = root / "data"
     generate(1_500, 11, data, end=NOW.date())
     engine = Engine.init(root / "ws")
-    for table in DATA_TABLES:
-        assert engine.ingest(table, data / f"{table}.parquet").ok
-    engine.score(as_of=NOW.date())
+    try:
+        for table in DATA_TABLES:
+            assert engine.ingest(table, data / f"{table}.parquet").ok
+        engine.score(as_of=NOW.date())
+    finally:
+        engine.close()
+    return root / "ws"
+
+
+@pytest.fixture
+def scored(scored_workspace: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on this test's own copy of the scored workspace: the actions one test enqueues no other sees."""
+    engine = Engine.open(Path(shutil.copytree(scored_workspace, tmp_path / "ws")))
     engine.events.clock = lambda: NOW
     engine.events.snapshot.clock = lambda: NOW
     yield engine

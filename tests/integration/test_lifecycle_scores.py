@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +18,8 @@ from cvm.config import load_settings
 from cvm.engine import Engine
 from cvm.features import build_features
 from cvm.risk import Acceptor, cutoff_table, scored_book, stored_early_warning
-from cvm.scoring.lifecycle import labelled_dates, labelled_frame
 from cvm.scoring.registry import REQUIRED, ModelRegistry, RegistryError
+from cvm.scoring.training_data import labelled_dates, labelled_frame
 from tests.serving import serve
 
 N = 2_500
@@ -30,16 +32,27 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace trained and scored at FIRST once per module, closed: tests never open it, they copy it."""
     from cvm.demo import generate
 
     root = tmp_path_factory.mktemp("lifecycle")
     generate(N, 5, root / "data", end=END)
     eng = Engine.init(root / "ws")
-    for table in TABLES:
-        assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
-    eng.train()
-    eng.score(as_of=FIRST)
+    try:
+        for table in TABLES:
+            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
+        eng.train()
+        eng.score(as_of=FIRST)
+    finally:
+        eng.close()
+    return root / "ws"
+
+
+@pytest.fixture
+def engine(trained: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on this test's own copy of the trained workspace, so what a test changes no other test sees."""
+    eng = Engine.open(Path(shutil.copytree(trained, tmp_path / "ws")))
     yield eng
     eng.close()
 
@@ -182,7 +195,7 @@ def test_api_roles_and_routes(engine: Engine) -> None:
 
 
 def test_early_warning_finds_a_degraded_payer(engine: Engine) -> None:
-    """Last: it changes the data. Late payments appended to one good customer flag them at a later scoring."""
+    """Late payments appended to one good customer flag them at a later scoring (on this test's own copy)."""
     first = _at(engine, FIRST).filter(pl.col("score") == "default_points").sort("value", descending=True)
     payers = set(engine.offline.read("payments")["customer_id"])
     target = next(c for c in first["customer_id"] if c in payers)

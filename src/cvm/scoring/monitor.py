@@ -34,7 +34,11 @@ import numpy as np
 import pandas as pd
 
 from cvm.config.settings import Settings
+from cvm.features import build_features
 from cvm.models.metrics import psi_from_shares
+from cvm.scoring.evaluation import evaluate, predict_scores
+from cvm.scoring.registry import ModelRegistry
+from cvm.scoring.training_data import data_end, labelled_dates, labelled_frame
 from cvm.store import OfflineStore
 
 STABLE, SHIFTED = 0.10, 0.25
@@ -169,11 +173,7 @@ def check_population(
 def monitor(store: OfflineStore, workspace: Path, s: Settings, as_of: date | None = None) -> MonitorReport:
     """PSI of every champion's features and scores at ``as_of`` (default: the end of the data) against
     the base at its training, and its AUC on the latest labelled window against the AUC at training."""
-    from cvm.features import build_features
-    from cvm.scoring import lifecycle as lc
-    from cvm.scoring.registry import ModelRegistry
-
-    end = lc.data_end(store)
+    end = data_end(store)
     report = MonitorReport(as_of or end)
     champions = ModelRegistry(workspace).champions()
     if not champions:
@@ -184,14 +184,14 @@ def monitor(store: OfflineStore, workspace: Path, s: Settings, as_of: date | Non
     for name, entry in champions.items():
         model = entry.load()
         result = check_population(
-            name, entry.version, entry.meta.get("baseline", {}), x, lc.predict_scores(name, model, x)
+            name, entry.version, entry.meta.get("baseline", {}), x, predict_scores(name, model, x)
         )
-        day = lc.labelled_dates(name, s, end)[0]
+        day = labelled_dates(name, s, end)[0]
         result.auc_window = day.isoformat()
         result.auc_train = _float(entry.meta["metrics"].get("auc"))
         try:
-            hx, hy = lc.labelled_frame(store, name, day, s, list(entry.meta.get("products", [])))
-            result.auc_now = _float(lc.evaluate(name, model, hx, hy)["auc"])
+            hx, hy = labelled_frame(store, name, day, s, list(entry.meta.get("products", [])))
+            result.auc_now = _float(evaluate(name, model, hx, hy)["auc"])
         except ValueError as exc:
             report.notes.append(f"{name}: no AUC on {day} ({exc})")
         result.check()

@@ -1,4 +1,5 @@
-"""Reports on the demo company: against its ground truth, through the store, and as HTML."""
+"""Reports end to end on the demo company (generated, ingested into a workspace, reported through the store
+and as HTML): against its ground truth, and equal to the pure functions."""
 
 from __future__ import annotations
 

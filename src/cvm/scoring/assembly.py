@@ -1,0 +1,178 @@
+"""Score assembly of the life-cycle models: score rows, grades and reason codes (part of ``cvm score``).
+
+The champions score every customer acquired before ``as_of``: ``churn`` (probability),
+``default`` (probability of bad) and ``default_points`` (scorecard points), and
+``propensity:<product>`` (probability of adopting the product; empty for holders) plus
+``propensity:upsell``. Grades low/medium/high come from :class:`cvm.scoring.grades.GradeRule`
+(the one grading helper; ``default_points`` carries the grade of ``default``); reasons are the
+top-3 reason codes joined by ``;``: the boosted models' path attributions
+(:mod:`cvm.models.attributions`), the scorecard's points lost against each characteristic's best bin.
+
+Imports from a sibling stage: :mod:`cvm.features` (the features and product names): customers are
+scored on point-in-time features built by the same definitions the models were trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from cvm.config.settings import Settings
+from cvm.features import build_features
+from cvm.features.sql import product_slug
+from cvm.models.attributions import path_contributions
+from cvm.models.churn import BoostedClassifier, reason_codes
+from cvm.scoring.grades import GradeRule, grade_counts
+from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.rows import SCORE_COLUMNS
+from cvm.store import OfflineStore
+
+TOP = 3
+NO_REASON = "no adverse factor"
+
+
+def top_codes(contrib: np.ndarray[Any, Any], names: list[str], top: int = TOP) -> list[str]:
+    """The ``top`` features with the largest positive values per row, joined by ``;`` (vectorised)."""
+    if contrib.shape[1] == 0:
+        return [NO_REASON] * contrib.shape[0]
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+    picked = np.take_along_axis(contrib, order, axis=1)
+    labels = np.asarray(names, dtype=object)
+    cols = {f"n{i}": labels[order[:, i]].astype(str) for i in range(order.shape[1])}
+    cols |= {f"p{i}": picked[:, i] > 0 for i in range(order.shape[1])}
+    codes = [pl.when(pl.col(f"p{i}")).then(pl.col(f"n{i}")) for i in range(order.shape[1])]
+    joined = pl.DataFrame(cols).select(pl.concat_str(codes, separator=";", ignore_nulls=True).alias("r"))["r"]
+    return joined.replace("", NO_REASON).to_list()
+
+
+def _joined(codes: list[list[str]]) -> list[str]:
+    """Reason codes joined by ``;`` (a row that no feature pushes up says so)."""
+    return [";".join(c) if c else NO_REASON for c in codes]
+
+
+def grade_rule(score: str, s: Settings) -> GradeRule:
+    """The score's fixed thresholds (``models.thresholds``) if set, else the quantile shares."""
+    fixed = s.models.thresholds.get(score)
+    if fixed is not None:
+        return GradeRule("threshold", high_threshold=fixed[1], medium_threshold=fixed[0])
+    return GradeRule("quantile", s.models.high_share, s.models.medium_share)
+
+
+def _rows(ids: pd.Series, score: str, value: Any, grade: Any, version: str, reasons: Any) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "score": score,
+            "value": pl.Series(np.asarray(value, dtype=np.float64)).fill_nan(None),
+            "grade": pl.Series(list(grade), dtype=pl.Utf8),
+            "model_version": version,
+            "reasons": pl.Series(list(reasons), dtype=pl.Utf8),
+        }
+    )
+
+
+def _boosted(
+    model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.DataFrame], rows: Any = None
+) -> tuple[Any, list[str]]:
+    """Probabilities and reason codes of ``x`` (only ``rows``); models with one schema share its transform."""
+    key = json.dumps(model.schema_.to_dict(), sort_keys=True)
+    if key not in cache:
+        cache[key] = model.schema_.transform(x)
+    data = cache[key] if rows is None else cache[key][rows]
+    contrib, names, raw = path_contributions(model, data)
+    return model.proba_of_raw(raw), top_codes(contrib, names)
+
+
+def score_churn(entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame]) -> pl.DataFrame:
+    """``churn`` rows: probability, grade and path-attribution reasons."""
+    p, codes = _boosted(entry.load(), x, cache)
+    return _rows(x["customer_id"], "churn", p, grade_rule("churn", s).apply(p), entry.tag, codes)
+
+
+def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings) -> pl.DataFrame:
+    """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
+    card = entry.load()
+    pts = card.points(x)
+    points = pts.sum(axis=1).to_numpy(dtype=np.float64)
+    p_bad = card.scaling.probability_of_score(points)
+    best = card.table_[card.table_["count"] > 0].groupby("characteristic")["points"].max()
+    lost = best.reindex(pts.columns).to_numpy() - pts.to_numpy()
+    codes = _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
+    grade = grade_rule("default", s).apply(p_bad)
+    return pl.concat(
+        [
+            _rows(x["customer_id"], "default", p_bad, grade, entry.tag, codes),
+            _rows(x["customer_id"], "default_points", points, grade, entry.tag, codes),
+        ]
+    )
+
+
+def score_propensity(entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame]) -> pl.DataFrame:
+    """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
+    model = entry.load()
+    by_slug = {product_slug(p): p for p in entry.meta.get("products", [])}
+    parts = []
+    for target, booster in model.models_.items():
+        slug = target.removeprefix("adopt_")
+        product = by_slug.get(slug, slug)
+        if target == "upsell":
+            eligible = x["active_subscriptions"].fillna(0).to_numpy() > 0
+            why = "no subscription"
+        else:
+            held = x[f"holds_{slug}"] if f"holds_{slug}" in x.columns else pd.Series(0, index=x.index)
+            eligible = held.fillna(0).to_numpy() < 1
+            why = f"holds {product}"
+        value = np.full(len(x), np.nan)
+        reasons = np.full(len(x), why, dtype=object)
+        if eligible.any():
+            p, codes = _boosted(booster, x, cache, eligible)
+            value[eligible] = p
+            reasons[eligible] = codes
+        grade = grade_rule("propensity", s).apply(value)
+        parts.append(_rows(x["customer_id"], f"propensity:{product}", value, grade, entry.tag, reasons))
+    return pl.concat(parts)
+
+
+def score_lifecycle(
+    store: OfflineStore, workspace: Path, s: Settings, as_of: date
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Rows of the ``scores`` table from every champion, for every customer acquired before ``as_of``."""
+    champions = ModelRegistry(workspace).champions()
+    if not champions:
+        return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
+    products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
+    x = build_features(store, as_of, products=products).to_pandas()
+    cache: dict[str, pd.DataFrame] = {}
+    parts = []
+    if "churn" in champions:
+        parts.append(score_churn(champions["churn"], x, s, cache))
+    if "default" in champions:
+        parts.append(score_default(champions["default"], x, s))
+    if "propensity" in champions:
+        parts.append(score_propensity(champions["propensity"], x, s, cache))
+    rows = pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
+    info = {
+        "customers": len(x),
+        "rows": rows.height,
+        "models": {n: c.tag for n, c in champions.items()},
+        "grades": {
+            str(key[0]): grade_counts(part["grade"].to_numpy())
+            for key, part in rows.group_by("score", maintain_order=True)
+        },
+    }
+    return rows, info
+
+
+def write_lifecycle_scores(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
+    """Score with the champions and upsert the rows (re-scoring a date replaces its rows)."""
+    rows, info = score_lifecycle(store, workspace, s, as_of)
+    if rows.height:
+        with store.transaction() as tx:
+            tx.upsert("scores", rows)
+    return info
