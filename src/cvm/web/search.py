@@ -26,7 +26,7 @@ def build_index(engine: Engine) -> pl.DataFrame:
     """The customers' shown columns plus ``_text``: id, name and e-mail, lower-cased, one per line."""
     text = pl.concat_str([pl.col(c).fill_null("") for c in SEARCHED], separator=SEP).str.to_lowercase()
     return (
-        engine.offline.scan("customers")
+        engine.customers.scan()
         .select(*(pl.col(c) for c in SHOWN), _text=text)
         .with_columns(pl.col("acquired_at").cast(pl.Utf8))
         .sort("customer_id")
