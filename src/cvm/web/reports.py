@@ -1,6 +1,6 @@
 """The reports behind the dashboard pages, cached per (manifest version, report, filters, period, options).
 
-The numbers are :meth:`cvm.engine.Engine.report`'s, the function behind ``cvm report KIND --json``:
+The numbers are :meth:`cvm.services.ReportService.report`'s, the function behind ``cvm report KIND --json``:
 a page shows values of ``Report.to_dict()`` and draws ``Report.tables`` with
 :mod:`cvm.reporting.figures`; it never sums anything itself.
 """
