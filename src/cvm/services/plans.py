@@ -13,9 +13,8 @@ import polars as pl
 from cvm import customers, delivery
 from cvm.config import Settings
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
-from cvm.experiments import records
 from cvm.jobs.cycle import persist_decisions, plan_states
-from cvm.plans import Decision, RankedAction, decide, rank
+from cvm.plans import RankedAction, decide, rank
 from cvm.plans.batch import (
     Contact,
     ContactsFn,
@@ -95,11 +94,6 @@ class PlansService:
             **persisted.to_dict(),
             "delivery": delivered,
         }
-
-    def record_assignments(self, decisions: Sequence[tuple[str, Decision]]) -> int:
-        """Persist the new pilot assignments of a batch's decisions; rows inserted (existing ones never change)."""
-        with self.ws.online.begin() as conn:
-            return records.record(conn, [a for _cid, d in decisions for a in d.assignments])
 
     def _segment_and_plan(
         self,

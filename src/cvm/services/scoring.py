@@ -73,17 +73,16 @@ class ScoringService:
         """Train churn, default and propensity models on the data before ``as_of`` and register them."""
         return train(self.ws.offline, self.ws.root, self.ws.settings, as_of)
 
-    @property
-    def registry(self) -> ModelRegistry:
+    def _registry(self) -> ModelRegistry:
         return ModelRegistry(self.ws.root)
 
     def models(self) -> list[ModelVersion]:
         """Every registered version."""
-        return self.registry.list()
+        return self._registry().list()
 
     def model(self, name: str, version: str | None = None) -> ModelVersion:
         """One version of ``name``: ``version``, else the champion, else the latest."""
-        registry = self.registry
+        registry = self._registry()
         versions = registry.versions(name)
         if not versions:
             raise ValueError(f"no model {name!r}; models: {', '.join(registry.names()) or 'none'}")
@@ -91,11 +90,11 @@ class ScoringService:
 
     def champions(self) -> list[str]:
         """Names of the life-cycle models that have a champion in this workspace's registry."""
-        return sorted(self.registry.champions())
+        return sorted(self._registry().champions())
 
     def promote(self, name: str, version: str, force: bool = False, actor: str | None = None) -> ModelVersion:
         """Make a challenger the champion after comparing both on the latest labelled window."""
-        registry = self.registry
+        registry = self._registry()
         entry, current = registry.get(name, version), registry.champion(name)
         with self.ws.unit(actor) as unit:
             comparison = (
