@@ -140,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     ws = args.workspace or prepare(args.cache, args.customers)
     engine = Engine.open(ws)
     engine.online.migrate()
-    key = engine.create_key("analyst", "bench/dashboard.py")[1]
-    first = engine.customers(limit=1)[0][0]
+    key = engine.access.create_key("analyst", "bench/dashboard.py")[1]
+    first = engine.customers.customers(limit=1)[0][0]
     paths = pages(first["customer_id"], (first.get("name") or "a").split()[-1])
-    customers = engine.summary().customers
+    customers = engine.reports.summary().customers
     with served(engine) as url:
         rows = measure(url, key, paths, args.repeat)
     with served(engine) as url, httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=600) as client:

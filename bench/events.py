@@ -184,17 +184,17 @@ def bench_engine(ws: Path, events: int, batch: int, singles: int) -> dict[str, f
     """Throughput and single-event latency in process."""
     engine = Engine.open(ws)
     stream = Events(int(engine.offline.count("customers")), seed=1)
-    engine.ingest_events(stream.batch(10))  # warm-up
+    engine.plans.ingest_events(stream.batch(10))  # warm-up
     engine.events.warm()  # as `cvm serve` does before it takes requests
     batches = [stream.batch(batch) for _ in range(events // batch)]
     t0 = time.perf_counter()
-    actions = sum(engine.ingest_events(b).to_dict()["actions"] for b in batches)
+    actions = sum(engine.plans.ingest_events(b).to_dict()["actions"] for b in batches)
     seconds = time.perf_counter() - t0
     latencies = []
     for _ in range(singles):
         event = stream.one()
         t = time.perf_counter()
-        engine.ingest_events([event])
+        engine.plans.ingest_events([event])
         latencies.append((time.perf_counter() - t) * 1000)
     engine.close()
     return {
@@ -299,7 +299,7 @@ def bench_http(
 ) -> dict[str, float]:
     """Throughput (median of ``rounds``, each of new events) and single-event latency over loopback HTTP."""
     engine = Engine.open(ws)
-    key = engine.create_key("ingest", "bench")[1]
+    key = engine.access.create_key("ingest", "bench")[1]
     stream = Events(int(engine.offline.count("customers")), seed=2)
     engine.close()
     with _servers(ws, workers) as bases:

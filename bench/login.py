@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.init(Path(tmp) / "ws")
-        _, secret = engine.create_key("analyst", "bench")
+        _, secret = engine.access.create_key("analyst", "bench")
         with served(engine) as url, httpx.Client(base_url=url, timeout=30) as client:
             token = _token(client)
             began = time.perf_counter()

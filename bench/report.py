@@ -7,7 +7,7 @@ into a workspace (or reuses ``--workspace``), then times, best of ``--repeat`` r
 
 * the pure functions on the generated Parquet files (``growth_accounting`` on transactions, and on
   ``mrr_by_period`` of the subscriptions);
-* ``Engine.report("growth")`` from the workspace's offline store (transactions and MRR);
+* ``engine.reports.report("growth")`` from the workspace's offline store (transactions and MRR);
 * the command itself, ``cvm report growth --json``, as a new process (Python start-up included):
   this is the figure held to the 5 s target. Exits 1 when it is missed.
 """
@@ -94,8 +94,8 @@ def measure(data: Path, workspace: Path, repeat: int) -> dict[str, tuple[float, 
         "pure: growth_accounting(mrr_by_period(subscriptions))": best_of(
             repeat, lambda: growth_accounting(mrr_by_period(subs, "M", as_of=as_of), "M")
         ),
-        "engine.report('growth')": best_of(repeat, lambda: engine.report("growth")),
-        "engine.report('growth', source='mrr')": best_of(repeat, lambda: engine.report("growth", source="mrr")),
+        "engine.report('growth')": best_of(repeat, lambda: engine.reports.report("growth")),
+        "engine.report('growth', source='mrr')": best_of(repeat, lambda: engine.reports.report("growth", source="mrr")),
         "cvm report growth --json": cli_seconds(workspace, repeat),
         "cvm report growth --source mrr --json": cli_seconds(workspace, repeat, "--source", "mrr"),
     }

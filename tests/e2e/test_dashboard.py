@@ -51,7 +51,7 @@ def site_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     try:
         for table in DATA_TABLES:
             assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*")), actor="test").ok
-        keys = {role: engine.create_key(role, f"{role} key")[1] for role in ("analyst", "admin", "ingest")}
+        keys = {role: engine.access.create_key(role, f"{role} key")[1] for role in ("analyst", "admin", "ingest")}
     finally:
         engine.close()
     return root / "ws", keys
@@ -202,11 +202,11 @@ def test_roles(anon: tuple[Page, Watch], site: Site) -> None:
         assert http_login(client, site.keys["ingest"]).status_code == 403
         assert client.get("/ui/customers", headers={"X-API-Key": site.keys["admin"]}).status_code == 200
         # a revoked key ends its sessions at the next request
-        key, secret = site.engine.create_key("analyst", "to revoke")
+        key, secret = site.engine.access.create_key("analyst", "to revoke")
         login_ = http_login(client, secret, next="/ui/customers")
         assert login_.status_code == 303
         assert client.get("/ui/customers").status_code == 200
-        site.engine.revoke_key(key.id)
+        site.engine.access.revoke_key(key.id)
         assert client.get("/ui/customers").status_code == 303
 
 
@@ -214,14 +214,14 @@ def test_customer_search_and_360(analyst: tuple[Page, Watch], site: Site) -> Non
     page, watch = analyst
     visit(page, "/ui/customers")
     assert int(page.get_by_test_id("customer-count").get_attribute("data-value") or 0) == CUSTOMERS
-    first = site.engine.customers(limit=1)[0][0]
+    first = site.engine.customers.customers(limit=1)[0][0]
     page.get_by_test_id("customer-search-input").fill(first["customer_id"])
     with page.expect_navigation():
         page.get_by_test_id("customer-search-submit").click()
     assert page.get_by_test_id("customer-count").get_attribute("data-value") == "1"
     with page.expect_navigation():
         page.get_by_test_id("customer-link").first.click()
-    view = site.engine.customer(first["customer_id"])
+    view = site.engine.customers.customer(first["customer_id"])
     assert page.get_by_test_id("customer-name").inner_text() == view["profile"]["name"]
     assert float(page.get_by_test_id("kpi-revenue").get_attribute("data-value") or "nan") == view["kpis"]["revenue"]
     assert page.get_by_test_id("timeline-event").count() == min(len(view["timeline"]), 200)
@@ -264,10 +264,10 @@ def test_pages_carry_security_headers_and_serve_plotly_locally(site: Site) -> No
 
 def test_search_index_answers_as_the_engine(site: Site) -> None:
     cache = ReportCache()
-    first = site.engine.customers(limit=1)[0][0]
+    first = site.engine.customers.customers(limit=1)[0][0]
     for q in ("", first["customer_id"].lower(), first["name"].split()[-1].upper(), "@example", "no such one", "01"):
         for offset in (0, 25):
-            expected = site.engine.customers(limit=25, offset=offset, q=q or None)
+            expected = site.engine.customers.customers(limit=25, offset=offset, q=q or None)
             assert search(site.engine, cache, q, 25, offset) == expected, q
 
 
@@ -343,7 +343,7 @@ def test_a_filter_changes_the_numbers_server_side(analyst: tuple[Page, Watch], s
         page.get_by_test_id("filter-kind").select_option("B2B")  # applies on change
     assert "kind=B2B" in page.url
     assert charts_rendered(page) == GROWTH_CHARTS
-    b2b = site.engine.report("growth", "month", ReportFilter(kind="B2B")).to_dict()["tables"]["growth"]
+    b2b = site.engine.reports.report("growth", "month", ReportFilter(kind="B2B")).to_dict()["tables"]["growth"]
     row = next(r for r in b2b if r["period"] == shown)
     assert value(page, "kpi-end") == row["end"] != everyone
     assert value(page, "kpi-customers-active") == row["customers_active"]
@@ -353,8 +353,8 @@ def test_a_filter_changes_the_numbers_server_side(analyst: tuple[Page, Watch], s
         ("/ui/segments", "voc", "kpi-nps", "nps"),
         ("/ui/scores", "churn", "kpi-churned", "churned"),
     ):
-        unfiltered = site.engine.report(kind, "month").to_dict()["summary"][key]
-        some = site.engine.report(kind, "month", north).to_dict()["summary"][key]
+        unfiltered = site.engine.reports.report(kind, "month").to_dict()["summary"][key]
+        some = site.engine.reports.report(kind, "month", north).to_dict()["summary"][key]
         visit(page, f"{path}?region=North&channel=direct")
         assert value(page, testid) == some != unfiltered
     watch.assert_clean()
@@ -403,16 +403,16 @@ def test_scores_appear_once_scoring_has_run(own_analyst: tuple[Page, Watch], own
     site = own_site
     visit(page, "/ui/scores")  # cached before scoring: no scores yet
     assert page.get_by_test_id("empty-scores").count() == 1
-    site.engine.score(as_of=END)
+    site.engine.scoring.score(as_of=END)
     visit(page, "/ui/scores")
     assert page.get_by_test_id("empty-scores").count() == 0
     assert charts_rendered(page)[0] == "chart-score-histogram"
-    clv = site.engine.report("scores", "month", score="clv").to_dict()
+    clv = site.engine.reports.report("scores", "month", score="clv").to_dict()
     assert value(page, "kpi-scored") == clv["summary"]["customers"] == CUSTOMERS
     for grade in clv["tables"]["grades"]:
         assert value(page, f"kpi-grade-{grade['grade']}") == grade["customers"]
     screenshot(page, "scores-with-clv")
-    customer = site.engine.customers(limit=1)[0][0]["customer_id"]
+    customer = site.engine.customers.customers(limit=1)[0][0]["customer_id"]
     visit(page, f"/ui/customers/{customer}")
     assert page.get_by_test_id("score-clv").count() == 1
     watch.assert_clean()

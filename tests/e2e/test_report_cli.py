@@ -48,7 +48,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def report(ws: Path, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Any:
     engine = Engine.open(ws)
     try:
-        return engine.report(kind, period, filters, **options).to_dict()
+        return engine.reports.report(kind, period, filters, **options).to_dict()
     finally:
         engine.close()
 

@@ -70,7 +70,7 @@ def test_contract_churns_are_the_true_churns_of_subscribers(demo: tuple[Engine, 
     flags = silent_flags(contract, store.scan("contacts"))
     check = flags.join(t.select("customer_id", "silent_churn"), on="customer_id")
     assert (check["silent"] == check["silent_churn"]).all()
-    report = engine.report("silent-churn", as_of=END)
+    report = engine.reports.report("silent-churn", as_of=END)
     assert report.summary["churned"] == events.height
 
 
@@ -78,20 +78,20 @@ def test_store_reports_equal_the_pure_functions(demo: tuple[Engine, Path]) -> No
     engine, data = demo
     tx = pl.scan_parquet(data / "transactions.parquet")
     pure = growth_accounting(tx, "Q")
-    report = engine.report("growth", "quarter")
+    report = engine.reports.report("growth", "quarter")
     assert report.tables["growth"].select(pure.columns).equals(pure)
     assert report.summary["latest_complete"]["period"] == "2024-Q4"
     subs = pl.read_parquet(data / "subscriptions.parquet")
     mrr = growth_accounting(mrr_by_period(subs, "M", as_of=END), "M")
-    assert engine.report("growth", "M", source="mrr").tables["growth"].select(mrr.columns).equals(mrr)
+    assert engine.reports.report("growth", "M", source="mrr").tables["growth"].select(mrr.columns).equals(mrr)
     surveys = pl.read_parquet(data / "surveys.parquet")
-    assert engine.report("voc", "Y").tables["voc"].equals(voc(surveys, "Y"))
+    assert engine.reports.report("voc", "Y").tables["voc"].equals(voc(surveys, "Y"))
 
 
 def test_filters_partition_the_bridge(demo: tuple[Engine, Path]) -> None:
     engine, _ = demo
-    whole = engine.report("growth", "Q").tables["growth"]
-    parts = [engine.report("growth", "Q", ReportFilter(kind=k)).tables["growth"] for k in ("B2B", "B2C")]
+    whole = engine.reports.report("growth", "Q").tables["growth"]
+    parts = [engine.reports.report("growth", "Q", ReportFilter(kind=k)).tables["growth"] for k in ("B2B", "B2C")]
     for column in ("new", "churned", "end"):
         summed = (
             parts[0]
@@ -99,19 +99,19 @@ def test_filters_partition_the_bridge(demo: tuple[Engine, Path]) -> None:
             .select("period", total=pl.col(column).fill_null(0) + pl.col(f"{column}_right").fill_null(0))
         )
         assert dict(summed.iter_rows()) == dict(zip(whole["period"], whole[column], strict=True))
-    direct = engine.report("growth", "Q", ReportFilter(channel="direct", region=["North"]))
+    direct = engine.reports.report("growth", "Q", ReportFilter(channel="direct", region=["North"]))
     assert direct.parameters["filters"] == {"channel": ["direct"], "region": ["North"]}
 
 
 def test_every_report_serialises(demo: tuple[Engine, Path]) -> None:
     engine, _ = demo
     for kind in ("growth", "voc", "cohorts", "migration", "churn", "silent-churn", "scores"):
-        out = engine.report(kind).to_dict()
+        out = engine.reports.report(kind).to_dict()
         assert out["kind"] == kind
         assert out["definitions"]
         for rows in out["tables"].values():
             assert all(isinstance(v, str | int | float | bool | type(None)) for r in rows for v in r.values())
-    churn = engine.report("churn", top=3)
+    churn = engine.reports.report("churn", top=3)
     assert churn.tables["reasons"].height <= 3
     assert sum(churn.summary[k] for k in ("voluntary", "involuntary", "unknown")) == churn.summary["churned"]
     assert records(pl.DataFrame({"x": [float("nan")]})) == [{"x": None}]
@@ -119,7 +119,7 @@ def test_every_report_serialises(demo: tuple[Engine, Path]) -> None:
 
 def test_html_report_is_self_contained(demo: tuple[Engine, Path], tmp_path: Path) -> None:
     engine, _ = demo
-    path = engine.report_html(tmp_path / "out" / "report.html", "quarter")
+    path = engine.reports.report_html(tmp_path / "out" / "report.html", "quarter")
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, flags=re.IGNORECASE)
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']https?:", text, flags=re.IGNORECASE)
@@ -130,11 +130,11 @@ def test_html_report_is_self_contained(demo: tuple[Engine, Path], tmp_path: Path
 
 def test_cohorts_and_hunting_add_up_to_the_bridge(demo: tuple[Engine, Path]) -> None:
     engine, _ = demo
-    growth = engine.report("growth", "M")
+    growth = engine.reports.report("growth", "M")
     end = dict(zip(growth.tables["growth"]["period"], growth.tables["growth"]["end"], strict=True))
     split = growth.tables["hunting_farming"]
     assert {p: h + f for p, h, f in split.select("period", "hunting", "farming").iter_rows()} == end
-    cohorts = engine.report("cohorts", "M").tables["cohorts"]
+    cohorts = engine.reports.report("cohorts", "M").tables["cohorts"]
     per_period = cohorts.group_by("period").agg(pl.col("revenue").sum())
     assert dict(per_period.iter_rows()) == {p: v for p, v in end.items() if p in set(per_period["period"])}
     assert set(end) == set(per_period["period"])
@@ -143,11 +143,11 @@ def test_cohorts_and_hunting_add_up_to_the_bridge(demo: tuple[Engine, Path]) -> 
 def test_as_of_ignores_later_data(demo: tuple[Engine, Path]) -> None:
     engine, data = demo
     cut = date(2024, 6, 15)
-    report = engine.report("growth", "M", as_of=cut)
+    report = engine.reports.report("growth", "M", as_of=cut)
     tx = pl.read_parquet(data / "transactions.parquet").filter(pl.col("ts").dt.date() <= cut)
     pure = growth_accounting(tx, "M")
     assert report.tables["growth"].select(pure.columns).equals(pure)
     assert report.parameters["as_of"] == cut
     assert report.tables["growth"]["period"][-1] == "2024-06"
     assert report.summary["latest_complete"]["period"] == "2024-05"
-    assert engine.report("growth").parameters["as_of"] == END
+    assert engine.reports.report("growth").parameters["as_of"] == END

@@ -44,7 +44,7 @@ def _scores(engine: Engine, as_of: date) -> pl.DataFrame:
 def test_scores_point_in_time_history_and_ground_truth(demo: tuple[Engine, Path, date]) -> None:
     engine, data, end = demo
     as_of = end - timedelta(days=90)
-    report = engine.score(as_of=as_of)
+    report = engine.scoring.score(as_of=as_of)
     customers = engine.offline.scan("customers").filter(pl.col("acquired_at") <= as_of).collect()
     assert report.customers == customers.height
     assert report.rows == len(VALUE_SCORES) * customers.height
@@ -76,13 +76,13 @@ def test_scores_point_in_time_history_and_ground_truth(demo: tuple[Engine, Path,
         }
     )
     assert engine.ingest("transactions", late).ok
-    engine.score(as_of=as_of)
+    engine.scoring.score(as_of=as_of)
     again = _scores(engine, as_of)
     assert again.height == first.height
     assert again.equals(first)  # bit for bit, reasons included
 
     # A later date adds its own rows; the earlier ones stay.
-    engine.score(as_of=end)
+    engine.scoring.score(as_of=end)
     dates = engine.offline.read("scores")["as_of"].unique().sort().to_list()
     assert dates == [as_of, end]
     assert _scores(engine, as_of).equals(again)
@@ -102,7 +102,7 @@ def test_scores_point_in_time_history_and_ground_truth(demo: tuple[Engine, Path,
     spend = dict(graded.iter_rows())
     assert spend["high"] > spend["medium"] > spend["low"]
 
-    view = engine.customer(someone)
+    view = engine.customers.customer(someone)
     latest = {s["score"]: s for s in view["scores"]}
     assert set(latest) == set(VALUE_SCORES)
     assert latest["clv"]["as_of"] == end.isoformat()
@@ -113,7 +113,7 @@ def test_too_few_buyers_is_a_clear_error_and_run_skips_scoring(loaded: Engine) -
     from cvm.scoring import NotEnoughDataError
 
     with pytest.raises(NotEnoughDataError, match=r"scoring\.min_customers"):
-        loaded.score(as_of=date(2024, 6, 1))
+        loaded.scoring.score(as_of=date(2024, 6, 1))
     report = loaded.run()
     assert report.scores is not None
     assert report.scores.skipped

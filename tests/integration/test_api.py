@@ -23,7 +23,7 @@ def client(any_engine: Engine, tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 def _key(engine: Engine, role: str) -> dict[str, str]:
-    return {"X-API-Key": engine.create_key(role)[1]}
+    return {"X-API-Key": engine.access.create_key(role)[1]}
 
 
 def test_health_and_openapi_need_no_key(client: httpx.Client) -> None:
@@ -66,7 +66,7 @@ def test_customer_list_profile_and_timeline(client: httpx.Client, any_engine: En
 
 
 def test_ingest_rows_reports_rejects_and_audits_the_key(client: httpx.Client, any_engine: Engine) -> None:
-    key, secret = any_engine.create_key("ingest")
+    key, secret = any_engine.access.create_key("ingest")
     body = {
         "rows": [
             {"customer_id": "C5", "acquired_at": "2024-06-01", "kind": "B2B"},
@@ -79,5 +79,5 @@ def test_ingest_rows_reports_rejects_and_audits_the_key(client: httpx.Client, an
     body["max_reject_ratio"] = 0.5  # type: ignore[assignment]
     ok = client.post("/tables/customers/rows", json=body, headers={"X-API-Key": secret}).json()
     assert (ok["read"], ok["accepted"], ok["rejected"], ok["status"]) == (2, 1, 1, "committed")
-    entry = any_engine.audit_entries(1)[0]
+    entry = any_engine.access.audit_entries(1)[0]
     assert (entry["actor"], entry["action"], entry["rows"]) == (f"key:{key.id}", "ingest.committed", 1)

@@ -24,7 +24,7 @@ from tests.serving import serve
 def client(any_engine: Engine, tmp_path: Path) -> Iterator[httpx.Client]:
     any_engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
     any_engine.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV))
-    admin = any_engine.create_key("admin")[1]
+    admin = any_engine.access.create_key("admin")[1]
     with serve(create_app(any_engine)) as url, httpx.Client(base_url=url, timeout=30) as c:
         c.headers["X-API-Key"] = admin
         yield c

@@ -92,7 +92,7 @@ def served(tmp_path: Path, online_url: str) -> Iterator[tuple[str, str]]:
     try:
         engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
         engine.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV))
-        secret = engine.create_key("admin", "schemathesis")[1]
+        secret = engine.access.create_key("admin", "schemathesis")[1]
     finally:
         engine.close()
     with cvm_serve(workspace) as url:

@@ -29,7 +29,7 @@ def scored_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         for table in DATA_TABLES:
             assert engine.ingest(table, data / f"{table}.parquet").ok
-        engine.score(as_of=NOW.date())
+        engine.scoring.score(as_of=NOW.date())
     finally:
         engine.close()
     return root / "ws"
@@ -39,8 +39,8 @@ def scored_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scored(scored_workspace: Path, tmp_path: Path) -> Iterator[Engine]:
     """An engine on this test's own copy of the scored workspace: the actions one test enqueues no other sees."""
     engine = Engine.open(Path(shutil.copytree(scored_workspace, tmp_path / "ws")))
-    engine.events.clock = lambda: NOW
-    engine.events.snapshot.clock = lambda: NOW
+    engine.plans.events.clock = lambda: NOW
+    engine.plans.events.snapshot.clock = lambda: NOW
     yield engine
     engine.close()
 
@@ -52,14 +52,14 @@ def _summary(decision: Decision) -> tuple[list[tuple[str, str, str]], list[tuple
 
 
 def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
-    scored.refresh_segments(NOW.date())  # stored membership: no segment entries pending as batch-only events
-    batch = scored.plan_batch(NOW.date(), NOW)
+    scored.plans.refresh_segments(NOW.date())  # stored membership: no segment entries pending as batch-only events
+    batch = scored.plans.plan_batch(NOW.date(), NOW)
     assert batch.decisions, "the demo base must give the plans something to do"
     assert sum(len(d.actions) for _, d in batch.decisions) > 0
     real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments)
     checked = 0
     for customer_id, batch_decision in batch.decisions[:300]:
-        state = scored.events.customer_state(customer_id, NOW)
+        state = scored.plans.events.customer_state(customer_id, NOW)
         assert state is not None
         assert _summary(real_time(state, NOW)) == _summary(batch_decision), customer_id
         checked += 1
@@ -67,20 +67,20 @@ def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
 
 
 def test_running_the_cycle_again_never_repeats_an_action(scored: Engine) -> None:
-    first = scored.act(now=NOW)
+    first = scored.plans.act(now=NOW)
     assert first["enqueued"] > 0
-    again = scored.act(now=NOW)
+    again = scored.plans.act(now=NOW)
     assert again["duplicates"] == 0
-    status = scored.actions_status()
+    status = scored.delivery.actions_status()
     assert status["pending"] + status["in_flight"] + status["delivered"] == first["enqueued"] + again["enqueued"]
 
 
 def test_the_cycle_stores_the_segments_it_decided_on(scored: Engine) -> None:
     later = NOW + timedelta(days=1)
-    result = scored.act(now=later)
-    rows, as_of = scored.segments()
+    result = scored.plans.act(now=later)
+    rows, as_of = scored.plans.segments()
     assert as_of == later.date()
     stored = {r["segment"]: r["customers"] for r in rows if r["customers"]}
     assert stored == {k: v for k, v in result["segments"].items() if v}
-    refreshed = scored.refresh_segments(later.date())  # the same segmentation, computed on its own
+    refreshed = scored.plans.refresh_segments(later.date())  # the same segmentation, computed on its own
     assert dict(refreshed.counts) == result["segments"]

@@ -31,13 +31,13 @@ CANDIDATES = [f"C{i}" for i in range(10_000)]
 
 
 def _erase_target(engine: Engine) -> str:
-    [entry] = [e for e in engine.audit_entries(10) if e["action"] == "customer.erase"][:1]
+    [entry] = [e for e in engine.access.audit_entries(10) if e["action"] == "customer.erase"][:1]
     return str(entry["target"])
 
 
 def test_the_audit_token_cannot_be_reversed_without_the_key(any_engine: Engine, tmp_path: Path) -> None:
     any_engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
-    any_engine.erase("C2")
+    any_engine.customers.erase("C2")
     token = _erase_target(any_engine)
     assert "C2" not in token
     digest = token.rsplit(":", 1)[-1]
@@ -53,11 +53,11 @@ def test_the_audit_token_cannot_be_reversed_without_the_key(any_engine: Engine, 
 def test_the_same_id_erased_twice_gives_the_same_token(any_engine: Engine, tmp_path: Path) -> None:
     source = write(tmp_path / "c.csv", CUSTOMERS_CSV)
     any_engine.ingest("customers", source)
-    first = any_engine.erase("C1").subject
+    first = any_engine.customers.erase("C1").subject
     write(tmp_path / "again.csv", CUSTOMERS_CSV.replace("Ann Smith", "Ann Smith-Again"))
     any_engine.ingest("customers", tmp_path / "again.csv", upsert=True)
-    assert any_engine.erase("C1").subject == first
-    assert any_engine.erase("C3").subject != first
+    assert any_engine.customers.erase("C1").subject == first
+    assert any_engine.customers.erase("C3").subject != first
 
 
 def test_the_key_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_key_from_the_environment_is_used_and_no_file_is_made(workspace: Path,
     finally:
         del os.environ["CVM__PRIVACY__ERASURE_KEY"]
     engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
-    assert engine.erase("C1").subject == subject_token(b"k" * 40, "C1")
+    assert engine.customers.erase("C1").subject == subject_token(b"k" * 40, "C1")
     assert not (workspace / KEY_FILE).exists()
     engine.close()
 
@@ -115,7 +115,7 @@ def test_outbox_rows_keep_nothing_that_leads_back(any_engine: Engine, tmp_path: 
         errors = [r[0] for r in conn.exec_driver_sql("SELECT error FROM deliveries ORDER BY request_id")]
     assert '"customer_id":"C1"' in errors[0]  # the receiver's reply quotes the customer
 
-    any_engine.erase("C1")
+    any_engine.customers.erase("C1")
     erased, kept = request_rows(any_engine)
     assert erased["customer_id"].startswith("anon-")
     assert erased["idempotency_key"].startswith("erased-")
@@ -134,6 +134,6 @@ def test_every_online_table_with_customer_ids_is_erased(any_engine: Engine, tmp_
     from cvm.store.tables import metadata
 
     any_engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
-    rows = any_engine.erase("C1").rows
+    rows = any_engine.customers.erase("C1").rows
     with_ids = {name for name, table in metadata.tables.items() if "customer_id" in table.c}
     assert with_ids <= {name.removeprefix("online.") for name in rows}

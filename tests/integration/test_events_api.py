@@ -52,12 +52,12 @@ def client(engine: Engine) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def ingest(engine: Engine) -> dict[str, str]:
-    return {"X-API-Key": engine.create_key("ingest")[1]}
+    return {"X-API-Key": engine.access.create_key("ingest")[1]}
 
 
 @pytest.fixture
 def analyst(engine: Engine) -> dict[str, str]:
-    return {"X-API-Key": engine.create_key("analyst")[1]}
+    return {"X-API-Key": engine.access.create_key("analyst")[1]}
 
 
 def test_one_event_is_stored_with_its_actions_and_a_repeat_changes_nothing(
@@ -190,8 +190,8 @@ def test_consent_changes_and_roles(
     assert client.post("/events", json=[opt_out]).status_code == 401  # the key is checked before the body
     assert client.post("/events", json=[opt_out], headers=analyst).status_code == 403
     assert client.post("/events", json=opt_out, headers=ingest).status_code == 200
-    assert engine.events.customer_state("C1").consents["email"] is False  # type: ignore[union-attr]
-    assert engine.events.customer_state("C3").consents["email"] is True  # type: ignore[union-attr]
+    assert engine.plans.events.customer_state("C1").consents["email"] is False  # type: ignore[union-attr]
+    assert engine.plans.events.customer_state("C3").consents["email"] is True  # type: ignore[union-attr]
     assert client.get("/customers/C1/next-best-action", headers=ingest).status_code == 403
     assert client.get("/actions", headers=ingest).status_code == 403
 
@@ -209,7 +209,7 @@ def test_next_best_action_and_the_outbox_views(
     assert [a["customer_id"] for a in listed["data"]] == ["C1"]
     assert client.get("/actions", params={"status": "lost"}, headers=analyst).status_code == 422
     rid = request_rows(engine)[0]["id"]
-    admin = {"X-API-Key": engine.create_key("admin")[1]}
+    admin = {"X-API-Key": engine.access.create_key("admin")[1]}
     assert client.post(f"/actions/{rid}/retry", headers=analyst).status_code == 403
     assert client.post(f"/actions/{rid}/retry", headers=admin).json()["status"] == "pending"
     assert client.post("/actions/999999/retry", headers=admin).status_code == 404
@@ -221,7 +221,7 @@ def test_production_wires_the_real_decision_function(tmp_path: Path) -> None:
 
     engine = Engine.init(tmp_path / "ws")
     try:
-        wired = engine.events
+        wired = engine.plans.events
         assert wired.decide.func is decide  # type: ignore[attr-defined]
         assert wired.rank.func is rank  # type: ignore[attr-defined]
         assert wired.decide.args == (engine.settings.plans,)  # type: ignore[attr-defined]
@@ -252,7 +252,7 @@ def test_cli_worker_once_and_actions_commands(any_engine: Engine, monkeypatch: p
     refused = runner.invoke(app, ["actions", "retry", str(dead[0]["id"] - 1), "-w", ws])
     assert refused.exit_code == 2
     assert runner.invoke(app, ["actions", "list", "--status", "bogus", "-w", ws]).exit_code == 2
-    assert any_engine.audit_entries(1)[0]["action"] == "action.retry"
+    assert any_engine.access.audit_entries(1)[0]["action"] == "action.retry"
 
 
 def test_erasure_removes_events_and_stops_pending_actions(
@@ -260,7 +260,7 @@ def test_erasure_removes_events_and_stops_pending_actions(
 ) -> None:
     client.post("/events", json=event("x1", amount=400.0, comment="call me on +31 6 1234"), headers=ingest)
     client.post("/events", json=event("x2", customer="C2", amount=400.0), headers=ingest)
-    erasure = engine.erase("C1")
+    erasure = engine.customers.erase("C1")
     assert (erasure.rows["online.event_log"], erasure.rows["online.action_requests"]) == (1, 1)
     assert count(engine, "event_log", "WHERE customer_id = 'C1'") == 0
     assert count(engine, "customer_online", "WHERE customer_id = 'C1'") == 0
@@ -277,7 +277,7 @@ def test_concurrent_writers_on_the_same_customers_lose_no_update(engine: Engine)
     def send(t: int) -> None:
         for b in range(8):
             batch = [event(f"t{t}-{b}-{i}", customer=f"C{1 + i % 3}", amount=10.0) for i in range(30)]
-            assert writers[t].ingest_events(batch).count("accepted") == 30
+            assert writers[t].plans.ingest_events(batch).count("accepted") == 30
 
     threads = [threading.Thread(target=send, args=(t,)) for t in range(4)]
     for t in threads:
@@ -301,7 +301,7 @@ class _Inside:
         self.lock, self.now, self.peak = threading.Lock(), 0, 0
         self.entered, self.single_done = threading.Event(), threading.Event()
         self.order: list[str] = []
-        original = engine.events._commit
+        original = engine.plans.events._commit
 
         def commit(valid: Any, now: Any) -> Any:
             if len(valid) == 1:
@@ -324,13 +324,13 @@ class _Inside:
                     self.now -= 1
                     self.order.append("batch")
 
-        monkeypatch.setattr(engine.events, "_commit", commit)
+        monkeypatch.setattr(engine.plans.events, "_commit", commit)
 
 
 def _batches(engine: Engine, n: int) -> list[threading.Thread]:
     def send(t: int) -> None:
         batch = [event(f"b{t}-{i}", customer=f"C{1 + i % 3}") for i in range(5)]
-        assert engine.ingest_events(batch).count("accepted") == 5
+        assert engine.plans.ingest_events(batch).count("accepted") == 5
 
     threads = [threading.Thread(target=send, args=(t,)) for t in range(n)]
     for t in threads:
@@ -344,7 +344,7 @@ def test_batches_take_turns_in_one_engine_and_single_events_do_not_wait(
     inside = _Inside(engine, monkeypatch)
     threads = _batches(engine, 3)
     assert inside.entered.wait(timeout=30)
-    assert engine.ingest_events([event("single-1", customer="C2")]).count("accepted") == 1
+    assert engine.plans.ingest_events([event("single-1", customer="C2")]).count("accepted") == 1
     for t in threads:
         t.join(timeout=60)
     assert inside.peak == 1  # events.concurrent_batches: 1 (the default)
@@ -377,14 +377,14 @@ def test_a_customer_created_by_another_writer_mid_batch_is_decided_again_not_ret
     if moment == "after the lock" and engine.online.backend == "sqlite":
         pytest.skip("SQLite's writer lock makes the rival wait for this transaction")
     rival = use_stub_policy(Engine.open(engine.workspace))
-    ingestor = engine.events
+    ingestor = engine.plans.events
     hooked = "_prepare" if moment == "before the lock" else "_write"
     original = getattr(ingestor, hooked)
     raced: list[bool] = []
 
     def rival_writes() -> None:
         if not raced:
-            raced.append(rival.ingest_events([event("rival-1", customer="C3")]).count("accepted") == 1)
+            raced.append(rival.plans.ingest_events([event("rival-1", customer="C3")]).count("accepted") == 1)
 
     def race_then(*args: Any, **kwargs: Any) -> Any:
         if moment == "before the lock":  # after this batch read and decided, before its transaction
@@ -396,7 +396,7 @@ def test_a_customer_created_by_another_writer_mid_batch_is_decided_again_not_ret
 
     monkeypatch.setattr(ingestor, hooked, race_then)
     with caplog.at_level("INFO", logger="cvm.events"):
-        report = engine.ingest_events([event("mine-1", customer="C3"), event("mine-2", customer="C1")][:size])
+        report = engine.plans.ingest_events([event("mine-1", customer="C3"), event("mine-2", customer="C1")][:size])
     rival.close()
     assert raced == [True]
     assert report.count("accepted") == size

@@ -42,7 +42,7 @@ def engine(any_engine: Engine, tmp_path: Path) -> Engine:
 @pytest.fixture
 def keys(engine: Engine) -> dict[str, str]:
     """Two write keys, i.e. two sources (``crm-a`` and ``shop-b``)."""
-    return {"a": engine.create_key("ingest", "crm-a")[1], "b": engine.create_key("ingest", "shop-b")[1]}
+    return {"a": engine.access.create_key("ingest", "crm-a")[1], "b": engine.access.create_key("ingest", "shop-b")[1]}
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_an_explicit_source_scopes_the_id(engine: Engine, client: httpx.Client, 
     with engine.online.begin() as conn:
         rows = conn.execute(sa.select(event_log.c.source, event_log.c.customer_id).order_by(event_log.c.source)).all()
     assert [tuple(r) for r in rows] == [("app", "C2"), ("crm-a", "C3"), ("shop", "C1")]
-    unlabelled = engine.create_key("ingest")
+    unlabelled = engine.access.create_key("ingest")
     assert _post(client, event("s-1", "C1"), unlabelled[1]).json()["status"] == "accepted"
     assert count(engine, "event_log", f"WHERE source = 'key:{unlabelled[0].id}'") == 1
 
@@ -294,7 +294,7 @@ def test_events_stored_before_sources_existed_are_still_recognised(online_url: s
     engine.online.migrate()
     primary = sa.inspect(engine.online.engine).get_pk_constraint("event_log")
     assert primary["constrained_columns"] == ["event_id", "source"]
-    key = engine.create_key("ingest", "crm-a")[1]
+    key = engine.access.create_key("ingest", "crm-a")[1]
     with serve(create_app(engine)) as url, httpx.Client(base_url=url, timeout=30) as client:
         assert _post(client, event("old-1"), key).json()["status"] == "duplicate"
         assert _post(client, event("old-1", amount=5.0), key).status_code == 409

@@ -42,8 +42,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         for table in TABLES:
             assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
-        eng.train()
-        eng.score(as_of=FIRST)
+        eng.scoring.train()
+        eng.scoring.score(as_of=FIRST)
     finally:
         eng.close()
     return root / "ws"
@@ -75,7 +75,7 @@ def test_train_registers_versions_with_complete_metadata(engine: Engine) -> None
         assert entry.meta["baseline"]["features"]
         assert entry.meta["baseline"]["scores"]
         assert entry.load() is not None
-    assert {e["action"] for e in engine.audit_entries(20)} >= {"models.train", "score.lifecycle"}
+    assert {e["action"] for e in engine.access.audit_entries(20)} >= {"models.train", "score.lifecycle"}
 
 
 def test_score_writes_every_customer_with_grades_and_reasons(engine: Engine) -> None:
@@ -110,7 +110,7 @@ def test_default_points_follow_the_probability(engine: Engine) -> None:
 
 
 def test_history_is_kept_across_dates(engine: Engine) -> None:
-    engine.score(as_of=SECOND)
+    engine.scoring.score(as_of=SECOND)
     dates = set(engine.offline.read("scores").filter(pl.col("score") == "churn")["as_of"])
     assert {FIRST, SECOND} <= dates
 
@@ -126,7 +126,7 @@ def test_cutoff_table_is_monotone(engine: Engine) -> None:
 
 
 def test_monitor_reports_psi_and_auc(engine: Engine) -> None:
-    report = engine.monitor(SECOND)
+    report = engine.scoring.monitor(SECOND)
     assert {m.name for m in report.models} == {"churn", "default", "propensity"}
     churn = next(m for m in report.models if m.name == "churn")
     assert churn.feature_psi
@@ -150,19 +150,19 @@ def test_promote_refuses_a_worse_challenger(engine: Engine) -> None:
     challenger = registry.register("churn", bad, {**meta, "products": champion.meta["products"]})
     assert challenger.status == "challenger"
     with pytest.raises(RegistryError, match="worse than the champion"):
-        engine.promote("churn", challenger.version)
-    forced = engine.promote("churn", challenger.version, force=True)
+        engine.scoring.promote("churn", challenger.version)
+    forced = engine.scoring.promote("churn", challenger.version, force=True)
     assert forced.status == "champion"
     assert registry.get("churn", champion.version).status == "retired"
-    engine.promote("churn", champion.version, force=True)  # back to the good one
+    engine.scoring.promote("churn", champion.version, force=True)  # back to the good one
     assert registry.champion("churn").version == champion.version  # type: ignore[union-attr]
-    assert "models.promote" in {e["action"] for e in engine.audit_entries(10)}
+    assert "models.promote" in {e["action"] for e in engine.access.audit_entries(10)}
 
 
 def test_applied_cutoff_drives_acceptance(engine: Engine) -> None:
     _, book = scored_book(engine.offline)
     cutoff = float(np.median(book["points"]))
-    engine.set_cutoff(cutoff)
+    engine.scoring.set_cutoff(cutoff)
     assert load_settings(engine.workspace).risk.acceptance.cutoff == cutoff
     assert "# Acceptance policy" in (engine.workspace / "cvm.yaml").read_text()
     features = build_features(engine.offline, SECOND).to_pandas()
@@ -174,12 +174,12 @@ def test_applied_cutoff_drives_acceptance(engine: Engine) -> None:
     assert one.band
     assert one.cutoff == cutoff
     assert len(one.reasons) <= 3
-    engine.set_cutoff(None)
+    engine.scoring.set_cutoff(None)
     assert load_settings(engine.workspace).risk.acceptance.cutoff is None
 
 
 def test_api_roles_and_routes(engine: Engine) -> None:
-    keys = {role: engine.create_key(role)[1] for role in ("analyst", "ingest", "admin")}
+    keys = {role: engine.access.create_key(role)[1] for role in ("analyst", "ingest", "admin")}
     cid = _at(engine, FIRST)["customer_id"][0]  # scored by the fixture: no other test needed first
     with serve(create_app(engine)) as base, httpx.Client(base_url=base, timeout=30) as client:
         for path in ("/risk/early-warning", f"/customers/{cid}/scores"):
@@ -210,7 +210,7 @@ def test_early_warning_finds_a_degraded_payer(engine: Engine) -> None:
         }
     )
     assert engine.ingest("payments", late).ok
-    engine.score(as_of=SECOND)
+    engine.scoring.score(as_of=SECOND)
     day, flagged = stored_early_warning(engine.offline)
     assert day == SECOND
     hit = flagged.filter(pl.col("customer_id") == target)
@@ -218,6 +218,6 @@ def test_early_warning_finds_a_degraded_payer(engine: Engine) -> None:
     assert hit["value"][0] > engine.settings.risk.early_warning_drop or "grade" in hit["reasons"][0]
     assert hit["reasons"][0].startswith("points ")
     with serve(create_app(engine)) as base:
-        key = engine.create_key("analyst")[1]
+        key = engine.access.create_key("analyst")[1]
         body = httpx.get(f"{base}/risk/early-warning", headers={"X-API-Key": key}, timeout=30).json()
     assert target in {r["customer_id"] for r in body["data"]}

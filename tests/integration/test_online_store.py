@@ -78,27 +78,27 @@ def test_audit_log_is_append_only(online_url: str) -> None:
 
 
 def test_keys_are_hashed_and_revocable(any_engine: Engine) -> None:
-    key, secret = any_engine.create_key("analyst", "dashboard")
+    key, secret = any_engine.access.create_key("analyst", "dashboard")
     with any_engine.online.begin() as conn:
         stored = conn.exec_driver_sql("SELECT key_hash FROM api_keys").scalar_one()
     assert secret.split("_", 2)[2] not in stored
     assert secret not in stored
-    found = any_engine.authenticate(secret)
+    found = any_engine.access.authenticate(secret)
     assert found is not None
     assert (found.id, found.role) == (key.id, "analyst")
-    assert any_engine.authenticate(secret + "x") is None
-    assert any_engine.authenticate(f"cvm_{key.id}_wrong") is None
-    any_engine.revoke_key(key.id)
-    assert any_engine.authenticate(secret) is None
+    assert any_engine.access.authenticate(secret + "x") is None
+    assert any_engine.access.authenticate(f"cvm_{key.id}_wrong") is None
+    any_engine.access.revoke_key(key.id)
+    assert any_engine.access.authenticate(secret) is None
     with pytest.raises(KeyError):
-        any_engine.revoke_key("nope")
-    actions = [e["action"] for e in any_engine.audit_entries()]
+        any_engine.access.revoke_key("nope")
+    actions = [e["action"] for e in any_engine.access.audit_entries()]
     assert actions[:2] == ["key.revoke", "key.create"]
 
 
 def test_unknown_role_is_refused(any_engine: Engine) -> None:
     with pytest.raises(ValueError, match="unknown role"):
-        any_engine.create_key("superuser")
+        any_engine.access.create_key("superuser")
 
 
 def test_sqlite_writers_queue_across_processes_and_threads(tmp_path: Path) -> None:

@@ -80,8 +80,8 @@ def stub_rank(state: CustomerState, now: datetime) -> list[RankedAction]:
 
 def use_stub_policy(engine: Engine) -> Engine:
     """Swap the real decision function for the stub (tests only)."""
-    engine.events.decide = stub_decide
-    engine.events.rank = stub_rank
+    engine.plans.events.decide = stub_decide
+    engine.plans.events.rank = stub_rank
     return engine
 
 
@@ -407,13 +407,13 @@ def test_delivered_contacts_show_in_the_customer_360(any_engine: Engine, tmp_pat
     worker = make_worker(any_engine, fast_settings())
     worker.run(once=True)
     worker.close()
-    timeline = any_engine.timeline("C1")
+    timeline = any_engine.customers.timeline("C1")
     delivered = [e for e in timeline if e["type"] == "action_delivered"]
     assert len(delivered) == 1
     assert delivered[0]["source"] == "contact_history"
     assert "plan winback, step mail_1" in delivered[0]["summary"]
-    assert any_engine.customer("C1")["timeline"] == timeline
-    assert not [e for e in any_engine.timeline("C2") if e["type"] == "action_delivered"]
+    assert any_engine.customers.customer("C1")["timeline"] == timeline
+    assert not [e for e in any_engine.customers.timeline("C2") if e["type"] == "action_delivered"]
 
 
 def test_the_webhook_secret_comes_only_from_the_environment(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def engine(any_engine: Engine, tmp_path: Path) -> Iterator[Engine]:
     eng = Engine.open(any_engine.workspace)
     assert eng.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV)).ok
     assert eng.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV)).ok
-    eng.create_pilot("care_test", {"plan": "care", "step": "thanks", "primary": "retention"})
+    eng.pilots.create_pilot("care_test", {"plan": "care", "step": "thanks", "primary": "retention"})
     yield eng
     eng.close()
 
@@ -66,7 +66,7 @@ def test_assignments_are_written_once(any_engine: Engine) -> None:
 
 
 def test_real_time_decisions_assign_hold_out_and_show_in_the_360(engine: Engine) -> None:
-    report = engine.ingest_events([_event(f"e{c}", c) for c in ("C1", "C2", "C3")])
+    report = engine.plans.ingest_events([_event(f"e{c}", c) for c in ("C1", "C2", "C3")])
     arms = {c: arm_for(bucket("care_test", c), [("control", 0.5), ("treatment", 0.5)]) for c in ("C1", "C3")}
     outcome = {o.event_id: o for o in report.outcomes}
     for cid, arm in arms.items():
@@ -76,27 +76,27 @@ def test_real_time_decisions_assign_hold_out_and_show_in_the_360(engine: Engine)
             assert [s["reason"] for s in got.suppressed] == ["holdout:care_test"]
         else:
             assert [a["plan"] for a in got.actions] == ["care"]
-    listed = {p["name"]: p for p in engine.pilots()}  # syncs the profiles' assignments into the table
+    listed = {p["name"]: p for p in engine.pilots.pilots()}  # syncs the profiles' assignments into the table
     assert listed["care_test"]["arms"] == {a: list(arms.values()).count(a) for a in ("control", "treatment")}
     with engine.online.begin() as conn:
         assigned = records.frame(conn, "care_test")
         held = conn.execute(sa.select(suppressions.c.customer_id).where(suppressions.c.reason == "holdout:care_test"))
         assert sorted(r[0] for r in held) == sorted(c for c, a in arms.items() if a == "control")
     assert sorted(assigned["customer_id"]) == ["C1", "C3"]  # C2 has no e-mail consent: never targeted
-    timeline = [e["summary"] for e in engine.timeline("C1") if e["type"] == "pilot"]
+    timeline = [e["summary"] for e in engine.customers.timeline("C1") if e["type"] == "pilot"]
     assert timeline == [f"pilot care_test: arm {arms['C1']} (bucket {bucket('care_test', 'C1')}) when plan care "
                         "(thanks) would act"]  # fmt: skip
-    again = engine.ingest_events([_event("e1b", "C1")])  # re-entering the plan keeps the arm
-    assert engine.pilots()[0]["arms"] == listed["care_test"]["arms"]
+    again = engine.plans.ingest_events([_event("e1b", "C1")])  # re-entering the plan keeps the arm
+    assert engine.pilots.pilots()[0]["arms"] == listed["care_test"]["arms"]
     assert again.outcomes[0].status == "accepted"
-    erased = engine.erase("C1")
+    erased = engine.customers.erase("C1")
     assert erased.rows["online.assignments"] == 1
 
 
 def test_pilot_api_and_page(engine: Engine) -> None:
-    engine.ingest_events([_event(f"e{c}", c) for c in ("C1", "C3")])
-    analyst, ingest = ({"X-API-Key": engine.create_key(r)[1]} for r in ("analyst", "ingest"))
-    admin = {"X-API-Key": engine.create_key("admin")[1]}
+    engine.plans.ingest_events([_event(f"e{c}", c) for c in ("C1", "C3")])
+    analyst, ingest = ({"X-API-Key": engine.access.create_key(r)[1]} for r in ("analyst", "ingest"))
+    admin = {"X-API-Key": engine.access.create_key("admin")[1]}
     with serve(create_app(engine)) as url, httpx.Client(base_url=url, timeout=60) as client:
         listed = client.get("/pilots", headers=analyst)
         assert listed.status_code == 200, listed.text

@@ -46,8 +46,8 @@ def make_site(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     engine = Engine.init(tmp_path / "ws")
     engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
     engine.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV))
-    keys = {name: engine.create_key(role, name)[1] for name, role in (("a", "analyst"), ("b", "analyst"))}
-    keys["ingest"] = engine.create_key("ingest")[1]
+    keys = {name: engine.access.create_key(role, name)[1] for name, role in (("a", "analyst"), ("b", "analyst"))}
+    keys["ingest"] = engine.access.create_key("ingest")[1]
 
     @contextmanager
     def make(**web: Any) -> Iterator[Site]:
@@ -191,9 +191,9 @@ def test_logins_with_one_key_never_end_another_keys_session(make_site: Callable[
             client.close()
         assert sessions(site) == 4
         with site.client() as extra:  # a third key fills the store; a fourth key must wait
-            extra_key = site.engine.create_key("analyst")[1]
+            extra_key = site.engine.access.create_key("analyst")[1]
             assert login(extra, extra_key).status_code == 303
-            last_key = site.engine.create_key("analyst")[1]
+            last_key = site.engine.access.create_key("analyst")[1]
             full = login(extra, last_key)
             assert full.status_code == 503
             assert int(full.headers["retry-after"]) >= 1

@@ -183,7 +183,7 @@ def _prepare(engine: Engine) -> dict[str, str]:
         {"customer_id": ids, "acquired_at": ["2023-01-01"] * N_CUSTOMERS, "kind": ["B2C"] * N_CUSTOMERS}
     )
     engine.ingest("customers", frame)
-    return {"X-API-Key": engine.create_key("ingest")[1]}
+    return {"X-API-Key": engine.access.create_key("ingest")[1]}
 
 
 def _batch(n: int) -> list[dict[str, Any]]:

@@ -138,7 +138,7 @@ def test_ingest_quarantines_bad_ids_and_writes_safe_rejects(tmp_path: Path) -> N
     assert all(r["source"] == str(src) for r in got)
     eng = Engine.open(ws)
     try:
-        rows, total = eng.customers(limit=10)
+        rows, total = eng.customers.customers(limit=10)
     finally:
         eng.close()
     assert total == 2

@@ -149,12 +149,12 @@ def test_ingest_from_sql(engine: Engine, tmp_path: Path) -> None:
     con.commit()
     con.close()
     query = "SELECT id AS customer_id, since AS acquired_at, soort AS kind FROM klant"
-    result = engine.ingest_sql("customers", f"sqlite:///{db}", query)
+    result = engine.ingest.ingest_sql("customers", f"sqlite:///{db}", query)
     assert (result.accepted, result.rejected) == (2, 0)
     assert result.sources[0].startswith("sql:")
 
 
 def test_audit_records_every_write(loaded: Engine) -> None:
-    actions = [(e["action"], e["target"], e["rows"]) for e in loaded.audit_entries()]
+    actions = [(e["action"], e["target"], e["rows"]) for e in loaded.access.audit_entries()]
     assert ("ingest.committed", "customers", 3) in actions
     assert ("ingest.committed", "transactions", 4) in actions

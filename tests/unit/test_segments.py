@@ -271,6 +271,6 @@ def test_engine_and_cli(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["segments", "show", "nope", "-w", str(ws)])
     assert bad.exit_code == 2
     assert "unknown segment 'nope'" in bad.output
-    batch = engine.plan_batch(AS_OF, datetime(2025, 6, 30, 9, tzinfo=UTC))
+    batch = engine.plans.plan_batch(AS_OF, datetime(2025, 6, 30, 9, tzinfo=UTC))
     assert batch.customers == 6
     assert batch.actions["welcome.inform (email)"] == 1  # A: new, with e-mail consent

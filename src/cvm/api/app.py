@@ -61,13 +61,13 @@ def _customer_routes(app: FastAPI) -> None:
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         q: Annotated[str | None, Query(max_length=200, description="Search id, name or e-mail.")] = None,
     ) -> dict[str, Any]:
-        rows, count = engine.customers(limit=limit, offset=offset, q=q)
+        rows, count = engine.customers.customers(limit=limit, offset=offset, q=q)
         return {"data": rows, "count": count}
 
     @app.get(f"{CUSTOMER}/timeline", response_model=Page[TimelineEvent], tags=["customers"], responses=MISSING)
     def get_timeline(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
         try:
-            events = engine.timeline(customer_id)
+            events = engine.customers.timeline(customer_id)
         except UnknownCustomerError as exc:
             raise _not_found(exc) from None
         return {"data": events, "count": len(events)}
@@ -75,14 +75,14 @@ def _customer_routes(app: FastAPI) -> None:
     @app.get(CUSTOMER, response_model=CustomerPublic, tags=["customers"], responses=MISSING)
     def get_customer(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
         try:
-            return engine.customer(customer_id)
+            return engine.customers.customer(customer_id)
         except UnknownCustomerError as exc:
             raise _not_found(exc) from None
 
     @app.delete(CUSTOMER, response_model=ErasurePublic, tags=["customers"], responses=MISSING)
     def erase_customer(customer_id: str, engine: EngineDep, caller: Admin) -> dict[str, Any]:
         try:
-            erasure = engine.erase(customer_id, actor=actor(caller))
+            erasure = engine.customers.erase(customer_id, actor=actor(caller))
         except UnknownCustomerError as exc:
             raise _not_found(exc) from None
         return {"subject": erasure.subject, "rows": erasure.rows}
@@ -129,7 +129,7 @@ def _data_routes(app: FastAPI) -> None:
 def _admin_routes(app: FastAPI) -> None:
     @app.get("/keys", response_model=Page[KeyPublic], tags=["admin"], responses=errors.responses(*KEYED))
     def list_keys(engine: EngineDep, _: Admin) -> dict[str, Any]:
-        keys = [k.__dict__ for k in engine.list_keys()]
+        keys = [k.__dict__ for k in engine.access.list_keys()]
         return {"data": keys, "count": len(keys)}
 
     @app.post(
@@ -140,7 +140,7 @@ def _admin_routes(app: FastAPI) -> None:
         responses=errors.responses(*KEYED, *BODY),
     )
     def create_key(body: KeyCreate, engine: EngineDep, caller: Admin) -> dict[str, Any]:
-        key, secret = engine.create_key(body.role, body.label, actor=actor(caller))
+        key, secret = engine.access.create_key(body.role, body.label, actor=actor(caller))
         return {**key.__dict__, "key": secret}
 
     @app.delete(
@@ -151,13 +151,13 @@ def _admin_routes(app: FastAPI) -> None:
     )
     def revoke_key(key_id: str, engine: EngineDep, caller: Admin) -> dict[str, Any]:
         try:
-            return engine.revoke_key(key_id, actor=actor(caller)).__dict__
+            return engine.access.revoke_key(key_id, actor=actor(caller)).__dict__
         except KeyError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from None
 
     @app.get("/audit", response_model=Page[AuditEntry], tags=["admin"], responses=errors.responses(*KEYED, 422))
     def audit(engine: EngineDep, _: Admin, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
-        entries = engine.audit_entries(limit)
+        entries = engine.access.audit_entries(limit)
         return {"data": entries, "count": len(entries)}
 
 
@@ -181,9 +181,9 @@ def create_app(engine: Engine) -> FastAPI:
     def health(request: Request) -> dict[str, Any]:
         """``ok`` while serving; with a valid key also the version and the online backend."""
         presented = request.headers.get("X-API-Key")  # optional, so not a documented security requirement
-        if not presented or engine.authenticate(presented) is None:
+        if not presented or engine.access.authenticate(presented) is None:
             return {"status": "ok"}
-        return {"status": "ok", "version": __version__, "online": engine.online.backend}
+        return {"status": "ok", "version": __version__, "online": engine.access.backend}
 
     _data_routes(app)
     _admin_routes(app)

@@ -37,7 +37,7 @@ def get_caller(engine: EngineDep, presented: PresentedKey) -> ApiKey:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"}
         )
-    key = engine.authenticate(presented)
+    key = engine.access.authenticate(presented)
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key", headers={"WWW-Authenticate": "X-API-Key"}

@@ -198,8 +198,8 @@ def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str
             except ValidationError as exc:  # field, message and type only: its input would echo the batch
                 errors = [{"type": e["type"], "loc": loc(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
                 raise _bad_request(errors) from None
-        return _Results(engine.ingest_events(events, source=source).to_dict())
-    outcome = engine.ingest_events([body], source=source).outcomes[0]
+        return _Results(engine.plans.ingest_events(events, source=source).to_dict())
+    outcome = engine.plans.ingest_events([body], source=source).outcomes[0]
     if outcome.status == "invalid":
         raise _bad_request(list(outcome.errors))
     if outcome.status == "unknown_customer":
@@ -217,7 +217,7 @@ def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str
 def next_best_action(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
     """Eligible actions for the customer now, best first, with the reasons for each."""
     try:
-        ranked = engine.next_best_action(customer_id)
+        ranked = engine.plans.next_best_action(customer_id)
     except UnknownCustomerError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     data = [asdict(r) for r in ranked]
@@ -234,7 +234,7 @@ def list_actions(
 ) -> dict[str, Any]:
     """Action requests in the outbox, newest first."""
     try:
-        rows = engine.actions(status=status_, customer_id=customer_id, limit=limit)
+        rows = engine.delivery.actions(status=status_, customer_id=customer_id, limit=limit)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     data = [RequestPublic.model_validate(r).model_dump(mode="json") for r in rows]
@@ -249,7 +249,7 @@ def list_actions(
 def retry_action(request_id: Annotated[int, Path(ge=1, le=MAX_ID)], engine: EngineDep, caller: Admin) -> dict[str, Any]:
     """Make a dead action due again with a fresh attempt budget."""
     try:
-        row = engine.retry_action(request_id, actor=actor(caller))
+        row = engine.delivery.retry_action(request_id, actor=actor(caller))
     except KeyError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from None
     except ValueError as exc:

@@ -52,7 +52,7 @@ class PilotReport(BaseModel):
 
 @router.get("/pilots", response_model=PilotList, responses=errors.responses(*KEYED))
 def list_pilots(engine: EngineDep, _: Reader) -> dict[str, Any]:
-    pilots = engine.pilots()
+    pilots = engine.pilots.pilots()
     return {"data": pilots, "count": len(pilots)}
 
 
@@ -61,6 +61,6 @@ def list_pilots(engine: EngineDep, _: Reader) -> dict[str, Any]:
 )
 def pilot_report(name: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
     try:
-        return engine.pilot_report(name)
+        return engine.pilots.pilot_report(name)
     except UnknownPilotError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import polars as pl
 from fastapi import APIRouter, HTTPException, Query, status
 
 from cvm.api import errors
 from cvm.api.deps import EngineDep, Reader
 from cvm.api.errors import KEYED
 from cvm.api.schemas import IsoDate
-from cvm.risk import stored_early_warning
 
 router = APIRouter(tags=["risk"])
 
@@ -24,7 +22,7 @@ def early_warning(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     """Customers whose default score fell past the configured drop or whose grade worsened, worst first."""
-    day, rows = stored_early_warning(engine.offline, as_of)
+    day, rows = engine.scoring.early_warning(as_of)
     return {"as_of": day, "data": rows.head(limit).to_dicts(), "count": rows.height}
 
 
@@ -38,11 +36,7 @@ def customer_scores(
     score: Annotated[str | None, Query(description="Only this score, e.g. churn or default_points.")] = None,
 ) -> dict[str, Any]:
     """Every stored score of one customer, newest first (the history is kept)."""
-    known = engine.offline.scan("customers").filter(pl.col("customer_id") == customer_id).select(pl.len())
-    if known.collect().item() == 0:
+    if not engine.customers.known(customer_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {customer_id!r}")
-    scan = engine.offline.scan("scores").filter(pl.col("customer_id") == customer_id)
-    if score is not None:
-        scan = scan.filter(pl.col("score") == score)
-    rows = scan.sort(["as_of", "score"], descending=[True, False]).collect().to_dicts()
+    rows = engine.scoring.history(customer_id, score)
     return {"data": rows, "count": len(rows)}

@@ -53,8 +53,8 @@ def worker(
     engine = open_engine(workspace)
     try:
         with handled():
-            engine.online.migrate()
-            runner = engine.worker(concurrency)
+            engine.delivery.migrate()
+            runner = engine.delivery.worker(concurrency)
     except BaseException:
         engine.close()
         raise
@@ -89,7 +89,7 @@ def list_(
     engine = open_engine(workspace)
     try:
         with handled():
-            rows = engine.actions(status=status, customer_id=customer, limit=limit)
+            rows = engine.delivery.actions(status=status, customer_id=customer, limit=limit)
     finally:
         engine.close()
     if json_out:
@@ -129,7 +129,7 @@ def retry(
     engine = open_engine(workspace)
     try:
         with handled():
-            row = engine.retry_action(request_id)
+            row = engine.delivery.retry_action(request_id)
     finally:
         engine.close()
     if json_out:
@@ -144,7 +144,7 @@ def status(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None
     engine = open_engine(workspace)
     try:
         with handled():
-            counts = engine.actions_status()
+            counts = engine.delivery.actions_status()
     finally:
         engine.close()
     if json_out:

@@ -48,7 +48,7 @@ def show(
     """Print the profile, holdings, key figures, scores and the timeline of every touchpoint."""
     engine = open_engine(workspace)
     with handled():
-        view = engine.customer(customer_id)
+        view = engine.customers.customer(customer_id)
     if json_out:
         console.json(view)
     else:
@@ -64,7 +64,7 @@ def list_(
     json_out: JsonFlag = False,
 ) -> None:
     """List customers, optionally matching a search."""
-    rows, count = open_engine(workspace).customers(limit=limit, offset=offset, q=q)
+    rows, count = open_engine(workspace).customers.customers(limit=limit, offset=offset, q=q)
     if json_out:
         console.json({"data": rows, "count": count})
         return
@@ -87,7 +87,7 @@ def erase(
     if not yes and not typer.confirm(f"Erase the personal data of {customer_id}? This cannot be undone"):
         raise typer.Exit(1)
     with handled():
-        erasure = engine.erase(customer_id)
+        erasure = engine.customers.erase(customer_id)
     if json_out:
         console.json({"subject": erasure.subject, "rows": erasure.rows})
     else:

@@ -53,7 +53,7 @@ def _train(engine: Engine) -> None:
     with console.progress() as bar:
         task = bar.add_task("Training churn, default and propensity models", total=None)
         try:
-            engine.train(actor="demo")
+            engine.scoring.train(actor="demo")
         except (ValueError, RuntimeError) as exc:  # too small a company to learn from: scores stay value-only
             console.note(f"life-cycle models not trained: {exc}")
         bar.update(task, completed=1, total=1)
@@ -83,11 +83,11 @@ def demo(
             if not result.ok:
                 console.fail(f"demo data for {table} was refused: {result.rejected} rejected rows", code=1)
             bar.advance(task)
-    if not engine.champions():
+    if not engine.scoring.champions():
         _train(engine)
     with handled():
         report = engine.run(actor="demo")
-        pilot = engine.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
+        pilot = engine.pilots.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
     if json_out:
         console.json({**report.to_dict(), "pilot": pilot})
         return

@@ -98,7 +98,7 @@ def ingest(
     )
     with handled():
         if from_sql:
-            result = engine.ingest_sql(
+            result = engine.ingest.ingest_sql(
                 table, from_sql, query or "", options=options, upsert=upsert, max_reject_ratio=max_reject_ratio
             )
         else:

@@ -25,7 +25,7 @@ def create(
     """Create a key. The key is printed once and only its hash is stored."""
     engine = open_engine(workspace)
     with handled():
-        key, secret = engine.create_key(role, label)
+        key, secret = engine.access.create_key(role, label)
     if json_out:
         console.json({"id": key.id, "key": secret, "role": key.role})
         return
@@ -36,7 +36,7 @@ def create(
 @app.command("list")
 def list_(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     """List keys (never their secrets)."""
-    keys = open_engine(workspace).list_keys()
+    keys = open_engine(workspace).access.list_keys()
     rows = [
         {
             "id": k.id,
@@ -67,7 +67,7 @@ def revoke(
     """Revoke a key at once."""
     engine = open_engine(workspace)
     with handled():
-        key = engine.revoke_key(key_id)
+        key = engine.access.revoke_key(key_id)
     if json_out:
         console.json({"id": key.id, "revoked_at": key.revoked_at})
     else:

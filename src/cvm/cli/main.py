@@ -64,13 +64,13 @@ def init(
     info = {
         "workspace": str(engine.workspace),
         "config": str(engine.workspace / "cvm.yaml"),
-        "offline": str(engine.offline.root),
-        "online": engine.online.backend,
+        "offline": str(engine.reports.data_folder),
+        "online": engine.access.backend,
     }
     if json_out:
         console.json(info)
     else:
-        console.print(f"Workspace ready at [bold]{engine.workspace}[/bold] (online store: {engine.online.backend}).")
+        console.print(f"Workspace ready at [bold]{engine.workspace}[/bold] (online store: {engine.access.backend}).")
         console.print("Next: `cvm ingest customers FILE` or drop files in inbox/<table>/ and `cvm run`.")
 
 
@@ -92,7 +92,7 @@ def audit(
     json_out: JsonFlag = False,
 ) -> None:
     """Show the append-only audit log: who wrote what, when, and how many rows."""
-    entries = open_engine(workspace).audit_entries(limit)
+    entries = open_engine(workspace).access.audit_entries(limit)
     if json_out:
         console.json(entries)
         return
@@ -112,7 +112,7 @@ def quarantine(
     json_out: JsonFlag = False,
 ) -> None:
     """Show rejected rows: source file, line, field, value and reason."""
-    rows = open_engine(workspace).quarantine(table, batch, limit).to_dicts()
+    rows = open_engine(workspace).ingest.quarantine(table, batch, limit).to_dicts()
     if json_out:
         console.json(rows)
         return
@@ -143,11 +143,11 @@ def serve(
 
     engine = open_engine(workspace)
     with handled():
-        engine.online.migrate()
+        engine.delivery.migrate()
     configured = engine.settings.privacy.log_dir
     folder = log_dir or (engine.workspace / configured if configured else None)
     app_ = create_app(engine)
-    engine.events.warm()
+    engine.plans.events.warm()
     uvicorn.run(
         app_,
         host=host or engine.settings.api.host,

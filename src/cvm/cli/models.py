@@ -11,7 +11,6 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.cli.score import _parse_date
-from cvm.scoring.registry import ModelRegistry
 
 app = typer.Typer(help="Life-cycle models (churn, default scorecard, propensity): registry and monitoring.")
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default: the end of the data).")]
@@ -51,7 +50,7 @@ def train(as_of: AsOf = None, workspace: Workspace = Path("."), json_out: JsonFl
     engine = open_engine(workspace)
     with console.progress() as bar, handled():
         bar.add_task("Training", total=None)
-        report = engine.train(day)
+        report = engine.scoring.train(day)
     if json_out:
         console.json(report.to_dict())
         return
@@ -63,7 +62,7 @@ def train(as_of: AsOf = None, workspace: Workspace = Path("."), json_out: JsonFl
 @app.command("list")
 def list_models(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     """Every registered version with its status and held-out AUC."""
-    entries = [v.summary() for v in ModelRegistry(open_engine(workspace).workspace).list()]
+    entries = [v.summary() for v in open_engine(workspace).scoring.models()]
     if json_out:
         console.json({"data": entries, "count": len(entries)})
         return
@@ -78,12 +77,9 @@ def show(
     json_out: JsonFlag = False,
 ) -> None:
     """The metadata of one version: window, features, data hash, metrics and status."""
-    registry = ModelRegistry(open_engine(workspace).workspace)
+    engine = open_engine(workspace)
     with handled():
-        versions = registry.versions(name)
-        if not versions:
-            raise ValueError(f"no model {name!r}; models: {', '.join(registry.names()) or 'none'}")
-        entry = registry.get(name, version) if version else (registry.champion(name) or versions[-1])
+        entry = engine.scoring.model(name, version)
     meta = entry.summary()
     if json_out:
         console.json(meta)
@@ -120,7 +116,7 @@ def promote(
     """Make a challenger the champion, after comparing both on the latest labelled window."""
     engine = open_engine(workspace)
     with handled():
-        entry = engine.promote(name, version, force=force)
+        entry = engine.scoring.promote(name, version, force=force)
     if json_out:
         console.json(entry.summary())
         return
@@ -140,7 +136,7 @@ def monitor(as_of: AsOf = None, workspace: Workspace = Path("."), json_out: Json
     day = _parse_date(as_of)
     engine = open_engine(workspace)
     with handled():
-        report = engine.monitor(day)
+        report = engine.scoring.monitor(day)
     if json_out:
         console.json(report.to_dict())
         return

@@ -83,7 +83,7 @@ def create(
                 date.fromisoformat(pilot[key])
     engine = open_engine(workspace)
     with handled():
-        created = engine.create_pilot(name, pilot)
+        created = engine.pilots.create_pilot(name, pilot)
     if json_out:
         console.json({"name": name, **created})
         return
@@ -100,7 +100,7 @@ def list_cmd(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> No
     """Every pilot: live ones with their arm sizes, finished ones with their recommendation."""
     engine = open_engine(workspace)
     with handled():
-        pilots = engine.pilots()
+        pilots = engine.pilots.pilots()
     if json_out:
         console.json({"data": pilots, "count": len(pilots)})
         return
@@ -122,7 +122,7 @@ def report(
     """Arm sizes, SRM check, lifts per outcome and segment with CIs, incremental value and a recommendation."""
     engine = open_engine(workspace)
     with handled():
-        data = engine.pilot_report(name)
+        data = engine.pilots.pilot_report(name)
     if json_out:
         console.json(data)
         return

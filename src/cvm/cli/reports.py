@@ -163,7 +163,7 @@ def show(report: Report, json_out: bool, tables: dict[str, pl.DataFrame] | None 
 def _run(workspace: Path, kind: str, period: str, filters: ReportFilter, **options: Any) -> Report:
     engine = open_engine(workspace)
     with handled():
-        return engine.report(kind, period, filters, **options)
+        return engine.reports.report(kind, period, filters, **options)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -370,7 +370,7 @@ def html_(
     engine = open_engine(workspace)
     filters = _filter(kind, channel, region, sector, segment)
     with handled():
-        path = engine.report_html(out, period, filters, source=source, as_of=_day(as_of))
+        path = engine.reports.report_html(out, period, filters, source=source, as_of=_day(as_of))
     size = path.stat().st_size
     if json_out:
         console.json({"out": str(path), "bytes": size})

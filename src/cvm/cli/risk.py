@@ -11,7 +11,7 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.cli.score import _parse_date
-from cvm.risk import cutoff_table, scored_book, simulate, stored_early_warning
+from cvm.risk import cutoff_table, simulate
 
 app = typer.Typer(help="Risk appetite: cut-off table, simulation and acceptance policy, early warning.")
 
@@ -21,7 +21,7 @@ def cutoffs(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> Non
     """One row per score band: applicants, approval and bad rate, expected loss and value at that cut-off."""
     engine = open_engine(workspace)
     with handled():
-        as_of, book = scored_book(engine.offline)
+        as_of, book = engine.scoring.book()
         table = cutoff_table(book["points"].to_numpy(), book["p_bad"].to_numpy(), engine.settings.risk)
     current = engine.settings.risk.acceptance.cutoff
     if json_out:
@@ -59,9 +59,9 @@ def simulate_cmd(
     """What moving the cut-off does to the accepted book; --apply makes it the acceptance policy."""
     engine = open_engine(workspace)
     with handled():
-        _, book = scored_book(engine.offline)
+        _, book = engine.scoring.book()
         result = simulate(book["points"].to_numpy(), book["p_bad"].to_numpy(), engine.settings.risk, cutoff)
-        path = engine.set_cutoff(cutoff) if apply else None
+        path = engine.scoring.set_cutoff(cutoff) if apply else None
     if json_out:
         console.json({**result.to_dict(), "applied": path is not None})
         return
@@ -90,7 +90,7 @@ def early_warning(
     """Customers whose default score fell by more than the configured points, or whose grade worsened."""
     day = _parse_date(as_of)
     engine = open_engine(workspace)
-    found, rows = stored_early_warning(engine.offline, day)
+    found, rows = engine.scoring.early_warning(day)
     data = rows.head(limit).to_dicts()
     if json_out:
         console.json({"as_of": found, "data": data, "count": rows.height})

@@ -76,7 +76,7 @@ def score(
     engine = open_engine(workspace)
     with console.progress() as bar, handled():
         bar.add_task("Scoring", total=None)
-        report = engine.score(as_of=day)
+        report = engine.scoring.score(as_of=day)
     if json_out:
         console.json(report.to_dict())
     else:

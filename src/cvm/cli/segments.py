@@ -34,7 +34,7 @@ def list_(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     """List every segment: kind, definition and size at the latest refresh."""
     engine = open_engine(workspace)
     with handled():
-        rows, as_of = engine.segments()
+        rows, as_of = engine.plans.segments()
     if json_out:
         console.json({"as_of": as_of, "data": rows, "count": len(rows)})
         return
@@ -56,7 +56,7 @@ def show(
     """Show one segment: definition, DuckDB SQL, size over time and some members."""
     engine = open_engine(workspace)
     with handled():
-        info = engine.segment(name, limit=limit)
+        info = engine.plans.segment(name, limit=limit)
     if json_out:
         console.json(info)
         return
@@ -77,7 +77,7 @@ def refresh(workspace: Workspace = Path("."), as_of: AsOf = None, json_out: Json
     """Recompute every segment for the whole base and store the membership history."""
     engine = open_engine(workspace)
     with handled():
-        report = engine.refresh_segments(_as_of(as_of))
+        report = engine.plans.refresh_segments(_as_of(as_of))
     data = report.to_dict()
     if json_out:
         console.json(data)

@@ -30,19 +30,19 @@ from cvm.customers.subject import erasure_key, subject_token
 from cvm.events.erase import erase_online
 
 if TYPE_CHECKING:
-    from cvm.engine import Engine
+    from cvm.services.workspace import Workspace
 
 
-def erase_everywhere(engine: Engine, customer_id: str) -> Erasure:
+def erase_everywhere(ws: Workspace, customer_id: str) -> Erasure:
     """Erase ``customer_id`` from the online store, the workspace's files and the offline store."""
     from cvm.experiments import records
 
-    with delivery.write_transaction(engine.online) as conn:
+    with delivery.write_transaction(ws.online) as conn:
         online_rows = erase_online(conn, customer_id)
         if sa.inspect(conn).has_table("assignments"):
             online_rows["assignments"] = records.erase(conn, customer_id)
-    who = identifiers(engine.offline, customer_id)
-    files = erase_files(engine.workspace, who, skip=[engine.offline.root])
-    key = erasure_key(engine.workspace, engine.settings.privacy.erasure_key)
-    erasure = erase_customer(engine.offline, customer_id, subject_token(key, customer_id))
+    who = identifiers(ws.offline, customer_id)
+    files = erase_files(ws.root, who, skip=[ws.offline.root])
+    key = erasure_key(ws.root, ws.settings.privacy.erasure_key)
+    erasure = erase_customer(ws.offline, customer_id, subject_token(key, customer_id))
     return Erasure(erasure.subject, {**erasure.rows, **{f"online.{k}": n for k, n in online_rows.items()}, **files})

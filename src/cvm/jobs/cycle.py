@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from cvm.contracts.actions import Decision
 from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
 from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
 from cvm.store import OnlineStore
+from cvm.store.tables import customer_online
 
 RETRIES = 3
 
@@ -80,3 +83,10 @@ def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decisio
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def plan_states(store: OnlineStore) -> dict[str, dict[str, Any]]:
+    """Every customer's stored plan state (those without one left out): where the next batch starts."""
+    with store.begin() as conn:
+        rows = conn.execute(sa.select(customer_online.c.customer_id, customer_online.c.plan_state))
+        return {cid: dict(ps) for cid, ps in rows if ps}

@@ -141,6 +141,12 @@ class OnlineStore:
             )
         )
 
+    def audit_entries(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries, newest first."""
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
     def vacuum(self) -> None:
         """Reclaim freed pages so that deleted personal data leaves no trace on disk."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -64,7 +64,7 @@ def get_sessions(request: Request) -> SessionStore:
 
 
 def _key_active(engine: Engine, key_id: str) -> bool:
-    return any(k.id == key_id and k.active for k in engine.list_keys())
+    return any(k.id == key_id and k.active for k in engine.access.list_keys())
 
 
 def _client(request: Request) -> str:
@@ -90,7 +90,7 @@ def viewer(request: Request) -> Session:
         wait = limits.blocked(_client(request), header)
         if wait:
             raise TooManyAttemptsError(wait)
-        key = engine.authenticate(header)
+        key = engine.access.authenticate(header)
         if key is None:
             limits.failed(_client(request), header)
             raise LoginRequiredError(_here(request))
@@ -197,7 +197,7 @@ async def login(request: Request) -> Response:
     if wait:
         error = f"Too many failed logins from here or with this key: try again in {wait} s."
         return _login_page(request, target, error, status.HTTP_429_TOO_MANY_REQUESTS, {"Retry-After": str(wait)})
-    key = await run_in_threadpool(get_engine(request).authenticate, presented)
+    key = await run_in_threadpool(get_engine(request).access.authenticate, presented)
     if key is None:
         return _login_page(request, target, INVALID)
     limits.succeeded(client, presented)

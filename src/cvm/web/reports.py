@@ -1,6 +1,6 @@
 """The reports behind the dashboard pages, cached per (manifest version, report, filters, period, options).
 
-The numbers are :meth:`cvm.engine.Engine.report`'s, the function behind ``cvm report KIND --json``:
+The numbers are :meth:`cvm.services.ReportService.report`'s, the function behind ``cvm report KIND --json``:
 a page shows values of ``Report.to_dict()`` and draws ``Report.tables`` with
 :mod:`cvm.reporting.figures`; it never sums anything itself.
 """
@@ -41,7 +41,7 @@ class Computed:
 
 def manifest_version(engine: Engine) -> int:
     """The offline store's commit counter: it changes on every committed write."""
-    return int(engine.offline.manifest().get("version", 0))
+    return engine.reports.data_version()
 
 
 def report_filter(filters: Filters) -> ReportFilter:
@@ -51,7 +51,7 @@ def report_filter(filters: Filters) -> ReportFilter:
 
 def compute(engine: Engine, kind: str, filters: Filters, period: str, **options: Any) -> Computed:
     """Report ``kind`` for the page's filters and period."""
-    report = engine.report(kind, period, report_filter(filters), **options)
+    report = engine.reports.report(kind, period, report_filter(filters), **options)
     return Computed(report, report.to_dict())
 
 
@@ -75,11 +75,8 @@ def memo(request: Request, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
 def filter_options(engine: Engine) -> dict[str, list[str]]:
     """The values each filter can take in the current data (segments are score grades)."""
     attrs = ("kind", "channel", "region", "sector")
-    found = engine.offline.scan("customers").select(pl.col(a).drop_nulls().unique().sort().implode() for a in attrs)
-    row = found.collect()
-    options = {a: [str(v) for v in row[a][0]] for a in attrs}
-    grades = engine.offline.scan("scores").select("score", "grade").drop_nulls().unique().collect()
-    options["segment"] = sorted(f"{s}:{g}" for s, g in grades.iter_rows())
+    options = engine.reports.attribute_values(attrs)
+    options["segment"] = sorted(f"{s}:{g}" for s, g in engine.scoring.grades())
     return options
 
 

@@ -35,7 +35,7 @@ def search(
 def customer_360(request: Request, customer_id: str, _: Viewer) -> Response:
     engine = get_engine(request)
     try:
-        view = engine.customer(customer_id)  # not cached: its timeline includes the online store's deliveries
+        view = engine.customers.customer(customer_id)  # not cached: its timeline includes the online store's deliveries
     except UnknownCustomerError as exc:
         return page(
             request,

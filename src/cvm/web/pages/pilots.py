@@ -17,7 +17,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 @router.get("/pilots")
 def pilots(request: Request, _: Viewer, name: str | None = None) -> Response:
     engine = get_engine(request)
-    listed = engine.pilots()
+    listed = engine.pilots.pilots()
     names = [p["name"] for p in listed]
     chosen = name if name in names else (names[0] if names else None)
     context: dict[str, Any] = {
@@ -29,7 +29,7 @@ def pilots(request: Request, _: Viewer, name: str | None = None) -> Response:
     }
     if chosen is not None:
         try:
-            context["report"] = engine.pilot_report(chosen)
+            context["report"] = engine.pilots.pilot_report(chosen)
         except UnknownPilotError:
             context["report"] = None
     return page(request, "pilots.html", **context)

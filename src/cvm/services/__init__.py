@@ -1,0 +1,32 @@
+"""The engine's services: one per domain, each built on one :class:`Workspace`.
+
+The adapters (``cvm.api``, ``cvm.cli``, ``cvm.web``) reach the stages only through these, by way of
+:class:`cvm.engine.Engine` (``engine.scoring.score(...)``); ``tests/unit/test_layering.py`` holds them to it.
+"""
+
+from cvm.services.access import AccessService
+from cvm.services.customers import CustomerService
+from cvm.services.delivery import DeliveryService
+from cvm.services.ingest import IngestService, Source
+from cvm.services.pilots import PilotService
+from cvm.services.plans import PlansService
+from cvm.services.reports import ReportService
+from cvm.services.scoring import ScoringService
+from cvm.services.workspace import Audit, Unit, Workspace, audited, default_actor
+
+__all__ = [
+    "AccessService",
+    "Audit",
+    "CustomerService",
+    "DeliveryService",
+    "IngestService",
+    "PilotService",
+    "PlansService",
+    "ReportService",
+    "ScoringService",
+    "Source",
+    "Unit",
+    "Workspace",
+    "audited",
+    "default_actor",
+]

@@ -1,0 +1,186 @@
+"""Plans: segments, the plan batch, the decision half of ``cvm run``, and the real-time path (events, NBA)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from cvm import customers, delivery
+from cvm.config import Settings
+from cvm.contracts.decisions import RankedAction
+from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
+from cvm.jobs.cycle import persist_decisions, plan_states
+from cvm.plans import decide, rank
+from cvm.plans.batch import (
+    Contact,
+    ContactsFn,
+    PlanBatch,
+    needed_columns,
+    offline_contacts,
+    run_batch,
+    transition_events,
+)
+from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
+from cvm.segments.catalog import describe_segment, list_segments
+from cvm.segments.refresh import write_membership
+from cvm.services.delivery import DeliveryService
+from cvm.services.workspace import Audit, Workspace, audited
+
+
+def _refreshed(report: SegmentReport, _call: Mapping[str, Any]) -> Audit:
+    return Audit("segments.refresh", "segment_membership", sum(report.counts.values()), {"as_of": str(report.as_of)})
+
+
+class PlansService:
+    """Segment the base, decide for it in batch or per event, and rank the next best actions."""
+
+    def __init__(self, ws: Workspace, deliveries: DeliveryService) -> None:
+        self.ws = ws
+        self.deliveries = deliveries
+        self._events: tuple[Settings, EventIngestor] | None = None
+
+    # -- segments -----------------------------------------------------------------------
+    @audited(_refreshed)
+    def refresh_segments(self, as_of: date | None = None, actor: str | None = None) -> SegmentReport:
+        """Segment every customer as of ``as_of`` (default today, UTC) and store the membership history."""
+        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of or datetime.now(UTC).date())
+
+    def segments(self) -> tuple[list[dict[str, Any]], date | None]:
+        """Every configured segment with its size at the latest refresh, and that refresh's date."""
+        return list_segments(self.ws.offline, self.ws.settings.segments)
+
+    def segment(self, name: str, limit: int = 20) -> dict[str, Any]:
+        """One segment: definition, SQL, size over time and members at the latest refresh."""
+        return describe_segment(self.ws.offline, self.ws.settings.segments, name, limit)
+
+    # -- the batch ----------------------------------------------------------------------
+    def plan_batch(
+        self,
+        as_of: date | None = None,
+        now: datetime | None = None,
+        plan_states: Mapping[str, Mapping[str, Any]] | None = None,
+        contacts: Mapping[str, Sequence[Contact]] | ContactsFn | None = None,
+        workers: int | None = None,
+    ) -> PlanBatch:
+        """Decide for the whole base as of ``as_of``: SQL selects the candidates, ``decide`` runs per candidate.
+
+        ``plan_states`` (customer id → plan state) default to the online profiles; ``contacts`` (customer id →
+        sent or planned contacts) default to the outbox plus the hub's outbound contacts of the last 30 days.
+        Segment entries and exits since the last stored refresh are passed as events. Nothing is written:
+        the caller enqueues the actions and saves the plan states (see :mod:`cvm.delivery`).
+        """
+        return self._segment_and_plan(as_of, now, plan_states, contacts, workers)[1]
+
+    def act(self, now: datetime | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Segments, plans, outbox and delivery for the whole base: the decision half of ``cvm run``."""
+        now = now or datetime.now(UTC)
+        segments, batch = self._segment_and_plan(now.date(), now, store_segments=True, actor=actor)
+        with self.ws.unit(actor) as unit:
+            persisted = persist_decisions(self.ws.online, batch.decisions, now)
+            unit.record("plans.batch", None, persisted.enqueued, **persisted.to_dict())
+        worker = self.deliveries.worker()
+        try:
+            stats = worker.run(once=True, max_seconds=self.ws.settings.delivery.run_seconds)
+        finally:
+            worker.close()
+        delivered = {k: getattr(stats, k) for k in ("claimed", "delivered", "retried", "dead")}
+        return {
+            "segments": dict(segments.counts),
+            "candidates": batch.candidates,
+            **persisted.to_dict(),
+            "delivery": delivered,
+        }
+
+    def _segment_and_plan(
+        self,
+        as_of: date | None,
+        now: datetime | None,
+        states: Mapping[str, Mapping[str, Any]] | None = None,
+        contacts: Mapping[str, Sequence[Contact]] | ContactsFn | None = None,
+        workers: int | None = None,
+        *,
+        store_segments: bool = False,
+        actor: str | None = None,
+    ) -> tuple[SegmentReport, PlanBatch]:
+        """Segment the base and decide on the same store connection; with ``store_segments`` the membership
+        is also stored, as :meth:`refresh_segments` does (one segmentation instead of two)."""
+        as_of = as_of or datetime.now(UTC).date()
+        now = now or datetime.now(UTC)
+        states = plan_states(self.ws.online) if states is None else states
+        if contacts is None:
+            contacts = partial(self._contacts, offline_contacts(self.ws.offline.read("contacts"), now), now)
+        con = self.ws.offline.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            report, members = compute_membership(con, self.ws.settings.segments, as_of)
+            if store_segments:
+                with self.ws.unit(actor) as unit:
+                    started = time.perf_counter()
+                    write_membership(self.ws.offline, as_of, members)
+                    report.seconds["write"] = round(time.perf_counter() - started, 3)
+                    unit.entry = _refreshed(report, {})
+            events = transition_events(report.transitions, now)
+            plans, pilots = self.ws.settings.plans, self.ws.settings.experiments
+            batch = run_batch(con, plans, now, "segmented", states, contacts, events, workers, pilots)
+            return report, batch
+        finally:
+            con.close()
+
+    def _contacts(self, hub: dict[str, list[Contact]], now: datetime, ids: Sequence[str]) -> dict[str, list[Contact]]:
+        """Contacts of ``ids`` for caps: the hub's outbound ones and the outbox's sent or planned ones."""
+        since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
+        out = {cid: list(hub.get(cid, [])) for cid in ids}
+        with self.ws.online.begin() as conn:
+            for i in range(0, len(ids), 10_000):
+                for cid, planned in delivery.planned_contacts(conn, ids[i : i + 10_000], since).items():
+                    out[cid] = sorted(out[cid] + planned)
+        return out
+
+    # -- the real-time path ---------------------------------------------------------------
+    @property
+    def events(self) -> EventIngestor:
+        """Real-time ingestion, bound to the plans configuration (tests may replace ``decide`` and ``rank``).
+
+        Built again when the settings change (a pilot created, say), so it always decides with the current ones.
+        """
+        settings = self.ws.settings
+        if self._events is None or self._events[0] is not settings:
+            snapshot = OfflineSnapshot(self.ws.offline, self._attribute_base)
+            plans, pilots = settings.plans, settings.experiments
+            ingestor = EventIngestor(
+                self.ws.online,
+                snapshot,
+                settings,
+                partial(decide, plans, experiments=pilots),
+                partial(rank, plans, experiments=pilots),
+            )
+            self._events = (settings, ingestor)
+        return self._events[1]
+
+    def ingest_events(self, events: Sequence[Any], source: str = "") -> IngestReport:
+        """Validate, store and act on events, each in one transaction with its effects (ids unique per source)."""
+        return self.events.ingest(events, source)
+
+    def next_best_action(self, customer_id: str) -> list[RankedAction]:
+        """The eligible actions for one customer now, ranked, with why each was chosen or not."""
+        ranked = self.events.next_best_action(customer_id)
+        if ranked is None:
+            raise customers.UnknownCustomerError(customer_id)
+        return ranked
+
+    def _attribute_base(self, as_of: date) -> pl.DataFrame:
+        """The attributes and segment columns that plans read, per customer as of ``as_of`` (as in the batch)."""
+        con = self.ws.offline.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            segment_base(con, self.ws.settings.segments, as_of)
+            frame: pl.DataFrame = con.sql("SELECT * FROM segmented").pl()
+        finally:
+            con.close()
+        needed = needed_columns(self.ws.settings.plans) | {"customer_id", "timezone"}
+        return frame.select([c for c in frame.columns if c in needed or c.startswith("consent_")])

@@ -1,0 +1,49 @@
+"""Reports: the hub summary, the reporting package's reports (data and HTML), and what the dashboard filters on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cvm.hub.summary import HubSummary, hub_summary
+from cvm.reporting import Report, ReportFilter, build_report
+from cvm.reporting.html import write_html
+from cvm.services.workspace import Workspace
+
+
+class ReportService:
+    """Compute reports over the offline store; tell when its data last changed."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def summary(self) -> HubSummary:
+        """Rows per data table, date ranges and the latest batches."""
+        return hub_summary(self.ws.offline)
+
+    def report(self, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Report:
+        """Compute a report (growth, voc, cohorts, migration, churn, silent-churn, scores); see cvm.reporting."""
+        return build_report(self.ws.offline, kind, period=period, filters=filters, **options)
+
+    def report_html(self, out: Path, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Path:
+        """Write the self-contained HTML report (Plotly embedded, no network needed) to ``out``."""
+        return write_html(self.ws.offline, out, period=period, filters=filters, **options)
+
+    @property
+    def data_folder(self) -> Path:
+        """The offline store's folder."""
+        return self.ws.offline.root
+
+    def data_version(self) -> int:
+        """The offline store's commit counter: it changes on every committed write (a cache key)."""
+        return int(self.ws.offline.manifest().get("version", 0))
+
+    def attribute_values(self, attributes: tuple[str, ...]) -> dict[str, list[str]]:
+        """The distinct values of each customer attribute in the current data, sorted."""
+        found = self.ws.offline.scan("customers").select(
+            pl.col(a).drop_nulls().unique().sort().implode() for a in attributes
+        )
+        row = found.collect()
+        return {a: [str(v) for v in row[a][0]] for a in attributes}

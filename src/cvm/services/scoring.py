@@ -1,0 +1,137 @@
+"""Scoring: value and life-cycle scores, model training and the registry, monitoring, risk appetite."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from cvm.risk import apply_cutoff, scored_book, stored_early_warning, write_early_warning
+from cvm.scoring import ScoreReport
+from cvm.scoring.lifecycle import TrainReport, compare, train, write_lifecycle_scores
+from cvm.scoring.monitor import MonitorReport, monitor
+from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.value import write_value_scores
+from cvm.services.workspace import Audit, Workspace, audited
+
+
+def _scored(report: ScoreReport, call: Mapping[str, Any]) -> Audit:
+    models = {m["role"]: m["version"] for m in report.models}
+    return Audit("score.value", "scores", report.rows, {"as_of": str(call["as_of"]), "models": models})
+
+
+def _trained(report: TrainReport, _call: Mapping[str, Any]) -> Audit:
+    tags = [f"{m['name']}-{m['version']}" for m in report.models]
+    return Audit("models.train", "models", len(tags), {"versions": tags, "notes": report.notes})
+
+
+def _cutoff(path: Path, call: Mapping[str, Any]) -> Audit:
+    return Audit("risk.cutoff", str(path), 1, {"cutoff": call["cutoff"]})
+
+
+class ScoringService:
+    """Score the base, train and promote the life-cycle models, watch them, set the risk appetite."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def score(self, as_of: date | None = None, actor: str | None = None) -> ScoreReport:
+        """Score every customer as of ``as_of`` (default today, UTC); re-scoring a date replaces it.
+
+        Value scores always; life-cycle scores (churn, default, propensity) and early-warning flags
+        when trained champions exist, else a note says they were skipped.
+        """
+        as_of = as_of or datetime.now(UTC).date()
+        report = self._value(as_of, actor=actor)
+        return replace(report, notes=[*report.notes, self._lifecycle(as_of, actor=actor)])
+
+    @audited(_scored)
+    def _value(self, as_of: date, *, actor: str | None = None) -> ScoreReport:
+        return write_value_scores(self.ws.offline, self.ws.settings.scoring, as_of)
+
+    def _lifecycle(self, as_of: date, *, actor: str | None = None) -> str:
+        """Life-cycle scores of the champions, then the early-warning flags; a note for the report."""
+        with self.ws.unit(actor) as unit:
+            info = write_lifecycle_scores(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+            if "skipped" in info:
+                return f"life-cycle scores skipped: {info['skipped']}"
+            has_default = "default" in info["models"]
+            flagged = write_early_warning(self.ws.offline, self.ws.settings.risk, as_of).height if has_default else 0
+            detail = {"as_of": str(as_of), "models": info["models"], "flagged": flagged}
+            unit.record("score.lifecycle", "scores", info["rows"] + flagged, **detail)
+        models = ", ".join(info["models"].values())
+        note = f"life-cycle scores: {info['rows']:,} rows for {info['customers']:,} customers ({models})"
+        return f"{note}; early warning: {flagged:,} customers"
+
+    @audited(_trained)
+    def train(self, as_of: date | None = None, actor: str | None = None) -> TrainReport:
+        """Train churn, default and propensity models on the data before ``as_of`` and register them."""
+        return train(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+
+    def _registry(self) -> ModelRegistry:
+        return ModelRegistry(self.ws.root)
+
+    def models(self) -> list[ModelVersion]:
+        """Every registered version."""
+        return self._registry().list()
+
+    def model(self, name: str, version: str | None = None) -> ModelVersion:
+        """One version of ``name``: ``version``, else the champion, else the latest."""
+        registry = self._registry()
+        versions = registry.versions(name)
+        if not versions:
+            raise ValueError(f"no model {name!r}; models: {', '.join(registry.names()) or 'none'}")
+        return registry.get(name, version) if version else (registry.champion(name) or versions[-1])
+
+    def champions(self) -> list[str]:
+        """Names of the life-cycle models that have a champion in this workspace's registry."""
+        return sorted(self._registry().champions())
+
+    def promote(self, name: str, version: str, force: bool = False, actor: str | None = None) -> ModelVersion:
+        """Make a challenger the champion after comparing both on the latest labelled window."""
+        registry = self._registry()
+        entry, current = registry.get(name, version), registry.champion(name)
+        with self.ws.unit(actor) as unit:
+            comparison = (
+                compare(self.ws.offline, self.ws.settings, current, entry) if current and current != entry else None
+            )
+            promoted = registry.promote(name, version, force=force, comparison=comparison)
+            unit.record("models.promote", promoted.tag, 1, force=force, comparison=comparison)
+        return promoted
+
+    def monitor(self, as_of: date | None = None) -> MonitorReport:
+        """PSI and AUC checks of the champions (see :mod:`cvm.scoring.monitor`)."""
+        return monitor(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+
+    @audited(_cutoff)
+    def set_cutoff(self, cutoff: float | None, actor: str | None = None) -> Path:
+        """Write the acceptance cut-off into cvm.yaml and reload the settings."""
+        path = apply_cutoff(self.ws.root, cutoff)
+        self.ws.reload()
+        return path
+
+    def book(self, as_of: date | None = None) -> tuple[date, pd.DataFrame]:
+        """The scored book (scorecard points and probability of default per customer) for cut-off work."""
+        return scored_book(self.ws.offline, as_of)
+
+    def early_warning(self, as_of: date | None = None) -> tuple[date | None, pl.DataFrame]:
+        """The stored early-warning flags as of ``as_of`` (default: the latest), worst first."""
+        return stored_early_warning(self.ws.offline, as_of)
+
+    def history(self, customer_id: str, score: str | None = None) -> list[dict[str, Any]]:
+        """Every stored score of one customer (optionally one score), newest first."""
+        scan = self.ws.offline.scan("scores").filter(pl.col("customer_id") == customer_id)
+        if score is not None:
+            scan = scan.filter(pl.col("score") == score)
+        rows: list[dict[str, Any]] = scan.sort(["as_of", "score"], descending=[True, False]).collect().to_dicts()
+        return rows
+
+    def grades(self) -> list[tuple[str, str]]:
+        """The distinct (score, grade) pairs stored, for the dashboard's segment filter."""
+        found = self.ws.offline.scan("scores").select("score", "grade").drop_nulls().unique().collect()
+        return [(str(s), str(g)) for s, g in found.iter_rows()]
