@@ -185,7 +185,7 @@ def bench_engine(ws: Path, events: int, batch: int, singles: int) -> dict[str, f
     engine = Engine.open(ws)
     stream = Events(int(engine.offline.count("customers")), seed=1)
     engine.plans.ingest_events(stream.batch(10))  # warm-up
-    engine.events.warm()  # as `cvm serve` does before it takes requests
+    engine.plans.events.warm()  # as `cvm serve` does before it takes requests
     batches = [stream.batch(batch) for _ in range(events // batch)]
     t0 = time.perf_counter()
     actions = sum(engine.plans.ingest_events(b).to_dict()["actions"] for b in batches)
@@ -213,7 +213,7 @@ def serve(workspace: Path, port: int) -> None:
 
     engine = Engine.open(workspace)
     app = create_app(engine)
-    engine.events.warm()  # as `cvm serve` does
+    engine.plans.events.warm()  # as `cvm serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
