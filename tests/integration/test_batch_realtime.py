@@ -14,6 +14,7 @@ from cvm.contracts import DATA_TABLES
 from cvm.contracts.actions import Decision
 from cvm.demo import generate
 from cvm.engine import Engine
+from cvm.plans.batch import offline_contacts
 from cvm.plans.decide import decide
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -51,19 +52,42 @@ def _summary(decision: Decision) -> tuple[list[tuple[str, str, str]], list[tuple
     return acts, held
 
 
-def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
+def _compare(scored: Engine) -> tuple[list[str], list[str], int]:
+    """Batch against real time for every decided customer (in id order): mismatches without and with hub contacts."""
     scored.plans.refresh_segments(NOW.date())  # stored membership: no segment entries pending as batch-only events
     batch = scored.plans.plan_batch(NOW.date(), NOW)
     assert batch.decisions, "the demo base must give the plans something to do"
     assert sum(len(d.actions) for _, d in batch.decisions) > 0
+    with_hub_contacts = set(offline_contacts(scored.offline.read("contacts"), NOW))
     real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments)
-    checked = 0
-    for customer_id, batch_decision in batch.decisions[:300]:
+    plain, hub = [], []
+    for customer_id, batch_decision in sorted(batch.decisions, key=lambda d: d[0]):
         state = scored.plans.events.customer_state(customer_id, NOW)
         assert state is not None
-        assert _summary(real_time(state, NOW)) == _summary(batch_decision), customer_id
-        checked += 1
-    assert checked >= min(300, len(batch.decisions))
+        if _summary(real_time(state, NOW)) != _summary(batch_decision):
+            (hub if customer_id in with_hub_contacts else plain).append(customer_id)
+    return plain, hub, len(batch.decisions)
+
+
+def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
+    """Every customer without an outbound contact logged in the hub's own ``contacts`` table decides the same."""
+    plain, _, decided = _compare(scored)
+    assert decided >= 300
+    assert plain == []
+
+
+HUB_CONTACTS_GAP = (
+    "the batch counts the hub's logged outbound contacts (a CRM e-mail yesterday) against the caps "
+    "(plans.batch.offline_contacts) but the real-time state counts only the outbox's: C0000626's e-mail of "
+    "2026-05-31 holds the batch's 'contact news' and not the real-time one (found when the check went from "
+    "the first 300 decisions, which held no such customer in earlier runs, to all of them, in id order)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=HUB_CONTACTS_GAP)
+def test_hub_contacts_count_against_the_caps_in_real_time_too(scored: Engine) -> None:
+    _, hub, _ = _compare(scored)
+    assert hub == []
 
 
 def test_running_the_cycle_again_never_repeats_an_action(scored: Engine) -> None:
