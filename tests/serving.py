@@ -1,4 +1,4 @@
-"""Serve an app with a real uvicorn server on a free loopback port, for tests."""
+"""Real servers on free loopback ports, for tests: an app under uvicorn, and a plain HTTP receiver."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,3 +38,29 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A threaded receiver that drops hung-up connections silently and never waits for them on close."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
+class Listening:
+    """``handler`` served on a free loopback port, at :attr:`url` (``…/hook``), until :meth:`stop`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _QuietServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)

@@ -16,12 +16,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -35,7 +34,7 @@ import yaml
 from cvm.config import ConfigError, load_settings
 from cvm.engine import Engine
 from tests.e2e.test_cli import cvm
-from tests.serving import free_port
+from tests.serving import Listening, free_port
 
 ID = "cust-zq4711"
 NAME = "Zelda Quixote-Erasmus"
@@ -73,14 +72,11 @@ class Hook:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.listening = Listening(Handler)
+        self.url = self.listening.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listening.stop()
 
 
 def _configure(ws: Path, hook_url: str, online_url: str | None) -> None:

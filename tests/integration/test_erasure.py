@@ -13,9 +13,8 @@ import hmac
 import json
 import os
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from cvm.delivery import enqueue, write_transaction
 from cvm.engine import Engine
 from tests.conftest import CUSTOMERS_CSV, write
 from tests.integration.test_outbox import T0, action, fast_settings, make_worker, request_rows
+from tests.serving import Listening
 
 CANDIDATES = [f"C{i}" for i in range(10_000)]
 
@@ -97,11 +97,9 @@ def echoing_receiver() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    listening = Listening(Handler)
+    yield listening.url
+    listening.stop()
 
 
 def test_outbox_rows_keep_nothing_that_leads_back(any_engine: Engine, tmp_path: Path, echoing_receiver: str) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from cvm.delivery import (
 )
 from cvm.engine import Engine
 from tests.conftest import CUSTOMERS_CSV, write
+from tests.serving import Listening
 
 SECRET = "test-secret-not-for-production"
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
@@ -208,23 +209,12 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return None
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.listening = Listening(Handler)
+        self.url = self.listening.url
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.listening.stop()
 
 
 def request_rows(engine: Engine) -> list[dict[str, Any]]:

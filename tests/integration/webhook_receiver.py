@@ -24,10 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.serving import Listening
 
 Mode = Literal["ok", "fail", "hang", "trickle"]
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -154,21 +156,9 @@ class MisbehavingReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-            request_queue_size = 256
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return None
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.listening = Listening(Handler)
+        self.url = self.listening.url
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.listening.stop()
