@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -64,3 +69,34 @@ class Listening:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+@contextmanager
+def cvm_serve(workspace: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``cvm serve`` on ``workspace`` in a subprocess (extra ``args``, output to ``log``); yields its base URL.
+
+    The child sees this interpreter's import path, so it serves the code under test.
+    """
+    port = free_port()
+    env = {**(os.environ if env is None else env), "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(workspace), "--host", "127.0.0.1"]
+    url = f"http://127.0.0.1:{port}"
+    with (
+        log.open("ab") as sink,
+        subprocess.Popen([*cmd, "--port", str(port), *args], env=env, stdout=sink, stderr=sink) as proc,
+    ):
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"cvm serve did not start: {log.read_text(errors='replace')[-3000:]}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

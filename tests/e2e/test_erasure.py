@@ -16,9 +16,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -34,7 +32,7 @@ import yaml
 from cvm.config import ConfigError, load_settings
 from cvm.engine import Engine
 from tests.e2e.test_cli import cvm
-from tests.serving import Listening, free_port
+from tests.serving import Listening, cvm_serve
 
 ID = "cust-zq4711"
 NAME = "Zelda Quixote-Erasmus"
@@ -102,30 +100,6 @@ def _configure(ws: Path, hook_url: str, online_url: str | None) -> None:
         },
     }
     (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
-
-
-@contextmanager
-def served(ws: Path, log: Path, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(ws), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--log-dir", str(log.parent)]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "cvm serve did not come up"
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _cells(value: Any) -> Iterator[str]:
@@ -223,7 +197,10 @@ def test_erasure_leaves_no_byte_of_the_person(tmp_path: Path, online: str | None
 
         admin = json.loads(cvm("keys", "create", "--role", "admin", "-w", str(ws), "--json").stdout)["key"]
         headers = {"X-API-Key": admin}
-        with served(ws, logs / "serve.log", env) as base, httpx.Client(base_url=base, headers=headers) as api:
+        with (
+            cvm_serve(ws, logs / "serve.log", "--log-dir", str(logs), env=env) as base,
+            httpx.Client(base_url=base, headers=headers) as api,
+        ):
             assert api.get("/customers", params={"q": EMAIL}).json()["count"] == 1
             assert api.get(f"/customers/{ID}").json()["profile"]["email"] == EMAIL
             assert api.get(f"/customers/{ID}/timeline").status_code == 200
@@ -274,21 +251,8 @@ def test_serve_writes_a_masked_access_log_to_the_configured_folder(tmp_path: Pat
     config = yaml.safe_load((ws / "cvm.yaml").read_text())
     config["privacy"]["log_dir"] = "logs"
     (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    cmd = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(ws), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/customers/{ID}", params={"q": EMAIL}, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "cvm serve did not come up"
-                time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with cvm_serve(ws, tmp_path / "serve.out") as base:
+        httpx.get(f"{base}/customers/{ID}", params={"q": EMAIL}, timeout=10)
     text = (ws / "logs" / "access.log").read_text()
     assert '"GET /customers/***?q=*** HTTP/1.1" 401' in text
     assert hits(ws / "logs") == {}

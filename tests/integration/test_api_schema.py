@@ -11,22 +11,18 @@ loaded hub, called with an admin key. Target: no failure of any kind.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cvm.engine import Engine
 from tests.conftest import CUSTOMERS_CSV, TRANSACTIONS_CSV, write
 from tests.integration.conftest import make_workspace
-from tests.serving import free_port
+from tests.serving import cvm_serve
 
 pytestmark = pytest.mark.slow
 
@@ -55,35 +51,6 @@ PARTS = {
 }
 
 
-@contextmanager
-def cvm_serve(workspace: Path) -> Iterator[str]:
-    """``cvm serve`` on ``workspace`` in a subprocess, until the block ends; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(workspace), "--host", "127.0.0.1"]
-    log = workspace.parent / "serve.log"
-    url = f"http://127.0.0.1:{port}"
-    with (
-        log.open("wb") as sink,
-        subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=sink, stderr=sink) as proc,
-    ):
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"cvm serve did not start: {log.read_text()[-3000:]}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
 @pytest.fixture
 def served(tmp_path: Path, online_url: str) -> Iterator[tuple[str, str]]:
     """A real ``cvm serve`` on a workspace with three customers and four transactions, and an admin key."""
@@ -95,7 +62,7 @@ def served(tmp_path: Path, online_url: str) -> Iterator[tuple[str, str]]:
         secret = engine.access.create_key("admin", "schemathesis")[1]
     finally:
         engine.close()
-    with cvm_serve(workspace) as url:
+    with cvm_serve(workspace, workspace.parent / "serve.log") as url:
         yield url, secret
 
 
