@@ -6,7 +6,7 @@ Anderson 2007), built with optbinning (Navas-Palencia 2020):
 1. each characteristic is binned optimally against the bad flag (monotone where the data allow),
    missing values in their own bin, an unseen category at scoring time gets a WoE of 0 (neutral);
 2. **weight of evidence** per bin: ``WoE = ln(%good / %bad)`` — positive for bins safer than
-   average (the convention of ``docs/reference.md``; optbinning uses the same sign), and
+   average (the usual credit-scoring convention; optbinning uses the same sign), and
    ``IV = Σ (%good − %bad)·WoE``; characteristics with IV below ``min_iv`` are dropped, the
    ``max_characteristics`` strongest kept, and the ones in ``keep`` (the external rating) always kept;
 3. a logistic regression of the bad flag on the WoE values;

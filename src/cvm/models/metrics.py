@@ -1,6 +1,6 @@
 """Classification and credit-risk metrics: AUC, PR-AUC, Brier, ECE, lift, Gini, KS and PSI.
 
-Conventions (see ``docs/reference.md``):
+Conventions:
 
 - ``y`` is 1 for the event (churn, adoption, *bad*) and 0 otherwise; ``p`` is the predicted
   probability of the event, so a higher score means more risk.

@@ -3,8 +3,8 @@
 Pure functions take Polars (eager or lazy) or pandas frames and return Polars frames, with money as
 exact ``Decimal(38, 2)`` columns; :func:`build_report` computes a :class:`Report` (``to_dict()``-able)
 from a workspace's offline store, and :mod:`cvm.reporting.figures` turns the frames into Plotly
-figures (imported on demand, like :mod:`cvm.reporting.html`). Definitions follow
-``docs/reference.md``; every module docstring states the rules chosen where it is silent.
+figures (imported on demand, like :mod:`cvm.reporting.html`). Every module docstring states its
+definitions, and marks the rules chosen where the usual definition is silent.
 
 Examples
 --------

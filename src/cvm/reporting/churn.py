@@ -1,4 +1,4 @@
-"""Customer churn events, churn reasons and silent churn (``docs/reference.md``, "Churn reasons", "Silent churn").
+"""Customer churn events, churn reasons and silent churn.
 
 **Churn** (as of a date, the end of the data by default): a customer with no live subscription
 (``start <= as_of < end``, null ``end`` = open) is churned

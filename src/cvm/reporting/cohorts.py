@@ -1,4 +1,4 @@
-"""Cohort tables by the period of first revenue (``docs/reference.md``, "Cohort table").
+"""Cohort tables by the period of first revenue.
 
 Customers are grouped by their first period with revenue above zero (the period in which growth
 accounting counts them new; a reactivation-window return does not start a new cohort). Cell ``k`` is

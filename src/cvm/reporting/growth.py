@@ -1,6 +1,6 @@
 """Growth accounting: the revenue (or MRR) bridge between consecutive periods.
 
-Definitions (``docs/reference.md``, "Growth accounting"; the rules where it is silent are marked *):
+Definitions (the rules chosen where the usual definition is silent are marked *):
 
 * Revenue of a customer in a period is the net of its amounts in that period, in exact cents.
   *A negative net (refunds and credit notes above the period's purchases) counts as zero revenue;

@@ -1,4 +1,4 @@
-"""Retention rates from the growth bridge (``docs/reference.md``, "Growth accounting", "Rates").
+"""Retention rates from the growth bridge (:mod:`cvm.reporting.growth`).
 
 * GRR = (start - churned - contraction) / start, never above 100%.
 * NRR = (start + expansion - contraction - churned [+ reactivation]) / start, over the customers

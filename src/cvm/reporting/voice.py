@@ -1,4 +1,4 @@
-"""Voice of the customer: NPS, would recommend and did recommend (``docs/reference.md``, "Voice of the customer").
+"""Voice of the customer: NPS, would recommend and did recommend.
 
 * NPS uses the 0-10 answer: promoters 9-10, passives 7-8, detractors 0-6;
   NPS = %promoters - %detractors, from -100 to +100.

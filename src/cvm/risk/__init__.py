@@ -1,6 +1,6 @@
 """Risk appetite: cut-off strategy table, cut-off simulation, acceptance and early warning.
 
-- :mod:`cvm.risk.cutoffs`: one row per score band of the champion scorecard (docs/reference.md);
+- :mod:`cvm.risk.cutoffs`: one row per score band of the champion scorecard;
 - :mod:`cvm.risk.simulate`: what moving the cut-off does, and writing it into ``cvm.yaml``;
 - :mod:`cvm.risk.accept`: ``accept(applicant_features)`` against the acceptance policy;
 - :mod:`cvm.risk.early_warning`: customers whose default score fell, from the score history.

@@ -8,7 +8,7 @@ For a cut-off at the lower edge of each band (applicants at or above it are acce
 - ``expected_loss`` = Σ p_bad · exposure · LGD over the accepted book;
 - ``expected_value`` = Σ (1 − p_bad) · exposure · margin − expected loss.
 
-The probability of bad of a score follows the points scaling (docs/reference.md), so the bad rate
+The probability of bad of a score follows the points scaling (:mod:`cvm.models.credit`), so the bad rate
 falls as the cut-off rises, as does the approval rate.
 
 Examples

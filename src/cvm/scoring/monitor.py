@@ -3,7 +3,7 @@
 The training population is summarised at ``cvm train`` time as a *profile* per feature and per
 score (kept in the registry's ``meta.json``): the shares of ten quantile bins of the training values
 plus a share of missing values (numbers), or the share of each category. The scoring population is
-binned the same way, and PSI = Σ (a − e)·ln(a / e) (docs/reference.md: below 0.10 stable,
+binned the same way, and PSI = Σ (a − e)·ln(a / e) (the usual thresholds: below 0.10 stable,
 0.10–0.25 monitor, above 0.25 shifted).
 
 A warning is raised when a feature's or a score's PSI exceeds 0.25, or when a champion's AUC on
@@ -92,7 +92,7 @@ def profiles(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any
 
 
 def status_of(value: float) -> str:
-    """``stable``, ``monitor`` or ``shifted`` (docs/reference.md thresholds)."""
+    """``stable``, ``monitor`` or ``shifted`` (the usual PSI thresholds: 0.10 and 0.25)."""
     return "stable" if value < STABLE else "monitor" if value <= SHIFTED else "shifted"
 
 
