@@ -3,7 +3,7 @@
 Shared interface between the decision side (plans, policy, arbitration) and the
 delivery side (outbox, worker, POST /events). :func:`decide` is pure and
 deterministic: the same inputs give the same :class:`Decision`, so the batch
-path (``Engine.plan_batch``) and the real-time path (an event arriving through
+path (``engine.plans.plan_batch``) and the real-time path (an event arriving through
 the API) agree.
 
 One decision, plan by plan (in name order):
