@@ -106,7 +106,7 @@ def _column_rejects(frame: pl.DataFrame, col: Column, rules: Rules) -> list[pl.D
         out.append(_rejects(frame, bad, name, value, pl.lit(f"not one of: {', '.join(col.choices)}")))
     if col.name == "customer_id":
         out += _customer_id_rejects(frame, rules)
-    if col.dtype in ("date", "timestamp"):
+    if col.dtype in ("date", "timestamp") and not col.future:
         limit = rules.now + timedelta(days=rules.future_tolerance_days)
         bound = limit.date() if col.dtype == "date" else limit
         future = pl.col(name).is_not_null() & (pl.col(name) > pl.lit(bound))
