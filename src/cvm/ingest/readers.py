@@ -65,6 +65,7 @@ class ReadOptions:
     decimal: str | None = None
     date_format: str | None = None
     rename: Mapping[str, str] | None = None
+    values: Mapping[str, Mapping[str, str]] | None = None  # hub column -> {source value: hub value}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from cvm.contracts import table_schema
 from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
+from cvm.ingest.mapping import with_source
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
 from cvm.ingest.validate import Rules
 from cvm.services.workspace import Audit, Workspace, audited
@@ -51,7 +52,7 @@ class IngestService:
     ) -> BatchResult:
         """Validate and store one batch of ``table`` from files or a data frame."""
         table_schema(table)
-        options = options or ReadOptions()
+        options = with_source(options, self.ws.settings.sources.table(table))  # flags win over cvm.yaml
         raws, digests = self._read(source, options)
         return self._store(table, raws, digests, options, upsert, max_reject_ratio, actor=actor)
 
@@ -68,7 +69,7 @@ class IngestService:
     ) -> BatchResult:
         """Ingest the result of ``query`` on the database at ``url`` (a CRM or ERP)."""
         table_schema(table)
-        options = options or ReadOptions()
+        options = with_source(options, self.ws.settings.sources.table(table))  # flags win over cvm.yaml
         raw = read_sql(url, query, options)
         digests = [frame_digest(raw.frame.drop("__line__"))]
         return self._store(table, [raw], digests, options, upsert, max_reject_ratio, actor=actor)
@@ -91,6 +92,7 @@ class IngestService:
             decimal=options.decimal,
             date_format=options.date_format,
             customer_id_pattern=s.customer_id_pattern,
+            values=options.values,
         )
 
     @staticmethod
