@@ -224,3 +224,15 @@ def test_a_file_refused_under_an_incomplete_mapping_loads_once_the_mapping_is_fi
     fixed = json.loads(cvm("run", "-w", str(ws), "--json").stdout)
     assert _counts(fixed)["customers"] == (6, 4, 2, "committed")
     assert not (ws / "inbox/customers/klanten.csv").exists()
+
+
+def test_frames_keep_the_hub_names_whatever_the_saved_mapping(tmp_path: Path) -> None:
+    """API rows and Python frames are in hub column names: the mapping of exports does not touch them."""
+    ws = _workspace(tmp_path)
+    engine = Engine.open(ws)
+    try:
+        rows = pl.DataFrame({"customer_id": ["C1"], "acquired_at": ["2024-02-03"], "kind": ["B2C"], "Type": ["x"]})
+        result = engine.ingest("customers", rows)
+        assert (result.read, result.accepted, result.ignored_columns) == (1, 1, ("type",))
+    finally:
+        engine.close()

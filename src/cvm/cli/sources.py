@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cvm.cli.console import console
-from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag
 from cvm.contracts import DATA_TABLES
 
@@ -26,6 +25,7 @@ def suggest(
     Headers are matched to the table's columns by name and French, Dutch and English synonyms;
     the options are what the reader detected; headers not matched are listed as comments.
     """
+    from cvm.cli.errors import handled
     from cvm.ingest.readers import read_source
     from cvm.ingest.suggest import suggest as propose
 

@@ -50,9 +50,14 @@ class IngestService:
         max_reject_ratio: float | None = None,
         actor: str | None = None,
     ) -> BatchResult:
-        """Validate and store one batch of ``table`` from files or a data frame."""
+        """Validate and store one batch of ``table`` from files or a data frame.
+
+        Files follow the table's saved mapping (``sources:`` in cvm.yaml), ``options`` winning over it;
+        a data frame (the API's rows, Python callers) has the hub's column names already.
+        """
         table_schema(table)
-        options = with_source(options, self.ws.settings.sources.table(table))  # flags win over cvm.yaml
+        frame = isinstance(source, pd.DataFrame | pl.DataFrame | pa.Table)
+        options = with_source(options, None if frame else self.ws.settings.sources.table(table))
         raws, digests = self._read(source, options)
         return self._store(table, raws, digests, options, upsert, max_reject_ratio, actor=actor)
 
@@ -67,9 +72,9 @@ class IngestService:
         max_reject_ratio: float | None = None,
         actor: str | None = None,
     ) -> BatchResult:
-        """Ingest the result of ``query`` on the database at ``url`` (a CRM or ERP)."""
+        """Ingest the result of ``query`` on the database at ``url`` (a CRM or ERP) with the table's saved mapping."""
         table_schema(table)
-        options = with_source(options, self.ws.settings.sources.table(table))  # flags win over cvm.yaml
+        options = with_source(options, self.ws.settings.sources.table(table))  # options win over cvm.yaml
         raw = read_sql(url, query, options)
         digests = [frame_digest(raw.frame.drop("__line__"))]
         return self._store(table, [raw], digests, options, upsert, max_reject_ratio, actor=actor)
