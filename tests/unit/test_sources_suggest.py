@@ -105,3 +105,43 @@ def test_dutch_and_french_headers_of_payments(tmp_path: Path, header: str, colum
     got = json.loads(cvm("sources", "suggest", str(path), "--table", "payments", "--json"))
     assert got["columns"] == {header: column}
     assert got["unmatched_headers"] == ["x"]
+
+
+def test_dutch_customers_export(tmp_path: Path) -> None:
+    path = tmp_path / "klanten.csv"
+    text = (
+        "Klantnummer;Naam;Klant sinds;Soort klant;Provincie;Verkoopkanaal;Kleur\n"
+        "K1;Jan Peeters;03-02-2024;Particulier;Antwerpen;Distributie;rood\n"
+        "K2;Bakkerij Claes BV;15-11-2023;Bedrijf;Limburg;Rechtstreeks;blauw\n"
+        "K3;An Maes;28-02-2024;Vereniging;Gent;Direct;groen\n"
+    )
+    path.write_bytes(text.encode("utf-8-sig"))
+    got = json.loads(cvm("sources", "suggest", str(path), "--table", "customers", "--json"))
+    assert got["columns"] == {
+        "Klantnummer": "customer_id",
+        "Naam": "name",
+        "Klant sinds": "acquired_at",
+        "Soort klant": "kind",
+        "Provincie": "region",
+        "Verkoopkanaal": "channel",
+    }
+    assert got["values"] == {
+        "kind": {"Particulier": "B2C", "Bedrijf": "B2B"},
+        "channel": {"Distributie": "distribution", "Rechtstreeks": "direct"},
+    }
+    assert got["unmapped_values"] == {"kind": ["Vereniging"]}
+    assert got["options"] == {"delimiter": ";", "date_format": "%d-%m-%Y"}
+    assert got["unmatched_headers"] == ["Kleur"]
+    assert "# kind: values not recognised: Vereniging" in got["yaml"]
+
+
+def test_missing_file_or_unknown_table_is_one_line(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["sources", "suggest", str(tmp_path / "none.csv"), "--table", "customers"])
+    assert missing.exit_code == 2
+    assert "none.csv: file not found" in missing.stderr
+    assert "Traceback" not in missing.output
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    unknown = CliRunner().invoke(app, ["sources", "suggest", str(path), "--table", "clients"])
+    assert unknown.exit_code == 2
+    assert "unknown table 'clients'" in unknown.stderr
