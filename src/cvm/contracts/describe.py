@@ -100,7 +100,7 @@ _INTRO = """\
 The tables a company's data is loaded into (`cvm ingest TABLE FILE`, the inbox folders
 `inbox/TABLE/` read by `cvm run`, or `cvm ingest TABLE --from-sql URL --query SQL`).
 Map your own headers and values to these columns once in `cvm.yaml` (`sources:`, see
-`cvm sources suggest FILE --table TABLE`).
+[sources.md](sources.md) and `cvm sources suggest FILE --table TABLE`).
 
 - **required**: a row whose cell is empty is rejected; a file without the column is refused.
 - **allowed**: the values a text column takes (matched case-insensitively), or the inclusive
