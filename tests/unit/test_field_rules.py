@@ -9,6 +9,7 @@ import polars as pl
 
 from cvm.contracts import DATA_TABLES
 from cvm.engine import Engine
+from cvm.scoring.training_data import data_end
 from tests.conftest import write
 
 
@@ -46,3 +47,11 @@ def test_fixed_term_contracts_ending_later_are_accepted(loaded: Engine, tmp_path
     assert (result.accepted, result.rejected) == (1, 1)
     assert result.rejects is not None
     assert result.rejects.filter(pl.col("field") == "start")["line"].to_list() == [3]
+
+
+def test_invoices_due_later_do_not_extend_the_observed_data(loaded: Engine, tmp_path: Path) -> None:
+    """Training windows end with the data actually observed, not at an open invoice's future due date."""
+    later = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    text = f"invoice_id,customer_id,due_date,amount\nI1,C1,{later},100\nI2,C2,2024-03-01,50\n"
+    assert loaded.ingest("payments", write(tmp_path / "p.csv", text)).accepted == 2
+    assert data_end(loaded.offline) == date(2024, 4, 2)  # the day after the latest transaction
