@@ -236,3 +236,12 @@ def test_frames_keep_the_hub_names_whatever_the_saved_mapping(tmp_path: Path) ->
         assert (result.read, result.accepted, result.ignored_columns) == (1, 1, ("type",))
     finally:
         engine.close()
+
+
+def test_a_file_without_a_mapping_says_how_to_map_it(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, "sources: {}\n")
+    path = tmp_path / "klanten.csv"
+    path.write_bytes(CUSTOMERS.encode("latin-1"))
+    out = cvm("ingest", "customers", str(path), "-w", str(ws), code=2)
+    assert "needs column(s) customer_id, acquired_at, kind; the source has n°_client, nom," in out.stderr
+    assert "sources.customers.columns in cvm.yaml (`cvm sources suggest FILE --table customers`" in out.stderr

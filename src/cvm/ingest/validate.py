@@ -66,7 +66,9 @@ def _check_columns(raw: RawTable, schema: TableSchema) -> tuple[str, ...]:
     if missing:
         raise SourceError(
             f"{raw.source}: table {schema.name!r} needs column(s) {', '.join(missing)}; "
-            f"the source has {', '.join(c for c in raw.frame.columns if c != LINE) or 'none'}"
+            f"the source has {', '.join(c for c in raw.frame.columns if c != LINE) or 'none'}; map its headers "
+            f"under sources.{schema.name}.columns in cvm.yaml (`cvm sources suggest FILE --table {schema.name}` "
+            "proposes them) or with --rename SOURCE=COLUMN"
         )
     return tuple(c for c in raw.frame.columns if c not in schema.column_names and c != LINE)
 
