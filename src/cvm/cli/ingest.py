@@ -10,6 +10,7 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.schema import print_schema
 from cvm.contracts import DATA_TABLES
 from cvm.contracts.csvsafe import safe_polars
 from cvm.ingest.batch import BatchResult
@@ -74,15 +75,22 @@ def ingest(
     date_format: Annotated[str | None, typer.Option(help="Date pattern such as %d/%m/%Y (detected).")] = None,
     rename: Annotated[list[str] | None, typer.Option(help="Map a source column: SOURCE=COLUMN (repeatable).")] = None,
     rejects_out: Annotated[Path | None, typer.Option(help="Write every rejected cell to this CSV.")] = None,
+    show_schema: Annotated[
+        bool, typer.Option("--schema", help="Show the table's columns and rules instead of ingesting.")
+    ] = False,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
 ) -> None:
     """Validate and load a batch into a hub table; rejected rows go to quarantine with their reasons.
 
-    The same content ingested again is a no-op. The exit code is 1 when the batch is refused.
+    The table's mapping in cvm.yaml (``sources:``) applies; flags override it. The same content
+    ingested again is a no-op. The exit code is 1 when the batch is refused.
     """
     if table not in DATA_TABLES:
         console.fail(f"unknown table {table!r}; tables: {', '.join(DATA_TABLES)}")
+    if show_schema:
+        print_schema([table], json_out)
+        return
     if bool(from_sql) == bool(paths):
         console.fail("give either PATH... or --from-sql URL --query SQL")
     if from_sql and not query:

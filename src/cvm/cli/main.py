@@ -8,7 +8,22 @@ from typing import Annotated
 import typer
 
 from cvm import __version__
-from cvm.cli import actions, clv, customer, demo, ingest, keys, models, pilot, reports, risk, score, segments
+from cvm.cli import (
+    actions,
+    clv,
+    customer,
+    demo,
+    ingest,
+    keys,
+    models,
+    pilot,
+    reports,
+    risk,
+    schema,
+    score,
+    segments,
+    sources,
+)
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
@@ -26,6 +41,8 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(customer.app, name="customer")
 app.add_typer(keys.app, name="keys")
 app.command("ingest")(ingest.ingest)
+app.command("schema")(schema.schema)
+app.add_typer(sources.app, name="sources")
 app.add_typer(reports.app, name="report")
 app.add_typer(clv.app, name="clv")
 app.command("score")(score.score)

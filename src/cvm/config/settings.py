@@ -29,6 +29,7 @@ from pydantic import (
 
 from cvm.config.plan_checks import check_columns
 from cvm.config.plans import CHANNELS, NAME_PATTERN, CapConfig, Channel, PlansConfig, SegmentsConfig
+from cvm.config.sources import SourcesConfig
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, compile_id_pattern
 
 CONFIG_FILE = "cvm.yaml"
@@ -413,6 +414,7 @@ class Settings(_Section):
 
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
+    sources: SourcesConfig = Field(default_factory=SourcesConfig, description="Saved mappings of source exports.")
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()
     scoring: ScoringSettings = ScoringSettings()

@@ -30,6 +30,19 @@ ingest:
   # whitespace-only, over-long (> 128) ids and control characters are always refused.
   customer_id_pattern: '{ingest.customer_id_pattern}'
 
+# Saved mappings of your own exports, one block per hub table, used by `cvm run` (the inbox),
+# `cvm ingest FILE` and `cvm ingest --from-sql` alike; command-line flags override them.
+# columns: source header -> hub column (headers match exactly or trimmed, case- and space-insensitively);
+# values: hub column -> {{source value: hub value}}; options: delimiter, decimal, date_format, encoding,
+# format (each detected when left out). `cvm schema TABLE` lists the hub columns, and
+# `cvm sources suggest FILE --table TABLE` proposes a block from a file's headers. Example:
+#   sources:
+#     customers:
+#       columns: {{"N° client": customer_id, "Nom": name, "Date d'acquisition": acquired_at, "Type": kind}}
+#       values: {{kind: {{Particulier: B2C, Entreprise: B2B}}}}
+#       options: {{delimiter: ";", decimal: ",", date_format: "%d/%m/%Y", encoding: cp1252}}
+{sources}
+
 api:
   # Where `cvm serve` listens.
   host: {api.host}
@@ -223,6 +236,15 @@ def _pilots_block(s: Settings) -> str:
     return "\n".join(lines)
 
 
+def _sources_block(s: Settings) -> str:
+    import yaml
+
+    if not s.sources.root:
+        return "sources: {}"
+    data = {"sources": s.sources.model_dump(mode="json", exclude_defaults=True)}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000).strip()
+
+
 def render_template(settings: Settings | None = None) -> str:
     """Return the commented YAML for ``settings`` (defaults when omitted)."""
     from cvm.config.plans_template import render_section
@@ -239,6 +261,7 @@ def render_template(settings: Settings | None = None) -> str:
             scoring=sc,
             delivery=s.delivery,
             events=s.events,
+            sources=_sources_block(s),
             webhook_url=s.delivery.webhook_url or "null",
             request_deadline="null"
             if s.delivery.request_deadline_seconds is None

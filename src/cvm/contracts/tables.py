@@ -1,9 +1,11 @@
 """Schemas of the customer data hub tables.
 
 Each table declares its columns (type, required, range, allowed values, personal
-data), its natural key, the column that places a row in time, and whether its
-rows must reference a known customer. Ingestion validates against these
-declarations; the offline store writes Parquet with the matching Arrow types.
+data, whether a date may lie in the future), its natural key, the column that
+places a row in time, and whether its rows must reference a known customer.
+Ingestion validates against these declarations (``docs/tables.md`` lists them,
+``cvm schema`` prints them); the offline store writes Parquet with the matching
+Arrow types.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Column:
     choices: tuple[str, ...] | None = None
     pii: bool = False
     description: str = ""
+    future: bool = False  # a date or timestamp may lie after today (a due date, a contract end)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ SUBSCRIPTIONS = TableSchema(
         _c("customer_id", "string", required=True),
         _c("product", "string", required=True),
         _c("start", "date", required=True),
-        _c("end", "date"),
+        _c("end", "date", future=True, description="empty while running; a fixed-term contract ends later"),
         _c("mrr", "float", required=True, min=0.0),
         _c("end_reason", "string", choices=VOLUNTARY_REASONS + INVOLUNTARY_REASONS),
     ),
@@ -142,7 +145,7 @@ PAYMENTS = TableSchema(
     columns=(
         _c("invoice_id", "string", required=True),
         _c("customer_id", "string", required=True),
-        _c("due_date", "date", required=True),
+        _c("due_date", "date", required=True, future=True, description="open invoices fall due later"),
         _c("paid_date", "date"),
         _c("amount", "float", required=True, min=0.0, max=1e9),
     ),

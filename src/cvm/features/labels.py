@@ -171,10 +171,13 @@ def adoption_sql(
 
 
 def observed_until(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The last day with data: the latest transaction, invoice due date or subscription start."""
+    """The last day with data: the latest transaction, subscription start or invoice due date already passed.
+
+    Open invoices may fall due later (``payments.due_date`` accepts future dates); they are not observed data.
+    """
     row = con.execute(
-        "SELECT GREATEST((SELECT MAX(CAST(ts AS DATE)) FROM transactions), (SELECT MAX(due_date) FROM payments),"
-        " (SELECT MAX(start) FROM subscriptions))"
+        "SELECT GREATEST((SELECT MAX(CAST(ts AS DATE)) FROM transactions),"
+        " (SELECT MAX(due_date) FROM payments WHERE due_date <= CURRENT_DATE), (SELECT MAX(start) FROM subscriptions))"
     ).fetchall()
     value = row[0][0] if row else None
     return value.date() if isinstance(value, datetime) else value

@@ -65,6 +65,7 @@ class ReadOptions:
     decimal: str | None = None
     date_format: str | None = None
     rename: Mapping[str, str] | None = None
+    values: Mapping[str, Mapping[str, str]] | None = None  # hub column -> {source value: hub value}
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class RawTable:
     source: str
     frame: pl.DataFrame
     info: SourceInfo
+    headers: tuple[str, ...] = ()  # the column names as the source wrote them
 
 
 def normalise_header(name: str) -> str:
@@ -115,7 +117,8 @@ def _finish(
             raise SourceError(f"{source}: column name {LINE!r} is reserved")
         names = cols
     frame = frame.select([pl.col(c).alias(n) for c, n in zip(frame.columns, names, strict=True)])
-    return RawTable(source=source, frame=frame.with_columns(lines.cast(pl.Int64).alias(LINE)), info=info)
+    frame = frame.with_columns(lines.cast(pl.Int64).alias(LINE))
+    return RawTable(source=source, frame=frame, info=info, headers=tuple(c.strip().lstrip("\ufeff") for c in raw))
 
 
 def _detect_format(path: Path, forced: str) -> str:

@@ -6,6 +6,7 @@ source row is accepted only when it has none, so ``accepted + rejected = read``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ class Rules:
     decimal: str | None = None
     date_format: str | None = None
     customer_id_pattern: str = DEFAULT_CUSTOMER_ID_PATTERN  # see cvm.contracts.ids
+    values: Mapping[str, Mapping[str, str]] | None = None  # column -> {source value: hub value}
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ def _check_columns(raw: RawTable, schema: TableSchema) -> tuple[str, ...]:
     if missing:
         raise SourceError(
             f"{raw.source}: table {schema.name!r} needs column(s) {', '.join(missing)}; "
-            f"the source has {', '.join(c for c in raw.frame.columns if c != LINE) or 'none'}"
+            f"the source has {', '.join(c for c in raw.frame.columns if c != LINE) or 'none'}; map its headers "
+            f"under sources.{schema.name}.columns in cvm.yaml (`cvm sources suggest FILE --table {schema.name}` "
+            "proposes them) or with --rename SOURCE=COLUMN"
         )
     return tuple(c for c in raw.frame.columns if c not in schema.column_names and c != LINE)
 
@@ -76,8 +80,18 @@ def _canonical_choices(col: Column, values: pl.Series) -> pl.Series:
     return values.str.strip_chars().str.to_lowercase().replace_strict(mapping, default=values)
 
 
+def _mapped_values(source: pl.Series, mapping: Mapping[str, str]) -> pl.Series:
+    """Source values replaced by their hub value (matched trimmed and case-insensitively); others kept."""
+    text = source.cast(pl.String).str.strip_chars()
+    lookup = {k.strip().lower(): v for k, v in mapping.items()}
+    return text.str.to_lowercase().replace_strict(lookup, default=text, return_dtype=pl.String)
+
+
 def _typed_column(raw: RawTable, col: Column, rules: Rules, notes: list[str]) -> tuple[pl.Series, pl.Series]:
     source = raw.frame.get_column(col.name)
+    mapping = (rules.values or {}).get(col.name)
+    if mapping:
+        source = _mapped_values(source, mapping)
     decimal = rules.decimal or raw.info.decimal  # a file-wide mark beats per-column guessing
     result = coerce(source, col.dtype, decimal=decimal, date_format=rules.date_format, tz=rules.timezone)
     if result.detail:
@@ -106,7 +120,7 @@ def _column_rejects(frame: pl.DataFrame, col: Column, rules: Rules) -> list[pl.D
         out.append(_rejects(frame, bad, name, value, pl.lit(f"not one of: {', '.join(col.choices)}")))
     if col.name == "customer_id":
         out += _customer_id_rejects(frame, rules)
-    if col.dtype in ("date", "timestamp"):
+    if col.dtype in ("date", "timestamp") and not col.future:
         limit = rules.now + timedelta(days=rules.future_tolerance_days)
         bound = limit.date() if col.dtype == "date" else limit
         future = pl.col(name).is_not_null() & (pl.col(name) > pl.lit(bound))

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from cvm.contracts import table_schema
 from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
+from cvm.ingest.mapping import with_source
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
 from cvm.ingest.validate import Rules
 from cvm.services.workspace import Audit, Workspace, audited
@@ -49,9 +50,14 @@ class IngestService:
         max_reject_ratio: float | None = None,
         actor: str | None = None,
     ) -> BatchResult:
-        """Validate and store one batch of ``table`` from files or a data frame."""
+        """Validate and store one batch of ``table`` from files or a data frame.
+
+        Files follow the table's saved mapping (``sources:`` in cvm.yaml), ``options`` winning over it;
+        a data frame (the API's rows, Python callers) has the hub's column names already.
+        """
         table_schema(table)
-        options = options or ReadOptions()
+        frame = isinstance(source, pd.DataFrame | pl.DataFrame | pa.Table)
+        options = with_source(options, None if frame else self.ws.settings.sources.table(table))
         raws, digests = self._read(source, options)
         return self._store(table, raws, digests, options, upsert, max_reject_ratio, actor=actor)
 
@@ -66,9 +72,9 @@ class IngestService:
         max_reject_ratio: float | None = None,
         actor: str | None = None,
     ) -> BatchResult:
-        """Ingest the result of ``query`` on the database at ``url`` (a CRM or ERP)."""
+        """Ingest the result of ``query`` on the database at ``url`` (a CRM or ERP) with the table's saved mapping."""
         table_schema(table)
-        options = options or ReadOptions()
+        options = with_source(options, self.ws.settings.sources.table(table))  # options win over cvm.yaml
         raw = read_sql(url, query, options)
         digests = [frame_digest(raw.frame.drop("__line__"))]
         return self._store(table, [raw], digests, options, upsert, max_reject_ratio, actor=actor)
@@ -91,6 +97,7 @@ class IngestService:
             decimal=options.decimal,
             date_format=options.date_format,
             customer_id_pattern=s.customer_id_pattern,
+            values=options.values,
         )
 
     @staticmethod
