@@ -320,11 +320,10 @@ def test_every_page_loads_clean_and_draws_its_charts(analyst: tuple[Page, Watch]
     watch.assert_clean()
 
 
-@pytest.mark.parametrize("slug", ["plans"])
-def test_pages_that_arrive_later_say_so(analyst: tuple[Page, Watch], slug: str) -> None:
+def test_plans_page_before_any_action_says_how_actions_start(analyst: tuple[Page, Watch]) -> None:
     page, _ = analyst
-    visit(page, f"/ui/{slug}")
-    assert "dynamic customer management" in page.get_by_test_id(f"empty-{slug}").inner_text()
+    visit(page, "/ui/plans")
+    assert "cvm run" in page.get_by_test_id("empty-plans").inner_text()
 
 
 def test_pilots_page_says_how_to_start_a_pilot(analyst: tuple[Page, Watch]) -> None:
