@@ -9,11 +9,13 @@ from fastapi.responses import Response
 
 from cvm.customers import UnknownCustomerError
 from cvm.web.auth import Viewer, get_engine
+from cvm.web.nba import next_best
 from cvm.web.render import PREFIX, page
 from cvm.web.search import search as find
 
 PAGE_SIZE = 25
 TIMELINE_SHOWN = 200
+ACTIONS_SHOWN = 50
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -46,4 +48,13 @@ def customer_360(request: Request, customer_id: str, _: Viewer) -> Response:
             back=f"{PREFIX}/customers",
         )
     title = view["profile"].get("name") or customer_id
-    return page(request, "customer.html", active="customers", title=title, view=view, shown=TIMELINE_SHOWN)
+    return page(
+        request,
+        "customer.html",
+        active="customers",
+        title=title,
+        view=view,
+        shown=TIMELINE_SHOWN,
+        nba=next_best(engine, customer_id),
+        actions=engine.delivery.actions(customer_id=customer_id, limit=ACTIONS_SHOWN),
+    )
