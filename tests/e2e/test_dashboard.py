@@ -52,6 +52,8 @@ def site_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         for table in DATA_TABLES:
             assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*")), actor="test").ok
         keys = {role: engine.access.create_key(role, f"{role} key")[1] for role in ("analyst", "admin", "ingest")}
+        for as_of in (date(2025, 11, 30), END):  # the life-cycle stages the Segments page migrates between
+            engine.plans.refresh_segments(as_of=as_of)
     finally:
         engine.close()
     return root / "ws", keys
