@@ -17,9 +17,10 @@ Definitions (one place; the dashboard's Plans & actions page and ``cvm actions s
   count them) in the last 1, 7 and 30 days, the customers contacted, the busiest customer and the
   customers at or over the cap. The hub's own outbound contacts are not in the outbox and not here.
 - **Value** per plan: the expected value of delivered actions, and where outcomes exist (the
-  ``OUTCOME_DAYS`` after delivery lie within the data) the revenue those customers brought in that
-  window next to the expected value of the same actions. Revenue after a contact is not the
-  contact's effect: only a pilot (holdout) measures that.
+  ``OUTCOME_DAYS`` after the request lie within the data) the revenue those customers brought in that
+  window next to the expected value of the same actions. The window starts when the plan asked for
+  the action (``created_at``: the decision time, also for a batch run as of a past date). Revenue
+  after a contact is not the contact's effect: only a pilot (holdout) measures that.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _pressure(conn: sa.Connection, policy: PolicyConfig, now: datetime) -> list[
 def _value(conn: sa.Connection, transactions: pl.LazyFrame) -> list[dict[str, Any]]:
     """Expected value of delivered actions per plan; revenue in the outcome window where the data covers it."""
     h, r = contact_history.c, action_requests.c
-    query = sa.select(h.plan, h.customer_id, h.at, r.expected_value).join(action_requests, r.id == h.request_id)
+    query = sa.select(h.plan, h.customer_id, r.created_at, r.expected_value).join(action_requests, r.id == h.request_id)
     rows = [(plan, cid, utc(at), ev) for plan, cid, at, ev in conn.execute(query)]
     contacts = pl.DataFrame(
         rows,

@@ -30,7 +30,7 @@ def search(
     _: Viewer,
     q: Annotated[str, Query(max_length=200)] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
-    sort: Annotated[str, Query(max_length=20)] = "",
+    sort: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     column, descending = sort_key(sort)
     engine, cache = get_engine(request), request.app.state.web_cache
@@ -57,7 +57,7 @@ def export(
     request: Request,
     _: Viewer,
     q: Annotated[str, Query(max_length=200)] = "",
-    sort: Annotated[str, Query(max_length=20)] = "",
+    sort: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     """The matching customers (at most ``EXPORT_MAX``) as CSV, in the page's order; no cell runs as a formula."""
     hits = matches(get_engine(request), request.app.state.web_cache, q, sort)
