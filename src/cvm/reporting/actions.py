@@ -20,7 +20,8 @@ Definitions (one place; the dashboard's Plans & actions page and ``cvm actions s
   ``OUTCOME_DAYS`` after the request lie within the data) the revenue those customers brought in that
   window next to the expected value of the same actions. The window starts when the plan asked for
   the action (``created_at``: the decision time, also for a batch run as of a past date). Revenue
-  after a contact is not the contact's effect: only a pilot (holdout) measures that.
+  after a contact is not the contact's effect: only a pilot (holdout) measures that. The requests
+  measured are those of the ``MEASURED_DAYS`` before the last window the data covers.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _PREFIXES = (
     ("expired", "expired"),
 )
 OUTCOME_DAYS = 30
+MEASURED_DAYS = 365  # requests whose outcome is measured: the year before the last complete window
 DEAD_SHOWN = 50
 
 
@@ -181,49 +183,61 @@ def _pressure(conn: sa.Connection, policy: PolicyConfig, now: datetime) -> list[
     return out
 
 
+def _data_end(transactions: pl.LazyFrame) -> datetime | None:
+    """The last transaction time (UTC), or None without transactions."""
+    end = transactions.select(pl.col("ts").max()).collect().item()
+    if end is None:
+        return None
+    return utc(end) if isinstance(end, datetime) else datetime(end.year, end.month, end.day, tzinfo=UTC)
+
+
 def _value(conn: sa.Connection, transactions: pl.LazyFrame) -> list[dict[str, Any]]:
-    """Expected value of delivered actions per plan; revenue in the outcome window where the data covers it."""
+    """Expected value of delivered actions per plan; revenue in the outcome window where the data covers it.
+
+    The totals are one SQL aggregate; only the requests of the ``MEASURED_DAYS`` before the last window
+    the data covers are read one by one, to join them with the transactions that followed.
+    """
     h, r = contact_history.c, action_requests.c
-    query = sa.select(h.plan, h.customer_id, r.created_at, r.expected_value).join(action_requests, r.id == h.request_id)
+    joined = contact_history.join(action_requests, r.id == h.request_id)
+    totals = sa.select(h.plan, sa.func.count(), sa.func.sum(r.expected_value)).select_from(joined).group_by(h.plan)
+    out = {
+        plan: {"plan": plan, "delivered": int(n), "expected_value": round(float(ev or 0.0), 2), "measured": 0,
+               "expected_measured": None, "realised_revenue": None}
+        for plan, n, ev in conn.execute(totals)
+    }  # fmt: skip
+    end = _data_end(transactions)
+    if not out or end is None:
+        return [out[plan] for plan in sorted(out)]
+    window = timedelta(days=OUTCOME_DAYS)
+    last = end - window
+    query = (
+        sa.select(h.plan, h.customer_id, r.created_at, r.expected_value)
+        .select_from(joined)
+        .where(r.created_at <= last, r.created_at > last - timedelta(days=MEASURED_DAYS))
+    )
     rows = [(plan, cid, utc(at), ev) for plan, cid, at, ev in conn.execute(query)]
-    contacts = pl.DataFrame(
+    measured = pl.DataFrame(
         rows,
         schema={"plan": pl.Utf8, "customer_id": pl.Utf8, "at": pl.Datetime("us", "UTC"), "ev": pl.Float64},
         orient="row",
     )
-    if contacts.height == 0:
-        return []
-    tx = transactions.select("customer_id", "ts", "amount")
-    end = tx.select(pl.col("ts").max()).collect().item()
-    window = timedelta(days=OUTCOME_DAYS)
-    if end is not None:
-        end = utc(end) if isinstance(end, datetime) else datetime(end.year, end.month, end.day, tzinfo=UTC)
-    measured = contacts.filter(pl.col("at") + window <= end) if end is not None else contacts.clear()
+    tx = transactions.select("customer_id", pl.col("ts").cast(pl.Datetime("us", "UTC")), "amount")
     revenue = (
-        measured.with_row_index("contact")
-        .lazy()
-        .join(tx.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))), on="customer_id", how="inner")
+        measured.lazy()
+        .join(tx, on="customer_id", how="inner")
         .filter((pl.col("ts") > pl.col("at")) & (pl.col("ts") <= pl.col("at") + window))
         .group_by("plan")
         .agg(revenue=pl.col("amount").cast(pl.Float64).sum())
         .collect()
     )
     realised = dict(zip(revenue["plan"].to_list(), revenue["revenue"].to_list(), strict=True))
-    out = []
-    for plan, part in contacts.group_by("plan", maintain_order=True):
-        name = str(plan[0])
-        done = measured.filter(pl.col("plan") == name)
-        out.append(
-            {
-                "plan": name,
-                "delivered": part.height,
-                "expected_value": round(float(part["ev"].fill_null(0).sum()), 2),
-                "measured": done.height,
-                "expected_measured": round(float(done["ev"].fill_null(0).sum()), 2) if done.height else None,
-                "realised_revenue": round(float(realised.get(name, 0.0)), 2) if done.height else None,
-            }
-        )
-    return sorted(out, key=lambda row: row["plan"])
+    for (plan,), part in measured.group_by("plan"):
+        out[str(plan)] |= {
+            "measured": part.height,
+            "expected_measured": round(float(part["ev"].fill_null(0).sum()), 2),
+            "realised_revenue": round(float(realised.get(plan, 0.0)), 2),
+        }
+    return [out[plan] for plan in sorted(out)]
 
 
 def _dead(conn: sa.Connection) -> list[dict[str, Any]]:
