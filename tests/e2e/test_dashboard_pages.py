@@ -132,6 +132,9 @@ def test_plans_page_equals_the_json_summary(analyst: tuple[Page, Watch], site: S
     assert sum(data["held_by_kind"].values()) > 0
     assert any(p["contacts"] for p in data["pressure"])
     assert any(v["measured"] for v in data["value"])
+    with httpx.Client(base_url=site.url, headers={"X-API-Key": site.keys["analyst"]}, timeout=60) as client:
+        api = client.get("/actions/summary").json()
+    assert {k: v for k, v in api.items() if k != "as_of"} == {k: v for k, v in data.items() if k != "as_of"}
     page.goto("/ui/plans")
     for status in REQUEST_STATUSES:
         assert number(page, f"total-{status}") == data["totals"][status], status
