@@ -15,7 +15,7 @@ from cvm.reporting import (
     migration_pivot,
     score_histogram,
 )
-from cvm.reporting.migration import ACTIVITY_STATES, GRADES
+from cvm.reporting.migration import ACTIVITY_STATES, GRADES, stage_states
 
 MAR, JUN, SEP = date(2024, 3, 1), date(2024, 6, 1), date(2024, 9, 1)
 
@@ -106,3 +106,21 @@ def test_grade_migration_uses_the_latest_grade_on_or_before_each_date() -> None:
     assert score_histogram(scores, "nothing").height == 0
     with pytest.raises(ValueError, match="before"):
         migration_matrix(grade_states(scores), JUN, MAR)
+
+
+def test_stage_states_are_the_stored_life_cycle_stages() -> None:
+    stored = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b"],
+            "as_of": [date(2024, 1, 31), date(2024, 1, 31), date(2024, 2, 29), date(2024, 2, 29)],
+            "segment": ["stage:active", "vip", "stage:at_risk", "stage:lapsed"],
+        }
+    )
+    states = stage_states(stored)
+    assert states.rows() == [("a", date(2024, 1, 31), "active"), ("a", date(2024, 2, 29), "at_risk"),
+                             ("b", date(2024, 2, 29), "lapsed")]  # fmt: skip
+    matrix = migration_matrix(states, date(2024, 1, 31), date(2024, 2, 29))
+    assert matrix.select("from_segment", "to_segment", "customers").rows() == [
+        ("(none)", "lapsed", 1),
+        ("active", "at_risk", 1),
+    ]

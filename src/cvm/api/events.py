@@ -241,6 +241,15 @@ def list_actions(
     return {"data": data, "count": len(data)}
 
 
+@router.get("/actions/summary", tags=["actions"], responses=errors.responses(*KEYED))
+def actions_summary(engine: EngineDep, _: Reader) -> dict[str, Any]:
+    """Plans & actions: requests per plan and channel by status, held back by reason, pressure, value, dead letters.
+
+    The numbers of the dashboard's Plans & actions page and of ``cvm actions summary --json``.
+    """
+    return engine.delivery.summary().to_dict()
+
+
 @router.post(
     "/actions/{request_id}/retry",
     tags=["actions"],

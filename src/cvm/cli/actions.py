@@ -151,3 +151,35 @@ def status(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None
         console.json(counts)
         return
     console.table("Outbox", ["status", "requests"], ([k, v] for k, v in counts.items()))
+
+
+@app.command()
+def summary(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
+    """Plans & actions: requests per plan and channel by status, held back by reason, contact pressure, value."""
+    engine = open_engine(workspace)
+    try:
+        with handled():
+            data = engine.delivery.summary().to_dict()
+    finally:
+        engine.close()
+    if json_out:
+        console.json(data)
+        return
+    from cvm.reporting.actions import HELD_KINDS, REQUEST_STATUSES
+
+    console.table(
+        "Requests by status",
+        ["plan", "channel", *REQUEST_STATUSES, "total"],
+        ([r["plan"], r["channel"], *(r[s] for s in REQUEST_STATUSES), r["total"]] for r in data["requests"]),
+    )
+    console.table("Held back", ["reason", "actions"], ([k, data["held_by_kind"][k]] for k in HELD_KINDS))
+    console.table(
+        "Contact pressure",
+        ["cap", "window", "limit", "contacts", "customers", "busiest", "at cap"],
+        (
+            [p["channel"], p["window"], p["cap"], p["contacts"], p["customers"], p["max_per_customer"], p["at_cap"]]
+            for p in data["pressure"]
+        ),
+    )
+    for row in data["dead"]:
+        console.print(f"dead: request {row['id']} ({row['plan']}, {row['channel']}): {row['retry']}")

@@ -249,7 +249,12 @@ def cohorts(
 @app.command()
 def migration(
     period: Period = "month",
-    states: Annotated[str, typer.Option(help="activity, value_grade or grade:SCORE.")] = "activity",
+    states: Annotated[
+        str,
+        typer.Option(
+            help="stage (cvm.yaml's life-cycle stages, stored by refreshes), activity, value_grade or grade:SCORE."
+        ),
+    ] = "activity",
     date_from: Annotated[
         datetime | None, typer.Option("--from", formats=DATE, help="From (default: one period before --to).")
     ] = None,

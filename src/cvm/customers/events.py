@@ -75,6 +75,9 @@ def _surveys(f: pl.DataFrame) -> list[pl.DataFrame]:
         pl.col("would_recommend").cast(pl.Utf8).fill_null("-"),
         pl.col("did_recommend").cast(pl.Utf8).fill_null("-"),
     )
+    if "comment" in f.columns:  # the customer's own words, quoted after the scores
+        said = pl.col("comment").str.strip_chars()
+        text = pl.when(said.fill_null("") != "").then(pl.format("{}: “{}”", text, said)).otherwise(text)
     return [_events(f, _at("ts"), "survey", text, "surveys")]
 
 

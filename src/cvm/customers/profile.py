@@ -10,6 +10,7 @@ import polars as pl
 
 from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
+from cvm.customers.fold import fold, fold_expr
 from cvm.store import OfflineStore
 
 
@@ -124,13 +125,13 @@ def timeline(
 def list_customers(
     store: OfflineStore, *, limit: int = 50, offset: int = 0, q: str | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of customers matching ``q`` (id, name or e-mail contains it), and the total count."""
+    """A page of customers matching ``q`` (id, name or e-mail contains it, accents and case ignored), and the count."""
     scan = store.scan("customers")
     if q:
-        needle = q.lower()
+        needle = fold(q)
         match = pl.lit(False)
         for col in ("customer_id", "name", "email"):
-            match = match | pl.col(col).str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+            match = match | fold_expr(pl.col(col)).str.contains(needle, literal=True).fill_null(False)
         scan = scan.filter(match)
     count = int(scan.select(pl.len()).collect().item())
     cols = ["customer_id", "name", "email", "kind", "region", "sector", "channel", "acquired_at"]

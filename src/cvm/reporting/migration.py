@@ -1,11 +1,12 @@
 """Segment migration between two dates, for any per-customer categorical state.
 
 The input is generic: ``customer_id, as_of, segment`` rows. A customer's state at a date is its
-latest row on or before that date; a customer with no row yet is ``"(none)"``. Two sources exist now
-(segments proper arrive with a later issue):
+latest row on or before that date; a customer with no row yet is ``"(none)"``. Three sources:
 
 * :func:`grade_states`: the grade history of a score in the ``scores`` table (the value grade is the
   ``clv`` score's grade: low, medium, high);
+* :func:`stage_states`: the life-cycle stages of ``cvm.yaml``, from the stored segment refreshes
+  (what the dashboard shows);
 * :func:`activity_states`: a built-in activity state from transactions and subscriptions:
 
   - ``lapsed``: a contract churn (contracts held, none live, no purchase after the last ended), or
@@ -97,6 +98,23 @@ def activity_states(
     if not parts:
         return pl.DataFrame(schema=STATE_SCHEMA)
     return pl.concat(parts).collect().cast(STATE_SCHEMA)  # type: ignore[arg-type]
+
+
+def stage_states(membership: Frame) -> pl.DataFrame:
+    """``customer_id, as_of, segment``: the life-cycle stage of each stored segment refresh.
+
+    The stages are those of ``cvm.yaml`` (``segments.lifecycle``), as ``cvm segments refresh`` and
+    ``cvm run`` store them in ``segment_membership`` (``stage:<name>`` rows): the same words with
+    the same definitions as the Segments page and the plans.
+    """
+    frame = lazy(membership)
+    require(frame, ("customer_id", "as_of", "segment"), "the segment_membership table")
+    return (
+        frame.filter(pl.col("segment").str.starts_with("stage:"))
+        .select("customer_id", "as_of", segment=pl.col("segment").str.strip_prefix("stage:"))
+        .collect()
+        .cast(STATE_SCHEMA)  # type: ignore[arg-type]
+    )
 
 
 def states_at(states: Frame, at: date) -> pl.LazyFrame:

@@ -28,7 +28,14 @@ from cvm.reporting.cohorts import cohorts_from_net
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
 from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
-from cvm.reporting.migration import ACTIVITY_STATES, GRADES, activity_states, grade_states, migration_matrix
+from cvm.reporting.migration import (
+    ACTIVITY_STATES,
+    GRADES,
+    activity_states,
+    grade_states,
+    migration_matrix,
+    stage_states,
+)
 from cvm.reporting.periods import PeriodCode, period_code
 from cvm.reporting.rates import add_rates
 from cvm.reporting.voice import voc
@@ -236,11 +243,13 @@ def migration_report(
     if states == "activity":
         rows = activity_states(inputs.scan("transactions"), inputs.scan("subscriptions"), [date_from, date_to])
         order = ACTIVITY_STATES
+    elif states == "stage":
+        rows, order = stage_states(inputs.scan("segment_membership")), ()
     elif states == "value_grade" or states.startswith("grade:"):
         rows = grade_states(inputs.scan("scores"), "clv" if states == "value_grade" else states[6:])
         order = GRADES
     else:
-        raise ValueError(f"unknown states {states!r}; use activity, value_grade or grade:SCORE")
+        raise ValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
     matrix = migration_matrix(rows, date_from, date_to, order)
     return Report(
         kind="migration",

@@ -44,6 +44,21 @@ def list_segments(store: OfflineStore, cfg: SegmentsConfig) -> tuple[list[dict[s
     return rows, as_of
 
 
+def overview(store: OfflineStore, cfg: SegmentsConfig, points: int = 6) -> dict[str, Any]:
+    """Every segment with its definition, size at the latest refresh and sizes at the last ``points`` refreshes.
+
+    Returns ``{"as_of": date | None, "dates": [...], "segments": [{segment, kind, definition, customers,
+    trend: [customers per date]}]}``, segments in :func:`definitions` order (stages first, as configured).
+    """
+    rows, as_of = list_segments(store, cfg)
+    stored = store.scan("segment_membership")
+    dates = stored.select(pl.col("as_of").unique()).collect()["as_of"].sort().tail(points).to_list()
+    sizes = stored.filter(pl.col("as_of").is_in(dates)).group_by("segment", "as_of").len().collect()
+    by = {(seg, day): int(n) for seg, day, n in sizes.iter_rows()}
+    segments = [{**row, "trend": [by.get((row["segment"], day), 0) for day in dates]} for row in rows]
+    return {"as_of": as_of, "dates": dates, "segments": segments}
+
+
 def resolve(cfg: SegmentsConfig, name: str) -> dict[str, str]:
     """The definition of ``name`` (``at_risk`` is read as ``stage:at_risk``), or ``KeyError``."""
     known = {d["segment"]: d for d in definitions(cfg)}

@@ -12,6 +12,7 @@ from cvm import customers, delivery
 from cvm.customers.erase import Erasure
 from cvm.customers.erase_everywhere import erase_everywhere
 from cvm.customers.events import assignments_frame, contact_history_frame
+from cvm.customers.listing import value_and_stage
 from cvm.experiments import records
 from cvm.services.workspace import Audit, Workspace, audited
 
@@ -41,6 +42,10 @@ class CustomerService:
     def scan(self) -> pl.LazyFrame:
         """The customers table, for an adapter's own index (the dashboard's search)."""
         return self.ws.offline.scan("customers")
+
+    def scan_listed(self) -> pl.LazyFrame:
+        """The customers table with each customer's value, value grade and stage (:mod:`cvm.customers.listing`)."""
+        return self.scan().join(value_and_stage(self.ws.offline), on="customer_id", how="left")
 
     def known(self, customer_id: str) -> bool:
         """Whether the customers table has ``customer_id``."""

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cvm import delivery
+from cvm.reporting.actions import ActionsSummary, actions_summary
 from cvm.services.workspace import Workspace
 
 
@@ -38,6 +39,12 @@ class DeliveryService:
         """Counts of the action requests per status, and the age of the oldest pending one."""
         with self.ws.online.begin() as conn:
             return delivery.status_counts(conn, datetime.now(UTC))
+
+    def summary(self, now: datetime | None = None) -> ActionsSummary:
+        """The Plans & actions summary: requests by status, held back by reason, contact pressure, value, dead."""
+        transactions = self.ws.offline.scan("transactions")
+        with self.ws.online.begin() as conn:
+            return actions_summary(conn, self.ws.settings.plans.policy, transactions, now)
 
     def retry_action(self, request_id: int, actor: str | None = None) -> dict[str, Any]:
         """Send a dead action again, with a fresh attempt budget (audited in the same transaction)."""

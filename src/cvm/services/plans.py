@@ -26,7 +26,7 @@ from cvm.plans.batch import (
     transition_events,
 )
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
-from cvm.segments.catalog import describe_segment, list_segments
+from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
 from cvm.services.workspace import Audit, Workspace, audited
@@ -53,6 +53,10 @@ class PlansService:
     def segments(self) -> tuple[list[dict[str, Any]], date | None]:
         """Every configured segment with its size at the latest refresh, and that refresh's date."""
         return list_segments(self.ws.offline, self.ws.settings.segments)
+
+    def segments_overview(self, points: int = 6) -> dict[str, Any]:
+        """Every segment: definition as written in cvm.yaml, size now and at the last ``points`` refreshes."""
+        return overview(self.ws.offline, self.ws.settings.segments, points)
 
     def segment(self, name: str, limit: int = 20) -> dict[str, Any]:
         """One segment: definition, SQL, size over time and members at the latest refresh."""

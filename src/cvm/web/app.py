@@ -23,7 +23,7 @@ from cvm.web.cache import ReportCache
 from cvm.web.csrf import LoginTokens
 from cvm.web.docs import ASSETS, mount_docs
 from cvm.web.headers import SecurityHeaders
-from cvm.web.pages import customers, growth, later, pilots, scores, segments
+from cvm.web.pages import customers, growth, pilots, plans, scores, segments
 from cvm.web.ratelimit import LoginLimits, TokenBuckets
 from cvm.web.render import HERE, PREFIX
 from cvm.web.sessions import SessionStore
@@ -97,7 +97,7 @@ def mount_dashboard(app: FastAPI) -> None:
         customers.router,
         segments.router,
         scores.router,
-        later.router,
+        plans.router,
         pilots.router,
     ):
         app.include_router(router)

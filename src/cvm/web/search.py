@@ -2,9 +2,9 @@
 
 ``engine.customers.customers(q=...)`` lower-cases three columns of every customer on each call (about 1.5 s
 at a million customers). The index does that once per data version (about 0.3 s) and keeps one
-lower-cased text per customer, so a search is one substring scan (about 0.05 s). The rule is the
-engine's: the id, name or e-mail contains the text, case-insensitively; results by customer id
-(all customers without a text). A test holds the two to the same answers.
+folded text per customer, so a search is one substring scan (about 0.05 s). The rule is the
+engine's: the id, name or e-mail contains the text, accents and case ignored (:mod:`cvm.customers.fold`);
+results by customer id (all customers without a text). A test holds the two to the same answers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from cvm.customers.fold import fold, fold_expr
+from cvm.customers.listing import LISTED, sorted_frame
 from cvm.engine import Engine
 from cvm.web.cache import ReportCache
 from cvm.web.reports import manifest_version
@@ -23,11 +25,11 @@ SEP = "\n"  # never in a search text (stripped), so a match cannot span two fiel
 
 
 def build_index(engine: Engine) -> pl.DataFrame:
-    """The customers' shown columns plus ``_text``: id, name and e-mail, lower-cased, one per line."""
-    text = pl.concat_str([pl.col(c).fill_null("") for c in SEARCHED], separator=SEP).str.to_lowercase()
+    """The customers' shown and listed columns plus ``_text``: id, name and e-mail, folded (no accents, lower case)."""
+    text = fold_expr(pl.concat_str([pl.col(c).fill_null("") for c in SEARCHED], separator=SEP))
     return (
-        engine.customers.scan()
-        .select(*(pl.col(c) for c in SHOWN), _text=text)
+        engine.customers.scan_listed()
+        .select(*(pl.col(c) for c in (*SHOWN, *LISTED)), _text=text)
         .with_columns(pl.col("acquired_at").cast(pl.Utf8))
         .sort("customer_id")
         .collect()
@@ -40,10 +42,27 @@ def index(engine: Engine, cache: ReportCache) -> pl.DataFrame:
     return found
 
 
-def search(engine: Engine, cache: ReportCache, q: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """A page of customers matching ``q`` and the number of matches, as ``CustomerService.customers`` returns them."""
-    needle = q.replace(SEP, " ").strip().lower()
+def matches(engine: Engine, cache: ReportCache, q: str, sort: str | None = None) -> pl.DataFrame:
+    """Every customer matching ``q``, in the order of ``sort`` (one of :data:`cvm.customers.listing.SORTS`)."""
+    needle = fold(q.replace(SEP, " ").strip())
     hits = index(engine, cache)
     if needle:
         hits = hits.filter(pl.col("_text").str.contains(needle, literal=True))
-    return hits.slice(offset, limit).drop("_text").to_dicts(), hits.height
+    return sorted_frame(hits, sort).drop("_text")
+
+
+def search(
+    engine: Engine,
+    cache: ReportCache,
+    q: str,
+    limit: int,
+    offset: int,
+    sort: str | None = None,
+    columns: tuple[str, ...] = SHOWN,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of customers matching ``q`` and the number of matches, as ``CustomerService.customers`` returns them.
+
+    ``columns`` adds the listed ones (value, grade, stage) for the dashboard's table.
+    """
+    hits = matches(engine, cache, q, sort)
+    return hits.slice(offset, limit).select(columns).to_dicts(), hits.height

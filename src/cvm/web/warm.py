@@ -29,7 +29,7 @@ DEFAULT_VIEWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("scores", "month", {}),
     ("voc", "month", {}),
     ("voc", "month", {"by": "region"}),
-    ("migration", "month", {"states": "activity"}),
+    ("migration", "month", {"states": "stage"}),  # the Segments page: the life-cycle stages of cvm.yaml
     ("growth", "quarter", {"source": "transactions"}),
     ("cohorts", "quarter", {"source": "transactions"}),
     ("growth", "year", {"source": "transactions"}),

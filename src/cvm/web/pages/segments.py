@@ -1,4 +1,4 @@
-"""Segments and migration: how customers move between states, and how each segment feels (VOC)."""
+"""Segments: every segment and stage of cvm.yaml with its size and trend, how customers move, how each feels."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from cvm.web import figures, reports
-from cvm.web.auth import Viewer
+from cvm.web.auth import Viewer, get_engine
 from cvm.web.charts import spec
 from cvm.web.filters import PERIODS, Filters, read_period
 from cvm.web.render import PREFIX, page
 
 SPLITS = {"kind": "Kind", "channel": "Channel", "region": "Region", "sector": "Sector", "value_grade": "Value grade"}
+TREND_POINTS = 6  # segment refreshes shown as a segment's trend
 TREND_PERIODS = {"month": 24, "quarter": 12, "year": 10}
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -31,13 +32,17 @@ def segments(request: Request, _: Viewer) -> Response:
     graded = any(s.startswith("clv:") for s in options["segment"])
     splits = [s for s in SPLITS if s != "value_grade" or graded]
     by = _choice(query.get("by"), splits, "region")
-    states = _choice(query.get("states"), ["activity", "value_grade"] if graded else ["activity"], "activity")
+    # Life-cycle stages as cvm.yaml defines them (stored refreshes), never a second "lapsed"/"at_risk" rule
+    states = _choice(query.get("states"), ["stage", "value_grade"] if graded else ["stage"], "stage")
     migration = reports.report(request, "migration", filters, period, states=states)
     voc = reports.report(request, "voc", filters, period)
     voc_by = reports.report(request, "voc", filters, period, by=by)
     trend = voc.frame("voc").tail(TREND_PERIODS[period])
     by_segment = voc_by.table("overall")
+    catalog = get_engine(request).plans.segments_overview(TREND_POINTS)
     context: dict[str, Any] = {
+        "catalog": catalog,
+        "stages": [row for row in catalog["segments"] if row["kind"] == "stage"],
         "active": "segments",
         "title": "Segments",
         "filters": filters,
