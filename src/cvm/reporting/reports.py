@@ -24,6 +24,7 @@ from cvm.reporting import growth as growth_module
 from cvm.reporting import migration as migration_module
 from cvm.reporting import rates as rates_module
 from cvm.reporting import voice as voc_module
+from cvm.reporting.availability import SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
@@ -184,6 +185,8 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None) -> Repo
     overall = voc(inputs.scan("surveys"), None, segments)
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
     summary = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
+    if reason := missing(inputs.store, "surveys"):
+        summary = without(summary, keys, reason)
     return Report(
         kind="voc",
         title=f"Voice of the customer per {code}" + (f" by {by}" if by else ""),
@@ -320,6 +323,9 @@ def silent_churn_report(
     flags = ch.silent_flags(
         _events(inputs, as_of, inactivity_days, since, until), inputs.scan("contacts"), lookback_days
     )
+    by_period, summary = ch.silent_by_period(flags, code), ch.silent_summary(flags)
+    if reason := missing(inputs.store, "contacts"):  # no contact at all would read as 100% silent
+        by_period, summary = silent_unavailable(by_period), without(summary, SILENT_FIGURES, reason)
     return Report(
         kind="silent-churn",
         title=f"Silent churn (no contact in the {lookback_days} days before)",
@@ -332,8 +338,8 @@ def silent_churn_report(
             "until": until,
             "filters": inputs.filters.to_dict(),
         },
-        tables={"by_period": ch.silent_by_period(flags, code)},
-        summary=ch.silent_summary(flags),
+        tables={"by_period": by_period},
+        summary=summary,
         definitions=_definitions(ch),
     )
 
