@@ -11,6 +11,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import httpx
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -137,23 +138,58 @@ def test_train_never_makes_a_champion_at_or_below_the_auc_margin(company: Path, 
     assert champion.version == "v2"
 
 
-def test_silent_churn_without_contacts_is_not_available(tmp_path: Path, thin: Path) -> None:
-    no_contacts = tuple(t for t in DATA_TABLES if t != "contacts")
-    ws = _workspace(tmp_path, 20, 42, no_contacts)
-    code, out = cli("report", "silent-churn", "-w", str(ws), "--json")
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 customers whose hub has neither contacts nor surveys loaded."""
+    tables = tuple(t for t in DATA_TABLES if t not in ("contacts", "surveys"))
+    return _workspace(tmp_path_factory.mktemp("bare"), 20, 42, tables)
+
+
+def test_silent_churn_and_nps_without_their_input_are_not_available(bare: Path, thin: Path, tmp_path: Path) -> None:
+    code, out = cli("report", "silent-churn", "-w", str(bare), "--json")
     assert code == 0, out
-    summary = json.loads(out)["summary"]
-    assert summary["churned"] > 0
-    assert summary["share_customers"] is None
-    assert summary["silent"] is None
-    assert summary["not_available"] == "no contacts loaded"
-    assert all(row["silent"] is None for row in json.loads(out)["tables"]["by_period"])
-    code, out = cli("report", "silent-churn", "-w", str(ws))
+    silent = json.loads(out)
+    assert silent["summary"]["churned"] > 0
+    assert silent["summary"]["share_customers"] is None  # before: 100%
+    assert silent["summary"]["silent"] is None
+    assert silent["summary"]["not_available"] == "no contacts loaded"
+    assert all(row["silent"] is None for row in silent["tables"]["by_period"])
+    code, out = cli("report", "silent-churn", "-w", str(bare))
     assert "not available: no contacts loaded" in out
+    code, out = cli("report", "voc", "-w", str(bare), "--json")
+    assert json.loads(out)["summary"] == {
+        "responses": None,
+        "nps": None,
+        "pct_would_recommend": None,
+        "pct_did_recommend": None,
+        "not_available": "no surveys loaded",
+    }
     html_file = tmp_path / "report.html"
-    code, out = cli("report", "html", "-w", str(ws), "--out", str(html_file))
+    code, out = cli("report", "html", "-w", str(bare), "--out", str(html_file))
     assert code == 0, out
-    assert "Not available: no contacts loaded." in html_file.read_text(encoding="utf-8")
+    page = html_file.read_text(encoding="utf-8")
+    assert "Not available: no contacts loaded." in page
+    assert "Not available: no surveys loaded." in page
     code, out = cli("report", "silent-churn", "-w", str(thin), "--json")
     assert json.loads(out)["summary"]["share_customers"] is not None  # with contacts: a real share
     assert "not_available" not in json.loads(out)["summary"]
+
+
+def test_the_dashboard_says_what_is_not_available(bare: Path, tmp_path: Path) -> None:
+    from cvm.api import create_app
+    from tests.integration.test_web_security import form_token
+    from tests.serving import serve
+
+    engine = Engine.open(Path(shutil.copytree(bare, tmp_path / "ws")))
+    try:
+        key = engine.access.create_key("analyst", "guardrails")[1]
+        with serve(create_app(engine)) as url, httpx.Client(base_url=url) as client:
+            assert client.post("/ui/login", data={"key": key, "csrf": form_token(client)}).status_code == 303
+            scores = client.get("/ui/scores")
+            assert scores.status_code == 200
+            assert 'data-testid="silent-not-available"' in scores.text
+            assert "Silent churn: not available (no contacts loaded)." in scores.text
+            segments = client.get("/ui/segments")
+            assert "Voice of the customer: not available (no surveys loaded)." in segments.text
+    finally:
+        engine.close()

@@ -16,12 +16,17 @@ import polars as pl
 from cvm.store import OfflineStore
 
 SILENT_FIGURES = ("silent", "share_customers", "silent_revenue_lost", "share_revenue")
+REASON_FIGURES = ("voluntary", "involuntary")
+WHY = {
+    "scores": "no scores yet: run `cvm score`",
+    "subscriptions": "no subscriptions loaded: churn is counted by inactivity only, without reasons",
+}
 
 
 def missing(store: OfflineStore, table: str) -> str | None:
-    """``"no <table> loaded"`` when the hub's ``table`` has no row, else None."""
+    """Why a figure needing ``table`` is not available (``"no <table> loaded"``) when it has no row, else None."""
     rows = store.scan(table).select(pl.len()).collect().item()
-    return f"no {table} loaded" if not rows else None
+    return WHY.get(table, f"no {table} loaded") if not rows else None
 
 
 def without(summary: dict[str, Any], figures: tuple[str, ...], reason: str) -> dict[str, Any]:

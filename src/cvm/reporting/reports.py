@@ -24,7 +24,7 @@ from cvm.reporting import growth as growth_module
 from cvm.reporting import migration as migration_module
 from cvm.reporting import rates as rates_module
 from cvm.reporting import voice as voc_module
-from cvm.reporting.availability import SILENT_FIGURES, missing, silent_unavailable, without
+from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
@@ -286,6 +286,9 @@ def churn_report(
     as_of = as_of or inputs.data_end()
     events = _events(inputs, as_of, inactivity_days, since, until)
     by_type = ch.churn_by_type(events)
+    summary = {"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}}
+    if reason := missing(inputs.store, "subscriptions"):
+        summary = without(summary, REASON_FIGURES, reason)
     return Report(
         kind="churn",
         title="Churn reasons",
@@ -303,7 +306,7 @@ def churn_report(
             "by_type": by_type,
             "by_period": ch.churn_by_period(events, code),
         },
-        summary={"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}},
+        summary=summary,
         definitions=_definitions(ch),
     )
 
@@ -350,6 +353,9 @@ def scores_report(
     """Histogram and grade counts of the latest value of a score (CLV by default)."""
     scores = inputs.scan("scores")
     grades = grade_distribution(scores, score, as_of)
+    summary = {"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)}
+    if reason := missing(inputs.store, "scores"):
+        summary["not_available"] = reason
     return Report(
         kind="scores",
         title=f"Distribution of the {score} score",
@@ -361,7 +367,7 @@ def scores_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
-        summary={"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)},
+        summary=summary,
         definitions=_definitions(distributions_module),
     )
 
