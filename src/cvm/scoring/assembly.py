@@ -4,7 +4,8 @@ The champions score every customer acquired before ``as_of``: ``churn`` (probabi
 ``default`` (probability of bad) and ``default_points`` (scorecard points), and
 ``propensity:<product>`` (probability of adopting the product; empty for holders) plus
 ``propensity:upsell``. Grades low/medium/high come from :class:`cvm.scoring.grades.GradeRule`
-(the one grading helper; ``default_points`` carries the grade of ``default``); reasons are the
+(the one grading helper; ``default_points`` carries the grade of ``default``), with the probability floors
+of ``models.grade_floors``; a score equal for everyone is not graded and its reasons say so. Reasons are the
 top-3 reason codes joined by ``;``: the boosted models' path attributions
 (:mod:`cvm.models.attributions`), the scorecard's points lost against each characteristic's best bin.
 

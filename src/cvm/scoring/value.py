@@ -14,6 +14,10 @@ the value of their one-off purchases. The one-off value of every buyer is the pu
 with Gamma-Gamma spend (Fader, Hardie & Lee 2005), in lifetimes' ``customer_lifetime_value``
 convention, times the customer's margin ratio. Only data known at the end of ``as_of`` is used.
 
+Guardrails (:mod:`cvm.scoring.guards`): a purchase or spend model that did not converge (or has a
+parameter at a bound) writes no scores and says why; a contract model that did not leaves subscribers
+valued on purchases only. CLV grades have absolute floors, and a CLV equal for everyone is not graded.
+
 The RFM summary comes from :mod:`cvm.features.rfm`: value is scored on the same per-customer
 query that the features stage defines (a sibling-stage import, allowed for that reason).
 """
@@ -102,7 +106,8 @@ def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) ->
 
 
 def _contract_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) -> tuple[pd.DataFrame, list[FittedModel]]:
-    """Tenure, live MRR and contract CLV per subscriber; raises NotEnoughDataError when the model cannot fit."""
+    """Tenure, live MRR and contract CLV per subscriber; raises NotEnoughDataError when the model cannot fit,
+    ModelNotConvergedError when its fit cannot be trusted."""
     base = contract_base(pit).to_pandas().set_index("customer_id")
     fitted = fit_contract_model(s.contractual_model, base, s.min_customers)
     check_converged(fitted)
