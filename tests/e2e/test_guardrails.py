@@ -23,6 +23,7 @@ from cvm.scoring.registry import ModelRegistry
 
 END = date(2026, 6, 30)
 THIN = {"CVM__SCORING__MIN_CUSTOMERS": "5"}  # what the user of the issue did: lowered the floor to score 20 customers
+QUICK = {"CVM__MODELS__N_ESTIMATORS": "20"}  # few boosting rounds: the gate, not the model, is under test
 
 
 def _workspace(root: Path, customers: int, seed: int, tables: tuple[str, ...] = DATA_TABLES) -> Path:
@@ -77,8 +78,9 @@ def test_a_purchase_model_that_did_not_converge_writes_no_scores_and_says_why(th
     assert "did not converge" in report["skipped"]
 
 
+@pytest.mark.slow
 def test_train_on_thin_data_makes_no_champion_and_says_why(thin_ws: Path) -> None:
-    code, out = cli("train", "-w", str(thin_ws), "--json")
+    code, out = cli("train", "-w", str(thin_ws), "--json", env=QUICK)
     assert code == 0
     report = json.loads(out)
     churn = next(m for m in report["models"] if m["name"] == "churn")
@@ -120,7 +122,7 @@ def test_a_constant_clv_gets_no_grade_with_the_reason(company: Path, tmp_path: P
 @pytest.mark.slow
 def test_train_never_makes_a_champion_at_or_below_the_auc_margin(company: Path, tmp_path: Path) -> None:
     ws = Path(shutil.copytree(company, tmp_path / "ws"))
-    strict = {"CVM__MODELS__MIN_AUC": "0.99", "CVM__MODELS__MIN_POSITIVES": "1"}
+    strict = {"CVM__MODELS__MIN_AUC": "0.99", "CVM__MODELS__MIN_POSITIVES": "1", **QUICK}
     code, out = cli("train", "-w", str(ws), "--json", env=strict)
     assert code == 0, out
     report = json.loads(out)
@@ -131,7 +133,7 @@ def test_train_never_makes_a_champion_at_or_below_the_auc_margin(company: Path, 
         f"held-out AUC {churn['metrics']['auc']:.3f} is not above models.min_auc 0.99" in n for n in report["notes"]
     )
     assert "churn" not in ModelRegistry(ws).champions()
-    code, out = cli("train", "-w", str(ws), env={"CVM__MODELS__MIN_POSITIVES": "1"})
+    code, out = cli("train", "-w", str(ws), env={"CVM__MODELS__MIN_POSITIVES": "1", **QUICK})
     assert code == 0, out
     champion = ModelRegistry(ws).champion("churn")
     assert champion is not None
