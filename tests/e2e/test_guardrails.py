@@ -166,6 +166,8 @@ def test_silent_churn_and_nps_without_their_input_are_not_available(bare: Path, 
         "pct_did_recommend": None,
         "not_available": "no surveys loaded",
     }
+    code, out = cli("report", "migration", "--states", "value_grade", "-w", str(bare), "--json")
+    assert json.loads(out)["summary"]["not_available"] == "no scores yet: run `cvm score`"
     html_file = tmp_path / "report.html"
     code, out = cli("report", "html", "-w", str(bare), "--out", str(html_file))
     assert code == 0, out

@@ -245,6 +245,9 @@ def migration_report(
     else:
         raise ValueError(f"unknown states {states!r}; use activity, value_grade or grade:SCORE")
     matrix = migration_matrix(rows, date_from, date_to, order)
+    summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
+    if states != "activity" and (reason := missing(inputs.store, "scores")):
+        summary["not_available"] = reason
     return Report(
         kind="migration",
         title=f"Migration of {states} from {date_from} to {date_to}",
@@ -256,7 +259,7 @@ def migration_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"matrix": matrix},
-        summary={"customers": int(matrix["customers"].sum()) if matrix.height else 0},
+        summary=summary,
         definitions=_definitions(migration_module),
     )
 
