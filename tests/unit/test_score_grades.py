@@ -12,7 +12,7 @@ from cvm.scoring.models import model_version
 def test_grade_by_share_gives_ties_one_grade_and_skips_missing() -> None:
     assert grade_by_share([10, 8, 8, 5, 1], 0.2, 0.4).tolist() == ["high", "medium", "medium", "low", "low"]
     assert grade_by_share([3.0, None, 1.0, 2.0], 0.34, 0.33).tolist() == ["high", None, "low", "medium"]
-    assert grade_by_share([0.0] * 10).tolist() == ["high"] * 10  # all tied at the top
+    assert grade_by_share([0.0] * 10).tolist() == [None] * 10  # a constant score ranks nobody: no grade (issue 15)
     risk = grade_by_share([0.9, 0.1, 0.5, 0.3, 0.7], 0.2, 0.4, higher_is_better=False)
     assert risk.tolist() == ["low", "high", "medium", "medium", "low"]
     values = np.arange(1000.0)

@@ -53,10 +53,12 @@ def _train(engine: Engine) -> None:
     with console.progress() as bar:
         task = bar.add_task("Training churn, default and propensity models", total=None)
         try:
-            engine.scoring.train(actor="demo")
+            notes = engine.scoring.train(actor="demo").notes  # why a model is not champion, or not trained
         except (ValueError, RuntimeError) as exc:  # too small a company to learn from: scores stay value-only
-            console.note(f"life-cycle models not trained: {exc}")
+            notes = [f"life-cycle models not trained: {exc}"]
         bar.update(task, completed=1, total=1)
+    for note in notes:
+        console.note(note)
 
 
 @app.callback(invoke_without_command=True)

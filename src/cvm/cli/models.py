@@ -100,6 +100,8 @@ def _fields(meta: dict[str, Any]) -> list[list[Any]]:
         ["data hash", meta["data_hash"]],
         ["features", f"{len(meta['features'])}: {', '.join(meta['features'][:12])}"],
     ]
+    if "gate" in meta:  # versions trained before the champion gate have none
+        rows.append(["champion gate", "; ".join(meta["gate"]["reasons"]) or "passed"])
     rows += [[f"metric {k}", f"{v:.4f}" if isinstance(v, float) else v] for k, v in metrics.items()]
     rows += [[f"AUC {t}", f"{m['auc']:.4f}"] for t, m in meta["metrics"].get("targets", {}).items()]
     return rows

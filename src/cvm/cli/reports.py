@@ -153,7 +153,9 @@ def show(report: Report, json_out: bool, tables: dict[str, pl.DataFrame] | None 
     for name, frame in (tables or report.tables).items():
         _print_frame(f"{report.title}: {name}", frame, SHOWN.get(name))
     for key, value in report.summary.items():
-        if not isinstance(value, dict):
+        if key == "not_available":
+            console.warn(f"{report.title}: not available: {value}")
+        elif not isinstance(value, dict):
             console.print(f"{key}: {_cell(key, value) if value is not None else '–'}")
     filters = report.parameters.get("filters")
     if filters:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +12,7 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.engine import ScoreReport
+from cvm.scoring import ScoringError
 
 
 def print_scores(report: ScoreReport) -> None:
@@ -74,9 +75,17 @@ def score(
     """
     day = _parse_date(as_of)
     engine = open_engine(workspace)
+    refused: ScoreReport | None = None
     with console.progress() as bar, handled():
         bar.add_task("Scoring", total=None)
-        report = engine.scoring.score(as_of=day)
+        try:
+            report = engine.scoring.score(as_of=day)
+        except ScoringError as exc:  # too little data, or a model that cannot be trusted: nothing written
+            refused = ScoreReport(as_of=day or datetime.now(UTC).date(), skipped=str(exc))
+    if refused is not None:
+        if json_out:
+            console.json(refused.to_dict())
+        console.fail(str(refused.skipped))
     if json_out:
         console.json(report.to_dict())
     else:

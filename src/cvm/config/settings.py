@@ -124,11 +124,16 @@ class ScoringSettings(_Section):
     high_threshold: float | None = None
     medium_threshold: float | None = None
     min_customers: int = Field(default=50, ge=2, description="Fewer buyers than this: no models are fitted.")
+    # Guardrails on thin data (cvm.scoring.grades, cvm.scoring.guards): absolute floors of the CLV grades.
+    medium_floor: float | None = Field(default=0.0, description="A CLV not above this is low, whatever its rank.")
+    high_floor: float | None = Field(default=0.0, description="A CLV not above this is at most medium.")
 
     @model_validator(mode="after")
     def _grades_consistent(self) -> ScoringSettings:
         if self.high_share + self.medium_share > 1.0:
             raise ValueError("high_share + medium_share must not exceed 1")
+        if self.medium_floor is not None and self.high_floor is not None and self.medium_floor > self.high_floor:
+            raise ValueError("medium_floor must not exceed high_floor")
         if self.grading == "threshold":
             if self.high_threshold is None or self.medium_threshold is None:
                 raise ValueError("grading: threshold needs high_threshold and medium_threshold")
@@ -154,6 +159,30 @@ class ModelsSettings(_Section):
     )
     high_share: float = Field(default=0.20, gt=0.0, lt=1.0)
     medium_share: float = Field(default=0.30, ge=0.0, lt=1.0)
+    # Guardrails on thin data (cvm.scoring.grades, cvm.scoring.gate): absolute grade floors and the champion gate.
+    grade_floors: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"churn": (0.01, 0.05), "default": (0.002, 0.01), "propensity": (0.001, 0.01)},
+        description="(medium, high) probability floors per score: a probability not above them is graded lower.",
+    )
+    min_auc: float = Field(
+        default=0.55,
+        ge=0.5,
+        le=1.0,
+        description="A version whose held-out AUC is not above this never becomes champion.",
+    )
+    min_positives: int = Field(
+        default=30, ge=1, description="Nor one trained on fewer events (churners, bads, adoptions of each product)."
+    )
+
+    @field_validator("grade_floors")
+    @classmethod
+    def _floors_ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for score, (medium, high) in value.items():
+            if score not in ("churn", "default", "propensity"):
+                raise ValueError(f"unknown score {score!r}: floors are set for churn, default and propensity")
+            if not 0.0 <= medium <= high <= 1.0:
+                raise ValueError(f"{score}: floors must be probabilities with medium <= high")
+        return value
 
 
 class AcceptanceSettings(_Section):

@@ -89,6 +89,11 @@ scoring:
   medium_threshold: {medium_threshold}
   # With fewer buyers than this no model is fitted (`cvm run` skips scoring and says so).
   min_customers: {scoring.min_customers}
+  # Guardrails on thin data: a CLV not above medium_floor is low and one not above high_floor at most
+  # medium, whatever its rank (null: no floor). A CLV equal for everyone is not graded at all, and a value
+  # model that did not converge (or has a parameter at a bound) writes no scores; `cvm score` says why.
+  medium_floor: {medium_floor}
+  high_floor: {high_floor}
 
 delivery:
   # `cvm worker` sends pending actions from the outbox. Transports: webhook, csv, parquet (files
@@ -198,6 +203,14 @@ models:
   thresholds: {{}}
   high_share: {m.high_share}
   medium_share: {m.medium_share}
+  # Guardrails on thin data: (medium, high) probability floors per score; a probability not above them is
+  # graded lower whatever its rank (a 1e-6 propensity is never medium). A score equal for everyone is not graded.
+  grade_floors: {grade_floors}
+  # `cvm train` never makes a version champion when its held-out AUC is not above min_auc, or when it
+  # was trained on fewer than min_positives events (churners, bads; each product's adoptions, else the
+  # product is left out); it is registered as a challenger, and the existing champion stays.
+  min_auc: {m.min_auc}
+  min_positives: {m.min_positives}
 
 risk:
   # Risk appetite (`cvm risk cutoffs`, `cvm risk simulate`): exposure at default per accepted customer,
@@ -269,9 +282,14 @@ def render_template(settings: Settings | None = None) -> str:
             online_url=s.store.online_url or "null",
             high_threshold="null" if sc.high_threshold is None else sc.high_threshold,
             medium_threshold="null" if sc.medium_threshold is None else sc.medium_threshold,
+            medium_floor="null" if sc.medium_floor is None else sc.medium_floor,
+            high_floor="null" if sc.high_floor is None else sc.high_floor,
         )
         + _LIFECYCLE.format(
-            m=s.models, r=s.risk, cutoff="null" if s.risk.acceptance.cutoff is None else s.risk.acceptance.cutoff
+            m=s.models,
+            r=s.risk,
+            cutoff="null" if s.risk.acceptance.cutoff is None else s.risk.acceptance.cutoff,
+            grade_floors="{" + ", ".join(f"{k}: [{lo}, {hi}]" for k, (lo, hi) in s.models.grade_floors.items()) + "}",
         )
         + render_section(s.segments, s.plans)
         + _EXPERIMENTS.format(holdout_share=s.experiments.holdout_share, pilots=_pilots_block(s))

@@ -80,6 +80,8 @@ class _Page:
 
     def section(self, title: str, report: Report, *figs: go.Figure) -> None:
         self.parts.append(f"<section><h2>{html.escape(title)}</h2>")
+        if report.summary.get("not_available"):
+            self.parts.append(f'<p class="meta">Not available: {html.escape(report.summary["not_available"])}.</p>')
         for fig in figs:
             self.figure(fig)
         self.parts.append(f"<details><summary>Definitions</summary><p>{html.escape(report.definitions)}</p></details>")

@@ -24,6 +24,7 @@ from cvm.reporting import growth as growth_module
 from cvm.reporting import migration as migration_module
 from cvm.reporting import rates as rates_module
 from cvm.reporting import voice as voc_module
+from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
@@ -191,6 +192,8 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None) -> Repo
     overall = voc(inputs.scan("surveys"), None, segments)
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
     summary = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
+    if reason := missing(inputs.store, "surveys"):
+        summary = without(summary, keys, reason)
     return Report(
         kind="voc",
         title=f"Voice of the customer per {code}" + (f" by {by}" if by else ""),
@@ -251,6 +254,9 @@ def migration_report(
     else:
         raise ValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
     matrix = migration_matrix(rows, date_from, date_to, order)
+    summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
+    if states != "activity" and (reason := missing(inputs.store, "scores")):
+        summary["not_available"] = reason
     return Report(
         kind="migration",
         title=f"Migration of {states} from {date_from} to {date_to}",
@@ -262,7 +268,7 @@ def migration_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"matrix": matrix},
-        summary={"customers": int(matrix["customers"].sum()) if matrix.height else 0},
+        summary=summary,
         definitions=_definitions(migration_module),
     )
 
@@ -292,6 +298,9 @@ def churn_report(
     as_of = as_of or inputs.data_end()
     events = _events(inputs, as_of, inactivity_days, since, until)
     by_type = ch.churn_by_type(events)
+    summary = {"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}}
+    if reason := missing(inputs.store, "subscriptions"):
+        summary = without(summary, REASON_FIGURES, reason)
     return Report(
         kind="churn",
         title="Churn reasons",
@@ -309,7 +318,7 @@ def churn_report(
             "by_type": by_type,
             "by_period": ch.churn_by_period(events, code),
         },
-        summary={"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}},
+        summary=summary,
         definitions=_definitions(ch),
     )
 
@@ -329,6 +338,9 @@ def silent_churn_report(
     flags = ch.silent_flags(
         _events(inputs, as_of, inactivity_days, since, until), inputs.scan("contacts"), lookback_days
     )
+    by_period, summary = ch.silent_by_period(flags, code), ch.silent_summary(flags)
+    if reason := missing(inputs.store, "contacts"):  # no contact at all would read as 100% silent
+        by_period, summary = silent_unavailable(by_period), without(summary, SILENT_FIGURES, reason)
     return Report(
         kind="silent-churn",
         title=f"Silent churn (no contact in the {lookback_days} days before)",
@@ -341,8 +353,8 @@ def silent_churn_report(
             "until": until,
             "filters": inputs.filters.to_dict(),
         },
-        tables={"by_period": ch.silent_by_period(flags, code)},
-        summary=ch.silent_summary(flags),
+        tables={"by_period": by_period},
+        summary=summary,
         definitions=_definitions(ch),
     )
 
@@ -353,6 +365,9 @@ def scores_report(
     """Histogram and grade counts of the latest value of a score (CLV by default)."""
     scores = inputs.scan("scores")
     grades = grade_distribution(scores, score, as_of)
+    summary = {"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)}
+    if reason := missing(inputs.store, "scores"):
+        summary["not_available"] = reason
     return Report(
         kind="scores",
         title=f"Distribution of the {score} score",
@@ -364,7 +379,7 @@ def scores_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
-        summary={"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)},
+        summary=summary,
         definitions=_definitions(distributions_module),
     )
 

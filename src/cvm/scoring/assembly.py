@@ -4,7 +4,8 @@ The champions score every customer acquired before ``as_of``: ``churn`` (probabi
 ``default`` (probability of bad) and ``default_points`` (scorecard points), and
 ``propensity:<product>`` (probability of adopting the product; empty for holders) plus
 ``propensity:upsell``. Grades low/medium/high come from :class:`cvm.scoring.grades.GradeRule`
-(the one grading helper; ``default_points`` carries the grade of ``default``); reasons are the
+(the one grading helper; ``default_points`` carries the grade of ``default``), with the probability floors
+of ``models.grade_floors``; a score equal for everyone is not graded and its reasons say so. Reasons are the
 top-3 reason codes joined by ``;``: the boosted models' path attributions
 (:mod:`cvm.models.attributions`), the scorecard's points lost against each characteristic's best bin.
 
@@ -29,6 +30,7 @@ from cvm.features.sql import product_slug
 from cvm.models.attributions import path_contributions
 from cvm.models.churn import BoostedClassifier, reason_codes
 from cvm.scoring.grades import GradeRule, grade_counts
+from cvm.scoring.guards import captured_warnings, grade_with_reason
 from cvm.scoring.registry import ModelRegistry, ModelVersion
 from cvm.scoring.rows import SCORE_COLUMNS
 from cvm.store import OfflineStore
@@ -57,11 +59,15 @@ def _joined(codes: list[list[str]]) -> list[str]:
 
 
 def grade_rule(score: str, s: Settings) -> GradeRule:
-    """The score's fixed thresholds (``models.thresholds``) if set, else the quantile shares."""
+    """The score's fixed thresholds (``models.thresholds``) if set, else the quantile shares; with the
+    score's absolute floors (``models.grade_floors``)."""
+    low, high = s.models.grade_floors.get(score, (None, None))
     fixed = s.models.thresholds.get(score)
     if fixed is not None:
-        return GradeRule("threshold", high_threshold=fixed[1], medium_threshold=fixed[0])
-    return GradeRule("quantile", s.models.high_share, s.models.medium_share)
+        return GradeRule(
+            "threshold", high_threshold=fixed[1], medium_threshold=fixed[0], medium_floor=low, high_floor=high
+        )
+    return GradeRule("quantile", s.models.high_share, s.models.medium_share, medium_floor=low, high_floor=high)
 
 
 def _rows(ids: pd.Series, score: str, value: Any, grade: Any, version: str, reasons: Any) -> pl.DataFrame:
@@ -89,13 +95,17 @@ def _boosted(
     return model.proba_of_raw(raw), top_codes(contrib, names)
 
 
-def score_churn(entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame]) -> pl.DataFrame:
+def score_churn(
+    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
+) -> pl.DataFrame:
     """``churn`` rows: probability, grade and path-attribution reasons."""
     p, codes = _boosted(entry.load(), x, cache)
-    return _rows(x["customer_id"], "churn", p, grade_rule("churn", s).apply(p), entry.tag, codes)
+    grade, codes, why = grade_with_reason(grade_rule("churn", s), p, codes, "churn")
+    notes += [why] if why else []
+    return _rows(x["customer_id"], "churn", p, grade, entry.tag, codes)
 
 
-def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings) -> pl.DataFrame:
+def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings, notes: list[str]) -> pl.DataFrame:
     """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
     card = entry.load()
     pts = card.points(x)
@@ -104,7 +114,8 @@ def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings) -> pl.DataF
     best = card.table_[card.table_["count"] > 0].groupby("characteristic")["points"].max()
     lost = best.reindex(pts.columns).to_numpy() - pts.to_numpy()
     codes = _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
-    grade = grade_rule("default", s).apply(p_bad)
+    grade, codes, why = grade_with_reason(grade_rule("default", s), p_bad, codes, "default")
+    notes += [why] if why else []
     return pl.concat(
         [
             _rows(x["customer_id"], "default", p_bad, grade, entry.tag, codes),
@@ -113,7 +124,9 @@ def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings) -> pl.DataF
     )
 
 
-def score_propensity(entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame]) -> pl.DataFrame:
+def score_propensity(
+    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
+) -> pl.DataFrame:
     """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
     model = entry.load()
     by_slug = {product_slug(p): p for p in entry.meta.get("products", [])}
@@ -134,8 +147,10 @@ def score_propensity(entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: d
             p, codes = _boosted(booster, x, cache, eligible)
             value[eligible] = p
             reasons[eligible] = codes
-        grade = grade_rule("propensity", s).apply(value)
-        parts.append(_rows(x["customer_id"], f"propensity:{product}", value, grade, entry.tag, reasons))
+        name = f"propensity:{product}"
+        grade, kept, ungraded = grade_with_reason(grade_rule("propensity", s), value, list(reasons), name)
+        notes += [ungraded] if ungraded else []
+        parts.append(_rows(x["customer_id"], name, value, grade, entry.tag, kept))
     return pl.concat(parts)
 
 
@@ -149,13 +164,15 @@ def score_lifecycle(
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
     x = build_features(store, as_of, products=products).to_pandas()
     cache: dict[str, pd.DataFrame] = {}
-    parts = []
-    if "churn" in champions:
-        parts.append(score_churn(champions["churn"], x, s, cache))
-    if "default" in champions:
-        parts.append(score_default(champions["default"], x, s))
-    if "propensity" in champions:
-        parts.append(score_propensity(champions["propensity"], x, s, cache))
+    parts: list[pl.DataFrame] = []
+    notes: list[str] = []
+    with captured_warnings(notes):
+        if "churn" in champions:
+            parts.append(score_churn(champions["churn"], x, s, cache, notes))
+        if "default" in champions:
+            parts.append(score_default(champions["default"], x, s, notes))
+        if "propensity" in champions:
+            parts.append(score_propensity(champions["propensity"], x, s, cache, notes))
     rows = pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
     info = {
         "customers": len(x),
@@ -165,6 +182,7 @@ def score_lifecycle(
             str(key[0]): grade_counts(part["grade"].to_numpy())
             for key, part in rows.group_by("score", maintain_order=True)
         },
+        "notes": notes,
     }
     return rows, info
 

@@ -30,6 +30,7 @@ from cvm.features import build_features
 from cvm.features.build import connection, products_before
 from cvm.scoring.assembly import score_lifecycle, write_lifecycle_scores
 from cvm.scoring.evaluation import compare, evaluate, predict_scores
+from cvm.scoring.gate import gate, gate_note
 from cvm.scoring.monitor import profile, profiles
 from cvm.scoring.registry import ModelRegistry, ModelVersion, data_hash
 from cvm.scoring.training_data import (
@@ -96,15 +97,19 @@ def train_one(
     model = estimator(name, s)
     window = (days[-1].isoformat(), (days[0] + timedelta(days=horizon(name, s))).isoformat())
     if name == "propensity":
-        targets = usable_targets(y, model.min_events)
+        targets = usable_targets(y, max(model.min_events, s.models.min_positives))
         if not targets:
-            raise ValueError("no product has enough adoptions to train a propensity model")
+            raise ValueError(
+                f"no product has {s.models.min_positives} adoptions (models.min_positives) to train a propensity model"
+            )
         model.fit(x, y[targets], training_window=window)
+        positives = int(min(y[t].sum() for t in targets))
     else:
         model.fit(x, y[LABEL_COLUMN[name]], training_window=window)
+        positives = int(y[LABEL_COLUMN[name]].sum())
     hx, hy = labelled_frame(store, name, holdout, s, products)
     feats = _features_of(name, model)
-    meta = {
+    meta: dict[str, Any] = {
         "training_window": {
             "snapshots": [d.isoformat() for d in days],
             "holdout": holdout.isoformat(),
@@ -115,13 +120,14 @@ def train_one(
         "features": feats,
         "products": products,
         "data_hash": data_hash(store.manifest(), [d.isoformat() for d in [holdout, *days]]),
-        "metrics": evaluate(name, model, hx, hy),
+        "metrics": (metrics := evaluate(name, model, hx, hy)),
+        "gate": gate(name, metrics, positives, s.models),
         "baseline": {
             "features": profiles(base, feats),
             "scores": {k: profile(v) for k, v in predict_scores(name, model, base).items()},
         },
     }
-    return registry.register(name, model, meta)
+    return registry.register(name, model, meta, eligible=meta["gate"]["passed"])
 
 
 def train(store: OfflineStore, workspace: Path, s: Settings, until: date | None = None) -> TrainReport:
@@ -138,6 +144,11 @@ def train(store: OfflineStore, workspace: Path, s: Settings, until: date | None 
             report.notes.append(f"{name}: not trained ({exc})")
             continue
         report.models.append({**entry.summary(), "metrics": _short(entry.meta["metrics"])})
+        if not entry.meta["gate"]["passed"]:
+            champion = registry.champion(name)
+            report.notes.append(
+                gate_note(name, entry.version, entry.meta["gate"], champion.version if champion else None)
+            )
     return report
 
 

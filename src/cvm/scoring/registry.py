@@ -182,8 +182,9 @@ class ModelRegistry:
             raise RegistryError(f"{file} lacks {', '.join(missing)}; refusing to use it")
         return ModelVersion(path, meta)
 
-    def register(self, name: str, model: Any, meta: dict[str, Any]) -> ModelVersion:
-        """Save ``model`` as the next version of ``name``: champion if it is the first, else challenger."""
+    def register(self, name: str, model: Any, meta: dict[str, Any], eligible: bool = True) -> ModelVersion:
+        """Save ``model`` as the next version of ``name``: champion if there is none and it is ``eligible``
+        (it passed the champion gate, :mod:`cvm.scoring.gate`), else challenger."""
         existing = self.versions(name)
         version = f"v{max((_number(v.version) for v in existing), default=0) + 1}"
         final = self.root / name / version
@@ -191,7 +192,8 @@ class ModelRegistry:
         staging.mkdir(parents=True)
         try:
             write_folder(staging / ARTIFACT, _document(model))
-            status: Status = "challenger" if any(v.status == "champion" for v in existing) else "champion"
+            first = eligible and not any(v.status == "champion" for v in existing)
+            status: Status = "champion" if first else "challenger"
             record = {
                 **meta,
                 "name": name,
@@ -228,6 +230,11 @@ class ModelRegistry:
         entry = self.get(name, version)
         if entry.status == "champion":
             return entry
+        failed = (entry.meta.get("gate") or {}).get("reasons") or []
+        if failed and not force:
+            raise RegistryError(
+                f"{entry.tag} did not pass the champion gate: {'; '.join(failed)}; use --force to promote"
+            )
         current = self.champion(name)
         worse = comparison is not None and comparison["challenger_auc"] < comparison["champion_auc"]
         if current is not None and comparison is not None and worse and not force:

@@ -14,6 +14,10 @@ the value of their one-off purchases. The one-off value of every buyer is the pu
 with Gamma-Gamma spend (Fader, Hardie & Lee 2005), in lifetimes' ``customer_lifetime_value``
 convention, times the customer's margin ratio. Only data known at the end of ``as_of`` is used.
 
+Guardrails (:mod:`cvm.scoring.guards`): a purchase or spend model that did not converge (or has a
+parameter at a bound) writes no scores and says why; a contract model that did not leaves subscribers
+valued on purchases only. CLV grades have absolute floors, and a CLV equal for everyone is not graded.
+
 The RFM summary comes from :mod:`cvm.features.rfm`: value is scored on the same per-customer
 query that the features stage defines (a sibling-stage import, allowed for that reason).
 """
@@ -30,6 +34,7 @@ from cvm.config.settings import ScoringSettings
 from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
 from cvm.scoring.grades import GradeRule, grade_counts
+from cvm.scoring.guards import ModelNotConvergedError, append_reason, captured_warnings, check_converged
 from cvm.scoring.inputs import DAYS_PER_MONTH, PointInTime, contract_base, history, load_point_in_time, purchases
 from cvm.scoring.models import (
     FittedModel,
@@ -48,7 +53,15 @@ VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "
 
 def grade_rule(s: ScoringSettings) -> GradeRule:
     """The grading rule of the settings."""
-    return GradeRule(s.grading, s.high_share, s.medium_share, s.high_threshold, s.medium_threshold)
+    return GradeRule(
+        s.grading,
+        s.high_share,
+        s.medium_share,
+        s.high_threshold,
+        s.medium_threshold,
+        medium_floor=s.medium_floor,
+        high_floor=s.high_floor,
+    )
 
 
 def monthly_rate(annual: float) -> float:
@@ -67,7 +80,9 @@ def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) ->
         raise NotEnoughDataError(f"no purchases up to {pit.as_of}: nothing to score")
     rfm = rfm_summary(buys, "customer_id", "ts", "amount", observation_period_end=pit.as_of, freq=s.freq)
     purchase = fit_purchase_model(s.value_model, rfm, s.min_customers)
+    check_converged(purchase)
     spend = fit_spend_model(s.spend_model, rfm)
+    check_converged(spend)
     f, r, t, m = (rfm[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
     year = 12 * DAYS_PER_MONTH / _unit_days(s)
     out = rfm.assign(
@@ -91,9 +106,11 @@ def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) ->
 
 
 def _contract_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) -> tuple[pd.DataFrame, list[FittedModel]]:
-    """Tenure, live MRR and contract CLV per subscriber; raises NotEnoughDataError when the model cannot fit."""
+    """Tenure, live MRR and contract CLV per subscriber; raises NotEnoughDataError when the model cannot fit,
+    ModelNotConvergedError when its fit cannot be trusted."""
     base = contract_base(pit).to_pandas().set_index("customer_id")
     fitted = fit_contract_model(s.contractual_model, base, s.min_customers)
+    check_converged(fitted)
     active = base[~base["churned"]]
     periods = contract_periods(active["tenure_months"].to_numpy(float), np.zeros(len(active), dtype=bool))
     months = discounted_remaining_months(fitted.model, periods, s.horizon_months, monthly_rate(s.discount_rate))
@@ -120,14 +137,15 @@ def compute_value_scores(pit: PointInTime, s: ScoringSettings) -> tuple[pl.DataF
     hist = customers.join(history(pit, s.margin_rate).to_pandas().set_index("customer_id"), how="left")
     hist[["revenue", "margin", "purchases"]] = hist[["revenue", "margin", "purchases"]].fillna(0.0)
     margin = _margins(hist, s)
-    buyers, models = _purchase_values(pit, s, margin)
     notes: list[str] = []
-    try:
-        contracts, contract_models = _contract_values(pit, s, margin)
-        models += contract_models
-    except NotEnoughDataError as exc:
-        contracts = pd.DataFrame(columns=["tenure_months", "churned", "mrr", "clv_contract"], dtype=float)
-        notes.append(f"contract model not fitted, subscribers valued on purchases only: {exc}")
+    with captured_warnings(notes):
+        buyers, models = _purchase_values(pit, s, margin)
+        try:
+            contracts, contract_models = _contract_values(pit, s, margin)
+            models += contract_models
+        except (NotEnoughDataError, ModelNotConvergedError) as exc:
+            contracts = pd.DataFrame(columns=["tenure_months", "churned", "mrr", "clv_contract"], dtype=float)
+            notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
     table = hist.join(buyers, how="left").join(contracts, how="left")
     table["contract"] = table["churned"].eq(False) & table["clv_contract"].notna()
     table.loc[table["contract"], "p_alive"] = 1.0  # a live contract is observed, not inferred
@@ -135,6 +153,10 @@ def compute_value_scores(pit: PointInTime, s: ScoringSettings) -> tuple[pl.DataF
     rule = grade_rule(s)
     table["grade"] = rule.apply(table["clv"].to_numpy(float))
     rows = score_rows(table, pit.as_of, models, _unit_days(s))
+    ungraded = rule.ungraded(table["clv"].to_numpy(float), "CLV")
+    if ungraded is not None:
+        rows = append_reason(rows, "clv", ungraded)
+        notes.append(ungraded)
     report = ScoreReport(
         as_of=pit.as_of,
         customers=len(table),

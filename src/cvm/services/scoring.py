@@ -48,25 +48,25 @@ class ScoringService:
         """
         as_of = as_of or datetime.now(UTC).date()
         report = self._value(as_of, actor=actor)
-        return replace(report, notes=[*report.notes, self._lifecycle(as_of, actor=actor)])
+        return replace(report, notes=[*report.notes, *self._lifecycle(as_of, actor=actor)])
 
     @audited(_scored)
     def _value(self, as_of: date, *, actor: str | None = None) -> ScoreReport:
         return write_value_scores(self.ws.offline, self.ws.settings.scoring, as_of)
 
-    def _lifecycle(self, as_of: date, *, actor: str | None = None) -> str:
-        """Life-cycle scores of the champions, then the early-warning flags; a note for the report."""
+    def _lifecycle(self, as_of: date, *, actor: str | None = None) -> list[str]:
+        """Life-cycle scores of the champions, then the early-warning flags; notes for the report."""
         with self.ws.unit(actor) as unit:
             info = write_lifecycle_scores(self.ws.offline, self.ws.root, self.ws.settings, as_of)
             if "skipped" in info:
-                return f"life-cycle scores skipped: {info['skipped']}"
+                return [f"life-cycle scores skipped: {info['skipped']}"]
             has_default = "default" in info["models"]
             flagged = write_early_warning(self.ws.offline, self.ws.settings.risk, as_of).height if has_default else 0
             detail = {"as_of": str(as_of), "models": info["models"], "flagged": flagged}
             unit.record("score.lifecycle", "scores", info["rows"] + flagged, **detail)
         models = ", ".join(info["models"].values())
         note = f"life-cycle scores: {info['rows']:,} rows for {info['customers']:,} customers ({models})"
-        return f"{note}; early warning: {flagged:,} customers"
+        return [f"{note}; early warning: {flagged:,} customers", *info["notes"]]
 
     @audited(_trained)
     def train(self, as_of: date | None = None, actor: str | None = None) -> TrainReport:
