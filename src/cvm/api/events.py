@@ -16,6 +16,7 @@ that is not declared JSON a 415, and one over ``api.max_body_bytes`` a 413
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -187,6 +188,7 @@ def _read(raw: bytes, content_type: str | None) -> Any:
 
 def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str | None) -> JSONResponse:
     source = key_source(authorize(engine, presented, "write"))  # first: no key, no word on the body
+    ingest = partial(engine.plans.ingest_events, source=source, actor=source)  # audited as the key's label
     body = _read(raw, content_type)
     if not isinstance(body, dict):
         raise _bad_request([{"type": "dict_type", "loc": (), "msg": "Input should be a valid dictionary"}])
@@ -198,8 +200,8 @@ def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str
             except ValidationError as exc:  # field, message and type only: its input would echo the batch
                 errors = [{"type": e["type"], "loc": loc(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
                 raise _bad_request(errors) from None
-        return _Results(engine.plans.ingest_events(events, source=source).to_dict())
-    outcome = engine.plans.ingest_events([body], source=source).outcomes[0]
+        return _Results(ingest(events).to_dict())
+    outcome = ingest([body]).outcomes[0]
     if outcome.status == "invalid":
         raise _bad_request(list(outcome.errors))
     if outcome.status == "unknown_customer":
