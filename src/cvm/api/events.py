@@ -11,6 +11,11 @@ replays the stored result (``duplicate``), one with other content is a 409 (a si
 event) or the status ``conflict`` (in a batch). A body that is not JSON is a 422, one
 that is not declared JSON a 415, and one over ``api.max_body_bytes`` a 413
 (:mod:`cvm.api.limits`).
+
+The events a request stores are one ``events.ingest`` entry of the audit log (actor: the key's
+label, :func:`key_source`), written in their transaction. Transactions, payments, contacts,
+complaints and surveys are hub facts: in the customer 360 at once, in the hub tables from the
+next ``cvm run`` (:mod:`cvm.events.export`).
 """
 
 from __future__ import annotations
