@@ -19,6 +19,7 @@ import httpx
 import polars as pl
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from cvm.engine import Engine
 from cvm.segments.attributes import build_base
@@ -192,3 +193,21 @@ def test_complaint_statuses_of_files_and_events_are_one_vocabulary(ws: Path) -> 
         with eng.online.read() as conn:
             stored = conn.exec_driver_sql("SELECT properties FROM event_log").scalar_one()
         assert (json.loads(stored) if isinstance(stored, str) else stored)["status"] == "resolved"
+
+
+def test_events_of_a_customer_the_hub_does_not_know_yet_wait_for_it(ws: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load((ws / "cvm.yaml").read_text())
+    config.setdefault("events", {})["unknown_customer"] = "provisional"
+    (ws / "cvm.yaml").write_text(yaml.safe_dump(config))
+    with closing(Engine.open(ws)) as eng:
+        sent = _event("e-new", "transaction", "C9", amount=12.0, transaction_id="TX-C9")
+        assert eng.plans.ingest_events([sent], source="shop").outcomes[0].status == "accepted"
+        waiting = eng.ingest.export_events()
+        assert (waiting.events, waiting.waiting, waiting.batches) == (0, 1, [])
+        assert "TX-C9" not in eng.offline.read("transactions")["transaction_id"].to_list()
+        new = "customer_id,acquired_at,kind\nC9,2024-05-01,B2C\n"
+        assert eng.ingest("customers", write(tmp_path / "c9.csv", new)).status == "committed"
+        done = eng.ingest.export_events()
+        assert (done.events, done.waiting) == (1, 0)
+        assert eng.ingest.export_events().events == 0
+        assert eng.offline.read("transactions")["transaction_id"].to_list().count("TX-C9") == 1
