@@ -72,7 +72,7 @@ def logged_events(conn: sa.Connection, customer_id: str | None = None) -> list[L
 def _stored(store: OfflineStore, table: str, events: HubRows) -> pl.DataFrame:
     """The stored rows the events may meet: their customers' rows, and any row with one of their keys."""
     rows = events.rows.get(table, {}).values()
-    customers = sorted({r["customer_id"] for r in rows} | {c["customer_id"] for c in events.closings})
+    customers = sorted({r["customer_id"] for r in rows} | {c["customer_id"] for c, _ in events.closings})
     keep = pl.col("customer_id").is_in(customers)
     key = table_schema(table).key
     if len(key) == 1:

@@ -134,8 +134,8 @@ class HubRows:
     """The hub rows a set of events stands for, one per natural key, before they meet the stored rows."""
 
     rows: dict[str, dict[tuple[Any, ...], Row]] = field(default_factory=dict)
-    closings: list[Row] = field(default_factory=list)
-    """Complaints resolved without an id that resolved nothing among the events (the stored rows may have one)."""
+    closings: list[tuple[Row, bool]] = field(default_factory=list)
+    """Complaints resolved without an id, each with whether the events had an earlier complaint of its customer."""
 
     def frame(self, table: str) -> pl.DataFrame:
         """The event rows of ``table`` (typed as the hub's; ``None`` where the events said nothing)."""
@@ -170,8 +170,7 @@ def hub_rows(events: Iterable[LoggedEvent]) -> HubRows:
             earlier = [r for r in rows.values() if _complaint_before(r, e.customer_id, e.ts)]
             for r in earlier:
                 r["outcome"] = "resolved"
-            if not earlier:  # the stored rows may have one (see _close)
-                out.closings.append(row)
+            out.closings.append((row, bool(earlier)))  # the stored rows' open complaints too (see _close)
             continue
         key = tuple(row[k] for k in schema.key)
         if key in rows:
@@ -226,7 +225,11 @@ def changes(table: str, events: HubRows, stored: pl.DataFrame) -> Changes:
 
 
 def _close(
-    new: pl.DataFrame, updated: pl.DataFrame, stored: pl.DataFrame, closings: list[Row], keys: list[str]
+    new: pl.DataFrame,
+    updated: pl.DataFrame,
+    stored: pl.DataFrame,
+    closings: list[tuple[Row, bool]],
+    keys: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Resolve the stored open complaints that id-less resolutions close.
 
@@ -237,13 +240,13 @@ def _close(
     candidates = stored.join(taken, on=keys, how="anti").filter(pl.col("topic") == "complaint")
     closed: list[pl.DataFrame] = []
     own: list[Row] = []
-    for c in closings:
+    for c, had in closings:
         earlier = candidates.filter((pl.col("customer_id") == c["customer_id"]) & (pl.col("ts") <= c["ts"]))
         hit = earlier.filter(_status(pl.col("outcome")) == "open")
         if hit.height:
             closed.append(hit.with_columns(pl.lit("resolved").alias("outcome")))
             candidates = candidates.join(hit.select(keys), on=keys, how="anti")
-        elif not earlier.height:
+        elif not (had or earlier.height):
             own.append(c)
     if own:
         new = pl.concat([new, pl.DataFrame(own, schema=new.schema, orient="row")])
