@@ -156,6 +156,7 @@ class Engine:
             return result.ok
 
         inbox.drain(self.workspace, ingest_one)
+        batches += self.ingest.export_events(actor=actor).batches  # events of POST /events, once each
         try:
             scores = self.scoring.score(actor=actor)
         except ScoringError as exc:

@@ -303,9 +303,9 @@ class _Inside:
         self.order: list[str] = []
         original = engine.plans.events._commit
 
-        def commit(valid: Any, now: Any) -> Any:
+        def commit(valid: Any, now: Any, *audit: Any) -> Any:
             if len(valid) == 1:
-                out = original(valid, now)
+                out = original(valid, now, *audit)
                 self.order.append("single")
                 self.single_done.set()
                 return out
@@ -318,7 +318,7 @@ class _Inside:
             else:
                 self.single_done.wait(timeout=10)  # the first batch stays in until the single event is through
             try:
-                return original(valid, now)
+                return original(valid, now, *audit)
             finally:
                 with self.lock:
                     self.now -= 1

@@ -11,11 +11,17 @@ replays the stored result (``duplicate``), one with other content is a 409 (a si
 event) or the status ``conflict`` (in a batch). A body that is not JSON is a 422, one
 that is not declared JSON a 415, and one over ``api.max_body_bytes`` a 413
 (:mod:`cvm.api.limits`).
+
+The events a request stores are one ``events.ingest`` entry of the audit log (actor: the key's
+label, :func:`key_source`), written in their transaction. Transactions, payments, contacts,
+complaints and surveys are hub facts: in the customer 360 at once, in the hub tables from the
+next ``cvm run`` (:mod:`cvm.events.export`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -187,6 +193,7 @@ def _read(raw: bytes, content_type: str | None) -> Any:
 
 def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str | None) -> JSONResponse:
     source = key_source(authorize(engine, presented, "write"))  # first: no key, no word on the body
+    ingest = partial(engine.plans.ingest_events, source=source, actor=source)  # audited as the key's label
     body = _read(raw, content_type)
     if not isinstance(body, dict):
         raise _bad_request([{"type": "dict_type", "loc": (), "msg": "Input should be a valid dictionary"}])
@@ -198,8 +205,8 @@ def _ingest(raw: bytes, content_type: str | None, engine: Engine, presented: str
             except ValidationError as exc:  # field, message and type only: its input would echo the batch
                 errors = [{"type": e["type"], "loc": loc(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
                 raise _bad_request(errors) from None
-        return _Results(engine.plans.ingest_events(events, source=source).to_dict())
-    outcome = engine.plans.ingest_events([body], source=source).outcomes[0]
+        return _Results(ingest(events).to_dict())
+    outcome = ingest([body]).outcomes[0]
     if outcome.status == "invalid":
         raise _bad_request(list(outcome.errors))
     if outcome.status == "unknown_customer":

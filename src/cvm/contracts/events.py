@@ -41,7 +41,13 @@ from pydantic_core import PydanticCustomError
 
 from cvm.contracts.event_values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, check_customer_id
-from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
+from cvm.contracts.tables import (
+    COMPLAINT_STATUS_SYNONYMS,
+    COMPLAINT_STATUSES,
+    INVOLUNTARY_REASONS,
+    VOLUNTARY_REASONS,
+    complaint_status,
+)
 
 EventType = Literal[
     "transaction",
@@ -105,8 +111,25 @@ class ContactProps(_Props):
     )
 
 
+def _complaint_status(value: Any) -> Any:
+    """A known spelling of a complaint status as its canonical form (``opened`` -> ``open``); others as they are."""
+    return (complaint_status(value) or value) if isinstance(value, str) else value
+
+
+ComplaintStatus = Annotated[
+    Literal["open", "resolved"],
+    BeforeValidator(_complaint_status),
+    WithJsonSchema(
+        {"enum": [*COMPLAINT_STATUSES, *COMPLAINT_STATUS_SYNONYMS], "default": "open"},
+    ),
+]
+"""The complaint statuses of the hub (:data:`cvm.contracts.tables.COMPLAINT_STATUSES`), synonyms accepted."""
+
+
 class ComplaintProps(_Props):
-    status: Literal["opened", "resolved"] = "opened"
+    status: ComplaintStatus = Field(
+        default="open", description="open or resolved (opened, closed... are read as these), as in contact files."
+    )
     channel: str | None = Field(default=None, max_length=40)
     reason: str | None = Field(default=None, max_length=200)
 

@@ -26,6 +26,37 @@ VOLUNTARY_REASONS = (
     "other",
 )
 INVOLUNTARY_REASONS = ("payment_failed", "payment_disputed")
+COMPLAINT_STATUSES = ("open", "resolved")
+"""The status of a complaint: a complaint contact's ``outcome`` in files, a complaint event's ``status``."""
+COMPLAINT_STATUS_SYNONYMS = {
+    "opened": "open",
+    "new": "open",
+    "pending": "open",
+    "closed": "resolved",
+    "solved": "resolved",
+}
+"""Other spellings accepted for :data:`COMPLAINT_STATUSES` (any case), read as the canonical status."""
+
+
+def complaint_status(value: str | None) -> str | None:
+    """The canonical complaint status of ``value`` (``"Opened"`` -> ``"open"``); ``None`` when it is not one.
+
+    Examples
+    --------
+    >>> complaint_status(" Closed "), complaint_status("resolved"), complaint_status("escalated")
+    ('resolved', 'resolved', None)
+    """
+    if value is None:
+        return None
+    word = value.strip().lower()
+    return word if word in COMPLAINT_STATUSES else COMPLAINT_STATUS_SYNONYMS.get(word)
+
+
+def complaint_status_sql(column: str) -> str:
+    """A SQL expression of the canonical complaint status of ``column`` (a fixed column name, never user input)."""
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in COMPLAINT_STATUS_SYNONYMS.items())
+    word = f"lower(trim({column}))"
+    return f"(CASE {word} {cases} ELSE {word} END)"
 
 
 @dataclass(frozen=True)
@@ -163,7 +194,7 @@ CONTACTS = TableSchema(
         _c("channel", "string", required=True),
         _c("direction", "string", choices=("inbound", "outbound")),
         _c("topic", "string"),
-        _c("outcome", "string"),
+        _c("outcome", "string", description="For a complaint: open or resolved (opened, closed, ... read as these)."),
         _c("text", "string", pii=True),
     ),
 )

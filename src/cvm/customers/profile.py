@@ -11,6 +11,7 @@ import polars as pl
 from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
 from cvm.customers.fold import fold, fold_expr
+from cvm.events.hubrows import HubRows, merged
 from cvm.store import OfflineStore
 
 
@@ -21,9 +22,17 @@ class UnknownCustomerError(KeyError):
         return f"unknown customer {self.args[0]!r}"
 
 
-def customer_rows(store: OfflineStore, customer_id: str) -> dict[str, pl.DataFrame]:
-    """Every hub row of one customer, table by table."""
-    return {name: store.scan(name).filter(pl.col("customer_id") == customer_id).collect() for name in DATA_TABLES}
+def customer_rows(store: OfflineStore, customer_id: str, events: HubRows | None = None) -> dict[str, pl.DataFrame]:
+    """Every hub row of one customer, table by table; ``events``: with the hub rows of events not exported yet.
+
+    An event counts once: a natural key the hub already holds is that row, completed by what the
+    event adds (see :mod:`cvm.events.hubrows`).
+    """
+    rows = {name: store.scan(name).filter(pl.col("customer_id") == customer_id).collect() for name in DATA_TABLES}
+    for table in events.tables() if events else ():
+        assert events is not None
+        rows[table] = merged(table, events, rows[table])
+    return rows
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -92,13 +101,15 @@ def customer_profile(
     customer_id: str,
     scores: list[dict[str, Any]] | None = None,
     online: Mapping[str, pl.DataFrame] | None = None,
+    events: HubRows | None = None,
 ) -> dict[str, Any]:
     """The 360° view: profile, holdings, key figures, scores and the timeline.
 
     ``online`` adds rows kept in the online store to the timeline, e.g.
-    ``{"contact_history": contact_history_frame(rows)}`` for the contacts CVM delivered.
+    ``{"contact_history": contact_history_frame(rows)}`` for the contacts CVM delivered;
+    ``events`` the hub rows of the accepted events not exported yet (:func:`cvm.events.hubrows.hub_rows`).
     """
-    rows = {**customer_rows(store, customer_id), **(online or {})}
+    rows = {**customer_rows(store, customer_id, events), **(online or {})}
     if rows["customers"].height == 0:
         raise UnknownCustomerError(customer_id)
     today = datetime.now(UTC).date()
@@ -113,10 +124,13 @@ def customer_profile(
 
 
 def timeline(
-    store: OfflineStore, customer_id: str, online: Mapping[str, pl.DataFrame] | None = None
+    store: OfflineStore,
+    customer_id: str,
+    online: Mapping[str, pl.DataFrame] | None = None,
+    events: HubRows | None = None,
 ) -> list[dict[str, Any]]:
-    """Every touchpoint of one customer in time order (``online``: as in :func:`customer_profile`)."""
-    rows = {**customer_rows(store, customer_id), **(online or {})}
+    """Every touchpoint of one customer in time order (``online``, ``events``: as in :func:`customer_profile`)."""
+    rows = {**customer_rows(store, customer_id, events), **(online or {})}
     if rows["customers"].height == 0:
         raise UnknownCustomerError(customer_id)
     return build_timeline(rows)

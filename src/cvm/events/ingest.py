@@ -83,6 +83,8 @@ log = logging.getLogger("cvm.events")
 DecideFn = Callable[[CustomerState, datetime, Sequence[Event]], Decision]
 RankFn = Callable[[CustomerState, datetime], Sequence[RankedAction]]
 Rescorer = Callable[[str, Mapping[str, Any]], Mapping[str, Any] | None]
+AuditFn = Callable[[sa.Connection, Sequence[EventIn]], None]
+"""Records the events a transaction accepts, in that transaction (the audit log entry of the batch)."""
 """The scoring hook: ``(customer_id, attributes) -> {score: value, score_grade: grade, ...}`` or ``None``."""
 RETRIES = 3
 PLAN_EVENT_TYPES = {"survey": "survey_answer"}
@@ -163,7 +165,7 @@ class EventIngestor:
                 invalid[i] = refused(i, data, exc.errors)
         return valid, invalid
 
-    def ingest(self, raw: Sequence[Any], source: str = "") -> IngestReport:
+    def ingest(self, raw: Sequence[Any], source: str = "", audit: AuditFn | None = None) -> IngestReport:
         """Validate, apply, decide and commit ``raw`` events; bad ones are reported, not stored.
 
         Batches take turns, ``events.concurrent_batches`` at a time (default one) per
@@ -174,28 +176,33 @@ class EventIngestor:
         next batch waits with its request already received. A single event does not
         wait behind a batch. ``source`` is the source of the events that name none (the
         API passes the key's; ``""``, the default, is also the source of the events stored
-        before sources existed).
+        before sources existed). ``audit`` records the accepted events in the transaction that stores
+        them (one entry per transaction: per batch, or per event when a conflicted batch is split).
         """
         if len(raw) <= 1:
-            return self._ingest(raw, source)
+            return self._ingest(raw, source, audit)
         with self._batch_turns:
-            return self._ingest(raw, source)
+            return self._ingest(raw, source, audit)
 
-    def _ingest(self, raw: Sequence[Any], source: str) -> IngestReport:
+    def _ingest(self, raw: Sequence[Any], source: str, audit: AuditFn | None) -> IngestReport:
         now = self.clock()
         valid, outcomes = self.parse(raw, now, source)
         if valid:
             self.snapshot.refresh()
-            outcomes.update(self._commit(valid, now))
+            outcomes.update(self._commit(valid, now, audit))
         return IngestReport([outcomes[i] for i in range(len(raw))])
 
-    def _commit(self, valid: list[tuple[int, EventIn]], now: datetime) -> dict[int, EventOutcome]:
+    def _commit(
+        self, valid: list[tuple[int, EventIn]], now: datetime, audit: AuditFn | None = None
+    ) -> dict[int, EventOutcome]:
         """Decide without locks, then write; customers another writer changed meanwhile are decided again."""
         for attempt in range(1, RETRIES + 1):
             work = self._prepare(valid, now)
             try:
                 with write_transaction(self.store) as conn:
                     self._settle(conn, work, now)
+                    if audit is not None and work.decided:
+                        audit(conn, [e for _, e, _ in work.decided])
                 return work.echo_repeats(valid)
             except RETRYABLE as exc:
                 if attempt == RETRIES and len(valid) == 1:
@@ -203,7 +210,7 @@ class EventIngestor:
                 log.info("event transaction conflicted (%s), attempt %d", type(exc).__name__, attempt)
         out: dict[int, EventOutcome] = {}
         for item in valid:  # one transaction per event, so one stubborn event cannot hold back the rest
-            out.update(self._commit([item], now))
+            out.update(self._commit([item], now, audit))
         return out
 
     # -- read and decide -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.contracts.events import EventIn
+from cvm.contracts.tables import complaint_status
 from cvm.delivery.outbox import utc, utc_or_none
 from cvm.store import bulk
 from cvm.store.tables import customer_online
@@ -183,7 +184,7 @@ def _contact(p: OnlineProfile, e: EventIn) -> None:
 
 def _complaint(p: OnlineProfile, e: EventIn) -> None:
     f = p.features
-    opened = e.properties.get("status", "opened") == "opened"
+    opened = complaint_status(e.properties.get("status", "open")) == "open"  # "opened" in older stored events
     if opened:
         _count(f, "online_complaints")
     if _latest(f, "last_complaint_at", e.ts):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from cvm.contracts.actions import RESULT_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Decision, Suppressed
 from cvm.contracts.event_values import UnsoundError, excerpt, text_bytes
 from cvm.contracts.events import MAX_ID, EventIn
+from cvm.contracts.tables import complaint_status
 from cvm.delivery.outbox import Enqueued, utc
 from cvm.events.profile import OnlineProfile
 
@@ -100,7 +101,10 @@ class Stored:
 
     def same(self, event: EventIn) -> bool:
         """Whether ``event`` says what this one said (the same customer, type, time and properties)."""
-        return (self.customer_id, self.type, utc(self.ts), self.properties) == _content(event)
+        properties = self.properties
+        if self.type == "complaint" and "status" in properties:  # stored before one vocabulary ("opened")
+            properties = {**properties, "status": complaint_status(properties["status"]) or properties["status"]}
+        return (self.customer_id, self.type, utc(self.ts), properties) == _content(event)
 
 
 def _content(event: EventIn) -> tuple[str, str, datetime, dict[str, Any]]:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from cvm.contracts.tables import complaint_status_sql
+
 Dialect = Literal["duckdb", "spark"]
 
 #: Offsets (days before ``as_of``) of the window boundaries that the blocks use.
@@ -136,7 +138,9 @@ con_f AS (
     COUNT(CASE WHEN topic = 'cancellation_request' AND d >= {d90} THEN 1 END) AS cancellation_requests_90d,
     COUNT(CASE WHEN topic = 'payment_reminder' AND d >= {d90} THEN 1 END) AS payment_reminders_90d,
     COUNT(CASE WHEN topic = 'sales_visit' AND d >= {d365} THEN 1 END) AS sales_visits_365d,
-    COUNT(CASE WHEN outcome = 'open' AND (direction IS NULL OR direction <> 'outbound') AND d >= {d365} THEN 1 END)
+    COUNT(CASE WHEN """
+    + complaint_status_sql("outcome")
+    + """ = 'open' AND (direction IS NULL OR direction <> 'outbound') AND d >= {d365} THEN 1 END)
       AS open_tickets,
     MAX(d) AS last_contact
   FROM con

@@ -25,6 +25,7 @@ from sqlglot import exp
 from cvm.config.plan_defaults import BASE_ATTRIBUTES
 from cvm.config.plans import SegmentsConfig
 from cvm.contracts import TABLES
+from cvm.contracts.tables import complaint_status_sql
 
 _NEXT = (
     "CASE WHEN {x} + to_years(CAST(year($as_of) - year({x}) AS INTEGER)) >= $as_of "
@@ -81,7 +82,7 @@ pay AS (
 ),
 con AS (
   SELECT customer_id,
-         bool_or(topic = 'complaint' AND outcome = 'open') AS open_complaint,
+         bool_or(topic = 'complaint' AND {complaint_status_sql("outcome")} = 'open') AS open_complaint,
          count(*) FILTER (WHERE topic = 'complaint' AND d >= $as_of - INTERVAL 90 DAY) AS complaints_90d,
          count(*) FILTER (WHERE d >= $as_of - INTERVAL 90 DAY) AS contacts_90d
   FROM (SELECT customer_id, CAST(ts AS DATE) AS d, topic, outcome FROM contacts WHERE CAST(ts AS DATE) < $as_of)

@@ -13,6 +13,8 @@ from cvm.customers.erase import Erasure
 from cvm.customers.erase_everywhere import erase_everywhere
 from cvm.customers.events import assignments_frame, contact_history_frame
 from cvm.customers.listing import value_and_stage
+from cvm.events.export import logged_events
+from cvm.events.hubrows import HubRows, hub_rows
 from cvm.experiments import records
 from cvm.services.workspace import Audit, Workspace, audited
 
@@ -29,11 +31,13 @@ class CustomerService:
 
     def customer(self, customer_id: str) -> dict[str, Any]:
         """The 360 profile of one customer (raises :class:`cvm.customers.UnknownCustomerError`)."""
-        return customers.customer_profile(self.ws.offline, customer_id, online=self._online_rows(customer_id))
+        online, events = self._online_rows(customer_id), self._events(customer_id)
+        return customers.customer_profile(self.ws.offline, customer_id, online=online, events=events)
 
     def timeline(self, customer_id: str) -> list[dict[str, Any]]:
         """Everything that happened to one customer, newest first."""
-        return customers.timeline(self.ws.offline, customer_id, online=self._online_rows(customer_id))
+        online, events = self._online_rows(customer_id), self._events(customer_id)
+        return customers.timeline(self.ws.offline, customer_id, online=online, events=events)
 
     def customers(self, limit: int = 50, offset: int = 0, q: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """A page of customers (optionally matching ``q``) and the number of matches."""
@@ -70,6 +74,14 @@ class CustomerService:
         except sa.exc.DBAPIError:  # an older online store without contact_history
             return {}
         return {"contact_history": contact_history_frame(rows), **self._pilot_rows(customer_id)}
+
+    def _events(self, customer_id: str) -> HubRows | None:
+        """The hub rows of the customer's accepted events that ``cvm run`` has not exported yet (at once in the 360)."""
+        try:
+            with self.ws.online.read() as conn:
+                return hub_rows(logged_events(conn, customer_id))
+        except sa.exc.DBAPIError:  # an online store before migration 0006
+            return None
 
     def _pilot_rows(self, customer_id: str) -> dict[str, pl.DataFrame]:
         try:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import sqlalchemy as sa
 
 from cvm.contracts import table_schema
+from cvm.events.export import EventExport, export_events
 from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
 from cvm.ingest.mapping import with_source
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
@@ -78,6 +81,31 @@ class IngestService:
         raw = read_sql(url, query, options)
         digests = [frame_digest(raw.frame.drop("__line__"))]
         return self._store(table, [raw], digests, options, upsert, max_reject_ratio, actor=actor)
+
+    def ingest_frame(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        name: str,
+        *,
+        upsert: bool = False,
+        max_reject_ratio: float | None = None,
+        actor: str | None = None,
+    ) -> BatchResult:
+        """Ingest an in-memory frame as one batch whose source is ``name`` (``events``: the events export)."""
+        raw = read_frame(frame, name)
+        digests = [frame_digest(raw.frame.drop("__line__"))]
+        return self._store(table, [raw], digests, ReadOptions(), upsert, max_reject_ratio, actor=actor)
+
+    def export_events(self, actor: str | None = None) -> EventExport:
+        """Write the events accepted since the last run into the hub tables, once each (:mod:`cvm.events.export`)."""
+
+        def record(conn: sa.Connection, report: EventExport) -> None:
+            if report.events:
+                entry = Audit("events.export", "events", report.events, report.detail())
+                self.ws.write_audit(actor, entry, conn)
+
+        return export_events(self.ws.offline, self.ws.online, partial(self.ingest_frame, actor=actor), record)
 
     def quarantine(self, table: str | None = None, batch_id: str | None = None, limit: int = 100) -> pl.DataFrame:
         """Rejected cells, newest batch first, optionally for one table or batch."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 
 from cvm import customers, delivery
 from cvm.config import Settings
 from cvm.contracts.decisions import RankedAction
+from cvm.contracts.events import EventIn
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
 from cvm.jobs.cycle import persist_decisions, plan_states
 from cvm.plans import decide, rank
@@ -166,9 +169,19 @@ class PlansService:
             self._events = (settings, ingestor)
         return self._events[1]
 
-    def ingest_events(self, events: Sequence[Any], source: str = "") -> IngestReport:
-        """Validate, store and act on events, each in one transaction with its effects (ids unique per source)."""
-        return self.events.ingest(events, source)
+    def ingest_events(self, events: Sequence[Any], source: str = "", actor: str | None = None) -> IngestReport:
+        """Validate, store and act on events, each in one transaction with its effects (ids unique per source).
+
+        The accepted events of each transaction are one ``events.ingest`` entry of the audit log, in it.
+        """
+        return self.events.ingest(events, source, audit=partial(self._audit_events, actor, source))
+
+    def _audit_events(self, actor: str | None, source: str, conn: sa.Connection, accepted: Sequence[EventIn]) -> None:
+        """``events.ingest``: the events one transaction accepted (rows) and their count per type, in it."""
+        types = dict(sorted(Counter(e.type for e in accepted).items()))
+        detail = {"source": source, "sources": sorted({e.source for e in accepted}), "types": types}
+        entry = Audit("events.ingest", "events", len(accepted), detail)
+        self.ws.write_audit(actor[:64] if actor else None, entry, conn)  # audit_log.actor holds 64 characters
 
     def next_best_action(self, customer_id: str) -> list[RankedAction]:
         """The eligible actions for one customer now, ranked, with why each was chosen or not."""

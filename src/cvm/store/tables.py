@@ -54,6 +54,14 @@ event_log = sa.Table(
     sa.Column("result", sa.JSON, nullable=False),
     # an event id is unique within its source (migration 0005); "" for events stored before sources
     sa.Column("source", sa.String(200), primary_key=True, server_default=""),
+    # when `cvm run` wrote the event into the offline hub tables (migration 0006; cvm.events.export)
+    sa.Column("exported_at", _TS, nullable=True),
+    sa.Index(
+        "ix_event_log_unexported",
+        "received_at",
+        postgresql_where=sa.text("exported_at IS NULL"),
+        sqlite_where=sa.text("exported_at IS NULL"),
+    ),
 )
 
 customer_online = sa.Table(
