@@ -30,7 +30,8 @@ from typing import Any
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
 from cvm.hub import inbox
 from cvm.hub.summary import HubSummary
-from cvm.ingest.batch import BatchResult
+from cvm.ingest.batch import BatchResult, unreadable
+from cvm.ingest.readers import SourceError
 from cvm.scoring import ScoreReport, ScoringError
 from cvm.services import (
     AccessService,
@@ -64,7 +65,7 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "batches": [{**b.summary(), "status": b.status} for b in self.batches],
+            "batches": [{**b.summary(), **b.explain()} for b in self.batches],
             "summary": self.summary.to_dict(),
             "scores": self.scores.to_dict() if self.scores else None,
             "cycle": self.cycle,
@@ -151,7 +152,10 @@ class Engine:
         batches: list[BatchResult] = []
 
         def ingest_one(table: str, path: Path) -> bool:
-            result = self.ingest(table, path, actor=actor)
+            try:
+                result = self.ingest(table, path, actor=actor)
+            except SourceError as exc:  # one unreadable file is refused with its reason; the run goes on
+                result = unreadable(table, str(path), exc)
             batches.append(result)
             return result.ok
 

@@ -68,8 +68,22 @@ def test_refused_batch_stores_nothing(loaded: Engine, tmp_path: Path) -> None:
     assert (result.read, result.accepted, result.rejected) == (8, 2, 6)
     assert result.rejects is not None
     assert result.rejects.height == 6
-    assert _manifest(loaded) == before
-    assert sorted(p.name for p in loaded.offline.root.rglob("*.parquet")) == files_before
+    after = _manifest(loaded)
+    # Issue 15: the refused cells are kept in the quarantine (status refused); nothing else is stored.
+    assert after["batches"] == before["batches"]
+    assert {k: v for k, v in after["tables"].items() if k != "quarantine"} == {  # type: ignore[attr-defined]
+        k: v
+        for k, v in before["tables"].items()  # type: ignore[attr-defined]
+        if k != "quarantine"
+    }
+    new_files = sorted(p.name for p in loaded.offline.root.rglob("*.parquet") if p.name not in files_before)
+    assert [p.parent.name for p in loaded.offline.root.rglob("*.parquet") if p.name in new_files] == ["quarantine"]
+    refused = loaded.offline.read("quarantine").filter(pl.col("batch_id") == result.batch_id)
+    assert refused.height == 6
+    assert set(refused["status"]) == {"refused"}
+    again = loaded.ingest("transactions", tmp_path / "bad.csv")
+    assert again.status == "refused"
+    assert _manifest(loaded) == after  # refused again: its cells are not stored twice
 
 
 def test_natural_keys_never_duplicate_across_batches(loaded: Engine, tmp_path: Path) -> None:

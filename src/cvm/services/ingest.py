@@ -30,6 +30,8 @@ def _ingested(result: BatchResult, call: Mapping[str, Any]) -> Audit | None:
         "rejected": result.rejected,
         "sources": list(result.sources),
     }
+    if result.retry_of:
+        detail["retry_of"] = result.retry_of
     return Audit(f"ingest.{result.status}", call["table"], result.accepted, detail)
 
 
@@ -73,13 +75,17 @@ class IngestService:
         digests = [frame_digest(raw.frame.drop("__line__"))]
         return self._store(table, [raw], digests, options, upsert, max_reject_ratio, actor=actor)
 
-    def quarantine(self, table: str | None = None, batch_id: str | None = None, limit: int = 100) -> pl.DataFrame:
-        """Rejected cells, newest batch first, optionally for one table or batch."""
-        scan = self.ws.offline.scan("quarantine")
+    def quarantine(
+        self, table: str | None = None, batch_id: str | None = None, limit: int = 100, status: str | None = None
+    ) -> pl.DataFrame:
+        """Rejected cells with their status (refused, rejected, resolved), newest batch first."""
+        scan = self.ws.offline.scan("quarantine").with_columns(pl.col("status").fill_null("rejected"))
         if table:
             scan = scan.filter(pl.col("table") == table)
         if batch_id:
             scan = scan.filter(pl.col("batch_id") == batch_id)
+        if status:
+            scan = scan.filter(pl.col("status") == status)
         return scan.sort(["ingested_at", "line"], descending=[True, False]).head(limit).collect()
 
     def _rules(self, options: ReadOptions) -> Rules:
