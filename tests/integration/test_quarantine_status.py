@@ -20,6 +20,7 @@ P3,C3,2024-06-02,75
 P4,C9,2024-06-05,20
 P5,C2,2024-06-05,-5
 """
+ALL_REJECTED = [(line, "rejected", None) for line in (3, 4, 5, 6)]
 
 
 def _status(engine: Engine, table: str) -> list[tuple[int, str, str | None]]:
@@ -32,9 +33,7 @@ def test_same_content_again_loads_the_rows_whose_customer_now_exists(any_engine:
     eng.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS))
     first = eng.ingest("payments", write(tmp_path / "p.csv", PAYMENTS), max_reject_ratio=1.0)
     assert (first.status, first.read, first.accepted, first.rejected) == ("committed", 5, 1, 4)
-    assert _status(eng, "payments") == [(3, "rejected", None), (4, "rejected", None), (5, "rejected", None)] + [
-        (6, "rejected", None)
-    ]
+    assert _status(eng, "payments") == ALL_REJECTED
 
     eng.ingest("customers", write(tmp_path / "c3.csv", "customer_id,name,acquired_at,kind\nC3,Cas,2024-03-15,B2B\n"))
     again = eng.ingest("payments", write(tmp_path / "p_again.csv", PAYMENTS))  # same bytes, another path
@@ -95,9 +94,7 @@ def test_a_refused_file_keeps_its_cells_until_it_loads(any_engine: Engine, tmp_p
 
     loose = eng.ingest("payments", tmp_path / "p.csv", max_reject_ratio=1.0)  # same content, now committed
     assert (loose.batch_id, loose.status) == (refused.batch_id, "committed")
-    assert _status(eng, "payments") == [(3, "rejected", None), (4, "rejected", None), (5, "rejected", None)] + [
-        (6, "rejected", None)
-    ]
+    assert _status(eng, "payments") == ALL_REJECTED
     assert eng.ingest.quarantine(status="refused").is_empty()
 
 
