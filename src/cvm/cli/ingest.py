@@ -33,7 +33,8 @@ def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None)
     if rejects_out is not None and rejects is not None:
         safe_polars(rejects).write_csv(rejects_out)
     if json_out:
-        extra = {k: result.explain(0)[k] for k in ("status", "message", "retry_of")} if result.message else {}
+        retried = result.status == "retried"
+        extra = {k: result.explain(0)[k] for k in ("status", "message", "retry_of")} if retried else {}
         console.json({**result.summary(), **extra})
     else:
         console.table(
@@ -56,7 +57,7 @@ def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None)
             f"{result.max_reject_ratio:.1%}; nothing of this batch was stored."
         )
     elif result.message:
-        console.print(result.message)
+        console.err.print(result.message)
     elif result.status == "unchanged":
         console.note("this content was already ingested: nothing changed")
 
