@@ -82,7 +82,11 @@ def test_refusals_are_explained_and_rejected_rows_load_once_their_customer_exist
     payments = _drop(ws, "payments", "payments.csv", PAYMENTS)
     _drop(ws, "transactions", "transactions.csv", TRANSACTIONS)
 
-    first = _run(ws, ok=False)  # the transactions file is refused: exit 1
+    proc = cvm("run", "-w", str(ws), "--json", ok=False)  # the transactions file is refused: exit 1
+    assert proc.returncode == 1
+    waiting = {f["table"]: f["quarantined"] for f in json.loads(proc.stdout)["summary"]["tables"]}
+    assert (waiting["customers"], waiting["payments"], waiting["transactions"]) == (1, 3, 2)
+    first = {b["table"]: b for b in json.loads(proc.stdout)["batches"]}
     c, p, t = first["customers"], first["payments"], first["transactions"]
     assert (c["status"], c["read"], c["accepted"], c["rejected"]) == ("committed", 4, 3, 1)
     assert [(r["line"], r["field"], r["value"], r["reason"]) for r in c["rejects"]] == [
@@ -119,7 +123,9 @@ def test_refusals_are_explained_and_rejected_rows_load_once_their_customer_exist
 
     _drop(ws, "customers", "customers_fixed.csv", CUSTOMERS_FIXED)
     shutil.copy(ws / "inbox" / "payments" / "archive" / "payments.csv", payments)  # the same file, sent again
-    second = _run(ws)
+    proc = cvm("run", "-w", str(ws), "--json")
+    assert {f["quarantined"] for f in json.loads(proc.stdout)["summary"]["tables"]} == {0}
+    second = {b["table"]: b for b in json.loads(proc.stdout)["batches"]}
     c2, p2, t2 = second["customers"], second["payments"], second["transactions"]
     assert (c2["status"], c2["read"], c2["accepted"], c2["rejected"]) == ("committed", 1, 1, 0)
     assert (p2["status"], p2["read"], p2["accepted"], p2["rejected"]) == ("retried", 3, 3, 0)
