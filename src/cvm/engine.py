@@ -160,6 +160,8 @@ class Engine:
             return result.ok
 
         inbox.drain(self.workspace, ingest_one)
+        if any(b.table == "customers" and b.accepted and b.status in ("committed", "retried") for b in batches):
+            batches += self.ingest.retry_archived(actor=actor)  # rows that waited for these customers
         try:
             scores = self.scoring.score(actor=actor)
         except ScoringError as exc:

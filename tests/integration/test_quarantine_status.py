@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from cvm.engine import Engine
 from tests.conftest import write
@@ -142,3 +143,34 @@ def test_an_unreadable_inbox_file_is_refused_with_its_reason_and_the_run_goes_on
     assert "needs column(s) invoice_id, customer_id, due_date, amount" in got["payments"].reason
     assert report.to_dict()["batches"][1]["reason"] == got["payments"].reason
     assert (inbox / "payments" / "p.csv").exists()
+
+
+def test_run_retries_archived_rows_once_their_customers_arrive(any_engine: Engine) -> None:
+    """No re-sending needed: the run that loads the missing customers retries the archived payments file."""
+    eng = any_engine
+    config = yaml.safe_load((eng.workspace / "cvm.yaml").read_text())
+    config["ingest"]["max_reject_ratio"] = 1.0
+    (eng.workspace / "cvm.yaml").write_text(yaml.safe_dump(config))
+    eng.ws.reload()
+    inbox = eng.workspace / "inbox"
+    write(inbox / "customers" / "c.csv", CUSTOMERS)
+    write(inbox / "payments" / "p.csv", PAYMENTS)
+    first = {b.table: b for b in eng.run().batches}
+    assert (first["payments"].accepted, first["payments"].rejected) == (1, 4)
+
+    write(inbox / "customers" / "c3.csv", "customer_id,name,acquired_at,kind\nC3,Cas,2024-03-15,B2B\n")
+    report = eng.run()
+    assert [(b.table, b.status) for b in report.batches] == [("customers", "committed"), ("payments", "retried")]
+    retried = report.batches[1]
+    assert (retried.read, retried.accepted, retried.rejected) == (4, 2, 2)
+    assert retried.retry_of == first["payments"].batch_id
+    assert retried.sources == (str(inbox / "payments" / "archive" / "p.csv"),)
+    assert sorted(eng.offline.read("payments")["invoice_id"]) == ["P1", "P2", "P3"]
+    assert _status(eng, "payments") == [
+        (3, "resolved", retried.batch_id),
+        (4, "resolved", retried.batch_id),
+        (5, "rejected", None),
+        (6, "rejected", None),
+    ]
+    assert eng.run().batches == []  # nothing new: nothing retried, nothing written
+    assert sorted(eng.offline.read("payments")["invoice_id"]) == ["P1", "P2", "P3"]

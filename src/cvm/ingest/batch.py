@@ -207,12 +207,46 @@ def ingest_batch(
     """Validate ``sources`` as one batch of ``table`` and commit it atomically.
 
     The batch is refused whole, storing nothing, when its rejected share exceeds
-    ``max_reject_ratio``. A batch with the same id as a committed one is a no-op.
+    ``max_reject_ratio``; its cells are kept in the quarantine as ``refused``. A batch with
+    the same id as a committed one stores nothing new except its rejected rows that pass now
+    (:func:`retry_rejected`).
     """
+    result = _ingest(store, table, sources, digests, rules, upsert, max_reject_ratio, options, retry_only=False)
+    assert result is not None
+    return result
+
+
+def retry_batch(
+    store: OfflineStore,
+    table: str,
+    sources: Sequence[RawTable],
+    digests: Sequence[str],
+    rules: Rules,
+    options: dict[str, Any] | None = None,
+) -> BatchResult | None:
+    """Retry the rejected rows of content already committed; ``None`` when nothing loads (or it never committed)."""
+    result = _ingest(store, table, sources, digests, rules, False, 1.0, options, retry_only=True)
+    return result if result is not None and result.status == "retried" else None
+
+
+def _ingest(
+    store: OfflineStore,
+    table: str,
+    sources: Sequence[RawTable],
+    digests: Sequence[str],
+    rules: Rules,
+    upsert: bool,
+    max_reject_ratio: float,
+    options: dict[str, Any] | None,
+    *,
+    retry_only: bool,
+) -> BatchResult | None:
     schema = table_schema(table)
     bid = batch_id(table, digests, {"upsert": upsert, **(options or {})})
     with store.transaction() as tx:
         done = tx.manifest["batches"].get(bid)
+        if done is None and retry_only:
+            return None
         if done is not None:
             fields = {k: done[k] for k in ("table", "read", "accepted", "rejected", "batch_id")}
             unchanged = BatchResult(**fields, status="unchanged", sources=tuple(s.source for s in sources))

@@ -13,7 +13,9 @@ import polars as pl
 import pyarrow as pa
 
 from cvm.contracts import table_schema
-from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
+from cvm.hub import inbox
+from cvm.ingest import quarantine
+from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch, retry_batch
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
 from cvm.ingest.validate import Rules
 from cvm.services.workspace import Audit, Workspace, audited
@@ -88,6 +90,32 @@ class IngestService:
             scan = scan.filter(pl.col("status") == status)
         return scan.sort(["ingested_at", "line"], descending=[True, False]).head(limit).collect()
 
+    def retry_archived(self, actor: str | None = None) -> list[BatchResult]:
+        """Retry the archived inbox files whose rows wait for their customer (``cvm run`` after new customers).
+
+        Only content already committed is retried, with the inbox's read options; the rows that load
+        form a batch of their own (:func:`cvm.ingest.batch.retry_batch`), audited like any other.
+        """
+        waiting = (
+            quarantine.stored(self.ws.offline)
+            .filter((pl.col("status") == "rejected") & pl.col("reason").str.starts_with("unknown customer"))
+            .select("table", "source")
+            .unique()
+            .sort("table", "source")
+        )
+        done = []
+        for table, source in waiting.iter_rows():
+            path = inbox.archived(self.ws.root, table, source)
+            if path is not None and (result := self._retry(table, path, actor=actor)) is not None:
+                done.append(result)
+        return done
+
+    @audited(lambda result, call: _ingested(result, call) if result is not None else None)
+    def _retry(self, table: str, path: Path, *, actor: str | None = None) -> BatchResult | None:
+        options = ReadOptions()
+        raws, digests = self._read(path, options)
+        return retry_batch(self.ws.offline, table, raws, digests, self._rules(options), options=self._options(options))
+
     def _rules(self, options: ReadOptions) -> Rules:
         s = self.ws.settings.ingest
         return Rules(
@@ -123,7 +151,6 @@ class IngestService:
         actor: str | None = None,
     ) -> BatchResult:
         ratio = self.ws.settings.ingest.max_reject_ratio if max_reject_ratio is None else max_reject_ratio
-        opts = {k: v for k, v in asdict(options).items() if v is not None and k != "format"}
         return ingest_batch(
             self.ws.offline,
             table,
@@ -132,5 +159,10 @@ class IngestService:
             self._rules(options),
             upsert=upsert,
             max_reject_ratio=ratio,
-            options={k: str(v) for k, v in opts.items()},
+            options=self._options(options),
         )
+
+    @staticmethod
+    def _options(options: ReadOptions) -> dict[str, str]:
+        """The read options that make part of a batch's id."""
+        return {k: str(v) for k, v in asdict(options).items() if v is not None and k != "format"}
