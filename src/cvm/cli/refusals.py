@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # the CLI imports this module at start-up: no Polars here
     from cvm.ingest.batch import BatchResult
 
 SHOWN_CELLS = 5
-CELL_COLUMNS = ("source", "line", "field", "value", "reason")
+CELL_COLUMNS = ("file", "line", "field", "value", "reason")  # the file's full path heads its cells
 
 
 class QuarantineStatus(StrEnum):
@@ -32,7 +33,7 @@ def _cells(batch: BatchResult) -> None:
     console.table(
         None,
         CELL_COLUMNS,
-        ([c["source"], str(c["line"]), c["field"], c["value"], c["reason"]] for c in cells["rejects"]),
+        ([Path(c["source"]).name, str(c["line"]), c["field"], c["value"], c["reason"]] for c in cells["rejects"]),
     )
     more = cells["rejected_cells"] - len(cells["rejects"])
     if more > 0:

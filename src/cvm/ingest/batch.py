@@ -336,4 +336,5 @@ def retry_rejected(
 
 def unreadable(table: str, source: str, error: Exception) -> BatchResult:
     """A source refused before any row was read (not found, malformed, missing columns): nothing stored."""
-    return BatchResult(table, 0, 0, 0, "", "refused", sources=(source,), reason=str(error))
+    reason = str(error).removeprefix(f"{source}: ")  # the source is named beside the reason
+    return BatchResult(table, 0, 0, 0, "", "refused", sources=(source,), reason=reason)
