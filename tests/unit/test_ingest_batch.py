@@ -172,3 +172,17 @@ def test_audit_records_every_write(loaded: Engine) -> None:
     actions = [(e["action"], e["target"], e["rows"]) for e in loaded.access.audit_entries()]
     assert ("ingest.committed", "customers", 3) in actions
     assert ("ingest.committed", "transactions", 4) in actions
+
+
+def test_one_row_that_waited_for_its_customer_loads_when_the_same_file_comes_again(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    text = "transaction_id,customer_id,ts,amount\nT20,C1,2024-05-01,10\nT21,C4,2024-05-02,11\n"
+    first = loaded.ingest("transactions", write(tmp_path / "t.csv", text), max_reject_ratio=1.0)
+    assert (first.accepted, first.rejected) == (1, 1)
+    loaded.ingest("customers", write(tmp_path / "c4.csv", "customer_id,kind,acquired_at\nC4,B2C,2024-04-01\n"))
+    again = loaded.ingest("transactions", tmp_path / "t.csv")
+    assert (again.status, again.read, again.accepted, again.rejected) == ("retried", 1, 1, 0)
+    assert again.message == "unchanged; 1 row rejected earlier now loads: its customer exists"
+    stored = loaded.offline.read("transactions").filter(pl.col("transaction_id").is_in(["T20", "T21"]))
+    assert sorted(stored["transaction_id"]) == ["T20", "T21"]

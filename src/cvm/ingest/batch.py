@@ -268,13 +268,14 @@ def _ingest(
 
 def _retry_message(loaded: int, still: int, reasons: pl.Series, bid: str) -> str:
     """``unchanged; 3 rows rejected earlier now load: their customers exist`` and what is left."""
-    rows = "row" if loaded == 1 else "rows"
-    why = (
-        "their customers exist"
-        if reasons.len() and reasons.str.starts_with("unknown customer").all()
-        else "they pass the checks now"
-    )
-    text = f"unchanged; {loaded} {rows} rejected earlier now load: {why}" if loaded else "unchanged"
+    one = loaded == 1
+    customers = reasons.len() and reasons.str.starts_with("unknown customer").all()
+    if customers:
+        why = "its customer exists" if one else "their customers exist"
+    else:
+        why = "it passes the checks now" if one else "they pass the checks now"
+    rows = "1 row rejected earlier now loads" if one else f"{loaded} rows rejected earlier now load"
+    text = f"unchanged; {rows}: {why}" if loaded else "unchanged"
     if still:
         text += f"; {still} still rejected (`cvm quarantine --batch {bid}`)"
     return text
