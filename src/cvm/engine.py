@@ -30,7 +30,8 @@ from typing import Any
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
 from cvm.hub import inbox
 from cvm.hub.summary import HubSummary
-from cvm.ingest.batch import BatchResult
+from cvm.ingest.batch import BatchResult, unreadable
+from cvm.ingest.readers import SourceError
 from cvm.scoring import ScoreReport, ScoringError
 from cvm.services import (
     AccessService,
@@ -64,7 +65,7 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "batches": [{**b.summary(), "status": b.status} for b in self.batches],
+            "batches": [{**b.summary(), **b.explain()} for b in self.batches],
             "summary": self.summary.to_dict(),
             "scores": self.scores.to_dict() if self.scores else None,
             "cycle": self.cycle,
@@ -151,12 +152,17 @@ class Engine:
         batches: list[BatchResult] = []
 
         def ingest_one(table: str, path: Path) -> bool:
-            result = self.ingest(table, path, actor=actor)
+            try:
+                result = self.ingest(table, path, actor=actor)
+            except SourceError as exc:  # one unreadable file is refused with its reason; the run goes on
+                result = unreadable(table, str(path), exc)
             batches.append(result)
             return result.ok
 
         inbox.drain(self.workspace, ingest_one)
         batches += self.ingest.export_events(actor=actor).batches  # events of POST /events, once each
+        if any(b.table == "customers" and b.accepted and b.status in ("committed", "retried") for b in batches):
+            batches += self.ingest.retry_archived(actor=actor)  # rows that waited for these customers
         try:
             scores = self.scoring.score(actor=actor)
         except ScoringError as exc:

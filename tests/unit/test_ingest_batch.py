@@ -68,8 +68,22 @@ def test_refused_batch_stores_nothing(loaded: Engine, tmp_path: Path) -> None:
     assert (result.read, result.accepted, result.rejected) == (8, 2, 6)
     assert result.rejects is not None
     assert result.rejects.height == 6
-    assert _manifest(loaded) == before
-    assert sorted(p.name for p in loaded.offline.root.rglob("*.parquet")) == files_before
+    after = _manifest(loaded)
+    # Issue 15: the refused cells are kept in the quarantine (status refused); nothing else is stored.
+    assert after["batches"] == before["batches"]
+    assert {k: v for k, v in after["tables"].items() if k != "quarantine"} == {  # type: ignore[attr-defined]
+        k: v
+        for k, v in before["tables"].items()  # type: ignore[attr-defined]
+        if k != "quarantine"
+    }
+    new_files = sorted(p.name for p in loaded.offline.root.rglob("*.parquet") if p.name not in files_before)
+    assert [p.parent.name for p in loaded.offline.root.rglob("*.parquet") if p.name in new_files] == ["quarantine"]
+    refused = loaded.offline.read("quarantine").filter(pl.col("batch_id") == result.batch_id)
+    assert refused.height == 6
+    assert set(refused["status"]) == {"refused"}
+    again = loaded.ingest("transactions", tmp_path / "bad.csv")
+    assert again.status == "refused"
+    assert _manifest(loaded) == after  # refused again: its cells are not stored twice
 
 
 def test_natural_keys_never_duplicate_across_batches(loaded: Engine, tmp_path: Path) -> None:
@@ -158,3 +172,17 @@ def test_audit_records_every_write(loaded: Engine) -> None:
     actions = [(e["action"], e["target"], e["rows"]) for e in loaded.access.audit_entries()]
     assert ("ingest.committed", "customers", 3) in actions
     assert ("ingest.committed", "transactions", 4) in actions
+
+
+def test_one_row_that_waited_for_its_customer_loads_when_the_same_file_comes_again(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    text = "transaction_id,customer_id,ts,amount\nT20,C1,2024-05-01,10\nT21,C4,2024-05-02,11\n"
+    first = loaded.ingest("transactions", write(tmp_path / "t.csv", text), max_reject_ratio=1.0)
+    assert (first.accepted, first.rejected) == (1, 1)
+    loaded.ingest("customers", write(tmp_path / "c4.csv", "customer_id,kind,acquired_at\nC4,B2C,2024-04-01\n"))
+    again = loaded.ingest("transactions", tmp_path / "t.csv")
+    assert (again.status, again.read, again.accepted, again.rejected) == ("retried", 1, 1, 0)
+    assert again.message == "unchanged; 1 row rejected earlier now loads: its customer exists"
+    stored = loaded.offline.read("transactions").filter(pl.col("transaction_id").is_in(["T20", "T21"]))
+    assert sorted(stored["transaction_id"]) == ["T20", "T21"]

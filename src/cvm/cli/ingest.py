@@ -34,7 +34,9 @@ def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None)
     if rejects_out is not None and rejects is not None:
         safe_polars(rejects).write_csv(rejects_out)
     if json_out:
-        console.json(result.summary())
+        retried = result.status == "retried"
+        extra = {k: result.explain(0)[k] for k in ("status", "message", "retry_of")} if retried else {}
+        console.json({**result.summary(), **extra})
     else:
         console.table(
             f"Ingest into {result.table}",
@@ -55,6 +57,8 @@ def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None)
             f"[red]refused:[/red] {result.reject_ratio:.1%} of rows rejected, above --max-reject-ratio "
             f"{result.max_reject_ratio:.1%}; nothing of this batch was stored."
         )
+    elif result.message:
+        console.err.print(result.message)
     elif result.status == "unchanged":
         console.note("this content was already ingested: nothing changed")
 

@@ -27,6 +27,7 @@ from cvm.cli import (
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.refusals import QuarantineStatus
 from cvm.cli.report import print_run
 from cvm.engine import Engine
 
@@ -125,18 +126,26 @@ def quarantine(
     workspace: Workspace = Path("."),
     table: Annotated[str | None, typer.Option(help="Only this table.")] = None,
     batch: Annotated[str | None, typer.Option(help="Only this batch id.")] = None,
+    status: Annotated[QuarantineStatus | None, typer.Option(help="Only refused, rejected or resolved cells.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many rejected cells, newest batch first.")] = 100,
     json_out: JsonFlag = False,
 ) -> None:
-    """Show rejected rows: source file, line, field, value and reason."""
-    rows = open_engine(workspace).ingest.quarantine(table, batch, limit).to_dicts()
+    """Show rejected cells: batch, status, source file, line, field, value and reason.
+
+    Status: refused (the whole file was refused), rejected (row left out of a loaded file), resolved (a later
+    batch loaded the row: resolved_by names it).
+    """
+    rows = open_engine(workspace).ingest.quarantine(table, batch, limit, status.value if status else None).to_dicts()
     if json_out:
         console.json(rows)
         return
     console.table(
         "Quarantine",
-        ["batch", "table", "source", "line", "field", "value", "reason"],
-        ([r["batch_id"], r["table"], r["source"], r["line"], r["field"], r["value"], r["reason"]] for r in rows),
+        ["batch", "status", "table", "source", "line", "field", "value", "reason"],
+        (
+            [r["batch_id"], r["status"], r["table"], r["source"], str(r["line"]), r["field"], r["value"], r["reason"]]
+            for r in rows
+        ),
     )
 
 

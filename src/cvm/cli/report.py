@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cvm.cli.console import console
+from cvm.cli.refusals import print_refusals
 from cvm.cli.score import print_scores
 from cvm.engine import RunReport
 from cvm.hub.summary import HubSummary
@@ -33,6 +34,7 @@ def print_run(report: RunReport, json_out: bool) -> None:
             ["table", "source", "status", "read", "accepted", "rejected"],
             ([b.table, ", ".join(b.sources), b.status, b.read, b.accepted, b.rejected] for b in report.batches),
         )
+        print_refusals(report.batches)
     print_summary(report.summary)
     if report.scores is not None:
         print_scores(report.scores)

@@ -244,6 +244,15 @@ QUARANTINE = TableSchema(
         _c("reason", "string", required=True),
         _c("customer_id", "string"),
         _c("ingested_at", "timestamp", required=True),
+        _c(
+            "status",
+            "string",
+            choices=("refused", "rejected", "resolved"),
+            description="refused: its whole batch was refused; rejected: left out of a committed batch; "
+            "resolved: a later batch loaded the row (empty in entries stored before statuses: rejected)",
+        ),
+        _c("row_key", "string", description="the row's natural key as text (parts joined by '|'), when valid"),
+        _c("resolved_by", "string", description="the batch that loaded the row, once resolved"),
     ),
 )
 

@@ -47,6 +47,16 @@ def archive(path: Path) -> Path:
     return target
 
 
+def archived(workspace: Path, table: str, source: str) -> Path | None:
+    """Where the inbox file ``source`` of ``table`` was archived, if it came from the inbox and is still there."""
+    folder = (workspace / INBOX / table).resolve()
+    original = Path(source)
+    if original.parent.resolve() != folder:
+        return None
+    path = folder / ARCHIVE / original.name
+    return path if path.is_file() else None
+
+
 def drain(workspace: Path, ingest: Callable[[str, Path], bool]) -> list[tuple[str, Path, bool]]:
     """Ingest every pending file with ``ingest(table, path) -> ok``; archive the ones that went in."""
     done = []

@@ -48,8 +48,9 @@ def _table_figures(store: OfflineStore) -> list[TableFigures]:
     manifest = store.manifest()
     batches = pl.DataFrame([{"table": b["table"]} for b in manifest["batches"].values()], schema={"table": pl.Utf8})
     per_batch = dict(batches.group_by("table").len().iter_rows())
-    quarantined = dict(
-        store.scan(QUARANTINE.name).group_by("table").agg(pl.col("line").n_unique()).collect().iter_rows()
+    waiting = store.scan(QUARANTINE.name).filter(pl.col("status").fill_null("rejected") != "resolved")
+    quarantined = dict(  # rows still waiting for a fix (rejected or refused), not the ones loaded since
+        waiting.group_by("table").agg(pl.struct("batch_id", "source", "line").n_unique()).collect().iter_rows()
     )
     return [
         TableFigures(name, store.count(name), int(per_batch.get(name, 0)), int(quarantined.get(name, 0)))

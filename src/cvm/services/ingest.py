@@ -16,7 +16,9 @@ import sqlalchemy as sa
 
 from cvm.contracts import table_schema
 from cvm.events.export import EventExport, export_events
-from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
+from cvm.hub import inbox
+from cvm.ingest import quarantine
+from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch, retry_batch
 from cvm.ingest.mapping import with_source
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
 from cvm.ingest.validate import Rules
@@ -34,6 +36,8 @@ def _ingested(result: BatchResult, call: Mapping[str, Any]) -> Audit | None:
         "rejected": result.rejected,
         "sources": list(result.sources),
     }
+    if result.retry_of:
+        detail["retry_of"] = result.retry_of
     return Audit(f"ingest.{result.status}", call["table"], result.accepted, detail)
 
 
@@ -107,14 +111,44 @@ class IngestService:
 
         return export_events(self.ws.offline, self.ws.online, partial(self.ingest_frame, actor=actor), record)
 
-    def quarantine(self, table: str | None = None, batch_id: str | None = None, limit: int = 100) -> pl.DataFrame:
-        """Rejected cells, newest batch first, optionally for one table or batch."""
-        scan = self.ws.offline.scan("quarantine")
+    def quarantine(
+        self, table: str | None = None, batch_id: str | None = None, limit: int = 100, status: str | None = None
+    ) -> pl.DataFrame:
+        """Rejected cells with their status (refused, rejected, resolved), newest batch first."""
+        scan = self.ws.offline.scan("quarantine").with_columns(pl.col("status").fill_null("rejected"))
         if table:
             scan = scan.filter(pl.col("table") == table)
         if batch_id:
             scan = scan.filter(pl.col("batch_id") == batch_id)
+        if status:
+            scan = scan.filter(pl.col("status") == status)
         return scan.sort(["ingested_at", "line"], descending=[True, False]).head(limit).collect()
+
+    def retry_archived(self, actor: str | None = None) -> list[BatchResult]:
+        """Retry the archived inbox files whose rows wait for their customer (``cvm run`` after new customers).
+
+        Only content already committed is retried, with the inbox's read options; the rows that load
+        form a batch of their own (:func:`cvm.ingest.batch.retry_batch`), audited like any other.
+        """
+        waiting = (
+            quarantine.stored(self.ws.offline)
+            .filter((pl.col("status") == "rejected") & pl.col("reason").str.starts_with("unknown customer"))
+            .select("table", "source")
+            .unique()
+            .sort("table", "source")
+        )
+        done = []
+        for table, source in waiting.iter_rows():
+            path = inbox.archived(self.ws.root, table, source)
+            if path is not None and (result := self._retry(table, path, actor=actor)) is not None:
+                done.append(result)
+        return done
+
+    @audited(lambda result, call: _ingested(result, call) if result is not None else None)
+    def _retry(self, table: str, path: Path, *, actor: str | None = None) -> BatchResult | None:
+        options = with_source(None, self.ws.settings.sources.table(table))  # as the inbox read it
+        raws, digests = self._read(path, options)
+        return retry_batch(self.ws.offline, table, raws, digests, self._rules(options), options=self._options(options))
 
     def _rules(self, options: ReadOptions) -> Rules:
         s = self.ws.settings.ingest
@@ -152,7 +186,6 @@ class IngestService:
         actor: str | None = None,
     ) -> BatchResult:
         ratio = self.ws.settings.ingest.max_reject_ratio if max_reject_ratio is None else max_reject_ratio
-        opts = {k: v for k, v in asdict(options).items() if v is not None and k != "format"}
         return ingest_batch(
             self.ws.offline,
             table,
@@ -161,5 +194,10 @@ class IngestService:
             self._rules(options),
             upsert=upsert,
             max_reject_ratio=ratio,
-            options={k: str(v) for k, v in opts.items()},
+            options=self._options(options),
         )
+
+    @staticmethod
+    def _options(options: ReadOptions) -> dict[str, str]:
+        """The read options that make part of a batch's id."""
+        return {k: str(v) for k, v in asdict(options).items() if v is not None and k != "format"}

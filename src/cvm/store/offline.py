@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from cvm.contracts import TABLES, TableSchema, table_schema
-from cvm.store.schema import arrow_schema, conform, empty_frame
+from cvm.store.schema import arrow_schema, conform, empty_frame, polars_schema
 
 MANIFEST = "_manifest.json"
 LOCK = ".lock"
@@ -185,17 +185,19 @@ class OfflineStore:
 
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
         """Read a whole table into Polars (typed, possibly empty)."""
-        schema = table_schema(table)
-        files = self.files(table)
-        frame = pl.read_parquet(files, columns=columns) if files else empty_frame(schema)
-        return frame.select(columns) if columns else frame
+        scan = self.scan(table)
+        return (scan.select(columns) if columns else scan).collect()
 
     def scan(self, table: str) -> pl.LazyFrame:
-        """Scan a table lazily with Polars."""
+        """Scan a table lazily with Polars.
+
+        A column added to a table's schema after some parts were written reads as null in those parts.
+        """
+        schema = table_schema(table)
         files = self.files(table)
         if not files:
-            return empty_frame(table_schema(table)).lazy()
-        return pl.scan_parquet(files)
+            return empty_frame(schema).lazy()
+        return pl.scan_parquet(files, schema=polars_schema(schema), missing_columns="insert", extra_columns="ignore")
 
     def count(self, table: str) -> int:
         return int(self.scan(table).select(pl.len()).collect().item())
@@ -207,7 +209,7 @@ class OfflineStore:
             files = [str(p) for p in self.files(name)]
             if files:
                 con.execute(
-                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet($files)".replace(
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet($files, union_by_name = true)".replace(
                         "$files", "[" + ", ".join(_sql_literal(f) for f in files) + "]"
                     )
                 )
