@@ -33,8 +33,8 @@ def _print_profile(view: dict[str, Any]) -> None:
     if view["scores"]:
         console.table(
             "Scores",
-            ["score", "value", "grade", "as of"],
-            ([s["score"], s["value"], s["grade"], s["as_of"]] for s in view["scores"]),
+            ["score", "value", "grade", "as of", "why"],
+            ([s["score"], s["value"], s["grade"], s["as_of"], s.get("reasons_text")] for s in view["scores"]),
         )
     console.table("Timeline", ["when", "type", "what"], ([e["ts"], e["type"], e["summary"]] for e in view["timeline"]))
 

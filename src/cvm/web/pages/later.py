@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.web.auth import Viewer
 from cvm.web.render import PREFIX, page
 
@@ -21,13 +22,13 @@ def plans(request: Request, _: Viewer) -> Response:
         request,
         "placeholder.html",
         active="plans",
-        title="Plans & actions",
-        lede="Which customers each plan reached, through which channel, and what it earned.",
-        arrives="dynamic customer management",
-        text="Plans, triggers and the next-best-action queue are not built yet. Once they land, this page shows:",
+        title=N_("Plans & actions"),
+        lede=N_("Which customers each plan reached, through which channel, and what it earned."),
+        arrives=N_("dynamic customer management"),
+        text=N_("Plans, triggers and the next-best-action queue are not built yet. Once they land, this page shows:"),
         shows=[
-            "actions requested, sent, delivered and failed, per plan and channel;",
-            "contact pressure per customer against the contact policy;",
-            "expected versus realised value of the actions taken.",
+            N_("actions requested, sent, delivered and failed, per plan and channel;"),
+            N_("contact pressure per customer against the contact policy;"),
+            N_("expected versus realised value of the actions taken."),
         ],
     )
