@@ -15,7 +15,7 @@ from pathlib import Path
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 
-from cvm.i18n import _, current
+from cvm.i18n import N_, _, current
 from cvm.i18n.formats import money, num, pct
 from cvm.reporting import figures
 from cvm.reporting.filters import ReportFilter
@@ -32,6 +32,7 @@ from cvm.reporting.reports import (
 )
 from cvm.store import OfflineStore
 
+DEFINITIONS = N_("Definitions")
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
 h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
@@ -75,7 +76,7 @@ class _Page:
         for fig in figs:
             self.figure(fig)
         self.parts.append(
-            f"<details><summary>{html.escape(_('Definitions'))}</summary><p>{html.escape(report.definitions)}</p></details>"
+            f"<details><summary>{html.escape(_(DEFINITIONS))}</summary><p>{html.escape(report.definitions)}</p></details>"
         )
         self.parts.append("</section>")
 
@@ -119,7 +120,8 @@ def html_report(
     head = f'<meta charset="utf-8"><title>{title}</title><style>{_CSS}</style>'
     every = _("per %(period)s") % {"period": label(growth.parameters["period"], "period")}
     source_label = _("Transactions") if source == "transactions" else _("Recurring (MRR)")
-    meta = html.escape(f"{scope} · {every} · {source_label} · {_('made %(when)s') % {'when': made}}")
+    when = _("made %(when)s") % {"when": made}
+    meta = html.escape(f"{scope} · {every} · {source_label} · {when}")
     body = f'<h1>{title}</h1><p class="meta">{meta}</p>' + _kpis(growth, voc, silent) + "".join(page.parts)
     lang = html.escape(current().tag)
     return f'<!DOCTYPE html><html lang="{lang}"><head>{head}</head><body>{body}</body></html>'
