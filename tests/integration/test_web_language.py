@@ -53,7 +53,8 @@ def _logged_in(url: str, key: str) -> Iterator[httpx.Client]:
 def _shown(response: httpx.Response) -> tuple[str, str]:
     assert response.status_code == 200, response.text[:300]
     lang, h1 = HTML_LANG.search(response.text), H1.search(response.text)
-    assert lang and h1
+    assert lang
+    assert h1
     return lang.group(1), h1.group(1)
 
 
