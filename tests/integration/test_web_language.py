@@ -126,3 +126,14 @@ def test_every_page_names_its_language(site: tuple[str, str], tmp_path: Path) ->
             assert HTML_LANG.search(page.text).group(1) == "fr", path  # type: ignore[union-attr]
         missing = client.get("/ui/customers/NOPE?lang=fr", headers={"X-API-Key": key})
         assert HTML_LANG.search(missing.text).group(1) == "fr"  # type: ignore[union-attr]
+
+
+def test_the_customer_page_names_fields_in_the_language(site: tuple[str, str]) -> None:
+    url, key = site
+    with httpx.Client(base_url=url, timeout=30) as client:
+        french = client.get("/ui/customers/C1?lang=fr", headers={"X-API-Key": key}).text
+        dutch = client.get("/ui/customers/C1?lang=nl", headers={"X-API-Key": key}).text
+    assert "<dt>Consentement e-mail</dt>" in french
+    assert "<dt>Canal d'acquisition</dt>" in french.replace("&#39;", "'")
+    assert "<dt>Toestemming e-mail</dt>" in dutch
+    assert "consent email" not in french

@@ -175,8 +175,8 @@ VOCABULARIES: dict[str, dict[str, str]] = {
 def label(code: object, vocabulary: str | None = None) -> str:
     """The label of ``code`` in ``vocabulary`` (``score:grade`` pairs too), in the current language.
 
-    A code outside the vocabulary (a region's name, say) is shown as it is; without a vocabulary,
-    the first vocabulary knowing the code is used.
+    A code outside the vocabulary (a region's name, say) is shown as it is (a field's name with spaces);
+    without a vocabulary, the first vocabulary knowing the code is used.
 
     Examples
     --------
@@ -192,4 +192,4 @@ def label(code: object, vocabulary: str | None = None) -> str:
         message = VOCABULARIES.get(name or "", {}).get(text)
         if message is not None:
             return pgettext(name or "", message)
-    return text
+    return text.replace("_", " ") if vocabulary == "field" else text
