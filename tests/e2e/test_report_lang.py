@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,18 @@ def test_an_unknown_language_is_refused_by_name(ws: Path) -> None:
     assert bad.returncode == 2
     assert "--lang" in bad.stderr
     assert "fr, nl" in bad.stderr.replace("en, fr, nl", "fr, nl")
+
+
+def test_cvm_run_prints_in_the_configured_language(ws: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "CVM__REPORTING__LOCALE": "fr_BE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvm.cli.main", "run", "-w", str(ws)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Base clients" in proc.stdout
+    assert "actifs (12 m)" in proc.stdout
+    assert re.search(r"\d{1,3}(?:\u202f\d{3})+\xa0€", proc.stdout)  # revenue 12 m, French format

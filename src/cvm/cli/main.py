@@ -11,6 +11,7 @@ from cvm import __version__
 from cvm.cli import actions, clv, customer, demo, ingest, keys, models, pilot, reports, risk, score, segments
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.cli.report import print_run
 from cvm.engine import Engine
@@ -80,7 +81,7 @@ def run(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     engine = open_engine(workspace)
     with handled():
         report = engine.run()
-    print_run(report, json_out)
+    print_run(report, json_out, chosen(None, engine.settings))
     if not report.ok:
         raise typer.Exit(1)
 
