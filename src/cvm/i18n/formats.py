@@ -108,3 +108,19 @@ def day(value: date | datetime | str | None, style: str = "medium") -> str:
         except ValueError:
             return str(value)
     return str(format_date(value, format=style, locale=current().locale))
+
+
+def separators() -> str:
+    """Plotly's ``layout.separators`` for the current language: the decimal mark, then the group mark.
+
+    Examples
+    --------
+    >>> from cvm.i18n import Lang, use_locale
+    >>> with use_locale(Lang("nl_BE")):
+    ...     separators()
+    ',.'
+    >>> separators()
+    '.,'
+    """
+    symbols = Locale.parse(current().locale).number_symbols["latn"]
+    return f"{symbols['decimal']}{symbols['group']}"
