@@ -22,7 +22,7 @@ from cvm.contracts import DATA_TABLES
 from cvm.features.build import build_features
 from cvm.i18n import N_, _
 from cvm.i18n.formats import day, finite, money, num, pct
-from cvm.reporting.labels import label
+from cvm.reporting.labels import VOCABULARIES, label
 
 AMOUNTS = {
     "revenue_total", "revenue_365d", "revenue_90d", "revenue_prev_90d", "revenue_trend_90d", "margin_365d",
@@ -173,7 +173,7 @@ def sentence(code: str, values: Mapping[str, Any] | None = None) -> str:
         if shown is None and values is not None and code in MISSING:
             return _(MISSING[code])
         if shown is None:
-            return _(ABOUT) % {"what": label(code, "field")}
+            return _(ABOUT) % {"what": label(code, "field") if code in VOCABULARIES["field"] else code}
         return _(FEATURES[code]) % {"value": shown}
     if code.startswith("holds_"):
         product = code.removeprefix("holds_")
