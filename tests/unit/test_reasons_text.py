@@ -107,3 +107,15 @@ def test_a_customers_profile_has_the_sentences_with_its_own_values(tmp_path: Pat
             "paie en moyenne avec 15 jours de retard sur l'année écoulée; "
             "a payé jusqu'à 20 jours en retard sur l'année écoulée"
         )
+
+
+def test_early_warning_reasons() -> None:
+    reasons = "points 612->571 since 2025-06-30;grade low->medium;dpd_max_90d"
+    assert _in("en", reasons, {"dpd_max_90d": 45}) == (
+        "credit score fell from 612 to 571 points since Jun 30, 2025; risk grade went from low to medium; "
+        "paid up to 45 days late over the last 90 days"
+    )
+    assert _in("nl", reasons, {"dpd_max_90d": 45}) == (
+        "de kredietscore daalde van 612 naar 571 punten sinds 30 jun 2025; het risiconiveau ging van laag naar "
+        "gemiddeld; betaalde tot 45 dagen te laat in de afgelopen 90 dagen"
+    )

@@ -150,6 +150,26 @@ PHRASES: list[tuple[re.Pattern[str], str, Fmt]] = [
 ]  # fmt: skip
 
 
+#: Phrases with several values: the early warning's (cvm.risk.early_warning).
+DROPS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"points (?P<before>-?\d+)->(?P<now>-?\d+) since (?P<since>\d{4}-\d{2}-\d{2})"),
+     N_("credit score fell from %(before)s to %(now)s points since %(since)s")),
+    (re.compile(r"grade (?P<before>\w+)->(?P<now>\w+)"), N_("risk grade went from %(before)s to %(now)s")),
+]  # fmt: skip
+
+
+def _drop(code: str) -> str | None:
+    for pattern, message in DROPS:
+        found = pattern.fullmatch(code)
+        if found is None:
+            continue
+        parts = found.groupdict()
+        if "since" in parts:
+            return _(message) % {"before": num(parts["before"]), "now": num(parts["now"]), "since": day(parts["since"])}
+        return _(message) % {"before": label(parts["before"], "grade"), "now": label(parts["now"], "grade")}
+    return None
+
+
 def _value(feature: str, value: Any) -> str | None:
     if feature in CODED:
         return None if value is None else label(value, CODED[feature])
@@ -181,6 +201,9 @@ def sentence(code: str, values: Mapping[str, Any] | None = None) -> str:
         if held is None:
             return _(ABOUT) % {"what": product}
         return (_("already holds %(value)s") if held else _("does not hold %(value)s")) % {"value": product}
+    dropped = _drop(code)
+    if dropped is not None:
+        return dropped
     for pattern, message, fmt in PHRASES:
         found = pattern.fullmatch(code)
         if found:
