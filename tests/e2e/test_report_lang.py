@@ -87,3 +87,16 @@ def test_cvm_run_prints_in_the_configured_language(ws: Path) -> None:
     assert "Base clients" in proc.stdout
     assert "actifs (12 m)" in proc.stdout
     assert re.search(r"\d{1,3}(?:\u202f\d{3})+\xa0€", proc.stdout)  # revenue 12 m, French format
+
+
+def test_customer_view_in_french(ws: Path) -> None:
+    engine_rows = json.loads(cvm("customer", "list", "-w", str(ws), "--json", "--limit", "1").stdout)["data"]
+    cid = engine_rows[0]["customer_id"]
+    text = cvm("customer", "show", cid, "-w", str(ws), "--lang", "fr").stdout
+    for french in ("Client " + cid, "Identifiant client", "Chiffres clés", "Historique"):
+        assert french in text, french
+    plain = json.loads(cvm("customer", "show", cid, "-w", str(ws), "--json").stdout)
+    assert (
+        json.loads(cvm("customer", "show", cid, "-w", str(ws), "--json", "--lang", "nl").stdout)["kpis"]
+        == plain["kpis"]
+    )
