@@ -8,7 +8,7 @@ CUSTOMERS ?= 5000
 SEED ?= 42
 WORKSPACE ?= demo-workspace
 
-.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean
+.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean i18n i18n-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,20 @@ bench: install
 ## vulnerability data; not part of `make test`, which runs offline). AUDIT_ARGS="--vulnerability-service osv" switches.
 audit: install
 	$(BIN)/pip-audit --skip-editable --progress-spinner off $(AUDIT_ARGS)
+
+## i18n: extract every marked message into src/cvm/locale/cvm.pot and merge it into the fr and nl catalogs
+## (new messages arrive empty, for a translator to fill in; see docs/translating.md). The catalogs are read
+## at run time (cvm.i18n), so nothing is compiled: a fresh clone and `pip install` work as they are.
+LOCALE_DIR := src/cvm/locale
+BABEL_KEYWORDS := -k _ -k N_ -k gettext -k NP_:1c,2 -k pgettext:1c,2
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output --project CVM \
+		--copyright-holder "CVM contributors" --msgid-bugs-address "" -o $(LOCALE_DIR)/cvm.pot .
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/cvm.pot -d $(LOCALE_DIR) -D cvm --no-fuzzy-matching --ignore-obsolete
+
+## i18n-check: fail when a catalog lacks a message the code or templates use (what the test suite checks too)
+i18n-check: install
+	$(BIN)/pytest -q tests/unit/test_i18n_catalogs.py
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from cvm.api import errors
 from cvm.api.deps import EngineDep, Reader
 from cvm.api.errors import KEYED
 from cvm.api.schemas import IsoDate
+from cvm.scoring.reasons import explain_scores
 
 router = APIRouter(tags=["risk"])
 
@@ -21,9 +22,12 @@ def early_warning(
     as_of: Annotated[IsoDate | None, Query(description="Scoring date (default: the latest with flags).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
-    """Customers whose default score fell past the configured drop or whose grade worsened, worst first."""
+    """Customers whose default score fell past the configured drop or whose grade worsened, worst first.
+
+    Each row keeps its ``reasons`` codes and adds ``reasons_text``, the same reasons as English sentences.
+    """
     day, rows = engine.scoring.early_warning(as_of)
-    return {"as_of": day, "data": rows.head(limit).to_dicts(), "count": rows.height}
+    return {"as_of": day, "data": explain_scores(rows.head(limit).to_dicts()), "count": rows.height}
 
 
 @router.get(
@@ -35,8 +39,8 @@ def customer_scores(
     _: Reader,
     score: Annotated[str | None, Query(description="Only this score, e.g. churn or default_points.")] = None,
 ) -> dict[str, Any]:
-    """Every stored score of one customer, newest first (the history is kept)."""
+    """Every stored score of one customer, newest first (the history is kept); ``reasons_text`` next to the codes."""
     if not engine.customers.known(customer_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {customer_id!r}")
-    rows = engine.scoring.history(customer_id, score)
+    rows = explain_scores(engine.scoring.history(customer_id, score))
     return {"data": rows, "count": len(rows)}

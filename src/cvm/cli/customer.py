@@ -9,34 +9,52 @@ import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.i18n import _, use_locale
+from cvm.i18n.formats import money, num
+from cvm.reporting.labels import label
+from cvm.scoring.reasons import row_text
 
 app = typer.Typer(help="Look up customers: the 360° view, search, and erasure of personal data.", no_args_is_help=True)
 
 
 def _print_profile(view: dict[str, Any]) -> None:
+    """The 360° view as tables, in the current language."""
+    fields = [_("field"), _("value")]
     p = view["profile"]
-    console.table(f"Customer {view['customer_id']}", ["field", "value"], list(p.items()))
-    k = view["kpis"]
-    console.table("Key figures", ["field", "value"], list(k.items()))
+    console.table(_("Customer %(id)s") % {"id": view["customer_id"]}, fields, _labelled(p))
+    console.table(_("Key figures"), fields, _labelled(view["kpis"]))
     h = view["holdings"]
     console.table(
-        f"Active subscriptions (MRR {h['mrr']:,.2f})",
-        ["product", "start", "mrr"],
-        ([s["product"], s["start"], s["mrr"]] for s in h["subscriptions"]),
+        _("Active subscriptions (MRR %(mrr)s)") % {"mrr": money(h["mrr"], 2)},
+        [_("product"), _("start"), _("MRR")],
+        ([s["product"], s["start"], money(s["mrr"], 2)] for s in h["subscriptions"]),
     )
     console.table(
-        "Products bought",
-        ["product", "purchases", "revenue", "margin", "last purchase"],
-        ([p["product"], p["purchases"], p["revenue"], p["margin"], p["last_purchase"]] for p in h["products"]),
+        _("Products bought"),
+        [_("product"), _("purchases"), _("revenue"), _("margin"), _("last purchase")],
+        (
+            [p["product"], num(p["purchases"]), money(p["revenue"], 2), money(p["margin"], 2), p["last_purchase"]]
+            for p in h["products"]
+        ),
     )
     if view["scores"]:
         console.table(
-            "Scores",
-            ["score", "value", "grade", "as of"],
-            ([s["score"], s["value"], s["grade"], s["as_of"]] for s in view["scores"]),
+            _("Scores"),
+            [_("score"), _("value"), _("grade"), _("as of"), _("why")],
+            (
+                [label(s["score"], "score"), num(s["value"], 2), label(s["grade"], "grade"), s["as_of"], row_text(s)]
+                for s in view["scores"]
+            ),
         )
-    console.table("Timeline", ["when", "type", "what"], ([e["ts"], e["type"], e["summary"]] for e in view["timeline"]))
+    console.table(
+        _("Timeline"), [_("when"), _("type"), _("what")], ([e["ts"], e["type"], e["summary"]] for e in view["timeline"])
+    )
+
+
+def _labelled(fields: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(label(k, "field"), v) for k, v in fields.items()]
 
 
 @app.command()
@@ -44,15 +62,16 @@ def show(
     customer_id: Annotated[str, typer.Argument(help="Customer id.")],
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
-    """Print the profile, holdings, key figures, scores and the timeline of every touchpoint."""
+    """Print the profile, holdings, key figures, scores (reasons as sentences) and the timeline of every touchpoint."""
     engine = open_engine(workspace)
-    with handled():
+    with handled(), use_locale(chosen(lang, engine.settings)):
         view = engine.customers.customer(customer_id)
+        if not json_out:
+            _print_profile(view)
     if json_out:
         console.json(view)
-    else:
-        _print_profile(view)
 
 
 @app.command("list")

@@ -26,6 +26,7 @@ from cvm.cli import (
 )
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.cli.refusals import QuarantineStatus
 from cvm.cli.report import print_run
@@ -98,7 +99,7 @@ def run(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     engine = open_engine(workspace)
     with handled():
         report = engine.run()
-    print_run(report, json_out)
+    print_run(report, json_out, chosen(None, engine.settings))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -9,29 +9,46 @@ from cvm.cli.refusals import print_refusals
 from cvm.cli.score import print_scores
 from cvm.engine import RunReport
 from cvm.hub.summary import HubSummary
+from cvm.i18n import Lang, _, current, use_locale
+from cvm.i18n.formats import money, num
+from cvm.reporting.labels import label
 
 
 def print_summary(summary: HubSummary) -> None:
     console.table(
-        f"Customer data hub as of {summary.as_of}",
-        ["table", "rows", "batches", "quarantined rows"],
-        ([t.table, t.rows, t.batches, t.quarantined] for t in summary.tables),
+        _("Customer data hub as of %(day)s") % {"day": summary.as_of},
+        [_("table"), _("rows"), _("batches"), _("quarantined rows")],
+        ([t.table, num(t.rows), num(t.batches), num(t.quarantined)] for t in summary.tables),
     )
     console.table(
-        "Customer base",
-        ["customers", "active (12 m)", "revenue 12 m", "margin 12 m", "MRR"],
-        [[summary.customers, summary.active_customers, summary.revenue_12m, summary.margin_12m, summary.mrr]],
+        _("Customer base"),
+        [_("customers"), _("active (12 m)"), _("revenue 12 m"), _("margin 12 m"), _("MRR")],
+        [
+            [
+                num(summary.customers),
+                num(summary.active_customers),
+                money(summary.revenue_12m),
+                money(summary.margin_12m),
+                money(summary.mrr),
+            ]
+        ],
     )
 
 
-def print_run(report: RunReport, json_out: bool) -> None:
+def print_run(report: RunReport, json_out: bool, lang: Lang | None = None) -> None:
+    """What `cvm run` did: JSON, or tables in ``lang`` (``reporting.locale`` of the workspace)."""
     if json_out:
         console.json(report.to_dict())
         return
+    with use_locale(lang or current()):
+        _print_run(report)
+
+
+def _print_run(report: RunReport) -> None:
     if report.batches:
         console.table(
-            "Ingested from the inbox",
-            ["table", "source", "status", "read", "accepted", "rejected"],
+            _("Ingested from the inbox"),
+            [_("table"), _("source"), _("status"), _("read"), _("accepted"), _("rejected")],
             ([b.table, ", ".join(b.sources), b.status, b.read, b.accepted, b.rejected] for b in report.batches),
         )
         print_refusals(report.batches)
@@ -44,23 +61,26 @@ def print_run(report: RunReport, json_out: bool) -> None:
 
 def print_cycle(cycle: dict[str, Any]) -> None:
     """Segments, plans and delivery of one `cvm run`."""
-    held = ", ".join(f"{reason} {n:,}" for reason, n in cycle["reasons"].items()) or "none"
+    held = ", ".join(f"{label(reason, 'held_back')} {num(n)}" for reason, n in cycle["reasons"].items()) or _("none")
     sent = cycle["delivery"]
     console.table(
-        "Plans and delivery",
-        ["candidates", "actions enqueued", "held back", "delivered", "retrying", "dead"],
+        _("Plans and delivery"),
+        [_("candidates"), _("actions enqueued"), _("held back"), _("delivered"), _("retrying"), _("dead")],
         [
             [
-                cycle["candidates"],
-                cycle["enqueued"],
-                cycle["suppressed"],
-                sent["delivered"],
-                sent["retried"],
-                sent["dead"],
+                num(cycle["candidates"]),
+                num(cycle["enqueued"]),
+                num(cycle["suppressed"]),
+                num(sent["delivered"]),
+                num(sent["retried"]),
+                num(sent["dead"]),
             ]
         ],
     )
-    console.note(f"held back by: {held}; `cvm actions status` shows the outbox, `cvm worker` delivers the rest")
+    console.note(
+        _("held back by: %(reasons)s; `cvm actions status` shows the outbox, `cvm worker` delivers the rest")
+        % {"reasons": held}
+    )
 
 
 def print_pilot_summary(pilot: dict[str, Any]) -> None:

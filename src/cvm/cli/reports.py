@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +13,12 @@ import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.i18n import N_, Lang, _, use_locale
+from cvm.i18n.formats import num, pct
 from cvm.reporting import Report, ReportFilter, cohort_matrix, migration_pivot
+from cvm.reporting.labels import label
 
 app = typer.Typer(
     help="Reports from the hub: growth accounting and rates, voice of the customer, churn reasons, silent "
@@ -82,20 +87,51 @@ SHOWN = {
 
 
 LABELS = {
-    "reactivation": "react.",
-    "contraction": "contr.",
-    "expansion": "expan.",
-    "customers_active": "active",
-    "customers_churned": "lost",
-    "quick_ratio": "QR",
-    "grr": "GRR",
-    "nrr": "NRR",
-    "pct_promoters": "%P",
-    "pct_detractors": "%D",
-    "nps": "NPS",
-    "pct_would_recommend": "% would",
-    "pct_did_recommend": "% did",
+    "period": N_("period"),
+    "start": N_("start"),
+    "new": N_("new"),
+    "end": N_("end"),
+    "churned": N_("churned"),
+    "reactivation": N_("react."),
+    "contraction": N_("contr."),
+    "expansion": N_("expan."),
+    "customers_active": N_("active"),
+    "customers_churned": N_("lost"),
+    "quick_ratio": N_("QR"),
+    "grr": N_("GRR"),
+    "nrr": N_("NRR"),
+    "segment": N_("segment"),
+    "responses": N_("responses"),
+    "pct_promoters": N_("%P"),
+    "pct_detractors": N_("%D"),
+    "nps": N_("NPS"),
+    "pct_would_recommend": N_("% would"),
+    "pct_did_recommend": N_("% did"),
+    "reason": N_("reason"),
+    "customers": N_("customers"),
+    "revenue_lost": N_("revenue lost"),
+    "share": N_("share"),
+    "cohort": N_("cohort"),
+    "grade": N_("grade"),
+    "periods": N_("periods"),
+    "first": N_("first"),
+    "last": N_("last"),
+    "silent": N_("silent"),
+    "share_customers": N_("share of customers"),
+    "silent_revenue_lost": N_("silent revenue lost"),
+    "share_revenue": N_("share of revenue"),
+    "voluntary": N_("voluntary"),
+    "involuntary": N_("involuntary"),
+    "unknown": N_("no reason"),
+    "available": N_("available"),
 }
+# Columns whose values are codes of a vocabulary of cvm.reporting.labels.
+CODED = {"reason": "churn_reason", "reason_type": "churn_reason", "grade": "grade", "from": "stage", "to": "stage"}
+
+
+def column_label(column: str) -> str:
+    """The short heading of a column in the current language (the code itself when it has none)."""
+    return _(LABELS[column]) if column in LABELS else label(column)
 
 
 def _filter(
@@ -128,11 +164,13 @@ def _cell(column: str, value: Any) -> object:
     if value is None:
         return None
     if column in PERCENT and isinstance(value, float):
-        return f"{100 * value:.1f}%"
-    if isinstance(value, Decimal):
-        return f"{value:,.2f}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
+        return pct(value)
+    if isinstance(value, Decimal | float):
+        return num(value, 2)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return num(value)
+    if isinstance(value, str) and column in CODED:
+        return label(value, CODED[column])
     return value
 
 
@@ -140,32 +178,44 @@ def _print_frame(title: str, frame: pl.DataFrame, columns: list[str] | None = No
     cols = [c for c in (columns or frame.columns) if c in frame.columns]
     console.table(
         title,
-        [LABELS.get(c, c) for c in cols],
+        [column_label(c) for c in cols],
         ([_cell(c, row[c]) for c in cols] for row in frame.select(cols).iter_rows(named=True)),
     )
 
 
-def show(report: Report, json_out: bool, tables: dict[str, pl.DataFrame] | None = None) -> None:
-    """Print ``report`` as JSON (``to_dict()``) or as tables (``tables`` overrides what is shown)."""
+@dataclass(frozen=True)
+class Shown:
+    """A report and the language to print it in."""
+
+    report: Report
+    lang: Lang
+
+
+def show(shown: Shown, json_out: bool, tables: dict[str, pl.DataFrame] | None = None) -> None:
+    """Print the report as JSON (``to_dict()``, codes as they are) or as tables in its language."""
+    report = shown.report
     if json_out:
         console.json(report.to_dict())
         return
-    for name, frame in (tables or report.tables).items():
-        _print_frame(f"{report.title}: {name}", frame, SHOWN.get(name))
-    for key, value in report.summary.items():
-        if key == "not_available":
-            console.warn(f"{report.title}: not available: {value}")
-        elif not isinstance(value, dict):
-            console.print(f"{key}: {_cell(key, value) if value is not None else '–'}")
-    filters = report.parameters.get("filters")
-    if filters:
-        console.note(f"filtered: {filters}")
+    with use_locale(shown.lang):
+        for name, frame in (tables or report.tables).items():
+            every = label(report.parameters.get("period"), "period")
+            _print_frame(f"{label(report.kind, 'report')} ({every}): {label(name, 'table')}", frame, SHOWN.get(name))
+        for key, value in report.summary.items():
+            if key == "not_available":
+                console.warn(_("%(report)s: not available: %(why)s") % {"report": label(report.kind, "report"), "why": value})
+            elif not isinstance(value, dict):
+                console.print(f"{column_label(key)}: {_cell(key, value) if value is not None else '–'}")
+        filters = report.parameters.get("filters")
+        if filters:
+            console.note(_("filtered: %(filters)s") % {"filters": filters})
 
 
-def _run(workspace: Path, kind: str, period: str, filters: ReportFilter, **options: Any) -> Report:
+def _run(workspace: Path, kind: str, period: str, filters: ReportFilter, lang: str | None, **options: Any) -> Shown:
     engine = open_engine(workspace)
+    language = chosen(lang, engine.settings)
     with handled():
-        return engine.reports.report(kind, period, filters, **options)
+        return Shown(engine.reports.report(kind, period, filters, **options), language)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -186,6 +236,7 @@ def growth(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Revenue bridge per period: start + new + expansion + reactivation - contraction - churned = end.
 
@@ -196,6 +247,7 @@ def growth(
         "growth",
         period,
         _filter(kind, channel, region, sector, segment),
+        lang,
         source=source,
         reactivation_window=_window(reactivation_window),
         include_reactivation=nrr_with_reactivation,
@@ -218,9 +270,10 @@ def voc_(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Voice of the customer: NPS (promoters 9-10 minus detractors 0-6), % would and % did recommend."""
-    report = _run(workspace, "voc", period, _filter(kind, channel, region, sector, segment), by=by)
+    report = _run(workspace, "voc", period, _filter(kind, channel, region, sector, segment), lang, by=by)
     show(report, json_out)
 
 
@@ -239,12 +292,13 @@ def cohorts(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Cohorts by first period with revenue: cell k = revenue (customers) in period k / in the first period."""
     filters = _filter(kind, channel, region, sector, segment)
-    report = _run(workspace, "cohorts", period, filters, source=source, as_of=_day(as_of))
+    report = _run(workspace, "cohorts", period, filters, lang, source=source, as_of=_day(as_of))
     with handled():
-        matrix = cohort_matrix(report.tables["cohorts"], value)
+        matrix = cohort_matrix(report.report.tables["cohorts"], value)
     show(report, json_out, {value: matrix.rename(lambda c: c if c == "cohort" else f"k{c}")})
 
 
@@ -270,13 +324,14 @@ def migration(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Matrix of customers moving between states (activity: new, active, at_risk, lapsed; or a grade)."""
     filters = _filter(kind, channel, region, sector, segment)
     report = _run(
-        workspace, "migration", period, filters, states=states, date_from=_day(date_from), date_to=_day(date_to)
+        workspace, "migration", period, filters, lang, states=states, date_from=_day(date_from), date_to=_day(date_to)
     )
-    show(report, json_out, {"customers": migration_pivot(report.tables["matrix"])})
+    show(report, json_out, {"customers": migration_pivot(report.report.tables["matrix"])})
 
 
 @app.command()
@@ -294,6 +349,7 @@ def churn(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Top churn reasons (subscriptions' end_reason), voluntary vs involuntary, and churn per period."""
     report = _run(
@@ -301,6 +357,7 @@ def churn(
         "churn",
         period,
         _filter(kind, channel, region, sector, segment),
+        lang,
         as_of=_day(as_of),
         inactivity_days=inactivity_days,
         since=_day(since),
@@ -325,6 +382,7 @@ def silent_churn(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Churned customers (and revenue) lost without any contact, complaint or cancellation request before."""
     report = _run(
@@ -332,6 +390,7 @@ def silent_churn(
         "silent-churn",
         period,
         _filter(kind, channel, region, sector, segment),
+        lang,
         as_of=_day(as_of),
         inactivity_days=inactivity_days,
         lookback_days=lookback_days,
@@ -353,10 +412,11 @@ def scores(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Distribution of the latest value of a score (histogram) and customers per grade."""
     filters = _filter(kind, channel, region, sector, segment)
-    show(_run(workspace, "scores", "M", filters, score=score, bins=bins, as_of=_day(as_of)), json_out)
+    show(_run(workspace, "scores", "M", filters, lang, score=score, bins=bins, as_of=_day(as_of)), json_out)
 
 
 @app.command("html")
@@ -372,14 +432,20 @@ def html_(
     segment: Segment = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
     """Write one self-contained HTML file (Plotly embedded, opens offline) with every report's charts."""
     engine = open_engine(workspace)
     filters = _filter(kind, channel, region, sector, segment)
-    with handled():
+    language = chosen(lang, engine.settings)
+    with handled(), use_locale(language):
         path = engine.reports.report_html(out, period, filters, source=source, as_of=_day(as_of))
     size = path.stat().st_size
     if json_out:
-        console.json({"out": str(path), "bytes": size})
+        console.json({"out": str(path), "bytes": size, "lang": language.tag})
     else:
-        console.print(f"Wrote {path} ({size / 1e6:.1f} MB): open it in a browser, no network needed.")
+        with use_locale(language):
+            console.print(
+                _("Wrote %(path)s (%(size)s MB): open it in a browser, no network needed.")
+                % {"path": path, "size": num(size / 1e6, 1)}
+            )

@@ -107,6 +107,35 @@ class WebSettings(_Section):
     docs: bool = Field(default=True, description="Serve Swagger UI at /docs from local files (/openapi.json stays).")
 
 
+class ReportingSettings(_Section):
+    """Language and currency of the dashboard, the HTML report and the CLI reports when nothing else chooses."""
+
+    locale: str = Field(
+        default="en", description="en, fr or nl, with a region for formats (fr_BE, nl_BE, fr_FR, nl_NL, en_GB)."
+    )
+    currency: str = Field(default="EUR", description="ISO 4217 code of every amount shown (EUR, GBP, USD...).")
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        from cvm.i18n import LANGUAGES, parse_locale
+
+        locale = parse_locale(value)
+        if locale is None:
+            raise ValueError(f"{value!r} is not a supported locale: use {', '.join(LANGUAGES)}, e.g. fr_BE or nl_NL")
+        return locale
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        from babel.numbers import is_currency
+
+        code = value.strip().upper()
+        if not is_currency(code):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (EUR, GBP, USD...)")
+        return code
+
+
 class ScoringSettings(_Section):
     """Value scores (``cvm score``): models, horizon, discounting, margin and grades."""
 
@@ -446,6 +475,7 @@ class Settings(_Section):
     sources: SourcesConfig = Field(default_factory=SourcesConfig, description="Saved mappings of source exports.")
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()
+    reporting: ReportingSettings = ReportingSettings()
     scoring: ScoringSettings = ScoringSettings()
     models: ModelsSettings = ModelsSettings()
     risk: RiskSettings = RiskSettings()

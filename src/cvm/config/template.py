@@ -64,6 +64,13 @@ web:
   # Swagger UI at /docs, served from local files; false turns it off (/openapi.json stays).
   docs: {docs}
 
+reporting:
+  # Language and currency of the dashboard, `cvm report html` and the CLI reports when nothing else
+  # chooses: en, fr or nl, with a region for number and date formats (fr_BE: 344 173,55 €; nl_BE: € 344.173,55).
+  # The dashboard prefers the user's choice, ?lang= and the browser's language; the CLI takes --lang.
+  locale: {reporting.locale}
+  currency: {reporting.currency}
+
 scoring:
   # Value scores written by `cvm score` and `cvm run`.
   # Purchase model for customers without a contract: bgnbd (BG/NBD), pnbd (Pareto/NBD) or mbgnbd (MBG/NBD).
@@ -271,6 +278,7 @@ def render_template(settings: Settings | None = None) -> str:
             api=s.api,
             web=s.web,
             docs=str(s.web.docs).lower(),
+            reporting=s.reporting,
             scoring=sc,
             delivery=s.delivery,
             events=s.events,

@@ -12,6 +12,7 @@ from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
 from cvm.customers.fold import fold, fold_expr
 from cvm.events.hubrows import HubRows, merged
+from cvm.scoring.reasons import explain_scores, feature_values, needs_values
 from cvm.store import OfflineStore
 
 
@@ -92,6 +93,12 @@ def latest_scores(store: OfflineStore, customer_id: str) -> list[dict[str, Any]]
     return [_jsonable(r) for r in rows.to_dicts()]
 
 
+def _scored_on(scores: list[dict[str, Any]], today: date) -> date:
+    """The date the newest score was computed as of (what its reasons describe), else today."""
+    days = [str(s["as_of"])[:10] for s in scores if s.get("as_of")]
+    return date.fromisoformat(max(days)) if days else today
+
+
 def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date | datetime) else None
 
@@ -113,12 +120,15 @@ def customer_profile(
     if rows["customers"].height == 0:
         raise UnknownCustomerError(customer_id)
     today = datetime.now(UTC).date()
+    scored = latest_scores(store, customer_id) if scores is None else scores
     return {
         "customer_id": customer_id,
         "profile": _jsonable(rows["customers"].to_dicts()[0]),
         "holdings": _holdings(rows, today),
         "kpis": _kpis(rows, today),
-        "scores": latest_scores(store, customer_id) if scores is None else scores,
+        "scores": explain_scores(
+            scored, feature_values(rows, _scored_on(scored, today)) if needs_values(scored) else None
+        ),
         "timeline": build_timeline(rows),
     }
 

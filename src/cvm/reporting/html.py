@@ -11,13 +11,15 @@ from __future__ import annotations
 import html
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 
+from cvm.i18n import N_, _, current
+from cvm.i18n.formats import money, num, pct
 from cvm.reporting import figures
 from cvm.reporting.filters import ReportFilter
+from cvm.reporting.labels import label
 from cvm.reporting.reports import (
     Inputs,
     Report,
@@ -30,6 +32,7 @@ from cvm.reporting.reports import (
 )
 from cvm.store import OfflineStore
 
+DEFINITIONS = N_("Definitions")
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
 h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
@@ -38,30 +41,20 @@ h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
 """
 
 
-def _kpi(label: str, value: Any) -> str:
-    if isinstance(value, float):
-        text = f"{value:,.2f}"
-    elif value is None:
-        text = "–"
-    else:
-        text = f"{value:,}" if isinstance(value, int) else str(value)
+def _kpi(label: str, text: str) -> str:
     return f'<div class="kpi"><b>{html.escape(text)}</b>{html.escape(label)}</div>'
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def _kpis(growth: Report, voc: Report, silent: Report) -> str:
     latest = growth.summary.get("latest_complete") or {}
     items = [
-        _kpi(f"revenue {latest.get('period', '')}", float(latest["end"]) if latest else None),
-        _kpi("active customers", latest.get("customers_active")),
-        _kpi("NRR", _pct(latest.get("nrr"))),
-        _kpi("GRR", _pct(latest.get("grr"))),
-        _kpi("quick ratio", None if latest.get("quick_ratio") is None else round(latest["quick_ratio"], 2)),
-        _kpi("NPS (all time)", None if voc.summary.get("nps") is None else round(voc.summary["nps"], 1)),
-        _kpi("silent churn share", _pct(silent.summary.get("share_customers"))),
+        _kpi(_("revenue %(period)s") % {"period": latest.get("period", "")}, money(latest.get("end"), 2)),
+        _kpi(_("active customers"), num(latest.get("customers_active"))),
+        _kpi(_("NRR"), pct(latest.get("nrr"))),
+        _kpi(_("GRR"), pct(latest.get("grr"))),
+        _kpi(_("quick ratio"), num(latest.get("quick_ratio"), 2)),
+        _kpi(_("NPS (all time)"), num(voc.summary.get("nps"), 1)),
+        _kpi(_("silent churn share"), pct(silent.summary.get("share_customers"))),
     ]
     return '<div class="kpis">' + "".join(items) + "</div>"
 
@@ -84,7 +77,9 @@ class _Page:
             self.parts.append(f'<p class="meta">Not available: {html.escape(report.summary["not_available"])}.</p>')
         for fig in figs:
             self.figure(fig)
-        self.parts.append(f"<details><summary>Definitions</summary><p>{html.escape(report.definitions)}</p></details>")
+        self.parts.append(
+            f"<details><summary>{html.escape(_(DEFINITIONS))}</summary><p>{html.escape(report.definitions)}</p></details>"
+        )
         self.parts.append("</section>")
 
 
@@ -105,26 +100,33 @@ def html_report(
     scores = scores_report(inputs, period, as_of=as_of)
     page = _Page()
     g = growth.tables["growth"]
-    page.section("Growth accounting", growth, figures.waterfall_figure(g), figures.movements_figure(g))
-    page.section("Trend and rates", growth, figures.trend_figure(g), figures.rates_figure(g))
-    page.section("Hunting vs farming", growth, figures.hunting_farming_figure(growth.tables["hunting_farming"]))
-    page.section("Voice of the customer", voc, figures.voc_figure(voc.tables["voc"]))
+    page.section(label("growth", "report"), growth, figures.waterfall_figure(g), figures.movements_figure(g))
+    page.section(_("Trend and rates"), growth, figures.trend_figure(g), figures.rates_figure(g))
+    page.section(_("Hunting vs farming"), growth, figures.hunting_farming_figure(growth.tables["hunting_farming"]))
+    page.section(label("voc", "report"), voc, figures.voc_figure(voc.tables["voc"]))
     page.section(
-        "Churn reasons",
+        label("churn", "report"),
         churn,
         figures.churn_reasons_figure(churn.tables["reasons"]),
         figures.churn_period_figure(churn.tables["by_period"]),
     )
-    page.section("Silent churn", silent, figures.silent_churn_figure(silent.tables["by_period"]))
-    page.section("Cohorts", cohorts, figures.cohort_heatmap(cohorts.tables["cohorts"]))
+    page.section(label("silent-churn", "report"), silent, figures.silent_churn_figure(silent.tables["by_period"]))
+    page.section(label("cohorts", "report"), cohorts, figures.cohort_heatmap(cohorts.tables["cohorts"]))
     if scores.tables["histogram"].height:
-        page.section("Customer value", scores, figures.histogram_figure(scores.tables["histogram"], "CLV distribution"))
-    scope = ", ".join(f"{k}={v}" for k, v in (filters or ReportFilter()).to_dict().items()) or "all customers"
+        page.section(
+            _("Customer value"), scores, figures.histogram_figure(scores.tables["histogram"], _("CLV distribution"))
+        )
+    scope = ", ".join(f"{k}={v}" for k, v in (filters or ReportFilter()).to_dict().items()) or _("all customers")
     made = datetime.now(UTC).isoformat(timespec="seconds")
-    head = f'<meta charset="utf-8"><title>CVM report</title><style>{_CSS}</style>'
-    meta = html.escape(f"{scope} · per {growth.parameters['period']} · {source} · made {made}")
-    body = f'<h1>CVM report</h1><p class="meta">{meta}</p>' + _kpis(growth, voc, silent) + "".join(page.parts)
-    return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+    title = html.escape(_("CVM report"))
+    head = f'<meta charset="utf-8"><title>{title}</title><style>{_CSS}</style>'
+    every = _("per %(period)s") % {"period": label(growth.parameters["period"], "period")}
+    source_label = _("Transactions") if source == "transactions" else _("Recurring (MRR)")
+    when = _("made %(when)s") % {"when": made}
+    meta = html.escape(f"{scope} · {every} · {source_label} · {when}")
+    body = f'<h1>{title}</h1><p class="meta">{meta}</p>' + _kpis(growth, voc, silent) + "".join(page.parts)
+    lang = html.escape(current().tag)
+    return f'<!DOCTYPE html><html lang="{lang}"><head>{head}</head><body>{body}</body></html>'
 
 
 def write_html(

@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import pandas as pd
 from cvm.config import load_settings
 from cvm.config.settings import RiskSettings
 from cvm.risk.cutoffs import band_of
+from cvm.scoring.reasons import sentence
 from cvm.scoring.registry import ModelRegistry
 
 
@@ -41,6 +42,8 @@ class Decision:
     reasons: list[str]
     cutoff: float | None = None
     model_version: str = ""
+    reasons_text: list[str] = field(default_factory=list)
+    """The reasons as sentences with the applicant's values, in the current language (:mod:`cvm.scoring.reasons`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +84,9 @@ class Acceptor:
                 reasons=list(r),
                 cutoff=cut,
                 model_version=self.model_version,
+                reasons_text=[sentence(code, {str(k): v for k, v in values.items()}) for code in r],
             )
-            for pt, p, r in zip(points, p_bad, reasons, strict=True)
+            for pt, p, r, values in zip(points, p_bad, reasons, frame.to_dict("records"), strict=True)
         ]
 
     def decide(self, applicant: Mapping[str, Any]) -> Decision:

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 
+from cvm.web import switch
 from cvm.web.auth import (
     ForbiddenError,
     LoginRequiredError,
@@ -92,6 +93,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     for router in (
         auth_router,
+        switch.router,
         _static_router(),
         growth.router,
         customers.router,

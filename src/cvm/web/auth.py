@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cvm.access import role_allows
 from cvm.engine import Engine
+from cvm.i18n import N_
 from cvm.web import csrf
 from cvm.web.ratelimit import LoginLimits
 from cvm.web.render import PREFIX, page
@@ -25,8 +26,8 @@ from cvm.web.sessions import COOKIE, Session, SessionsFullError, SessionStore
 
 MAX_FORM_BYTES = 4096
 FULL_RETRY_S = 60
-INVALID = "That key is not valid, or it was revoked."
-EXPIRED = "This form has expired or was not sent from this page: log in again."
+INVALID = N_("That key is not valid, or it was revoked.")
+EXPIRED = N_("This form has expired or was not sent from this page: log in again.")
 
 
 class LoginRequiredError(Exception):
@@ -206,7 +207,7 @@ async def login(request: Request) -> Response:
     try:
         token = get_sessions(request).open(key.id, key.role, key.label)
     except SessionsFullError:
-        error = "Too many dashboard sessions are open: try again later."
+        error = N_("Too many dashboard sessions are open: try again later.")
         retry = {"Retry-After": str(FULL_RETRY_S)}
         return _login_page(request, target, error, status.HTTP_503_SERVICE_UNAVAILABLE, retry)
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

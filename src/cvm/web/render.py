@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cvm import __version__
+from cvm import __version__, i18n
+from cvm.i18n import N_
+from cvm.i18n.formats import compact, day, finite, money, num, pct
+from cvm.reporting.labels import label
+from cvm.scoring.reasons import row_text
+from cvm.web.language import request_lang
 
 HERE = Path(__file__).parent
 PREFIX = "/ui"
@@ -28,57 +32,18 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 NAV = (
-    ("growth", "Growth"),
-    ("customers", "Customers"),
-    ("segments", "Segments"),
-    ("scores", "Scores & risk"),
-    ("plans", "Plans & actions"),
-    ("pilots", "Pilots"),
+    ("growth", N_("Growth")),
+    ("customers", N_("Customers")),
+    ("segments", N_("Segments")),
+    ("scores", N_("Scores & risk")),
+    ("plans", N_("Plans & actions")),
+    ("pilots", N_("Pilots")),
 )
-
-
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def money(value: Any, digits: int = 0) -> str:
-    """A money amount with thousands separators; a dash when missing."""
-    number = _finite(value)
-    return "–" if number is None else f"{number:,.{digits}f}".replace("-", "−")
-
-
-def compact(value: Any) -> str:
-    """A large amount in short form for headline tiles: 1.24M, 815k."""
-    number = _finite(value)
-    if number is None:
-        return "–"
-    size = abs(number)
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if size >= scale:
-            return f"{number / scale:,.{2 if size < 10 * scale else 1}f}{unit}".replace("-", "−")
-    return money(number)
-
-
-def pct(value: Any, digits: int = 1) -> str:
-    """A ratio (0.953) as a percentage (95.3%)."""
-    number = _finite(value)
-    return "–" if number is None else f"{100 * number:.{digits}f}%".replace("-", "−")
-
-
-def num(value: Any, digits: int = 0) -> str:
-    """A count or score with thousands separators."""
-    return money(value, digits)
 
 
 def raw(value: Any) -> str:
     """The exact value for a ``data-value`` attribute (what tests compare with the JSON report)."""
-    number = _finite(value)
+    number = finite(value)
     if number is None:
         return "" if value is None else str(value)
     return repr(int(number)) if isinstance(value, int) else repr(number)
@@ -91,8 +56,10 @@ ENV = Environment(
     lstrip_blocks=True,
     extensions=["jinja2.ext.i18n"],
 )
-ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # the i18n branch installs the catalogs
-ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw)
+# One environment serves every language: the callables read the language of the request being rendered
+# (a context variable set by page()), where installing one language's translations would race between threads.
+ENV.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)  # type: ignore[attr-defined]
+ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=day, label=label, reasons_text=row_text)
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__)
 
 
@@ -103,5 +70,7 @@ def page(
     context.setdefault("user", getattr(request.state, "web_user", None))
     context.setdefault("active", "")
     context.setdefault("query", request.url.query)
-    html = ENV.get_template(template).render(request=request, **context)
+    lang = request_lang(request)
+    with i18n.use_locale(lang):
+        html = ENV.get_template(template).render(request=request, lang=lang, languages=i18n.LANGUAGES, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -16,10 +16,12 @@ import polars as pl
 from fastapi import Request
 
 from cvm.engine import Engine
+from cvm.i18n import use_locale
 from cvm.reporting import Report, ReportFilter
 from cvm.web.auth import get_engine
 from cvm.web.cache import ReportCache
 from cvm.web.filters import Filters
+from cvm.web.language import request_lang
 
 T = TypeVar("T")
 
@@ -67,9 +69,18 @@ def report(request: Request, kind: str, filters: Filters, period: str, **options
 
 
 def memo(request: Request, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    """Any page part (chart specs, say), cached under ``key`` until the next commit."""
+    """Any page part (chart specs, say), cached under ``key`` until the next commit.
+
+    The part is computed in the page's language (its titles and labels may be translated), and cached per language.
+    """
     cache: ReportCache = request.app.state.web_cache
-    return cache.get((manifest_version(get_engine(request)), *key), compute)
+    lang = request_lang(request)
+
+    def localised() -> T:
+        with use_locale(lang):
+            return compute()
+
+    return cache.get((manifest_version(get_engine(request)), lang, *key), localised)
 
 
 def filter_options(engine: Engine) -> dict[str, list[str]]:

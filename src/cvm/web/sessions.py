@@ -33,6 +33,8 @@ class Session:
     seen: float
     csrf: str = ""
     """The token every form of this session carries (the logout button's)."""
+    locale: str | None = None
+    """The language the user chose in the dashboard (``fr_BE``), or ``None`` to follow the browser."""
 
 
 class SessionsFullError(Exception):
@@ -113,6 +115,16 @@ class SessionStore:
             session = replace(session, seen=now)
             self._sessions[digest] = session
             return session
+
+    def set_locale(self, token: str, locale: str | None) -> bool:
+        """Remember the language chosen in the session of ``token``; ``False`` if it has none."""
+        digest = _hash(token)
+        with self._lock:
+            session = self._sessions.get(digest)
+            if session is None:
+                return False
+            self._sessions[digest] = replace(session, locale=locale)
+            return True
 
     def close(self, token: str) -> None:
         """End the session of ``token`` (no error if there is none)."""

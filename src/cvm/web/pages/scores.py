@@ -14,15 +14,6 @@ from cvm.web.filters import PERIODS, Filters, read_period
 from cvm.web.render import PREFIX, page
 
 TREND_PERIODS = {"month": 24, "quarter": 12, "year": 10}
-SCORE_LABELS = {
-    "clv": "Customer lifetime value",
-    "p_alive": "Probability alive",
-    "churn": "Churn risk",
-    "exp_purchases_12m": "Expected purchases, next 12 months",
-    "revenue_hist": "Revenue to date",
-    "margin_hist": "Margin to date",
-}
-
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
@@ -59,7 +50,6 @@ def scores(request: Request, _: Viewer) -> Response:
         "options": reports.options(request),
         "periods": PERIODS,
         "period": period,
-        "labels": SCORE_LABELS,
         "churn": churn.data,
         "silent": silent.data["summary"],
         "silent_params": silent.data["parameters"],
