@@ -203,7 +203,9 @@ def show(shown: Shown, json_out: bool, tables: dict[str, pl.DataFrame] | None = 
             _print_frame(f"{label(report.kind, 'report')} ({every}): {label(name, 'table')}", frame, SHOWN.get(name))
         for key, value in report.summary.items():
             if key == "not_available":
-                console.warn(_("%(report)s: not available: %(why)s") % {"report": label(report.kind, "report"), "why": value})
+                console.warn(
+                    _("%(report)s: not available: %(why)s") % {"report": label(report.kind, "report"), "why": value}
+                )
             elif not isinstance(value, dict):
                 console.print(f"{column_label(key)}: {_cell(key, value) if value is not None else '–'}")
         filters = report.parameters.get("filters")
