@@ -136,13 +136,28 @@ def _cell(column: str, value: Any) -> object:
     return value
 
 
+def _label(row: dict[str, Any]) -> object:
+    """A period's label, marked when the period is still running or its churns are not all known yet."""
+    marks = [m for m, flag in (("partial", row.get("partial")), ("censored", row.get("censored"))) if flag]
+    return f"{row['period']} ({', '.join(marks)})" if marks else row["period"]
+
+
 def _print_frame(title: str, frame: pl.DataFrame, columns: list[str] | None = None) -> None:
-    cols = [c for c in (columns or frame.columns) if c in frame.columns]
+    hidden = {"complete", "partial", "censored", "small_sample"}
+    cols = [c for c in (columns or frame.columns) if c in frame.columns and c not in hidden]
+    thin = "small_sample" in frame.columns and bool(frame["small_sample"].any())
     console.table(
         title,
-        [LABELS.get(c, c) for c in cols],
-        ([_cell(c, row[c]) for c in cols] for row in frame.select(cols).iter_rows(named=True)),
+        [LABELS.get(c, c) for c in cols] + (["note"] if thin else []),
+        (
+            [_label(row) if c == "period" else _cell(c, row[c]) for c in cols]
+            + (["few answers" if row["small_sample"] else ""] if thin else [])
+            for row in frame.iter_rows(named=True)
+        ),
     )
+
+
+NOTES = ("partial", "warnings", "censoring")
 
 
 def show(report: Report, json_out: bool, tables: dict[str, pl.DataFrame] | None = None) -> None:
@@ -153,8 +168,14 @@ def show(report: Report, json_out: bool, tables: dict[str, pl.DataFrame] | None 
     for name, frame in (tables or report.tables).items():
         _print_frame(f"{report.title}: {name}", frame, SHOWN.get(name))
     for key, value in report.summary.items():
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) and key not in NOTES:
             console.print(f"{key}: {_cell(key, value) if value is not None else '–'}")
+    if report.summary.get("partial"):
+        periods = ", ".join(report.summary["partial"])
+        console.warn(f"{periods} is partial (data through {report.summary.get('complete_through')}): not a full period")
+    for text in [*report.summary.get("warnings", []), report.summary.get("censoring")]:
+        if text:
+            console.warn(text)
     filters = report.parameters.get("filters")
     if filters:
         console.note(f"filtered: {filters}")

@@ -27,7 +27,7 @@ def movements(growth: pl.DataFrame) -> go.Figure:
 
 def rates(growth: pl.DataFrame) -> go.Figure:
     fig = rf.rates_figure(growth)
-    return dashboard(fig, hovermode="x unified", yaxis={"title": "%", "ticksuffix": "%"}, yaxis2_tickformat=".1f")
+    return dashboard(fig, hovermode="x unified", yaxis={"title": "%", "ticksuffix": "%"})
 
 
 def hunting_farming(split: pl.DataFrame) -> go.Figure:
