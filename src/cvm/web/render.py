@@ -89,7 +89,9 @@ ENV = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw)
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__)
 

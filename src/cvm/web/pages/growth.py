@@ -50,6 +50,7 @@ def growth(request: Request, _: Viewer) -> Response:
         "periods": PERIODS,
         "period": period,
         "row": row,
+        "summary": result.data["summary"],
         "labels": [r["period"] for r in table],
         "table": table[-TABLE_PERIODS:][::-1],
         "charts": bool(row),
