@@ -106,6 +106,14 @@ class WebSettings(_Section):
     docs: bool = Field(default=True, description="Serve Swagger UI at /docs from local files (/openapi.json stays).")
 
 
+class ReportingSettings(_Section):
+    """Reports (``cvm report``, the HTML report, the dashboard)."""
+
+    min_sample: int = Field(
+        default=30, ge=1, description="Survey answers below which a figure (NPS, % recommend) carries a warning."
+    )
+
+
 class ScoringSettings(_Section):
     """Value scores (``cvm score``): models, horizon, discounting, margin and grades."""
 
@@ -415,6 +423,7 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
     web: WebSettings = WebSettings()
+    reporting: ReportingSettings = ReportingSettings()
     scoring: ScoringSettings = ScoringSettings()
     models: ModelsSettings = ModelsSettings()
     risk: RiskSettings = RiskSettings()

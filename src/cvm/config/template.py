@@ -51,6 +51,10 @@ web:
   # Swagger UI at /docs, served from local files; false turns it off (/openapi.json stays).
   docs: {docs}
 
+reporting:
+  # A survey figure (NPS, % would / did recommend) on fewer answers than this carries a warning.
+  min_sample: {reporting.min_sample}
+
 scoring:
   # Value scores written by `cvm score` and `cvm run`.
   # Purchase model for customers without a contract: bgnbd (BG/NBD), pnbd (Pareto/NBD) or mbgnbd (MBG/NBD).
@@ -235,6 +239,7 @@ def render_template(settings: Settings | None = None) -> str:
             ingest=s.ingest,
             api=s.api,
             web=s.web,
+            reporting=s.reporting,
             docs=str(s.web.docs).lower(),
             scoring=sc,
             delivery=s.delivery,

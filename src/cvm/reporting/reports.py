@@ -18,13 +18,8 @@ from typing import Any
 import polars as pl
 
 from cvm.reporting import churn as ch
-from cvm.reporting import cohorts as cohorts_module
-from cvm.reporting import distributions as distributions_module
-from cvm.reporting import growth as growth_module
-from cvm.reporting import migration as migration_module
-from cvm.reporting import rates as rates_module
-from cvm.reporting import voice as voc_module
 from cvm.reporting.cohorts import cohorts_from_net
+from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
 from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
@@ -124,10 +119,6 @@ class Inputs:
         return net_by_period(self.revenue(source, code, as_of), code, "customer_id", "ts", "amount").collect()
 
 
-def _definitions(module: Any) -> str:
-    return " ".join((module.__doc__ or "").split())
-
-
 def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
     """Add ``complete`` and ``partial`` (its negation) per period, by the one rule of :func:`final_day`."""
     if "period_start" not in table.columns:
@@ -179,7 +170,7 @@ def growth_report(
         parameters=params | {"filters": inputs.filters.to_dict()},
         tables={"growth": table, "hunting_farming": split},
         summary=summary,
-        definitions=_definitions(growth_module) + " " + _definitions(rates_module),
+        definitions=definition("growth"),
     )
 
 
@@ -207,7 +198,7 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sam
         parameters={"period": code, "by": by, "min_sample": min_sample, "filters": inputs.filters.to_dict()},
         tables={"voc": per, "overall": overall},
         summary=summary,
-        definitions=_definitions(voc_module),
+        definitions=definition("voc"),
     )
 
 
@@ -240,7 +231,7 @@ def cohorts_report(
         },
         tables={"cohorts": table},
         summary={"cohorts": table["cohort"].n_unique() if table.height else 0},
-        definitions=_definitions(cohorts_module),
+        definitions=definition("cohorts"),
     )
 
 
@@ -283,7 +274,7 @@ def migration_report(
         },
         tables={"matrix": matrix},
         summary={"customers": int(matrix["customers"].sum()) if matrix.height else 0},
-        definitions=_definitions(migration_module),
+        definitions=definition("migration"),
     )
 
 
@@ -364,7 +355,7 @@ def churn_report(
             "censored_from": censored_from(as_of, inactivity_days) if as_of else None,
             "censoring": censoring_note(as_of, inactivity_days),
         },
-        definitions=_definitions(ch),
+        definitions=definition("churn"),
     )
 
 
@@ -401,7 +392,7 @@ def silent_churn_report(
             "censored_from": censored_from(as_of, inactivity_days) if as_of else None,
             "censoring": censoring_note(as_of, inactivity_days),
         },
-        definitions=_definitions(ch),
+        definitions=definition("churn"),
     )
 
 
@@ -423,7 +414,7 @@ def scores_report(
         },
         tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
         summary={"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)},
-        definitions=_definitions(distributions_module),
+        definitions=definition("scores"),
     )
 
 
