@@ -137,8 +137,13 @@ def test_the_html_report_headlines_the_complete_period(site: Site, tmp_path: Pat
     assert titles[0] == "Revenue bridge 2025-11", titles[:3]
     assert "revenue 2025-11" in text
     assert "Revenue bridge 2025-12 (partial" in text  # still reachable from the menu, and marked
-    assert "&gt;&gt;&gt;" not in text  # definitions are formatted text, not a docstring dump with doctests
-    assert "**" not in text
+    blocks = re.findall(r"<details><summary>Definitions</summary>(.*?)</details>", text, re.S)
+    assert len(blocks) == 6  # growth, voc, churn, silent churn, cohorts, scores: each once
+    for block in blocks:  # formatted text, not a docstring dump with doctests and **bold**
+        assert block.startswith("<h3>")
+        assert "<strong>" in block
+        for raw in ("**", "&gt;&gt;&gt;", "``", ":func:", "docs/reference.md"):
+            assert raw not in block
 
 
 def value(page: Page, testid: str) -> float:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from cvm.reporting import SOURCES
+from cvm.reporting.definitions import definition_html
 from cvm.reporting.periods import current_complete
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer
@@ -51,6 +52,7 @@ def growth(request: Request, _: Viewer) -> Response:
         "period": period,
         "row": row,
         "summary": result.data["summary"],
+        "definitions_html": definition_html("growth"),
         "labels": [r["period"] for r in table],
         "table": table[-TABLE_PERIODS:][::-1],
         "charts": bool(row),

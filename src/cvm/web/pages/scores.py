@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.reporting.definitions import definition_html
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer
 from cvm.web.charts import spec
@@ -64,6 +65,8 @@ def scores(request: Request, _: Viewer) -> Response:
         "silent": silent.data["summary"],
         "silent_params": silent.data["parameters"],
         "charts": True,
+        "definitions_churn": definition_html("churn"),
+        "definitions_scores": definition_html("scores"),
     }
 
     def charts() -> dict[str, str | None]:
