@@ -30,14 +30,17 @@ def shade(fig: go.Figure, positions: Sequence[int], text: str) -> go.Figure:
     """Shade the category positions (one band over consecutive ones) and label the band at its top.
 
     The band is drawn below the traces; its label says what it means ("partial", "right-censored").
+    The x axis is made a category axis, so that positions are the periods' (labels such as "2025-11"
+    would otherwise make Plotly draw a date axis).
     """
     if not positions:
         return fig
+    fig.update_xaxes(type="category")
     lo, hi = min(positions) - 0.5, max(positions) + 0.5
     fig.add_vrect(x0=lo, x1=hi, fillcolor=PARTIAL_FILL, line_width=0, layer="below")
     fig.add_annotation(
-        x=(lo + hi) / 2, y=1, xref="x", yref="paper", yanchor="bottom", text=text, showarrow=False,
-        font={"size": 11, "color": "#4a5561"},
+        x=hi, y=1, xref="x", yref="paper", xanchor="right", yanchor="top", text=text, showarrow=False,
+        font={"size": 11, "color": "#4a5561"}, textangle=-90,
     )  # fmt: skip
     return fig
 
