@@ -115,3 +115,20 @@ def test_report_definitions_are_the_markdown_source(loaded: Engine) -> None:
 def test_unknown_definitions_are_refused(kind: str) -> None:
     with pytest.raises(ValueError, match="no definitions for report 'nope'"):
         definition(kind)
+
+
+def test_cli_tables_label_the_partial_period(loaded: Engine, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cvm.cli.main import app
+
+    assert loaded.ingest("surveys", write(tmp_path / "surveys.csv", SURVEYS)).ok
+    ws = str(loaded.workspace)
+    growth = CliRunner().invoke(app, ["report", "growth", "-w", ws], env={"COLUMNS": "200"})
+    assert growth.exit_code == 0, growth.output
+    assert "2024-04 (partial)" in growth.output
+    assert "2024-03 (partial)" not in growth.output
+    assert "2024-04 is partial (data through 2024-04-01)" in growth.output
+    voc = CliRunner().invoke(app, ["report", "voc", "-w", ws], env={"COLUMNS": "200"})
+    assert "few answers" in voc.output
+    assert "NPS rests on 3 answers" in voc.output
