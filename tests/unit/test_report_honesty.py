@@ -132,3 +132,21 @@ def test_cli_tables_label_the_partial_period(loaded: Engine, tmp_path: Path) -> 
     voc = CliRunner().invoke(app, ["report", "voc", "-w", ws], env={"COLUMNS": "200"})
     assert "few answers" in voc.output
     assert "NPS rests on 3 answers" in voc.output
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+def test_translated_definitions_have_the_english_structure(lang: str) -> None:
+    from cvm.reporting.definitions import LANGUAGES, SOURCES
+
+    assert lang in LANGUAGES
+    for kind in SOURCES:
+        en, other = definition(kind, "en"), definition(kind, f"{lang}-BE")
+        assert other != en
+        for mark in ("#", "- ", "  - "):
+            count = sum(line.startswith(mark) for line in en.splitlines())
+            assert sum(line.startswith(mark) for line in other.splitlines()) == count, (kind, lang, mark)
+        assert "**" not in definition_html(kind, lang)
+    words = {"fr": ("nouveaux", "expansion", "réactivation", "contraction", "perdus"),
+             "nl": ("nieuw", "uitbreiding", "heractivering", "inkrimping", "verloren")}  # fmt: skip
+    assert all(w in definition("growth", lang) for w in words[lang])
+    assert definition("growth", "de") == definition("growth", "en")  # no German yet: English

@@ -1,9 +1,9 @@
 """The definitions behind every report: one Markdown source per report and language, rendered everywhere.
 
-``definitions/<lang>/<report>.md`` is the only text: ``Report.definitions`` (JSON) carries it as
-Markdown, the HTML report and the dashboard show it as HTML (:func:`to_html`, raw HTML in the source
-is escaped), and ``docs/reports.md`` is generated from it (:func:`reports_markdown`; a test fails when
-the file differs). Regenerate the page with ``python -m cvm.reporting.definitions docs/reports.md``.
+``definitions/<lang>/<report>.md`` (English, French, Dutch) is the only text: ``Report.definitions``
+(JSON) carries it as Markdown, the HTML report and the dashboard show it as HTML (:func:`to_html`, raw
+HTML in the source is escaped), and ``docs/reports.md`` is generated from it (:func:`reports_markdown`;
+a test fails when the file differs). Regenerate the page with ``python -m cvm.reporting.definitions docs/reports.md``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-LANGUAGES = ("en",)
+LANGUAGES = ("en", "fr", "nl")
 SOURCES = {
     "growth": "growth",
     "voc": "voc",
@@ -31,13 +31,13 @@ _MD = MarkdownIt("commonmark", {"html": False, "typographer": False})
 
 @lru_cache(maxsize=64)
 def definition(kind: str, lang: str = "en") -> str:
-    """The Markdown definitions of report ``kind`` in ``lang`` (English when that language has none)."""
+    """The Markdown definitions of report ``kind`` in ``lang`` (``fr``, ``nl-BE`` …; English when it has none)."""
     try:
         name = SOURCES[kind]
     except KeyError:
         raise ValueError(f"no definitions for report {kind!r}; reports: {', '.join(SOURCES)}") from None
-    folder = files(__package__)
-    source = folder / (lang if lang in LANGUAGES else "en") / f"{name}.md"
+    code = lang.replace("_", "-").split("-")[0].lower()
+    source = files(__package__) / (code if code in LANGUAGES else "en") / f"{name}.md"
     return source.read_text(encoding="utf-8")
 
 
