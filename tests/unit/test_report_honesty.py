@@ -150,3 +150,14 @@ def test_translated_definitions_have_the_english_structure(lang: str) -> None:
              "nl": ("nieuw", "uitbreiding", "heractivering", "inkrimping", "verloren")}  # fmt: skip
     assert all(w in definition("growth", lang) for w in words[lang])
     assert definition("growth", "de") == definition("growth", "en")  # no German yet: English
+
+
+def test_nps_by_segment_marks_segments_with_too_few_answers() -> None:
+    from cvm.web.figures import nps_by_segment
+
+    vip = {"segment": "VIP", "nps": 33.3, "pct_would_recommend": 66.7, "small_sample": True, "responses": 3}
+    b2c = {"segment": "B2C", "nps": -4.0, "pct_would_recommend": 51.0, "small_sample": False, "responses": 412}
+    rows = [vip, b2c]
+    bars = nps_by_segment(rows).data[0]
+    assert list(bars.text) == ["+33 (n=3)", "-4"]
+    assert list(bars.marker.opacity) == [0.4, 1.0]
