@@ -12,6 +12,7 @@ import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 
 from cvm.reporting.cohorts import cohort_matrix
+from cvm.reporting.marks import round_axis, shade_censored, shade_partial, tail_label
 from cvm.reporting.migration import migration_pivot
 
 COLORS = {
@@ -41,13 +42,15 @@ def waterfall_figure(growth: pl.DataFrame, period: str | None = None) -> go.Figu
     """Growth bridge of one period as a waterfall, with a menu to pick any other period.
 
     ``growth`` is a :func:`cvm.reporting.growth_accounting` frame; ``period`` (a label) defaults to the
-    latest period.
+    latest complete period (rows flagged ``partial`` are never the default, and say so in their title).
     """
     labels = ["start", "new", "expansion", "reactivation", "contraction", "churned", "end"]
     rows = growth.to_dicts()
     if not rows:
         return go.Figure(layout={**_LAYOUT, "title": "Revenue bridge (no data)"})
-    shown = next((i for i, r in enumerate(rows) if r["period"] == period), len(rows) - 1)
+    done = [i for i, r in enumerate(rows) if not r.get("partial")]
+    default = done[-1] if done else len(rows) - 1
+    shown = next((i for i, r in enumerate(rows) if r["period"] == period), default)
     measure = ["absolute", *["relative"] * 5, "total"]
     fig = go.Figure(
         go.Waterfall(
@@ -64,12 +67,17 @@ def waterfall_figure(growth: pl.DataFrame, period: str | None = None) -> go.Figu
         {
             "label": r["period"],
             "method": "update",
-            "args": [{"y": [_steps(r)]}, {"title": f"Revenue bridge {r['period']}"}],
+            "args": [{"y": [_steps(r)]}, {"title": _bridge_title(r)}],
         }
         for r in rows
     ]
     menu = {"buttons": buttons, "active": shown, "x": 1.0, "xanchor": "right", "y": 1.15, "yanchor": "top"}
-    return fig.update_layout(**_LAYOUT, title=f"Revenue bridge {rows[shown]['period']}", updatemenus=[menu])
+    return fig.update_layout(**_LAYOUT, title=_bridge_title(rows[shown]), updatemenus=[menu])
+
+
+def _bridge_title(row: dict[str, Any]) -> str:
+    partial = " (partial: the period is still running)" if row.get("partial") else ""
+    return f"Revenue bridge {row['period']}{partial}"
 
 
 def movements_figure(growth: pl.DataFrame) -> go.Figure:
@@ -82,6 +90,7 @@ def movements_figure(growth: pl.DataFrame) -> go.Figure:
         fig.add_bar(x=x, y=[-v if v else 0.0 for v in _floats(growth, name)], name=name, marker_color=COLORS[name])
     net = (growth["end"] - growth["start"]).cast(pl.Float64).to_list()
     fig.add_scatter(x=x, y=net, name="net change", mode="lines+markers", line={"color": COLORS["total"]})
+    shade_partial(fig, growth)
     return fig.update_layout(**_LAYOUT, barmode="relative", title="Revenue movements per period")
 
 
@@ -90,13 +99,11 @@ def trend_figure(growth: pl.DataFrame) -> go.Figure:
     x = growth["period"].to_list()
     fig = go.Figure()
     fig.add_scatter(x=x, y=_floats(growth, "end"), name="revenue", mode="lines+markers")
-    fig.add_scatter(x=x, y=growth["customers_active"].to_list(), name="active customers", yaxis="y2", mode="lines")
-    return fig.update_layout(
-        **_LAYOUT,
-        title="Revenue and active customers",
-        yaxis={"title": "revenue"},
-        yaxis2={"title": "customers", "overlaying": "y", "side": "right", "showgrid": False},
-    )
+    active = growth["customers_active"].to_list()
+    fig.add_scatter(x=x, y=active, name="active customers", yaxis="y2", mode="lines")
+    shade_partial(fig, growth)
+    y2 = {"title": "customers", "overlaying": "y", "side": "right", "showgrid": False, **round_axis(active)}
+    return fig.update_layout(**_LAYOUT, title="Revenue and active customers", yaxis={"title": "revenue"}, yaxis2=y2)
 
 
 def rates_figure(growth: pl.DataFrame) -> go.Figure:
@@ -105,13 +112,11 @@ def rates_figure(growth: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for name, label in (("grr", "GRR"), ("nrr", "NRR"), ("customer_churn_rate", "customer churn")):
         fig.add_scatter(x=x, y=[None if v is None else 100 * v for v in growth[name].to_list()], name=label)
-    fig.add_scatter(x=x, y=growth["quick_ratio"].to_list(), name="quick ratio", yaxis="y2", line={"dash": "dot"})
-    return fig.update_layout(
-        **_LAYOUT,
-        title="Retention rates per period",
-        yaxis={"title": "%"},
-        yaxis2={"title": "quick ratio", "overlaying": "y", "side": "right", "showgrid": False},
-    )
+    quick = growth["quick_ratio"].to_list()
+    fig.add_scatter(x=x, y=quick, name="quick ratio", yaxis="y2", line={"dash": "dot"})
+    shade_partial(fig, growth)
+    y2 = {"title": "quick ratio", "overlaying": "y", "side": "right", "showgrid": False, **round_axis(quick)}
+    return fig.update_layout(**_LAYOUT, title="Retention rates per period", yaxis={"title": "%"}, yaxis2=y2)
 
 
 def hunting_farming_figure(split: pl.DataFrame) -> go.Figure:
@@ -120,6 +125,7 @@ def hunting_farming_figure(split: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=x, y=_floats(split, "farming"), name="farming", marker_color=COLORS["total"])
     fig.add_bar(x=x, y=_floats(split, "hunting"), name="hunting", marker_color=COLORS["new"])
+    shade_partial(fig, split)
     return fig.update_layout(**_LAYOUT, barmode="stack", title="Hunting vs farming revenue")
 
 
@@ -133,6 +139,7 @@ def voc_figure(table: pl.DataFrame) -> go.Figure:
     if "segment" not in table.columns:
         for col, label in (("pct_would_recommend", "% would recommend"), ("pct_did_recommend", "% did recommend")):
             fig.add_scatter(x=table["period"].to_list(), y=table[col].to_list(), name=label, line={"dash": "dot"})
+        shade_partial(fig, table)
     return fig.update_layout(**_LAYOUT, title="Voice of the customer", yaxis={"title": "points / %"})
 
 
@@ -156,6 +163,7 @@ def churn_period_figure(by_period: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for name in ("voluntary", "involuntary", "unknown"):
         fig.add_bar(x=by_period["period"].to_list(), y=by_period[name].to_list(), name=name, marker_color=COLORS[name])
+    shade_censored(fig, by_period)
     return fig.update_layout(**_LAYOUT, barmode="stack", title="Churned customers by reason type")
 
 
@@ -167,6 +175,7 @@ def silent_churn_figure(by_period: pl.DataFrame) -> go.Figure:
     fig.add_bar(x=x, y=by_period["silent"].to_list(), name="silent", marker_color=COLORS["churned"])
     share = [None if v is None else 100 * v for v in by_period["share_customers"].to_list()]
     fig.add_scatter(x=x, y=share, name="% silent", yaxis="y2", mode="lines+markers")
+    shade_censored(fig, by_period)
     return fig.update_layout(
         **_LAYOUT,
         barmode="overlay",
@@ -180,7 +189,12 @@ def cohort_heatmap(cohorts: pl.DataFrame, value: str = "revenue_retention") -> g
     wide = cohort_matrix(cohorts, value)
     ks = [c for c in wide.columns if c != "cohort"]
     z = [[None if v is None else 100 * v for v in row] for row in wide.select(ks).rows()]
-    fig = go.Figure(go.Heatmap(z=z, x=ks, y=wide["cohort"].to_list(), colorscale="Blues", colorbar={"title": "%"}))
+    text = [["" if v is None else f"{v:.0f}" for v in row] for row in z]
+    heat = go.Heatmap(
+        z=z, x=ks, y=wide["cohort"].to_list(), colorscale="Blues", colorbar={"title": "%"},
+        text=text, texttemplate="%{text}", textfont={"size": 10}, hovertemplate="%{y}, +%{x}: %{z:.1f}%<extra></extra>",
+    )  # fmt: skip
+    fig = go.Figure(heat)
     label = value.replace("_", " ")
     return fig.update_layout(
         **_LAYOUT, title=f"Cohorts: {label}", xaxis={"title": "periods since first"}, yaxis={"autorange": "reversed"}
@@ -200,8 +214,14 @@ def migration_heatmap(matrix: pl.DataFrame) -> go.Figure:
 
 
 def histogram_figure(histogram: pl.DataFrame, title: str = "Score distribution") -> go.Figure:
-    """Bars of a :func:`cvm.reporting.score_histogram` frame."""
+    """Bars of a :func:`cvm.reporting.score_histogram` frame; a catch-all last bin is labelled "≥ its edge"."""
     centres = ((histogram["lower"] + histogram["upper"]) / 2).to_list()
     widths = (histogram["upper"] - histogram["lower"]).to_list()
-    fig = go.Figure(go.Bar(x=centres, y=histogram["customers"].to_list(), width=widths, marker_color=COLORS["total"]))
+    tails = histogram["tail"].to_list() if "tail" in histogram.columns else [False] * histogram.height
+    lowers = histogram["lower"].to_list()
+    colors = [COLORS["churned"] if t else COLORS["total"] for t in tails]
+    text = [tail_label(lo) if t else "" for lo, t in zip(lowers, tails, strict=True)]
+    bars = go.Bar(x=centres, y=histogram["customers"].to_list(), width=widths, marker_color=colors, text=text,
+                  textposition="outside", cliponaxis=False)  # fmt: skip
+    fig = go.Figure(bars)
     return fig.update_layout(**_LAYOUT, title=title, xaxis={"title": "value"}, yaxis={"title": "customers"})

@@ -27,7 +27,7 @@ def movements(growth: pl.DataFrame) -> go.Figure:
 
 def rates(growth: pl.DataFrame) -> go.Figure:
     fig = rf.rates_figure(growth)
-    return dashboard(fig, hovermode="x unified", yaxis={"title": "%", "ticksuffix": "%"}, yaxis2_tickformat=".1f")
+    return dashboard(fig, hovermode="x unified", yaxis={"title": "%", "ticksuffix": "%"})
 
 
 def hunting_farming(split: pl.DataFrame) -> go.Figure:
@@ -70,14 +70,22 @@ def histogram(table: pl.DataFrame, score: str) -> go.Figure:
 
 
 def nps_by_segment(rows: Sequence[Row]) -> go.Figure:
-    """NPS (bars) and % would recommend (diamonds) per segment, from the VOC report's ``overall`` rows."""
+    """NPS (bars) and % would recommend (diamonds) per segment, from the VOC report's ``overall`` rows.
+
+    Segments measured on too few answers (``small_sample``) are faded and hatched, their label giving n.
+    """
     x = [r["segment"] for r in rows]
     nps = [r["nps"] for r in rows]
     colors = ["#e76f51" if v is not None and v < 0 else "#264653" for v in nps]
-    labels = ["" if v is None else f"{v:+.0f}" for v in nps]
-    fig = go.Figure(
-        go.Bar(x=x, y=nps, name="NPS", marker_color=colors, text=labels), layout={"template": "plotly_white"}
-    )
+    # a segment with too few answers (the report's small_sample) is drawn faded and says how few
+    thin = [bool(r.get("small_sample")) for r in rows]
+    labels = [
+        "" if v is None else f"{v:+.0f}" + (f" (n={r['responses']})" if t else "")
+        for v, r, t in zip(nps, rows, thin, strict=True)
+    ]
+    bar = go.Bar(x=x, y=nps, name="NPS", marker_color=colors, marker_opacity=[0.4 if t else 1.0 for t in thin],
+                 marker_pattern_shape=["/" if t else "" for t in thin], text=labels)  # fmt: skip
+    fig = go.Figure(bar, layout={"template": "plotly_white"})
     fig.add_scatter(
         x=x,
         y=[r["pct_would_recommend"] for r in rows],
