@@ -61,9 +61,8 @@ ENV = Environment(
 # (a context variable set by page()), where installing one language's translations would race between threads.
 ENV.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)  # type: ignore[attr-defined]
 ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=day, label=label, reasons_text=row_text)
-ENV.globals.update(
-    prefix=PREFIX, nav=NAV, version=__version__, definition_html=definition_html
-)  # in the page's language
+# definition_html(kind, lang) renders a report's definitions in the language of the page (_notes.html).
+ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=definition_html)
 
 
 def page(
