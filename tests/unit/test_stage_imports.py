@@ -3,7 +3,7 @@
 Stages talk through tables and the typed contracts of :mod:`cvm.contracts`
 (docs/architecture.md, "Dependency direction"). The stages are the packages under
 ``src/cvm`` other than the layers every stage may import (``contracts``, ``config``,
-``store``, ``rules``, ``models``), the adapters (``api``, ``cli``, ``web``) and the
+``store``, ``rules``, ``models``, ``i18n``), the adapters (``api``, ``cli``, ``web``) and the
 composition layer (``engine.py`` and its per-domain ``services``). Every import of one
 stage by another, at module level or inside a function, must be in :data:`ALLOWED`, and
 the importing module's docstring must name the imported stage (``cvm.<stage>``) and say why.
@@ -17,7 +17,7 @@ from pathlib import Path
 import cvm
 
 SRC = Path(cvm.__file__).parent
-SHARED = {"contracts", "config", "store", "rules", "models"}  # the bottom layers every stage may import
+SHARED = {"contracts", "config", "store", "rules", "models", "i18n"}  # the bottom layers every stage may import
 ADAPTERS = {"api", "cli", "web"}  # import engine and contracts (checked with the adapters, not here)
 COMPOSERS = {"services"}  # the engine's per-domain services compose the stages, as engine.py does
 
@@ -44,7 +44,17 @@ ALLOWED: dict[tuple[str, str], str] = {
     # a model trains and is monitored on features built by the same definitions that score it
     ("scoring", "cvm.features"): "point-in-time features for training and monitoring",
     # `cvm clv fit` is one command's whole pipeline on a file, with no workspace and so no table between stages
-    ("scoring", "cvm.reporting"): "the CLV diagnostic plots of `cvm clv fit`",
+    ("scoring", "cvm.reporting"): "the CLV diagnostic plots of `cvm clv fit`; the domain vocabulary of reasons",
+    # the 360 counts the events accepted since the last run, and reads score reasons as sentences
+    ("customers", "cvm.events.hubrows"): "events in the 360 before cvm run exports them",
+    ("customers", "cvm.scoring.reasons"): "score reasons as sentences with the customer's values",
+    ("customers", "cvm.reporting.filters"): "the customers list filters as the reports do",
+    # events reach the hub through the ingestion path of files: validation, quarantine, one atomic batch
+    ("events", "cvm.ingest.batch"): "one ingestion path for files and events",
+    # the Plans & actions summary counts the outbox's statuses with the outbox's own reader
+    ("reporting", "cvm.delivery.outbox"): "one owner of action statuses",
+    # acceptance decisions give their reasons as sentences, as every score does
+    ("risk", "cvm.scoring.reasons"): "reasons as sentences",
 }
 
 

@@ -6,6 +6,9 @@ Customers not scored or not segmented yet have none.
 
 Sorting takes one of :data:`SORTS` only (``-`` in front for descending): a user's text never
 becomes an expression, a column name or SQL.
+
+Imports from a sibling stage: :mod:`cvm.reporting.filters`, so that the list filters customers with
+the same definition as the reports' filters.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Reading the 360° view of one customer, and searching the customer base."""
+"""Reading the 360° view of one customer, and searching the customer base.
+
+Imports from sibling stages: :mod:`cvm.events.hubrows`, so that the events accepted since the last
+run count in the 360 in the hub's own row shape before ``cvm run`` exports them; and
+:mod:`cvm.scoring.reasons`, so that score reasons read as sentences with the customer's own values.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ never a second row (:func:`cvm.events.hubrows.changes`), so a run that stops aft
 write and before the marking exports nothing again the next time, only marks. A file that later
 sends the same ``transaction_id`` finds it stored (rejected as a duplicate key, or replaced under
 ``--upsert``). Events of customers the hub does not know yet wait for them, unmarked.
+
+Imports from sibling stages: :mod:`cvm.ingest.batch`, because events reach the hub through the same
+validation and atomic batch as files; and :mod:`cvm.delivery.outbox` for its reading of stored UTC times.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Definitions (one place; the dashboard's Plans & actions page and ``cvm actions s
   the action (``created_at``: the decision time, also for a batch run as of a past date). Revenue
   after a contact is not the contact's effect: only a pilot (holdout) measures that. The requests
   measured are those of the ``MEASURED_DAYS`` before the last window the data covers.
+
+Imports from a sibling stage: :mod:`cvm.delivery.outbox`, the one owner of the action statuses: the
+summary counts them with its reader rather than a second definition.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Examples
 >>> d = accept({"late_share_365d": 0.0, "rating_score": 80.0}, workspace="ws")  # doctest: +SKIP
 >>> d.accepted, d.band  # doctest: +SKIP
 (True, '640-660')
+
+Also :mod:`cvm.scoring.reasons`: an acceptance decision gives its reasons as sentences, as every
+score does.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ sentence: ``dpd_mean_365d`` with the customer's value 34 becomes "paid on averag
 last year" / « paie en moyenne avec 34 jours de retard sur l'année écoulée » / "betaalt gemiddeld 34
 dagen te laat over het afgelopen jaar". A code without a value says what it is about; an unknown code
 is shown as it is.
+
+Imports from sibling stages: :mod:`cvm.features.build`, so that a reason's value is the feature the
+model scored, built by the same definition; and :mod:`cvm.reporting.labels`, the one domain
+vocabulary of the dashboard, the reports and the CLI.
 """
 
 from __future__ import annotations

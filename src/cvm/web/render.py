@@ -50,6 +50,11 @@ def raw(value: Any) -> str:
     return repr(int(number)) if isinstance(value, int) else repr(number)
 
 
+def _definition_html(kind: str) -> str:
+    """A report's definitions in the language of the page being rendered (``_notes.html``)."""
+    return definition_html(kind, i18n.current().language)
+
+
 ENV = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -61,8 +66,7 @@ ENV = Environment(
 # (a context variable set by page()), where installing one language's translations would race between threads.
 ENV.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)  # type: ignore[attr-defined]
 ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=day, label=label, reasons_text=row_text)
-# definition_html(kind, lang) renders a report's definitions in the language of the page (_notes.html).
-ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=definition_html)
+ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=_definition_html)
 
 
 def page(
