@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
+from cvm.errors import CvmError
 from cvm.hub import inbox
 from cvm.hub.summary import HubSummary
 from cvm.ingest.batch import BatchResult
@@ -71,7 +72,7 @@ class RunReport:
         }
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(CvmError, RuntimeError):
     """The folder is not an initialised CVM workspace."""
 
 

@@ -16,15 +16,11 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from cvm.contracts.vocabulary import ROLES as ROLES
 from cvm.store.tables import api_keys
 
 TOUCH_SECONDS = 60  # record last use at most once a minute, to keep reads read-only
 Permission = Literal["read", "write", "admin"]
-ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "write", "admin"}),
-    "analyst": frozenset({"read"}),
-    "ingest": frozenset({"write"}),
-}
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvm.cli.console import console
 from cvm.cli.score import print_scores
-from cvm.engine import RunReport
-from cvm.hub.summary import HubSummary
+
+if TYPE_CHECKING:
+    from cvm.engine import RunReport
+    from cvm.hub.summary import HubSummary
 
 
 def print_summary(summary: HubSummary) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
-from cvm.engine import ScoreReport
+
+if TYPE_CHECKING:
+    from cvm.engine import ScoreReport
 
 
 def print_scores(report: ScoreReport) -> None:

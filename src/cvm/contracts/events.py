@@ -42,6 +42,7 @@ from pydantic_core import PydanticCustomError
 from cvm.contracts.event_values import UnsoundError, ValueLimits, check_properties, loc, text_bytes
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, check_customer_id
 from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
+from cvm.errors import InvalidError
 
 EventType = Literal[
     "transaction",
@@ -190,7 +191,7 @@ class EventBatchIn(BaseModel):
 _LIMITS = ValueLimits()
 
 
-class EventError(ValueError):
+class EventError(InvalidError, ValueError):
     """An event failed validation; ``errors`` hold ``{"loc", "msg", "type"}`` with field paths."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:

@@ -10,10 +10,11 @@ import polars as pl
 
 from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
+from cvm.errors import NotFoundError
 from cvm.store import OfflineStore
 
 
-class UnknownCustomerError(KeyError):
+class UnknownCustomerError(NotFoundError, KeyError):
     """No customer with that id in the hub."""
 
     def __str__(self) -> str:

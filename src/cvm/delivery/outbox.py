@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.contracts.actions import ACTION_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Suppressed
+from cvm.contracts.vocabulary import ACTION_STATUSES
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import action_requests, contact_history, suppressions
 
-STATUSES = ("pending", "in_flight", "delivered", "dead")
+STATUSES = ACTION_STATUSES
 CONTACT_STATUSES = ("pending", "in_flight", "delivered")  # planned or done: what contact caps count
 
 

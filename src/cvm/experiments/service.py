@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, load_settings
 from cvm.config.settings import PilotSettings
+from cvm.errors import NotFoundError
 from cvm.experiments import records
 from cvm.experiments.outcomes import pilot_outcomes
 from cvm.experiments.report import PilotSpec, build_report
@@ -37,7 +38,7 @@ from cvm.store.tables import action_requests
 FOLDER = "pilots"
 
 
-class UnknownPilotError(ValueError):
+class UnknownPilotError(NotFoundError, ValueError):
     """No pilot of that name, configured or finished."""
 
 

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from cvm.errors import InternalError
 from cvm.reporting.periods import (
     MONEY,
     Frame,
@@ -56,7 +57,7 @@ COUNT_COLUMNS = (
 GROWTH_COLUMNS = ("period", "period_start", *MONEY_COLUMNS, *COUNT_COLUMNS)
 
 
-class IdentityError(AssertionError):
+class IdentityError(InternalError, AssertionError):
     """The growth-accounting identity failed: a bug, never a data problem."""
 
 

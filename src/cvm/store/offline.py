@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from cvm.contracts import TABLES, TableSchema, table_schema
+from cvm.errors import ConflictError
 from cvm.store.schema import arrow_schema, conform, empty_frame
 
 MANIFEST = "_manifest.json"
@@ -32,7 +33,7 @@ LOCK = ".lock"
 ROW_GROUP_ROWS = 122_880
 
 
-class StoreError(RuntimeError):
+class StoreError(ConflictError, RuntimeError):
     """The offline store is missing, locked or inconsistent."""
 
 
