@@ -54,3 +54,14 @@ def test_csv_mode_writes_plain_values_and_escapes_formulas(capsys: pytest.Captur
         ["C2", "", ""],
     ]
     assert list(csv.reader(io.StringIO(second))) == [["a"], ["1"]]
+
+
+def test_a_table_too_wide_for_80_columns_is_split_repeating_its_first_column() -> None:
+    console, buffer = _console()
+    columns = ["period"] + [f"measure {i}" for i in range(12)]
+    console.table("Growth", columns, [["2024-01", *(f"{1000 * i + 0.5:,.2f}" for i in range(12))]])
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert text.count("2024-01") >= 2  # the first column is repeated in each part
+    for i in range(12):
+        assert f"{1000 * i + 0.5:,.2f}" in text  # every number whole, on one line

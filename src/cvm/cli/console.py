@@ -1,7 +1,8 @@
 """The one console every command prints through: tables, JSON, CSV, errors and progress.
 
 * JSON is always valid JSON: NaN and infinity become ``null`` (strict parsers refuse ``NaN``).
-* Tables fit the terminal (80 columns when not a terminal): text columns wrap, number columns never do.
+* Tables fit the terminal (80 columns when not a terminal): text columns wrap, number columns never do;
+  a table with too many columns for that is printed as several, each repeating the first column.
   Ids (a column named ``id``, ``*_id``, ``batch``, ``line``...) are printed as written, never as ``1,600``.
 * ``cvm --csv COMMAND`` prints every table as CSV instead, for a spreadsheet; text cells that a
   spreadsheet would run as a formula are escaped (:mod:`cvm.contracts.csvsafe`).
@@ -10,12 +11,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -71,31 +73,35 @@ class Console:
         sys.stdout.flush()
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        """Print a table; too wide for the terminal, it is split into column groups that repeat the first column."""
         rows = list(rows)
         if self.csv:
             self._csv(columns, rows)
             return
-        table = Table(title=title, title_justify="left")
-        for i, col in enumerate(columns):
-            numeric = not is_id(col) and _numeric(row[i] for row in rows)
-            if numeric:
-                table.add_column(col, justify="right", no_wrap=True)
-            else:
-                table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*("" if v is None else _fmt(v, is_id(c)) for c, v in zip(columns, row, strict=False)))
-        self.out.print(table)
+        ids = [is_id(c) for c in columns]
+        cells = [["" if v is None else _fmt(v, label) for v, label in zip(row, ids, strict=False)] for row in rows]
+        numeric = [not ids[i] and _numeric([row[i] for row in rows if i < len(row)]) for i in range(len(columns))]
+        for number, group in enumerate(_groups(columns, cells, numeric, self.out.width)):
+            table = Table(title=title if number == 0 else None, title_justify="left")
+            for i in group:
+                if numeric[i]:
+                    table.add_column(columns[i], justify="right", no_wrap=True)
+                else:
+                    table.add_column(columns[i], overflow="fold")
+            for row in cells:
+                table.add_row(*(row[i] if i < len(row) else "" for i in group))
+            self.out.print(table)
 
     def _csv(self, columns: Sequence[str], rows: list[Sequence[object]]) -> None:
-        from cvm.contracts.csvsafe import safe_cell
+        from cvm.contracts.csvsafe import SafeWriter
 
         if self._tables:
             sys.stdout.write("\n")
         self._tables += 1
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([safe_cell(c) for c in columns])
+        writer = SafeWriter(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow([safe_cell(_plain(v)) for v in row])
+            writer.writerow([_plain(v) for v in row])
         sys.stdout.flush()
 
     def print(self, text: str = "") -> None:
@@ -131,22 +137,51 @@ class Console:
         )
 
 
-def _numeric(values: Iterable[object]) -> bool:
-    """Whether a column holds numbers only (None aside), and at least one."""
+_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?%?$")
+"""A number as the commands format it: 1,234.5, -0.25, 12%."""
+
+
+def _numeric(values: Sequence[object]) -> bool:
+    """Whether a column holds numbers only (None and empty text aside), and at least one."""
     seen = False
     for v in values:
-        if v is None:
+        if v is None or v == "":
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float):
+        if isinstance(v, bool):
+            return False
+        if not isinstance(v, int | float | Decimal) and not (isinstance(v, str) and _NUMBER.match(v.strip())):
             return False
         seen = True
     return seen
+
+
+def _need(header: str, cells: Iterable[str], numeric: bool) -> int:
+    """The narrowest readable width of a column: numbers (and their header, which Rich keeps on a line) whole,
+    text at least a word or 10 characters."""
+    word = len(header) if numeric else max((len(w) for w in header.split()), default=1)
+    longest = max((len(c) for c in cells), default=0)
+    return max(word, longest if numeric else min(longest, 10), 1)
+
+
+def _groups(columns: Sequence[str], cells: list[list[str]], numeric: list[bool], width: int) -> list[list[int]]:
+    """Column indexes per printed table: all of them when they fit in ``width``, else groups repeating column 0."""
+    need = [_need(c, (row[i] for row in cells if i < len(row)), numeric[i]) + 3 for i, c in enumerate(columns)]
+    if sum(need) + 1 <= width or len(columns) < 3:
+        return [list(range(len(columns)))]
+    groups: list[list[int]] = [[0]]
+    for i in range(1, len(columns)):
+        if len(groups[-1]) > 1 and sum(need[j] for j in groups[-1]) + need[i] + 1 > width:
+            groups.append([0])
+        groups[-1].append(i)
+    return groups
 
 
 def _plain(value: object) -> object:
     """A cell for CSV: numbers unformatted, dates ISO, None empty, NaN empty."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
+    if isinstance(value, str) and _NUMBER.match(value.strip()) and not value.strip().endswith("%"):
+        return value.strip().replace(",", "")  # 1,234.50 as the commands format it: 1234.50 for a spreadsheet
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value

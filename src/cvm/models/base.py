@@ -29,8 +29,6 @@ from sklearn.base import BaseEstimator  # type: ignore[import-untyped]
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError  # type: ignore[import-untyped]
 from sklearn.utils._param_validation import Interval, StrOptions  # type: ignore[import-untyped]
 
-from cvm.errors import InvalidError
-
 __all__ = ["Estimator", "FormatError", "Interval", "NotFittedError", "StrOptions", "cvm_version"]
 
 SIDECARS = "sidecars"
@@ -44,7 +42,7 @@ class NotFittedError(_SklearnNotFittedError, RuntimeError):  # type: ignore[misc
     """
 
 
-class FormatError(InvalidError, ValueError):
+class FormatError(ValueError):
     """A saved model this version cannot read: another model, an unknown format or version, a missing field."""
 
 

@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeAlias
 import pandas as pd
 import polars as pl
 
+from cvm.errors import BadValueError
+
 PeriodCode: TypeAlias = Literal["M", "Q", "Y"]
 Frame: TypeAlias = pl.DataFrame | pl.LazyFrame | pd.DataFrame
 MONEY = pl.Decimal(38, 2)
@@ -48,7 +50,7 @@ def period_code(period: str) -> PeriodCode:
     try:
         return _ALIASES[period.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown period {period!r}; use month, quarter or year (M, Q, Y)") from None
+        raise BadValueError(f"unknown period {period!r}; use month, quarter or year (M, Q, Y)") from None
 
 
 def period_index(dates: pl.Expr, code: PeriodCode) -> pl.Expr:
@@ -122,5 +124,5 @@ def require(frame: pl.LazyFrame, columns: tuple[str, ...] | list[str], what: str
     schema = dict(frame.collect_schema())
     missing = [c for c in columns if c not in schema]
     if missing:
-        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}; it has {', '.join(schema)}")
+        raise BadValueError(f"{what} lacks the column(s) {', '.join(missing)}; it has {', '.join(schema)}")
     return schema

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cvm.config.settings import Settings
+from cvm.errors import BadValueError
 from cvm.features import build_features
 from cvm.features.build import connection, products_before
 from cvm.scoring.assembly import score_lifecycle, write_lifecycle_scores
@@ -98,7 +99,7 @@ def train_one(
     if name == "propensity":
         targets = usable_targets(y, model.min_events)
         if not targets:
-            raise ValueError("no product has enough adoptions to train a propensity model")
+            raise BadValueError("no product has enough adoptions to train a propensity model")
         model.fit(x, y[targets], training_window=window)
     else:
         model.fit(x, y[LABEL_COLUMN[name]], training_window=window)

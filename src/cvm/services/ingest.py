@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from cvm.contracts import table_schema
+from cvm.errors import BadValueError
 from cvm.ingest.batch import BatchResult, file_digest, frame_digest, ingest_batch
 from cvm.ingest.readers import RawTable, ReadOptions, read_frame, read_source, read_sql
 from cvm.ingest.validate import Rules
@@ -54,6 +55,8 @@ class IngestService:
         options = options or ReadOptions()
         raws, digests = self._read(source, options)
         return self._store(table, raws, digests, options, upsert, max_reject_ratio, actor=actor)
+
+    __call__ = ingest  # ``engine.ingest(table, source)``, as the README shows
 
     def ingest_sql(
         self,
@@ -100,7 +103,7 @@ class IngestService:
             return [raw], [frame_digest(raw.frame.drop("__line__"))]
         paths = [source] if isinstance(source, str | Path) else list(source)
         if not paths:
-            raise ValueError("nothing to ingest: no source given")
+            raise BadValueError("nothing to ingest: no source given")
         raws = [read_source(p, options) for p in paths]
         return raws, [file_digest(Path(p)) for p in paths]
 
