@@ -18,15 +18,18 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+import sys
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-import pandas as pd
 import polars as pl
 
 from cvm.errors import BadValueError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 PeriodCode: TypeAlias = Literal["M", "Q", "Y"]
-Frame: TypeAlias = pl.DataFrame | pl.LazyFrame | pd.DataFrame
+Frame: TypeAlias = "pl.DataFrame | pl.LazyFrame | pd.DataFrame"
 MONEY = pl.Decimal(38, 2)
 
 _ALIASES: dict[str, PeriodCode] = {
@@ -114,8 +117,10 @@ def lazy(frame: Frame) -> pl.LazyFrame:
         return frame
     if isinstance(frame, pl.DataFrame):
         return frame.lazy()
-    if isinstance(frame, pd.DataFrame):
-        return pl.from_pandas(frame).lazy()
+    pandas = sys.modules.get("pandas")  # a pandas frame means pandas is loaded: no need to load it here
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
+        converted: pl.DataFrame = pl.from_pandas(frame)
+        return converted.lazy()
     raise TypeError(f"expected a Polars or pandas data frame, got {type(frame).__name__}")
 
 
