@@ -137,3 +137,21 @@ def test_csv_writes_any_table_for_a_spreadsheet(tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == ["at", "actor", "action", "target", "rows"]
     assert [r[2] for r in rows[1:]] == ["workspace.init"]
+
+
+def test_the_api_answers_cvm_errors_through_one_handler(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.serving import cvm_serve
+
+    ws = tmp_path / "ws"
+    cvm("init", str(ws))
+    key = _strict(cvm("keys", "create", "--role", "admin", "-w", str(ws), "--json").stdout)["key"]  # type: ignore[index]
+    with cvm_serve(ws, tmp_path / "serve.log") as url:
+        headers = {"X-API-Key": key}
+        unknown = httpx.get(f"{url}/customers/NOPE", headers=headers, timeout=30)
+        timeline = httpx.get(f"{url}/customers/NOPE/timeline", headers=headers, timeout=30)
+        erase = httpx.delete(f"{url}/customers/NOPE", headers=headers, timeout=30)
+    for answer in (unknown, timeline, erase):
+        assert answer.status_code == 404
+        assert answer.json() == {"detail": "unknown customer 'NOPE'"}
