@@ -67,6 +67,10 @@ class Console:
         """Print errors as JSON on stdout (the command line holds ``--json``)."""
         self._tables = 0
 
+    def start(self, csv: bool = False) -> None:
+        """Begin a command: tables as CSV or not (``cvm --csv``)."""
+        self.csv, self._tables = csv, 0
+
     def json(self, data: object) -> None:
         text = json.dumps(finite(data), default=_default, indent=2, ensure_ascii=False, allow_nan=False)
         sys.stdout.write(text + "\n")

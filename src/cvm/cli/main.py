@@ -52,7 +52,7 @@ def main(
     csv_out: CsvFlag = False,
 ) -> None:
     """CVM: Customer Value Management."""
-    console.csv = csv_out
+    console.start(csv=csv_out)
 
 
 @app.command()
