@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
 from cvm.errors import CvmError
-from cvm.scoring import ScoreReport, ScoringError
 from cvm.services.workspace import Workspace, default_actor
 
 if TYPE_CHECKING:  # the services are imported when first used: a short command loads only what it needs
     from cvm.hub.summary import HubSummary
     from cvm.ingest.batch import BatchResult
+    from cvm.scoring import ScoreReport
     from cvm.services import (
         AccessService,
         CustomerService,
@@ -188,6 +188,7 @@ class Engine:
     def run(self, actor: str | None = None) -> RunReport:
         """The main job: ingest the inbox, score, then segment, decide and deliver (:meth:`PlansService.act`)."""
         from cvm.hub import inbox
+        from cvm.scoring import ScoreReport, ScoringError
 
         self.online.migrate()
         batches: list[BatchResult] = []
@@ -207,11 +208,15 @@ class Engine:
 
 
 def __getattr__(name: str) -> Any:
-    """``cvm.engine.Source``, imported when asked for (it loads the ingest stage)."""
+    """``cvm.engine.Source`` and ``ScoreReport``, imported when asked for (they load their stages)."""
     if name == "Source":
         from cvm.services.ingest import Source
 
         return Source
+    if name == "ScoreReport":
+        from cvm.scoring import ScoreReport
+
+        return ScoreReport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

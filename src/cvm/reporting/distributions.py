@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import polars as pl
 
 from cvm.errors import BadValueError
@@ -40,6 +39,8 @@ def score_histogram(
     >>> score_histogram(s, bins=2, clip_quantile=None)["customers"].to_list()
     [2, 2]
     """
+    import numpy as np  # only the histogram needs it
+
     if bins < 1:
         raise BadValueError(f"bins must be at least 1, got {bins}")
     values = latest_scores(scores, score, as_of).select("value").collect()["value"].drop_nulls().to_numpy()
