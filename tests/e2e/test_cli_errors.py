@@ -155,3 +155,23 @@ def test_the_api_answers_cvm_errors_through_one_handler(tmp_path: Path) -> None:
     for answer in (unknown, timeline, erase):
         assert answer.status_code == 404
         assert answer.json() == {"detail": "unknown customer 'NOPE'"}
+
+
+def test_short_commands_load_only_what_they_use(tmp_path: Path) -> None:
+    from tests.conftest import CUSTOMERS_CSV, write
+
+    ws = tmp_path / "ws"
+    cvm("init", str(ws))
+    cvm("ingest", "customers", str(write(tmp_path / "c.csv", CUSTOMERS_CSV)), "-w", str(ws))
+    unused = ("scipy", "sklearn", "lightgbm", "plotly", "pandas", "duckdb", "fastapi", "pyarrow")
+    code = (
+        "import sys\nfrom cvm.cli.main import app\n"
+        "for args in (['customer', 'show', 'C1'], ['report', 'growth']):\n"
+        "    try:\n"
+        f"        app([*args, '-w', {str(ws)!r}])\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code == 0, (args, done.code)\n"
+        f"print('loaded:' + ','.join(m for m in {unused!r} if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "loaded:"
