@@ -31,6 +31,15 @@ axe: $(AXE)
 ## demo: install, generate the demo company, ingest it and run the main job
 demo: install
 	$(BIN)/cvm demo --customers $(CUSTOMERS) --seed $(SEED) --workspace $(WORKSPACE)
+	@echo
+	@echo "Next steps:"
+	@echo "  source $(VENV)/bin/activate"
+	@echo "  export CVM_WORKSPACE=$(abspath $(WORKSPACE))"
+	@echo "  cvm customer show C0000123          # one customer's 360 view"
+	@echo "  cvm report growth                   # growth accounting per month"
+	@echo "  cvm keys create --role analyst      # the key to log in with (shown once)"
+	@echo "  cvm serve                           # then open http://127.0.0.1:8000 (dashboard), /docs (API)"
+	@echo "More: docs/index.md"
 
 lint: install
 	$(BIN)/ruff check src tests bench

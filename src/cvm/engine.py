@@ -24,29 +24,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
-from cvm.hub import inbox
-from cvm.hub.summary import HubSummary
-from cvm.ingest.batch import BatchResult, unreadable
-from cvm.ingest.readers import SourceError
-from cvm.scoring import ScoreReport, ScoringError
-from cvm.services import (
-    AccessService,
-    CustomerService,
-    DeliveryService,
-    IngestService,
-    PilotService,
-    PlansService,
-    ReportService,
-    ScoringService,
-    Source,
-    Workspace,
-    default_actor,
-)
-from cvm.store import OfflineStore, OnlineStore, private
+from cvm.errors import CvmError
+from cvm.services.workspace import Workspace, default_actor
+
+if TYPE_CHECKING:  # the services are imported when first used: a short command loads only what it needs
+    from cvm.hub.summary import HubSummary
+    from cvm.ingest.batch import BatchResult
+    from cvm.scoring import ScoreReport
+    from cvm.services import (
+        AccessService,
+        CustomerService,
+        DeliveryService,
+        IngestService,
+        PilotService,
+        PlansService,
+        ReportService,
+        ScoringService,
+        Source,
+    )
+    from cvm.store import OfflineStore, OnlineStore
 
 
 @dataclass(frozen=True)
@@ -72,33 +73,71 @@ class RunReport:
         }
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(CvmError, RuntimeError):
     """The folder is not an initialised CVM workspace."""
 
 
-class Ingest(IngestService):
-    """:class:`~cvm.services.IngestService`, callable as its :meth:`ingest` (``engine.ingest(table, source)``)."""
-
-    __call__ = IngestService.ingest
-
-
 class Engine:
-    """One workspace and its services (see the module docstring)."""
+    """One workspace and its services (see the module docstring); each service is built when first used."""
 
     def __init__(self, workspace: Path, settings: Settings | None = None) -> None:
         self.ws = Workspace(workspace, settings)
-        self.ingest = Ingest(self.ws)
-        self.customers = CustomerService(self.ws)
-        self.scoring = ScoringService(self.ws)
-        self.delivery = DeliveryService(self.ws)
-        self.plans = PlansService(self.ws, self.delivery)
-        self.pilots = PilotService(self.ws)
-        self.reports = ReportService(self.ws)
-        self.access = AccessService(self.ws)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        """Files, frames and queries into the offline store; callable as its ``ingest`` method."""
+        from cvm.services.ingest import IngestService
+
+        return IngestService(self.ws)
+
+    @cached_property
+    def customers(self) -> CustomerService:
+        from cvm.services.customers import CustomerService
+
+        return CustomerService(self.ws)
+
+    @cached_property
+    def scoring(self) -> ScoringService:
+        from cvm.services.scoring import ScoringService
+
+        return ScoringService(self.ws)
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        from cvm.services.delivery import DeliveryService
+
+        return DeliveryService(self.ws)
+
+    @cached_property
+    def plans(self) -> PlansService:
+        from cvm.services.plans import PlansService
+
+        return PlansService(self.ws, self.delivery)
+
+    @cached_property
+    def pilots(self) -> PilotService:
+        from cvm.services.pilots import PilotService
+
+        return PilotService(self.ws)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from cvm.services.reports import ReportService
+
+        return ReportService(self.ws)
+
+    @cached_property
+    def access(self) -> AccessService:
+        from cvm.services.access import AccessService
+
+        return AccessService(self.ws)
 
     @classmethod
     def init(cls, workspace: Path) -> Engine:
         """Create (or complete) a workspace: ``cvm.yaml``, offline folders, online schema."""
+        from cvm.hub import inbox
+        from cvm.store import private
+
         workspace = Path(workspace)
         private.restrict_umask()
         workspace.mkdir(parents=True, exist_ok=True)
@@ -148,6 +187,11 @@ class Engine:
 
     def run(self, actor: str | None = None) -> RunReport:
         """The main job: ingest the inbox, score, then segment, decide and deliver (:meth:`PlansService.act`)."""
+        from cvm.hub import inbox
+        from cvm.ingest.batch import unreadable
+        from cvm.ingest.readers import SourceError
+        from cvm.scoring import ScoreReport, ScoringError
+
         self.online.migrate()
         batches: list[BatchResult] = []
 
@@ -169,6 +213,19 @@ class Engine:
             scores = ScoreReport(as_of=datetime.now(UTC).date(), skipped=str(exc))
         cycle = self.plans.act(actor=actor)
         return RunReport(batches=batches, summary=self.reports.summary(), scores=scores, cycle=cycle)
+
+
+def __getattr__(name: str) -> Any:
+    """``cvm.engine.Source`` and ``ScoreReport``, imported when asked for (they load their stages)."""
+    if name == "Source":
+        from cvm.services.ingest import Source
+
+        return Source
+    if name == "ScoreReport":
+        from cvm.scoring import ScoreReport
+
+        return ScoreReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ConfigError", "Engine", "RunReport", "ScoreReport", "Source", "WorkspaceError"]

@@ -76,7 +76,7 @@ def test_clv_fit_table_other_models_and_errors(cdnow_csv: Path) -> None:
     assert "Spend model" not in table.stdout
     missing = cvm("clv", "fit", str(cdnow_csv), "--json", ok=False)
     assert missing.returncode == 2
-    assert "lack the column(s) customer_id, ts, amount" in missing.stderr
+    assert "lack the column(s) customer_id, ts, amount" in json.loads(missing.stdout)["error"]  # --json: JSON errors
     bad_out = cvm("clv", "fit", str(cdnow_csv), *cols, "--out", "pred.xlsx", ok=False)
     assert bad_out.returncode == 2
     assert "--out must end in .parquet or .csv" in bad_out.stderr

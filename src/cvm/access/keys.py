@@ -16,15 +16,12 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from cvm.contracts.vocabulary import ROLES as ROLES
+from cvm.errors import BadValueError, UnknownError
 from cvm.store.tables import api_keys
 
 TOUCH_SECONDS = 60  # record last use at most once a minute, to keep reads read-only
 Permission = Literal["read", "write", "admin"]
-ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "write", "admin"}),
-    "analyst": frozenset({"read"}),
-    "ingest": frozenset({"write"}),
-}
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ def _hash(secret: str) -> str:
 def create_key(conn: sa.Connection, role: str, label: str | None = None) -> tuple[ApiKey, str]:
     """Create a key; returns it and the plaintext, which is never stored."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        raise BadValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
@@ -82,7 +79,7 @@ def revoke_key(conn: sa.Connection, key_id: str) -> ApiKey:
     )
     row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
     if row is None:
-        raise KeyError(f"unknown API key id {key_id!r}")
+        raise UnknownError(f"unknown API key id {key_id!r}")
     return _row(row)
 
 

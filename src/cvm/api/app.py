@@ -33,7 +33,6 @@ from cvm.api.schemas import (
     TimelineEvent,
 )
 from cvm.contracts import DATA_TABLES
-from cvm.customers import UnknownCustomerError
 from cvm.engine import Engine
 from cvm.ingest.readers import SourceError
 from cvm.web import mount_dashboard
@@ -42,10 +41,6 @@ SHOWN_REJECTS = 100
 CUSTOMER = "/customers/{customer_id:path}"
 """A customer's path: the id may hold ``/`` (sent as ``%2F``)."""
 MISSING = errors.responses(*KEYED, 404, 422, e404="Unknown customer.")
-
-
-def _not_found(exc: UnknownCustomerError) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
 
 
 def _customer_routes(app: FastAPI) -> None:
@@ -66,25 +61,16 @@ def _customer_routes(app: FastAPI) -> None:
 
     @app.get(f"{CUSTOMER}/timeline", response_model=Page[TimelineEvent], tags=["customers"], responses=MISSING)
     def get_timeline(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
-        try:
-            events = engine.customers.timeline(customer_id)
-        except UnknownCustomerError as exc:
-            raise _not_found(exc) from None
+        events = engine.customers.timeline(customer_id)  # unknown: 404 by cvm.api.errors
         return {"data": events, "count": len(events)}
 
     @app.get(CUSTOMER, response_model=CustomerPublic, tags=["customers"], responses=MISSING)
     def get_customer(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
-        try:
-            return engine.customers.customer(customer_id)
-        except UnknownCustomerError as exc:
-            raise _not_found(exc) from None
+        return engine.customers.customer(customer_id)  # unknown: 404 by cvm.api.errors
 
     @app.delete(CUSTOMER, response_model=ErasurePublic, tags=["customers"], responses=MISSING)
     def erase_customer(customer_id: str, engine: EngineDep, caller: Admin) -> dict[str, Any]:
-        try:
-            erasure = engine.customers.erase(customer_id, actor=actor(caller))
-        except UnknownCustomerError as exc:
-            raise _not_found(exc) from None
+        erasure = engine.customers.erase(customer_id, actor=actor(caller))  # unknown: 404 by cvm.api.errors
         return {"subject": erasure.subject, "rows": erasure.rows}
 
 

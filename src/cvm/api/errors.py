@@ -4,6 +4,10 @@ Every error is JSON with a ``detail``: a sentence (:class:`ErrorBody`) for 400, 
 and 413, and a list of field problems (:class:`InvalidBody`) for every 422, whoever raised it. A
 problem names the field (``loc``) and says what is wrong; it never echoes the value sent, which may
 be large or personal.
+
+CVM's own errors (:class:`cvm.errors.CvmError`) that a route does not catch are answered by one handler
+with their :attr:`~cvm.errors.CvmError.status` (404 unknown, 409 conflict, 422 invalid); an
+:class:`~cvm.errors.InternalError` is a 500 whose message stays in the server log.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cvm.errors import CvmError, InternalError
 
 MAX_OFFSET = 2**31 - 1
 """The largest ``offset`` a list takes: any integer type of any backend holds it."""
@@ -121,7 +127,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _cvm_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CvmError)  # registered for this class only
+    if isinstance(exc, InternalError):
+        raise exc  # a 500: the server logs the traceback, the client learns nothing about the inside
+    text = str(exc)[:MAX_MSG]
+    if exc.status == status.HTTP_422_UNPROCESSABLE_CONTENT:
+        return JSONResponse({"detail": [issue((), text)]}, status_code=exc.status)
+    return JSONResponse({"detail": text}, status_code=exc.status)
+
+
 def install(app: FastAPI) -> None:
-    """Answer every validation error and HTTP error of ``app`` in the documented shapes."""
+    """Answer every validation error, HTTP error and CVM error of ``app`` in the documented shapes."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(CvmError, _cvm_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,7 +13,7 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
-from cvm.delivery import STATUSES
+from cvm.contracts.vocabulary import ACTION_STATUSES as STATUSES
 
 app = typer.Typer(help="Action requests in the outbox: list, retry dead ones, count by status.", no_args_is_help=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from enum import StrEnum
 from pathlib import Path
@@ -11,8 +12,7 @@ import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled
-from cvm.cli.options import JsonFlag
-from cvm.contracts.csvsafe import safe_pandas
+from cvm.cli.options import DateFormat, DecimalMark, Delimiter, Encoding, JsonFlag
 
 app = typer.Typer(help="Customer lifetime value (BG/NBD, Pareto/NBD, MBG/NBD + Gamma-Gamma) of a transaction file.")
 
@@ -39,13 +39,20 @@ def _params_table(title: str, info: dict[str, Any]) -> None:
         f"{title}: {info['model']} ({info['version']}), {info['n_customers']:,} customers, "
         f"LL {info['log_likelihood']:,.2f}, converged {info['converged']}",
         ["param", "estimate", "std. error"],
-        ([k, f"{v:.6g}", f"{ses.get(k, float('nan')):.4g}"] for k, v in info["params"].items()),
+        ([k, f"{v:.6g}", _se(ses.get(k))] for k, v in info["params"].items()),
     )
+
+
+def _se(value: float | None) -> str:
+    """A standard error, or n/a when it could not be computed (NaN or missing)."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 @app.command()
 def fit(
-    transactions: Annotated[Path, typer.Argument(help="Transactions: Parquet or CSV.", exists=True, dir_okay=False)],
+    transactions: Annotated[
+        Path, typer.Argument(help="Transactions: CSV, JSON lines or Parquet, read as `cvm ingest` reads them.")
+    ],
     model: Annotated[PurchaseModelName, typer.Option(help="Purchase model.")] = PurchaseModelName.bgnbd,
     spend: Annotated[SpendModelName, typer.Option(help="Spend model (none: purchases only).")] = SpendModelName.gg,
     freq: Annotated[FreqName, typer.Option(help="Time unit: D (days) or W (weeks).")] = FreqName.D,
@@ -58,9 +65,14 @@ def fit(
     end: Annotated[str | None, typer.Option(help="End of observation (default: last transaction).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write per-customer predictions (.parquet or .csv).")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write diagnostic plots (HTML, PNG if possible) here.")] = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = None,
+    decimal: DecimalMark = None,
+    date_format: DateFormat = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Fit a purchase model and a spend model on TRANSACTIONS and predict every customer's value."""
+    from cvm.ingest.readers import ReadOptions
     from cvm.models.clv import ConvergenceWarning
     from cvm.reporting.clv_plots import write_figures
     from cvm.scoring.clv_file import ClvOptions, fit_clv_file, make_figures, predictions_table
@@ -78,12 +90,13 @@ def fit(
         discount_rate=discount_rate,
         margin=margin,
         observation_end=end,
+        read=ReadOptions(delimiter=delimiter, encoding=encoding, decimal=decimal, date_format=date_format),
     )
     with console.progress() as bar, handled(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         task = bar.add_task("Reading", total=None)
         result = fit_clv_file(transactions, options, step=lambda s: bar.update(task, description=s))
-        figures = make_figures(result, transactions, step=lambda s: bar.update(task, description=s)) if plots else {}
+        figures = make_figures(result, step=lambda s: bar.update(task, description=s)) if plots else {}
     for w in caught:
         console.warn(str(w.message))
     with handled():
@@ -114,6 +127,8 @@ def _print_fit(info: dict[str, Any]) -> None:
 
 
 def _write(frame: Any, path: Path) -> None:
+    from cvm.contracts.csvsafe import safe_pandas
+
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         safe_pandas(frame).to_csv(path, index=False)

@@ -11,12 +11,11 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag, Workspace
-from cvm.cli.report import print_pilot_summary, print_run
 from cvm.contracts import DATA_TABLES
-from cvm.engine import Engine
 
 if TYPE_CHECKING:
     from cvm.demo import DemoSummary
+    from cvm.engine import Engine
 
 app = typer.Typer(help="Generate a demo company with ground truth, or run the whole demo in one command.")
 
@@ -72,6 +71,9 @@ def demo(
     """Generate the demo company, initialise the workspace, ingest every table and run the main job."""
     if ctx.invoked_subcommand is not None:
         return
+    from cvm.cli.report import print_pilot_summary, print_run
+    from cvm.engine import Engine
+
     with handled():
         engine = Engine.init(workspace)
     out = engine.workspace / DATA_DIR

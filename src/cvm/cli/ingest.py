@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
-from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.options import DateFormat, DecimalMark, Delimiter, Encoding, JsonFlag, Workspace
 from cvm.cli.schema import print_schema
 from cvm.contracts import DATA_TABLES
-from cvm.contracts.csvsafe import safe_polars
-from cvm.ingest.batch import BatchResult
-from cvm.ingest.readers import ReadOptions
+
+if TYPE_CHECKING:
+    from cvm.ingest.batch import BatchResult
 
 SHOWN_REJECTS = 20
 
@@ -32,6 +32,8 @@ def _rename(pairs: list[str]) -> dict[str, str] | None:
 def _print_result(result: BatchResult, json_out: bool, rejects_out: Path | None) -> None:
     rejects = result.rejects
     if rejects_out is not None and rejects is not None:
+        from cvm.contracts.csvsafe import safe_polars
+
         safe_polars(rejects).write_csv(rejects_out)
     if json_out:
         retried = result.status == "retried"
@@ -73,10 +75,10 @@ def ingest(
         float | None, typer.Option(help="Refuse the whole batch above this rejected share (default 0.05).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto, csv, parquet or jsonl.")] = "auto",
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (detected when omitted).")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Text encoding, e.g. utf-8, latin-1 (detected).")] = None,
-    decimal: Annotated[str | None, typer.Option(help="Decimal separator: '.' or ',' (detected).")] = None,
-    date_format: Annotated[str | None, typer.Option(help="Date pattern such as %d/%m/%Y (detected).")] = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = None,
+    decimal: DecimalMark = None,
+    date_format: DateFormat = None,
     rename: Annotated[list[str] | None, typer.Option(help="Map a source column: SOURCE=COLUMN (repeatable).")] = None,
     rejects_out: Annotated[Path | None, typer.Option(help="Write every rejected cell to this CSV.")] = None,
     show_schema: Annotated[
@@ -99,6 +101,8 @@ def ingest(
         console.fail("give either PATH... or --from-sql URL --query SQL")
     if from_sql and not query:
         console.fail("--from-sql needs --query")
+    from cvm.ingest.readers import ReadOptions
+
     engine = open_engine(workspace)
     options = ReadOptions(
         format=fmt,  # type: ignore[arg-type]

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from cvm.access import ROLES
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.contracts.vocabulary import ROLES
 
 app = typer.Typer(help="Create, list and revoke API keys (admin, analyst, ingest).", no_args_is_help=True)
 

@@ -25,15 +25,13 @@ from cvm.cli import (
     sources,
 )
 from cvm.cli.console import console
-from cvm.cli.errors import handled, open_engine
-from cvm.cli.language import chosen
-from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.errors import CvmGroup, handled, open_engine
+from cvm.cli.options import CsvFlag, DebugFlag, JsonFlag, Workspace
 from cvm.cli.refusals import QuarantineStatus
-from cvm.cli.report import print_run
-from cvm.engine import Engine
 
 app = typer.Typer(
     name="cvm",
+    cls=CvmGroup,
     help="CVM: Customer Value Management. Load customer data, score it, act on it, measure it.",
     no_args_is_help=True,
     add_completion=False,
@@ -68,8 +66,11 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    debug: DebugFlag = False,
+    csv_out: CsvFlag = False,
 ) -> None:
     """CVM: Customer Value Management."""
+    console.start(csv=csv_out)
 
 
 @app.command()
@@ -78,6 +79,8 @@ def init(
     json_out: JsonFlag = False,
 ) -> None:
     """Create a workspace: a commented cvm.yaml, the offline and online stores and the inbox."""
+    from cvm.engine import Engine
+
     with handled():
         engine = Engine.init(directory)
     info = {
@@ -96,6 +99,9 @@ def init(
 @app.command()
 def run(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     """Run the main job: ingest the inbox, then refresh and summarise the hub."""
+    from cvm.cli.language import chosen
+    from cvm.cli.report import print_run
+
     engine = open_engine(workspace)
     with handled():
         report = engine.run()

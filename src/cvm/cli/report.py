@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvm.cli.console import console
 from cvm.cli.refusals import print_refusals
 from cvm.cli.score import print_scores
-from cvm.engine import RunReport
-from cvm.hub.summary import HubSummary
 from cvm.i18n import Lang, _, current, use_locale
 from cvm.i18n.formats import money, num
 from cvm.reporting.labels import label
+
+if TYPE_CHECKING:
+    from cvm.engine import RunReport
+    from cvm.hub.summary import HubSummary
 
 
 def print_summary(summary: HubSummary) -> None:

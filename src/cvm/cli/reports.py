@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
 from cvm.cli.console import console
@@ -17,8 +16,12 @@ from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.i18n import N_, Lang, _, use_locale
 from cvm.i18n.formats import num, pct
-from cvm.reporting import Report, ReportFilter, cohort_matrix, migration_pivot
 from cvm.reporting.labels import label
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cvm.reporting import Report, ReportFilter
 
 app = typer.Typer(
     help="Reports from the hub: growth accounting and rates, voice of the customer, churn reasons, silent "
@@ -141,6 +144,8 @@ def _filter(
     sector: list[str] | None,
     segment: str | None,
 ) -> ReportFilter:
+    from cvm.reporting import ReportFilter
+
     with handled():
         return ReportFilter(kind=kind, channel=channel, region=region, sector=sector, segment=segment)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -325,6 +330,8 @@ def cohorts(
     """Cohorts by first period with revenue: cell k = revenue (customers) in period k / in the first period."""
     filters = _filter(kind, channel, region, sector, segment)
     report = _run(workspace, "cohorts", period, filters, lang, source=source, as_of=_day(as_of))
+    from cvm.reporting import cohort_matrix
+
     with handled():
         matrix = cohort_matrix(report.report.tables["cohorts"], value)
     show(report, json_out, {value: matrix.rename(lambda c: c if c == "cohort" else f"k{c}")})
@@ -359,6 +366,8 @@ def migration(
     report = _run(
         workspace, "migration", period, filters, lang, states=states, date_from=_day(date_from), date_to=_day(date_to)
     )
+    from cvm.reporting import migration_pivot
+
     show(report, json_out, {"customers": migration_pivot(report.report.tables["matrix"])})
 
 

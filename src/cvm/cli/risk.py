@@ -11,7 +11,6 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.cli.score import _parse_date
-from cvm.risk import cutoff_table, simulate
 
 app = typer.Typer(help="Risk appetite: cut-off table, simulation and acceptance policy, early warning.")
 
@@ -19,6 +18,8 @@ app = typer.Typer(help="Risk appetite: cut-off table, simulation and acceptance 
 @app.command("cutoffs")
 def cutoffs(workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
     """One row per score band: applicants, approval and bad rate, expected loss and value at that cut-off."""
+    from cvm.risk import cutoff_table
+
     engine = open_engine(workspace)
     with handled():
         as_of, book = engine.scoring.book()
@@ -57,6 +58,8 @@ def simulate_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """What moving the cut-off does to the accepted book; --apply makes it the acceptance policy."""
+    from cvm.risk import simulate
+
     engine = open_engine(workspace)
     with handled():
         _, book = engine.scoring.book()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
-from cvm.engine import ScoreReport
-from cvm.scoring import ScoringError
+
+if TYPE_CHECKING:
+    from cvm.engine import ScoreReport
 
 
 def print_scores(report: ScoreReport) -> None:
@@ -73,6 +74,9 @@ def score(
 
     Only data known at the end of that day is used; re-scoring a date replaces its scores.
     """
+    from cvm.engine import ScoreReport
+    from cvm.scoring import ScoringError
+
     day = _parse_date(as_of)
     engine = open_engine(workspace)
     refused: ScoreReport | None = None

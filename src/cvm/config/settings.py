@@ -31,12 +31,13 @@ from cvm.config.plan_checks import check_columns
 from cvm.config.plans import CHANNELS, NAME_PATTERN, CapConfig, Channel, PlansConfig, SegmentsConfig
 from cvm.config.sources import SourcesConfig
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, compile_id_pattern
+from cvm.errors import InvalidError
 
 CONFIG_FILE = "cvm.yaml"
 ENV_PREFIX = "CVM__"
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidError, ValueError):
     """An invalid configuration value, named by its key path."""
 
 

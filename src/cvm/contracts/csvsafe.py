@@ -23,10 +23,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
+
+if TYPE_CHECKING:  # pandas and pyarrow are loaded by the functions that take them
+    import pandas as pd
+    import pyarrow as pa
 
 TRIGGERS = "=+-@\t\r"
 _RISKY = r"^'*[=+\-@\t\r]"
@@ -72,6 +73,16 @@ class SafeDictWriter(_DictWriter):
             self.writerow(row)
 
 
+class SafeWriter:
+    """:func:`csv.writer` for rows given as sequences, with :func:`safe_cell` applied to every cell."""
+
+    def __init__(self, file: Any, **fmt: Any) -> None:
+        self._writer = csv.writer(file, **fmt)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([safe_cell(v) for v in row])
+
+
 def safe_polars(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with its text columns made safe (vectorised; other columns untouched)."""
     fixes = []
@@ -91,6 +102,8 @@ def restore_polars(frame: pl.DataFrame) -> pl.DataFrame:
 
 def safe_pandas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with text cells made safe (numbers in object columns stay numbers)."""
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         if out[name].dtype == object or pd.api.types.is_string_dtype(out[name].dtype):
@@ -100,6 +113,9 @@ def safe_pandas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def safe_arrow(table: pa.Table) -> pa.Table:
     """``table`` with its string columns made safe."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for i, field in enumerate(table.schema):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             col = table.column(i)

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cvm.errors import InvalidError
+
 
 class _LimitSettings(Protocol):
     """The limits' settings (:class:`~cvm.config.settings.EventsSettings` fits)."""
@@ -57,7 +59,7 @@ class ValueLimits:
         return cls(settings.max_depth, settings.max_property_bytes, settings.max_event_bytes)
 
 
-class UnsoundError(ValueError):
+class UnsoundError(InvalidError, ValueError):
     """A value no store can hold; ``path`` leads to it (built innermost first while unwinding)."""
 
     def __init__(self, msg: str, type_: str) -> None:

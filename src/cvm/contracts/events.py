@@ -48,6 +48,7 @@ from cvm.contracts.tables import (
     VOLUNTARY_REASONS,
     complaint_status,
 )
+from cvm.errors import InvalidError
 
 EventType = Literal[
     "transaction",
@@ -213,7 +214,7 @@ class EventBatchIn(BaseModel):
 _LIMITS = ValueLimits()
 
 
-class EventError(ValueError):
+class EventError(InvalidError, ValueError):
     """An event failed validation; ``errors`` hold ``{"loc", "msg", "type"}`` with field paths."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:

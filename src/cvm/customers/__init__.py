@@ -1,6 +1,22 @@
 """Customer 360: profile, holdings, timeline, search, and erasure of personal data."""
 
-from cvm.customers.erase import erase_customer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from cvm.customers.profile import UnknownCustomerError, customer_profile, list_customers, timeline
+
+if TYPE_CHECKING:
+    from cvm.customers.erase import erase_customer
+
+
+def __getattr__(name: str) -> Any:
+    """``erase_customer``, imported when asked for: erasure loads every file format, a profile needs none."""
+    if name == "erase_customer":
+        from cvm.customers.erase import erase_customer
+
+        return erase_customer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["UnknownCustomerError", "customer_profile", "erase_customer", "list_customers", "timeline"]

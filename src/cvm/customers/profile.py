@@ -16,12 +16,13 @@ import polars as pl
 from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
 from cvm.customers.fold import fold, fold_expr
+from cvm.errors import NotFoundError
 from cvm.events.hubrows import HubRows, merged
 from cvm.scoring.reasons import explain_scores, feature_values, needs_values
 from cvm.store import OfflineStore
 
 
-class UnknownCustomerError(KeyError):
+class UnknownCustomerError(NotFoundError, KeyError):
     """No customer with that id in the hub."""
 
     def __str__(self) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from cvm.errors import BadValueError
+
 KEY_FILE = ".erasure-key"
 PREFIX = "hmac-sha256:"
 
@@ -49,7 +51,7 @@ def erasure_key(workspace: Path, configured: SecretStr | None = None) -> bytes:
         _create_key_file(path)
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
-        raise ValueError(f"{path}: the erasure key is shorter than 32 characters; delete the file to make a new one")
+        raise BadValueError(f"{path}: the erasure key is shorter than 32 characters; delete the file to make a new one")
     return key.encode()
 
 

@@ -23,6 +23,7 @@ from cvm.delivery import signing
 from cvm.delivery.deadline import DeadlineBackend, deadline
 from cvm.delivery.exports import CsvExport, ParquetExport
 from cvm.delivery.items import Outbound, Outcome
+from cvm.errors import BadValueError
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 ANSWER_BYTES = 4096  # of a receiver's answer, at most: enough for an error message
@@ -72,7 +73,7 @@ class WebhookTransport:
 
     def __init__(self, url: str, secrets: Sequence[str], *, deadline: float, timeout: float, concurrency: int) -> None:
         if not secrets or not all(secrets):
-            raise ValueError("the webhook secret is empty")
+            raise BadValueError("the webhook secret is empty")
         self.url = url
         self.deadline = deadline
         self._secrets = tuple(secrets)
@@ -176,9 +177,9 @@ def build_router(settings: DeliverySettings, workspace: Path, run_id: str) -> Ro
     for name in sorted(needed):
         if name == "webhook":
             if not settings.webhook_url:
-                raise ValueError("delivery.webhook_url is not set, but a channel is routed to the webhook")
+                raise BadValueError("delivery.webhook_url is not set, but a channel is routed to the webhook")
             if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
-                raise ValueError("the webhook needs a secret: set CVM__DELIVERY__WEBHOOK_SECRET in the environment")
+                raise BadValueError("the webhook needs a secret: set CVM__DELIVERY__WEBHOOK_SECRET in the environment")
             secrets = [settings.webhook_secret.get_secret_value()]
             if settings.webhook_previous_secret is not None and settings.webhook_previous_secret.get_secret_value():
                 secrets.append(settings.webhook_previous_secret.get_secret_value())

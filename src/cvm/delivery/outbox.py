@@ -19,10 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.contracts.actions import ACTION_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Suppressed
+from cvm.contracts.vocabulary import ACTION_STATUSES
+from cvm.errors import BadValueError, UnknownError
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import action_requests, contact_history, suppressions
 
-STATUSES = ("pending", "in_flight", "delivered", "dead")
+STATUSES = ACTION_STATUSES
 CONTACT_STATUSES = ("pending", "in_flight", "delivered")  # planned or done: what contact caps count
 
 
@@ -238,7 +240,7 @@ def list_requests(
 ) -> list[dict[str, Any]]:
     """Action requests, newest first, optionally of one status or customer."""
     if status is not None and status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+        raise BadValueError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
     query = sa.select(action_requests).order_by(action_requests.c.id.desc()).limit(limit)
     if status is not None:
         query = query.where(action_requests.c.status == status)
@@ -255,9 +257,9 @@ def retry_request(conn: sa.Connection, request_id: int, now: datetime) -> dict[s
     t = action_requests.c
     row = conn.execute(sa.select(action_requests).where(t.id == request_id)).first()
     if row is None:
-        raise KeyError(f"unknown action request {request_id}")
+        raise UnknownError(f"unknown action request {request_id}")
     if row.status in ("delivered", "in_flight"):
-        raise ValueError(f"action request {request_id} is {row.status}; only dead or pending ones can be retried")
+        raise BadValueError(f"action request {request_id} is {row.status}; only dead or pending ones can be retried")
     conn.execute(
         action_requests.update()
         .where(t.id == request_id, t.status.in_(("dead", "pending")))

@@ -35,6 +35,7 @@ from cvm.demo.tables import (
 from cvm.demo.transactions import simulate_transactions
 from cvm.demo.truth import meta, truth_columns
 from cvm.demo.writer import Format, to_table, write_table
+from cvm.errors import BadValueError
 
 _STREAMS = (
     "population",
@@ -99,11 +100,11 @@ def generate(
     200
     """
     if customers < 1 or years < 1 or seed < 0:
-        raise ValueError(
+        raise BadValueError(
             f"customers and years must be at least 1 and seed at least 0, got {customers}, {years}, {seed}"
         )
     if fmt not in ("parquet", "csv"):
-        raise ValueError(f"unknown format {fmt!r}; use 'parquet' or 'csv'")
+        raise BadValueError(f"unknown format {fmt!r}; use 'parquet' or 'csv'")
     began = time.perf_counter()
     end = end.date() if isinstance(end, datetime) else end
     window = Window.from_end(end or datetime.now(UTC).date(), years)

@@ -22,11 +22,12 @@ import sqlalchemy as sa
 from cvm.contracts.events import EventIn
 from cvm.contracts.tables import complaint_status
 from cvm.delivery.outbox import utc, utc_or_none
+from cvm.errors import ConflictError
 from cvm.store import bulk
 from cvm.store.tables import customer_online
 
 
-class StaleProfileError(RuntimeError):
+class StaleProfileError(ConflictError, RuntimeError):
     """A profile changed under us (another writer committed first); the transaction is retried."""
 
 

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, load_settings
 from cvm.config.settings import PilotSettings
+from cvm.errors import BadValueError, NotFoundError
 from cvm.experiments import records
 from cvm.experiments.outcomes import pilot_outcomes
 from cvm.experiments.report import PilotSpec, build_report
@@ -37,7 +38,7 @@ from cvm.store.tables import action_requests
 FOLDER = "pilots"
 
 
-class UnknownPilotError(ValueError):
+class UnknownPilotError(NotFoundError, ValueError):
     """No pilot of that name, configured or finished."""
 
 
@@ -199,7 +200,7 @@ def create_pilot(workspace: Path, name: str, pilot: dict[str, Any]) -> Settings:
     before = path.read_text(encoding="utf-8")
     current = yaml.safe_load(before) or {}
     if name in ((current.get("experiments") or {}).get("pilots") or {}):
-        raise ValueError(f"pilot {name!r} already exists in {path}")
+        raise BadValueError(f"pilot {name!r} already exists in {path}")
     try:
         PilotSettings.model_validate(pilot)
     except ValidationError as exc:
@@ -226,7 +227,7 @@ def run_demo_pilot(
 
     end = data_end(offline.scan("transactions"), offline.scan("subscriptions"))
     if end is None:
-        raise ValueError("the hub holds no transactions or subscriptions: no pilot to build")
+        raise BadValueError("the hub holds no transactions or subscriptions: no pilot to build")
     at = datetime.combine(end, datetime.min.time(), UTC)
     cost = settings.plans.policy.cost("phone")
     pilot = retro.demo_pilot(offline, truth, at, cost, margin_rate=settings.scoring.margin_rate)

@@ -41,6 +41,8 @@ import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
+from cvm.errors import BadValueError
+
 Freq: TypeAlias = Literal["D", "W", "h", "M"]
 TransactionsInput: TypeAlias = pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]
 TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
@@ -80,9 +82,9 @@ class RfmSpec:
 
     def __post_init__(self) -> None:
         if self.freq not in _FREQS:
-            raise ValueError(f"freq must be one of {', '.join(_FREQS)}, got {self.freq!r}")
+            raise BadValueError(f"freq must be one of {', '.join(_FREQS)}, got {self.freq!r}")
         if not self.freq_multiplier > 0:
-            raise ValueError(f"freq_multiplier must be positive, got {self.freq_multiplier!r}")
+            raise BadValueError(f"freq_multiplier must be positive, got {self.freq_multiplier!r}")
 
     @property
     def columns(self) -> list[str]:
@@ -193,14 +195,14 @@ def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -
         return _INPUT
     paths = [transactions] if isinstance(transactions, str | Path) else list(transactions)
     if not paths:
-        raise ValueError("no transaction files given")
+        raise BadValueError("no transaction files given")
     quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
     suffixes = {Path(p).suffix.lower() for p in paths}
     if suffixes <= {".parquet", ".pq"}:
         return f"read_parquet([{quoted}])"
     if suffixes <= {".csv", ".txt", ".gz"}:
         return f"read_csv_auto([{quoted}])"
-    raise ValueError(f"transactions must be Parquet or CSV files, got {sorted(suffixes)}")
+    raise BadValueError(f"transactions must be Parquet or CSV files, got {sorted(suffixes)}")
 
 
 def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.DuckDBPyConnection, str]:
@@ -211,14 +213,14 @@ def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.Duc
     missing = [c for c in spec.columns if c not in present]
     if missing:
         con.close()
-        raise ValueError(f"transactions lack the column(s) {', '.join(missing)}; found {', '.join(sorted(present))}")
+        raise BadValueError(f"transactions lack the column(s) {', '.join(missing)}; found {', '.join(sorted(present))}")
     return con, relation
 
 
 def _max_ts(con: duckdb.DuckDBPyConnection, spec: RfmSpec, relation: str) -> pd.Timestamp:
     value = con.sql(f"SELECT MAX(ts) FROM ({_source(spec, relation)})").fetchall()
     if not value or value[0][0] is None:
-        raise ValueError("no transactions to summarise")
+        raise BadValueError("no transactions to summarise")
     return pd.Timestamp(value[0][0])
 
 
@@ -297,13 +299,13 @@ def calibration_and_holdout(
     purchases (not of period sums), as in lifetimes.
     """
     if calibration_period_end is None:
-        raise ValueError("calibration_period_end is required")
+        raise BadValueError("calibration_period_end is required")
     spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
     cal_end = calibration_period_end
 
     def sql(relation: str, end: TimeLike | None) -> str:
         if pd.Timestamp(_end(end)) <= pd.Timestamp(cal_end):
-            raise ValueError("observation_period_end must be after calibration_period_end: no holdout period")
+            raise BadValueError("observation_period_end must be after calibration_period_end: no holdout period")
         return calibration_sql(spec, relation, cal_end, _end(end))
 
     return _frame(_query(transactions, spec, observation_period_end, sql), spec, CALIBRATION_COLUMNS)
@@ -337,7 +339,7 @@ def activity_by_period(
 
 def _end(end: TimeLike | None) -> TimeLike:
     if end is None:
-        raise ValueError("an observation end is required")
+        raise BadValueError("an observation end is required")
     return end
 
 
@@ -346,14 +348,14 @@ def _spark_view(transactions: Any, spec: RfmSpec, end: TimeLike | None) -> tuple
     """Register ``transactions`` as a temporary view; return the session, the view and the end."""
     missing = [c for c in spec.columns if c not in transactions.columns]
     if missing:
-        raise ValueError(f"transactions lack the column(s) {', '.join(missing)}")
+        raise BadValueError(f"transactions lack the column(s) {', '.join(missing)}")
     view = f"{_INPUT}_{id(transactions)}"
     transactions.createOrReplaceTempView(view)
     spark = transactions.sparkSession
     if end is None:
         row = spark.sql(to_spark_sql(f"SELECT MAX(ts) AS m FROM ({_source(spec, view)}) AS s")).collect()[0]
         if row["m"] is None:
-            raise ValueError("no transactions to summarise")
+            raise BadValueError("no transactions to summarise")
         end = pd.Timestamp(row["m"])
     return spark, view, end
 
@@ -389,7 +391,7 @@ def calibration_and_holdout_spark(
 ) -> Any:
     """:func:`calibration_and_holdout` on a Spark DataFrame; returns a Spark DataFrame."""
     if calibration_period_end is None:
-        raise ValueError("calibration_period_end is required")
+        raise BadValueError("calibration_period_end is required")
     spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
     spark, view, end = _spark_view(transactions, spec, observation_period_end)
     out = spark.sql(to_spark_sql(calibration_sql(spec, view, calibration_period_end, end)))

@@ -9,6 +9,8 @@ import io
 import itertools
 from pathlib import Path
 
+from cvm.errors import InvalidError
+
 _DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 1 << 20
 _CHUNK = 1 << 24
@@ -21,7 +23,7 @@ _BOMS = (
 )
 
 
-class SourceError(Exception):
+class SourceError(InvalidError):
     """A source could not be read; the message names the source and the problem."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.reporting.growth import first_period, net_by_period
 from cvm.reporting.periods import Frame, PeriodCode, money, period_code, period_label, period_start
 
@@ -97,7 +98,7 @@ def _schema() -> dict[str, pl.DataType]:
 def cohort_matrix(table: pl.DataFrame, value: str = "revenue_retention") -> pl.DataFrame:
     """Pivot a :func:`cohort_table` to one row per cohort and one column per ``k`` (``"0", "1", ...``)."""
     if value not in table.columns:
-        raise ValueError(f"no column {value!r} in the cohort table; use one of {', '.join(table.columns)}")
+        raise BadValueError(f"no column {value!r} in the cohort table; use one of {', '.join(table.columns)}")
     if table.height == 0:
         return pl.DataFrame(schema={"cohort": pl.Utf8})
     wide = table.select("cohort", pl.col("k").cast(pl.Utf8), value).pivot(on="k", index="cohort", values=value)

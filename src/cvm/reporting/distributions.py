@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.reporting.filters import latest_scores
 from cvm.reporting.migration import GRADES
 from cvm.reporting.periods import Frame, lazy
@@ -41,8 +41,10 @@ def score_histogram(
     >>> score_histogram(s, bins=2, clip_quantile=None)["customers"].to_list()
     [2, 2]
     """
+    import numpy as np  # only the histogram needs it
+
     if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
+        raise BadValueError(f"bins must be at least 1, got {bins}")
     values = latest_scores(scores, score, as_of).select("value").collect()["value"].drop_nulls().to_numpy()
     if values.size == 0:
         return pl.DataFrame(schema=HISTOGRAM_SCHEMA)

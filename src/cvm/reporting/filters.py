@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.reporting.periods import Frame, lazy, require
 
 ATTRIBUTES = ("kind", "channel", "region", "sector")
@@ -40,7 +41,7 @@ def parse_segment(segment: str) -> tuple[str, tuple[str, ...]]:
     score, sep, grades = segment.partition(":")
     values = _values(grades)
     if not sep or not score.strip() or not values:
-        raise ValueError(f"segment {segment!r}: expected SCORE:GRADE such as value:high or churn:low,medium")
+        raise BadValueError(f"segment {segment!r}: expected SCORE:GRADE such as value:high or churn:low,medium")
     return SCORE_ALIASES.get(score.strip(), score.strip()), values
 
 
@@ -94,7 +95,7 @@ class ReportFilter:
         ids = frame.select("customer_id")
         if self.segment is not None:
             if scores is None:
-                raise ValueError(f"segment {self.segment!r} needs the scores table")
+                raise BadValueError(f"segment {self.segment!r} needs the scores table")
             score, grades = parse_segment(self.segment)
             graded = latest_scores(scores, score).filter(pl.col("grade").is_in(list(grades)))
             ids = ids.join(graded.select("customer_id"), on="customer_id", how="semi")
@@ -135,9 +136,9 @@ def segment_of(customers: Frame, scores: Frame | None, by: str) -> pl.LazyFrame:
         return frame.select("customer_id", segment=pl.col(by).cast(pl.Utf8).fill_null(UNKNOWN))
     score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
     if score is None:
-        raise ValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
+        raise BadValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
     if scores is None:
-        raise ValueError(f"segment {by!r} needs the scores table")
+        raise BadValueError(f"segment {by!r} needs the scores table")
     grades = latest_scores(scores, score).select("customer_id", "grade")
     joined = frame.select("customer_id").join(grades, on="customer_id", how="left")
     return joined.select("customer_id", segment=pl.col("grade").fill_null(UNKNOWN))

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from cvm.errors import BadValueError, InternalError
 from cvm.reporting.periods import (
     MONEY,
     Frame,
@@ -56,7 +57,7 @@ COUNT_COLUMNS = (
 GROWTH_COLUMNS = ("period", "period_start", *MONEY_COLUMNS, *COUNT_COLUMNS)
 
 
-class IdentityError(AssertionError):
+class IdentityError(InternalError, AssertionError):
     """The growth-accounting identity failed: a bug, never a data problem."""
 
 
@@ -249,7 +250,7 @@ def hunting_farming(
 def hunting_from_net(net: pl.DataFrame, code: PeriodCode, new_periods: int = 1) -> pl.DataFrame:
     """:func:`hunting_farming` from :func:`net_by_period` rows."""
     if new_periods < 1:
-        raise ValueError(f"new_periods must be at least 1, got {new_periods}")
+        raise BadValueError(f"new_periods must be at least 1, got {new_periods}")
     active = net.filter(pl.col("net") > 0).with_columns(first=first_period())
     hunting = (pl.col("p") - pl.col("first")) < new_periods
     table = active.group_by("p").agg(

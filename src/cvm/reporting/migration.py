@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.reporting.periods import Frame, lazy, require
 
 ACTIVITY_STATES = ("new", "active", "at_risk", "lapsed")
@@ -88,7 +89,7 @@ def activity_states(
 ) -> pl.DataFrame:
     """``customer_id, as_of, segment`` activity state of every customer known at each date."""
     if not 0 < active_days <= lapsed_days:
-        raise ValueError(f"need 0 < active_days <= lapsed_days, got {active_days} and {lapsed_days}")
+        raise BadValueError(f"need 0 < active_days <= lapsed_days, got {active_days} and {lapsed_days}")
     tx = lazy(transactions)
     require(tx, ("customer_id", "ts", "amount"), "the transactions table")
     tx = tx.filter(pl.col("amount") > 0).select("customer_id", d=pl.col("ts").dt.date())
@@ -154,7 +155,7 @@ def migration_matrix(states: Frame, date_from: date, date_to: date, order: Seque
     [('(none)', 'low', 1, 1.0), ('low', 'high', 1, 1.0)]
     """
     if date_to < date_from:
-        raise ValueError(f"date_to {date_to} is before date_from {date_from}")
+        raise BadValueError(f"date_to {date_to} is before date_from {date_from}")
     before = states_at(states, date_from).rename({"segment": "from_segment"})
     after = states_at(states, date_to).rename({"segment": "to_segment"})
     moves = before.join(after, on="customer_id", how="full", coalesce=True).with_columns(

@@ -18,14 +18,19 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-import pandas as pd
 import polars as pl
 
+from cvm.errors import BadValueError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 PeriodCode: TypeAlias = Literal["M", "Q", "Y"]
-Frame: TypeAlias = pl.DataFrame | pl.LazyFrame | pd.DataFrame
+Frame: TypeAlias = "pl.DataFrame | pl.LazyFrame | pd.DataFrame"
 MONEY = pl.Decimal(38, 2)
 
 _ALIASES: dict[str, PeriodCode] = {
@@ -49,7 +54,7 @@ def period_code(period: str) -> PeriodCode:
     try:
         return _ALIASES[period.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown period {period!r}; use month, quarter or year (M, Q, Y)") from None
+        raise BadValueError(f"unknown period {period!r}; use month, quarter or year (M, Q, Y)") from None
 
 
 def period_index(dates: pl.Expr, code: PeriodCode) -> pl.Expr:
@@ -136,8 +141,10 @@ def lazy(frame: Frame) -> pl.LazyFrame:
         return frame
     if isinstance(frame, pl.DataFrame):
         return frame.lazy()
-    if isinstance(frame, pd.DataFrame):
-        return pl.from_pandas(frame).lazy()
+    pandas = sys.modules.get("pandas")  # a pandas frame means pandas is loaded: no need to load it here
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
+        converted: pl.DataFrame = pl.from_pandas(frame)
+        return converted.lazy()
     raise TypeError(f"expected a Polars or pandas data frame, got {type(frame).__name__}")
 
 
@@ -146,5 +153,5 @@ def require(frame: pl.LazyFrame, columns: tuple[str, ...] | list[str], what: str
     schema = dict(frame.collect_schema())
     missing = [c for c in columns if c not in schema]
     if missing:
-        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}; it has {', '.join(schema)}")
+        raise BadValueError(f"{what} lacks the column(s) {', '.join(missing)}; it has {', '.join(schema)}")
     return schema

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net
@@ -115,7 +116,7 @@ class Inputs:
             return tx if as_of is None else tx.filter(pl.col("ts").dt.date() <= as_of)
         if source == "mrr":
             return mrr_by_period(self.scan("subscriptions"), code, as_of=as_of or self.data_end()).lazy()
-        raise ValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
+        raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
         """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`)."""
@@ -272,7 +273,7 @@ def migration_report(
         rows = grade_states(inputs.scan("scores"), "clv" if states == "value_grade" else states[6:])
         order = GRADES
     else:
-        raise ValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
+        raise BadValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
     matrix = migration_matrix(rows, date_from, date_to, order)
     summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
     if states != "activity" and (reason := missing(inputs.store, "scores")):
@@ -459,5 +460,5 @@ def build_report(
     try:
         builder = BUILDERS[kind]
     except KeyError:
-        raise ValueError(f"unknown report {kind!r}; reports: {', '.join(KINDS)}") from None
+        raise BadValueError(f"unknown report {kind!r}; reports: {', '.join(KINDS)}") from None
     return builder(Inputs(store, filters), period, **options)

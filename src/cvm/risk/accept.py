@@ -29,6 +29,7 @@ import pandas as pd
 
 from cvm.config import load_settings
 from cvm.config.settings import RiskSettings
+from cvm.errors import BadValueError
 from cvm.risk.cutoffs import band_of
 from cvm.scoring.reasons import sentence
 from cvm.scoring.registry import ModelRegistry
@@ -65,7 +66,7 @@ class Acceptor:
         """Load the policy from ``cvm.yaml`` and the champion ``default`` scorecard."""
         champion = ModelRegistry(workspace).champion("default")
         if champion is None:
-            raise ValueError("no champion default scorecard: run `cvm train` first")
+            raise BadValueError("no champion default scorecard: run `cvm train` first")
         return cls(champion.load(), load_settings(Path(workspace)).risk, champion.tag)
 
     def decide_many(self, applicants: pd.DataFrame) -> list[Decision]:

@@ -30,6 +30,7 @@ import pandas as pd
 import polars as pl
 
 from cvm.config.settings import RiskSettings
+from cvm.errors import BadValueError
 from cvm.store import OfflineStore
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -41,7 +42,7 @@ def scored_book(store: OfflineStore, as_of: date | None = None) -> tuple[date, p
     if as_of is None:
         latest = scores.filter(pl.col("score") == "default_points").select(pl.col("as_of").max()).collect().item()
         if latest is None:
-            raise ValueError("no default scores yet: run `cvm train`, then `cvm score`")
+            raise BadValueError("no default scores yet: run `cvm train`, then `cvm score`")
         as_of = latest
     rows = scores.filter(pl.col("as_of") == as_of).collect()
     points = rows.filter(pl.col("score") == "default_points").select(
@@ -50,7 +51,7 @@ def scored_book(store: OfflineStore, as_of: date | None = None) -> tuple[date, p
     p_bad = rows.filter(pl.col("score") == "default").select("customer_id", pl.col("value").alias("p_bad"))
     book = points.join(p_bad, on="customer_id").sort("customer_id").to_pandas()
     if book.empty:
-        raise ValueError(f"no default scores as of {as_of}")
+        raise BadValueError(f"no default scores as of {as_of}")
     return as_of, book
 
 
@@ -79,7 +80,7 @@ def cutoff_table(points: FloatArray, p_bad: FloatArray, risk: RiskSettings) -> p
     """The strategy table, one row per band, lowest cut-off first (see the module docstring)."""
     points, p_bad = np.asarray(points, dtype=np.float64), np.asarray(p_bad, dtype=np.float64)
     if points.size == 0:
-        raise ValueError("no scored customers")
+        raise BadValueError("no scored customers")
     rows = []
     for edge in band_edges(points, risk.band_width):
         band = (points >= edge) & (points < edge + risk.band_width)

@@ -21,6 +21,7 @@ import numpy as np
 
 from cvm.config import CONFIG_FILE, load_settings
 from cvm.config.settings import RiskSettings
+from cvm.errors import BadValueError
 from cvm.risk.cutoffs import FloatArray, book_figures
 
 
@@ -104,7 +105,7 @@ def apply_cutoff(workspace: Path | str, cutoff: float | None) -> Path:
     try:
         loaded = load_settings(Path(workspace)).risk.acceptance.cutoff
         if loaded != cutoff:
-            raise ValueError(f"cvm.yaml: risk.acceptance.cutoff reads {loaded} after writing {cutoff}")
+            raise BadValueError(f"cvm.yaml: risk.acceptance.cutoff reads {loaded} after writing {cutoff}")
     except Exception:
         path.write_text(original, encoding="utf-8")
         raise

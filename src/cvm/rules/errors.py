@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cvm.errors import InvalidError
 
-class ExpressionError(ValueError):
+
+class ExpressionError(InvalidError, ValueError):
     """A refused expression, with the 0-based character offset of the problem.
 
     The message names the line and column (1-based), the reason, and repeats the

@@ -1,6 +1,8 @@
 """CLV of any transaction file, without a workspace: what ``cvm clv fit`` runs.
 
-RFM summary (DuckDB) -> purchase model -> spend model -> per-customer predictions and CLV,
+File (read like ``cvm ingest`` reads it: :func:`cvm.ingest.readers.read_source` detects the encoding,
+delimiter, decimal mark and date format, or takes them from :class:`~cvm.ingest.readers.ReadOptions`)
+-> RFM summary (DuckDB) -> purchase model -> spend model -> per-customer predictions and CLV,
 plus the diagnostic plots. Months are 365.25 / 12 days.
 
 This module is the whole pipeline of one command, so it composes three stages: the RFM query of
@@ -17,8 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
+from cvm.contracts.tables import DType
 from cvm.features.rfm import Freq, activity_by_period, calibration_and_holdout, rfm_summary
+from cvm.ingest.coerce import coerce
+from cvm.ingest.readers import LINE, ReadOptions, SourceError, normalise_header, read_source
 from cvm.models.clv import clv as clv_value
 from cvm.reporting import clv_plots as plotting
 from cvm.scoring.inputs import DAYS_PER_MONTH
@@ -42,6 +48,8 @@ class ClvOptions:
     discount_rate: float = 0.10
     margin: float = 1.0
     observation_end: str | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
+    """How to read the file (every None detected, as ``cvm ingest`` does)."""
 
     @property
     def unit_days(self) -> float:
@@ -61,6 +69,8 @@ class ClvFit:
     spend: FittedModel | None
     predictions: pd.DataFrame
     figures: dict[str, Any] = field(default_factory=dict)
+    data: pd.DataFrame | pl.DataFrame | None = None
+    """The transactions as read (what :func:`make_figures` plots)."""
 
     def to_dict(self) -> dict[str, Any]:
         p = self.predictions
@@ -83,12 +93,48 @@ def _noop(_: str) -> None:
     return None
 
 
+_ROLES: tuple[tuple[str, DType], ...] = (("customer_col", "string"), ("time_col", "timestamp"), ("amount_col", "float"))
+
+
+def read_transactions(path: Path | str, options: ClvOptions) -> pl.DataFrame:
+    """The customer, time and amount columns of a transaction file, typed, under the names of ``options``.
+
+    Raises
+    ------
+    SourceError
+        When the file cannot be read, lacks a column, or holds a value that is not of its type
+        (the message names the file, the line and the column).
+    """
+    raw = read_source(path, options.read)
+    wanted = {getattr(options, role): normalise_header(getattr(options, role)) for role, _ in _ROLES}
+    missing = [name for name, header in wanted.items() if header not in raw.frame.columns]
+    if missing:
+        found = ", ".join(c for c in raw.frame.columns if c != LINE)
+        raise SourceError(f"{raw.source}: transactions lack the column(s) {', '.join(missing)}; found {found}")
+    columns = []
+    for role, dtype in _ROLES:
+        name = getattr(options, role)
+        cells = raw.frame[wanted[name]]
+        typed = coerce(cells, dtype, decimal=raw.info.decimal, date_format=raw.info.date_format)
+        bad = typed.invalid.arg_true()
+        if len(bad):
+            first, many = int(bad[0]), f"{len(bad):,} such cell" + ("s" if len(bad) > 1 else "")
+            raise SourceError(
+                f"{raw.source}: line {raw.frame[LINE][first]}: column {name}: cannot read {cells[first]!r} as a "
+                f"{dtype} ({many}; set --decimal, --date-format or --encoding if detection is wrong)"
+            )
+        columns.append(typed.values.alias(name))
+    return pl.DataFrame(columns)
+
+
 def fit_clv_file(source: Path | str | pd.DataFrame, options: ClvOptions, step: Step = _noop) -> ClvFit:
-    """Fit the purchase (and spend) model on a transaction file and predict every customer."""
+    """Fit the purchase (and spend) model on a transaction file (or frame) and predict every customer."""
     o = options
+    step("Reading")
+    data = read_transactions(source, o) if isinstance(source, Path | str) else source
     step("RFM summary")
     rfm = rfm_summary(
-        source, o.customer_col, o.time_col, o.amount_col, observation_period_end=o.observation_end, freq=o.freq
+        data, o.customer_col, o.time_col, o.amount_col, observation_period_end=o.observation_end, freq=o.freq
     )
     step(f"Fitting {o.model}")
     purchase = fit_purchase_model(o.model, rfm, min_customers=2)
@@ -115,12 +161,14 @@ def fit_clv_file(source: Path | str | pd.DataFrame, options: ClvOptions, step: S
             margin=o.margin,
             periods_per_month=DAYS_PER_MONTH / o.unit_days,
         )
-    return ClvFit(o, purchase, spend, pred)
+    return ClvFit(o, purchase, spend, pred, data=data)
 
 
-def make_figures(fit: ClvFit, source: Path | str | pd.DataFrame, step: Step = _noop) -> dict[str, Any]:
+def make_figures(fit: ClvFit, step: Step = _noop) -> dict[str, Any]:
     """The diagnostic plots of a file fit; the calibration plot refits on the first 75% of the time."""
-    o, rfm = fit.options, fit.predictions
+    o, rfm, source = fit.options, fit.predictions, fit.data
+    if source is None:
+        raise ValueError("the fit holds no transactions to plot")
     max_f, max_t = plotting.matrix_bounds(rfm)
     step("Plotting")
     figures = {

@@ -33,6 +33,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from cvm.errors import BadValueError
+
 GRADES = ("low", "medium", "high")
 
 
@@ -54,7 +56,7 @@ class GradeRule:
         if self.method == "quantile":
             grades = grade_by_share(values, self.high_share, self.medium_share, self.higher_is_better)
         elif self.high_threshold is None or self.medium_threshold is None:
-            raise ValueError("threshold grading needs high_threshold and medium_threshold")
+            raise BadValueError("threshold grading needs high_threshold and medium_threshold")
         else:
             grades = grade_by_threshold(values, self.high_threshold, self.medium_threshold, self.higher_is_better)
         return cap_by_floors(values, grades, self.medium_floor, self.high_floor, self.higher_is_better)
@@ -91,7 +93,7 @@ def grade_by_share(
     When all known values are equal, none is graded.
     """
     if not (0 < high_share < 1 and 0 <= medium_share < 1 and high_share + medium_share <= 1):
-        raise ValueError("shares must lie in (0, 1) and add up to at most 1")
+        raise BadValueError("shares must lie in (0, 1) and add up to at most 1")
     x = _as_float(values)
     out = np.full(x.shape, None, dtype=object)
     known = ~np.isnan(x)
@@ -142,7 +144,7 @@ def grade_by_threshold(
 ) -> NDArray[np.object_]:
     """Grade by value: at or beyond ``high`` is high, at or beyond ``medium`` medium, else low."""
     if (medium > high) if higher_is_better else (medium < high):
-        raise ValueError("the medium threshold must lie on the low side of the high threshold")
+        raise BadValueError("the medium threshold must lie on the low side of the high threshold")
     x = _as_float(values)
     sign = 1.0 if higher_is_better else -1.0
     out = np.full(x.shape, None, dtype=object)

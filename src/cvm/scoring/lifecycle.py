@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from cvm.config.settings import Settings
+from cvm.errors import BadValueError
 from cvm.features import build_features
 from cvm.features.build import connection, products_before
 from cvm.scoring.assembly import score_lifecycle, write_lifecycle_scores
@@ -99,7 +100,7 @@ def train_one(
     if name == "propensity":
         targets = usable_targets(y, max(model.min_events, s.models.min_positives))
         if not targets:
-            raise ValueError(
+            raise BadValueError(
                 f"no product has {s.models.min_positives} adoptions (models.min_positives) to train a propensity model"
             )
         model.fit(x, y[targets], training_window=window)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cvm.contracts.csvsafe import safe_pandas
+from cvm.errors import ConflictError
 from cvm.models import Scorecard
 from cvm.models.files import write_folder
 
@@ -58,7 +59,7 @@ REQUIRED = (
 _VERSION = re.compile(r"^v(\d+)$")
 
 
-class RegistryError(ValueError):
+class RegistryError(ConflictError, ValueError):
     """An unknown model or version, incomplete metadata, or a refused promotion."""
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cvm.errors import ConflictError
 
-class ScoringError(ValueError):
+
+class ScoringError(ConflictError, ValueError):
     """The models cannot score this data; the message says why."""
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import polars as pl
 
 from cvm.config.settings import Settings
+from cvm.errors import BadValueError
 from cvm.features import adoption_labels, build_features, churn_labels, default_labels
 from cvm.features.build import connection
 from cvm.features.labels import observed_until
@@ -29,7 +30,7 @@ def data_end(store: OfflineStore) -> date:
     with connection(store) as con:
         last = observed_until(con)
     if last is None:
-        raise ValueError("the hub has no transactions, payments or subscriptions: nothing to train on")
+        raise BadValueError("the hub has no transactions, payments or subscriptions: nothing to train on")
     return last + timedelta(days=1)
 
 

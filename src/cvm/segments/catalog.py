@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from cvm.config.plans import SegmentsConfig
+from cvm.errors import UnknownError
 from cvm.segments.compute import SegmentModel
 from cvm.store import OfflineStore
 
@@ -65,7 +66,7 @@ def resolve(cfg: SegmentsConfig, name: str) -> dict[str, str]:
     for candidate in (name, f"stage:{name}"):
         if candidate in known:
             return known[candidate]
-    raise KeyError(f"unknown segment {name!r}; known segments: {', '.join(known)}")
+    raise UnknownError(f"unknown segment {name!r}; known segments: {', '.join(known)}")
 
 
 def _sql(cfg: SegmentsConfig, segment: str) -> str:

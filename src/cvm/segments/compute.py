@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from cvm.config.plan_checks import attribute_catalog
 from cvm.config.plans import SegmentsConfig
+from cvm.errors import BadValueError
 from cvm.rules import compile_rule
 from cvm.rules.pyeval import Fn, compile_python
 from cvm.rules.sql import to_sql_tree
@@ -76,7 +77,7 @@ class SegmentModel:
         try:
             order = list(TopologicalSorter(deps).static_order())
         except CycleError as exc:
-            raise ValueError(f"segments refer to each other in a cycle: {' -> '.join(exc.args[1])}") from None
+            raise BadValueError(f"segments refer to each other in a cycle: {' -> '.join(exc.args[1])}") from None
         resolved: dict[str, exp.Expression] = {}
         for name in order:
             resolved[name] = _inline(raw[name], resolved)

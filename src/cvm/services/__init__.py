@@ -4,15 +4,46 @@ The adapters (``cvm.api``, ``cvm.cli``, ``cvm.web``) reach the stages only throu
 :class:`cvm.engine.Engine` (``engine.scoring.score(...)``); ``tests/unit/test_layering.py`` holds them to it.
 """
 
-from cvm.services.access import AccessService
-from cvm.services.customers import CustomerService
-from cvm.services.delivery import DeliveryService
-from cvm.services.ingest import IngestService, Source
-from cvm.services.pilots import PilotService
-from cvm.services.plans import PlansService
-from cvm.services.reports import ReportService
-from cvm.services.scoring import ScoringService
-from cvm.services.workspace import Audit, Unit, Workspace, audited, default_actor
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cvm.services.access import AccessService
+    from cvm.services.customers import CustomerService
+    from cvm.services.delivery import DeliveryService
+    from cvm.services.ingest import IngestService, Source
+    from cvm.services.pilots import PilotService
+    from cvm.services.plans import PlansService
+    from cvm.services.reports import ReportService
+    from cvm.services.scoring import ScoringService
+    from cvm.services.workspace import Audit, Unit, Workspace, audited, default_actor
+
+_MODULES = {
+    "AccessService": "access",
+    "Audit": "workspace",
+    "CustomerService": "customers",
+    "DeliveryService": "delivery",
+    "IngestService": "ingest",
+    "PilotService": "pilots",
+    "PlansService": "plans",
+    "ReportService": "reports",
+    "ScoringService": "scoring",
+    "Source": "ingest",
+    "Unit": "workspace",
+    "Workspace": "workspace",
+    "audited": "workspace",
+    "default_actor": "workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Each service is imported when first asked for, so that importing one does not load them all."""
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cvm.services.{_MODULES[name]}"), name)
+
 
 __all__ = [
     "AccessService",

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from cvm import customers, delivery
-from cvm.customers.erase import Erasure
-from cvm.customers.erase_everywhere import erase_everywhere
 from cvm.customers.events import assignments_frame, contact_history_frame
 from cvm.customers.listing import value_and_stage
 from cvm.events.export import logged_events
 from cvm.events.hubrows import HubRows, hub_rows
 from cvm.experiments import records
 from cvm.services.workspace import Audit, Workspace, audited
+
+if TYPE_CHECKING:
+    from cvm.customers.erase import Erasure
 
 
 def _erased(erasure: Erasure, _call: Mapping[str, Any]) -> Audit:
@@ -64,6 +65,8 @@ class CustomerService:
 
     @audited(_erased)
     def _erase(self, customer_id: str, *, actor: str | None = None) -> Erasure:
+        from cvm.customers.erase_everywhere import erase_everywhere  # loads every stage: only when erasing
+
         return erase_everywhere(self.ws, customer_id)
 
     def _online_rows(self, customer_id: str) -> dict[str, pl.DataFrame]:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from cvm.contracts import table_schema
+from cvm.errors import BadValueError
 from cvm.events.export import EventExport, export_events
 from cvm.hub import inbox
 from cvm.ingest import quarantine
@@ -67,6 +68,8 @@ class IngestService:
         options = with_source(options, None if frame else self.ws.settings.sources.table(table))
         raws, digests = self._read(source, options)
         return self._store(table, raws, digests, options, upsert, max_reject_ratio, actor=actor)
+
+    __call__ = ingest  # ``engine.ingest(table, source)``, as the README shows
 
     def ingest_sql(
         self,
@@ -169,7 +172,7 @@ class IngestService:
             return [raw], [frame_digest(raw.frame.drop("__line__"))]
         paths = [source] if isinstance(source, str | Path) else list(source)
         if not paths:
-            raise ValueError("nothing to ingest: no source given")
+            raise BadValueError("nothing to ingest: no source given")
         raws = [read_source(p, options) for p in paths]
         return raws, [file_digest(Path(p)) for p in paths]
 

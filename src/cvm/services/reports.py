@@ -9,7 +9,6 @@ import polars as pl
 
 from cvm.hub.summary import HubSummary, hub_summary
 from cvm.reporting import Report, ReportFilter, build_report
-from cvm.reporting.html import write_html
 from cvm.services.workspace import Workspace
 
 
@@ -32,6 +31,8 @@ class ReportService:
     def report_html(self, out: Path, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Path:
         """Write the self-contained HTML report (Plotly embedded, no network needed) to ``out``."""
         options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
+        from cvm.reporting.html import write_html  # plotly: only for the HTML report
+
         return write_html(self.ws.offline, out, period=period, filters=filters, **options)
 
     @property

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from cvm.errors import BadValueError
 from cvm.risk import apply_cutoff, scored_book, stored_early_warning, write_early_warning
 from cvm.scoring import ScoreReport
 from cvm.scoring.lifecycle import TrainReport, compare, train, write_lifecycle_scores
@@ -85,7 +86,7 @@ class ScoringService:
         registry = self._registry()
         versions = registry.versions(name)
         if not versions:
-            raise ValueError(f"no model {name!r}; models: {', '.join(registry.names()) or 'none'}")
+            raise BadValueError(f"no model {name!r}; models: {', '.join(registry.names()) or 'none'}")
         return registry.get(name, version) if version else (registry.champion(name) or versions[-1])
 
     def champions(self) -> list[str]:

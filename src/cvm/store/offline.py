@@ -17,13 +17,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 
 from cvm.contracts import TABLES, TableSchema, table_schema
+from cvm.errors import ConflictError
 from cvm.store.schema import arrow_schema, conform, empty_frame, polars_schema
+
+if TYPE_CHECKING:
+    import duckdb
 
 MANIFEST = "_manifest.json"
 LOCK = ".lock"
@@ -32,7 +35,7 @@ LOCK = ".lock"
 ROW_GROUP_ROWS = 122_880
 
 
-class StoreError(RuntimeError):
+class StoreError(ConflictError, RuntimeError):
     """The offline store is missing, locked or inconsistent."""
 
 
@@ -204,6 +207,8 @@ class OfflineStore:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """Open an in-memory DuckDB connection with one view per table."""
+        import duckdb  # loaded by the queries that need it, not by every command that opens the store
+
         con = duckdb.connect()
         for name in TABLES:
             files = [str(p) for p in self.files(name)]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from cvm.contracts import jsontext
+from cvm.errors import BadValueError
 from cvm.store.tables import audit_log
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class OnlineStore:
         self.url = url
         backend = sa.make_url(url).get_backend_name()
         if backend not in BACKENDS:
-            raise ValueError(f"online store {url!r}: backend {backend!r} is not one of {sorted(BACKENDS)}")
+            raise BadValueError(f"online store {url!r}: backend {backend!r} is not one of {sorted(BACKENDS)}")
         self.backend = backend
         self.engine = sa.create_engine(
             url, future=True, pool_pre_ping=True, json_serializer=jsontext.dumps, json_deserializer=jsontext.loads

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
 import polars as pl
-import pyarrow as pa
 
 from cvm.contracts import DType, TableSchema
 
-ARROW_TYPES: dict[DType, pa.DataType] = {
-    "string": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
+if TYPE_CHECKING:  # pyarrow loads when the store writes, not when it is opened
+    import pyarrow as pa
+
 
 POLARS_TYPES: dict[DType, pl.DataType] = {
     "string": pl.Utf8(),
@@ -26,9 +23,34 @@ POLARS_TYPES: dict[DType, pl.DataType] = {
 }
 
 
+@cache
+def arrow_types() -> dict[DType, pa.DataType]:
+    """The Arrow type of each hub type."""
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """``ARROW_TYPES``: :func:`arrow_types`, loaded when asked for."""
+    if name == "ARROW_TYPES":
+        return arrow_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def arrow_schema(table: TableSchema) -> pa.Schema:
     """Return the Arrow schema that the offline store writes for ``table``."""
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.dtype], nullable=not c.required) for c in table.columns])
+    import pyarrow as pa
+
+    types = arrow_types()
+    return pa.schema([pa.field(c.name, types[c.dtype], nullable=not c.required) for c in table.columns])
 
 
 def polars_schema(table: TableSchema) -> dict[str, pl.DataType]:
