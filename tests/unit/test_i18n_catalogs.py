@@ -65,7 +65,7 @@ def used() -> set[Key]:
 
 def test_the_extraction_sees_the_templates_and_the_code(used: set[Key]) -> None:
     assert (None, "Net revenue retention") in used  # growth.html
-    assert ("churn_reason", "too expensive") in used  # cvm.reporting.labels
+    assert ("churn_reason", "too expensive") in used  # cvm.i18n.labels
     assert (None, "paid on average %(value)s days late over the last year") in used  # cvm.scoring.reasons
     assert (None, "Log in to CVM") in used  # login.html
     assert len(used) > 300

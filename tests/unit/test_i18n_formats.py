@@ -10,7 +10,7 @@ import pytest
 from cvm.config.settings import ConfigError, load_settings
 from cvm.i18n import Lang, current, parse_locale, use_locale
 from cvm.i18n.formats import compact, day, money, num, pct
-from cvm.reporting.labels import label
+from cvm.i18n.labels import label
 from cvm.web.language import accept_language
 
 NNBSP, NBSP = "\u202f", "\xa0"  # CLDR's French group separator, and the space before €

@@ -44,7 +44,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # a model trains and is monitored on features built by the same definitions that score it
     ("scoring", "cvm.features"): "point-in-time features for training and monitoring",
     # `cvm clv fit` is one command's whole pipeline on a file, with no workspace and so no table between stages
-    ("scoring", "cvm.reporting"): "the CLV diagnostic plots of `cvm clv fit`; the domain vocabulary of reasons",
+    ("scoring", "cvm.reporting"): "the CLV diagnostic plots of `cvm clv fit`",
     # the 360 counts the events accepted since the last run, and reads score reasons as sentences
     ("customers", "cvm.events.hubrows"): "events in the 360 before cvm run exports them",
     ("customers", "cvm.scoring.reasons"): "score reasons as sentences with the customer's values",

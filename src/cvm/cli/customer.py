@@ -13,8 +13,7 @@ from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.i18n import _, use_locale
 from cvm.i18n.formats import money, num
-from cvm.reporting.labels import label
-from cvm.scoring.reasons import row_text
+from cvm.i18n.labels import label
 
 app = typer.Typer(help="Look up customers: the 360° view, search, and erasure of personal data.", no_args_is_help=True)
 
@@ -40,6 +39,8 @@ def _print_profile(view: dict[str, Any]) -> None:
         ),
     )
     if view["scores"]:
+        from cvm.scoring.reasons import row_text  # the scoring package: only when there are scores to explain
+
         console.table(
             _("Scores"),
             [_("score"), _("value"), _("grade"), _("as of"), _("why")],

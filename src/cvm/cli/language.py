@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cvm.config.settings import Settings
 from cvm.i18n import LANGUAGES, Lang, parse_locale
+
+if TYPE_CHECKING:  # imported at start-up: no settings (pydantic) here
+    from cvm.config.settings import Settings
 
 LangOption = Annotated[
     str | None,

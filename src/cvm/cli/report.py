@@ -9,7 +9,7 @@ from cvm.cli.refusals import print_refusals
 from cvm.cli.score import print_scores
 from cvm.i18n import Lang, _, current, use_locale
 from cvm.i18n.formats import money, num
-from cvm.reporting.labels import label
+from cvm.i18n.labels import label
 
 if TYPE_CHECKING:
     from cvm.engine import RunReport

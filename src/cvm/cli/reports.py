@@ -16,7 +16,7 @@ from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.i18n import N_, Lang, _, use_locale
 from cvm.i18n.formats import num, pct
-from cvm.reporting.labels import label
+from cvm.i18n.labels import label
 
 if TYPE_CHECKING:
     import polars as pl
@@ -128,7 +128,7 @@ LABELS = {
     "unknown": N_("no reason"),
     "available": N_("available"),
 }
-# Columns whose values are codes of a vocabulary of cvm.reporting.labels.
+# Columns whose values are codes of a vocabulary of cvm.i18n.labels.
 CODED = {"reason": "churn_reason", "reason_type": "churn_reason", "grade": "grade", "from": "stage", "to": "stage"}
 
 

@@ -17,10 +17,10 @@ import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 
 from cvm.i18n import N_, _, current
 from cvm.i18n.formats import money, num, pct
+from cvm.i18n.labels import label
 from cvm.reporting import figures
 from cvm.reporting.definitions import definition_html
 from cvm.reporting.filters import ReportFilter
-from cvm.reporting.labels import label
 from cvm.reporting.reports import (
     MIN_SAMPLE,
     Inputs,

@@ -7,9 +7,8 @@ last year" / « paie en moyenne avec 34 jours de retard sur l'année écoulée �
 dagen te laat over het afgelopen jaar". A code without a value says what it is about; an unknown code
 is shown as it is.
 
-Imports from sibling stages: :mod:`cvm.features.build`, so that a reason's value is the feature the
-model scored, built by the same definition; and :mod:`cvm.reporting.labels`, the one domain
-vocabulary of the dashboard, the reports and the CLI.
+Imports from a sibling stage: :mod:`cvm.features.build`, so that a reason's value is the feature the
+model scored, built by the same definition.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from cvm.contracts import DATA_TABLES
 from cvm.features.build import build_features
 from cvm.i18n import N_, _
 from cvm.i18n.formats import day, finite, money, num, pct
-from cvm.reporting.labels import VOCABULARIES, label
+from cvm.i18n.labels import VOCABULARIES, label
 
 AMOUNTS = {
     "revenue_total", "revenue_365d", "revenue_90d", "revenue_prev_90d", "revenue_trend_90d", "margin_365d",

@@ -12,8 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from cvm import __version__, i18n
 from cvm.i18n import N_
 from cvm.i18n.formats import compact, day, finite, money, num, pct
+from cvm.i18n.labels import label
 from cvm.reporting.definitions import definition_html
-from cvm.reporting.labels import label
 from cvm.scoring.reasons import row_text
 from cvm.web.language import request_lang
 
