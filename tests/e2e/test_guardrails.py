@@ -165,6 +165,7 @@ def test_silent_churn_and_nps_without_their_input_are_not_available(bare: Path, 
         "pct_would_recommend": None,
         "pct_did_recommend": None,
         "not_available": "no surveys loaded",
+        "warnings": [],  # small-sample warnings (reporting.min_sample): none without answers
     }
     code, out = cli("report", "migration", "--states", "value_grade", "-w", str(bare), "--json")
     assert json.loads(out)["summary"]["not_available"] == "no scores yet: run `cvm score`"
