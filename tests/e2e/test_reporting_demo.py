@@ -152,3 +152,20 @@ def test_as_of_ignores_later_data(demo: tuple[Engine, Path]) -> None:
     assert report.tables["growth"]["period"][-1] == "2024-06"
     assert report.summary["latest_complete"]["period"] == "2024-05"
     assert engine.reports.report("growth").parameters["as_of"] == END
+
+
+def test_migration_defaults_to_the_life_cycle_stages_of_cvm_yaml(demo: tuple[Engine, Path], tmp_path: Path) -> None:
+    """One word, one meaning: the default migration uses the stages the Segments page and the plans use."""
+    engine, _ = demo
+    before = engine.reports.report("migration")
+    assert before.parameters["states"] == "stage"
+    if not before.tables["matrix"].height:  # no refresh stored yet: said, not shown as an empty matrix
+        assert "segments refresh" in before.summary["not_available"]
+    engine.plans.refresh_segments(as_of=END)
+    after = engine.reports.report("migration", date_to=END)
+    segments = engine.settings.segments
+    stages = {*segments.lifecycle, segments.fallback_stage, "(none)"}
+    matrix = after.tables["matrix"]
+    assert matrix.height
+    assert set(matrix["from_segment"]) | set(matrix["to_segment"]) <= stages
+    assert "not_available" not in after.summary

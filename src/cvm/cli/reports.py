@@ -343,9 +343,10 @@ def migration(
     states: Annotated[
         str,
         typer.Option(
-            help="stage (cvm.yaml's life-cycle stages, stored by refreshes), activity, value_grade or grade:SCORE."
+            help="stage (the life-cycle stages of cvm.yaml, stored by each refresh: the default), activity "
+            "(a purchase-recency view with its own 90/180-day states), value_grade or grade:SCORE."
         ),
-    ] = "activity",
+    ] = "stage",
     date_from: Annotated[
         datetime | None, typer.Option("--from", formats=DATE, help="From (default: one period before --to).")
     ] = None,
@@ -361,7 +362,7 @@ def migration(
     json_out: JsonFlag = False,
     lang: LangOption = None,
 ) -> None:
-    """Matrix of customers moving between states (activity: new, active, at_risk, lapsed; or a grade)."""
+    """Matrix of customers moving between states: the life-cycle stages of cvm.yaml by default, or a grade."""
     filters = _filter(kind, channel, region, sector, segment)
     report = _run(
         workspace, "migration", period, filters, lang, states=states, date_from=_day(date_from), date_to=_day(date_to)

@@ -19,6 +19,7 @@ SILENT_FIGURES = ("silent", "share_customers", "silent_revenue_lost", "share_rev
 REASON_FIGURES = ("voluntary", "involuntary")
 WHY = {
     "scores": "no scores yet: run `cvm score`",
+    "segment_membership": "no life-cycle stages stored yet: run `cvm segments refresh` or `cvm run`",
     "subscriptions": "no subscriptions loaded: churn is counted by inactivity only, without reasons",
 }
 

@@ -255,7 +255,7 @@ def months_back(day: date, months: int) -> date:
 def migration_report(
     inputs: Inputs,
     period: str = "M",
-    states: str = "activity",
+    states: str = "stage",
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> Report:
@@ -276,7 +276,8 @@ def migration_report(
         raise BadValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
     matrix = migration_matrix(rows, date_from, date_to, order)
     summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
-    if states != "activity" and (reason := missing(inputs.store, "scores")):
+    needs = {"activity": "transactions", "stage": "segment_membership"}.get(states, "scores")
+    if reason := missing(inputs.store, needs):
         summary["not_available"] = reason
     return Report(
         kind="migration",
