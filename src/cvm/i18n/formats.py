@@ -62,12 +62,13 @@ def money(value: Any, digits: int = 0) -> str:
     )
 
 
-def num(value: Any, digits: int = 0) -> str:
-    """A count or score with the language's separators: ``1 234`` / ``1.234`` / ``1,234``."""
+def num(value: Any, digits: int = 0, signed: bool = False) -> str:
+    """A count or score with the language's separators: ``1 234`` / ``1.234`` / ``1,234`` (``signed``: ``+12,5``)."""
     number = finite(value)
     if number is None:
         return DASH
-    return _minus(_pattern(current().locale, "decimal", digits).apply(number, current().locale))
+    text = _minus(_pattern(current().locale, "decimal", digits).apply(number, current().locale))
+    return "+" + text if signed and number > 0 else text
 
 
 def pct(value: Any, digits: int = 1) -> str:

@@ -10,6 +10,7 @@ import polars as pl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.reporting import SOURCES
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer
@@ -52,7 +53,7 @@ def growth(request: Request, _: Viewer) -> Response:
     row = pick(table, query.get("at"), period, reports.today())
     context: dict[str, Any] = {
         "active": "growth",
-        "title": "Growth",
+        "title": N_("Growth"),
         "filters": filters,
         "options": reports.options(request),
         "sources": SOURCES,
