@@ -14,7 +14,13 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import NumberPattern, format_compact_currency, format_compact_decimal, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_compact_currency,
+    format_compact_decimal,
+    format_decimal,
+    parse_pattern,
+)
 
 from cvm.i18n import current
 
@@ -69,6 +75,14 @@ def num(value: Any, digits: int = 0, signed: bool = False) -> str:
         return DASH
     text = _minus(_pattern(current().locale, "decimal", digits).apply(number, current().locale))
     return "+" + text if signed and number > 0 else text
+
+
+def pvalue(value: Any) -> str:
+    """A p-value with three significant digits and the language's decimal sign: ``0,0137`` / ``0.0137``."""
+    number = finite(value)
+    if number is None:
+        return DASH
+    return _minus(format_decimal(number, format="@##", locale=current().locale))
 
 
 def pct(value: Any, digits: int = 1) -> str:

@@ -42,6 +42,7 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "active": NP_("stage", "active"),
         "at_risk": NP_("stage", "at risk"),
         "lapsed": NP_("stage", "lapsed"),
+        "(none)": NP_("stage", "(none)"),
     },
     "segment": {
         "vip": NP_("segment", "VIP"),
@@ -129,6 +130,18 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "rating": NP_("event", "rating"),
         "action_delivered": NP_("event", "action delivered"),
         "pilot": NP_("event", "pilot"),
+    },
+    "outcome": {
+        "revenue": NP_("outcome", "revenue"),
+        "margin": NP_("outcome", "margin"),
+        "retention": NP_("outcome", "retention"),
+        "conversion": NP_("outcome", "conversion"),
+        "nps": NP_("outcome", "NPS"),
+    },
+    "decision": {
+        "keep testing": NP_("decision", "keep testing"),
+        "roll out": NP_("decision", "roll out"),
+        "stop": NP_("decision", "stop"),
     },
     "score": {
         "clv": NP_("score", "Customer lifetime value"),
