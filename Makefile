@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 CUSTOMERS ?= 5000
 SEED ?= 42
 WORKSPACE ?= demo-workspace
 
-.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean i18n i18n-check
+.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean axe i18n i18n-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(AXE)
+
+## axe: axe-core from the npm registry, at the version locked in tests/e2e/axe (the browser tests inject it)
+$(AXE): tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent
+	touch $(AXE)
+
+axe: $(AXE)
 
 ## demo: install, generate the demo company, ingest it and run the main job
 demo: install
@@ -42,7 +50,7 @@ browser:
 	@scripts/browser.sh >/dev/null
 
 ## test: install, lint, type-check, start PostgreSQL, install the browser, run the whole suite
-test: install lint typecheck pg-start browser
+test: install lint typecheck pg-start browser axe
 	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest
 
 unit: install

@@ -98,16 +98,17 @@ PAGES = {
     "plans": "/ui/plans",
     "pilots": "/ui/pilots",
 }
-# Every text node of the page, trimmed; scripts, styles and names the user chose (a plan's, marked
-# translate="no") left out, and the charts' SVG text while CHARTS is false.
-CHARTS = False
+# Every text node of the page, trimmed, the charts' SVG text included (CHARTS). Left out: scripts, styles, code
+# (column names), the English terms a definition cites (em) and names the user chose (a plan's: translate="no").
+CHARTS = True
 TEXT_NODES = """(charts) => {
   const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
   const out = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const parent = n.parentElement;
     const tag = parent ? parent.tagName.toLowerCase() : "";
-    if (tag === "script" || tag === "style" || (parent && parent.closest('[translate="no"]'))) continue;
+    if (tag === "script" || tag === "style") continue;
+    if (parent && parent.closest('[translate="no"], code, .definitions em')) continue;
     if (!charts && parent && parent.closest(".chart-plot")) continue;
     const text = n.textContent.replace(/\\s+/g, " ").trim();
     if (text) out.push(text);

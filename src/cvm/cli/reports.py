@@ -174,13 +174,28 @@ def _cell(column: str, value: Any) -> object:
     return value
 
 
+def _label(row: dict[str, Any]) -> object:
+    """A period's label, marked when the period is still running or its churns are not all known yet."""
+    marks = [_(m) for m, flag in (("partial", row.get("partial")), ("censored", row.get("censored"))) if flag]
+    return f"{row['period']} ({', '.join(marks)})" if marks else row["period"]
+
+
 def _print_frame(title: str, frame: pl.DataFrame, columns: list[str] | None = None) -> None:
-    cols = [c for c in (columns or frame.columns) if c in frame.columns]
+    hidden = {"complete", "partial", "censored", "small_sample"}
+    cols = [c for c in (columns or frame.columns) if c in frame.columns and c not in hidden]
+    thin = "small_sample" in frame.columns and bool(frame["small_sample"].any())
     console.table(
         title,
-        [column_label(c) for c in cols],
-        ([_cell(c, row[c]) for c in cols] for row in frame.select(cols).iter_rows(named=True)),
+        [column_label(c) for c in cols] + ([_("note")] if thin else []),
+        (
+            [_label(row) if c == "period" else _cell(c, row[c]) for c in cols]
+            + ([_("few answers") if row["small_sample"] else ""] if thin else [])
+            for row in frame.iter_rows(named=True)
+        ),
     )
+
+
+NOTES = ("partial", "warnings", "censoring", "not_available")
 
 
 @dataclass(frozen=True)
@@ -202,15 +217,26 @@ def show(shown: Shown, json_out: bool, tables: dict[str, pl.DataFrame] | None = 
             every = label(report.parameters.get("period"), "period")
             _print_frame(f"{label(report.kind, 'report')} ({every}): {label(name, 'table')}", frame, SHOWN.get(name))
         for key, value in report.summary.items():
-            if key == "not_available":
-                console.warn(
-                    _("%(report)s: not available: %(why)s") % {"report": label(report.kind, "report"), "why": value}
-                )
-            elif not isinstance(value, dict):
+            if not isinstance(value, dict) and key not in NOTES:
                 console.print(f"{column_label(key)}: {_cell(key, value) if value is not None else '–'}")
-        filters = report.parameters.get("filters")
-        if filters:
-            console.note(_("filtered: %(filters)s") % {"filters": filters})
+        _notes(report)
+
+
+def _notes(report: Report) -> None:
+    """What the reader must know before trusting the figures: missing inputs, partial periods, thin samples."""
+    summary = report.summary
+    if summary.get("not_available"):
+        what = {"report": label(report.kind, "report"), "why": summary["not_available"]}
+        console.warn(_("%(report)s: not available: %(why)s") % what)
+    if summary.get("partial"):
+        periods = {"periods": ", ".join(summary["partial"]), "through": summary.get("complete_through")}
+        console.warn(_("%(periods)s is partial (data through %(through)s): not a full period") % periods)
+    for text in [*summary.get("warnings", []), summary.get("censoring")]:
+        if text:
+            console.warn(text)
+    filters = report.parameters.get("filters")
+    if filters:
+        console.note(_("filtered: %(filters)s") % {"filters": filters})
 
 
 def _run(workspace: Path, kind: str, period: str, filters: ReportFilter, lang: str | None, **options: Any) -> Shown:

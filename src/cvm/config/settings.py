@@ -108,7 +108,7 @@ class WebSettings(_Section):
 
 
 class ReportingSettings(_Section):
-    """Language and currency of the dashboard, the HTML report and the CLI reports when nothing else chooses."""
+    """Reports (``cvm report``, the HTML report, the dashboard): language, currency, small samples."""
 
     locale: str = Field(
         default="en", description="en, fr or nl, with a region for formats (fr_BE, nl_BE, fr_FR, nl_NL, en_GB)."
@@ -134,6 +134,10 @@ class ReportingSettings(_Section):
         if not is_currency(code):
             raise ValueError(f"{value!r} is not an ISO 4217 currency code (EUR, GBP, USD...)")
         return code
+
+    min_sample: int = Field(
+        default=30, ge=1, description="Survey answers below which a figure (NPS, % recommend) carries a warning."
+    )
 
 
 class ScoringSettings(_Section):

@@ -70,6 +70,8 @@ reporting:
   # The dashboard prefers the user's choice, ?lang= and the browser's language; the CLI takes --lang.
   locale: {reporting.locale}
   currency: {reporting.currency}
+  # A survey figure (NPS, % would / did recommend) on fewer answers than this carries a warning.
+  min_sample: {reporting.min_sample}
 
 scoring:
   # Value scores written by `cvm score` and `cvm run`.

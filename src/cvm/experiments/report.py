@@ -23,6 +23,10 @@ the arm's actions (Σ of the action costs; the interval carries the margin's unc
 arm significantly hurts, or when even the upper end of its net value is negative; *roll out* the
 best arm whose lift is significantly positive and whose net value is not negative; otherwise
 *keep testing*, with the customers per arm needed to detect the observed difference at 80% power.
+Whatever the verdict, it names every **significant harm on a secondary outcome** of the arm it is
+about (of every treated arm when it is about none): an outcome other than the primary whose
+difference is significantly negative at α (its interval entirely below zero, unadjusted, so that a
+borderline harm such as NPS −6.4%, p = 0.049, is never silent); they are listed under ``harms``.
 """
 
 from __future__ import annotations
@@ -180,8 +184,37 @@ def _keep_testing(rows: Sequence[Mapping[str, Any]], spec: PilotSpec) -> dict[st
     return _verdict("keep testing", None, reason)
 
 
+def harms(report: Mapping[str, Any], spec: PilotSpec, arm: str | None) -> list[dict[str, Any]]:
+    """The secondary outcomes an arm (or any treated arm) significantly lowers, worst lift first."""
+    found = []
+    for r in report["outcomes"]:
+        b = _best(r)
+        if r["outcome"] != spec.primary and (arm is None or r["arm"] == arm) and _num(b, "diff_ci_high") < 0:
+            found.append({"arm": r["arm"], "outcome": r["outcome"], "lift": b["lift"], "ci_low": b["ci_low"],
+                          "ci_high": b["ci_high"], "p_value": b["diff_p_value"], "diff": b["diff"]})  # fmt: skip
+    return sorted(found, key=lambda h: _num(h, "lift"))
+
+
+def _with_harms(verdict: dict[str, Any], report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
+    """Add the significant secondary harms to a verdict, named in its reason."""
+    found = harms(report, spec, verdict["arm"])
+    verdict["harms"] = found
+    if found:
+        named = "; ".join(
+            f"{h['arm']} lowers {h['outcome']} by {_pct(h['lift'])} (p = {_p(h['p_value'])})" for h in found
+        )
+        caution = ": weigh it before rolling out" if verdict["decision"] == "roll out" else ""
+        verdict["reason"] += f". Significant harm on a secondary outcome: {named}{caution}"
+    return verdict
+
+
 def recommend(report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
-    """``roll out``, ``stop`` or ``keep testing``, for which arm, and why (see the module docstring)."""
+    """``roll out``, ``stop`` or ``keep testing``, for which arm, why, and its secondary ``harms`` (see above)."""
+    return _with_harms(_decide(report, spec), report, spec)
+
+
+def _decide(report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
+    """The verdict on the primary outcome alone."""
     srm = report["srm"]
     if srm["mismatch"]:
         reason = f"sample-ratio mismatch (p = {srm['p_value']:.2g}): the assignment is broken or leaks; fix it first"

@@ -78,10 +78,15 @@ def num(value: Any, digits: int = 0, signed: bool = False) -> str:
 
 
 def pvalue(value: Any) -> str:
-    """A p-value with three significant digits and the language's decimal sign: ``0,0137`` / ``0.0137``."""
+    """A p-value with three significant digits and the language's decimal sign: ``0,0137`` / ``0.0137``.
+
+    Below 0.001 it is ``< 0,001`` (as papers write it), not a long row of zeros.
+    """
     number = finite(value)
     if number is None:
         return DASH
+    if 0 <= number < 0.001:
+        return "< " + format_decimal(0.001, format="0.###", locale=current().locale)
     return _minus(format_decimal(number, format="@##", locale=current().locale))
 
 

@@ -21,16 +21,18 @@ HISTOGRAM_SCHEMA = {
     "upper": pl.Float64,
     "customers": pl.Int64,
     "share": pl.Float64,
+    "tail": pl.Boolean,
 }
 
 
 def score_histogram(
     scores: Frame, score: str = "clv", bins: int = 20, as_of: date | None = None, clip_quantile: float | None = 0.99
 ) -> pl.DataFrame:
-    """Equal-width histogram of the latest ``score`` values: ``bin, lower, upper, customers, share``.
+    """Equal-width histogram of the latest ``score`` values: ``bin, lower, upper, customers, share, tail``.
 
     Values above the ``clip_quantile`` (default the 99th percentile, so that a long CLV tail does not
-    squash the chart) fall into the last bin; ``None`` keeps the full range. Null values are left out.
+    squash the chart) fall into the last bin, then flagged ``tail`` (a catch-all: "≥ its lower edge");
+    ``None`` keeps the full range. Null values are left out.
 
     Examples
     --------
@@ -55,6 +57,7 @@ def score_histogram(
             "upper": edges[1:],
             "customers": counts.astype(np.int64),
             "share": counts / values.size,
+            "tail": np.arange(bins) == bins - 1 if bool((values > top).any()) else np.zeros(bins, dtype=bool),
         }
     )
 

@@ -18,9 +18,11 @@ import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 from cvm.i18n import N_, _, current
 from cvm.i18n.formats import money, num, pct
 from cvm.reporting import figures
+from cvm.reporting.definitions import definition_html
 from cvm.reporting.filters import ReportFilter
 from cvm.reporting.labels import label
 from cvm.reporting.reports import (
+    MIN_SAMPLE,
     Inputs,
     Report,
     churn_report,
@@ -37,7 +39,9 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
 h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
 .kpis{display:flex;flex-wrap:wrap;gap:1rem} .kpi{border:1px solid #ddd;border-radius:8px;padding:.6rem 1rem}
-.kpi b{display:block;font-size:1.3rem} details{color:#555;font-size:.9rem}
+.kpi b{display:block;font-size:1.3rem} details{color:#333;font-size:.92rem;line-height:1.5}
+details h3{font-size:1rem;margin:.8rem 0 .3rem} details h4{font-size:.95rem;margin:.8rem 0 .3rem}
+.notice{background:#fffaeb;border:1px solid #fedf89;color:#5a3300;border-radius:6px;padding:.45rem .75rem}
 """
 
 
@@ -65,21 +69,26 @@ class _Page:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self._js = True
+        self._defined: set[str] = set()
 
     def figure(self, fig: go.Figure) -> None:
         div = pio.to_html(fig, include_plotlyjs=self._js, full_html=False, config={"displaylogo": False})
         self._js = False
         self.parts.append(f"<div>{div}</div>")
 
-    def section(self, title: str, report: Report, *figs: go.Figure) -> None:
+    def section(self, title: str, report: Report, *figs: go.Figure, notes: tuple[str, ...] = ()) -> None:
+        """A titled section: notes (warnings), figures, then the report's definitions (once per report)."""
         self.parts.append(f"<section><h2>{html.escape(title)}</h2>")
         if report.summary.get("not_available"):
-            self.parts.append(f'<p class="meta">Not available: {html.escape(report.summary["not_available"])}.</p>')
+            what = _("Not available: %(why)s.") % {"why": report.summary["not_available"]}
+            self.parts.append(f'<p class="meta">{html.escape(what)}</p>')
+        self.parts.extend(f'<p class="notice">{html.escape(n)}</p>' for n in notes if n)
         for fig in figs:
             self.figure(fig)
-        self.parts.append(
-            f"<details><summary>{html.escape(_(DEFINITIONS))}</summary><p>{html.escape(report.definitions)}</p></details>"
-        )
+        if report.kind not in self._defined:
+            self._defined.add(report.kind)
+            body = definition_html(report.kind, current().language)
+            self.parts.append(f"<details><summary>{html.escape(_(DEFINITIONS))}</summary>{body}</details>")
         self.parts.append("</section>")
 
 
@@ -89,28 +98,49 @@ def html_report(
     filters: ReportFilter | None = None,
     source: str = "transactions",
     as_of: date | None = None,
+    min_sample: int = MIN_SAMPLE,
 ) -> str:
     """The whole report as one HTML string (several MB: Plotly's JavaScript is inside)."""
     inputs = Inputs(store, filters)
     growth = growth_report(inputs, period, source=source, as_of=as_of)
-    voc = voc_report(inputs, period)
+    voc = voc_report(inputs, period, min_sample=min_sample)
     churn = churn_report(inputs, period, as_of=as_of)
     silent = silent_churn_report(inputs, period, as_of=as_of)
     cohorts = cohorts_report(inputs, period, source=source, as_of=as_of)
     scores = scores_report(inputs, period, as_of=as_of)
     page = _Page()
     g = growth.tables["growth"]
-    page.section(label("growth", "report"), growth, figures.waterfall_figure(g), figures.movements_figure(g))
+    partial = growth.summary.get("partial") or []
+    note = (
+        _("%(periods)s is partial (data through %(through)s): shaded in the charts, not a full period.")
+        % {"periods": ", ".join(partial), "through": growth.summary.get("complete_through")}
+        if partial
+        else ""
+    )
+    page.section(
+        label("growth", "report"), growth, figures.waterfall_figure(g), figures.movements_figure(g), notes=(note,)
+    )
     page.section(_("Trend and rates"), growth, figures.trend_figure(g), figures.rates_figure(g))
     page.section(_("Hunting vs farming"), growth, figures.hunting_farming_figure(growth.tables["hunting_farming"]))
-    page.section(label("voc", "report"), voc, figures.voc_figure(voc.tables["voc"]))
+    page.section(
+        label("voc", "report"),
+        voc,
+        figures.voc_figure(voc.tables["voc"]),
+        notes=tuple(voc.summary.get("warnings", [])),
+    )
     page.section(
         label("churn", "report"),
         churn,
         figures.churn_reasons_figure(churn.tables["reasons"]),
         figures.churn_period_figure(churn.tables["by_period"]),
+        notes=(churn.summary.get("censoring", ""),),
     )
-    page.section(label("silent-churn", "report"), silent, figures.silent_churn_figure(silent.tables["by_period"]))
+    page.section(
+        label("silent-churn", "report"),
+        silent,
+        figures.silent_churn_figure(silent.tables["by_period"]),
+        notes=(silent.summary.get("censoring", ""),),
+    )
     page.section(label("cohorts", "report"), cohorts, figures.cohort_heatmap(cohorts.tables["cohorts"]))
     if scores.tables["histogram"].height:
         page.section(
@@ -119,7 +149,10 @@ def html_report(
     scope = ", ".join(f"{k}={v}" for k, v in (filters or ReportFilter()).to_dict().items()) or _("all customers")
     made = datetime.now(UTC).isoformat(timespec="seconds")
     title = html.escape(_("CVM report"))
-    head = f'<meta charset="utf-8"><title>{title}</title><style>{_CSS}</style>'
+    head = (
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{_CSS}</style>"
+    )
     every = _("per %(period)s") % {"period": label(growth.parameters["period"], "period")}
     source_label = _("Transactions") if source == "transactions" else _("Recurring (MRR)")
     when = _("made %(when)s") % {"when": made}
@@ -136,9 +169,10 @@ def write_html(
     filters: ReportFilter | None = None,
     source: str = "transactions",
     as_of: date | None = None,
+    min_sample: int = MIN_SAMPLE,
 ) -> Path:
     """Write :func:`html_report` to ``out`` (parent folders created); return the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html_report(store, period, filters, source, as_of), encoding="utf-8")
+    out.write_text(html_report(store, period, filters, source, as_of, min_sample), encoding="utf-8")
     return out

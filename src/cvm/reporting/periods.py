@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
 import pandas as pd
@@ -91,6 +92,29 @@ def with_period_columns(frame: pl.DataFrame, code: PeriodCode, index: str = "p")
     return frame.with_columns(
         period=period_label(pl.col(index), code), period_start=period_start(pl.col(index), code)
     ).drop(index)
+
+
+def final_day(as_of: date | None, today: date | None = None) -> date:
+    """The last day whose data is final: ``as_of`` (the end of the data), but never today or later.
+
+    The one rule behind "the current complete period" (CLI, JSON, dashboard, HTML report): a period
+    is **complete** when its last day is on or before this day, and **partial** otherwise. A workspace
+    whose data stops on 15 March has a partial March even if it is read a year later (the rest of March
+    was never loaded); data that runs to today leaves the running period partial.
+    """
+    yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
+    return yesterday if as_of is None else min(as_of, yesterday)
+
+
+def complete_expr(starts: pl.Expr, code: PeriodCode, through: date) -> pl.Expr:
+    """Whether the period beginning on each date of ``starts`` is complete by ``through`` (:func:`final_day`)."""
+    step = {"M": "1mo", "Q": "3mo", "Y": "1y"}[code]
+    return starts.dt.offset_by(step).dt.offset_by("-1d") <= through
+
+
+def current_complete(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest row not marked ``partial`` (rows of a report table, oldest first), else ``None``."""
+    return next((r for r in reversed(rows) if not r.get("partial")), None)
 
 
 def to_cents(amount: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -18,14 +18,9 @@ from typing import Any
 import polars as pl
 
 from cvm.reporting import churn as ch
-from cvm.reporting import cohorts as cohorts_module
-from cvm.reporting import distributions as distributions_module
-from cvm.reporting import growth as growth_module
-from cvm.reporting import migration as migration_module
-from cvm.reporting import rates as rates_module
-from cvm.reporting import voice as voc_module
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net
+from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
 from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
@@ -37,13 +32,14 @@ from cvm.reporting.migration import (
     migration_matrix,
     stage_states,
 )
-from cvm.reporting.periods import PeriodCode, period_code
+from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
 from cvm.reporting.rates import add_rates
 from cvm.reporting.voice import voc
 from cvm.store import OfflineStore
 
 KINDS = ("growth", "voc", "cohorts", "migration", "churn", "silent-churn", "scores")
 SOURCES = ("transactions", "mrr")
+MIN_SAMPLE = 30  # answers below which a survey figure carries a warning (reporting.min_sample)
 
 
 def jsonable(value: Any) -> Any:
@@ -131,14 +127,12 @@ class Inputs:
         return net_by_period(self.revenue(source, code, as_of), code, "customer_id", "ts", "amount").collect()
 
 
-def _definitions(module: Any) -> str:
-    return " ".join((module.__doc__ or "").split())
-
-
-def _period_over(code: PeriodCode) -> pl.Expr:
-    """Last day of the period starting at ``period_start``."""
-    step = {"M": "1mo", "Q": "3mo", "Y": "1y"}[code]
-    return pl.col("period_start").dt.offset_by(step).dt.offset_by("-1d")
+def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
+    """Add ``complete`` and ``partial`` (its negation) per period, by the one rule of :func:`final_day`."""
+    if "period_start" not in table.columns:
+        return table
+    done = complete_expr(pl.col("period_start"), code, through)
+    return table.with_columns(complete=done, partial=~done)
 
 
 def growth_report(
@@ -152,21 +146,24 @@ def growth_report(
 ) -> Report:
     """Growth accounting with rates per period, and hunting vs farming.
 
-    ``complete`` marks the periods that end on or before ``as_of`` (the end of the data by default);
-    the summary's ``latest_complete`` is the last of them, the one to quote.
+    ``complete`` marks the periods that end on or before :func:`~cvm.reporting.periods.final_day` (the
+    end of the data, before today), ``partial`` the others; the summary's ``latest_complete`` is the
+    last complete one, the one to quote, and ``partial`` names the partial period, if any.
     """
     code = period_code(period)
     net = inputs.net(source, code, as_of)
     end = as_of or inputs.data_end()
+    through = final_day(end)
     table = add_rates(growth_from_net(net, code, reactivation_window), include_reactivation)
-    table = table.with_columns(complete=_period_over(code) <= (end or date.max))
-    split = hunting_from_net(net, code, new_periods)
-    summary: dict[str, Any] = {"periods": table.height}
+    table = mark_partial(table, code, through)
+    split = mark_partial(hunting_from_net(net, code, new_periods), code, through)
+    summary: dict[str, Any] = {"periods": table.height, "complete_through": through}
     done = table.filter(pl.col("complete"))
     if table.height:
         summary |= {"first": table["period"][0], "last": table["period"][-1]}
     if done.height:
         summary["latest_complete"] = done.row(-1, named=True)
+    summary["partial"] = table.filter(pl.col("partial"))["period"].to_list()
     params = {
         "period": code,
         "source": source,
@@ -181,27 +178,50 @@ def growth_report(
         parameters=params | {"filters": inputs.filters.to_dict()},
         tables={"growth": table, "hunting_farming": split},
         summary=summary,
-        definitions=_definitions(growth_module) + " " + _definitions(rates_module),
+        definitions=definition("growth"),
     )
 
 
-def voc_report(inputs: Inputs, period: str = "M", by: str | None = None) -> Report:
-    """NPS, would recommend and did recommend by period (and segment), and over all time."""
+def small_sample(table: pl.DataFrame, min_sample: int) -> pl.DataFrame:
+    """Flag the rows measured on fewer than ``min_sample`` answers (``small_sample``): quote them with care."""
+    return table.with_columns(small_sample=pl.col("responses") < min_sample)
+
+
+def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sample: int = MIN_SAMPLE) -> Report:
+    """NPS, would recommend and did recommend by period (and segment), and over all time.
+
+    Rows on fewer than ``min_sample`` answers carry ``small_sample``; the summary's ``warnings`` say so.
+    """
     code = period_code(period)
     segments = segment_of(inputs.scan("customers"), inputs.scan("scores"), by) if by else None
-    overall = voc(inputs.scan("surveys"), None, segments)
+    overall = small_sample(voc(inputs.scan("surveys"), None, segments), min_sample)
+    per = small_sample(voc(inputs.scan("surveys"), code, segments), min_sample)
+    per = mark_partial(per, code, final_day(inputs.data_end()))
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
-    summary = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
+    summary: dict[str, Any] = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
     if reason := missing(inputs.store, "surveys"):
         summary = without(summary, keys, reason)
+    summary["warnings"] = sample_warnings(overall, per, min_sample)
     return Report(
         kind="voc",
         title=f"Voice of the customer per {code}" + (f" by {by}" if by else ""),
-        parameters={"period": code, "by": by, "filters": inputs.filters.to_dict()},
-        tables={"voc": voc(inputs.scan("surveys"), code, segments), "overall": overall},
+        parameters={"period": code, "by": by, "min_sample": min_sample, "filters": inputs.filters.to_dict()},
+        tables={"voc": per, "overall": overall},
         summary=summary,
-        definitions=_definitions(voc_module),
+        definitions=definition("voc"),
     )
+
+
+def sample_warnings(overall: pl.DataFrame, per: pl.DataFrame, min_sample: int) -> list[str]:
+    """Sentences naming the figures measured on too few answers."""
+    out: list[str] = []
+    for row in overall.filter(pl.col("small_sample")).to_dicts():
+        where = f" for {row['segment']}" if "segment" in row else ""
+        out.append(f"NPS{where} rests on {row['responses']} answers (fewer than {min_sample}): not a reliable figure")
+    thin = per.filter(pl.col("small_sample"))
+    if thin.height:
+        out.append(f"{thin.height} of {per.height} period rows rest on fewer than {min_sample} answers")
+    return out
 
 
 def cohorts_report(
@@ -221,7 +241,7 @@ def cohorts_report(
         },
         tables={"cohorts": table},
         summary={"cohorts": table["cohort"].n_unique() if table.height else 0},
-        definitions=_definitions(cohorts_module),
+        definitions=definition("cohorts"),
     )
 
 
@@ -269,7 +289,7 @@ def migration_report(
         },
         tables={"matrix": matrix},
         summary=summary,
-        definitions=_definitions(migration_module),
+        definitions=definition("migration"),
     )
 
 
@@ -282,6 +302,35 @@ def _events(
     if until is not None:
         events = events.filter(pl.col("churned_at") <= until)
     return events
+
+
+def mark_censored(table: pl.DataFrame, code: PeriodCode, as_of: date | None, inactivity_days: int) -> pl.DataFrame:
+    """Flag the periods whose inactivity churns are not all known yet (``censored``).
+
+    A customer without a contract counts as churned at its last purchase only once ``inactivity_days``
+    have passed, so periods ending after ``as_of - inactivity_days`` are undercounted (right-censored).
+    """
+    if as_of is None or "period_start" not in table.columns:
+        return table.with_columns(censored=pl.lit(False))
+    return table.with_columns(
+        censored=~complete_expr(pl.col("period_start"), code, censored_from(as_of, inactivity_days))
+    )
+
+
+def censored_from(as_of: date, inactivity_days: int) -> date:
+    """The last day whose inactivity churns are all known (``as_of - inactivity_days``)."""
+    return as_of - timedelta(days=inactivity_days)
+
+
+def censoring_note(as_of: date | None, inactivity_days: int) -> str:
+    """The sentence every churn chart and JSON report carries."""
+    if as_of is None:
+        return ""
+    since = censored_from(as_of, inactivity_days)
+    return (
+        f"Right-censored after {since.isoformat()}: a customer without a contract counts as churned only "
+        f"{inactivity_days} days after its last purchase, so later periods are undercounted."
+    )
 
 
 def churn_report(
@@ -316,10 +365,14 @@ def churn_report(
         tables={
             "reasons": ch.churn_reasons(events, top),
             "by_type": by_type,
-            "by_period": ch.churn_by_period(events, code),
+            "by_period": mark_censored(ch.churn_by_period(events, code), code, as_of, inactivity_days),
         },
-        summary=summary,
-        definitions=_definitions(ch),
+        summary=summary
+        | {
+            "censored_from": censored_from(as_of, inactivity_days) if as_of else None,
+            "censoring": censoring_note(as_of, inactivity_days),
+        },
+        definitions=definition("churn"),
     )
 
 
@@ -353,9 +406,13 @@ def silent_churn_report(
             "until": until,
             "filters": inputs.filters.to_dict(),
         },
-        tables={"by_period": by_period},
-        summary=summary,
-        definitions=_definitions(ch),
+        tables={"by_period": mark_censored(by_period, code, as_of, inactivity_days)},
+        summary=summary
+        | {
+            "censored_from": censored_from(as_of, inactivity_days) if as_of else None,
+            "censoring": censoring_note(as_of, inactivity_days),
+        },
+        definitions=definition("churn"),
     )
 
 
@@ -380,7 +437,7 @@ def scores_report(
         },
         tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
         summary=summary,
-        definitions=_definitions(distributions_module),
+        definitions=definition("scores"),
     )
 
 

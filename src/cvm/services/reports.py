@@ -25,10 +25,13 @@ class ReportService:
 
     def report(self, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Report:
         """Compute a report (growth, voc, cohorts, migration, churn, silent-churn, scores); see cvm.reporting."""
+        if kind == "voc":
+            options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
         return build_report(self.ws.offline, kind, period=period, filters=filters, **options)
 
     def report_html(self, out: Path, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Path:
         """Write the self-contained HTML report (Plotly embedded, no network needed) to ``out``."""
+        options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
         return write_html(self.ws.offline, out, period=period, filters=filters, **options)
 
     @property

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import polars as pl
@@ -96,7 +95,3 @@ def options(request: Request) -> dict[str, list[str]]:
     engine = get_engine(request)
     cache: ReportCache = request.app.state.web_cache
     return cache.get((manifest_version(engine), "options"), lambda: filter_options(engine))
-
-
-def today() -> date:
-    return datetime.now(UTC).date()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 
 from cvm.i18n import N_
 from cvm.reporting import SOURCES
+from cvm.reporting.periods import current_complete
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer
 from cvm.web.charts import spec
@@ -24,22 +24,12 @@ TABLE_PERIODS = 12
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-def _complete(row: dict[str, Any], period: str, today: date) -> bool:
-    """Whether the period has ended (the last one in the data may still be running)."""
-    start = date.fromisoformat(row["period_start"])
-    months = {"month": 1, "quarter": 3, "year": 12}[period]
-    index = start.year * 12 + start.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1) <= today
-
-
-def pick(table: list[dict[str, Any]], at: str | None, period: str, today: date) -> dict[str, Any] | None:
-    """The row of period ``at``, else the latest complete period, else the latest."""
+def pick(table: list[dict[str, Any]], at: str | None) -> dict[str, Any] | None:
+    """The row of period ``at``, else the report's current complete period, else the latest."""
     by_label = {r["period"]: r for r in table}
     if at in by_label:
         return by_label[at]
-    complete = [r for r in table if _complete(r, period, today)]
-    shown = complete or table
-    return shown[-1] if shown else None
+    return current_complete(table) or (table[-1] if table else None)
 
 
 @router.get("/growth")
@@ -50,7 +40,7 @@ def growth(request: Request, _: Viewer) -> Response:
     source = source if source in SOURCES else "transactions"
     result = reports.report(request, "growth", filters, period, source=source)
     table = result.table("growth")
-    row = pick(table, query.get("at"), period, reports.today())
+    row = pick(table, query.get("at"))
     context: dict[str, Any] = {
         "active": "growth",
         "title": N_("Growth"),
@@ -61,6 +51,8 @@ def growth(request: Request, _: Viewer) -> Response:
         "periods": PERIODS,
         "period": period,
         "row": row,
+        "summary": result.data["summary"],
+        "definitions_html": "growth",
         "labels": [r["period"] for r in table],
         "table": table[-TABLE_PERIODS:][::-1],
         "charts": bool(row),

@@ -55,6 +55,8 @@ def scores(request: Request, _: Viewer) -> Response:
         "silent": silent.data["summary"],
         "silent_params": silent.data["parameters"],
         "charts": True,
+        "definitions_churn": "churn",
+        "definitions_scores": "scores",
     }
 
     def charts() -> dict[str, str | None]:

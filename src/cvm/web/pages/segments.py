@@ -68,11 +68,13 @@ def segments(request: Request, _: Viewer) -> Response:
 
     def charts() -> dict[str, str | None]:
         return {
-            "chart_migration": spec(figures.migration(migration.frame("matrix")))
+            "chart_migration": spec(
+                figures.migration(migration.frame("matrix"), "stage" if states == "stage" else "grade")
+            )
             if migration.table("matrix")
             else None,
             "chart_nps": spec(figures.voc_trend(trend)) if trend.height else None,
-            "chart_segments": spec(figures.nps_by_segment(by_segment)) if by_segment else None,
+            "chart_segments": spec(figures.nps_by_segment(by_segment, by)) if by_segment else None,
         }
 
     context |= reports.memo(request, ("segments-charts", filters, period, states, by), charts)

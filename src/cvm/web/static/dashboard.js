@@ -17,5 +17,30 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawCharts(); autosubmit(); });
+  // A card or table wrapper that scrolls sideways must be reachable by keyboard (WCAG 2.1.1): focusable,
+  // and named after its heading. Checked again when the window is resized.
+  function scrollableRegions() {
+    document.querySelectorAll(".card, .scroll, .chart, table.data").forEach(function (el) {
+      var scrolls = el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== "visible";
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+        el.dataset.scrollRegion = "1";
+        if (!el.hasAttribute("aria-label") && !el.hasAttribute("aria-labelledby")) {
+          var heading = el.querySelector("h2, h3, figcaption, caption");
+          el.setAttribute("role", "region");
+          el.setAttribute("aria-label", heading ? heading.textContent.trim() : "table");
+        }
+      } else if (!scrolls && el.dataset.scrollRegion) {
+        el.removeAttribute("tabindex");
+        delete el.dataset.scrollRegion;
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawCharts();
+    autosubmit();
+    scrollableRegions();
+    window.addEventListener("resize", scrollableRegions);
+  });
 })();

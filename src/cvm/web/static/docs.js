@@ -6,7 +6,7 @@
     url: root.dataset.openapi,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    deepLinking: false, // with deep links each operation's path is a link inside its toggle button (nested-interactive)
     showExtensions: true,
     showCommonExtensions: true,
     validatorUrl: null, // no request to the online validator
