@@ -13,6 +13,8 @@ from rich.console import Console as RichConsole
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cvm.i18n import gettext
+
 
 def _default(value: object) -> object:
     if isinstance(value, datetime | date):
@@ -46,7 +48,8 @@ class Console:
         self.err.print(f"[dim]{text}[/dim]")
 
     def warn(self, text: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {text}")
+        head = gettext("warning") + gettext(":")  # in the report's language
+        self.err.print(f"[yellow]{head}[/yellow] {text}")
 
     def fail(self, text: str, code: int = 2) -> NoReturn:
         self.err.print(f"[red]error:[/red] {text}", markup=True)

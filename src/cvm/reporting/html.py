@@ -21,6 +21,7 @@ from cvm.reporting import figures
 from cvm.reporting.definitions import definition_html
 from cvm.reporting.filters import ReportFilter
 from cvm.reporting.labels import label
+from cvm.reporting.notes import note_text
 from cvm.reporting.reports import (
     MIN_SAMPLE,
     Inputs,
@@ -82,7 +83,7 @@ class _Page:
         if report.summary.get("not_available"):
             what = _("Not available: %(why)s.") % {"why": report.summary["not_available"]}
             self.parts.append(f'<p class="meta">{html.escape(what)}</p>')
-        self.parts.extend(f'<p class="notice">{html.escape(n)}</p>' for n in notes if n)
+        self.parts.extend(f'<p class="notice">{html.escape(note_text(n))}</p>' for n in notes if n)
         for fig in figs:
             self.figure(fig)
         if report.kind not in self._defined:

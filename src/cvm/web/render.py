@@ -14,6 +14,7 @@ from cvm.i18n import N_
 from cvm.i18n.formats import compact, day, finite, money, num, pct, pvalue
 from cvm.reporting.definitions import definition_html
 from cvm.reporting.labels import label
+from cvm.reporting.notes import note_text
 from cvm.scoring.reasons import row_text
 from cvm.web.language import request_lang
 
@@ -61,7 +62,7 @@ ENV = Environment(
 # (a context variable set by page()), where installing one language's translations would race between threads.
 ENV.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)  # type: ignore[attr-defined]
 ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=day, label=label, reasons_text=row_text)
-ENV.filters["pvalue"] = pvalue
+ENV.filters.update(pvalue=pvalue, note=note_text)
 # definition_html(kind, lang) renders a report's definitions in the language of the page (_notes.html).
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=definition_html)
 
