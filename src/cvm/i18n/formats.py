@@ -144,3 +144,25 @@ def separators() -> str:
     """
     symbols = Locale.parse(current().locale).number_symbols["latn"]
     return f"{symbols['decimal']}{symbols['group']}"
+
+
+def chart_locale() -> dict[str, Any]:
+    """A Plotly locale module for the current language (month and day names from CLDR), for dates on axes."""
+    from babel.dates import get_day_names, get_month_names
+
+    locale = current().locale
+    days = get_day_names("wide", locale=locale)
+    short_days = get_day_names("abbreviated", locale=locale)
+    return {
+        "moduleType": "locale",
+        "name": current().language,
+        "dictionary": {},
+        "format": {
+            "days": [days[(i + 6) % 7] for i in range(7)],  # Sunday first, as d3 wants
+            "shortDays": [short_days[(i + 6) % 7] for i in range(7)],
+            "months": [get_month_names("wide", locale=locale)[m] for m in range(1, 13)],
+            "shortMonths": [get_month_names("abbreviated", locale=locale)[m] for m in range(1, 13)],
+            "decimal": separators()[0],
+            "thousands": separators()[1],
+        },
+    }

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cvm import __version__, i18n
 from cvm.i18n import N_
-from cvm.i18n.formats import compact, day, finite, money, num, pct, pvalue
+from cvm.i18n.formats import chart_locale, compact, day, finite, money, num, pct, pvalue
 from cvm.reporting.definitions import definition_html
 from cvm.reporting.labels import label
 from cvm.reporting.notes import note_text
@@ -65,6 +65,7 @@ ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=
 ENV.filters.update(pvalue=pvalue, note=note_text)
 # definition_html(kind, lang) renders a report's definitions in the language of the page (_notes.html).
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=definition_html)
+ENV.globals["chart_locale"] = chart_locale  # month and day names on the charts' date axes
 
 
 def page(
