@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from playwright.sync_api import Browser
 
 from cvm.api import create_app
 from cvm.engine import Engine
+from cvm.i18n import catalog_path
 from tests.conftest import write
+from tests.e2e import test_dashboard_pages
 from tests.e2e.browser import Watch, chromium, screenshot
+from tests.e2e.test_dashboard import Site, served
 from tests.serving import serve
 
 pytestmark = pytest.mark.slow
@@ -76,5 +81,105 @@ def test_growth_page_in_french_chosen_with_the_switcher(site: tuple[str, str], b
     # The choice is kept in the session: another page, with no ?lang=, stays in French.
     page.get_by_test_id("nav-pilots").click()
     assert page.locator("h1").inner_text() == "Pilotes"
+    watch.assert_clean()
+    context.close()
+
+
+# Every page in French and Dutch, on the demo company with scores, segments, plan runs, dead letters and a pilot.
+
+pages_workspace = test_dashboard_pages.pages_workspace  # the missing pages' workspace, built once for this module too
+LANGS = {"fr": "fr-BE", "nl": "nl-BE"}
+PAGES = {
+    "growth": "/ui/growth",
+    "customers": "/ui/customers",
+    "customer": "/ui/customers/C0000001",
+    "segments": "/ui/segments",
+    "scores": "/ui/scores",
+    "plans": "/ui/plans",
+    "pilots": "/ui/pilots",
+}
+# Every text node of the page, trimmed, the charts' SVG text included (CHARTS). Left out: scripts, styles, code
+# (column names), the English terms a definition cites (em) and names the user chose (a plan's: translate="no").
+CHARTS = True
+TEXT_NODES = """(charts) => {
+  const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const parent = n.parentElement;
+    const tag = parent ? parent.tagName.toLowerCase() : "";
+    if (tag === "script" || tag === "style") continue;
+    if (parent && parent.closest('[translate="no"], code, .definitions em')) continue;
+    if (!charts && parent && parent.closest(".chart-plot")) continue;
+    const text = n.textContent.replace(/\\s+/g, " ").trim();
+    if (text) out.push(text);
+  }
+  for (const el of document.querySelectorAll("[placeholder], [aria-label]")) {
+    for (const name of ["placeholder", "aria-label"]) {
+      const value = el.getAttribute(name);
+      if (value) out.push(value.trim());
+    }
+  }
+  return out;
+}"""
+
+
+def english_only(language: str) -> set[str]:
+    """The English messages whose translation in ``language`` differs: none of them may be shown as it is."""
+    with catalog_path(language).open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    found = set()
+    for message in catalog:
+        if not message.id or not message.string:
+            continue
+        english = message.id if isinstance(message.id, str) else message.id[0]
+        translated = message.string if isinstance(message.string, str) else message.string[0]
+        if "%(" in english or "%s" in english:  # shown with its values filled in, never as written
+            continue
+        english = english.replace("%%", "%")
+        if re.search(r"[A-Za-z]", english) and english != translated.replace("%%", "%"):
+            found.add(" ".join(english.split()))
+    return found
+
+
+@pytest.fixture(scope="module")
+def full_site(pages_workspace: tuple[Path, dict[str, str]]) -> Iterator[Site]:
+    """The missing pages' workspace plus the demo's finished pilot, so the pilots page shows a report."""
+    workspace, keys = pages_workspace
+    engine = Engine.open(workspace)
+    try:
+        engine.pilots.demo_pilot(workspace.parent / "data" / "ground_truth" / "customers_truth.parquet")
+    finally:
+        engine.close()
+    with served(workspace, keys) as shared:
+        yield shared
+
+
+@pytest.mark.parametrize("language", sorted(LANGS))
+def test_every_page_speaks_the_language_with_no_english_message_left(
+    full_site: Site, browser: Browser, language: str
+) -> None:
+    """Each page loads in fr-BE and nl-BE, says so in ``<html lang>``, and shows no English message of the catalog."""
+    english = english_only(language)
+    assert len(english) > 300
+    context = browser.new_context(
+        base_url=full_site.url,
+        viewport={"width": 1280, "height": 900},
+        locale=LANGS[language],
+        extra_http_headers={"X-API-Key": full_site.keys["analyst"]},
+    )
+    page, watch = context.new_page(), Watch(full_site.url)
+    watch.attach(page)
+    left: dict[str, list[str]] = {}
+    for name, path in PAGES.items():
+        response = page.goto(path)
+        assert response is not None, name
+        assert response.status == 200, name
+        page.wait_for_load_state("networkidle")
+        assert page.locator("html").get_attribute("lang") == LANGS[language], name
+        shown = {" ".join(t.split()) for t in page.evaluate(TEXT_NODES, CHARTS)} | {page.title().split(" · ")[0]}
+        if untranslated := sorted(shown & english):
+            left[name] = untranslated
+        screenshot(page, f"{name}-{language}")
+    assert left == {}
     watch.assert_clean()
     context.close()

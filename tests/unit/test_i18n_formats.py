@@ -92,7 +92,7 @@ def test_domain_labels_per_language() -> None:
             ]
     assert words["en"] == ["too expensive", "new", "new", "sell", "SMS consent", "Churn risk: high", "Brussels"]
     assert words["fr"] == [
-        "trop cher", "nouveaux", "nouveau", "vendre", "Consentement SMS", "Risque de départ : élevé", "Brussels",
+        "trop cher", "nouveaux", "nouveau", "vendre", "Consentement SMS", "Risque de départ\u00a0: élevé", "Brussels",
     ]  # fmt: skip
     assert words["nl"] == ["te duur", "nieuw", "nieuw", "verkopen", "Toestemming sms", "Opzegrisico: hoog", "Brussels"]
 

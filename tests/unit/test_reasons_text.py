@@ -56,7 +56,7 @@ def test_missing_values_and_unknown_codes() -> None:
     assert _in("en", "dpd_mean_365d;late_share_90d", {"dpd_mean_365d": None, "late_share_90d": None}) == (
         "no invoice was due over the last year; no invoice was due over the last 90 days"
     )
-    assert _in("fr", "dpd_mean_365d", None) == "en raison de : dpd_mean_365d"
+    assert _in("fr", "dpd_mean_365d", None) == "en raison de\u00a0: dpd_mean_365d"
     assert _in("en", "a_new_code;holds_fibre", {"holds_fibre": 1}) == "a_new_code; already holds fibre"
     assert sentences(None) == [] == sentences("")
 

@@ -25,6 +25,8 @@ from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.table import Table
 
+from cvm.i18n import gettext
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -118,7 +120,8 @@ class Console:
         self.err.print(f"[dim]{text}[/dim]")
 
     def warn(self, text: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {text}")
+        head = gettext("warning") + gettext(":")  # in the report's language
+        self.err.print(f"[yellow]{head}[/yellow] {text}")
 
     def fail(self, text: str, code: int = 2) -> NoReturn:
         if self.json_errors:

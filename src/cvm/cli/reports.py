@@ -16,7 +16,8 @@ from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.i18n import N_, Lang, _, use_locale
 from cvm.i18n.formats import num, pct
-from cvm.i18n.labels import label
+from cvm.i18n.labels import VOCABULARIES, label
+from cvm.i18n.notes import note_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -127,14 +128,48 @@ LABELS = {
     "involuntary": N_("involuntary"),
     "unknown": N_("no reason"),
     "available": N_("available"),
+    "rank": N_("rank"),
+    "reason_type": N_("reason type"),
+    "mrr_lost": N_("MRR lost"),
+    "period_start": N_("period start"),
+    "hunting": N_("hunting"),
+    "farming": N_("farming"),
+    "hunting_share": N_("hunting share"),
+    "promoters": N_("promoters"),
+    "passives": N_("passives"),
+    "detractors": N_("detractors"),
+    "pct_passives": N_("% passives"),
+    "would_recommend_answers": N_("would-recommend answers"),
+    "did_recommend_answers": N_("did-recommend answers"),
+    "from_segment": N_("from"),
+    "bin": N_("bin"),
+    "lower": N_("from"),
+    "upper": N_("to"),
+    "tail": N_("catch-all"),
+    "mean_value": N_("mean value"),
+    "censored_from": N_("right-censored from"),
+    "complete_through": N_("complete through"),
 }
 # Columns whose values are codes of a vocabulary of cvm.i18n.labels.
-CODED = {"reason": "churn_reason", "reason_type": "churn_reason", "grade": "grade", "from": "stage", "to": "stage"}
+CODED = {
+    "reason": "churn_reason",
+    "reason_type": "churn_reason",
+    "grade": "grade",
+    "from": "stage",
+    "to": "stage",
+    "from_segment": "stage",
+    "available": "score",
+}
 
 
-def column_label(column: str) -> str:
-    """The short heading of a column in the current language (the code itself when it has none)."""
-    return _(LABELS[column]) if column in LABELS else label(column)
+def column_label(column: str, vocabulary: str | None = None) -> str:
+    """The short heading of a column in the current language (the code itself when it has none).
+
+    ``vocabulary`` names the codes a pivoted table has as columns (the stages of a migration matrix).
+    """
+    if vocabulary and column in VOCABULARIES.get(vocabulary, {}):
+        return label(column, vocabulary)
+    return _(LABELS[column]) if column in LABELS else label(column, vocabulary)
 
 
 def _filter(
@@ -176,12 +211,15 @@ def _cell(column: str, value: Any) -> object:
         return num(value)
     if isinstance(value, str) and column in CODED:
         return label(value, CODED[column])
+    if isinstance(value, list):
+        return ", ".join(label(v, CODED.get(column)) for v in value)
     return value
 
 
 def _label(row: dict[str, Any]) -> object:
     """A period's label, marked when the period is still running or its churns are not all known yet."""
-    marks = [_(m) for m, flag in (("partial", row.get("partial")), ("censored", row.get("censored"))) if flag]
+    flags = ((N_("partial"), row.get("partial")), (N_("right-censored"), row.get("censored")))
+    marks = [_(m) for m, flag in flags if flag]
     return f"{row['period']} ({', '.join(marks)})" if marks else row["period"]
 
 
@@ -191,7 +229,7 @@ def _print_frame(title: str, frame: pl.DataFrame, columns: list[str] | None = No
     thin = "small_sample" in frame.columns and bool(frame["small_sample"].any())
     console.table(
         title,
-        [column_label(c) for c in cols] + ([_("note")] if thin else []),
+        [column_label(c, "stage" if "from_segment" in cols else None) for c in cols] + ([_("note")] if thin else []),
         (
             [_label(row) if c == "period" else _cell(c, row[c]) for c in cols]
             + ([_("few answers") if row["small_sample"] else ""] if thin else [])
@@ -220,10 +258,16 @@ def show(shown: Shown, json_out: bool, tables: dict[str, pl.DataFrame] | None = 
     with use_locale(shown.lang):
         for name, frame in (tables or report.tables).items():
             every = label(report.parameters.get("period"), "period")
-            _print_frame(f"{label(report.kind, 'report')} ({every}): {label(name, 'table')}", frame, SHOWN.get(name))
+            title = _("%(report)s (%(period)s): %(table)s") % {
+                "report": label(report.kind, "report"),
+                "period": every,
+                "table": label(name, "table"),
+            }
+            _print_frame(title, frame, SHOWN.get(name))
         for key, value in report.summary.items():
             if not isinstance(value, dict) and key not in NOTES:
-                console.print(f"{column_label(key)}: {_cell(key, value) if value is not None else '–'}")
+                text = _cell(key, value) if value is not None else "–"
+                console.print(_("%(name)s: %(value)s") % {"name": column_label(key), "value": text})
         _notes(report)
 
 
@@ -238,7 +282,7 @@ def _notes(report: Report) -> None:
         console.warn(_("%(periods)s is partial (data through %(through)s): not a full period") % periods)
     for text in [*summary.get("warnings", []), summary.get("censoring")]:
         if text:
-            console.warn(text)
+            console.warn(note_text(text))
     filters = report.parameters.get("filters")
     if filters:
         console.note(_("filtered: %(filters)s") % {"filters": filters})

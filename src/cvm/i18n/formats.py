@@ -14,7 +14,13 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import NumberPattern, format_compact_currency, format_compact_decimal, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_compact_currency,
+    format_compact_decimal,
+    format_decimal,
+    parse_pattern,
+)
 
 from cvm.i18n import current
 
@@ -62,12 +68,26 @@ def money(value: Any, digits: int = 0) -> str:
     )
 
 
-def num(value: Any, digits: int = 0) -> str:
-    """A count or score with the language's separators: ``1 234`` / ``1.234`` / ``1,234``."""
+def num(value: Any, digits: int = 0, signed: bool = False) -> str:
+    """A count or score with the language's separators: ``1 234`` / ``1.234`` / ``1,234`` (``signed``: ``+12,5``)."""
     number = finite(value)
     if number is None:
         return DASH
-    return _minus(_pattern(current().locale, "decimal", digits).apply(number, current().locale))
+    text = _minus(_pattern(current().locale, "decimal", digits).apply(number, current().locale))
+    return "+" + text if signed and number > 0 else text
+
+
+def pvalue(value: Any) -> str:
+    """A p-value with three significant digits and the language's decimal sign: ``0,0137`` / ``0.0137``.
+
+    Below 0.001 it is ``< 0,001`` (as papers write it), not a long row of zeros.
+    """
+    number = finite(value)
+    if number is None:
+        return DASH
+    if 0 <= number < 0.001:
+        return "< " + format_decimal(0.001, format="0.###", locale=current().locale)
+    return _minus(format_decimal(number, format="@##", locale=current().locale))
 
 
 def pct(value: Any, digits: int = 1) -> str:
@@ -124,3 +144,25 @@ def separators() -> str:
     """
     symbols = Locale.parse(current().locale).number_symbols["latn"]
     return f"{symbols['decimal']}{symbols['group']}"
+
+
+def chart_locale() -> dict[str, Any]:
+    """A Plotly locale module for the current language (month and day names from CLDR), for dates on axes."""
+    from babel.dates import get_day_names, get_month_names
+
+    locale = current().locale
+    days = get_day_names("wide", locale=locale)
+    short_days = get_day_names("abbreviated", locale=locale)
+    return {
+        "moduleType": "locale",
+        "name": current().language,
+        "dictionary": {},
+        "format": {
+            "days": [days[(i + 6) % 7] for i in range(7)],  # Sunday first, as d3 wants
+            "shortDays": [short_days[(i + 6) % 7] for i in range(7)],
+            "months": [get_month_names("wide", locale=locale)[m] for m in range(1, 13)],
+            "shortMonths": [get_month_names("abbreviated", locale=locale)[m] for m in range(1, 13)],
+            "decimal": separators()[0],
+            "thousands": separators()[1],
+        },
+    }

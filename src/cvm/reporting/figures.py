@@ -11,6 +11,9 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 
+from cvm.i18n import _
+from cvm.i18n.formats import separators
+from cvm.i18n.labels import label
 from cvm.reporting.cohorts import cohort_matrix
 from cvm.reporting.marks import round_axis, shade_censored, shade_partial, tail_label
 from cvm.reporting.migration import migration_pivot
@@ -26,7 +29,12 @@ COLORS = {
     "involuntary": "#6d597a",
     "unknown": "#adb5bd",
 }
-_LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 60, "b": 50}}
+_BASE: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 60, "b": 50}}
+
+
+def _layout() -> dict[str, Any]:
+    """The common layout, with the current language's decimal and thousands separators on every number."""
+    return {**_BASE, "separators": separators()}
 
 
 def _floats(frame: pl.DataFrame, column: str) -> list[float | None]:
@@ -44,10 +52,12 @@ def waterfall_figure(growth: pl.DataFrame, period: str | None = None) -> go.Figu
     ``growth`` is a :func:`cvm.reporting.growth_accounting` frame; ``period`` (a label) defaults to the
     latest complete period (rows flagged ``partial`` are never the default, and say so in their title).
     """
-    labels = ["start", "new", "expansion", "reactivation", "contraction", "churned", "end"]
+    labels = [
+        label(m, "movement") for m in ("start", "new", "expansion", "reactivation", "contraction", "churned", "end")
+    ]
     rows = growth.to_dicts()
     if not rows:
-        return go.Figure(layout={**_LAYOUT, "title": "Revenue bridge (no data)"})
+        return go.Figure(layout={**_layout(), "title": _("Revenue bridge (no data)")})
     done = [i for i, r in enumerate(rows) if not r.get("partial")]
     default = done[-1] if done else len(rows) - 1
     shown = next((i for i, r in enumerate(rows) if r["period"] == period), default)
@@ -72,12 +82,13 @@ def waterfall_figure(growth: pl.DataFrame, period: str | None = None) -> go.Figu
         for r in rows
     ]
     menu = {"buttons": buttons, "active": shown, "x": 1.0, "xanchor": "right", "y": 1.15, "yanchor": "top"}
-    return fig.update_layout(**_LAYOUT, title=_bridge_title(rows[shown]), updatemenus=[menu])
+    return fig.update_layout(**_layout(), title=_bridge_title(rows[shown]), updatemenus=[menu])
 
 
 def _bridge_title(row: dict[str, Any]) -> str:
-    partial = " (partial: the period is still running)" if row.get("partial") else ""
-    return f"Revenue bridge {row['period']}{partial}"
+    if row.get("partial"):
+        return _("Revenue bridge %(period)s (partial: the period is still running)") % {"period": row["period"]}
+    return _("Revenue bridge %(period)s") % {"period": row["period"]}
 
 
 def movements_figure(growth: pl.DataFrame) -> go.Figure:
@@ -85,48 +96,50 @@ def movements_figure(growth: pl.DataFrame) -> go.Figure:
     x = growth["period"].to_list()
     fig = go.Figure()
     for name in ("new", "expansion", "reactivation"):
-        fig.add_bar(x=x, y=_floats(growth, name), name=name, marker_color=COLORS[name])
+        fig.add_bar(x=x, y=_floats(growth, name), name=label(name, "movement"), marker_color=COLORS[name])
     for name in ("contraction", "churned"):
-        fig.add_bar(x=x, y=[-v if v else 0.0 for v in _floats(growth, name)], name=name, marker_color=COLORS[name])
+        losses = [-v if v else 0.0 for v in _floats(growth, name)]
+        fig.add_bar(x=x, y=losses, name=label(name, "movement"), marker_color=COLORS[name])
     net = (growth["end"] - growth["start"]).cast(pl.Float64).to_list()
-    fig.add_scatter(x=x, y=net, name="net change", mode="lines+markers", line={"color": COLORS["total"]})
+    fig.add_scatter(x=x, y=net, name=_("net change"), mode="lines+markers", line={"color": COLORS["total"]})
     shade_partial(fig, growth)
-    return fig.update_layout(**_LAYOUT, barmode="relative", title="Revenue movements per period")
+    return fig.update_layout(**_layout(), barmode="relative", title=_("Revenue movements per period"))
 
 
 def trend_figure(growth: pl.DataFrame) -> go.Figure:
     """Revenue at the end of each period and active customers (right axis)."""
     x = growth["period"].to_list()
     fig = go.Figure()
-    fig.add_scatter(x=x, y=_floats(growth, "end"), name="revenue", mode="lines+markers")
+    fig.add_scatter(x=x, y=_floats(growth, "end"), name=_("Revenue"), mode="lines+markers")
     active = growth["customers_active"].to_list()
-    fig.add_scatter(x=x, y=active, name="active customers", yaxis="y2", mode="lines")
+    fig.add_scatter(x=x, y=active, name=_("Active customers"), yaxis="y2", mode="lines")
     shade_partial(fig, growth)
-    y2 = {"title": "customers", "overlaying": "y", "side": "right", "showgrid": False, **round_axis(active)}
-    return fig.update_layout(**_LAYOUT, title="Revenue and active customers", yaxis={"title": "revenue"}, yaxis2=y2)
+    y2 = {"title": _("Customers"), "overlaying": "y", "side": "right", "showgrid": False, **round_axis(active)}
+    title = _("Revenue and active customers")
+    return fig.update_layout(**_layout(), title=title, yaxis={"title": _("Revenue")}, yaxis2=y2)
 
 
 def rates_figure(growth: pl.DataFrame) -> go.Figure:
     """GRR, NRR and customer churn rate (%), and the quick ratio (right axis), from :func:`add_rates`."""
     x = growth["period"].to_list()
     fig = go.Figure()
-    for name, label in (("grr", "GRR"), ("nrr", "NRR"), ("customer_churn_rate", "customer churn")):
-        fig.add_scatter(x=x, y=[None if v is None else 100 * v for v in growth[name].to_list()], name=label)
+    for name, text in (("grr", _("GRR")), ("nrr", _("NRR")), ("customer_churn_rate", _("Customer churn"))):
+        fig.add_scatter(x=x, y=[None if v is None else 100 * v for v in growth[name].to_list()], name=text)
     quick = growth["quick_ratio"].to_list()
-    fig.add_scatter(x=x, y=quick, name="quick ratio", yaxis="y2", line={"dash": "dot"})
+    fig.add_scatter(x=x, y=quick, name=_("Quick ratio"), yaxis="y2", line={"dash": "dot"})
     shade_partial(fig, growth)
-    y2 = {"title": "quick ratio", "overlaying": "y", "side": "right", "showgrid": False, **round_axis(quick)}
-    return fig.update_layout(**_LAYOUT, title="Retention rates per period", yaxis={"title": "%"}, yaxis2=y2)
+    y2 = {"title": _("Quick ratio"), "overlaying": "y", "side": "right", "showgrid": False, **round_axis(quick)}
+    return fig.update_layout(**_layout(), title=_("Retention rates per period"), yaxis={"title": "%"}, yaxis2=y2)
 
 
 def hunting_farming_figure(split: pl.DataFrame) -> go.Figure:
     """Revenue from new customers (hunting) and existing customers (farming) per period."""
     x = split["period"].to_list()
     fig = go.Figure()
-    fig.add_bar(x=x, y=_floats(split, "farming"), name="farming", marker_color=COLORS["total"])
-    fig.add_bar(x=x, y=_floats(split, "hunting"), name="hunting", marker_color=COLORS["new"])
+    fig.add_bar(x=x, y=_floats(split, "farming"), name=_("farming"), marker_color=COLORS["total"])
+    fig.add_bar(x=x, y=_floats(split, "hunting"), name=_("hunting"), marker_color=COLORS["new"])
     shade_partial(fig, split)
-    return fig.update_layout(**_LAYOUT, barmode="stack", title="Hunting vs farming revenue")
+    return fig.update_layout(**_layout(), barmode="stack", title=_("Hunting vs farming revenue"))
 
 
 def voc_figure(table: pl.DataFrame) -> go.Figure:
@@ -134,13 +147,13 @@ def voc_figure(table: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     groups = table.partition_by("segment", as_dict=True) if "segment" in table.columns else {("all",): table}
     for key, part in groups.items():
-        name = str(key[0])
-        fig.add_scatter(x=part["period"].to_list(), y=part["nps"].to_list(), name=f"NPS {name}", mode="lines+markers")
+        name = _("NPS") if key[0] == "all" else f"{_('NPS')} {key[0]}"
+        fig.add_scatter(x=part["period"].to_list(), y=part["nps"].to_list(), name=name, mode="lines+markers")
     if "segment" not in table.columns:
-        for col, label in (("pct_would_recommend", "% would recommend"), ("pct_did_recommend", "% did recommend")):
-            fig.add_scatter(x=table["period"].to_list(), y=table[col].to_list(), name=label, line={"dash": "dot"})
+        for col, text in (("pct_would_recommend", _("% would recommend")), ("pct_did_recommend", _("% did recommend"))):
+            fig.add_scatter(x=table["period"].to_list(), y=table[col].to_list(), name=text, line={"dash": "dot"})
         shade_partial(fig, table)
-    return fig.update_layout(**_LAYOUT, title="Voice of the customer", yaxis={"title": "points / %"})
+    return fig.update_layout(**_layout(), title=label("voc", "report"), yaxis={"title": _("points / %")})
 
 
 def churn_reasons_figure(reasons: pl.DataFrame) -> go.Figure:
@@ -149,38 +162,45 @@ def churn_reasons_figure(reasons: pl.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=[r["customers"] for r in rows],
-            y=[r["reason"] for r in rows],
+            y=[label(r["reason"], "churn_reason") for r in rows],
             orientation="h",
             marker_color=[COLORS.get(r["reason_type"], COLORS["unknown"]) for r in rows],
-            text=[r["reason_type"] for r in rows],
+            text=[label(r["reason_type"], "churn_reason") for r in rows],
         )
     )
-    return fig.update_layout(**_LAYOUT, title="Top churn reasons (customers)")
+    return fig.update_layout(**_layout(), title=_("Top churn reasons (customers)"))
 
 
 def churn_period_figure(by_period: pl.DataFrame) -> go.Figure:
     """Churned customers per period, stacked by reason type (from :func:`churn_by_period`)."""
     fig = go.Figure()
     for name in ("voluntary", "involuntary", "unknown"):
-        fig.add_bar(x=by_period["period"].to_list(), y=by_period[name].to_list(), name=name, marker_color=COLORS[name])
+        fig.add_bar(
+            x=by_period["period"].to_list(),
+            y=by_period[name].to_list(),
+            name=label(name, "churn_reason"),
+            marker_color=COLORS[name],
+        )
     shade_censored(fig, by_period)
-    return fig.update_layout(**_LAYOUT, barmode="stack", title="Churned customers by reason type")
+    return fig.update_layout(**_layout(), barmode="stack", title=_("Churned customers by reason type"))
 
 
 def silent_churn_figure(by_period: pl.DataFrame) -> go.Figure:
     """Churned and silently churned customers per period, with the silent share (right axis)."""
     x = by_period["period"].to_list()
     fig = go.Figure()
-    fig.add_bar(x=x, y=by_period["churned"].to_list(), name="churned", marker_color=COLORS["unknown"])
-    fig.add_bar(x=x, y=by_period["silent"].to_list(), name="silent", marker_color=COLORS["churned"])
+    fig.add_bar(
+        x=x, y=by_period["churned"].to_list(), name=label("churned", "movement"), marker_color=COLORS["unknown"]
+    )
+    fig.add_bar(x=x, y=by_period["silent"].to_list(), name=_("silent"), marker_color=COLORS["churned"])
     share = [None if v is None else 100 * v for v in by_period["share_customers"].to_list()]
-    fig.add_scatter(x=x, y=share, name="% silent", yaxis="y2", mode="lines+markers")
+    fig.add_scatter(x=x, y=share, name=_("% silent"), yaxis="y2", mode="lines+markers")
     shade_censored(fig, by_period)
     return fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         barmode="overlay",
-        title="Silent churn",
-        yaxis2={"title": "% silent", "overlaying": "y", "side": "right", "showgrid": False},
+        title=label("silent-churn", "report"),
+        yaxis2={"title": _("% silent"), "overlaying": "y", "side": "right", "showgrid": False},
     )
 
 
@@ -195,25 +215,23 @@ def cohort_heatmap(cohorts: pl.DataFrame, value: str = "revenue_retention") -> g
         text=text, texttemplate="%{text}", textfont={"size": 10}, hovertemplate="%{y}, +%{x}: %{z:.1f}%<extra></extra>",
     )  # fmt: skip
     fig = go.Figure(heat)
-    label = value.replace("_", " ")
-    return fig.update_layout(
-        **_LAYOUT, title=f"Cohorts: {label}", xaxis={"title": "periods since first"}, yaxis={"autorange": "reversed"}
-    )
+    title = _("Cohorts: %(what)s") % {"what": label(value, "table")}
+    axis = {"title": _("periods since the first")}
+    return fig.update_layout(**_layout(), title=title, xaxis=axis, yaxis={"autorange": "reversed"})
 
 
-def migration_heatmap(matrix: pl.DataFrame) -> go.Figure:
-    """Migration matrix as a heatmap of customers (rows: from, columns: to)."""
+def migration_heatmap(matrix: pl.DataFrame, vocabulary: str = "stage") -> go.Figure:
+    """Migration matrix as a heatmap of customers (rows: from, columns: to; states named in ``vocabulary``)."""
     wide = migration_pivot(matrix)
     to = [c for c in wide.columns if c != "from_segment"]
-    fig = go.Figure(
-        go.Heatmap(
-            z=wide.select(to).rows(), x=to, y=wide["from_segment"].to_list(), colorscale="Purples", texttemplate="%{z}"
-        )
-    )
-    return fig.update_layout(**_LAYOUT, title="Segment migration", xaxis={"title": "to"}, yaxis={"title": "from"})
+    x = [label(c, vocabulary) for c in to]
+    y = [label(c, vocabulary) for c in wide["from_segment"].to_list()]
+    fig = go.Figure(go.Heatmap(z=wide.select(to).rows(), x=x, y=y, colorscale="Purples", texttemplate="%{z}"))
+    axes = {"xaxis": {"title": _("To")}, "yaxis": {"title": _("From")}}
+    return fig.update_layout(**_layout(), title=label("migration", "report"), **axes)
 
 
-def histogram_figure(histogram: pl.DataFrame, title: str = "Score distribution") -> go.Figure:
+def histogram_figure(histogram: pl.DataFrame, title: str | None = None) -> go.Figure:
     """Bars of a :func:`cvm.reporting.score_histogram` frame; a catch-all last bin is labelled "≥ its edge"."""
     centres = ((histogram["lower"] + histogram["upper"]) / 2).to_list()
     widths = (histogram["upper"] - histogram["lower"]).to_list()
@@ -224,4 +242,5 @@ def histogram_figure(histogram: pl.DataFrame, title: str = "Score distribution")
     bars = go.Bar(x=centres, y=histogram["customers"].to_list(), width=widths, marker_color=colors, text=text,
                   textposition="outside", cliponaxis=False)  # fmt: skip
     fig = go.Figure(bars)
-    return fig.update_layout(**_LAYOUT, title=title, xaxis={"title": "value"}, yaxis={"title": "customers"})
+    axes = {"xaxis": {"title": _("Value")}, "yaxis": {"title": _("Customers")}}
+    return fig.update_layout(**_layout(), title=title or label("scores", "report"), **axes)

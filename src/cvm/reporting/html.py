@@ -18,6 +18,7 @@ import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 from cvm.i18n import N_, _, current
 from cvm.i18n.formats import money, num, pct
 from cvm.i18n.labels import label
+from cvm.i18n.notes import note_text
 from cvm.reporting import figures
 from cvm.reporting.definitions import definition_html
 from cvm.reporting.filters import ReportFilter
@@ -82,7 +83,7 @@ class _Page:
         if report.summary.get("not_available"):
             what = _("Not available: %(why)s.") % {"why": report.summary["not_available"]}
             self.parts.append(f'<p class="meta">{html.escape(what)}</p>')
-        self.parts.extend(f'<p class="notice">{html.escape(n)}</p>' for n in notes if n)
+        self.parts.extend(f'<p class="notice">{html.escape(note_text(n))}</p>' for n in notes if n)
         for fig in figs:
             self.figure(fig)
         if report.kind not in self._defined:

@@ -14,9 +14,12 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 
+from cvm.i18n import N_, gettext
+from cvm.i18n.formats import num
+
 PARTIAL_FILL = "rgba(120, 130, 140, 0.16)"
-PARTIAL_TEXT = "partial"
-CENSORED_TEXT = "right-censored"
+PARTIAL_TEXT = N_("partial")
+CENSORED_TEXT = N_("right-censored")
 
 
 def flagged(frame: pl.DataFrame, column: str) -> list[int]:
@@ -47,12 +50,12 @@ def shade(fig: go.Figure, positions: Sequence[int], text: str) -> go.Figure:
 
 def shade_partial(fig: go.Figure, frame: pl.DataFrame) -> go.Figure:
     """Shade the periods of ``frame`` flagged ``partial``."""
-    return shade(fig, flagged(frame, "partial"), PARTIAL_TEXT)
+    return shade(fig, flagged(frame, "partial"), gettext(PARTIAL_TEXT))
 
 
 def shade_censored(fig: go.Figure, frame: pl.DataFrame) -> go.Figure:
     """Shade the periods of ``frame`` flagged ``censored``."""
-    return shade(fig, flagged(frame, "censored"), CENSORED_TEXT)
+    return shade(fig, flagged(frame, "censored"), gettext(CENSORED_TEXT))
 
 
 def nice_step(span: float, count: int = 5) -> float:
@@ -89,4 +92,4 @@ def round_axis(values: Sequence[float | int | None], count: int = 5, zero: bool 
 
 def tail_label(lower: float, unit: str = "") -> str:
     """The label of a catch-all last bar: "≥ 5,000"."""
-    return f"≥ {lower:,.0f}{unit}"
+    return f"≥ {num(lower)}{unit}"

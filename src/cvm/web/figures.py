@@ -8,6 +8,9 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 
+from cvm.i18n import _
+from cvm.i18n.formats import separators
+from cvm.i18n.labels import label
 from cvm.reporting import figures as rf
 from cvm.web.charts import dashboard
 
@@ -18,7 +21,7 @@ def bridge(growth: pl.DataFrame, period: str) -> go.Figure:
     """The waterfall of one period's revenue bridge, with each step's amount on its bar."""
     fig = rf.waterfall_figure(growth, period)
     fig.update_traces(texttemplate="%{y:,.0f}", textposition="outside", cliponaxis=False)
-    return dashboard(fig, height=380, showlegend=False, yaxis={"title": "Revenue", "rangemode": "tozero"})
+    return dashboard(fig, height=380, showlegend=False, yaxis={"title": _("Revenue"), "rangemode": "tozero"})
 
 
 def movements(growth: pl.DataFrame) -> go.Figure:
@@ -41,9 +44,9 @@ def cohorts(table: pl.DataFrame) -> go.Figure:
     return dashboard(fig, height=height, yaxis={"autorange": "reversed"})
 
 
-def migration(matrix: pl.DataFrame) -> go.Figure:
-    fig = rf.migration_heatmap(matrix)
-    return dashboard(fig, xaxis={"title": "to", "side": "top"}, yaxis={"title": "from", "autorange": "reversed"})
+def migration(matrix: pl.DataFrame, vocabulary: str = "stage") -> go.Figure:
+    fig = rf.migration_heatmap(matrix, vocabulary)
+    return dashboard(fig, xaxis={"title": _("To"), "side": "top"}, yaxis={"title": _("From"), "autorange": "reversed"})
 
 
 def voc_trend(table: pl.DataFrame) -> go.Figure:
@@ -66,15 +69,15 @@ def silent_churn(by_period: pl.DataFrame) -> go.Figure:
 
 
 def histogram(table: pl.DataFrame, score: str) -> go.Figure:
-    return dashboard(rf.histogram_figure(table), showlegend=False, xaxis={"title": score})
+    return dashboard(rf.histogram_figure(table), showlegend=False, xaxis={"title": label(score, "score")})
 
 
-def nps_by_segment(rows: Sequence[Row]) -> go.Figure:
+def nps_by_segment(rows: Sequence[Row], vocabulary: str | None = None) -> go.Figure:
     """NPS (bars) and % would recommend (diamonds) per segment, from the VOC report's ``overall`` rows.
 
     Segments measured on too few answers (``small_sample``) are faded and hatched, their label giving n.
     """
-    x = [r["segment"] for r in rows]
+    x = [label(r["segment"], vocabulary) if vocabulary else r["segment"] for r in rows]
     nps = [r["nps"] for r in rows]
     colors = ["#e76f51" if v is not None and v < 0 else "#264653" for v in nps]
     # a segment with too few answers (the report's small_sample) is drawn faded and says how few
@@ -83,14 +86,14 @@ def nps_by_segment(rows: Sequence[Row]) -> go.Figure:
         "" if v is None else f"{v:+.0f}" + (f" (n={r['responses']})" if t else "")
         for v, r, t in zip(nps, rows, thin, strict=True)
     ]
-    bar = go.Bar(x=x, y=nps, name="NPS", marker_color=colors, marker_opacity=[0.4 if t else 1.0 for t in thin],
+    bar = go.Bar(x=x, y=nps, name=_("NPS"), marker_color=colors, marker_opacity=[0.4 if t else 1.0 for t in thin],
                  marker_pattern_shape=["/" if t else "" for t in thin], text=labels)  # fmt: skip
-    fig = go.Figure(bar, layout={"template": "plotly_white"})
+    fig = go.Figure(bar, layout={"template": "plotly_white", "separators": separators()})
     fig.add_scatter(
         x=x,
         y=[r["pct_would_recommend"] for r in rows],
-        name="% would recommend",
+        name=_("% would recommend"),
         mode="markers",
         marker={"color": "#e9c46a", "size": 11, "symbol": "diamond"},
     )
-    return dashboard(fig, yaxis={"title": "NPS / %"})
+    return dashboard(fig, yaxis={"title": _("NPS / %")})

@@ -9,6 +9,7 @@ import polars as pl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.reporting import SOURCES
 from cvm.reporting.periods import current_complete
 from cvm.web import figures, reports
@@ -42,7 +43,7 @@ def growth(request: Request, _: Viewer) -> Response:
     row = pick(table, query.get("at"))
     context: dict[str, Any] = {
         "active": "growth",
-        "title": "Growth",
+        "title": N_("Growth"),
         "filters": filters,
         "options": reports.options(request),
         "sources": SOURCES,

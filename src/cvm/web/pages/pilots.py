@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from cvm.experiments.service import UnknownPilotError
+from cvm.i18n import N_
 from cvm.web.auth import Viewer, get_engine
 from cvm.web.render import PREFIX, page
 
@@ -22,7 +23,7 @@ def pilots(request: Request, _: Viewer, name: str | None = None) -> Response:
     chosen = name if name in names else (names[0] if names else None)
     context: dict[str, Any] = {
         "active": "pilots",
-        "title": "Pilots",
+        "title": N_("Pilots"),
         "pilots": listed,
         "chosen": chosen,
         "report": None,

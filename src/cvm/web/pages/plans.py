@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.reporting.actions import HELD_KINDS, REQUEST_STATUSES
 from cvm.web.auth import Viewer, get_engine
 from cvm.web.render import PREFIX, page
@@ -23,7 +24,7 @@ def plans(request: Request, _: Viewer) -> Response:
         request,
         "plans.html",
         active="plans",
-        title="Plans & actions",
+        title=N_("Plans & actions"),
         summary=summary,
         statuses=REQUEST_STATUSES,
         kinds=HELD_KINDS,

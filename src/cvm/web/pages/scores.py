@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer
 from cvm.web.charts import spec
@@ -45,7 +46,7 @@ def scores(request: Request, _: Viewer) -> Response:
     silent_by_period = silent.frame("by_period").tail(keep)
     context: dict[str, Any] = {
         "active": "scores",
-        "title": "Scores & risk",
+        "title": N_("Scores & risk"),
         "filters": filters,
         "options": reports.options(request),
         "periods": PERIODS,

@@ -7,13 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cvm.i18n import N_
 from cvm.web import figures, reports
 from cvm.web.auth import Viewer, get_engine
 from cvm.web.charts import spec
 from cvm.web.filters import PERIODS, Filters, read_period
 from cvm.web.render import PREFIX, page
 
-SPLITS = {"kind": "Kind", "channel": "Channel", "region": "Region", "sector": "Sector", "value_grade": "Value grade"}
+SPLITS = {
+    "kind": N_("Kind"),
+    "channel": N_("Channel"),
+    "region": N_("Region"),
+    "sector": N_("Sector"),
+    "value_grade": N_("Value grade"),
+}
 TREND_POINTS = 6  # segment refreshes shown as a segment's trend
 TREND_PERIODS = {"month": 24, "quarter": 12, "year": 10}
 
@@ -44,7 +51,7 @@ def segments(request: Request, _: Viewer) -> Response:
         "catalog": catalog,
         "stages": [row for row in catalog["segments"] if row["kind"] == "stage"],
         "active": "segments",
-        "title": "Segments",
+        "title": N_("Segments"),
         "filters": filters,
         "options": options,
         "periods": PERIODS,
@@ -61,11 +68,13 @@ def segments(request: Request, _: Viewer) -> Response:
 
     def charts() -> dict[str, str | None]:
         return {
-            "chart_migration": spec(figures.migration(migration.frame("matrix")))
+            "chart_migration": spec(
+                figures.migration(migration.frame("matrix"), "stage" if states == "stage" else "grade")
+            )
             if migration.table("matrix")
             else None,
             "chart_nps": spec(figures.voc_trend(trend)) if trend.height else None,
-            "chart_segments": spec(figures.nps_by_segment(by_segment)) if by_segment else None,
+            "chart_segments": spec(figures.nps_by_segment(by_segment, by)) if by_segment else None,
         }
 
     context |= reports.memo(request, ("segments-charts", filters, period, states, by), charts)

@@ -5,6 +5,12 @@
 
   function drawCharts() {
     if (!window.Plotly) { return; }
+    var locale = document.getElementById("chart-locale");  // month names in the page's language (CLDR)
+    var names = locale ? JSON.parse(locale.textContent) : null;
+    if (names && names.name !== "en" && !config.locale) {  // Plotly knows English already
+      window.Plotly.register(names);
+      config.locale = names.name;
+    }
     document.querySelectorAll("[data-chart]").forEach(function (div) {
       var spec = JSON.parse(document.getElementById(div.dataset.chart).textContent);
       window.Plotly.newPlot(div, spec.data, spec.layout, config);
