@@ -87,8 +87,9 @@ def score(
         except ScoringError as exc:  # too little data, or a model that cannot be trusted: nothing written
             refused = ScoreReport(as_of=day or datetime.now(UTC).date(), skipped=str(exc))
     if refused is not None:
-        if json_out:
+        if json_out:  # one JSON document: the refused report says why (skipped)
             console.json(refused.to_dict())
+            raise typer.Exit(2)
         console.fail(str(refused.skipped))
     if json_out:
         console.json(report.to_dict())

@@ -18,7 +18,6 @@ from cvm.customers.events import build_timeline
 from cvm.customers.fold import fold, fold_expr
 from cvm.errors import NotFoundError
 from cvm.events.hubrows import HubRows, merged
-from cvm.scoring.reasons import explain_scores, feature_values, needs_values
 from cvm.store import OfflineStore
 
 
@@ -109,6 +108,15 @@ def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date | datetime) else None
 
 
+def _explained(scored: list[dict[str, Any]], rows: Mapping[str, pl.DataFrame], today: date) -> list[dict[str, Any]]:
+    """The score rows with their reasons as sentences (:mod:`cvm.scoring.reasons`; DuckDB only when scored)."""
+    if not scored:
+        return []
+    from cvm.scoring.reasons import explain_scores, feature_values, needs_values
+
+    return explain_scores(scored, feature_values(rows, _scored_on(scored, today)) if needs_values(scored) else None)
+
+
 def customer_profile(
     store: OfflineStore,
     customer_id: str,
@@ -132,9 +140,7 @@ def customer_profile(
         "profile": _jsonable(rows["customers"].to_dicts()[0]),
         "holdings": _holdings(rows, today),
         "kpis": _kpis(rows, today),
-        "scores": explain_scores(
-            scored, feature_values(rows, _scored_on(scored, today)) if needs_values(scored) else None
-        ),
+        "scores": _explained(scored, rows, today),
         "timeline": build_timeline(rows),
     }
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import sqlalchemy as sa
@@ -29,9 +29,11 @@ import sqlalchemy as sa
 from cvm.contracts import table_schema
 from cvm.delivery.outbox import utc
 from cvm.events.hubrows import HUB_TABLES, HubRows, LoggedEvent, changes, hub_rows
-from cvm.ingest.batch import BatchResult
 from cvm.store import OfflineStore, OnlineStore, bulk
 from cvm.store.tables import event_log
+
+if TYPE_CHECKING:  # the 360 reads logged_events: no ingest path (pandas) for that
+    from cvm.ingest.batch import BatchResult
 
 SOURCE = "events"
 """The source name of the export's batches (in the quarantine, the batch records and the audit log)."""

@@ -184,8 +184,11 @@ def growth_report(
 
 
 def small_sample(table: pl.DataFrame, min_sample: int) -> pl.DataFrame:
-    """Flag the rows measured on fewer than ``min_sample`` answers (``small_sample``): quote them with care."""
-    return table.with_columns(small_sample=pl.col("responses") < min_sample)
+    """Flag the rows measured on fewer than ``min_sample`` answers (``small_sample``): quote them with care.
+
+    No answer at all is not a small sample but a missing input (``not_available``).
+    """
+    return table.with_columns(small_sample=(pl.col("responses") > 0) & (pl.col("responses") < min_sample))
 
 
 def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sample: int = MIN_SAMPLE) -> Report:

@@ -11,13 +11,12 @@ import sqlalchemy as sa
 from cvm import customers, delivery
 from cvm.customers.events import assignments_frame, contact_history_frame
 from cvm.customers.listing import value_and_stage
-from cvm.events.export import logged_events
-from cvm.events.hubrows import HubRows, hub_rows
 from cvm.experiments import records
 from cvm.services.workspace import Audit, Workspace, audited
 
 if TYPE_CHECKING:
     from cvm.customers.erase import Erasure
+    from cvm.events.hubrows import HubRows
 
 
 def _erased(erasure: Erasure, _call: Mapping[str, Any]) -> Audit:
@@ -80,6 +79,9 @@ class CustomerService:
 
     def _events(self, customer_id: str) -> HubRows | None:
         """The hub rows of the customer's accepted events that ``cvm run`` has not exported yet (at once in the 360)."""
+        from cvm.events.export import logged_events
+        from cvm.events.hubrows import hub_rows
+
         try:
             with self.ws.online.read() as conn:
                 return hub_rows(logged_events(conn, customer_id))
