@@ -174,7 +174,7 @@ def value(page: Page, testid: str) -> float:
     return float(raw)
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ["en"])  # the compared data-value attributes do not depend on the language
 def test_each_page_shows_the_cli_json_numbers(browser: Browser, site: Site, lang: str) -> None:
     ws = str(site.engine.workspace)
     growth = cvm_json("report", "growth", "-w", ws, "--json")["summary"]["latest_complete"]
