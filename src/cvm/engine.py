@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from cvm.config import CONFIG_FILE, ConfigError, Settings, render_template
 from cvm.errors import CvmError
+from cvm.lazy import lazy_attribute
 from cvm.services.workspace import Workspace, default_actor
 
 if TYPE_CHECKING:  # the services are imported when first used: a short command loads only what it needs
@@ -217,15 +218,7 @@ class Engine:
 
 def __getattr__(name: str) -> Any:
     """``cvm.engine.Source`` and ``ScoreReport``, imported when asked for (they load their stages)."""
-    if name == "Source":
-        from cvm.services.ingest import Source
-
-        return Source
-    if name == "ScoreReport":
-        from cvm.scoring import ScoreReport
-
-        return ScoreReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy_attribute(__name__, {"Source": "cvm.services.ingest", "ScoreReport": "cvm.scoring"}, name)
 
 
 __all__ = ["ConfigError", "Engine", "RunReport", "ScoreReport", "Source", "WorkspaceError"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cvm.customers.profile import UnknownCustomerError, customer_profile, list_customers, timeline
+from cvm.lazy import lazy_attribute
 
 if TYPE_CHECKING:
     from cvm.customers.erase import erase_customer
@@ -12,11 +13,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """``erase_customer``, imported when asked for: erasure loads every file format, a profile needs none."""
-    if name == "erase_customer":
-        from cvm.customers.erase import erase_customer
-
-        return erase_customer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy_attribute(__name__, {"erase_customer": ".erase"}, name)
 
 
 __all__ = ["UnknownCustomerError", "customer_profile", "erase_customer", "list_customers", "timeline"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from cvm.lazy import lazy_attribute
 
 if TYPE_CHECKING:
     from cvm.delivery.channels import (
@@ -32,38 +33,36 @@ if TYPE_CHECKING:
     from cvm.delivery.worker import Worker
 
 _MODULES = {
-    "Claim": "claims",
-    "ConcurrentTransport": "channels",
-    "Enqueued": "outbox",
-    "LogTransport": "channels",
-    "Outbound": "items",
-    "Outcome": "items",
-    "RetryPolicy": "claims",
-    "Router": "channels",
-    "STATUSES": "outbox",
-    "Transport": "channels",
-    "WebhookTransport": "channels",
-    "Worker": "worker",
-    "WorkerStats": "claims",
-    "build_router": "channels",
-    "contact_history_rows": "outbox",
-    "enqueue": "outbox",
-    "list_requests": "outbox",
-    "planned_contacts": "outbox",
-    "record_suppressions": "outbox",
-    "retry_request": "outbox",
-    "sign": "signing",
-    "status_counts": "outbox",
-    "verify": "signing",
-    "write_transaction": "outbox",
+    "Claim": ".claims",
+    "ConcurrentTransport": ".channels",
+    "Enqueued": ".outbox",
+    "LogTransport": ".channels",
+    "Outbound": ".items",
+    "Outcome": ".items",
+    "RetryPolicy": ".claims",
+    "Router": ".channels",
+    "STATUSES": ".outbox",
+    "Transport": ".channels",
+    "WebhookTransport": ".channels",
+    "Worker": ".worker",
+    "WorkerStats": ".claims",
+    "build_router": ".channels",
+    "contact_history_rows": ".outbox",
+    "enqueue": ".outbox",
+    "list_requests": ".outbox",
+    "planned_contacts": ".outbox",
+    "record_suppressions": ".outbox",
+    "retry_request": ".outbox",
+    "sign": ".signing",
+    "status_counts": ".outbox",
+    "verify": ".signing",
+    "write_transaction": ".outbox",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Each name is imported from its module when first asked for: reading the outbox loads no transport."""
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"cvm.delivery.{_MODULES[name]}"), name)
+    return lazy_attribute(__name__, _MODULES, name)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ The adapters (``cvm.api``, ``cvm.cli``, ``cvm.web``) reach the stages only throu
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from cvm.lazy import lazy_attribute
 
 if TYPE_CHECKING:
     from cvm.services.access import AccessService
@@ -21,28 +22,26 @@ if TYPE_CHECKING:
     from cvm.services.workspace import Audit, Unit, Workspace, audited, default_actor
 
 _MODULES = {
-    "AccessService": "access",
-    "Audit": "workspace",
-    "CustomerService": "customers",
-    "DeliveryService": "delivery",
-    "IngestService": "ingest",
-    "PilotService": "pilots",
-    "PlansService": "plans",
-    "ReportService": "reports",
-    "ScoringService": "scoring",
-    "Source": "ingest",
-    "Unit": "workspace",
-    "Workspace": "workspace",
-    "audited": "workspace",
-    "default_actor": "workspace",
+    "AccessService": ".access",
+    "Audit": ".workspace",
+    "CustomerService": ".customers",
+    "DeliveryService": ".delivery",
+    "IngestService": ".ingest",
+    "PilotService": ".pilots",
+    "PlansService": ".plans",
+    "ReportService": ".reports",
+    "ScoringService": ".scoring",
+    "Source": ".ingest",
+    "Unit": ".workspace",
+    "Workspace": ".workspace",
+    "audited": ".workspace",
+    "default_actor": ".workspace",
 }
 
 
 def __getattr__(name: str) -> Any:
     """Each service is imported when first asked for, so that importing one does not load them all."""
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"cvm.services.{_MODULES[name]}"), name)
+    return lazy_attribute(__name__, _MODULES, name)
 
 
 __all__ = [
