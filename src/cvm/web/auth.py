@@ -147,6 +147,13 @@ def _form(body: bytes) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
+async def session_post(request: Request) -> tuple[dict[str, str], str | None, Session | None]:
+    """A form posted from a dashboard page: its fields, the session cookie and the live session it names."""
+    form = _form(await request.body())
+    token = request.cookies.get(COOKIE)
+    return form, token, get_sessions(request).get(token) if token else None
+
+
 def _cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
         COOKIE,
@@ -218,14 +225,11 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """End the session; its CSRF token must come with the form (without a live session there is nothing to end)."""
-    form = _form(await request.body())
-    token = request.cookies.get(COOKIE)
-    sessions = get_sessions(request)
-    session = sessions.get(token) if token else None
+    form, token, session = await session_post(request)
     if token and session is not None:
         if not csrf.same(form.get(csrf.FIELD), session.csrf):
             return page(request, "refused.html", status_code=status.HTTP_403_FORBIDDEN)
-        sessions.close(token)
+        get_sessions(request).close(token)
     response = RedirectResponse(f"{PREFIX}/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -7,9 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from cvm.i18n import parse_locale
 from cvm.web import csrf
-from cvm.web.auth import _form, get_sessions, safe_next
+from cvm.web.auth import get_sessions, safe_next, session_post
 from cvm.web.render import PREFIX, page
-from cvm.web.sessions import COOKIE
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -17,15 +16,12 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 @router.post("/language")
 async def choose_language(request: Request) -> Response:
     """Keep ``lang`` (empty: follow the browser again) for this session, then go back to ``next``."""
-    form = _form(await request.body())
-    token = request.cookies.get(COOKIE)
-    sessions = get_sessions(request)
-    session = sessions.get(token) if token else None
+    form, token, session = await session_post(request)
     if token is None or session is None or not csrf.same(form.get(csrf.FIELD), session.csrf):
         return page(request, "refused.html", status_code=status.HTTP_403_FORBIDDEN)
     chosen = form.get("lang", "")
     locale = parse_locale(chosen)
     if chosen and locale is None:
         return page(request, "refused.html", status_code=status.HTTP_400_BAD_REQUEST)
-    sessions.set_locale(token, locale)
+    get_sessions(request).set_locale(token, locale)
     return RedirectResponse(safe_next(form.get("next")), status_code=status.HTTP_303_SEE_OTHER)
