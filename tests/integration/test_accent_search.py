@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cvm.customers.fold import fold, fold_expr
 from cvm.engine import Engine
+from cvm.i18n.fold import fold, fold_expr
 from cvm.web.cache import ReportCache
 from cvm.web.search import search
 from tests.conftest import write

@@ -15,9 +15,9 @@ import polars as pl
 
 from cvm.contracts import DATA_TABLES
 from cvm.customers.events import build_timeline
-from cvm.customers.fold import fold, fold_expr
 from cvm.errors import NotFoundError
 from cvm.events.hubrows import HubRows, merged
+from cvm.i18n.fold import fold, fold_expr
 from cvm.store import OfflineStore
 
 

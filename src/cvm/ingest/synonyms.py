@@ -9,7 +9,8 @@ table only offers its own columns.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from cvm.i18n.fold import fold as accentless
 
 _INVOICE: tuple[str, ...] = (
     "n facture", "numero facture", "numero de facture", "facture", "factuurnummer", "factuurnr", "factuur nr",
@@ -123,7 +124,6 @@ VALUE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def fold(text: str) -> str:
-    """``"N° Client"`` -> ``"n client"``: no accents or case, punctuation and ``_`` as single spaces."""
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).lower()
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain).split())
+    """``"N° Client"`` -> ``"n client"``: :func:`cvm.i18n.fold.fold` (no accents or case), then punctuation and
+    ``_`` as single spaces."""
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", accentless(text)).split())

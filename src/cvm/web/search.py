@@ -3,7 +3,7 @@
 ``engine.customers.customers(q=...)`` lower-cases three columns of every customer on each call (about 1.5 s
 at a million customers). The index does that once per data version (about 0.3 s) and keeps one
 folded text per customer, so a search is one substring scan (about 0.05 s). The rule is the
-engine's: the id, name or e-mail contains the text, accents and case ignored (:mod:`cvm.customers.fold`);
+engine's: the id, name or e-mail contains the text, accents and case ignored (:mod:`cvm.i18n.fold`);
 results by customer id (all customers without a text). A test holds the two to the same answers.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from cvm.customers.fold import fold, fold_expr
 from cvm.customers.listing import LISTED, sorted_frame
 from cvm.engine import Engine
+from cvm.i18n.fold import fold, fold_expr
 from cvm.web.cache import ReportCache
 from cvm.web.reports import manifest_version
 

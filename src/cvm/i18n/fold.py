@@ -3,7 +3,8 @@
 ``fold("Société Générale") == "societe generale"``: Unicode NFKD decomposition (``é`` becomes
 ``e`` plus a combining accent, ``ﬁ`` becomes ``fi``), non-spacing marks (category Mn) dropped, then lower case.
 :func:`fold` applies it to a Python string (the user's search text), :func:`fold_expr` to a Polars
-column (the customers' names); a test holds the two to the same answers.
+column (the customers' names); a test holds the two to the same answers. The customer search and the
+header matching of ``cvm sources suggest`` (:func:`cvm.ingest.synonyms.fold`) both fold with it.
 """
 
 from __future__ import annotations
