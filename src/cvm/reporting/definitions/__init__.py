@@ -50,8 +50,9 @@ def to_html(markdown: str, top: int = 3) -> str:
     return html
 
 
+@lru_cache(maxsize=64)
 def definition_html(kind: str, lang: str = "en") -> str:
-    """:func:`definition` rendered by :func:`to_html`."""
+    """:func:`definition` rendered by :func:`to_html` (once per report and language: pages render it often)."""
     return to_html(definition(kind, lang))
 
 
