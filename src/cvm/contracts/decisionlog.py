@@ -47,9 +47,11 @@ class CandidateTerms:
     """One candidate action of a decision and the terms of its worth.
 
     ``ev_propensity = propensity × value × margin − cost`` is the propensity policy's
-    ranking value. ``ev_incremental = uplift × value × margin − cost − fatigue_cost −
-    expected_credit_loss`` is the incremental policy's (``None`` when no uplift model
-    scored this action: the policy then falls back to ``ev_propensity`` and says so).
+    ranking value. ``uplift`` is the predicted incremental margin over the horizon of this
+    action against no action (conversion and retention effects together, in currency), and
+    ``ev_incremental = uplift − cost − fatigue_cost − expected_credit_loss`` is the
+    incremental policy's (``None`` when no uplift model scored this action: the policy then
+    falls back to ``ev_propensity`` and says so).
     ``eligible`` is ``False`` for a candidate that a hard constraint (cap, quiet hours
     that expire it, credit cut-off) removed; ``blocked`` says which.
     """
@@ -114,3 +116,31 @@ class DecisionRecord:
         decided = at if isinstance(at, datetime) else datetime.fromisoformat(at)
         rest = {k: v for k, v in data.items() if k not in ("candidates", "decided_at")}
         return cls(candidates=cands, decided_at=decided, **rest)
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What followed one logged decision over the learning horizon (one row of ``decision_outcomes``).
+
+    ``margin`` is the customer's margin over ``horizon_days`` after the decision, net of the
+    contact's cost, in currency; the uplift models learn its difference between an action and
+    no action. The flags feed the fatigue model (``unsubscribed``, ``complained``) and credit
+    risk (``defaulted``). ``source`` is ``hub`` when built from the customer data, or
+    ``simulated`` when the demo drew it from its ground truth.
+    """
+
+    decision_id: str
+    customer_id: str
+    chosen: str
+    horizon_days: int
+    margin: float
+    converted: bool = False
+    churned: bool = False
+    defaulted: bool = False
+    unsubscribed: bool = False
+    complained: bool = False
+    source: Literal["hub", "simulated"] = "hub"
+
+
+OUTCOME_COLUMNS: tuple[str, ...] = tuple(DecisionOutcome.__dataclass_fields__)
+"""Columns of the offline table ``decision_outcomes``, in order."""
