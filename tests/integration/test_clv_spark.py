@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from cvm.features.rfm import calibration_and_holdout, calibration_and_holdout_spark, rfm_summary, rfm_summary_spark
+from tests.spark_session import spark
+
+__all__ = ["spark"]  # the shared session fixture
 
 with warnings.catch_warnings():
     # lifetimes 0.11 sets pandas' `mode.chained_assignment`, deprecated since pandas 3, when imported.
     warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
     from lifetimes.datasets import load_dataset
 
-pyspark_sql = pytest.importorskip("pyspark.sql")
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,21 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("cvm-test-rfm")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

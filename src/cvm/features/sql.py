@@ -119,8 +119,8 @@ pay_f AS (
     MAX(CASE WHEN due_date >= {d365} OR paid IS NULL OR paid >= {d365} THEN dpd END) AS dpd_max_365d,
     MAX(CASE WHEN due_date >= {d90} OR paid IS NULL OR paid >= {d90} THEN dpd END) AS dpd_max_90d,
     MAX(dpd) AS dpd_max_ever,
-    AVG(CASE WHEN due_date >= {d365} THEN CASE WHEN dpd > 0 THEN 1.0 ELSE 0.0 END END) AS late_share_365d,
-    AVG(CASE WHEN due_date >= {d90} THEN CASE WHEN dpd > 0 THEN 1.0 ELSE 0.0 END END) AS late_share_90d,
+    AVG(CASE WHEN due_date >= {d365} THEN CAST(dpd > 0 AS DOUBLE) END) AS late_share_365d,
+    AVG(CASE WHEN due_date >= {d90} THEN CAST(dpd > 0 AS DOUBLE) END) AS late_share_90d,
     SUM(CASE WHEN paid IS NULL THEN amount ELSE 0 END) AS open_overdue_amount,
     COUNT(CASE WHEN paid IS NULL THEN 1 END) AS open_overdue_invoices,
     MAX(CASE WHEN paid IS NULL THEN dpd END) AS current_dpd
