@@ -362,7 +362,7 @@ def test_every_definition_transpiles_to_spark() -> None:
         spark = _spark(sql)
         assert "DATEDIFF" in spark or "datediff" in spark.lower() or "DATE_DIFF" not in sql
         sqlglot.parse_one(spark, read="spark")
-    assert feature_query(AS_OF, PRODUCTS, dialect="spark") == _spark(feature_query(AS_OF, PRODUCTS))
+    # Whether Spark gives the same rows and types is tested on real Spark: tests/integration/test_features_spark.py
 
 
 def test_feature_blocks_run_alone(hand: duckdb.DuckDBPyConnection) -> None:
