@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from cvm.config.plans import PlansConfig
@@ -34,6 +35,7 @@ from cvm.rules import rule
 
 Contact = tuple[datetime, str, str]
 _NONE = Learned()
+_attribute = lru_cache(maxsize=4096)(uplift_attribute)
 
 
 class Pricer:
@@ -75,7 +77,7 @@ class Pricer:
         """The predicted uplift of the step for this customer, or ``None`` when no model scored it."""
         if step.uplift is not None:
             return number(step.uplift.evaluate(self.attrs))
-        return number(self.attrs.get(uplift_attribute(step.action)))
+        return number(self.attrs.get(_attribute(step.action)))
 
     def price(self, plan: str, step: StepRuntime) -> tuple[float, CandidateTerms]:
         """The ranking value under the configured mode, and every term of it."""
