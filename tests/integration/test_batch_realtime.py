@@ -21,6 +21,7 @@ from cvm.demo import generate
 from cvm.engine import Engine
 from cvm.plans.batch import offline_contacts
 from cvm.plans.decide import decide
+from cvm.plans.learned_file import refit_fatigue
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
@@ -76,6 +77,8 @@ def _with_uplift(workspace: Path) -> list[str]:
         scores = engine.offline.read("scores")
         with engine.offline.transaction() as tx:
             tx.replace("scores", pl.concat([scores, rows], how="diagonal_relaxed").select(scores.columns))
+        contacts = engine.offline.read("contacts").to_pandas()
+        assert refit_fatigue(workspace, contacts, engine.settings.plans) is not None  # priced contact pressure too
     finally:
         engine.close()
     return names
@@ -107,7 +110,8 @@ def _compare(scored: Engine) -> tuple[list[str], list[str], int]:
     assert batch.decisions, "the demo base must give the plans something to do"
     assert sum(len(d.actions) for _, d in batch.decisions) > 0
     with_hub_contacts = set(offline_contacts(scored.offline.read("contacts"), NOW))
-    real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments)
+    learned = scored.plans.learned()  # what the batch reads too (the fatigue curves, when fitted)
+    real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments, learned=learned)
     plain, hub = [], []
     for customer_id, batch_decision in sorted(batch.decisions, key=lambda d: d[0]):
         state = scored.plans.events.customer_state(customer_id, NOW)
@@ -129,6 +133,7 @@ def test_batch_and_real_time_decide_identically(decided: Engine) -> None:
         batch = decided.plans.plan_batch(NOW.date(), NOW)
         reasons = [a.reasons[1] for _, d in batch.decisions for a in d.actions]
         assert any(r.startswith("incremental value") for r in reasons)
+        assert decided.plans.learned().fatigue  # the fatigue curves fitted on the demo's contacts were read
 
 
 HUB_CONTACTS_GAP = (

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import FatigueCurve, Learned
 from cvm.errors import BadValueError
 from cvm.models.base import FormatError
 from cvm.models.fatigue import FatigueModel, contact_periods
+from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
 
 
 def _true_logit(n: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -96,3 +99,19 @@ def test_person_periods_from_the_hub_contacts() -> None:
     ]
     with pytest.raises(BadValueError, match="direction"):
         contact_periods(contacts.drop(columns="direction"))
+
+
+def test_the_workspace_file_round_trips_and_a_bad_one_is_ignored(tmp_path: Path) -> None:
+    t = pd.Timestamp("2026-05-01", tz="UTC")
+    rows = [(f"c{i}", t + pd.Timedelta(days=k), "email", "outbound", "news") for i in range(40) for k in range(4)]
+    rows += [(f"c{i}", t + pd.Timedelta(days=4), "phone", "inbound", "complaint") for i in range(0, 40, 5)]
+    contacts = pd.DataFrame(rows, columns=["customer_id", "ts", "channel", "direction", "topic"])
+    config = PlansConfig()
+    assert load_learned(tmp_path, config) == Learned()  # nothing fitted yet: no fatigue
+    model = refit_fatigue(tmp_path, contacts, config)
+    assert model is not None
+    learned = load_learned(tmp_path, config)
+    assert learned.fatigue["email"] == model.curve("email", config.fatigue.loss["email"])
+    assert refit_fatigue(tmp_path / "empty", contacts.head(0), config) is None
+    (tmp_path / FATIGUE_FILE).write_text('{"model": "churn"}', encoding="utf-8")
+    assert load_learned(tmp_path, config) == Learned()
