@@ -21,7 +21,7 @@ from cvm.demo import generate
 from cvm.engine import Engine
 from cvm.plans.batch import offline_contacts
 from cvm.plans.decide import decide
-from cvm.plans.learned_file import refit_fatigue
+from cvm.plans.learned_file import FATIGUE_FILE, refit_fatigue
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
@@ -168,3 +168,19 @@ def test_the_cycle_stores_the_segments_it_decided_on(scored: Engine) -> None:
     assert stored == {k: v for k, v in result["segments"].items() if v}
     refreshed = scored.plans.refresh_segments(later.date())  # the same segmentation, computed on its own
     assert dict(refreshed.counts) == result["segments"]
+
+
+def test_the_cycle_learns_the_fatigue_curves_that_both_paths_read(decided: Engine) -> None:
+    """``cvm run`` refits the fatigue model in incremental mode only; the events path then prices with it."""
+    fitted = decided.workspace / FATIGUE_FILE
+    fitted.unlink(missing_ok=True)
+    decided.plans.act(now=NOW)
+    incremental = decided.settings.plans.arbitration == "incremental"
+    assert fitted.exists() == incremental
+    learned = decided.plans.learned()
+    assert bool(learned.fatigue) == incremental
+    ingestor = decided.plans.events
+    bound = decided.plans._events
+    assert bound is not None
+    assert bound[1] is ingestor
+    assert bound[2] is learned  # the real-time decide is bound to the same curves
