@@ -8,14 +8,20 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
+import yaml
 
+from cvm.config.plans import PlansConfig
 from cvm.contracts import DATA_TABLES
 from cvm.contracts.actions import Decision
+from cvm.contracts.decisionlog import uplift_attribute
 from cvm.demo import generate
 from cvm.engine import Engine
 from cvm.plans.batch import offline_contacts
 from cvm.plans.decide import decide
+from cvm.plans.learned_file import FATIGUE_FILE, refit_fatigue
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
@@ -46,6 +52,51 @@ def scored(scored_workspace: Path, tmp_path: Path) -> Iterator[Engine]:
     engine.close()
 
 
+def _with_uplift(workspace: Path) -> list[str]:
+    """Incremental arbitration, and an ``uplift_<action>`` score per customer and action (issue 18)."""
+    path = workspace / "cvm.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    actions = [s.action or f"{n}.{s.name}" for n, p in PlansConfig().active.items() for s in p.steps]
+    names = [uplift_attribute(a) for a in actions]
+    doc.setdefault("plans", {})["arbitration"] = "incremental"
+    segments = doc.setdefault("segments", {})
+    segments["scores"] = [*segments.get("scores", []), *names]
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    engine = Engine.open(workspace)
+    try:
+        ids = engine.offline.read("customers", ["customer_id"])["customer_id"].to_list()
+        rng = np.random.default_rng(18)
+        rows = pl.DataFrame(
+            {
+                "customer_id": [c for _ in names for c in ids],
+                "as_of": NOW.date(),
+                "score": [n for n in names for _ in ids],
+                "value": rng.normal(2.0, 8.0, len(ids) * len(names)),  # persuadables, sure things and sleeping dogs
+            }
+        )
+        scores = engine.offline.read("scores")
+        with engine.offline.transaction() as tx:
+            tx.replace("scores", pl.concat([scores, rows], how="diagonal_relaxed").select(scores.columns))
+        contacts = engine.offline.read("contacts").to_pandas()
+        assert refit_fatigue(workspace, contacts, engine.settings.plans) is not None  # priced contact pressure too
+    finally:
+        engine.close()
+    return names
+
+
+@pytest.fixture(params=["propensity", "incremental"])
+def decided(request: pytest.FixtureRequest, scored_workspace: Path, tmp_path: Path) -> Iterator[Engine]:
+    """:func:`scored`, deciding by propensity or by incremental value with uplift scores present."""
+    workspace = Path(shutil.copytree(scored_workspace, tmp_path / "ws"))
+    if request.param == "incremental":
+        _with_uplift(workspace)
+    engine = Engine.open(workspace)
+    engine.plans.events.clock = lambda: NOW
+    engine.plans.events.snapshot.clock = lambda: NOW
+    yield engine
+    engine.close()
+
+
 def _summary(decision: Decision) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     acts = sorted((a.plan, a.step, a.idempotency_key) for a in decision.actions)
     held = sorted((s.plan, s.step, s.reason) for s in decision.suppressed)
@@ -59,7 +110,8 @@ def _compare(scored: Engine) -> tuple[list[str], list[str], int]:
     assert batch.decisions, "the demo base must give the plans something to do"
     assert sum(len(d.actions) for _, d in batch.decisions) > 0
     with_hub_contacts = set(offline_contacts(scored.offline.read("contacts"), NOW))
-    real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments)
+    learned = scored.plans.learned()  # what the batch reads too (the fatigue curves, when fitted)
+    real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments, learned=learned)
     plain, hub = [], []
     for customer_id, batch_decision in sorted(batch.decisions, key=lambda d: d[0]):
         state = scored.plans.events.customer_state(customer_id, NOW)
@@ -69,11 +121,19 @@ def _compare(scored: Engine) -> tuple[list[str], list[str], int]:
     return plain, hub, len(batch.decisions)
 
 
-def test_batch_and_real_time_decide_identically(scored: Engine) -> None:
-    """Every customer without an outbound contact logged in the hub's own ``contacts`` table decides the same."""
-    plain, _, decided = _compare(scored)
-    assert decided >= 300
+def test_batch_and_real_time_decide_identically(decided: Engine) -> None:
+    """Every customer without an outbound contact logged in the hub's own ``contacts`` table decides the same.
+
+    Under both arbitration modes; with ``incremental``, the customers' ``uplift_<action>`` scores reach both paths.
+    """
+    plain, _, count = _compare(decided)
+    assert count >= 300
     assert plain == []
+    if decided.settings.plans.arbitration == "incremental":
+        batch = decided.plans.plan_batch(NOW.date(), NOW)
+        reasons = [a.reasons[1] for _, d in batch.decisions for a in d.actions]
+        assert any(r.startswith("incremental value") for r in reasons)
+        assert decided.plans.learned().fatigue  # the fatigue curves fitted on the demo's contacts were read
 
 
 HUB_CONTACTS_GAP = (
@@ -108,3 +168,19 @@ def test_the_cycle_stores_the_segments_it_decided_on(scored: Engine) -> None:
     assert stored == {k: v for k, v in result["segments"].items() if v}
     refreshed = scored.plans.refresh_segments(later.date())  # the same segmentation, computed on its own
     assert dict(refreshed.counts) == result["segments"]
+
+
+def test_the_cycle_learns_the_fatigue_curves_that_both_paths_read(decided: Engine) -> None:
+    """``cvm run`` refits the fatigue model in incremental mode only; the events path then prices with it."""
+    fitted = decided.workspace / FATIGUE_FILE
+    fitted.unlink(missing_ok=True)
+    decided.plans.act(now=NOW)
+    incremental = decided.settings.plans.arbitration == "incremental"
+    assert fitted.exists() == incremental
+    learned = decided.plans.learned()
+    assert bool(learned.fatigue) == incremental
+    ingestor = decided.plans.events
+    bound = decided.plans._events
+    assert bound is not None
+    assert bound[1] is ingestor
+    assert bound[2] is learned  # the real-time decide is bound to the same curves

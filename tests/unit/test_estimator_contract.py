@@ -1,4 +1,4 @@
-"""One contract for the nine estimators (scikit-learn's, as ``sklearn.utils.estimator_checks`` states it).
+"""One contract for the ten estimators (scikit-learn's, as ``sklearn.utils.estimator_checks`` states it).
 
 Each estimator is fitted on tiny data (a few hundred rows) and held to: ``clone`` gives an unfitted copy with
 equal parameters; an unfitted model raises ``NotFittedError`` from every prediction; ``fit`` returns ``self``;
@@ -32,6 +32,7 @@ from cvm.models.clv import (
     ParetoNBD,
     ShiftedBetaGeometric,
 )
+from cvm.models.fatigue import FatigueModel
 
 RNG = np.random.default_rng(14)
 N = 400
@@ -143,6 +144,22 @@ CASES: dict[str, Case] = {
         (("predict_proba", (X_TAB,)), ("scores", (X_TAB,)), ("reasons", (X_TAB,)), ("table", ())),
     ),
 }
+_N_CONTACT = RNG.integers(1, 9, N)
+PERIODS = pd.DataFrame(  # issue 18: the fatigue model's person-periods (n-th contact, adverse reaction)
+    {
+        "channel": RNG.choice(["email", "sms"], N),
+        "n": _N_CONTACT,
+        "adverse": RNG.random(N) < 0.05 * _N_CONTACT,
+        "tenure": TENURE,
+    }
+)
+CASES["FatigueModel"] = Case(
+    FatigueModel,
+    lambda m: m.fit(PERIODS),
+    lambda m: np.array([m.hazard(ch, n, {"tenure": 3.0}) for ch in ("email", "sms") for n in range(1, 10)]),
+    {"max_contacts": 0},
+    (("hazard", ("email", 3)), ("curves", ({"email": 1.0},))),
+)
 NAMES = list(CASES)
 
 
@@ -161,8 +178,8 @@ def fitted() -> dict[str, Any]:
     return {name: _fit(case) for name, case in CASES.items()}
 
 
-def test_there_are_nine_estimators_on_one_base() -> None:
-    assert len(CASES) == 9
+def test_there_are_ten_estimators_on_one_base() -> None:
+    assert len(CASES) == 10  # issue 18 adds the fatigue model
     assert all(isinstance(case.make(), Estimator) for case in CASES.values())
 
 

@@ -42,7 +42,7 @@ def _step(**kw: Any) -> dict[str, Any]:
 
 def test_default_plans() -> None:
     plans = Settings().plans.definitions
-    assert set(plans) == {"welcome", "qualification", "contact"}
+    assert set(plans) == {"welcome", "qualification", "contact", "payment_terms"}  # issue 18: payment terms
     assert [(s.day, s.objective) for s in plans["welcome"].steps] == [(0, "inform"), (7, "ask"), (30, "propose")]
 
 
@@ -203,6 +203,7 @@ def _base(n: int, seed: int) -> pl.DataFrame:
             "open_complaint": rng.random(n) < 0.1,
             "consent_email": [None if r < 0.2 else bool(r < 0.7) for r in rng.random(n)],
             "timezone": rng.choice(["Europe/Paris", "UTC", "Asia/Tokyo"], n),
+            "early_warning": [25.0 if r < 0.05 else None for r in rng.random(n)],  # issue 18: payment terms
         },
         strict=False,
     )

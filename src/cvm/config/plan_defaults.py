@@ -66,6 +66,8 @@ SCORES: tuple[str, ...] = (
     "margin_hist",
     "churn",
     "default",
+    "default_points",
+    "early_warning",
     "growth",
 )
 
@@ -109,6 +111,16 @@ CHANNEL_COST: dict[str, float] = {
     "crm_task": 5.0,
     "visit": 60.0,
 }
+
+FATIGUE_LOSS: dict[str, float] = {
+    "email": 20.0,
+    "sms": 20.0,
+    "phone": 40.0,
+    "mail": 10.0,
+    "visit": 60.0,
+    "crm_task": 0.0,
+}
+"""Value lost with the channel when a contact triggers an unsubscribe, complaint or consent withdrawal."""
 
 SUPPRESS: dict[str, dict[str, Any]] = {
     "open_complaint": {
@@ -230,6 +242,25 @@ PLANS: dict[str, dict[str, Any]] = {
                 "propensity": "coalesce(exp_purchases_12m, 1) / 20",
                 "value": "coalesce(value, 100) / greatest(coalesce(exp_purchases_12m, 1), 1)",
                 "cooldown_days": 14,
+            },
+        ],
+    },
+    "payment_terms": {
+        "description": "Customers on the early-warning list: propose adapted payment terms instead of selling.",
+        "trigger": {"type": "condition", "when": "early_warning is not null"},
+        "reentry_days": 90,
+        "steps": [
+            {
+                "name": "adapt_terms",
+                "day": 0,
+                "objective": "propose",
+                "channel": "crm_task",
+                "content": "payment_terms",
+                "kind": "service",
+                "on_early_warning": "send",
+                "propensity": "0.3",
+                "value": "coalesce(value, 100) * 0.2",
+                "priority": 20,
             },
         ],
     },

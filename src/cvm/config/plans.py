@@ -25,6 +25,8 @@ Channel = Literal["email", "sms", "phone", "visit", "mail", "crm_task"]
 Objective = Literal["inform", "sell", "give", "ask", "propose"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 MessageKind = Literal["marketing", "service", "transactional"]
+Arbitration = Literal["incremental", "propensity"]
+EarlyWarningRule = Literal["send", "skip"]
 TriggerType = Literal[
     "event",
     "condition",
@@ -220,9 +222,25 @@ class StepConfig(_Model):
         default="marketing",
         description="Marketing steps never reach the global holdout; service and transactional ones may.",
     )
+    # -- incremental value and credit risk (plans.arbitration: incremental; cvm.plans.incremental, cvm.plans.credit)
+    uplift: str | None = Field(
+        default=None,
+        description="Incremental margin of this step against no action (number); default: attribute uplift_<action>.",
+    )
+    extends_credit: bool = Field(
+        default=False, description="Extends credit or defers payment: gated by the cut-off, carries credit loss."
+    )
+    exposure: str | None = Field(default=None, description="Exposure of a credit offer (number); default: credit's.")
+    lgd: float | None = Field(default=None, ge=0.0, le=1.0, description="Loss given default; default: credit's.")
+    on_early_warning: EarlyWarningRule | None = Field(
+        default=None,
+        description="For a customer on the early-warning list: send or skip (default: skip sell, propose, credit).",
+    )
 
     _elig = field_validator("eligibility", mode="before")(lambda v: _syntax(v, "bool"))
-    _nums = field_validator("propensity", "value", "margin", mode="before")(lambda v: _syntax(v, "number"))
+    _nums = field_validator("propensity", "value", "margin", "uplift", "exposure", mode="before")(
+        lambda v: _syntax(v, "number")
+    )
 
 
 class PlanConfig(_Model):
@@ -313,10 +331,45 @@ class PolicyConfig(_Model):
         return float(self.channel_cost.get(channel, 0.0))  # type: ignore[call-overload]
 
 
+class CreditConfig(_Model):
+    """Credit risk in the decision: expected credit loss = PD × exposure × LGD, the cut-off and early warning.
+
+    The attributes are the scorecard's scores (``segments.scores``): the probability of default
+    (``default``), the points (``default_points``) and the early-warning flag (``early_warning``).
+    """
+
+    pd_attribute: str = Field(default="default", description="Attribute holding the probability of default.")
+    points_attribute: str = Field(default="default_points", description="Attribute holding the scorecard points.")
+    early_warning_attribute: str = Field(default="early_warning", description="Set for customers on the list.")
+    cutoff: float | None = Field(
+        default=None, description="No credit offer below these points; null: risk.acceptance.cutoff (or none)."
+    )
+    exposure: float = Field(default=1000.0, ge=0.0, description="Exposure of a credit offer without its own.")
+    lgd: float = Field(default=0.45, ge=0.0, le=1.0, description="Loss given default of a step without its own.")
+
+
+class FatigueConfig(_Model):
+    """Priced contact pressure: the fatigue model's window and the value lost with an adverse event per channel."""
+
+    window_days: int = Field(default=30, ge=1, le=365, description="Window the n-th contact is counted in.")
+    max_contacts: int = Field(default=8, ge=1, le=50, description="Contacts in a window the hazard is fitted for.")
+    loss: dict[Channel, float] = Field(
+        default_factory=lambda: dict(defaults.FATIGUE_LOSS),  # type: ignore[arg-type]
+        description="Value lost when a contact makes the customer unsubscribe, complain or withdraw consent.",
+    )
+
+
 class PlansConfig(_Model):
     """The plans (built-in welcome, qualification and contact plans, plus yours) and the contact policy."""
 
     policy: PolicyConfig = PolicyConfig()
+    arbitration: Arbitration = Field(
+        default="propensity",
+        description="Rank candidates by propensity × value × margin − cost, or by incremental value "
+        "(uplift − cost − fatigue cost − expected credit loss).",
+    )
+    credit: CreditConfig = CreditConfig()
+    fatigue: FatigueConfig = FatigueConfig()
     definitions: dict[str, PlanConfig] = Field(default_factory=lambda: _default_plans())
 
     @field_validator("definitions", mode="before")

@@ -57,6 +57,19 @@ plans:
     min_expected_value: {min_ev}
     max_actions: {max_actions}
     timezone: {timezone}
+  # What the allocator ranks on: propensity (propensity x value x margin - cost) or incremental
+  # (uplift - cost - fatigue cost - expected credit loss). The uplift of a step is its `uplift:` expression
+  # or the attribute uplift_<action> (the uplift models' score); a step without one falls back to its
+  # propensity value and its reason says so. Caps, consent and quiet hours stay hard limits.
+  arbitration: {arbitration}
+  # Credit risk: a step with `extends_credit: true` (optional `exposure:` expression and `lgd:`) carries
+  # PD x exposure x LGD and needs cutoff points or more (null: risk.acceptance.cutoff); customers on the
+  # early-warning list get no sell / propose / credit step (per step: on_early_warning: send | skip) and
+  # the built-in payment_terms plan proposes adapted payment terms instead.
+  credit: {credit}
+  # Contact pressure: the fatigue model prices the n-th contact in window_days per channel as the chance
+  # it makes the customer unsubscribe, complain or withdraw consent x the value lost (loss).
+  fatigue: {fatigue}
   # Plans. The built-in welcome, qualification and contact plans are always defined: override any of
   # their keys here, or disable one with `enabled: false`. Triggers: event (event: transaction,
   # payment_late, payment_received, contact, complaint, survey_answer, subscription_started,
@@ -129,5 +142,8 @@ def render_section(segments: SegmentsConfig, plans: PlansConfig) -> str:
         min_ev=p.min_expected_value,
         max_actions=p.max_actions,
         timezone=p.timezone,
+        arbitration=plans.arbitration,
+        credit=_flow(plans.credit.model_dump()),
+        fatigue=_flow(plans.fatigue.model_dump()),
     )
     return seg + pl

@@ -499,6 +499,15 @@ class Settings(_Section):
             check_columns(segments, plans)
         return plans
 
+    @field_validator("plans")
+    @classmethod
+    def _credit_cutoff(cls, plans: PlansConfig, info: ValidationInfo) -> PlansConfig:
+        """``plans.credit.cutoff`` left null gates credit offers at the acceptance cut-off (issue 18)."""
+        risk = info.data.get("risk")
+        if isinstance(risk, RiskSettings) and plans.credit.cutoff is None and risk.acceptance.cutoff is not None:
+            plans.credit = plans.credit.model_copy(update={"cutoff": risk.acceptance.cutoff})
+        return plans
+
     @field_validator("experiments")
     @classmethod
     def _pilot_plans(cls, experiments: ExperimentsSettings, info: ValidationInfo) -> ExperimentsSettings:

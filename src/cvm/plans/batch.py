@@ -36,7 +36,9 @@ from cvm.config.plans import CHANNELS, PlanConfig, PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import Event
+from cvm.contracts.learned import Learned
 from cvm.experiments.assign import STATE_KEY
+from cvm.plans.incremental import read_columns
 from cvm.plans.parallel import decide_all
 from cvm.rules import rule
 
@@ -132,9 +134,10 @@ def _states_table(con: duckdb.DuckDBPyConnection, states: Mapping[str, Mapping[s
     con.unregister("plan_states_frame")
 
 
-def needed_columns(config: PlansConfig) -> set[str]:
-    """Columns the plans and the policy read: only these are loaded for the candidates."""
+def needed_columns(config: PlansConfig, learned: Learned | None = None) -> set[str]:
+    """Columns the plans, the policy and the pricing read: only these are loaded for the candidates."""
     cols = {"customer_id", "timezone", "open_complaint", *(f"consent_{c}" for c in CHANNELS)}
+    cols |= read_columns(config, learned)
     texts: list[str] = [s.when for s in config.policy.suppress.values()]
     for plan in config.active.values():
         texts += [t for t in (plan.entry, plan.exit, plan.trigger.condition()) if t]
@@ -170,6 +173,8 @@ def run_batch(
     events: Mapping[str, Sequence[Event]] | None = None,
     workers: int | None = None,
     experiments: ExperimentsSettings | None = None,
+    *,
+    learned: Learned | None = None,
 ) -> PlanBatch:
     """Decide for every customer of the table ``source`` who may have something to do at ``now``.
 
@@ -189,6 +194,8 @@ def run_batch(
         20,000 candidates on.
     experiments
         The global holdout and the pilots (``Settings.experiments``), as in :func:`~cvm.plans.decide.decide`.
+    learned
+        What the models learned (fatigue curves, model versions), as in :func:`~cvm.plans.decide.decide`.
     """
     t0 = time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
@@ -196,7 +203,7 @@ def run_batch(
     _states_table(con, states)
     table = candidate_ids(con, config, now, source, sorted(evs))
     present = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {_q(source)})").fetchall()}
-    cols = sorted(needed_columns(config) & present)
+    cols = sorted(needed_columns(config, learned) & present)
     select = ", ".join(f"a.{_q(c)}" for c in cols)
     rows = con.sql(
         f"SELECT {select} FROM {_q(source)} a SEMI JOIN {table} t ON t.customer_id = a.customer_id ORDER BY 1"
@@ -206,7 +213,7 @@ def run_batch(
     result = PlanBatch(now=now, customers=total, candidates=rows.height)
     dicts = rows.to_dicts()
     sent = contacts([r["customer_id"] for r in dicts]) if callable(contacts) else (contacts or {})
-    result.decisions = decide_all(config, dicts, now, states, sent, evs, workers, experiments)
+    result.decisions = decide_all(config, dicts, now, states, sent, evs, workers, experiments, learned=learned)
     result.seconds = {"select": round(t1 - t0, 3), "decide": round(time.perf_counter() - t1, 3)}
     return result
 

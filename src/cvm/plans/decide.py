@@ -47,8 +47,11 @@ from cvm.config.plans import PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import ActionRequest, Decision, Suppressed
 from cvm.contracts.decisions import CustomerState, Event, RankedAction
+from cvm.contracts.learned import Learned
 from cvm.experiments.assign import STATE_KEY
 from cvm.plans.arbitrate import Candidate, Verdict, arbitrate
+from cvm.plans.credit import credit_refusal
+from cvm.plans.incremental import Pricer
 from cvm.plans.pilots import Router, pilots
 from cvm.plans.policy import CapBook, consent_refusal, last_contact, next_allowed, zone
 from cvm.plans.runtime import PlanRuntime, StepRuntime, runtime
@@ -61,6 +64,8 @@ def decide(
     now: datetime,
     events: Sequence[Event] = (),
     experiments: ExperimentsSettings | None = None,
+    *,
+    learned: Learned | None = None,
 ) -> Decision:
     """Decide the actions for one customer at ``now`` (pure and deterministic).
 
@@ -76,6 +81,8 @@ def decide(
         Events that arrived since the last decision (real-time triggers).
     experiments
         The global holdout and the pilots (``Settings.experiments``); ``None``: none.
+    learned
+        What the models learned, as plain data (fatigue curves, model versions); ``None``: nothing.
 
     Examples
     --------
@@ -85,7 +92,7 @@ def decide(
     >>> [(a.plan, a.step, a.channel) for a in d.actions]
     [('welcome', 'inform', 'email')]
     """
-    run = _Run(config, state, now, events, experiments)
+    run = _Run(config, state, now, events, experiments, learned)
     verdicts = run.go()
     actions = tuple(run.request(v) for v in verdicts if v.chosen)
     held = [run.hold(v) for v in verdicts if not v.chosen]
@@ -95,10 +102,15 @@ def decide(
 
 
 def rank(
-    config: PlansConfig, state: CustomerState, now: datetime, experiments: ExperimentsSettings | None = None
+    config: PlansConfig,
+    state: CustomerState,
+    now: datetime,
+    experiments: ExperimentsSettings | None = None,
+    *,
+    learned: Learned | None = None,
 ) -> list[RankedAction]:
     """Due actions with their expected value, and why each was chosen or held back (chosen first, then by value)."""
-    run = _Run(config, state, now, (), experiments)
+    run = _Run(config, state, now, (), experiments, learned)
     verdicts = run.go()
     ranked = [run.ranked(v.candidate, v.chosen, v.reason) for v in verdicts]
     ranked += [run.ranked(cand, False, s.reason) for s, cand in run.skipped]
@@ -115,6 +127,7 @@ class _Run:
         now: datetime,
         events: Sequence[Event],
         experiments: ExperimentsSettings | None = None,
+        learned: Learned | None = None,
     ) -> None:
         self.rt = runtime(config)
         self.policy = config.policy
@@ -125,6 +138,7 @@ class _Run:
         if attrs.get("open_complaint", None) is not state.open_complaint:
             attrs = {**attrs, "open_complaint": state.open_complaint}
         self.attrs: Mapping[str, Any] = attrs
+        self.pricer = Pricer(config, attrs, state.contacts_sent, self.now, learned)
         self.enrolments: dict[str, tuple[PlanRuntime, Enrolment | None]] = {}
         self.loaded: dict[str, Enrolment | None] = {}
         self.suppressed: list[Suppressed] = []
@@ -144,7 +158,10 @@ class _Run:
         if not candidates:
             return []
         book = CapBook(self.rt, self.state.contacts_sent)
-        return arbitrate(self.policy, candidates, book, self.now, self.send_at)
+        if not self.pricer.incremental:
+            return arbitrate(self.policy, candidates, book, self.now, self.send_at)
+        by = "incremental value"
+        return arbitrate(self.policy, candidates, book, self.now, self.send_at, self.pricer.reprice, by)
 
     def send_at(self, channel: str) -> datetime:
         """Now, or the end of the quiet hours and days in the customer's zone for a channel they cover."""
@@ -207,9 +224,9 @@ class _Run:
 
     # -- the rules on one step ------------------------------------------------------------------
     def _candidate(self, plan: PlanRuntime, step: StepRuntime, enrolment: Enrolment) -> Candidate:
-        p, v, m = (_number(r, self.attrs) for r in (step.propensity, step.value, step.margin))
-        ev = p * v * m - step.cost
-        return Candidate(plan.name, step.config, step.index, ev, (p, v, m, step.cost), enrolment.started)
+        ev, t = self.pricer.price(plan.name, step)
+        terms = (t.propensity, t.value, t.margin, t.cost)
+        return Candidate(plan.name, step.config, step.index, ev, terms, enrolment.started, worth=t)
 
     def _skip_reason(self, step: StepRuntime, enrolment: Enrolment, cand: Candidate) -> str | None:
         assert enrolment.due is not None
@@ -217,11 +234,13 @@ class _Run:
             return f"expired: due {enrolment.due.isoformat()}, held longer than {step.expires.days} days"
         if step.eligibility is not None and not step.eligibility.matches(self.attrs):
             return f"not eligible: {step.eligibility.text}"
-        refusal = consent_refusal(self.policy, self.state.consents, step.config.channel)
+        refusal = consent_refusal(self.policy, self.state.consents, step.config.channel) or credit_refusal(
+            self.rt.config.credit, step, self.attrs
+        )
         if refusal:
             return refusal
-        if cand.expected_value < self.policy.min_expected_value:
-            return f"expected value {cand.expected_value:.2f} below the minimum {self.policy.min_expected_value:.2f}"
+        if (value := self.pricer.before_fatigue(cand)) < self.policy.min_expected_value:
+            return f"expected value {value:.2f} below the minimum {self.policy.min_expected_value:.2f}"
         return None
 
     def _route(
@@ -266,12 +285,11 @@ class _Run:
         s = Suppressed(self.state.customer_id, cand.plan, cand.step.name, cand.step.channel, reason, until)
         self.suppressed.append(s)
         if skipped:
-            self.skipped.append((s, cand))
+            self.skipped.append((s, cand.blocked(reason)))
 
     # -- outputs --------------------------------------------------------------------------------
     def worth(self, cand: Candidate) -> str:
-        p, v, m, c = cand.terms
-        return f"expected value {cand.expected_value:.2f} = {p:g} × {v:g} × {m:g} − {c:g}"
+        return self.pricer.describe(cand)
 
     def ranked(self, cand: Candidate, chosen: bool, reason: str) -> RankedAction:
         step = cand.step
@@ -313,8 +331,3 @@ class _Run:
         if self.router is not None and self.router.new:
             out[STATE_KEY] = {**(out.get(STATE_KEY) or {}), **{a.experiment: a.state() for a in self.router.new}}
         return out
-
-
-def _number(r: Any, attrs: Mapping[str, Any]) -> float:
-    value = r.evaluate(attrs)
-    return float(value) if value is not None else 0.0

@@ -20,6 +20,7 @@ from cvm.config.plans import CHANNELS, PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import CustomerState, Event
+from cvm.contracts.learned import Learned
 from cvm.plans.decide import decide
 
 Contact = tuple[datetime, str, str]
@@ -29,6 +30,7 @@ CHUNK = 5_000
 
 _config: PlansConfig | None = None
 _experiments: ExperimentsSettings | None = None
+_learned: Learned | None = None
 
 
 def state_of(row: dict[str, Any], contacts: Sequence[Contact], plan_state: Mapping[str, Any]) -> CustomerState:
@@ -53,26 +55,28 @@ def decide_rows(
     contacts: Mapping[str, Sequence[Contact]],
     events: Mapping[str, Sequence[Event]],
     experiments: ExperimentsSettings | None = None,
+    learned: Learned | None = None,
 ) -> list[tuple[str, Decision]]:
     """Decisions of ``rows`` that do something: an action, a held step, or a changed plan state."""
     out = []
     for row in rows:
         cid = row["customer_id"]
         before = states.get(cid, {})
-        d = decide(config, state_of(row, contacts.get(cid, ()), before), now, events.get(cid, ()), experiments)
+        state = state_of(row, contacts.get(cid, ()), before)
+        d = decide(config, state, now, events.get(cid, ()), experiments, learned=learned)
         if d.actions or d.suppressed or d.plan_state != before:
             out.append((cid, d))
     return out
 
 
-def _init(config: PlansConfig, experiments: ExperimentsSettings | None = None) -> None:
-    global _config, _experiments
-    _config, _experiments = config, experiments
+def _init(config: PlansConfig, experiments: ExperimentsSettings | None = None, learned: Learned | None = None) -> None:
+    global _config, _experiments, _learned
+    _config, _experiments, _learned = config, experiments, learned
 
 
 def _work(payload: tuple[Rows, datetime, dict[str, Any], dict[str, Any], dict[str, Any]]) -> list[tuple[str, Decision]]:
     assert _config is not None
-    return decide_rows(_config, *payload, _experiments)
+    return decide_rows(_config, *payload, _experiments, _learned)
 
 
 def workers_for(candidates: int, workers: int | None) -> int:
@@ -95,11 +99,13 @@ def decide_all(
     events: Mapping[str, Sequence[Event]],
     workers: int | None = None,
     experiments: ExperimentsSettings | None = None,
+    *,
+    learned: Learned | None = None,
 ) -> list[tuple[str, Decision]]:
     """:func:`decide_rows` for all rows, split over ``workers`` processes (see :func:`workers_for`)."""
     n = workers_for(len(rows), workers)
     if n == 1:
-        return decide_rows(config, rows, now, states, contacts, events, experiments)
+        return decide_rows(config, rows, now, states, contacts, events, experiments, learned)
     chunks = []
     for i in range(0, len(rows), CHUNK):
         part = rows[i : i + CHUNK]
@@ -109,5 +115,5 @@ def decide_all(
         evs = {k: v for k, v in ((c, events.get(c)) for c in ids) if v is not None}
         chunks.append((part, now, pick, sent, evs))
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(config, experiments)) as pool:
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(config, experiments, learned)) as pool:
         return [d for part in pool.map(_work, chunks) for d in part]

@@ -31,6 +31,13 @@ class StepRuntime:
     day: timedelta
     expires: timedelta
     cooldown: timedelta
+    uplift: Rule | None = None
+    """The step's own uplift expression (``None``: the attribute ``uplift_<action>``)."""
+    exposure: float | Rule = 0.0
+    """Exposure of a credit offer: the step's expression or ``plans.credit.exposure``."""
+    lgd: float = 0.0
+    skip_on_warning: bool = False
+    """Skipped for a customer on the early-warning list (payment terms instead of an upsell)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,16 @@ def _step(plan: str, i: int, s: StepConfig, config: PlansConfig) -> StepRuntime:
         day=timedelta(days=s.day),
         expires=timedelta(days=s.expires_days),
         cooldown=timedelta(days=s.cooldown_days),
+        uplift=rule(s.uplift, "number") if s.uplift else None,
+        exposure=rule(s.exposure, "number") if s.exposure else config.credit.exposure,
+        lgd=s.lgd if s.lgd is not None else config.credit.lgd,
+        skip_on_warning=(s.on_early_warning or _warning_default(s)) == "skip",
     )
+
+
+def _warning_default(s: StepConfig) -> str:
+    """Without ``on_early_warning``: no selling, proposing or extending credit to an early-warned customer."""
+    return "skip" if s.extends_credit or s.objective in ("sell", "propose") else "send"
 
 
 def _plan(name: str, p: PlanConfig, config: PlansConfig) -> PlanRuntime:

@@ -16,6 +16,7 @@ from cvm import customers, delivery
 from cvm.config import Settings
 from cvm.contracts.decisions import RankedAction
 from cvm.contracts.events import EventIn
+from cvm.contracts.learned import Learned
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
 from cvm.jobs.cycle import persist_decisions, plan_states
 from cvm.plans import decide, rank
@@ -28,6 +29,7 @@ from cvm.plans.batch import (
     run_batch,
     transition_events,
 )
+from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
@@ -45,7 +47,8 @@ class PlansService:
     def __init__(self, ws: Workspace, deliveries: DeliveryService) -> None:
         self.ws = ws
         self.deliveries = deliveries
-        self._events: tuple[Settings, EventIngestor] | None = None
+        self._events: tuple[Settings, EventIngestor, Learned] | None = None
+        self._learned: tuple[int, Settings, Learned] | None = None
 
     # -- segments -----------------------------------------------------------------------
     @audited(_refreshed)
@@ -86,6 +89,8 @@ class PlansService:
     def act(self, now: datetime | None = None, actor: str | None = None) -> dict[str, Any]:
         """Segments, plans, outbox and delivery for the whole base: the decision half of ``cvm run``."""
         now = now or datetime.now(UTC)
+        if self.ws.settings.plans.arbitration == "incremental":  # priced contact pressure, learned afresh (issue 18)
+            refit_fatigue(self.ws.root, self.ws.offline.read("contacts").to_pandas(), self.ws.settings.plans)
         segments, batch = self._segment_and_plan(now.date(), now, store_segments=True, actor=actor)
         with self.ws.unit(actor) as unit:
             persisted = persist_decisions(self.ws.online, batch.decisions, now)
@@ -133,7 +138,9 @@ class PlansService:
                     unit.entry = _refreshed(report, {})
             events = transition_events(report.transitions, now)
             plans, pilots = self.ws.settings.plans, self.ws.settings.experiments
-            batch = run_batch(con, plans, now, "segmented", states, contacts, events, workers, pilots)
+            batch = run_batch(
+                con, plans, now, "segmented", states, contacts, events, workers, pilots, learned=self.learned()
+            )
             return report, batch
         finally:
             con.close()
@@ -155,19 +162,27 @@ class PlansService:
 
         Built again when the settings change (a pilot created, say), so it always decides with the current ones.
         """
-        settings = self.ws.settings
-        if self._events is None or self._events[0] is not settings:
+        settings, learned = self.ws.settings, self.learned()
+        if self._events is None or self._events[0] is not settings or self._events[2] is not learned:
             snapshot = OfflineSnapshot(self.ws.offline, self._attribute_base)
             plans, pilots = settings.plans, settings.experiments
             ingestor = EventIngestor(
                 self.ws.online,
                 snapshot,
                 settings,
-                partial(decide, plans, experiments=pilots),
-                partial(rank, plans, experiments=pilots),
+                partial(decide, plans, experiments=pilots, learned=learned),
+                partial(rank, plans, experiments=pilots, learned=learned),
             )
-            self._events = (settings, ingestor)
+            self._events = (settings, ingestor, learned)
         return self._events[1]
+
+    def learned(self) -> Learned:
+        """What decisions read of the models (the stored fatigue curves); reloaded when it or the settings change."""
+        path, settings = self.ws.root / FATIGUE_FILE, self.ws.settings
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        if self._learned is None or self._learned[0] != stamp or self._learned[1] is not settings:
+            self._learned = (stamp, settings, load_learned(self.ws.root, settings.plans))
+        return self._learned[2]
 
     def ingest_events(self, events: Sequence[Any], source: str = "", actor: str | None = None) -> IngestReport:
         """Validate, store and act on events, each in one transaction with its effects (ids unique per source).
