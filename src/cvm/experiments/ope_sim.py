@@ -1,0 +1,127 @@
+"""Simulated decision logs with known policy values: the check that off-policy intervals cover the truth.
+
+A decision has a context x ~ N(0, I₂) and three actions besides no action. Each has a true mean margin
+
+    μ(x, none) = 10 + 2·x₀,    μ(x, a) = μ(x, none) + τₐ(x) − costₐ,
+
+with τ₁ = 3 + 2·x₁ (persuadables where x₁ is high), τ₂ = 2 − 2·x₁, τ₃ = −1.5 (sleeping dogs: acting
+costs margin), costs 1, 0.5 and 0.2; the observed margin adds N(0, σ²) noise. A propensity score
+favours action 3 (who would buy anyway), so ``ev_propensity`` ranks it high, while ``ev_incremental`` is
+τₐ − cost plus model noise. The logging policy is the propensity policy with exploration ε, and the
+logged probability is the true selection probability.
+
+True values are expectations over the context and score noise, computed by Monte Carlo on a large
+draw (:func:`true_values`); each replication draws a fresh log and estimates them with IPS, SNIPS and DR
+(:func:`coverage`). Used by the unit tests and by ``bench/policy.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from cvm.experiments import ope
+
+ACTIONS = ("none", "a1", "a2", "a3")
+COST = np.array([0.0, 1.0, 0.5, 0.2])
+TARGETS = ("propensity", "incremental", "current")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Contexts, true mean margins (n, A) and the two worth scores (n, A) of n decisions."""
+
+    x: np.ndarray
+    mu: np.ndarray
+    ev_propensity: np.ndarray
+    ev_incremental: np.ndarray
+
+
+def draw(rng: np.random.Generator, n: int) -> Draw:
+    """n decisions' contexts, true mean margins and scores."""
+    x = rng.standard_normal((n, 2))
+    base = 10 + 2 * x[:, 0]
+    tau = np.column_stack([np.zeros(n), 3 + 2 * x[:, 1], 2 - 2 * x[:, 1], np.full(n, -1.5)])
+    mu = base[:, None] + tau - COST
+    prop = np.column_stack([np.zeros(n), 0.2 + 0.05 * x[:, 1], np.full(n, 0.15), 0.6 + 0.1 * x[:, 0]])
+    ev_p = prop * 12 - COST + 0.3 * rng.standard_normal((n, 4))
+    ev_i = tau - COST + 0.8 * rng.standard_normal((n, 4))
+    ev_p[:, 0] = ev_i[:, 0] = 0.0
+    return Draw(x, mu, ev_p, ev_i)
+
+
+def greedy(worth: np.ndarray, minimum: float = 0.0) -> np.ndarray:
+    """One-hot (n, A) of the argmax of ``worth`` over actions 1.. when above ``minimum``, else column 0."""
+    w = worth.copy()
+    w[:, 0] = minimum
+    out = np.zeros_like(w)
+    out[np.arange(w.shape[0]), np.argmax(w, axis=1)] = 1.0  # first on ties; column 0 wins at the minimum
+    return out
+
+
+def policies(d: Draw, exploration: float) -> dict[str, np.ndarray]:
+    """The targets and the logging policy (``current``: propensity greedy with exploration) as (n, A) matrices."""
+    na = len(ACTIONS)
+    none = np.zeros_like(d.mu)
+    none[:, 0] = 1.0
+    prop, inc = greedy(d.ev_propensity), greedy(d.ev_incremental)
+    return {"none": none, "propensity": prop, "incremental": inc,
+            "current": (1 - exploration) * prop + exploration / na}  # fmt: skip
+
+
+def true_values(exploration: float = 0.2, n: int = 400_000, seed: int = 12345) -> dict[str, float]:
+    """Each policy's true incremental margin per decision (versus no action), by Monte Carlo."""
+    d = draw(np.random.default_rng(seed), n)
+    base = d.mu[:, 0].mean()
+    return {name: float((p * d.mu).sum(axis=1).mean() - base) for name, p in policies(d, exploration).items()}
+
+
+def simulate(rng: np.random.Generator, n: int, exploration: float = 0.2,
+             sigma: float = 4.0) -> tuple[ope.LoggedBandit, dict[str, np.ndarray]]:  # fmt: skip
+    """One log of n decisions under the ``current`` policy, and the target matrices on it."""
+    d = draw(rng, n)
+    pol = policies(d, exploration)
+    logging = pol["current"]
+    u = rng.random(n)[:, None]
+    chosen = (u > np.cumsum(logging, axis=1)).sum(axis=1)
+    idx = np.arange(n)
+    reward = d.mu[idx, chosen] + sigma * rng.standard_normal(n)
+    terms = np.stack([d.ev_propensity, d.ev_incremental, d.ev_incremental + COST,
+                      np.zeros_like(d.mu), np.broadcast_to(COST, d.mu.shape)], axis=2)  # fmt: skip
+    data = ope.LoggedBandit(actions=ACTIONS, chosen=chosen, propensity=logging[idx, chosen], reward=reward,
+                            available=np.ones_like(d.mu, dtype=bool), features=d.x, terms=terms)  # fmt: skip
+    return data, pol
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Per estimator and target: the share of replications whose 95% interval held the truth, and mean estimates."""
+
+    replications: int
+    covered: Mapping[str, Mapping[str, float]]
+    mean_estimate: Mapping[str, Mapping[str, float]]
+    truth: Mapping[str, float]
+
+
+def coverage(replications: int = 200, n: int = 2_000, exploration: float = 0.2, seed: int = 7) -> Coverage:
+    """Coverage of the incremental-value intervals of IPS, SNIPS and DR over ``replications`` fresh logs."""
+    truth = true_values(exploration)
+    rng = np.random.default_rng(seed)
+    hits = {m: dict.fromkeys(TARGETS, 0) for m in ope.METHODS}
+    sums = {m: dict.fromkeys(TARGETS, 0.0) for m in ope.METHODS}
+    for _ in range(replications):
+        data, pol = simulate(rng, n, exploration)
+        q = ope.cross_fit_rewards(data)
+        for name in TARGETS:
+            result = ope.evaluate(data, pol[name], q)
+            for m, est in result.incremental.items():
+                hits[m][name] += int(est.ci_low <= truth[name] <= est.ci_high)
+                sums[m][name] += est.value
+    return Coverage(
+        replications,
+        {m: {t: h / replications for t, h in v.items()} for m, v in hits.items()},
+        {m: {t: s / replications for t, s in v.items()} for m, v in sums.items()},
+        truth,
+    )
