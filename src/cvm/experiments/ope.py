@@ -208,7 +208,7 @@ def contributions(data: LoggedBandit, target: np.ndarray, method: str, q: np.nda
     if method == "snips":
         mean_w = float(w.mean())
         if mean_w == 0:
-            return np.zeros(data.n)  # the policy never agrees with the log: no information (see the effective sample size)
+            return np.zeros(data.n)  # never agrees with the log: no information
         value = float((w * data.reward).sum() / w.sum())
         snips: np.ndarray = value + w * (data.reward - value) / mean_w
         return snips

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
+from cvm.contracts.decisionlog import CandidateTerms, DecisionOutcome, DecisionRecord
 from cvm.experiments import ope
 
 ACTIONS = ("none", "a1", "a2", "a3")
@@ -125,3 +127,42 @@ def coverage(replications: int = 200, n: int = 2_000, exploration: float = 0.2, 
         {m: {t: s / replications for t, s in v.items()} for m, v in sums.items()},
         truth,
     )
+
+
+def true_margin(context: Mapping[str, float], action: str) -> float:
+    """μ(x, action) of the module docstring, from a logged context ``{"x0", "x1"}``: the simulation's ground truth."""
+    x0, x1 = float(context["x0"]), float(context["x1"])
+    tau = {"none": 0.0, "a1": 3 + 2 * x1, "a2": 2 - 2 * x1, "a3": -1.5}[action]
+    return 10 + 2 * x0 + tau - float(COST[ACTIONS.index(action)])
+
+
+class SimulatedTruth:
+    """The :class:`~cvm.experiments.ope.TruthProvider` of :func:`simulated_log`'s decisions."""
+
+    def true_value(self, record: DecisionRecord, action: str) -> float:
+        return true_margin(record.context, action)
+
+
+def simulated_log(
+    rng: np.random.Generator, n: int, exploration: float = 0.2, sigma: float = 4.0
+) -> tuple[list[DecisionRecord], list[DecisionOutcome]]:
+    """One simulated log as the decision-log contract's records and outcomes (``source="simulated"``)."""
+    data, _pol = simulate(rng, n, exploration, sigma)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    records, outcomes = [], []
+    for i in range(n):
+        cands = tuple(
+            CandidateTerms(action=a, plan="sim", step=a, channel="email", objective="upsell", propensity=0.0,
+                           value=0.0, margin=0.0, cost=float(COST[j]), ev_propensity=float(data.terms[i, j, 0]),
+                           uplift=float(data.terms[i, j, 2]), ev_incremental=float(data.terms[i, j, 1]))
+            for j, a in enumerate(ACTIONS) if j
+        )  # fmt: skip
+        chosen = ACTIONS[int(data.chosen[i])]
+        records.append(DecisionRecord(
+            decision_id=f"sim-{i}", customer_id=f"c{i}", decided_at=at, path="batch", arbitration="propensity",
+            policy_version="sim", rung="exploit", chosen=chosen, probability=float(data.propensity[i]),
+            candidates=cands, context={"x0": float(data.features[i, 0]), "x1": float(data.features[i, 1])},
+            exploration=exploration,
+        ))  # fmt: skip
+        outcomes.append(DecisionOutcome(f"sim-{i}", f"c{i}", chosen, 90, float(data.reward[i]), source="simulated"))
+    return records, outcomes
