@@ -22,7 +22,8 @@ Three estimators of V(π) = E[Σ_a π(a | x) · E[r | x, a]], each the mean of p
 **Intervals**: 95% normal approximation on the per-decision contributions, mean ± 1.96 · sd / √n
 (the central limit theorem over decisions; decisions are taken as independent). **Incremental value**
 = V(π) − V(no action), its interval from the paired per-decision differences of contributions.
-Values are reported per 1,000 eligible decisions (one decision per eligible customer and cycle).
+Values are reported per 1,000 eligible decisions (one decision per eligible customer and cycle); see
+docs/policy-evaluation.md for how to read them.
 """
 
 from __future__ import annotations

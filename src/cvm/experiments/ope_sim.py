@@ -12,7 +12,7 @@ logged probability is the true selection probability.
 
 True values are expectations over the context and score noise, computed by Monte Carlo on a large
 draw (:func:`true_values`); each replication draws a fresh log and estimates them with IPS, SNIPS and DR
-(:func:`coverage`). Used by the unit tests and by ``bench/policy.py``.
+(:func:`coverage`). Used by the unit tests and by the policy bench of issue 18.
 """
 
 from __future__ import annotations
