@@ -25,11 +25,12 @@ def write_table(engine: Engine, table: str, frame: pl.DataFrame) -> None:
 
 
 def log_frames(records: list[DecisionRecord], outcomes: list[DecisionOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The decision log with its nested fields as JSON text, and the outcomes, as offline tables."""
+    """The decision log as the offline store keeps it (nested fields as JSON text), and the outcomes."""
     rows = []
     for r in records:
         d = r.to_dict()
-        rows.append({**d, **{k: json.dumps(d[k]) for k in ("candidates", "context", "model_versions")}})
+        nested = {k: json.dumps(d[k]) for k in ("candidates", "context", "model_versions")}
+        rows.append({**d, **nested, "decided_at": r.decided_at, "logged_at": r.decided_at})
     return pl.DataFrame(rows), pl.DataFrame([o.__dict__ for o in outcomes])
 
 

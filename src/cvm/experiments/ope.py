@@ -265,14 +265,25 @@ def evaluate(data: LoggedBandit, target: np.ndarray, q: np.ndarray | None = None
     return PolicyValue(value, incremental, contacts, data.n, effective_sample_size(data, target))
 
 
-def true_incremental(truth: TruthProvider, records: Sequence[DecisionRecord], target: np.ndarray,
-                     actions: Sequence[str]) -> float:  # fmt: skip
-    """The true mean incremental margin per decision of ``target`` on these decisions (ground truth)."""
-    total = 0.0
+def true_gains(truth: TruthProvider, records: Sequence[DecisionRecord], data: LoggedBandit) -> np.ndarray:
+    """The true incremental margin of each available action of each decision, an (n, A) matrix (0 elsewhere).
+
+    A provider with a ``prime(records)`` method (vectorised precomputation) is primed first.
+    """
+    prime = getattr(truth, "prime", None)
+    if callable(prime):
+        prime(records)
+    gain = np.zeros((len(records), len(data.actions)))
     for i, r in enumerate(records):
         base = truth.true_value(r, NO_ACTION)
-        total += sum(p * (truth.true_value(r, actions[j]) - base) for j, p in enumerate(target[i]) if p > 0 and j)
-    return total / len(records) if records else math.nan
+        for j in np.flatnonzero(data.available[i, 1:]) + 1:
+            gain[i, j] = truth.true_value(r, data.actions[j]) - base
+    return gain
+
+
+def true_incremental(gain: np.ndarray, target: np.ndarray) -> float:
+    """A policy's true mean incremental margin per decision, from :func:`true_gains`."""
+    return float((gain * target).sum(axis=1).mean()) if gain.size else math.nan
 
 
 def to_dict(result: PolicyValue, per: float = 1000.0) -> dict[str, Any]:

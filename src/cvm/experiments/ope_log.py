@@ -54,7 +54,7 @@ def record_from_row(row: Mapping[str, Any], line: int) -> DecisionRecord:
         if row.get("record") is not None:
             data = dict(json.loads(row["record"]) if isinstance(row["record"], str) else row["record"])
         else:
-            data = {k: v for k, v in row.items() if k in _FIELDS}
+            data = {k: v for k, v in row.items() if k in _FIELDS and v is not None}
         for field in _NESTED:
             if field in data:
                 data[field] = _plain(data[field]) or ({} if field != "candidates" else [])

@@ -22,7 +22,7 @@ from cvm.experiments.policies import POLICY_NAMES, policy_named
 
 PER = 1000
 HEADLINE = "dr"
-TRUTH_MODULE, TRUTH_LOADER = "cvm.demo.effects", "truth_provider"
+TRUTH_MODULE, TRUTH_LOADER = "cvm.demo.oracle", "truth_provider"
 """Where the demo's ground truth offers ``truth_provider(workspace: Path) -> TruthProvider | None``."""
 
 
@@ -66,7 +66,7 @@ class Evaluation:
                 "(outcomes are measured over the horizon after each decision): run `cvm run` again later"
             )
         self.config = (arbitration, exploration, minimum)
-        self.truth = truth
+        self.gain = ope.true_gains(truth, self.records, self.data) if truth is not None else None
         self.logged = len(records)
         self.q = ope.cross_fit_rewards(self.data)
 
@@ -84,8 +84,8 @@ class Evaluation:
         target = ope.target_matrix(policy_named(name, *self.config), self.records, self.data.actions)
         result = ope.evaluate(self.data, target, self.q)
         out = {"name": name, **ope.to_dict(result, PER), "true_value": None}
-        if self.truth is not None:
-            out["true_value"] = ope.true_incremental(self.truth, self.records, target, self.data.actions) * PER
+        if self.gain is not None:
+            out["true_value"] = ope.true_incremental(self.gain, target) * PER
         return out
 
 

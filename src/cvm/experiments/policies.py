@@ -90,16 +90,14 @@ def exploring_policy(
 def configured(settings: Any) -> tuple[Arbitration, float, float]:
     """The arbitration, exploration share and policy minimum configured in ``settings`` (a :class:`Settings`).
 
-    ``plans.arbitration`` and the ladder's exploration share are read by name where they exist
-    (``plans.ladder.exploration`` or ``plans.exploration``); absent, the arbitration is ``propensity`` and
-    the exploration 0, as before issue 18.
+    Read by name where they exist: ``plans.arbitration``, the holdout ladder's ``experiments.ladder.exploration``
+    and ``plans.policy.min_expected_value``; absent, ``propensity``, 0 and 0, as before issue 18.
     """
     plans = getattr(settings, "plans", None)
     arbitration = getattr(plans, "arbitration", "propensity")
-    ladder = getattr(plans, "ladder", None)
-    exploration = getattr(ladder, "exploration", getattr(plans, "exploration", 0.0))
-    policy = getattr(plans, "policy", None)
-    minimum = float(getattr(policy, "min_expected_value", 0.0))
+    ladder = getattr(getattr(settings, "experiments", None), "ladder", None)
+    exploration = getattr(ladder, "exploration", 0.0)
+    minimum = float(getattr(getattr(plans, "policy", None), "min_expected_value", 0.0))
     arb: Arbitration = "incremental" if arbitration == "incremental" else "propensity"
     return arb, float(exploration or 0.0), minimum
 
