@@ -132,7 +132,7 @@ def bandit_from_log(
             terms[i, j] = [c.ev_propensity, c.ev_incremental if c.ev_incremental is not None else c.ev_propensity,
                            c.uplift or 0.0, c.propensity, c.cost]  # fmt: skip
         for k, v in r.context.items():
-            feats[i, features[k]] = v if v is not None and math.isfinite(v) else 0.0
+            feats[i, features[k]] = _number(v)
     bandit = LoggedBandit(
         actions=tuple(actions),
         chosen=np.array([actions[r.chosen] for r in kept], dtype=int),
@@ -143,6 +143,15 @@ def bandit_from_log(
         terms=terms,
     )
     return bandit, kept
+
+
+def _number(value: Any) -> float:
+    """A context value as a feature: a finite number, else 0 (missing, NaN or not numeric)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
 
 
 def target_matrix(

@@ -12,11 +12,11 @@ when that exists.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from cvm.contracts.decisionlog import OUTCOME_COLUMNS, DecisionOutcome, DecisionRecord
@@ -41,7 +41,7 @@ def table_frame(offline: OfflineStore, table: str) -> pl.DataFrame:
 def _plain(value: Any) -> Any:
     """A nested value as plain Python: JSON text decoded; a list of {key, value} structs as a mapping."""
     if isinstance(value, str):
-        return json.loads(value)
+        return orjson.loads(value)
     if isinstance(value, list) and value and isinstance(value[0], dict) and set(value[0]) == {"key", "value"}:
         return {item["key"]: item["value"] for item in value}
     return value
@@ -52,7 +52,7 @@ def record_from_row(row: Mapping[str, Any], line: int) -> DecisionRecord:
     field = "record"
     try:
         if row.get("record") is not None:
-            data = dict(json.loads(row["record"]) if isinstance(row["record"], str) else row["record"])
+            data = dict(orjson.loads(row["record"]) if isinstance(row["record"], str) else row["record"])
         else:
             data = {k: v for k, v in row.items() if k in _FIELDS and v is not None}
         for field in _NESTED:
