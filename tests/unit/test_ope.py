@@ -135,3 +135,13 @@ def test_the_log_becomes_arrays_without_the_global_holdout_or_decisions_lacking_
     bad = [_record(1, "a", 0.0, cands)]
     with pytest.raises(ValueError, match=r"probability 0\.0 is not in"):
         ope.bandit_from_log(bad, outcomes)
+
+
+def test_the_standard_error_is_clustered_by_customer() -> None:
+    c = np.array([1.0, 3.0, 5.0, 7.0])
+    # one customer per decision: sd (ddof 1) / √n = √((9 + 1 + 1 + 9) / 3) / 2
+    assert ope.normal_ci(c).se == pytest.approx(math.sqrt(20 / 3) / 2)
+    # two customers of two decisions: centred sums −4 and 4; se = √(G/(G−1) · (16 + 16)) / n = √64 / 4 = 2
+    est = ope.normal_ci(c, np.array([0, 0, 1, 1]))
+    assert est.se == pytest.approx(2.0)
+    assert (est.ci_low, est.ci_high) == pytest.approx((4 - 1.959964 * 2, 4 + 1.959964 * 2))

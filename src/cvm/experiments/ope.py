@@ -19,8 +19,9 @@ Three estimators of V(π) = E[Σ_a π(a | x) · E[r | x, a]], each the mean of p
   model fitted on the other folds, so q̂(x_i, ·) does not depend on r_i and DR stays unbiased whatever q̂'s
   quality (given true p_i); a good q̂ only narrows the interval.
 
-**Intervals**: 95% normal approximation on the per-decision contributions, mean ± 1.96 · sd / √n
-(the central limit theorem over decisions; decisions are taken as independent). **Incremental value**
+**Intervals**: 95% normal approximation on the per-decision contributions, mean ± 1.96 · se, the standard
+error clustered by customer (:func:`normal_ci`: customers are taken as independent, a customer's decisions
+over several cycles need not be). **Incremental value**
 = V(π) − V(no action), its interval from the paired per-decision differences of contributions.
 Values are reported per 1,000 eligible decisions (one decision per eligible customer and cycle); see
 docs/policy-evaluation.md for how to read them.
@@ -57,7 +58,8 @@ class LoggedBandit:
     """The log as arrays: n decisions, A actions (``actions[0]`` is ``"none"``), F context features.
 
     ``available[i, a]``: action a could be chosen in decision i (no action always can); ``terms[i, a]``:
-    the worth terms of :data:`TERMS` of that candidate (0 where absent).
+    the worth terms of :data:`TERMS` of that candidate (0 where absent). ``cluster[i]`` numbers the
+    customer of decision i (``None``: every decision its own customer).
     """
 
     actions: tuple[str, ...]
@@ -67,10 +69,16 @@ class LoggedBandit:
     available: np.ndarray
     features: np.ndarray
     terms: np.ndarray
+    cluster: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.chosen.size)
+
+    @property
+    def groups(self) -> np.ndarray:
+        """The customer number of each decision (0..G−1)."""
+        return np.arange(self.n) if self.cluster is None else np.unique(self.cluster, return_inverse=True)[1]
 
 
 @dataclass(frozen=True)
@@ -90,13 +98,21 @@ class Estimate:
                 (("value", self.value), ("ci_low", self.ci_low), ("ci_high", self.ci_high))}  # fmt: skip
 
 
-def normal_ci(contributions: np.ndarray) -> Estimate:
-    """Mean ± 1.96 · sd / √n of per-decision contributions (normal approximation)."""
+def normal_ci(contributions: np.ndarray, groups: np.ndarray | None = None) -> Estimate:
+    """Mean ± 1.96 · se of per-decision contributions (normal approximation).
+
+    se = √(G/(G−1) · Σ_g S_g²) / n, with S_g the sum of the centred contributions of customer g (the
+    cluster-robust standard error: a customer's decisions over several cycles are not independent). With
+    one decision per customer it is the usual sd (ddof 1) / √n.
+    """
     n = contributions.size
     if n < 2:
         raise ValueError("at least two decisions are needed for an interval")
     mean = float(contributions.mean())
-    se = float(contributions.std(ddof=1) / math.sqrt(n))
+    g = np.arange(n) if groups is None else groups
+    sums = np.bincount(g, weights=contributions - mean)
+    k = int(np.count_nonzero(np.bincount(g)))
+    se = math.sqrt(k / (k - 1) * float((sums * sums).sum())) / n if k > 1 else math.inf
     return Estimate(mean, se, mean - Z95 * se, mean + Z95 * se)
 
 
@@ -141,6 +157,7 @@ def bandit_from_log(
         available=available,
         features=feats,
         terms=terms,
+        cluster=np.array([r.customer_id for r in kept], dtype=object),
     )
     return bandit, kept
 
@@ -184,12 +201,16 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
 def cross_fit_rewards(data: LoggedBandit, folds: int = 5, seed: int = 0, alpha: float = 1.0) -> np.ndarray:
     """q̂(x_i, a) for every decision and action, each fold predicted by models fitted on the other folds.
 
+    Folds are drawn by customer, so that no customer's own decisions enter the model that predicts them.
+
     Per action, a ridge regression of the margin on the standardised context and the candidate's terms,
     fitted on the decisions that chose it; with fewer than 2 × (columns) such decisions, their mean margin
     (or, with none, the mean margin of all training decisions).
     """
     n, na = data.n, len(data.actions)
-    fold = np.random.default_rng(seed).permutation(n) % max(2, min(folds, n))
+    groups = data.groups
+    n_groups = int(groups.max()) + 1 if n else 0
+    fold = (np.random.default_rng(seed).permutation(n_groups) % max(2, min(folds, n_groups)))[groups]
     q = np.zeros((n, na))
     for k in np.unique(fold):
         test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
@@ -265,11 +286,12 @@ def evaluate(data: LoggedBandit, target: np.ndarray, q: np.ndarray | None = None
         raise ValueError("the target policy chooses an action that was not available")
     q = cross_fit_rewards(data) if q is None else q
     base = none_matrix(data)
+    groups = data.groups
     value, incremental = {}, {}
     for m in METHODS:
         c = contributions(data, target, m, q)
-        value[m] = normal_ci(c)
-        incremental[m] = normal_ci(c - contributions(data, base, m, q))
+        value[m] = normal_ci(c, groups)
+        incremental[m] = normal_ci(c - contributions(data, base, m, q), groups)
     contacts = float(target[:, 1:].sum(axis=1).mean())
     return PolicyValue(value, incremental, contacts, data.n, effective_sample_size(data, target))
 
