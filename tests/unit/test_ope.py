@@ -145,3 +145,18 @@ def test_the_standard_error_is_clustered_by_customer() -> None:
     est = ope.normal_ci(c, np.array([0, 0, 1, 1]))
     assert est.se == pytest.approx(2.0)
     assert (est.ci_low, est.ci_high) == pytest.approx((4 - 1.959964 * 2, 4 + 1.959964 * 2))
+
+
+def test_clustered_intervals_keep_their_coverage_when_customers_are_decided_on_repeatedly() -> None:
+    # 200 customers × 5 decisions sharing a customer effect N(0, 10²): the logged policy's own value
+    truth = 10 + ope_sim.true_values()["current"]  # E[μ(x, none)] = 10
+    rng = np.random.default_rng(1)
+    hits = {"clustered": 0, "naive": 0}
+    for _ in range(100):
+        data, pol = ope_sim.simulate(rng, 1_000, per_customer=5, customer_sd=10.0)
+        c = ope.contributions(data, pol["current"], "dr", ope.cross_fit_rewards(data))
+        for name, groups in (("clustered", data.groups), ("naive", None)):
+            est = ope.normal_ci(c, groups)
+            hits[name] += int(est.ci_low <= truth <= est.ci_high)
+    assert 90 <= hits["clustered"] <= 99
+    assert hits["naive"] < 85  # decisions taken as independent: intervals far too narrow

@@ -80,20 +80,26 @@ def true_values(exploration: float = 0.2, n: int = 400_000, seed: int = 12345) -
     return {name: float((p * d.mu).sum(axis=1).mean() - base) for name, p in policies(d, exploration).items()}
 
 
-def simulate(rng: np.random.Generator, n: int, exploration: float = 0.2,
-             sigma: float = 4.0) -> tuple[ope.LoggedBandit, dict[str, np.ndarray]]:  # fmt: skip
-    """One log of n decisions under the ``current`` policy, and the target matrices on it."""
+def simulate(rng: np.random.Generator, n: int, exploration: float = 0.2, sigma: float = 4.0, per_customer: int = 1,
+             customer_sd: float = 0.0) -> tuple[ope.LoggedBandit, dict[str, np.ndarray]]:  # fmt: skip
+    """One log of n decisions under the ``current`` policy, and the target matrices on it.
+
+    ``per_customer`` consecutive decisions share a customer, whose margin carries a common N(0, customer_sd²)
+    effect (the same for every action: the true values do not change, the decisions stop being independent).
+    """
     d = draw(rng, n)
     pol = policies(d, exploration)
     logging = pol["current"]
     u = rng.random(n)[:, None]
     chosen = (u > np.cumsum(logging, axis=1)).sum(axis=1)
     idx = np.arange(n)
-    reward = d.mu[idx, chosen] + sigma * rng.standard_normal(n)
+    cluster = idx // per_customer
+    reward = d.mu[idx, chosen] + sigma * rng.standard_normal(n) + customer_sd * rng.standard_normal(n)[cluster]
     terms = np.stack([d.ev_propensity, d.ev_incremental, d.ev_incremental + COST,
                       np.zeros_like(d.mu), np.broadcast_to(COST, d.mu.shape)], axis=2)  # fmt: skip
     data = ope.LoggedBandit(actions=ACTIONS, chosen=chosen, propensity=logging[idx, chosen], reward=reward,
-                            available=np.ones_like(d.mu, dtype=bool), features=d.x, terms=terms)  # fmt: skip
+                            available=np.ones_like(d.mu, dtype=bool), features=d.x, terms=terms,
+                            cluster=cluster)  # fmt: skip
     return data, pol
 
 
@@ -107,14 +113,15 @@ class Coverage:
     truth: Mapping[str, float]
 
 
-def coverage(replications: int = 200, n: int = 2_000, exploration: float = 0.2, seed: int = 7) -> Coverage:
+def coverage(replications: int = 200, n: int = 2_000, exploration: float = 0.2, seed: int = 7,
+             per_customer: int = 1, customer_sd: float = 0.0) -> Coverage:  # fmt: skip
     """Coverage of the incremental-value intervals of IPS, SNIPS and DR over ``replications`` fresh logs."""
     truth = true_values(exploration)
     rng = np.random.default_rng(seed)
     hits = {m: dict.fromkeys(TARGETS, 0) for m in ope.METHODS}
     sums = {m: dict.fromkeys(TARGETS, 0.0) for m in ope.METHODS}
     for _ in range(replications):
-        data, pol = simulate(rng, n, exploration)
+        data, pol = simulate(rng, n, exploration, per_customer=per_customer, customer_sd=customer_sd)
         q = ope.cross_fit_rewards(data)
         for name in TARGETS:
             result = ope.evaluate(data, pol[name], q)
