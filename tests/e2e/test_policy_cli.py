@@ -14,6 +14,8 @@ from cvm.engine import Engine
 from cvm.experiments import ope_sim
 from tests.decision_logs import write_simulated_log
 
+pytestmark = pytest.mark.slow  # seven real `cvm` processes
+
 
 def cvm(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "cvm.cli.main", *args], capture_output=True, text=True, timeout=300)

@@ -133,7 +133,7 @@ def test_the_log_becomes_arrays_without_the_global_holdout_or_decisions_lacking_
     target = ope.target_matrix(policy_named("incremental"), kept, data.actions)
     assert target.tolist() == [[0, 0, 1], [0, 0, 1]]
     bad = [_record(1, "a", 0.0, cands)]
-    with pytest.raises(ValueError, match=r"probability 0\.0 is not in"):
+    with pytest.raises(ValueError, match=r"field 'probability' 0\.0 is not in"):
         ope.bandit_from_log(bad, outcomes)
 
 

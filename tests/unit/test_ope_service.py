@@ -61,3 +61,7 @@ def test_no_log_is_a_clear_error_and_no_truth_outside_a_demo_workspace(engine: E
     with pytest.raises(NoLogError, match="run `cvm run` with exploration on"):
         engine.policy.compare()
     assert find_truth(engine.workspace) is None
+    records, _ = ope_sim.simulated_log(np.random.default_rng(2), 5)
+    write_table(engine, LOG_TABLE, log_frames(records, [])[0])  # decisions logged, no outcome measured yet
+    with pytest.raises(NoLogError, match="5 decisions logged but only 0 eligible with an outcome yet"):
+        engine.policy.evaluate("incremental")

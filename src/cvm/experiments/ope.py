@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cvm.contracts.decisionlog import NO_ACTION, DecisionOutcome, DecisionRecord
+from cvm.errors import BadValueError
 from cvm.experiments.policies import eligible
 
 METHODS = ("ips", "snips", "dr")
@@ -130,7 +131,9 @@ def bandit_from_log(
     features: dict[str, int] = {}
     for r in kept:
         if not 0.0 < r.probability <= 1.0:
-            raise ValueError(f"decision {r.decision_id}: logged probability {r.probability} is not in (0, 1]")
+            raise BadValueError(
+                f"decision_log: decision {r.decision_id}: field 'probability' {r.probability} is not in (0, 1]"
+            )
         for a in (r.chosen, *(c.action for c in eligible(r))):
             actions.setdefault(a, len(actions))
         for k in r.context:

@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any, Literal, get_args
 
 from cvm.contracts.decisionlog import NO_ACTION, Arbitration, CandidateTerms, DecisionRecord
+from cvm.errors import BadValueError
 
 Policy = Callable[[DecisionRecord], dict[str, float]]
 """A target policy: a logged decision → probability of each action id (and of ``"none"``)."""
@@ -118,7 +119,7 @@ def policy_named(
         return partial(greedy_policy, arbitration=name, minimum=minimum)  # type: ignore[arg-type]
     if name == "current":
         return partial(exploring_policy, arbitration=arbitration, exploration=exploration, minimum=minimum)
-    raise ValueError(f"unknown policy {name!r}: use one of {', '.join(POLICY_NAMES)}")
+    raise BadValueError(f"unknown policy {name!r}: use one of {', '.join(POLICY_NAMES)}")
 
 
 def expected_contacts(distribution: Mapping[str, float]) -> float:
