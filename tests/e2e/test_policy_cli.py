@@ -60,9 +60,11 @@ def test_evaluate_gives_every_estimator_and_a_readable_table(workspace: Path) ->
     assert set(data["incremental"]) == set(data["value"]) == {"ips", "snips", "dr"}
     assert data["decisions"] == 3_000
     assert 0 < data["effective_sample_size"] <= 3_000
-    table = cvm("policy", "evaluate", "--policy", "propensity", "-w", str(workspace)).stdout
+    assert "bootstrap" not in data
+    table = cvm("policy", "evaluate", "--policy", "propensity", "--bootstrap", "200", "-w", str(workspace)).stdout
     assert "DR" in table
     assert "SNIPS" in table
+    assert "customer-bootstrap intervals" in table
     compare = cvm("policy", "compare", "-w", str(workspace), "--lang", "fr").stdout
     assert "propension" in compare  # the policy labels, in French
     assert "actuelle" in compare  # "configuration actuelle" (may wrap in its cell)

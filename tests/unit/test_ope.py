@@ -160,3 +160,16 @@ def test_clustered_intervals_keep_their_coverage_when_customers_are_decided_on_r
             hits[name] += int(est.ci_low <= truth <= est.ci_high)
     assert 90 <= hits["clustered"] <= 99
     assert hits["naive"] < 85  # decisions taken as independent: intervals far too narrow
+
+
+def test_the_customer_bootstrap_interval_agrees_with_the_normal_one_on_a_large_log() -> None:
+    data, pol = ope_sim.simulate(np.random.default_rng(4), 3_000, per_customer=3, customer_sd=5.0)
+    result = ope.evaluate(data, pol["incremental"], bootstrap=400)
+    for m in ope.METHODS:
+        normal, boot = result.incremental[m], result.bootstrap[m]
+        assert boot.value == normal.value
+        assert boot.se == pytest.approx(normal.se, rel=0.15)
+        assert abs(boot.ci_low - normal.ci_low) < 0.5 * normal.se
+        assert abs(boot.ci_high - normal.ci_high) < 0.5 * normal.se
+    assert "bootstrap" in ope.to_dict(result)
+    assert "bootstrap" not in ope.to_dict(ope.evaluate(data, pol["incremental"]))

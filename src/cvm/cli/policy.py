@@ -50,6 +50,9 @@ def _true(value: float | None) -> str:
 @app.command("evaluate")
 def evaluate(
     policy: Annotated[Target, typer.Option("--policy", help="The policy to evaluate.")] = Target.incremental,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Also give customer-bootstrap intervals from this many resamples.")
+    ] = 0,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
     lang: LangOption = None,
@@ -57,7 +60,7 @@ def evaluate(
     """Estimate a policy's incremental margin per 1,000 eligible customers with IPS, SNIPS and doubly robust."""
     engine = open_engine(workspace)
     with handled(), use_locale(chosen(lang, engine.settings)):
-        data = engine.policy.evaluate(policy.value)
+        data = engine.policy.evaluate(policy.value, bootstrap)
         if json_out:
             console.json(data)
             return
@@ -75,6 +78,12 @@ def print_evaluation(data: Mapping[str, Any]) -> None:
         ([label, money(data["incremental"][m]["value"]), _ci(data["incremental"][m]), money(data["value"][m]["value"]),
           _ci(data["value"][m])] for m, label in ESTIMATORS.items()),
     )  # fmt: skip
+    if data.get("bootstrap"):
+        console.table(
+            _("Incremental margin: customer-bootstrap intervals"),
+            [_("estimator"), _("incremental margin"), _("interval (95%)")],
+            ([ESTIMATORS[m], money(e["value"]), _ci(e)] for m, e in data["bootstrap"].items()),
+        )
     console.print(_("Expected contacts per 1,000 eligible customers: %(n)s") % {"n": num(data["contacts"])})
     console.print(_("Effective sample size: %(n)s of %(total)s decisions")
                   % {"n": num(data["effective_sample_size"]), "total": num(data["decisions"])})  # fmt: skip

@@ -79,19 +79,19 @@ class Evaluation:
                        "estimated; turn exploration on and run `cvm run` again")  # fmt: skip
         return out
 
-    def policy(self, name: str) -> dict[str, Any]:
-        """One policy's estimates per 1,000 eligible decisions, with every estimator."""
+    def policy(self, name: str, bootstrap: int = 0) -> dict[str, Any]:
+        """One policy's estimates per 1,000 eligible decisions, with every estimator (``bootstrap``: resamples)."""
         target = ope.target_matrix(policy_named(name, *self.config), self.records, self.data.actions)
-        result = ope.evaluate(self.data, target, self.q)
+        result = ope.evaluate(self.data, target, self.q, bootstrap)
         out = {"name": name, **ope.to_dict(result, PER), "true_value": None}
         if self.gain is not None:
             out["true_value"] = ope.true_incremental(self.gain, target) * PER
         return out
 
 
-def evaluate(evaluation: Evaluation, name: str) -> dict[str, Any]:
+def evaluate(evaluation: Evaluation, name: str, bootstrap: int = 0) -> dict[str, Any]:
     """``cvm policy evaluate --json``: the policy's IPS, SNIPS and DR estimates, absolute and incremental."""
-    return {**evaluation.policy(name), "per": PER, "estimator": HEADLINE, "notes": evaluation.notes()}
+    return {**evaluation.policy(name, bootstrap), "per": PER, "estimator": HEADLINE, "notes": evaluation.notes()}
 
 
 def compare(evaluation: Evaluation) -> dict[str, Any]:

@@ -22,9 +22,12 @@ class PolicyService:
         truth = truth if truth is not None else ope_report.find_truth(self.ws.root)
         return ope_report.Evaluation(records, outcomes, *configured(self.ws.settings), truth=truth)
 
-    def evaluate(self, policy: str, truth: TruthProvider | None = None) -> dict[str, Any]:
-        """One policy's IPS, SNIPS and DR estimates per 1,000 eligible customers (``truth``: the demo's by default)."""
-        return ope_report.evaluate(self._evaluation(truth), policy)
+    def evaluate(self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None) -> dict[str, Any]:
+        """One policy's IPS, SNIPS and DR estimates per 1,000 eligible customers (``truth``: the demo's by default).
+
+        ``bootstrap`` > 0 adds customer-bootstrap intervals of the incremental estimates, from that many resamples.
+        """
+        return ope_report.evaluate(self._evaluation(truth), policy, bootstrap)
 
     def compare(self, truth: TruthProvider | None = None) -> dict[str, Any]:
         """No action, propensity, incremental and the current configuration side by side."""
