@@ -12,6 +12,7 @@ scoring    score, train, models, monitor, risk cut-off and views          :mod:`
 plans      segments, plan batch, act, events, next best action            :mod:`cvm.services.plans`
 delivery   outbox worker, action requests                                 :mod:`cvm.services.delivery`
 pilots     pilots and their reports                                       :mod:`cvm.services.pilots`
+policy     off-policy evaluation of target policies on the decision log   :mod:`cvm.services.policy`
 reports    hub summary, reports, HTML report                              :mod:`cvm.services.reports`
 access     API keys, audit log                                            :mod:`cvm.services.access`
 ========== ============================================================== ===========================
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the services are imported when first used: a short command 
         IngestService,
         PilotService,
         PlansService,
+        PolicyService,
         ReportService,
         ScoringService,
         Source,
@@ -120,6 +122,12 @@ class Engine:
         from cvm.services.pilots import PilotService
 
         return PilotService(self.ws)
+
+    @cached_property
+    def policy(self) -> PolicyService:
+        from cvm.services.policy import PolicyService
+
+        return PolicyService(self.ws)
 
     @cached_property
     def reports(self) -> ReportService:

@@ -119,7 +119,7 @@ def test_a_user_error_is_one_line_with_exit_2(tmp_path: Path) -> None:
 def test_help_lists_the_commands_in_workflow_order() -> None:
     text = cvm("--help").stdout
     order = ["init", "demo", "ingest", "run", "quarantine", "score", "train", "segments", "actions", "worker"]
-    order += ["pilot", "report", "risk", "customer", "serve", "keys", "audit"]
+    order += ["pilot", "policy", "report", "risk", "customer", "serve", "keys", "audit"]
     found = [text.index(f"│ {name} ") for name in order]
     assert found == sorted(found)
 

@@ -41,6 +41,7 @@ ORDER = (
     "actions",
     "worker",
     "pilot",
+    "policy",
     "report",
     "risk",
     "customer",

@@ -17,6 +17,7 @@ from cvm.cli import (
     keys,
     models,
     pilot,
+    policy,
     reports,
     risk,
     schema,
@@ -53,6 +54,7 @@ app.command("worker")(actions.worker)
 app.add_typer(actions.app, name="actions")
 app.add_typer(segments.app, name="segments")
 app.add_typer(pilot.app, name="pilot")
+app.add_typer(policy.app, name="policy")
 
 
 def _version(value: bool) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from cvm.services.ingest import IngestService, Source
     from cvm.services.pilots import PilotService
     from cvm.services.plans import PlansService
+    from cvm.services.policy import PolicyService
     from cvm.services.reports import ReportService
     from cvm.services.scoring import ScoringService
     from cvm.services.workspace import Audit, Unit, Workspace, audited, default_actor
@@ -29,6 +30,7 @@ _MODULES = {
     "IngestService": ".ingest",
     "PilotService": ".pilots",
     "PlansService": ".plans",
+    "PolicyService": ".policy",
     "ReportService": ".reports",
     "ScoringService": ".scoring",
     "Source": ".ingest",
@@ -52,6 +54,7 @@ __all__ = [
     "IngestService",
     "PilotService",
     "PlansService",
+    "PolicyService",
     "ReportService",
     "ScoringService",
     "Source",

@@ -1,0 +1,126 @@
+"""``cvm policy``: what a decision policy would have earned, estimated from the logged decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cvm.cli.console import console
+from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import LangOption, chosen
+from cvm.cli.options import JsonFlag, Workspace
+from cvm.i18n import _, use_locale
+from cvm.i18n.formats import money, num
+
+app = typer.Typer(
+    help="Off-policy evaluation: the incremental margin a decision policy would have earned, from the decision log.",
+    no_args_is_help=True,
+)
+
+
+class Target(StrEnum):
+    """The policies ``cvm policy evaluate`` can estimate."""
+
+    incremental = "incremental"
+    propensity = "propensity"
+    current = "current"
+
+
+ESTIMATORS = {"ips": "IPS", "snips": "SNIPS", "dr": "DR"}
+
+
+def _ci(est: Mapping[str, float | None]) -> str:
+    return f"{money(est['ci_low'])} … {money(est['ci_high'])}"
+
+
+def _policy_label(name: str) -> str:
+    labels = {"none": _("no action"), "propensity": _("propensity"), "incremental": _("incremental"),
+              "current": _("current configuration")}  # fmt: skip
+    return labels.get(name, name)
+
+
+def _true(value: float | None) -> str:
+    return money(value) + " " + _("(SIMULATED)") if value is not None else "–"
+
+
+@app.command("evaluate")
+def evaluate(
+    policy: Annotated[Target, typer.Option("--policy", help="The policy to evaluate.")] = Target.incremental,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Also give customer-bootstrap intervals from this many resamples.")
+    ] = 0,
+    workspace: Workspace = Path("."),
+    json_out: JsonFlag = False,
+    lang: LangOption = None,
+) -> None:
+    """Estimate a policy's incremental margin per 1,000 eligible customers with IPS, SNIPS and doubly robust."""
+    engine = open_engine(workspace)
+    with handled(), use_locale(chosen(lang, engine.settings)):
+        data = engine.policy.evaluate(policy.value, bootstrap)
+        if json_out:
+            console.json(data)
+            return
+        print_evaluation(data)
+
+
+def print_evaluation(data: Mapping[str, Any]) -> None:
+    """One policy's estimates as a table, in the current language."""
+    title = _("Policy %(name)s: margin per 1,000 eligible customers (95%% intervals)") % {
+        "name": _policy_label(data["name"])
+    }
+    console.table(
+        title,
+        [_("estimator"), _("incremental margin"), _("interval (95%)"), _("margin"), _("interval (95%)")],
+        ([label, money(data["incremental"][m]["value"]), _ci(data["incremental"][m]), money(data["value"][m]["value"]),
+          _ci(data["value"][m])] for m, label in ESTIMATORS.items()),
+    )  # fmt: skip
+    if data.get("bootstrap"):
+        console.table(
+            _("Incremental margin: customer-bootstrap intervals"),
+            [_("estimator"), _("incremental margin"), _("interval (95%)")],
+            ([ESTIMATORS[m], money(e["value"]), _ci(e)] for m, e in data["bootstrap"].items()),
+        )
+    console.print(_("Expected contacts per 1,000 eligible customers: %(n)s") % {"n": num(data["contacts"])})
+    console.print(_("Effective sample size: %(n)s of %(total)s decisions")
+                  % {"n": num(data["effective_sample_size"]), "total": num(data["decisions"])})  # fmt: skip
+    if data.get("true_value") is not None:
+        console.print(_("True incremental margin: %(value)s") % {"value": _true(data["true_value"])})
+    for note in data.get("notes", []):
+        console.note(note)
+
+
+@app.command("compare")
+def compare(workspace: Workspace = Path("."), json_out: JsonFlag = False, lang: LangOption = None) -> None:
+    """No action, propensity, incremental and the current configuration side by side, per 1,000 eligible customers."""
+    from cvm.experiments.ope_report import compare_json
+
+    engine = open_engine(workspace)
+    with handled(), use_locale(chosen(lang, engine.settings)):
+        data = engine.policy.compare()
+        if json_out:
+            console.json(compare_json(data))
+            return
+        print_comparison(data)
+
+
+def print_comparison(data: Mapping[str, Any]) -> None:
+    """The policies side by side, in the current language."""
+    truth = any(p["true_value"] is not None for p in data["policies"])
+    columns = [_("policy"), _("incremental margin (DR)"), _("interval (95%)"), "IPS", "SNIPS", _("contacts")]
+    rows = []
+    for p in data["policies"]:
+        inc = p["incremental"]
+        row = [_policy_label(p["name"]), money(inc["dr"]["value"]), _ci(inc["dr"]), money(inc["ips"]["value"]),
+               money(inc["snips"]["value"]), num(p["contacts"])]  # fmt: skip
+        rows.append([*row, _true(p["true_value"])] if truth else row)
+    console.table(
+        _("Policies compared: incremental margin versus no action per 1,000 eligible customers"),
+        [*columns, _("true value")] if truth else columns,
+        rows,
+    )
+    for note in data.get("notes", []):
+        console.note(note)

@@ -1,0 +1,43 @@
+"""A simulated decision log written into a workspace's offline store, for the off-policy evaluation tests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from cvm.contracts.decisionlog import DecisionOutcome, DecisionRecord
+from cvm.engine import Engine
+from cvm.experiments import ope_sim
+from cvm.experiments.ope_log import LOG_TABLE, OUTCOME_TABLE
+
+
+def write_table(engine: Engine, table: str, frame: pl.DataFrame) -> None:
+    """Append through the store when the table's schema is registered, else as a Parquet file in its folder."""
+    try:
+        with engine.offline.transaction() as tx:
+            tx.append(table, frame)
+    except KeyError:
+        folder = engine.offline.root / table
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(folder / f"part-{len(list(folder.glob('*.parquet')))}.parquet")
+
+
+def log_frames(records: list[DecisionRecord], outcomes: list[DecisionOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The decision log as the offline store keeps it (nested fields as JSON text), and the outcomes."""
+    rows = []
+    for r in records:
+        d = r.to_dict()
+        nested = {k: json.dumps(d[k]) for k in ("candidates", "context", "model_versions")}
+        rows.append({**d, **nested, "decided_at": r.decided_at, "logged_at": r.decided_at})
+    return pl.DataFrame(rows), pl.DataFrame([o.__dict__ for o in outcomes])
+
+
+def write_simulated_log(engine: Engine, n: int, seed: int) -> tuple[list[DecisionRecord], list[DecisionOutcome]]:
+    """Write :func:`cvm.experiments.ope_sim.simulated_log`'s n decisions and outcomes into the workspace."""
+    records, outcomes = ope_sim.simulated_log(np.random.default_rng(seed), n)
+    log, out = log_frames(records, outcomes)
+    write_table(engine, LOG_TABLE, log)
+    write_table(engine, OUTCOME_TABLE, out)
+    return records, outcomes
