@@ -81,8 +81,9 @@ def test_propensity_and_uplift_disagree(truth: Truth) -> None:
     rate = truth.base_margin[alive] / np.maximum(truth.order_margin[alive], 1e-9)  # expected purchases: propensity
     top = rate >= np.quantile(rate, 0.8)
     typ = truth.type[alive]
-    assert (typ[top] == SLEEPING_DOG).mean() >= 1.5 * (typ == SLEEPING_DOG).mean()
-    assert (typ[top] == PERSUADABLE).mean() < 0.5 * (typ == PERSUADABLE).mean()
+    assert (typ[top] == SLEEPING_DOG).mean() >= 2 * (typ == SLEEPING_DOG).mean()
+    assert (typ[top] == SURE_THING).mean() >= 2 * (typ == SURE_THING).mean()
+    assert (typ[top] == PERSUADABLE).mean() < 0.1 * (typ == PERSUADABLE).mean()
     sell = true_uplift(truth, alive, "sell")
     assert sell[top].mean() < 0 < sell[typ == PERSUADABLE].mean()
 

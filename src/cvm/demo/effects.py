@@ -122,18 +122,18 @@ class Truth:
 def response_types(log_rate: FloatArray, satisfaction: FloatArray, shares: tuple[float, ...], rng: Any) -> IntArray:
     """Response type per customer from engagement (log purchase rate) and satisfaction, in the stated shares.
 
-    Lost causes are the least engaged; sleeping dogs are the least satisfied of the more engaged half;
-    sure things the most engaged of the rest of that half; persuadables everyone else.
+    Lost causes are the least engaged, persuadables the middle; the most engaged (sleeping dogs' and sure
+    things' shares together) split by satisfaction: the least satisfied are sleeping dogs, the rest sure things.
     """
     n = log_rate.size
     noise = rng.standard_normal((2, n))
-    engage = _z(log_rate) + 0.5 * noise[0]
+    engage = _z(log_rate) + 0.3 * noise[0]
     affect = _z(satisfaction) + 0.5 * noise[1]
     counts = np.round(np.asarray(shares) * n).astype(np.int64)
     out = np.full(n, PERSUADABLE, dtype=np.int64)
     by_engage = np.argsort(engage, kind="stable")
     out[by_engage[: counts[LOST_CAUSE]]] = LOST_CAUSE
-    top = by_engage[n - max(n // 2, counts[SLEEPING_DOG] + counts[SURE_THING]) :]
+    top = by_engage[n - counts[SLEEPING_DOG] - counts[SURE_THING] :]
     dogs = top[np.argsort(affect[top], kind="stable")[: counts[SLEEPING_DOG]]]
     out[dogs] = SLEEPING_DOG
     rest = top[~np.isin(top, dogs)]

@@ -163,7 +163,7 @@ def ips(
     p, r = np.asarray(probability, dtype=float), np.asarray(reward, dtype=float)
     a = np.asarray(chosen, dtype=object)
     base = np.asarray(baseline if baseline is not None else [NO_ACTION] * len(a), dtype=object)
-    d = ((a == np.asarray(target, dtype=object)) - (a == base)) * r / p
+    d = ((a == np.asarray(target, dtype=object)).astype(float) - (a == base).astype(float)) * r / p
     est = float(d.mean())
     half = 1.96 * float(d.std(ddof=1)) / np.sqrt(max(d.size, 1))
     return est, est - half, est + half
