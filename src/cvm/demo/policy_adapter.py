@@ -101,7 +101,10 @@ def decide_logged(
     """Decide for one customer with the real ``decide`` and log it: (decision, record, action actually taken).
 
     The record is ``None`` when the decision had no candidate. The action taken differs from the
-    decision's own choice on the global-holdout and explore rungs (the replay sends the taken one).
+    decision's own choice on the global-holdout and explore rungs (the replay sends the taken one); the
+    plan state is the decision's own (the exploit choice advances its plan), until h-log's ``decide``
+    applies the ladder itself. The candidates come from a second walk of ``decide``'s private ``_Run``
+    (the only way to read their worth terms before h-log's record exists): twice the cost of one decision.
     """
     decision = decide(config, state, now)
     cands = _candidates(config, state, now)
