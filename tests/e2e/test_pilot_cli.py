@@ -82,3 +82,22 @@ def test_create_list_and_report_a_live_pilot(demo_ws: Path) -> None:
     missing = cvm("pilot", "report", "nope", "-w", ws, ok=False)
     assert missing.returncode == 2
     assert "unknown pilot 'nope'" in missing.stderr
+
+
+def test_the_demo_leaves_a_randomised_decision_log(demo_workspace: Path) -> None:
+    """Issue 18: `cvm demo` replays past months of the real decide with exploration (SIMULATED outcomes)."""
+    from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS
+    from cvm.demo.policy_adapter import Ladder, selection_probabilities
+    from cvm.demo.replay import read_log
+
+    records, outcomes = read_log(demo_workspace / "demo-data" / "replay")
+    assert records
+    assert len(records) == outcomes.height
+    assert tuple(outcomes.columns) == OUTCOME_COLUMNS
+    assert set(outcomes["source"]) == {"simulated"}
+    assert set(outcomes["decision_id"]) == {r.decision_id for r in records}
+    explored = [r for r in records if r.rung == "explore"]
+    assert {r.chosen for r in explored} - {NO_ACTION}  # exploration chose actions ...
+    assert NO_ACTION in {r.chosen for r in explored}  # ... and no action
+    for r in records:
+        assert r.probability == pytest.approx(selection_probabilities(r, Ladder().exploration)[r.chosen])

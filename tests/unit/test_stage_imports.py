@@ -56,6 +56,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reporting", "cvm.delivery.outbox"): "one owner of action statuses",
     # acceptance decisions give their reasons as sentences, as every score does
     ("risk", "cvm.scoring.reasons"): "reasons as sentences",
+    # the demo's replay of past months logs the real pure decide over its simulated ground truth (issue 18)
+    ("demo", "cvm.plans"): "the demo replay runs the real decide",
 }
 
 

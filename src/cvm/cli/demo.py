@@ -22,6 +22,15 @@ app = typer.Typer(help="Generate a demo company with ground truth, or run the wh
 DATA_DIR = "demo-data"
 Customers = Annotated[int, typer.Option("--customers", "-n", min=1, help="Number of customers.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same company).")]
+REPLAY_MONTHS = 6
+Replay = Annotated[
+    bool,
+    typer.Option(
+        "--replay/--no-replay",
+        help=f"Replay {REPLAY_MONTHS} past months of decisions with exploration (SIMULATED outcomes from the "
+        "ground truth), leaving a randomised decision log in demo-data/replay for the uplift models.",
+    ),
+]
 
 
 def _generate(customers: int, seed: int, out: Path, fmt: str = "parquet") -> DemoSummary:
@@ -67,6 +76,7 @@ def demo(
     seed: Seed = 42,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    replay: Replay = True,
 ) -> None:
     """Generate the demo company, initialise the workspace, ingest every table and run the main job."""
     if ctx.invoked_subcommand is not None:
@@ -92,11 +102,18 @@ def demo(
     with handled():
         report = engine.run(actor="demo")
         pilot = engine.pilots.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
+        replayed = engine.pilots.demo_replay(out, REPLAY_MONTHS) if replay else None
     if json_out:
-        console.json({**report.to_dict(), "pilot": pilot})
+        console.json({**report.to_dict(), "pilot": pilot, **({"replay": replayed} if replayed else {})})
         return
     print_run(report, json_out)
     print_pilot_summary(pilot)
+    if replayed:
+        rungs = replayed["rungs"]
+        console.note(
+            f"Decision log (SIMULATED outcomes): {replayed['decisions']:,} decisions over {REPLAY_MONTHS} months, "
+            f"{rungs.get('explore', 0):,} explored, {rungs.get('global_holdout', 0):,} held out, in {out / 'replay'}."
+        )
 
 
 @app.command("generate")

@@ -43,3 +43,9 @@ class PilotService:
     def demo_pilot(self, truth: Path, actor: str | None = None) -> dict[str, Any]:
         """The demo's retrospective win-back pilot, its effect simulated from ``truth`` (ground truth)."""
         return service.run_demo_pilot(self.ws.root, self.ws.offline, self.ws.online, self.ws.settings, Path(truth))
+
+    def demo_replay(self, data: Path, months: int) -> dict[str, Any]:
+        """SIMULATED months of decisions with exploration over the demo data (issue 18): the log for learning."""
+        from cvm.services.demo_replay import replay_demo
+
+        return replay_demo(self.ws.offline, self.ws.settings, Path(data), months).summary()
