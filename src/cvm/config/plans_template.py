@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from cvm.config.plans import PlansConfig, SegmentsConfig
+from cvm.config.uplift import render_uplift
 
 _SEGMENTS = """
 segments:
@@ -130,4 +131,4 @@ def render_section(segments: SegmentsConfig, plans: PlansConfig) -> str:
         max_actions=p.max_actions,
         timezone=p.timezone,
     )
-    return seg + pl
+    return seg + pl + render_uplift(plans.uplift)

@@ -21,6 +21,7 @@ A record is plain values and JSON-serialisable (:meth:`DecisionRecord.to_dict`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -40,6 +41,15 @@ Path = Literal["batch", "realtime"]
 
 NO_ACTION = "none"
 """The action id of "no action" in :attr:`DecisionRecord.chosen` and in target policies."""
+
+
+def uplift_attribute(action_id: str) -> str:
+    """The customer attribute holding the predicted uplift of ``action_id``: ``uplift_<slug>``.
+
+    >>> uplift_attribute("Retention.Call-Back")
+    'uplift_retention_call_back'
+    """
+    return "uplift_" + re.sub(r"[^0-9a-zA-Z]+", "_", action_id).strip("_").lower()
 
 
 @dataclass(frozen=True)

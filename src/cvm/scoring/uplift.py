@@ -1,0 +1,148 @@
+"""The uplift loop of ``cvm run``: decision log → outcomes → train when there is enough → gate → score.
+
+:func:`run_uplift` reads the exported decision log, appends the outcomes of the decisions whose horizon has
+elapsed (:mod:`cvm.experiments.decision_outcomes`), trains a new :class:`~cvm.models.uplift_multi.MultiUplift`
+when the randomised decisions with outcomes changed since the latest version and some action has
+``plans.uplift.min_randomised`` of them (:mod:`cvm.scoring.uplift_train`), and scores every customer with the
+champion.
+
+Promotion follows the other models' rules: a version whose gate failed is a challenger and the champion stays;
+the first passing version becomes champion; a later passing one replaces the champion when its mean held-out
+Qini, on the same held-out decisions, is not lower (:meth:`~cvm.scoring.registry.ModelRegistry.promote`).
+
+Scoring writes, for each action the champion's gate passed, the score ``uplift_<slug>`` (the predicted
+incremental margin over the horizon against no action, in currency) to the ``scores`` table; the attribute
+base reads it (:mod:`cvm.segments.attributes`) so the batch and the real-time ``decide`` see it as the
+attribute of that name. Without a champion nothing is written, and the report says why and that the
+propensity policy decides.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from cvm.config.settings import Settings
+from cvm.contracts.decisionlog import uplift_attribute
+from cvm.experiments.decision_outcomes import OUTCOMES_TABLE, read_decision_log, refresh_outcomes
+from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.rows import SCORE_COLUMNS
+from cvm.scoring.uplift_train import NAME, fit_and_register, mean_qini, split, training_data
+from cvm.store import OfflineStore
+
+
+def fallback_message(n: int, minimum: int) -> str:
+    """What the run says when no action has enough randomised decisions."""
+    return f"uplift: not enough randomised decisions ({n:,} < {minimum:,}): the propensity policy decides"
+
+
+def train_uplift(store: OfflineStore, workspace: Path, s: Settings, now: datetime) -> dict[str, Any]:
+    """Outcomes, then a new version when the data allow (see the module); what happened, for the run's report."""
+    cfg = s.plans.uplift
+    problems: list[str] = []
+    records = read_decision_log(store, problems)
+    outcomes = refresh_outcomes(store, records, cfg.horizon_days, s.scoring.margin_rate, now)
+    data = training_data(records, store.read(OUTCOMES_TABLE, ["decision_id", "margin"]))
+    counts = data.randomised()
+    report: dict[str, Any] = {"outcomes": outcomes, "randomised": counts, "notes": problems[:5]}
+    best = max(counts.values(), default=0)
+    if best < cfg.min_randomised:
+        report["trained"] = None
+        report["message"] = fallback_message(best, cfg.min_randomised)
+        return report
+    registry = ModelRegistry(workspace)
+    latest = registry.versions(NAME)[-1:]
+    if latest and latest[0].meta.get("data_hash") == data.fingerprint():
+        report["trained"] = None
+        report["notes"].append(f"uplift: no new randomised decisions since {latest[0].tag}")
+        return report
+    used = set(data.ids)
+    stamps = sorted(r.decided_at.isoformat() for r in records if r.decision_id in used)
+    entry = fit_and_register(registry, data, cfg, data.fingerprint(), (stamps[0], stamps[-1]))
+    report["trained"] = {"version": entry.tag, "gate": entry.meta["gate"], "status": entry.status}
+    current = registry.champion(NAME)
+    if entry.meta["gate"]["passed"] and current is not None and current.version != entry.version:
+        held = split(data, cfg.holdout_share)[1]
+        ours = mean_qini(entry, entry.load(), held, cfg.top_fraction)
+        theirs = mean_qini(current, current.load(), held, cfg.top_fraction)
+        comparison = {"metric": "qini", "window": "the latest held-out decisions", "challenger_qini": ours,
+                      "champion_qini": theirs}  # fmt: skip
+        if ours >= theirs:
+            entry = registry.promote(NAME, entry.version, comparison=comparison)
+        report["trained"].update(status=entry.status, comparison=comparison)
+    return report
+
+
+def _attribute_frame(store: OfflineStore, s: Settings, as_of: date) -> pd.DataFrame:
+    """Every customer's attribute base as of ``as_of`` (what plans read), as pandas."""
+    from cvm.segments.refresh import segment_base
+
+    con = store.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        segment_base(con, s.segments, as_of)
+        frame: pd.DataFrame = con.sql("SELECT * FROM segmented").df()
+    finally:
+        con.close()
+    return frame
+
+
+def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: list[str]) -> pl.DataFrame:
+    """``uplift_<slug>`` score rows of every customer of ``frame`` for each action ``entry``'s gate passed."""
+    model = entry.load()
+    verdicts = entry.meta.get("gate", {}).get("actions", {})
+    actions = [a for a in model.actions_ if verdicts.get(a, {}).get("passed")]
+    missing = [f for f in model.features_ if f not in frame.columns]
+    if missing:
+        notes.append(f"uplift: attribute(s) {', '.join(missing)} absent today: scored as missing")
+    x = frame.reindex(columns=list(model.features_)).astype(float)
+    predicted = model.predict(x)
+    ids = frame["customer_id"].astype(str).to_numpy()
+    parts = [
+        pl.DataFrame(
+            {
+                "customer_id": ids,
+                "as_of": as_of,
+                "score": uplift_attribute(action),
+                "value": pl.Series(np.asarray(predicted[action], dtype=np.float64)).fill_nan(None),
+                "grade": pl.Series([None] * len(ids), dtype=pl.Utf8),
+                "model_version": entry.tag,
+                "reasons": f"predicted margin of {action} against no action over the horizon",
+            }
+        )
+        for action in actions
+    ]
+    return pl.concat(parts).select(SCORE_COLUMNS) if parts else pl.DataFrame()
+
+
+def score_uplift(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
+    """Write the champion's ``uplift_<slug>`` scores as of ``as_of``; nothing without a champion."""
+    champion = ModelRegistry(workspace).champion(NAME)
+    if champion is None:
+        return {"model": None, "attributes": [], "rows": 0, "notes": []}
+    notes: list[str] = []
+    rows = score_rows(champion, _attribute_frame(store, s, as_of), as_of, notes)
+    if rows.height:
+        with store.transaction() as tx:
+            tx.upsert("scores", rows)
+    names = sorted(set(rows["score"].to_list())) if rows.height else []
+    return {"model": champion.tag, "attributes": names, "rows": rows.height, "notes": notes}
+
+
+def run_uplift(store: OfflineStore, workspace: Path, s: Settings, now: datetime) -> dict[str, Any]:
+    """The whole loop of ``cvm run`` (see the module); the report carries one ``message`` line for people."""
+    report = train_uplift(store, workspace, s, now)
+    scored = score_uplift(store, workspace, s, now.date())
+    report["scores"] = scored
+    report["notes"] += scored.pop("notes")
+    if scored["model"] is None:
+        report.setdefault("message", "uplift: no champion uplift model: the propensity policy decides")
+    else:
+        attrs = ", ".join(scored["attributes"]) or "no action passed its gate"
+        report["message"] = f"uplift: {scored['model']} scored {attrs}"
+    return report
