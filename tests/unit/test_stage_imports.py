@@ -56,6 +56,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reporting", "cvm.delivery.outbox"): "one owner of action statuses",
     # acceptance decisions give their reasons as sentences, as every score does
     ("risk", "cvm.scoring.reasons"): "reasons as sentences",
+    # the uplift models are calibrated with the pilots' one definition of the Qini coefficient and uplift at k
+    ("scoring", "cvm.experiments.uplift"): "one Qini definition",
 }
 
 

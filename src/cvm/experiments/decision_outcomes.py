@@ -24,7 +24,7 @@ they are; new ones are appended with ``source = hub``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,24 +58,25 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _log_frame(store: OfflineStore) -> pl.DataFrame:
+def _log_parts(store: OfflineStore) -> Iterator[tuple[str, pl.DataFrame]]:
     """The exported log: the store's ``decision_log`` table once it has one, else its folder's Parquet files."""
     if LOG_TABLE in TABLES:
-        return store.read(LOG_TABLE)
-    files = sorted(Path(store.root / LOG_TABLE).glob("*.parquet"))
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+        yield LOG_TABLE, store.read(LOG_TABLE)
+        return
+    for path in sorted(Path(store.root / LOG_TABLE).glob("*.parquet")):
+        yield f"{LOG_TABLE}/{path.name}", pl.read_parquet(path)
 
 
 def read_decision_log(store: OfflineStore, problems: list[str] | None = None) -> list[DecisionRecord]:
-    """Every exported decision record; a row that cannot be read is left out, its row and reason in ``problems``."""
-    frame = _log_frame(store)
+    """Every exported decision record; a row that cannot be read is left out, named (file, row, why) in ``problems``."""
     records: list[DecisionRecord] = []
-    for i, row in enumerate(frame.iter_rows(named=True)):
-        try:
-            records.append(DecisionRecord.from_dict(_decoded(row)))
-        except (TypeError, ValueError, KeyError) as exc:
-            if problems is not None:
-                problems.append(f"{LOG_TABLE} row {i + 1} ({row.get('decision_id')!r}): {exc}")
+    for source, frame in _log_parts(store):
+        for i, row in enumerate(frame.iter_rows(named=True)):
+            try:
+                records.append(DecisionRecord.from_dict(_decoded(row)))
+            except (TypeError, ValueError, KeyError) as exc:
+                if problems is not None:
+                    problems.append(f"{source} row {i + 1} ({row.get('decision_id')!r}): {exc}")
     return records
 
 

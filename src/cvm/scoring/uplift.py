@@ -1,24 +1,27 @@
-"""The uplift loop of ``cvm run``: decision log → outcomes → train when there is enough → gate → score.
+"""The uplift models of ``cvm run``: train when there is enough randomised data, gate, score.
 
-:func:`run_uplift` reads the exported decision log, appends the outcomes of the decisions whose horizon has
-elapsed (:mod:`cvm.experiments.decision_outcomes`), trains a new :class:`~cvm.models.uplift_multi.MultiUplift`
-when the randomised decisions with outcomes changed since the latest version and some action has
-``plans.uplift.min_randomised`` of them (:mod:`cvm.scoring.uplift_train`), and scores every customer with the
-champion.
+The engine's scoring service (:mod:`cvm.services.uplift`) composes the loop: it reads the exported decision
+log and appends the outcomes of the decisions whose horizon has elapsed (:mod:`cvm.experiments.decision_outcomes`),
+then calls :func:`train_uplift` with those records (stages talk through the ``decision_outcomes`` table and the
+:class:`~cvm.contracts.decisionlog.DecisionRecord` contract) and :func:`score_uplift` with the attribute base.
 
-Promotion follows the other models' rules: a version whose gate failed is a challenger and the champion stays;
-the first passing version becomes champion; a later passing one replaces the champion when its mean held-out
-Qini, on the same held-out decisions, is not lower (:meth:`~cvm.scoring.registry.ModelRegistry.promote`).
+:func:`train_uplift` trains a new :class:`~cvm.models.uplift_multi.MultiUplift` when the randomised decisions
+with outcomes changed since the latest version and some action has ``plans.uplift.min_randomised`` of them
+(:mod:`cvm.scoring.uplift_train`). Promotion follows the other models' rules: a version whose gate failed is a
+challenger and the champion stays; the first passing version becomes champion; a later passing one replaces the
+champion when its mean held-out Qini, on the same held-out decisions, is not lower
+(:meth:`~cvm.scoring.registry.ModelRegistry.promote`).
 
-Scoring writes, for each action the champion's gate passed, the score ``uplift_<slug>`` (the predicted
-incremental margin over the horizon against no action, in currency) to the ``scores`` table; the attribute
-base reads it (:mod:`cvm.segments.attributes`) so the batch and the real-time ``decide`` see it as the
-attribute of that name. Without a champion nothing is written, and the report says why and that the
+:func:`score_uplift` writes, for each action the champion's gate passed, the score ``uplift_<slug>`` (the
+predicted incremental margin over the horizon against no action, in currency) to the ``scores`` table; the
+attribute base reads it (:mod:`cvm.segments.attributes`), so the batch and the real-time ``decide`` see it as
+the attribute of that name. Without a champion nothing is written, and the report says why and that the
 propensity policy decides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,8 @@ import pandas as pd
 import polars as pl
 
 from cvm.config.settings import Settings
-from cvm.contracts.decisionlog import uplift_attribute
-from cvm.experiments.decision_outcomes import OUTCOMES_TABLE, read_decision_log, refresh_outcomes
+from cvm.contracts.decisionlog import DecisionRecord, uplift_attribute
+from cvm.contracts.tables import DECISION_OUTCOMES
 from cvm.scoring.registry import ModelRegistry, ModelVersion
 from cvm.scoring.rows import SCORE_COLUMNS
 from cvm.scoring.uplift_train import NAME, fit_and_register, mean_qini, split, training_data
@@ -41,15 +44,14 @@ def fallback_message(n: int, minimum: int) -> str:
     return f"uplift: not enough randomised decisions ({n:,} < {minimum:,}): the propensity policy decides"
 
 
-def train_uplift(store: OfflineStore, workspace: Path, s: Settings, now: datetime) -> dict[str, Any]:
-    """Outcomes, then a new version when the data allow (see the module); what happened, for the run's report."""
+def train_uplift(
+    store: OfflineStore, workspace: Path, s: Settings, records: Sequence[DecisionRecord]
+) -> dict[str, Any]:
+    """A new version when the data allow (see the module); what happened, for the run's report."""
     cfg = s.plans.uplift
-    problems: list[str] = []
-    records = read_decision_log(store, problems)
-    outcomes = refresh_outcomes(store, records, cfg.horizon_days, s.scoring.margin_rate, now)
-    data = training_data(records, store.read(OUTCOMES_TABLE, ["decision_id", "margin"]))
+    data = training_data(records, store.read(DECISION_OUTCOMES.name, ["decision_id", "margin"]))
     counts = data.randomised()
-    report: dict[str, Any] = {"outcomes": outcomes, "randomised": counts, "notes": problems[:5]}
+    report: dict[str, Any] = {"randomised": counts, "notes": []}
     best = max(counts.values(), default=0)
     if best < cfg.min_randomised:
         report["trained"] = None
@@ -76,20 +78,6 @@ def train_uplift(store: OfflineStore, workspace: Path, s: Settings, now: datetim
             entry = registry.promote(NAME, entry.version, comparison=comparison)
         report["trained"].update(status=entry.status, comparison=comparison)
     return report
-
-
-def _attribute_frame(store: OfflineStore, s: Settings, as_of: date) -> pd.DataFrame:
-    """Every customer's attribute base as of ``as_of`` (what plans read), as pandas."""
-    from cvm.segments.refresh import segment_base
-
-    con = store.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        segment_base(con, s.segments, as_of)
-        frame: pd.DataFrame = con.sql("SELECT * FROM segmented").df()
-    finally:
-        con.close()
-    return frame
 
 
 def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: list[str]) -> pl.DataFrame:
@@ -120,13 +108,16 @@ def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: lis
     return pl.concat(parts).select(SCORE_COLUMNS) if parts else pl.DataFrame()
 
 
-def score_uplift(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
-    """Write the champion's ``uplift_<slug>`` scores as of ``as_of``; nothing without a champion."""
+def score_uplift(
+    store: OfflineStore, workspace: Path, attributes: Callable[[date], pd.DataFrame], as_of: date
+) -> dict[str, Any]:
+    """Write the champion's ``uplift_<slug>`` scores of the customers of ``attributes(as_of)`` (the attribute
+    base); nothing without a champion."""
     champion = ModelRegistry(workspace).champion(NAME)
     if champion is None:
         return {"model": None, "attributes": [], "rows": 0, "notes": []}
     notes: list[str] = []
-    rows = score_rows(champion, _attribute_frame(store, s, as_of), as_of, notes)
+    rows = score_rows(champion, attributes(as_of), as_of, notes)
     if rows.height:
         with store.transaction() as tx:
             tx.upsert("scores", rows)
@@ -134,15 +125,23 @@ def score_uplift(store: OfflineStore, workspace: Path, s: Settings, as_of: date)
     return {"model": champion.tag, "attributes": names, "rows": rows.height, "notes": notes}
 
 
-def run_uplift(store: OfflineStore, workspace: Path, s: Settings, now: datetime) -> dict[str, Any]:
-    """The whole loop of ``cvm run`` (see the module); the report carries one ``message`` line for people."""
-    report = train_uplift(store, workspace, s, now)
-    scored = score_uplift(store, workspace, s, now.date())
+def run_uplift(
+    store: OfflineStore,
+    workspace: Path,
+    s: Settings,
+    now: datetime,
+    records: Sequence[DecisionRecord],
+    attributes: Callable[[date], pd.DataFrame],
+) -> dict[str, Any]:
+    """Train (:func:`train_uplift`) then score (:func:`score_uplift`); the report's ``message`` is one line for
+    people."""
+    report = train_uplift(store, workspace, s, records)
+    scored = score_uplift(store, workspace, attributes, now.date())
     report["scores"] = scored
     report["notes"] += scored.pop("notes")
     if scored["model"] is None:
         report.setdefault("message", "uplift: no champion uplift model: the propensity policy decides")
     else:
-        attrs = ", ".join(scored["attributes"]) or "no action passed its gate"
-        report["message"] = f"uplift: {scored['model']} scored {attrs}"
+        names = ", ".join(scored["attributes"]) or "no action passed its gate"
+        report["message"] = f"uplift: {scored['model']} scored {names}"
     return report

@@ -12,6 +12,9 @@ is measured with the one Qini coefficient and uplift at k of :mod:`cvm.experimen
 decisions of the ``explore`` rung (uniformly randomised, so the two arms are comparable) when both arms have
 some there, else over all held-out randomised decisions of the action and of no action. The version is
 registered as ``uplift`` with :func:`cvm.scoring.gate.uplift_gate`'s verdict.
+
+Imports from a sibling stage: :mod:`cvm.experiments.uplift` (the Qini coefficient and uplift at k): the uplift
+models are measured with the one definition the pilots use, never a second one.
 """
 
 from __future__ import annotations
