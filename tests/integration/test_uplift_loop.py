@@ -155,14 +155,25 @@ def test_the_reader_accepts_nested_and_json_columns_and_names_bad_rows(engine: E
         model_versions={"uplift": "uplift-v1"}, context={"clv": 12.5},
     )  # fmt: skip
     nested = pl.DataFrame([record.to_dict()])
+    exported = {
+        **record.to_dict(),
+        "decision_id": "D3",
+        "decided_at": DECIDED.replace(tzinfo=None),
+        "logged_at": NOW,
+        **{k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")},
+    }
     text = pl.DataFrame([{**record.to_dict(), "decision_id": "D2", "context": json.dumps({"clv": 1.0}),
                           "candidates": json.dumps([{"action": "mail"}])}])  # fmt: skip
     folder = engine.offline.root / "decision_log"
     folder.mkdir(exist_ok=True)
     nested.write_parquet(folder / "a.parquet")
     text.write_parquet(folder / "b.parquet")
+    # as h-log's export writes it: JSON text columns, a naive UTC timestamp and its own logged_at column
+    texts = {k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")}
+    exported = {**record.to_dict(), **texts, "decision_id": "D3", "decided_at": DECIDED.replace(tzinfo=None)}
+    pl.DataFrame([{**exported, "logged_at": NOW}]).write_parquet(folder / "c.parquet")
     problems: list[str] = []
     read = read_decision_log(engine.offline, problems)
-    assert read == [record]
+    assert read == [record, DecisionRecord.from_dict({**record.to_dict(), "decision_id": "D3"})]
     assert len(problems) == 1
     assert problems[0].startswith("decision_log/b.parquet row 1 ('D2'):")

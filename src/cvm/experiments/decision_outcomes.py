@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,16 @@ DEFAULT_DAYS = 60
 _NESTED = ("candidates", "model_versions", "context")
 
 
+_FIELDS = frozenset(DecisionRecord.__dataclass_fields__)
+
+
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as :meth:`DecisionRecord.from_dict` reads it (JSON text decoded, null struct fields dropped)."""
-    out = dict(row)
+    """A stored row as :meth:`DecisionRecord.from_dict` reads it: JSON text decoded, null struct fields dropped,
+    a naive ``decided_at`` read as UTC, columns of the export's own (``logged_at``) left out."""
+    out = {k: v for k, v in row.items() if k in _FIELDS}
+    at = out.get("decided_at")
+    if isinstance(at, datetime) and at.tzinfo is None:
+        out["decided_at"] = at.replace(tzinfo=UTC)
     for name in _NESTED:
         value = out.get(name)
         if isinstance(value, str):
