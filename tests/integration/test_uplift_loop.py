@@ -96,8 +96,11 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     records = _hub(small, 1200)
     simulated = {"decision_id": "D00000", "customer_id": "C00000", "chosen": "none", "horizon_days": 90,
                  "margin": 999.0, "source": "simulated"}  # fmt: skip
+    retired = {"customer_id": "C00000", "as_of": NOW.date() - timedelta(days=1), "score": "uplift_retired",
+               "value": 5.0, "model_version": "uplift-v0"}  # fmt: skip
     with small.offline.transaction() as t:
         t.append("decision_outcomes", pl.DataFrame([simulated]))
+        t.append("scores", pl.DataFrame([retired]))
 
     report = small.scoring.uplift(now=NOW)
 
@@ -125,12 +128,15 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     con = small.offline.connect()
     try:
         segment_base(con, small.settings.segments, NOW.date())
-        base = con.sql("SELECT customer_id, tenure_days, uplift_mail FROM segmented").pl()
+        base = con.sql("SELECT customer_id, tenure_days, uplift_mail, uplift_retired FROM segmented").pl()
     finally:
         con.close()
     old = base.filter(pl.col("tenure_days") > 750)["uplift_mail"].mean()  # tenure today = at decision + 120
     young = base.filter(pl.col("tenure_days") < 550)["uplift_mail"].mean()
     assert old > 15 > 0 > young  # persuadables (+30 margin) above sleeping dogs (−9 margin)
+    # an action no champion passes any more is cleared, so decide falls back to its propensity value
+    assert report["scores"]["cleared"] == ["uplift_retired"]
+    assert base["uplift_retired"].null_count() == base.height
 
     again = small.scoring.uplift(now=NOW)
     assert again["trained"] is None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class UpliftConfig(BaseModel):
-    """Uplift models per action, trained by ``cvm train uplift`` and ``cvm run`` from the decision log."""
+    """Uplift models per action, trained by ``cvm run`` and ``cvm train --uplift`` from the decision log."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -36,7 +36,7 @@ class UpliftConfig(BaseModel):
 
 
 _TEMPLATE = """  # Uplift models per action (each action against no action), learnt from the logged randomised
-  # decisions by `cvm run` and `cvm train uplift`: the margin of the horizon_days after a decision, net of
+  # decisions by `cvm run` and `cvm train --uplift`: the margin of the horizon_days after a decision, net of
   # the contact's cost. An action needs min_randomised randomised decisions with an elapsed horizon, and a
   # positive Qini on the latest holdout_share of them (also reported: uplift at top_fraction); until then no
   # uplift_<action> attribute is written and the propensity policy decides for it.

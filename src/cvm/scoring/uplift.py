@@ -108,6 +108,29 @@ def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: lis
     return pl.concat(parts).select(SCORE_COLUMNS) if parts else pl.DataFrame()
 
 
+def _stale(store: OfflineStore, scored: set[str], frame: pd.DataFrame, as_of: date, tag: str) -> pl.DataFrame:
+    """Empty rows of the ``uplift_*`` scores stored before but not scored now (an action that no longer passes its
+    gate), so the attribute base reads no value for them and the propensity policy decides those actions."""
+    stored = store.scan("scores").filter(pl.col("score").str.starts_with("uplift_")).select("score").unique()
+    names = sorted(set(stored.collect()["score"].to_list()) - scored)
+    ids = frame["customer_id"].astype(str).to_numpy()
+    parts = [
+        pl.DataFrame(
+            {
+                "customer_id": ids,
+                "as_of": as_of,
+                "score": name,
+                "value": pl.Series([None] * len(ids), dtype=pl.Float64),
+                "grade": pl.Series([None] * len(ids), dtype=pl.Utf8),
+                "model_version": tag,
+                "reasons": f"no promoted uplift model for this action in {tag}",
+            }
+        )
+        for name in names
+    ]
+    return pl.concat(parts).select(SCORE_COLUMNS) if parts else pl.DataFrame()
+
+
 def score_uplift(
     store: OfflineStore, workspace: Path, attributes: Callable[[date], pd.DataFrame], as_of: date
 ) -> dict[str, Any]:
@@ -117,12 +140,16 @@ def score_uplift(
     if champion is None:
         return {"model": None, "attributes": [], "rows": 0, "notes": []}
     notes: list[str] = []
-    rows = score_rows(champion, attributes(as_of), as_of, notes)
-    if rows.height:
-        with store.transaction() as tx:
-            tx.upsert("scores", rows)
+    frame = attributes(as_of)
+    rows = score_rows(champion, frame, as_of, notes)
     names = sorted(set(rows["score"].to_list())) if rows.height else []
-    return {"model": champion.tag, "attributes": names, "rows": rows.height, "notes": notes}
+    stale = _stale(store, set(names), frame, as_of, champion.tag)
+    parts = [p for p in (rows, stale) if p.height]
+    if parts:
+        with store.transaction() as tx:
+            tx.upsert("scores", pl.concat(parts))
+    cleared = stale["score"].unique().sort().to_list() if stale.height else []
+    return {"model": champion.tag, "attributes": names, "cleared": cleared, "rows": rows.height, "notes": notes}
 
 
 def run_uplift(

@@ -135,11 +135,15 @@ def _q(name: str) -> str:
 
 
 def _score_pivot(scores: list[str]) -> tuple[str, str]:
-    """The ``sc`` block (one column per score value and grade) and its select list."""
+    """The ``sc`` block (one column per score value and grade) and its select list.
+
+    An ``uplift_*`` score takes its newest row even when empty (a cleared action), others their newest value.
+    """
     cols, out = [], []
     for s in scores:
         lit = exp.Literal.string(s).sql("duckdb")
-        cols.append(f"arg_max(value, as_of) FILTER (WHERE score = {lit}) AS {_q(s)}")
+        newest = "arg_max_null" if s.startswith("uplift_") else "arg_max"
+        cols.append(f"{newest}(value, as_of) FILTER (WHERE score = {lit}) AS {_q(s)}")
         cols.append(f"arg_max(grade, as_of) FILTER (WHERE score = {lit}) AS {_q(s + '_grade')}")
         out += [f"sc.{_q(s)}", f"sc.{_q(s + '_grade')}"]
     names = ", ".join(exp.Literal.string(s).sql("duckdb") for s in scores) or "NULL"
