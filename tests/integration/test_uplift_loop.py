@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,19 @@ def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
     with engine.offline.transaction() as t:
         t.append("customers", customers)
         t.append("transactions", tx)
-    rows = [{**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")}}
-            for r in records]  # fmt: skip
+    _log(engine, records, "part-0")
+    return records
+
+
+def _log(engine: Engine, records: list[DecisionRecord], name: str) -> None:
+    """Write records as h-log's export does: JSON text for the nested columns."""
+    rows = [
+        {**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")}}
+        for r in records
+    ]
     folder = engine.offline.root / "decision_log"
     folder.mkdir(exist_ok=True)
-    pl.DataFrame(rows).write_parquet(folder / "part-0.parquet")
-    return records
+    pl.DataFrame(rows).write_parquet(folder / f"{name}.parquet")
 
 
 @pytest.fixture
@@ -138,9 +146,18 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     assert report["scores"]["cleared"] == ["uplift_retired"]
     assert base["uplift_retired"].null_count() == base.height
 
+    earlier = [replace(r, decision_id="E" + r.decision_id, decided_at=DECIDED - timedelta(days=1)) for r in records]
+    _log(small, earlier[:400], "part-1")  # more randomised decisions: a new version, compared on the held-out Qini
+    more = small.scoring.uplift(now=NOW)["trained"]
+    comparison = more["comparison"]
+    assert more["version"] == "uplift-v2"
+    assert comparison["metric"] == "qini"
+    won = comparison["challenger_qini"] >= comparison["champion_qini"]
+    assert more["status"] == ("champion" if won else "challenger")
+
     again = small.scoring.uplift(now=NOW)
     assert again["trained"] is None
-    assert "uplift: no new randomised decisions since uplift-v1" in again["notes"]
+    assert "uplift: no new randomised decisions since uplift-v2" in again["notes"]
 
 
 def test_too_few_randomised_decisions_fall_back_to_the_propensity_policy(engine: Engine) -> None:
