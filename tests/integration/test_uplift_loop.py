@@ -106,9 +106,23 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
                  "margin": 999.0, "source": "simulated"}  # fmt: skip
     retired = {"customer_id": "C00000", "as_of": NOW.date() - timedelta(days=1), "score": "uplift_retired",
                "value": 5.0, "model_version": "uplift-v0"}  # fmt: skip
+    due = (DECIDED + timedelta(days=20)).date()
+    payments = pl.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I3"],
+            "customer_id": ["C00002", "C00003", "C00004"],
+            "due_date": [due, due, DECIDED.date() - timedelta(days=5)],  # C00004's falls due before the decision
+            "paid_date": [None, due + timedelta(days=10), None],
+            "amount": [50.0, 50.0, 50.0],
+        }
+    )
+    complaint = {"contact_id": "K1", "customer_id": "C00005", "ts": DECIDED + timedelta(days=3), "channel": "phone",
+                 "direction": "inbound", "topic": "complaint", "outcome": "open"}  # fmt: skip
     with small.offline.transaction() as t:
         t.append("decision_outcomes", pl.DataFrame([simulated]))
         t.append("scores", pl.DataFrame([retired]))
+        t.append("payments", payments)
+        t.append("contacts", pl.DataFrame([complaint]))
 
     report = small.scoring.uplift(now=NOW)
 
@@ -123,6 +137,12 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     assert row["margin"] == pytest.approx(tx * 0.3 - cost)
     assert row["source"] == "hub"
     assert row["converted"]
+
+    flags = outcomes.sort("decision_id").select("defaulted", "complained", "churned").head(6).rows()
+    # C00002 never paid an invoice due in the window (default); C00003 paid 10 days late; C00004's invoice fell due
+    # before the decision; C00005 complained in the window; everyone bought in the window (not churned)
+    assert flags[1:] == [(False, False, False), (True, False, False), (False, False, False), (False, False, False),
+                         (False, True, False)]  # fmt: skip
 
     trained = report["trained"]
     assert trained["status"] == "champion"

@@ -138,7 +138,7 @@ def score_uplift(
     base); nothing without a champion."""
     champion = ModelRegistry(workspace).champion(NAME)
     if champion is None:
-        return {"model": None, "attributes": [], "rows": 0, "notes": []}
+        return {"model": None, "attributes": [], "cleared": [], "rows": 0, "notes": []}
     notes: list[str] = []
     frame = attributes(as_of)
     rows = score_rows(champion, frame, as_of, notes)
