@@ -137,3 +137,26 @@ def test_bad_input_is_refused_with_its_field(change: dict[str, float | str], mes
         MultiUplift(**FAST).fit(x, args["y"], args["chosen"], args["propensity"])
     with pytest.raises(ValueError, match="min_propensity"):
         MultiUplift(min_propensity=0.0).fit(x, y, chosen, prob)
+
+
+def test_the_one_estimator_contract_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks of tests/unit/test_estimator_contract.py, run on MultiUplift (its CASES gain it at merge)."""
+    from tests.unit import test_estimator_contract as contract
+
+    x, y, chosen, prob, _ = logged(600)
+    case = contract.Case(
+        lambda: MultiUplift(n_estimators=10, folds=2, n_jobs=1),
+        lambda m: m.fit(x, y, chosen, prob),
+        lambda m: m.predict(x).to_numpy(),
+        {"folds": 1},
+        (("predict", (x,)),),
+    )
+    monkeypatch.setitem(contract.CASES, "MultiUplift", case)
+    fitted = {"MultiUplift": contract._fit(case)}
+    contract.test_clone_gives_an_unfitted_copy_with_equal_parameters("MultiUplift", fitted)
+    contract.test_unfitted_predictions_raise_not_fitted_error("MultiUplift")
+    contract.test_to_dict_through_json_text_predicts_the_same("MultiUplift", fitted)
+    contract.test_a_bad_hyperparameter_is_named_by_fit("MultiUplift")
+    contract.test_from_dict_refuses_another_model_and_a_missing_field("MultiUplift", fitted)
+    model = case.make()
+    assert set(vars(model)) == set(model.get_params(deep=False))
