@@ -61,6 +61,7 @@ class RunReport:
     summary: HubSummary
     scores: ScoreReport | None = None
     cycle: dict[str, Any] | None = None
+    uplift: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,7 @@ class RunReport:
             "summary": self.summary.to_dict(),
             "scores": self.scores.to_dict() if self.scores else None,
             "cycle": self.cycle,
+            "uplift": self.uplift,
         }
 
 
@@ -195,7 +197,8 @@ class Engine:
         return self.ws.online
 
     def run(self, actor: str | None = None) -> RunReport:
-        """The main job: ingest the inbox, score, then segment, decide and deliver (:meth:`PlansService.act`)."""
+        """The main job: ingest the inbox, score, learn uplift from the decision log, then segment, decide and
+        deliver (:meth:`PlansService.act`)."""
         from cvm.hub import inbox
         from cvm.ingest.batch import unreadable
         from cvm.ingest.readers import SourceError
@@ -220,8 +223,10 @@ class Engine:
             scores = self.scoring.score(actor=actor)
         except ScoringError as exc:
             scores = ScoreReport(as_of=datetime.now(UTC).date(), skipped=str(exc))
+        uplift = self.scoring.uplift(actor=actor)  # log -> outcomes -> train if enough -> gate -> uplift_* scores
         cycle = self.plans.act(actor=actor)
-        return RunReport(batches=batches, summary=self.reports.summary(), scores=scores, cycle=cycle)
+        summary = self.reports.summary()
+        return RunReport(batches=batches, summary=summary, scores=scores, cycle=cycle, uplift=uplift)
 
 
 def __getattr__(name: str) -> Any:

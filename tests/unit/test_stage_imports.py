@@ -58,6 +58,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("risk", "cvm.scoring.reasons"): "reasons as sentences",
     # the demo's replay of past months logs the real pure decide over its simulated ground truth (issue 18)
     ("demo", "cvm.plans"): "the demo replay runs the real decide",
+    # the uplift models are calibrated with the pilots' one definition of the Qini coefficient and uplift at k
+    ("scoring", "cvm.experiments.uplift"): "one Qini definition",
 }
 
 

@@ -39,15 +39,25 @@ def _rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
 COLUMNS = ["model", "version", "status", "created", "training snapshots", "held-out window", "AUC (held out)"]
 
 
-def train(as_of: AsOf = None, workspace: Workspace = Path("."), json_out: JsonFlag = False) -> None:
+def train(
+    as_of: AsOf = None,
+    workspace: Workspace = Path("."),
+    json_out: JsonFlag = False,
+    uplift: Annotated[bool, typer.Option("--uplift", help="Train the uplift models from the decision log.")] = False,
+) -> None:
     """Train churn, default (scorecard) and propensity models and register them.
 
     Labels must be observed: each model trains on snapshots that end its label horizon before
     --as-of (default: the end of the data); the latest labelled window is held out to measure it.
     The first version of a model becomes the champion, later ones challengers (`cvm models promote`).
+    With --uplift: the uplift models per action instead, from the logged randomised decisions whose
+    horizon has elapsed (as `cvm run` does; see docs/uplift.md).
     """
     day = _parse_date(as_of)
     engine = open_engine(workspace)
+    if uplift:
+        _train_uplift(engine, json_out)
+        return
     with console.progress() as bar, handled():
         bar.add_task("Training", total=None)
         report = engine.scoring.train(day)
@@ -57,6 +67,25 @@ def train(as_of: AsOf = None, workspace: Workspace = Path("."), json_out: JsonFl
     console.table(f"Models trained on data until {report.data_until}", COLUMNS, _rows(report.models))
     for note in report.notes:
         console.warn(note)
+
+
+def _train_uplift(engine: Any, json_out: bool) -> None:
+    with console.progress() as bar, handled():
+        bar.add_task("Training uplift", total=None)
+        report = engine.scoring.uplift()
+    if json_out:
+        console.json(report)
+        return
+    trained = report.get("trained")
+    if trained:
+        for action, verdict in trained["gate"]["actions"].items():
+            qini = verdict.get("qini")
+            shown = "n/a" if qini is None else f"{qini:.4g}"
+            state = "passed" if verdict["passed"] else "failed: " + "; ".join(verdict["reasons"])
+            console.print(f"{trained['version']} {action}: held-out Qini {shown}, {state}")
+    for note in report["notes"]:
+        console.warn(note)
+    console.print(report["message"])
 
 
 @app.command("list")

@@ -57,6 +57,8 @@ def _print_run(report: RunReport) -> None:
     print_summary(report.summary)
     if report.scores is not None:
         print_scores(report.scores)
+    if report.uplift is not None:
+        console.print(report.uplift["message"])
     if report.cycle is not None:
         print_cycle(report.cycle)
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cvm.config import plan_defaults as defaults
+from cvm.config.uplift import UpliftConfig
 from cvm.rules import ExpressionError, Kind, compile_rule
 
 Channel = Literal["email", "sms", "phone", "visit", "mail", "crm_task"]
@@ -371,6 +372,7 @@ class PlansConfig(_Model):
     credit: CreditConfig = CreditConfig()
     fatigue: FatigueConfig = FatigueConfig()
     definitions: dict[str, PlanConfig] = Field(default_factory=lambda: _default_plans())
+    uplift: UpliftConfig = UpliftConfig()
 
     @field_validator("definitions", mode="before")
     @classmethod

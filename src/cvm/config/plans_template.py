@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from cvm.config.plans import PlansConfig, SegmentsConfig
+from cvm.config.uplift import render_uplift
 
 _SEGMENTS = """
 segments:
@@ -146,4 +147,4 @@ def render_section(segments: SegmentsConfig, plans: PlansConfig) -> str:
         credit=_flow(plans.credit.model_dump()),
         fatigue=_flow(plans.fatigue.model_dump()),
     )
-    return seg + pl
+    return seg + pl + render_uplift(plans.uplift)

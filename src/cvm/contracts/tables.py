@@ -284,11 +284,34 @@ SEGMENT_MEMBERSHIP = TableSchema(
     ),
 )
 
+DECISION_OUTCOMES = TableSchema(
+    name="decision_outcomes",
+    description="What followed each logged decision over the uplift horizon (contracts.decisionlog.DecisionOutcome).",
+    key=("decision_id",),
+    columns=(
+        _c("decision_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("chosen", "string", required=True, description="the action chosen, or none"),
+        _c("horizon_days", "int", required=True),
+        _c("margin", "float", required=True, description="margin over the horizon net of the contact's cost"),
+        _c("converted", "bool"),
+        _c("churned", "bool"),
+        _c("defaulted", "bool"),
+        _c("unsubscribed", "bool"),
+        _c("complained", "bool"),
+        _c("source", "string", choices=("hub", "simulated")),
+    ),
+)
+
 DATA_TABLES: dict[str, TableSchema] = {
     t.name: t for t in (CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS, PAYMENTS, CONTACTS, SURVEYS, RATINGS)
 }
 CHILD_TABLES: tuple[str, ...] = tuple(n for n, t in DATA_TABLES.items() if t.customer_fk)
-DERIVED_TABLES: dict[str, TableSchema] = {SCORES.name: SCORES, SEGMENT_MEMBERSHIP.name: SEGMENT_MEMBERSHIP}
+DERIVED_TABLES: dict[str, TableSchema] = {
+    SCORES.name: SCORES,
+    SEGMENT_MEMBERSHIP.name: SEGMENT_MEMBERSHIP,
+    DECISION_OUTCOMES.name: DECISION_OUTCOMES,
+}
 TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE, **DERIVED_TABLES}
 
 

@@ -39,12 +39,12 @@ def _windowed(frame: pl.LazyFrame, ts: str, lo_days: int, hi_days: int) -> pl.La
     )
 
 
-def _transactions(tx: pl.LazyFrame, product: str | None, lo: int, hi: int) -> pl.LazyFrame:
+def _transactions(tx: pl.LazyFrame, product: str | None, lo: int, hi: int, key: str) -> pl.LazyFrame:
     bought = pl.col("amount") > 0
     adopted = bought if product is None else bought & (pl.col("product") == product)
     return (
         _windowed(tx, "ts", lo, hi)
-        .group_by("customer_id")
+        .group_by(key)
         .agg(
             pl.col("amount").sum().alias("tx_revenue"),
             pl.col("margin").fill_null(0.0).sum().alias("tx_margin"),
@@ -54,7 +54,7 @@ def _transactions(tx: pl.LazyFrame, product: str | None, lo: int, hi: int) -> pl
     )
 
 
-def _subscriptions(subs: pl.LazyFrame, product: str | None, lo: int, hi: int) -> pl.LazyFrame:
+def _subscriptions(subs: pl.LazyFrame, product: str | None, lo: int, hi: int, key: str) -> pl.LazyFrame:
     w_lo = (pl.col("assigned_at") + pl.duration(days=lo)).dt.date()
     w_hi = (pl.col("assigned_at") + pl.duration(days=hi)).dt.date()
     end = pl.col("end").fill_null(pl.date(9999, 12, 31))
@@ -62,34 +62,39 @@ def _subscriptions(subs: pl.LazyFrame, product: str | None, lo: int, hi: int) ->
     live_at_end = (pl.col("start") <= w_hi) & (end > w_hi)
     started = (pl.col("start") > w_lo) & (pl.col("start") <= w_hi)
     adopted = started if product is None else started & (pl.col("product") == product)
-    return subs.group_by("customer_id").agg(
+    return subs.group_by(key).agg(
         (pl.col("mrr") * overlap / DAYS_PER_MONTH).sum().alias("recurring"),
         live_at_end.any().alias("live_at_end"),
         adopted.any().alias("sub_adopted"),
     )
 
 
-def _surveys(surveys: pl.LazyFrame, lo: int, hi: int) -> pl.LazyFrame:
-    return _windowed(surveys, "ts", lo, hi).group_by("customer_id").agg(pl.col("nps").cast(pl.Float64).mean())
+def _surveys(surveys: pl.LazyFrame, lo: int, hi: int, key: str) -> pl.LazyFrame:
+    return _windowed(surveys, "ts", lo, hi).group_by(key).agg(pl.col("nps").cast(pl.Float64).mean())
 
 
 def _window(store: OfflineStore, asg: pl.LazyFrame, product: str | None, margin_rate: float, lo: int, hi: int,
-            prefix: str) -> pl.LazyFrame:  # fmt: skip
-    keys = asg.select("customer_id", "assigned_at")
+            prefix: str, key: str = "customer_id") -> pl.LazyFrame:  # fmt: skip
+    """Outcomes of each row of ``asg`` (one per ``key``: a customer, or a decision of the decision log)."""
+    keys = asg.select(*dict.fromkeys(("customer_id", "assigned_at", key)))
     tx = keys.join(store.scan("transactions"), on="customer_id")
     subs = keys.join(store.scan("subscriptions"), on="customer_id")
     surveys = keys.join(store.scan("surveys"), on="customer_id")
-    parts = (_transactions(tx, product, lo, hi), _subscriptions(subs, product, lo, hi), _surveys(surveys, lo, hi))
-    out = keys.select("customer_id")
+    parts = (
+        _transactions(tx, product, lo, hi, key),
+        _subscriptions(subs, product, lo, hi, key),
+        _surveys(surveys, lo, hi, key),
+    )
+    out = keys.select(key)
     for part in parts:
-        out = out.join(part, on="customer_id", how="left")
+        out = out.join(part, on=key, how="left")
     recurring = pl.col("recurring").fill_null(0.0)
 
     def either(a: str, b: str) -> pl.Expr:
         return (pl.col(a).fill_null(False) | pl.col(b).fill_null(False)).cast(pl.Float64)
 
     return out.select(
-        "customer_id",
+        key,
         (pl.col("tx_revenue").fill_null(0.0) + recurring).alias(f"{prefix}revenue"),
         (pl.col("tx_margin").fill_null(0.0) + recurring * margin_rate).alias(f"{prefix}margin"),
         either("bought", "live_at_end").alias(f"{prefix}retention"),

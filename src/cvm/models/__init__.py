@@ -1,4 +1,5 @@
-"""Pure estimators: customer value (``cvm.models.clv``), churn, propensity and the credit scorecard.
+"""Pure estimators: customer value (``cvm.models.clv``), churn, propensity, the credit scorecard and
+multi-treatment uplift.
 
 Models import only numpy, scipy, pandas, scikit-learn, LightGBM, optbinning and the standard library
 (``tests/unit/test_models_imports.py`` checks it). They query nothing and draw nothing: data goes to ``fit``
@@ -15,12 +16,14 @@ if _TYPE_CHECKING:
     from cvm.models.credit import PointsScaling as PointsScaling
     from cvm.models.credit import Scorecard as Scorecard
     from cvm.models.propensity import PropensityModel as PropensityModel
+    from cvm.models.uplift_multi import MultiUplift as MultiUplift
 
 _LAZY = {
     "ChurnModel": "cvm.models.churn",
     "PropensityModel": "cvm.models.propensity",
     "Scorecard": "cvm.models.credit",
     "PointsScaling": "cvm.models.credit",
+    "MultiUplift": "cvm.models.uplift_multi",
 }
 
 

@@ -31,7 +31,7 @@ from cvm.models.attributions import path_contributions
 from cvm.models.churn import BoostedClassifier, reason_codes
 from cvm.scoring.grades import GradeRule, grade_counts
 from cvm.scoring.guards import captured_warnings, grade_with_reason
-from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.registry import MODEL_NAMES, ModelRegistry, ModelVersion
 from cvm.scoring.rows import SCORE_COLUMNS
 from cvm.store import OfflineStore
 
@@ -158,7 +158,7 @@ def score_lifecycle(
     store: OfflineStore, workspace: Path, s: Settings, as_of: date
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Rows of the ``scores`` table from every champion, for every customer acquired before ``as_of``."""
-    champions = ModelRegistry(workspace).champions()
+    champions = {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}
     if not champions:
         return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})

@@ -37,7 +37,7 @@ from cvm.config.settings import Settings
 from cvm.features import build_features
 from cvm.models.metrics import psi_from_shares
 from cvm.scoring.evaluation import evaluate, predict_scores
-from cvm.scoring.registry import ModelRegistry
+from cvm.scoring.registry import MODEL_NAMES, ModelRegistry
 from cvm.scoring.training_data import data_end, labelled_dates, labelled_frame
 from cvm.store import OfflineStore
 
@@ -175,7 +175,7 @@ def monitor(store: OfflineStore, workspace: Path, s: Settings, as_of: date | Non
     the base at its training, and its AUC on the latest labelled window against the AUC at training."""
     end = data_end(store)
     report = MonitorReport(as_of or end)
-    champions = ModelRegistry(workspace).champions()
+    champions = {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}
     if not champions:
         report.notes.append("no trained champion (run `cvm train`)")
         return report

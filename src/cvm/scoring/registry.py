@@ -42,6 +42,7 @@ from cvm.models.files import write_folder
 
 Status = Literal["champion", "challenger", "retired"]
 MODEL_NAMES = ("churn", "default", "propensity")
+"""The life-cycle models; ``uplift`` (:mod:`cvm.scoring.uplift`) shares the registry but not their checks."""
 META = "meta.json"
 ARTIFACT = "artifact"
 SCORECARD_CSV = "scorecard.csv"
@@ -93,10 +94,11 @@ class ModelVersion:
 
     def load(self) -> Any:
         """The fitted estimator, from its artifact's document; one this version cannot read is refused."""
-        from cvm.models import ChurnModel, PropensityModel, Scorecard
+        from cvm.models import ChurnModel, MultiUplift, PropensityModel, Scorecard
         from cvm.models.files import read_folder
 
         kinds: dict[str, Any] = {"ChurnModel": ChurnModel, "Scorecard": Scorecard, "PropensityModel": PropensityModel}
+        kinds["MultiUplift"] = MultiUplift
         kind = self.meta["kind"]
         if kind not in kinds:
             raise RegistryError(f"{self.tag}: unknown model kind {kind!r}; known: {', '.join(kinds)}")
@@ -225,8 +227,8 @@ class ModelRegistry:
         """Make ``version`` the champion of ``name``; the former champion is retired.
 
         ``comparison`` holds the AUC of both on the same window (see
-        :func:`cvm.scoring.lifecycle.compare`); a challenger with a lower AUC is refused unless
-        ``force``.
+        :func:`cvm.scoring.lifecycle.compare`), or another ``metric`` (an uplift model's mean held-out
+        Qini); a challenger with a lower value is refused unless ``force``.
         """
         entry = self.get(name, version)
         if entry.status == "champion":
@@ -237,11 +239,14 @@ class ModelRegistry:
                 f"{entry.tag} did not pass the champion gate: {'; '.join(failed)}; use --force to promote"
             )
         current = self.champion(name)
-        worse = comparison is not None and comparison["challenger_auc"] < comparison["champion_auc"]
+        metric = str((comparison or {}).get("metric", "auc"))
+        ours = float((comparison or {}).get(f"challenger_{metric}", 0.0))
+        theirs = float((comparison or {}).get(f"champion_{metric}", 0.0))
+        worse = comparison is not None and ours < theirs
         if current is not None and comparison is not None and worse and not force:
             raise RegistryError(
                 f"{entry.tag} is worse than the champion {current.tag} on {comparison['window']}: "
-                f"AUC {comparison['challenger_auc']:.4f} < {comparison['champion_auc']:.4f}; use --force to promote"
+                f"{metric.upper()} {ours:.4f} < {theirs:.4f}; use --force to promote"
             )
         now = datetime.now(UTC).isoformat()
         if current is not None:

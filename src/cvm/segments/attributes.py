@@ -3,7 +3,8 @@
 Point in time, as in the features stage: a row counts when its date (the UTC
 date of a timestamp) is before ``as_of``; a subscription ending or an invoice
 paid on or after ``as_of`` is still live or open. Scores count when scored on
-or before ``as_of`` (the newest of each score wins).
+or before ``as_of`` (the newest of each score wins): those of ``segments.scores``, and every
+``uplift_<action>`` score the uplift models wrote (the incremental arbitration reads them).
 
 Regular buyers: customers with at least ``min_orders`` purchase days whose
 gaps between purchase days have a coefficient of variation (sample standard
@@ -16,6 +17,7 @@ parameters, and score names are validated identifiers rendered by sqlglot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -133,11 +135,15 @@ def _q(name: str) -> str:
 
 
 def _score_pivot(scores: list[str]) -> tuple[str, str]:
-    """The ``sc`` block (one column per score value and grade) and its select list."""
+    """The ``sc`` block (one column per score value and grade) and its select list.
+
+    An ``uplift_*`` score takes its newest row even when empty (a cleared action), others their newest value.
+    """
     cols, out = [], []
     for s in scores:
         lit = exp.Literal.string(s).sql("duckdb")
-        cols.append(f"arg_max(value, as_of) FILTER (WHERE score = {lit}) AS {_q(s)}")
+        newest = "arg_max_null" if s.startswith("uplift_") else "arg_max"
+        cols.append(f"{newest}(value, as_of) FILTER (WHERE score = {lit}) AS {_q(s)}")
         cols.append(f"arg_max(grade, as_of) FILTER (WHERE score = {lit}) AS {_q(s + '_grade')}")
         out += [f"sc.{_q(s)}", f"sc.{_q(s + '_grade')}"]
     names = ", ".join(exp.Literal.string(s).sql("duckdb") for s in scores) or "NULL"
@@ -160,13 +166,16 @@ def _value_risk(scores: list[str]) -> str:
     return f",\n  {value} AS value, {value_grade} AS value_grade, {risk} AS risk_grade"
 
 
-def base_query(cfg: SegmentsConfig, extra_columns: dict[str, str] | None = None) -> str:
+def base_query(
+    cfg: SegmentsConfig, extra_columns: dict[str, str] | None = None, extra_scores: Sequence[str] = ()
+) -> str:
     """The SQL of the attribute base (parameters ``$as_of``, ``$gap``, ``$min_orders``, ``$max_cv``).
 
     ``extra_columns`` maps a configured extra column (``segments.columns``) to the SQL that fills
-    it; a configured column without one is ``NULL``.
+    it; a configured column without one is ``NULL``. ``extra_scores`` are scores read besides
+    ``segments.scores`` (the uplift scores, :func:`uplift_scores`).
     """
-    block, score_cols = _score_pivot(list(cfg.scores))
+    block, score_cols = _score_pivot([*cfg.scores, *(s for s in extra_scores if s not in cfg.scores)])
     extras = ""
     for name, kind in cfg.columns.items():
         sql = (extra_columns or {}).get(name)
@@ -200,9 +209,15 @@ def feature_columns(con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig) -> dict
                f"AND f.as_of <= $as_of)" for c in wanted}  # fmt: skip
 
 
+def uplift_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
+    """The ``uplift_<action>`` scores stored by ``as_of`` (:mod:`cvm.scoring.uplift`): every one is an attribute."""
+    sql = "SELECT DISTINCT score FROM scores WHERE as_of <= $as_of AND starts_with(score, 'uplift_') ORDER BY 1"
+    return [str(r[0]) for r in con.execute(sql, {"as_of": as_of}).fetchall()]
+
+
 def build_base(con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date, table: str = "attrs") -> int:
     """Create (or replace) the temporary table ``table`` holding the attribute base; return its rows."""
-    sql = base_query(cfg, feature_columns(con, cfg))
+    sql = base_query(cfg, feature_columns(con, cfg), uplift_scores(con, as_of))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(table)} AS {sql}", base_params(cfg, as_of))
     return int(con.execute(f"SELECT count(*) FROM {_q(table)}").fetchall()[0][0])
 

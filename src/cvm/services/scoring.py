@@ -16,7 +16,7 @@ from cvm.risk import apply_cutoff, scored_book, stored_early_warning, write_earl
 from cvm.scoring import ScoreReport
 from cvm.scoring.lifecycle import TrainReport, compare, train, write_lifecycle_scores
 from cvm.scoring.monitor import MonitorReport, monitor
-from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.registry import MODEL_NAMES, ModelRegistry, ModelVersion
 from cvm.scoring.value import write_value_scores
 from cvm.services.workspace import Audit, Workspace, audited
 
@@ -29,6 +29,12 @@ def _scored(report: ScoreReport, call: Mapping[str, Any]) -> Audit:
 def _trained(report: TrainReport, _call: Mapping[str, Any]) -> Audit:
     tags = [f"{m['name']}-{m['version']}" for m in report.models]
     return Audit("models.train", "models", len(tags), {"versions": tags, "notes": report.notes})
+
+
+def _uplift(report: dict[str, Any], _call: Mapping[str, Any]) -> Audit:
+    trained = (report.get("trained") or {}).get("version")
+    detail = {"trained": trained, "model": report["scores"]["model"], "message": report["message"]}
+    return Audit("models.uplift", "scores", report["scores"]["rows"], detail)
 
 
 def _cutoff(path: Path, call: Mapping[str, Any]) -> Audit:
@@ -74,6 +80,13 @@ class ScoringService:
         """Train churn, default and propensity models on the data before ``as_of`` and register them."""
         return train(self.ws.offline, self.ws.root, self.ws.settings, as_of)
 
+    @audited(_uplift)
+    def uplift(self, now: datetime | None = None, actor: str | None = None) -> dict[str, Any]:
+        """The uplift loop: outcomes of the logged decisions, a new uplift model when the data allow, its scores."""
+        from cvm.services.uplift import uplift_loop
+
+        return uplift_loop(self.ws, now or datetime.now(UTC))
+
     def _registry(self) -> ModelRegistry:
         return ModelRegistry(self.ws.root)
 
@@ -91,7 +104,7 @@ class ScoringService:
 
     def champions(self) -> list[str]:
         """Names of the life-cycle models that have a champion in this workspace's registry."""
-        return sorted(self._registry().champions())
+        return sorted(n for n in self._registry().champions() if n in MODEL_NAMES)
 
     def promote(self, name: str, version: str, force: bool = False, actor: str | None = None) -> ModelVersion:
         """Make a challenger the champion after comparing both on the latest labelled window."""
@@ -99,7 +112,9 @@ class ScoringService:
         entry, current = registry.get(name, version), registry.champion(name)
         with self.ws.unit(actor) as unit:
             comparison = (
-                compare(self.ws.offline, self.ws.settings, current, entry) if current and current != entry else None
+                compare(self.ws.offline, self.ws.settings, current, entry)
+                if current and current != entry and name in MODEL_NAMES
+                else None
             )
             promoted = registry.promote(name, version, force=force, comparison=comparison)
             unit.record("models.promote", promoted.tag, 1, force=force, comparison=comparison)

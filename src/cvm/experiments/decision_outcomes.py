@@ -1,0 +1,177 @@
+"""The offline decision log and what followed each decision: the ``decision_outcomes`` table.
+
+:func:`read_decision_log` reads the decision log exported to the offline store (one row per
+:class:`~cvm.contracts.decisionlog.DecisionRecord`, the columns of ``to_dict``; ``candidates``,
+``model_versions`` and ``context`` as nested values or as JSON text). It is the one reader the uplift
+models use, so the export's layout can change in one place.
+
+:func:`build_outcomes` measures, for every logged decision whose horizon has elapsed and that has no
+outcome yet, over (decided_at, decided_at + horizon]:
+
+- ``margin``: the customer's revenue (transaction amounts plus recurring revenue, as the pilots count it,
+  :mod:`cvm.experiments.outcomes`) × ``scoring.margin_rate``, minus the chosen action's contact cost
+  (the ``cost`` of its candidate in the record; 0 for no action);
+- ``converted``: a purchase or a subscription start in the window; ``churned``: neither a purchase in the
+  window nor a subscription live at its end;
+- ``complained``: a complaint contact in the window; ``defaulted``: an invoice due in the window paid 60 or
+  more days late, or still unpaid 60 days after its due date;
+- ``unsubscribed``: ``False``: the hub keeps each customer's current consent, not when it was withdrawn.
+
+Rows already stored are never rewritten, so outcomes drawn by the demo (``source = simulated``) stay as
+they are; new ones are appended with ``source = hub``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cvm.contracts import TABLES
+from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionRecord
+from cvm.experiments.outcomes import _window
+from cvm.store import OfflineStore
+
+LOG_TABLE = "decision_log"
+OUTCOMES_TABLE = "decision_outcomes"
+DEFAULT_DAYS = 60
+_NESTED = ("candidates", "model_versions", "context")
+
+
+_FIELDS = frozenset(DecisionRecord.__dataclass_fields__)
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as :meth:`DecisionRecord.from_dict` reads it: JSON text decoded, null struct fields dropped,
+    a naive ``decided_at`` read as UTC, columns of the export's own (``logged_at``) left out."""
+    out = {k: v for k, v in row.items() if k in _FIELDS}
+    at = out.get("decided_at")
+    if isinstance(at, datetime) and at.tzinfo is None:
+        out["decided_at"] = at.replace(tzinfo=UTC)
+    for name in _NESTED:
+        value = out.get(name)
+        if isinstance(value, str):
+            value = json.loads(value)
+        if name == "candidates":
+            value = [{k: v for k, v in c.items() if v is not None or k in ("uplift", "ev_incremental", "blocked")}
+                     for c in (value or [])]  # fmt: skip
+        elif isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        out[name] = value or ({} if name != "candidates" else [])
+    return out
+
+
+def _log_parts(store: OfflineStore) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The exported log: the store's ``decision_log`` table once it has one, else its folder's Parquet files."""
+    if LOG_TABLE in TABLES:
+        yield LOG_TABLE, store.read(LOG_TABLE)
+        return
+    for path in sorted(Path(store.root / LOG_TABLE).glob("*.parquet")):
+        yield f"{LOG_TABLE}/{path.name}", pl.read_parquet(path)
+
+
+def read_decision_log(store: OfflineStore, problems: list[str] | None = None) -> list[DecisionRecord]:
+    """Every exported decision record; a row that cannot be read is left out, named (file, row, why) in ``problems``."""
+    records: list[DecisionRecord] = []
+    for source, frame in _log_parts(store):
+        for i, row in enumerate(frame.iter_rows(named=True)):
+            try:
+                records.append(DecisionRecord.from_dict(_decoded(row)))
+            except (TypeError, ValueError, KeyError) as exc:
+                if problems is not None:
+                    problems.append(f"{source} row {i + 1} ({row.get('decision_id')!r}): {exc}")
+    return records
+
+
+def contact_cost(record: DecisionRecord) -> float:
+    """The cost of the contact the record chose (0 for no action)."""
+    if record.chosen == NO_ACTION:
+        return 0.0
+    return next((c.cost for c in record.candidates if c.action == record.chosen), 0.0)
+
+
+def _defaults(store: OfflineStore, keys: pl.LazyFrame, horizon: int, now: datetime) -> pl.LazyFrame:
+    due = pl.col("due_date").cast(pl.Datetime("us", "UTC"))
+    late = pl.col("paid_date").cast(pl.Datetime("us", "UTC")) - due
+    window = (due > pl.col("assigned_at")) & (due <= pl.col("assigned_at") + pl.duration(days=horizon))
+    unpaid = pl.col("paid_date").is_null() & (pl.lit(now) - due >= pl.duration(days=DEFAULT_DAYS))
+    return (
+        keys.join(store.scan("payments"), on="customer_id")
+        .filter(window & (unpaid | (late >= pl.duration(days=DEFAULT_DAYS))))
+        .group_by("decision_id")
+        .agg(pl.lit(True).alias("defaulted"))
+    )
+
+
+def _complaints(store: OfflineStore, keys: pl.LazyFrame, horizon: int) -> pl.LazyFrame:
+    ts = pl.col("ts").cast(pl.Datetime("us", "UTC"))
+    window = (ts > pl.col("assigned_at")) & (ts <= pl.col("assigned_at") + pl.duration(days=horizon))
+    return (
+        keys.join(store.scan("contacts"), on="customer_id")
+        .filter(window & (pl.col("topic").str.to_lowercase() == "complaint"))
+        .group_by("decision_id")
+        .agg(pl.lit(True).alias("complained"))
+    )
+
+
+def build_outcomes(
+    store: OfflineStore, records: Iterable[DecisionRecord], horizon_days: int, margin_rate: float, now: datetime
+) -> pl.DataFrame:
+    """Outcome rows (``OUTCOME_COLUMNS``) of the ``records`` whose horizon has ended by ``now`` (see the module)."""
+    mature = [r for r in records if r.decided_at + timedelta(days=horizon_days) <= now]
+    if not mature:
+        return pl.DataFrame(schema={c: pl.Utf8 for c in OUTCOME_COLUMNS}).head(0).pipe(_typed)
+    keys = pl.DataFrame(
+        {
+            "decision_id": [r.decision_id for r in mature],
+            "customer_id": [r.customer_id for r in mature],
+            "chosen": [r.chosen for r in mature],
+            "assigned_at": [r.decided_at for r in mature],
+            "cost": [contact_cost(r) for r in mature],
+        },
+        schema_overrides={"assigned_at": pl.Datetime("us", "UTC")},
+    ).lazy()
+    window = _window(store, keys, None, margin_rate, 0, horizon_days, "", key="decision_id")
+    return (
+        keys.join(window, on="decision_id", how="left")
+        .join(_defaults(store, keys, horizon_days, now), on="decision_id", how="left")
+        .join(_complaints(store, keys, horizon_days), on="decision_id", how="left")
+        .select(
+            "decision_id",
+            "customer_id",
+            "chosen",
+            pl.lit(horizon_days).alias("horizon_days"),
+            (pl.col("revenue").fill_null(0.0) * margin_rate - pl.col("cost")).alias("margin"),
+            (pl.col("conversion").fill_null(0.0) > 0).alias("converted"),
+            (pl.col("retention").fill_null(0.0) == 0).alias("churned"),
+            pl.col("defaulted").fill_null(False),
+            pl.lit(False).alias("unsubscribed"),
+            pl.col("complained").fill_null(False),
+            pl.lit("hub").alias("source"),
+        )
+        .collect()
+        .pipe(_typed)
+    )
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    types: dict[str, pl.DataType] = {"horizon_days": pl.Int64(), "margin": pl.Float64()}
+    types |= {c: pl.Boolean() for c in ("converted", "churned", "defaulted", "unsubscribed", "complained")}
+    return frame.with_columns(pl.col(c).cast(t) for c, t in types.items()).select(OUTCOME_COLUMNS)
+
+
+def refresh_outcomes(
+    store: OfflineStore, records: Sequence[DecisionRecord], horizon_days: int, margin_rate: float, now: datetime
+) -> dict[str, int]:
+    """Append the outcomes of the matured decisions that have none yet; stored rows are never rewritten."""
+    known = set(store.read(OUTCOMES_TABLE, ["decision_id"])["decision_id"].to_list())
+    todo = [r for r in records if r.decision_id not in known]
+    rows = build_outcomes(store, todo, horizon_days, margin_rate, now)
+    if rows.height:
+        with store.transaction() as tx:
+            tx.append(OUTCOMES_TABLE, rows)
+    return {"decisions": len(records), "stored": len(known), "added": rows.height, "waiting": len(todo) - rows.height}

@@ -1,0 +1,276 @@
+"""Multi-treatment uplift: the incremental outcome of each action against no action, from logged decisions.
+
+:class:`MultiUplift` is the doubly robust learner (DR-learner; Kennedy 2020, "Towards optimal doubly robust
+estimation of heterogeneous causal effects", arXiv:2004.14497) on LightGBM (Ke et al. 2017), one contrast per
+action ``a`` against the baseline (``"none"``: no action), trained from decisions whose choice was randomised
+with a known (logged) probability:
+
+1. nuisance models of the outcome, cross-fitted over ``folds`` folds: μ₀(x) on the rows where the baseline was
+   chosen, μₐ(x) on the rows where ``a`` was chosen; each row is predicted by models that did not see it;
+2. the DR pseudo-outcome of every row where ``a`` was a candidate, with πᵢ the logged probability of the choice
+   the policy made for that row (floored at ``min_propensity``)::
+
+       φᵢ = μₐ(xᵢ) − μ₀(xᵢ) + 1[Aᵢ = a]·(yᵢ − μₐ(xᵢ))/πᵢ − 1[Aᵢ = none]·(yᵢ − μ₀(xᵢ))/πᵢ
+
+   (a row where another action was chosen contributes its plug-in μₐ − μ₀ only);
+3. the uplift τₐ(x) is a LightGBM regression of φ on x.
+
+The logged probability is all the learner needs of the policy: it is the true probability of the logged choice,
+so the correction terms are unbiased whatever the logging policy favoured (a policy that contacts the customers
+who would buy anyway confounds a two-model learner, not this one). ``y`` is any outcome in currency, here the
+margin over the horizon net of the contact's cost.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> x = pd.DataFrame({"age": rng.uniform(0, 1, 2000)})
+>>> chosen = np.where(rng.random(2000) < 0.5, "mail", "none")
+>>> y = 10 * x["age"].to_numpy() * (chosen == "mail") + rng.normal(0, 1, 2000)
+>>> model = MultiUplift(n_estimators=50).fit(x, y, chosen, np.full(2000, 0.5))
+>>> tau = model.predict(pd.DataFrame({"age": [0.1, 0.9]}))["mail"]
+>>> bool(tau[1] > tau[0])
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+from typing import Any, ClassVar, Self
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from cvm.models.base import Estimator, Interval
+from cvm.models.tabular import TabularSchema, check_meta, meta_record, to_pandas, window_of
+
+FORMAT = 1
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def dr_pseudo_outcome(
+    y: Any, treated: Any, control: Any, propensity: Any, mu_treated: Any, mu_control: Any
+) -> FloatArray:
+    """The DR pseudo-outcome φ of the module docstring, row by row.
+
+    Examples
+    --------
+    >>> dr_pseudo_outcome([5.0, 1.0, 2.0], [1, 0, 0], [0, 1, 0], [0.5, 0.25, 0.5], [4.0, 4.0, 4.0], [1.0, 1.0, 1.0])
+    array([5., 3., 3.])
+    """
+    ya, pa = np.asarray(y, dtype=np.float64), np.asarray(propensity, dtype=np.float64)
+    ta, ca = np.asarray(treated, dtype=bool), np.asarray(control, dtype=bool)
+    m1, m0 = np.asarray(mu_treated, dtype=np.float64), np.asarray(mu_control, dtype=np.float64)
+    return np.asarray(m1 - m0 + np.where(ta, (ya - m1) / pa, 0.0) - np.where(ca, (ya - m0) / pa, 0.0))
+
+
+class MultiUplift(Estimator):
+    """Doubly robust multi-treatment uplift (each action against ``baseline``); see the module docstring.
+
+    Parameters
+    ----------
+    baseline
+        The choice every action is compared with (``"none"``: no action).
+    folds
+        Cross-fitting folds of the nuisance models.
+    min_propensity
+        Floor of the logged probabilities in the pseudo-outcome (limits the variance of rare choices).
+    min_rows
+        Fewest rows an action (and the baseline) needs among the training rows; an action with fewer is left
+        out (``skipped_`` says why).
+    n_estimators, learning_rate, num_leaves, min_child_samples
+        LightGBM settings of every model (nuisance and final).
+    random_state, n_jobs
+        Seed of the folds and of LightGBM; LightGBM threads (0: its default).
+    """
+
+    model_name: ClassVar[str] = "uplift_multi"
+    _fitted_attribute: ClassVar[str] = "boosters_"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": [str],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "min_propensity": [Interval(Real, 0, 1, closed="neither")],
+        "min_rows": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
+        "num_leaves": [Interval(Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        baseline: str = "none",
+        folds: int = 5,
+        min_propensity: float = 0.01,
+        min_rows: int = 20,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        random_state: int = 0,
+        n_jobs: int = 0,
+    ) -> None:
+        self.baseline = baseline
+        self.folds = folds
+        self.min_propensity = min_propensity
+        self.min_rows = min_rows
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "regression",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+        }
+
+    def _booster(self, data: pd.DataFrame, target: FloatArray) -> lgb.Booster:
+        train = lgb.Dataset(data, target, params={"verbosity": -1}, free_raw_data=True)
+        return lgb.train(self._params(), train, num_boost_round=self.n_estimators)
+
+    def _cross_fit(self, data: pd.DataFrame, y: FloatArray, arm: np.ndarray, fold: np.ndarray) -> FloatArray:
+        """Out-of-fold predictions for every row of a model of ``y`` fitted on the rows of ``arm``."""
+        out = np.empty(len(data), dtype=np.float64)
+        for k in range(self.folds):
+            fit_rows, rows = arm & (fold != k), fold == k
+            if fit_rows.sum() < 2:  # a thin fold: the arm's mean stands in for the model
+                out[rows] = float(y[arm].mean())
+                continue
+            out[rows] = self._booster(data[fit_rows], y[fit_rows]).predict(data[rows], num_threads=self.n_jobs)
+        return out
+
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        chosen: Any,
+        propensity: Any,
+        *,
+        eligible: Mapping[str, Any] | None = None,
+        actions: Sequence[str] | None = None,
+        training_window: tuple[Any, Any] | None = None,
+    ) -> Self:
+        """Fit one uplift model per action; returns ``self``.
+
+        Parameters
+        ----------
+        x
+            Customer features at decision time (pandas or polars frame), one row per logged decision.
+        y
+            Outcome per row (margin over the horizon, currency).
+        chosen
+            The logged choice per row (an action id or ``baseline``).
+        propensity
+            The logged probability of that choice, in (0, 1].
+        eligible
+            Action → boolean per row: was the action a candidate of that decision (default: everywhere).
+        actions
+            The actions to model (default: every logged choice but the baseline).
+        training_window
+            Recorded in the saved metadata.
+        """
+        self._check_params()
+        frame = to_pandas(x)
+        ya = np.asarray(y, dtype=np.float64).ravel()
+        choice = np.asarray(chosen, dtype=object).astype(str)
+        prob = np.asarray(propensity, dtype=np.float64).ravel()
+        if not (len(frame) == ya.size == choice.size == prob.size):
+            raise ValueError(f"x has {len(frame)} rows, y {ya.size}, chosen {choice.size}, propensity {prob.size}")
+        if np.isnan(ya).any():
+            raise ValueError("y has missing outcomes; drop those rows first")
+        if np.isnan(prob).any() or (prob <= 0).any() or (prob > 1).any():
+            raise ValueError("propensity must lie in (0, 1] on every row (the logged probability of the choice)")
+        control = choice == self.baseline
+        if control.sum() < self.min_rows:
+            raise ValueError(
+                f"{int(control.sum())} rows chose {self.baseline!r}; the baseline needs min_rows={self.min_rows}"
+            )
+        schema = TabularSchema.learn(frame)
+        data = schema.transform(frame)
+        fold = np.random.default_rng(self.random_state).permutation(len(data)) % self.folds
+        pi = np.maximum(prob, self.min_propensity)
+        mu0 = self._cross_fit(data, ya, control, fold)
+        wanted = sorted(set(choice) - {self.baseline}) if actions is None else list(actions)
+        boosters: dict[str, lgb.Booster] = {}
+        counts: dict[str, dict[str, int]] = {}
+        skipped: dict[str, str] = {}
+        for action in wanted:
+            treated = choice == action
+            rows = np.ones(len(data), dtype=bool)
+            if eligible is not None and action in eligible:
+                rows = np.asarray(eligible[action], dtype=bool).ravel() | treated
+            if treated.sum() < self.min_rows:
+                skipped[action] = f"{int(treated.sum())} rows chose it, fewer than min_rows={self.min_rows}"
+                continue
+            mu1 = self._cross_fit(data, ya, treated, fold)
+            phi = dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0)
+            boosters[action] = self._booster(data[rows], phi[rows])
+            counts[action] = {
+                "treated": int(treated.sum()),
+                "control": int((control & rows).sum()),
+                "rows": int(rows.sum()),
+            }
+        if not boosters:
+            why = "; ".join(f"{a}: {r}" for a, r in skipped.items()) or "no action was logged"
+            raise ValueError(f"no action has min_rows={self.min_rows} rows ({why})")
+        self.schema_, self.boosters_ = schema, boosters
+        self.actions_, self.counts_, self.skipped_ = list(boosters), counts, skipped
+        self.features_ = schema.columns
+        self.training_window_ = window_of(training_window)
+        return self
+
+    def predict(self, x: Any) -> pd.DataFrame:
+        """Predicted uplift against the baseline, one column per action (index of ``x``)."""
+        self._check_fitted()
+        frame = to_pandas(x)
+        data = self.schema_.transform(frame)
+        out = {
+            a: np.asarray(b.predict(data, num_threads=self.n_jobs), dtype=np.float64) for a, b in self.boosters_.items()
+        }
+        return pd.DataFrame(out, index=frame.index, columns=self.actions_)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata, ``state`` (schema, actions, counts) and one LightGBM text sidecar per action."""
+        self._check_fitted()
+        meta = {
+            "parameters": self.get_params(deep=False),
+            "training_window": self.training_window_,
+            "features": self.features_,
+            "metrics": {"counts": self.counts_, "skipped": self.skipped_},
+        }
+        doc = meta_record(self.model_name, FORMAT, meta)
+        doc["state"] = {"schema": self.schema_.to_dict(), "actions": self.actions_, "counts": self.counts_,
+                        "skipped": self.skipped_}  # fmt: skip
+        doc["sidecars"] = {f"uplift_{k}.txt": self.boosters_[a].model_to_string() for k, a in enumerate(self.actions_)}
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Self:
+        """A model from :meth:`to_dict`'s document; one lacking a field or a booster is refused."""
+        doc = check_meta(doc, cls.model_name, FORMAT, extra=("state", "sidecars"))
+        state, sidecars = doc["state"], doc["sidecars"]
+        actions = [str(a) for a in state["actions"]]
+        missing = [f"uplift_{k}.txt" for k in range(len(actions)) if f"uplift_{k}.txt" not in sidecars]
+        if missing:
+            raise ValueError(f"saved uplift model lacks {', '.join(missing)}; refusing to load it")
+        model = cls(**doc["parameters"])
+        model.schema_ = TabularSchema.from_dict(state["schema"])
+        model.boosters_ = {a: lgb.Booster(model_str=sidecars[f"uplift_{k}.txt"]) for k, a in enumerate(actions)}
+        model.actions_, model.counts_ = actions, {str(k): dict(v) for k, v in state["counts"].items()}
+        model.skipped_ = {str(k): str(v) for k, v in state.get("skipped", {}).items()}
+        model.features_ = model.schema_.columns
+        model.training_window_ = doc["training_window"]
+        return model

@@ -1,0 +1,175 @@
+"""Training the uplift model from the decision log: data, held-out calibration, gate and registry.
+
+The training rows are the logged decisions whose choice was randomised (a logged probability strictly
+between 0 and 1: exploration, or a policy that mixes it in) and whose outcome is known
+(:mod:`cvm.experiments.decision_outcomes`). Features are the record's ``context`` (the customer's numeric
+attributes at decision time; earlier ``uplift_*`` attributes are left out, so a model never learns from
+another's predictions). An action is modelled when it has ``plans.uplift.min_randomised`` randomised decisions
+in which it was an eligible candidate and either it or no action was chosen.
+
+The latest ``plans.uplift.holdout_share`` of the decisions (by ``decided_at``) is held out. On it each action
+is measured with the one Qini coefficient and uplift at k of :mod:`cvm.experiments.uplift`, over the
+decisions of the ``explore`` rung (uniformly randomised, so the two arms are comparable) when both arms have
+some there, else over all held-out randomised decisions of the action and of no action. The version is
+registered as ``uplift`` with :func:`cvm.scoring.gate.uplift_gate`'s verdict.
+
+Imports from a sibling stage: :mod:`cvm.experiments.uplift` (the Qini coefficient and uplift at k): the uplift
+models are measured with the one definition the pilots use, never a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from cvm.config.uplift import UpliftConfig
+from cvm.contracts.decisionlog import NO_ACTION, DecisionRecord
+from cvm.experiments.uplift import qini_coefficient, uplift_at_k
+from cvm.models.uplift_multi import MultiUplift
+from cvm.scoring.gate import uplift_gate
+from cvm.scoring.registry import ModelRegistry, ModelVersion
+
+NAME = "uplift"
+UPLIFT_PREFIX = "uplift_"
+MIN_ARM = 10
+"""Fewest held-out explore decisions per arm before the Qini is measured on the explore rung alone."""
+
+
+@dataclass(frozen=True)
+class UpliftData:
+    """Randomised decisions with outcomes, in decision-time order, as arrays."""
+
+    ids: list[str]
+    x: pd.DataFrame
+    y: np.ndarray[Any, np.dtype[np.float64]]
+    chosen: np.ndarray[Any, Any]
+    propensity: np.ndarray[Any, np.dtype[np.float64]]
+    explore: np.ndarray[Any, np.dtype[np.bool_]]
+    eligible: dict[str, np.ndarray[Any, np.dtype[np.bool_]]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> UpliftData:
+        """The rows of ``mask``."""
+        return UpliftData(
+            [i for i, keep in zip(self.ids, mask, strict=True) if keep],
+            self.x[mask].reset_index(drop=True),
+            self.y[mask],
+            self.chosen[mask],
+            self.propensity[mask],
+            self.explore[mask],
+            {a: e[mask] for a, e in self.eligible.items()},
+        )
+
+    def arms(self, action: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Rows where ``action`` was eligible and either it or no action was chosen."""
+        return self.eligible[action] & np.isin(self.chosen, (action, NO_ACTION))
+
+    def randomised(self) -> dict[str, int]:
+        """Randomised decisions per action (its own and no action's, where it was eligible)."""
+        return {a: int(self.arms(a).sum()) for a in sorted(self.eligible)}
+
+    def fingerprint(self) -> str:
+        """A short hash of the decision ids: equal data, equal fingerprint."""
+        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
+
+
+def training_data(records: Sequence[DecisionRecord], outcomes: pl.DataFrame) -> UpliftData:
+    """The randomised ``records`` that have an outcome, joined to its margin, oldest first."""
+    margin = dict(zip(outcomes["decision_id"].to_list(), outcomes["margin"].to_list(), strict=True))
+    kept = sorted(
+        (r for r in records if 0.0 < r.probability < 1.0 and margin.get(r.decision_id) is not None),
+        key=lambda r: (r.decided_at, r.decision_id),
+    )
+    features = sorted({k for r in kept for k in r.context if not k.startswith(UPLIFT_PREFIX)})
+    x = pd.DataFrame([{k: r.context.get(k, np.nan) for k in features} for r in kept], columns=features, dtype=float)
+    actions = sorted({c.action for r in kept for c in r.candidates if c.eligible and c.action != NO_ACTION})
+    eligible = {a: np.array([any(c.action == a and c.eligible for c in r.candidates) for r in kept], bool)
+                for a in actions}  # fmt: skip
+    return UpliftData(
+        ids=[r.decision_id for r in kept],
+        x=x,
+        y=np.array([margin[r.decision_id] for r in kept], dtype=np.float64),
+        chosen=np.array([r.chosen for r in kept], dtype=object),
+        propensity=np.array([r.probability for r in kept], dtype=np.float64),
+        explore=np.array([r.rung == "explore" for r in kept], dtype=bool),
+        eligible=eligible,
+    )
+
+
+def split(data: UpliftData, share: float) -> tuple[UpliftData, UpliftData]:
+    """The oldest ``1 − share`` of the rows for training, the latest ``share`` held out."""
+    cut = len(data) - math.ceil(share * len(data))
+    first = np.arange(len(data)) < cut
+    return data.rows(first), data.rows(~first)
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
+
+
+def calibration(model: MultiUplift, held: UpliftData, top_fraction: float) -> dict[str, dict[str, Any]]:
+    """Held-out Qini coefficient and uplift at ``top_fraction`` of each modelled action (see the module)."""
+    out: dict[str, dict[str, Any]] = {}
+    for action in model.actions_:
+        rows = held.arms(action) if action in held.eligible else np.zeros(len(held), bool)
+        treated = held.chosen == action
+        explore = rows & held.explore
+        if min(int((explore & treated).sum()), int((explore & ~treated).sum())) >= MIN_ARM:
+            rows, on = explore, "explore"
+        else:
+            on = "randomised"
+        metrics: dict[str, Any] = {"held_out": int(rows.sum()), "measured_on": on, "qini": None, "uplift_at_k": None}
+        if rows.any() and treated[rows].any() and (~treated[rows]).any():
+            score = model.predict(held.x[rows])[action].to_numpy()
+            metrics["qini"] = _finite(qini_coefficient(held.y[rows], treated[rows], score))
+            metrics["uplift_at_k"] = _finite(uplift_at_k(held.y[rows], treated[rows], score, top_fraction))
+        out[action] = metrics
+    return out
+
+
+def fit_and_register(
+    registry: ModelRegistry, data: UpliftData, cfg: UpliftConfig, data_hash: str, window: tuple[str, str]
+) -> ModelVersion:
+    """Fit the actions with enough randomised decisions, measure them on the held-out logs, register the version."""
+    counts = data.randomised()
+    wanted = [a for a, n in counts.items() if n >= cfg.min_randomised]
+    train, held = split(data, cfg.holdout_share)
+    model = MultiUplift(n_estimators=cfg.n_estimators, min_propensity=cfg.min_propensity, n_jobs=1)
+    model.fit(train.x, train.y, train.chosen, train.propensity, eligible=train.eligible, actions=wanted,
+              training_window=window)  # fmt: skip
+    metrics = calibration(model, held, cfg.top_fraction)
+    for action, m in metrics.items():
+        m["randomised"] = counts[action]
+    meta: dict[str, Any] = {
+        "training_window": {
+            "decided_from": window[0],
+            "decided_until": window[1],
+            "rows": len(train),
+            "held_out": len(held),
+            "horizon_days": cfg.horizon_days,
+        },
+        "features": list(model.features_),
+        "actions": list(model.actions_),
+        "data_hash": data_hash,
+        "metrics": {"actions": metrics, "skipped": dict(model.skipped_)},
+        "gate": uplift_gate(metrics, len(data), cfg.min_randomised),
+    }
+    return registry.register(NAME, model, meta, eligible=meta["gate"]["passed"])
+
+
+def mean_qini(entry: ModelVersion, model: MultiUplift, held: UpliftData, top_fraction: float) -> float:
+    """Mean held-out Qini over the actions ``entry``'s gate passed (−inf when none can be measured)."""
+    passed = {a for a, v in entry.meta.get("gate", {}).get("actions", {}).items() if v.get("passed")}
+    values = [
+        m["qini"] for a, m in calibration(model, held, top_fraction).items() if a in passed and m["qini"] is not None
+    ]
+    return float(np.mean(values)) if values else -math.inf

@@ -1,0 +1,222 @@
+"""The uplift loop on a real workspace: decision log → outcomes → train → gate → uplift_<action> attributes.
+
+The hub holds customers whose response to ``mail`` is known by construction: long-tenure customers are
+persuadables (+100 revenue), short-tenure ones sleeping dogs (−30). Half of them were mailed at random
+120 days ago (the explore rung, probability 0.5), and the log is read from the offline folder
+``decision_log`` as h-log's export writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from cvm.contracts.decisionlog import CandidateTerms, DecisionRecord
+from cvm.engine import Engine
+from cvm.experiments.decision_outcomes import read_decision_log
+from cvm.scoring.uplift import fallback_message
+from cvm.segments.refresh import segment_base
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DECIDED = NOW - timedelta(days=120)
+MAIL = CandidateTerms("mail", "winback", "mail", "email", "sell", 0.2, 100.0, 0.3, 1.0, 5.0)
+
+
+def _settings(ws: Path, **uplift: Any) -> None:
+    path = ws / "cvm.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["plans"]["uplift"].update(uplift)
+    path.write_text(yaml.safe_dump(data))
+
+
+def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
+    """Customers, their transactions after a randomised decision, and the decision log (written as Parquet)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"C{i:05d}" for i in range(n)]
+    acquired = [DECIDED.date() - timedelta(days=int(d)) for d in rng.integers(30, 1000, n)]
+    mailed = rng.random(n) < 0.5
+    records, amounts = [], []
+    for i, cid in enumerate(ids):
+        tenure = (DECIDED.date() - acquired[i]).days
+        effect = 100.0 if tenure > 500 else -30.0
+        amounts.append(float(rng.uniform(50, 150) + (effect if mailed[i] else 0.0)))
+        records.append(
+            DecisionRecord(
+                decision_id=f"D{i:05d}",
+                customer_id=cid,
+                decided_at=DECIDED,
+                path="batch",
+                arbitration="propensity",
+                policy_version="p1",
+                rung="explore",
+                chosen="mail" if mailed[i] else "none",
+                probability=0.5,
+                candidates=(MAIL,),
+                context={"tenure_days": float(tenure)},
+                exploration=0.1,
+            )
+        )
+    customers = pl.DataFrame({"customer_id": ids, "acquired_at": acquired, "kind": ["B2C"] * n})
+    tx = pl.DataFrame(
+        {
+            "transaction_id": [f"T{i:05d}" for i in range(n)],
+            "customer_id": ids,
+            "ts": [DECIDED + timedelta(days=10)] * n,
+            "amount": amounts,
+        }
+    )
+    with engine.offline.transaction() as t:
+        t.append("customers", customers)
+        t.append("transactions", tx)
+    _log(engine, records, "part-0")
+    return records
+
+
+def _log(engine: Engine, records: list[DecisionRecord], name: str) -> None:
+    """Write records as h-log's export does: JSON text for the nested columns."""
+    rows = [
+        {**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")}}
+        for r in records
+    ]
+    folder = engine.offline.root / "decision_log"
+    folder.mkdir(exist_ok=True)
+    pl.DataFrame(rows).write_parquet(folder / f"{name}.parquet")
+
+
+@pytest.fixture
+def small(workspace: Path) -> Iterator[Engine]:
+    _settings(workspace, n_estimators=40, min_randomised=300)
+    eng = Engine.open(workspace)
+    yield eng
+    eng.close()
+
+
+def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> None:
+    records = _hub(small, 1200)
+    simulated = {"decision_id": "D00000", "customer_id": "C00000", "chosen": "none", "horizon_days": 90,
+                 "margin": 999.0, "source": "simulated"}  # fmt: skip
+    retired = {"customer_id": "C00000", "as_of": NOW.date() - timedelta(days=1), "score": "uplift_retired",
+               "value": 5.0, "model_version": "uplift-v0"}  # fmt: skip
+    due = (DECIDED + timedelta(days=20)).date()
+    payments = pl.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I3"],
+            "customer_id": ["C00002", "C00003", "C00004"],
+            "due_date": [due, due, DECIDED.date() - timedelta(days=5)],  # C00004's falls due before the decision
+            "paid_date": [None, due + timedelta(days=10), None],
+            "amount": [50.0, 50.0, 50.0],
+        }
+    )
+    complaint = {"contact_id": "K1", "customer_id": "C00005", "ts": DECIDED + timedelta(days=3), "channel": "phone",
+                 "direction": "inbound", "topic": "complaint", "outcome": "open"}  # fmt: skip
+    with small.offline.transaction() as t:
+        t.append("decision_outcomes", pl.DataFrame([simulated]))
+        t.append("scores", pl.DataFrame([retired]))
+        t.append("payments", payments)
+        t.append("contacts", pl.DataFrame([complaint]))
+
+    report = small.scoring.uplift(now=NOW)
+
+    outcomes = small.offline.read("decision_outcomes")
+    assert outcomes.height == 1200
+    assert report["outcomes"]["added"] == 1199
+    kept = outcomes.filter(pl.col("decision_id") == "D00000").row(0, named=True)
+    assert (kept["margin"], kept["source"]) == (999.0, "simulated")
+    tx = small.offline.read("transactions").filter(pl.col("customer_id") == "C00001")["amount"][0]
+    row = outcomes.filter(pl.col("decision_id") == "D00001").row(0, named=True)
+    cost = 1.0 if records[1].chosen == "mail" else 0.0
+    assert row["margin"] == pytest.approx(tx * 0.3 - cost)
+    assert row["source"] == "hub"
+    assert row["converted"]
+
+    flags = outcomes.sort("decision_id").select("defaulted", "complained", "churned").head(6).rows()
+    # C00002 never paid an invoice due in the window (default); C00003 paid 10 days late; C00004's invoice fell due
+    # before the decision; C00005 complained in the window; everyone bought in the window (not churned)
+    assert flags[1:] == [(False, False, False), (True, False, False), (False, False, False), (False, False, False),
+                         (False, True, False)]  # fmt: skip
+
+    trained = report["trained"]
+    assert trained["status"] == "champion"
+    assert trained["gate"]["passed"]
+    assert trained["gate"]["actions"]["mail"]["qini"] > 0
+    assert report["message"] == "uplift: uplift-v1 scored uplift_mail"
+
+    scores = small.offline.read("scores").filter(pl.col("score") == "uplift_mail")
+    assert scores.height == 1200
+    assert set(scores["model_version"]) == {"uplift-v1"}
+    con = small.offline.connect()
+    try:
+        segment_base(con, small.settings.segments, NOW.date())
+        base = con.sql("SELECT customer_id, tenure_days, uplift_mail, uplift_retired FROM segmented").pl()
+    finally:
+        con.close()
+    old = base.filter(pl.col("tenure_days") > 750)["uplift_mail"].mean()  # tenure today = at decision + 120
+    young = base.filter(pl.col("tenure_days") < 550)["uplift_mail"].mean()
+    assert old > 15 > 0 > young  # persuadables (+30 margin) above sleeping dogs (−9 margin)
+    # an action no champion passes any more is cleared, so decide falls back to its propensity value
+    assert report["scores"]["cleared"] == ["uplift_retired"]
+    assert base["uplift_retired"].null_count() == base.height
+
+    earlier = [replace(r, decision_id="E" + r.decision_id, decided_at=DECIDED - timedelta(days=1)) for r in records]
+    _log(small, earlier[:400], "part-1")  # more randomised decisions: a new version, compared on the held-out Qini
+    more = small.scoring.uplift(now=NOW)["trained"]
+    comparison = more["comparison"]
+    assert more["version"] == "uplift-v2"
+    assert comparison["metric"] == "qini"
+    won = comparison["challenger_qini"] >= comparison["champion_qini"]
+    assert more["status"] == ("champion" if won else "challenger")
+
+    again = small.scoring.uplift(now=NOW)
+    assert again["trained"] is None
+    assert "uplift: no new randomised decisions since uplift-v2" in again["notes"]
+
+
+def test_too_few_randomised_decisions_fall_back_to_the_propensity_policy(engine: Engine) -> None:
+    _hub(engine, 40)
+    report = engine.run().to_dict()["uplift"]
+    assert report["message"] == fallback_message(40, 500)
+    assert report["message"] == "uplift: not enough randomised decisions (40 < 500): the propensity policy decides"
+    assert report["trained"] is None
+    assert report["scores"]["rows"] == 0
+    scores = engine.offline.read("scores")
+    assert scores.filter(pl.col("score").str.starts_with("uplift_")).height == 0
+
+
+def test_the_reader_accepts_nested_and_json_columns_and_names_bad_rows(engine: Engine) -> None:
+    record = DecisionRecord(
+        decision_id="D1", customer_id="C1", decided_at=DECIDED, path="realtime", arbitration="incremental",
+        policy_version="p", rung="exploit", chosen="none", probability=0.9, candidates=(MAIL,),
+        model_versions={"uplift": "uplift-v1"}, context={"clv": 12.5},
+    )  # fmt: skip
+    nested = pl.DataFrame([record.to_dict()])
+    exported = {
+        **record.to_dict(),
+        "decision_id": "D3",
+        "decided_at": DECIDED.replace(tzinfo=None),
+        "logged_at": NOW,
+        **{k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")},
+    }
+    text = pl.DataFrame([{**record.to_dict(), "decision_id": "D2", "context": json.dumps({"clv": 1.0}),
+                          "candidates": json.dumps([{"action": "mail"}])}])  # fmt: skip
+    folder = engine.offline.root / "decision_log"
+    folder.mkdir(exist_ok=True)
+    nested.write_parquet(folder / "a.parquet")
+    text.write_parquet(folder / "b.parquet")
+    # as h-log's export writes it: JSON text columns, a naive UTC timestamp and its own logged_at column
+    texts = {k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")}
+    exported = {**record.to_dict(), **texts, "decision_id": "D3", "decided_at": DECIDED.replace(tzinfo=None)}
+    pl.DataFrame([{**exported, "logged_at": NOW}]).write_parquet(folder / "c.parquet")
+    problems: list[str] = []
+    read = read_decision_log(engine.offline, problems)
+    assert read == [record, DecisionRecord.from_dict({**record.to_dict(), "decision_id": "D3"})]
+    assert len(problems) == 1
+    assert problems[0].startswith("decision_log/b.parquet row 1 ('D2'):")
