@@ -22,7 +22,7 @@ from cvm.config import plan_defaults as defaults
 from cvm.rules import ExpressionError, Kind, compile_rule
 
 Channel = Literal["email", "sms", "phone", "visit", "mail", "crm_task"]
-Objective = Literal["inform", "sell", "give", "ask", "propose"]
+Objective = Literal["inform", "sell", "give", "ask", "propose", "end"]  # end: waits for a person's confirmation
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 MessageKind = Literal["marketing", "service", "transactional"]
 TriggerType = Literal[

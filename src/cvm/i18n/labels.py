@@ -84,6 +84,7 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "give": NP_("objective", "give"),
         "ask": NP_("objective", "ask"),
         "propose": NP_("objective", "propose"),
+        "end": NP_("objective", "end the relationship"),
     },
     "status": {
         "pending": NP_("status", "pending"),
@@ -91,6 +92,8 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "sent": NP_("status", "sent"),
         "delivered": NP_("status", "delivered"),
         "dead": NP_("status", "dead"),
+        "awaiting_confirmation": NP_("status", "awaiting confirmation"),
+        "rejected": NP_("status", "rejected"),
         "in_flight": NP_("status", "in flight"),
         "failed": NP_("status", "failed"),
         "running": NP_("status", "running"),
