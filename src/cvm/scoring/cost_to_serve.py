@@ -31,10 +31,11 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from cvm.config.plan_defaults import NET_VALUE_SCORES
 from cvm.config.settings import CostToServeSettings
 from cvm.scoring.inputs import WINDOW_DAYS, PointInTime, end_of_day
 
-NET_SCORES = ("margin_12m", "cost_to_serve_12m", "net_margin_12m", "net_clv")
+NET_SCORES = NET_VALUE_SCORES  # margin_12m, cost_to_serve_12m, net_margin_12m, net_clv
 GRADED_NET = ("net_margin_12m", "net_clv")  # graded like the CLV (a value not above the floors is low)
 COMPONENTS = ("contact", "complaint", "reminder", "late", "bad_debt")
 _COUNTED = {"contact": "contacts", "complaint": "complaints", "reminder": "reminders", "late": "late payments"}
