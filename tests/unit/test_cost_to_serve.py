@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -130,3 +131,25 @@ def test_settings_refuse_a_negative_cost_and_the_template_has_the_block() -> Non
     from cvm.config import render_template
 
     assert "  cost_to_serve:\n    contact: {}\n    other_contact: 1.0" in render_template(Settings())
+
+
+def test_the_stored_hub_gives_the_same_costs_point_in_time(tmp_path: Path) -> None:
+    from cvm.scoring.inputs import load_point_in_time
+    from cvm.store import OfflineStore
+
+    hub = _hub()
+    store = OfflineStore(tmp_path / "offline")
+    store.create()
+    n_tx, n_contacts = hub.transactions.height, hub.contacts.height
+    late_contact = pl.DataFrame(  # after as_of: not known yet
+        {"customer_id": ["A"], "ts": [_ts(2025, 7, 1)], "channel": ["visit"], "topic": ["complaint"]}
+    )
+    with store.transaction() as tx:
+        tx.append("customers", hub.customers)
+        tx.append("transactions", hub.transactions.with_columns(pl.Series("transaction_id", map(str, range(n_tx)))))
+        contacts = pl.concat([hub.contacts, late_contact])
+        tx.append("contacts", contacts.with_columns(pl.Series("contact_id", map(str, range(n_contacts + 1)))))
+        tx.append("payments", hub.payments.with_columns(pl.Series("invoice_id", ["i1", "i2", "i3"])))
+    loaded = cost_to_serve(load_point_in_time(store, AS_OF), CostToServeSettings(), PRICES, margin_rate=0.3)
+    assert loaded["cost_to_serve_12m"].to_dict() == {"A": 27.01, "B": 91.01, "C": 0.0}
+    assert loaded["net_margin_12m"].to_dict() == {"A": 32.99, "B": -81.01, "C": 0.0}
