@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from cvm.api import create_app
@@ -82,3 +83,28 @@ def test_the_api_confirms_and_rejects_for_admins_only(any_engine: Engine) -> Non
         counts = client.get("/actions/summary", headers=analyst).json()["requests"]
         by_channel = {r["channel"]: (r["pending"], r["rejected"], r["awaiting_confirmation"]) for r in counts}
         assert by_channel == {"crm_task": (1, 1, 0), "email": (1, 0, 0)}
+
+
+def test_the_migration_keeps_old_requests_and_refuses_to_drop_a_pending_decision(online_url: str) -> None:
+    from alembic import command
+
+    from cvm.store import OnlineStore
+    from cvm.store.online import _alembic_config
+
+    store = OnlineStore(online_url)
+    cfg = _alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        enqueue(conn, [action("C1", "old")], now=T0)  # written before: stays pending
+    store.migrate()
+    with write_transaction(store) as conn:
+        enqueue(conn, [action("C1", "new", objective="end")], now=T0)
+    with store.engine.begin() as conn:
+        rows = dict(conn.exec_driver_sql("SELECT idempotency_key, status FROM action_requests").fetchall())
+    assert rows == {"old": "pending", "new": "awaiting_confirmation"}
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        with pytest.raises(RuntimeError, match="await confirmation or were rejected"):
+            command.downgrade(cfg, "0006")
+    store.engine.dispose()
