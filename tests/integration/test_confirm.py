@@ -6,6 +6,7 @@ Real worker, real signed-webhook receiver on a loopback port, real API server, o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from cvm.api import create_app
 from cvm.delivery import enqueue, write_transaction
 from cvm.engine import Engine
+from tests.conftest import CUSTOMERS_CSV, write
 from tests.integration.test_outbox import T0, Receiver, action, fast_settings, make_worker, request_rows
 from tests.serving import serve
 
@@ -108,3 +110,13 @@ def test_the_migration_keeps_old_requests_and_refuses_to_drop_a_pending_decision
         with pytest.raises(RuntimeError, match="await confirmation or were rejected"):
             command.downgrade(cfg, "0006")
     store.engine.dispose()
+
+
+def test_erasing_the_customer_stops_an_action_awaiting_confirmation(any_engine: Engine, tmp_path: Path) -> None:
+    any_engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
+    ids = _enqueue_ends(any_engine)
+    any_engine.customers.erase("C1")
+    [erased] = [r for r in request_rows(any_engine) if r["id"] == ids["end-1"]]
+    assert (erased["status"], erased["last_error"]) == ("dead", "customer erased")
+    with pytest.raises(ValueError, match="is dead"):
+        any_engine.delivery.confirm_action(ids["end-1"])  # nobody can send it afterwards
