@@ -201,6 +201,9 @@ def test_customer_page_shows_the_next_best_action_and_the_actions(analyst: tuple
     rows = page.get_by_test_id("customer-action")
     assert [rows.nth(i).get_attribute("data-id") for i in range(rows.count())] == [str(a["id"]) for a in actions]
     assert page.get_by_test_id("score-reasons").count() > 0
+    scores = {s["score"]: s["value"] for s in engine.customers.customer(customer)["scores"]}
+    assert number(page, "kpi-net-margin-12m") == scores["net_margin_12m"]  # issue 18: net next to gross
+    assert number(page, "kpi-margin-12m") == scores["margin_12m"]
     screenshot(page, "customer-nba")
     watch.assert_clean()
 
@@ -227,6 +230,13 @@ def test_segments_page_lists_every_segment_and_stage_of_cvm_yaml(analyst: tuple[
         assert (
             float(rows.nth(i).get_by_test_id("segment-size").get_attribute("data-value") or "nan") == seg["customers"]
         )
+    overview = site.engine.plans.segments_overview()["segments"]  # gross and net margin next to the size
+    for i, seg in enumerate(overview):
+        for testid, key in (("segment-margin", "margin_12m"), ("segment-net-margin", "net_margin_12m")):
+            shown = rows.nth(i).get_by_test_id(testid).get_attribute("data-value")
+            assert (float(shown) if shown else None) == seg[key], (seg["segment"], key)
+    everyone = sum(s["net_margin_12m"] or 0.0 for s in overview if s["kind"] == "stage")
+    assert everyone < sum(s["margin_12m"] or 0.0 for s in overview if s["kind"] == "stage")  # serving costs
     lifecycle = site.engine.settings.segments.lifecycle
     assert {f"stage:{n}" for n in lifecycle} <= {s["segment"] for s in segments}
     text = page.get_by_test_id("stage-definitions").inner_text()

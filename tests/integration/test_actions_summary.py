@@ -48,7 +48,16 @@ def test_summary_counts_every_status_reason_and_cap(any_engine: Engine, tmp_path
             [{**contact, "at": old, "request_id": ids["old"]}, {**contact, "at": NOW, "request_id": ids["a"]}],
         )
     summary = engine.delivery.summary(now=NOW + timedelta(minutes=1))
-    assert summary.totals == {"pending": 0, "deferred": 1, "sent": 1, "delivered": 2, "dead": 1, "total": 5}
+    assert summary.totals == {
+        "pending": 0,
+        "deferred": 1,
+        "sent": 1,
+        "delivered": 2,
+        "dead": 1,
+        "awaiting_confirmation": 0,
+        "rejected": 0,
+        "total": 5,
+    }
     assert summary.deferred_why == {"quiet_hours": 1, "retry": 0}
     kinds = summary.held_by_kind
     assert (kinds["consent"], kinds["cap"], kinds["holdout"], kinds["suppression"]) == (1, 1, 1, 1)

@@ -42,7 +42,8 @@ def _step(**kw: Any) -> dict[str, Any]:
 
 def test_default_plans() -> None:
     plans = Settings().plans.definitions
-    assert set(plans) == {"welcome", "qualification", "contact", "payment_terms"}  # issue 18: payment terms
+    # issue 18: payment terms for early-warned customers, and the unprofitable plan for net CLV < 0
+    assert set(plans) == {"welcome", "qualification", "contact", "payment_terms", "unprofitable"}
     assert [(s.day, s.objective) for s in plans["welcome"].steps] == [(0, "inform"), (7, "ask"), (30, "propose")]
 
 
@@ -204,6 +205,10 @@ def _base(n: int, seed: int) -> pl.DataFrame:
             "consent_email": [None if r < 0.2 else bool(r < 0.7) for r in rng.random(n)],
             "timezone": rng.choice(["Europe/Paris", "UTC", "Asia/Tokyo"], n),
             "early_warning": [25.0 if r < 0.05 else None for r in rng.random(n)],  # issue 18: payment terms
+            # the built-in unprofitable plan (issue 18): net CLV below zero for some, unknown for others
+            "net_clv": [None if r < 0.1 else float(r * 400 - 100) for r in rng.random(n)],
+            "cost_to_serve_12m": rng.uniform(0, 80, n),
+            "active_subscriptions": rng.integers(0, 2, n),
         },
         strict=False,
     )

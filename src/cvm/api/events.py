@@ -20,6 +20,7 @@ next ``cvm run`` (:mod:`cvm.events.export`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from typing import Annotated, Any
@@ -255,6 +256,44 @@ def actions_summary(engine: EngineDep, _: Reader) -> dict[str, Any]:
     The numbers of the dashboard's Plans & actions page and of ``cvm actions summary --json``.
     """
     return engine.delivery.summary().to_dict()
+
+
+@router.post(
+    "/actions/{request_id}/confirm",
+    tags=["actions"],
+    responses=errors.responses(
+        *KEYED, 404, 409, 422, e404="Unknown action.", e409="The action is not awaiting confirmation."
+    ),
+)
+def confirm_action(
+    request_id: Annotated[int, Path(ge=1, le=MAX_ID)], engine: EngineDep, caller: Admin
+) -> dict[str, Any]:
+    """Confirm an action that ends a relationship: the worker sends it next, once."""
+    return _decided(engine.delivery.confirm_action, request_id, caller)
+
+
+@router.post(
+    "/actions/{request_id}/reject",
+    tags=["actions"],
+    responses=errors.responses(
+        *KEYED, 404, 409, 422, e404="Unknown action.", e409="The action is not awaiting confirmation."
+    ),
+)
+def reject_action(
+    request_id: Annotated[int, Path(ge=1, le=MAX_ID)], engine: EngineDep, caller: Admin
+) -> dict[str, Any]:
+    """Reject an action that ends a relationship: it is kept as rejected and never sent."""
+    return _decided(engine.delivery.reject_action, request_id, caller)
+
+
+def _decided(decide: Callable[..., dict[str, Any]], request_id: int, caller: Any) -> dict[str, Any]:
+    try:
+        row = decide(request_id, actor=actor(caller))
+    except KeyError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return RequestPublic.model_validate(row).model_dump(mode="json")
 
 
 @router.post(

@@ -47,7 +47,7 @@ Cell = Annotated[
 """One value of a row sent as JSON: a scalar (a list or an object is no cell of a hub table)."""
 Role = Literal["admin", "analyst", "ingest"]
 """The roles of :data:`cvm.access.ROLES`."""
-ActionStatus = Literal["pending", "in_flight", "delivered", "dead"]
+ActionStatus = Literal["pending", "in_flight", "delivered", "dead", "awaiting_confirmation", "rejected"]
 """The statuses of :data:`cvm.delivery.STATUSES`."""
 
 

@@ -15,7 +15,11 @@ from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.contracts.vocabulary import ACTION_STATUSES as STATUSES
 
-app = typer.Typer(help="Action requests in the outbox: list, retry dead ones, count by status.", no_args_is_help=True)
+app = typer.Typer(
+    help="Action requests in the outbox: list, retry dead ones, confirm or reject those that end a relationship, "
+    "count by status.",
+    no_args_is_help=True,
+)
 
 
 class _ConsoleHandler(logging.Handler):
@@ -136,6 +140,42 @@ def retry(
         console.json(row)
     else:
         console.print(f"Action request {row['id']} is pending again; the worker sends it on its next cycle.")
+
+
+@app.command()
+def confirm(
+    request_id: Annotated[int, typer.Argument(help="Id of an action request awaiting confirmation.")],
+    workspace: Workspace = Path("."),
+    json_out: JsonFlag = False,
+) -> None:
+    """Confirm an action that ends a relationship (objective end): the worker sends it next, once."""
+    _decide(request_id, workspace, json_out, confirm=True)
+
+
+@app.command()
+def reject(
+    request_id: Annotated[int, typer.Argument(help="Id of an action request awaiting confirmation.")],
+    workspace: Workspace = Path("."),
+    json_out: JsonFlag = False,
+) -> None:
+    """Reject an action that ends a relationship: it stays in the outbox as rejected and is never sent."""
+    _decide(request_id, workspace, json_out, confirm=False)
+
+
+def _decide(request_id: int, workspace: Path, json_out: bool, *, confirm: bool) -> None:
+    engine = open_engine(workspace)
+    try:
+        with handled():
+            service = engine.delivery
+            row = service.confirm_action(request_id) if confirm else service.reject_action(request_id)
+    finally:
+        engine.close()
+    if json_out:
+        console.json(row)
+    elif confirm:
+        console.print(f"Action request {row['id']} is confirmed; the worker sends it on its next cycle.")
+    else:
+        console.print(f"Action request {row['id']} is rejected; it will not be sent.")
 
 
 @app.command()

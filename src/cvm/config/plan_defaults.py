@@ -58,6 +58,10 @@ BASE_ATTRIBUTES: dict[str, _K] = {
     "risk_grade": "string",
 }
 
+#: Gross and net margin of the last 12 months, the cost to serve and the net CLV (cvm.scoring.cost_to_serve):
+#: always read, whatever ``segments.scores`` lists, so the built-in ``unprofitable`` plan can name them.
+NET_VALUE_SCORES: tuple[str, ...] = ("margin_12m", "cost_to_serve_12m", "net_margin_12m", "net_clv")
+
 SCORES: tuple[str, ...] = (
     "clv",
     "p_alive",
@@ -69,6 +73,7 @@ SCORES: tuple[str, ...] = (
     "default_points",
     "early_warning",
     "growth",
+    *NET_VALUE_SCORES,
 )
 
 LIFECYCLE: dict[str, str] = {
@@ -80,6 +85,7 @@ LIFECYCLE: dict[str, str] = {
     "at_risk": "days_inactive >= 120 or churn_grade = 'high' or risk_grade = 'high'",
 }
 
+# value_grade is the grade of segments.value_score: clv by default, net_clv to rank VIPs by net value.
 VIP = (
     "value_grade = 'high' and coalesce(growth_grade, 'medium') <> 'low' "
     "and coalesce(default_grade, 'low') = 'low' and coalesce(days_past_due, 0) < 30"
@@ -204,6 +210,55 @@ PLANS: dict[str, dict[str, Any]] = {
                 "propensity": "0.08",
                 "value": "coalesce(value, 100)",
                 "cooldown_days": 7,
+            },
+        ],
+    },
+    "unprofitable": {
+        "description": "Customers whose CLV net of the cost to serve is negative: move them to self-service, "
+        "stop discounts, reprice; flagging a contract for non-renewal waits for a person's confirmation.",
+        "trigger": {"type": "condition", "when": "net_clv < 0"},
+        "exit": "coalesce(net_clv, 0) >= 0",
+        "reentry_days": 180,
+        "steps": [
+            {
+                "name": "self_service",
+                "day": 0,
+                "objective": "inform",
+                "channel": "email",
+                "content": "self_service_channels",
+                "propensity": "0.3",
+                "value": "coalesce(cost_to_serve_12m, 0) * 0.5",
+            },
+            {
+                "name": "stop_discounts",
+                "day": 0,
+                "objective": "inform",
+                "channel": "crm_task",
+                "content": "stop_discounts",
+                "kind": "service",
+                "propensity": "1",
+                "value": "greatest(-coalesce(net_clv, 0), 0) * 0.1",
+            },
+            {
+                "name": "reprice",
+                "day": 30,
+                "objective": "propose",
+                "channel": "crm_task",
+                "content": "reprice_review",
+                "propensity": "0.3",
+                "value": "greatest(-coalesce(net_clv, 0), 0)",
+                "cooldown_days": 14,
+            },
+            {
+                "name": "non_renewal",
+                "day": 60,
+                "objective": "end",
+                "channel": "crm_task",
+                "content": "flag_for_non_renewal",
+                "eligibility": "active_subscriptions > 0 and coalesce(net_clv, 0) < 0",
+                "kind": "service",
+                "propensity": "1",
+                "value": "greatest(-coalesce(net_clv, 0), 0)",
             },
         ],
     },

@@ -5,8 +5,8 @@ eligibility, expected-value terms, suppression rules) is checked when the
 configuration loads: a syntax error, a function outside the whitelist or an
 unknown column is refused with its key path, line, column and reason.
 
-The built-in defaults (life-cycle stages, VIP, the welcome, qualification and
-contact plans, a contact policy) live in :mod:`cvm.config.plan_defaults`; a
+The built-in defaults (life-cycle stages, VIP, the welcome, qualification,
+contact and unprofitable plans, a contact policy) live in :mod:`cvm.config.plan_defaults`; a
 ``cvm.yaml`` overrides them key by key.
 """
 
@@ -23,7 +23,7 @@ from cvm.config.uplift import UpliftConfig
 from cvm.rules import ExpressionError, Kind, compile_rule
 
 Channel = Literal["email", "sms", "phone", "visit", "mail", "crm_task"]
-Objective = Literal["inform", "sell", "give", "ask", "propose"]
+Objective = Literal["inform", "sell", "give", "ask", "propose", "end"]  # end: waits for a person's confirmation
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 MessageKind = Literal["marketing", "service", "transactional"]
 Arbitration = Literal["incremental", "propensity"]
@@ -100,6 +100,9 @@ class SegmentsConfig(_Model):
     lifecycle: dict[str, str] = Field(default_factory=lambda: dict(defaults.LIFECYCLE))
     fallback_stage: str = "active"
     vip: str = defaults.VIP
+    value_score: str = Field(
+        default="clv", description="Score behind value and value_grade (VIP, value × risk): clv, or net_clv."
+    )
     value_column: str = "value_grade"
     risk_column: str = "risk_grade"
     definitions: dict[str, SegmentDef] = Field(default_factory=dict)
@@ -119,6 +122,17 @@ class SegmentsConfig(_Model):
         return {k: _syntax(v, "bool") for k, v in merged.items() if v is not None}
 
     _vip = field_validator("vip", mode="before")(lambda v: _syntax(v, "bool"))
+
+    @field_validator("scores")
+    @classmethod
+    def _net_scores(cls, value: list[str]) -> list[str]:
+        return [*value, *(n for n in defaults.NET_VALUE_SCORES if n not in value)]
+
+    @model_validator(mode="after")
+    def _value_score_read(self) -> SegmentsConfig:
+        if self.value_score not in self.scores:
+            raise ValueError(f"value_score {self.value_score!r} is not in scores: {', '.join(self.scores)}")
+        return self
 
     @field_validator("definitions", "lifecycle", "columns")
     @classmethod
@@ -361,7 +375,7 @@ class FatigueConfig(_Model):
 
 
 class PlansConfig(_Model):
-    """The plans (built-in welcome, qualification and contact plans, plus yours) and the contact policy."""
+    """The plans (built-in welcome, qualification, contact and unprofitable, plus yours) and the contact policy."""
 
     policy: PolicyConfig = PolicyConfig()
     arbitration: Arbitration = Field(

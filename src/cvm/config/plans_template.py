@@ -19,6 +19,9 @@ segments:
   fallback_stage: {fallback_stage}
   # VIP: high margin, growth potential and financially healthy (flag column seg_vip).
   vip: {vip}
+  # The score behind value and value_grade (VIP and the value x risk matrix): clv (gross of the cost to
+  # serve), or net_clv to rank customers by their CLV net of the cost to serve (docs/net-margin.md).
+  value_score: {value_score}
   # The value x risk matrix: segments value_risk:<value grade>/<risk grade>.
   value_column: {value_column}
   risk_column: {risk_column}
@@ -28,7 +31,8 @@ segments:
   #       when: "kind = 'B2B' and region like 'N%'"
   #       description: Northern businesses
   definitions: {{}}
-  # Scores read from the scores table: columns <score> and <score>_grade.
+  # Scores read from the scores table: columns <score> and <score>_grade (margin_12m, cost_to_serve_12m,
+  # net_margin_12m and net_clv are always read: the built-in unprofitable plan names them).
   scores: {scores}
   # Extra columns (for example from a features table) and their kind: number, string or bool.
   columns: {{}}
@@ -71,8 +75,11 @@ plans:
   # Contact pressure: the fatigue model prices the n-th contact in window_days per channel as the chance
   # it makes the customer unsubscribe, complain or withdraw consent x the value lost (loss).
   fatigue: {fatigue}
-  # Plans. The built-in welcome, qualification and contact plans are always defined: override any of
-  # their keys here, or disable one with `enabled: false`. Triggers: event (event: transaction,
+  # Plans. The built-in welcome, qualification, contact, payment_terms and unprofitable plans are always
+  # defined (unprofitable: customers whose net_clv < 0 are moved to self-service, discounts stop, a repricing
+  # is proposed, and a contract is flagged for non-renewal by a step with objective end, which waits for
+  # `cvm actions confirm ID`; CVM never ends a relationship on its own). Override any of their keys here,
+  # or disable one with `enabled: false`. Triggers: event (event: transaction,
   # payment_late, payment_received, contact, complaint, survey_answer, subscription_started,
   # subscription_ended; optional where: on the event's properties), condition (when:), new_customer,
   # score_crossing (score:, above: or below:), segment_enter / segment_leave (segment:), anniversary,
@@ -123,6 +130,7 @@ def render_section(segments: SegmentsConfig, plans: PlansConfig) -> str:
         lifecycle=_block("lifecycle", dict(segments.lifecycle), 2),
         fallback_stage=segments.fallback_stage,
         vip=_flow(segments.vip),
+        value_score=segments.value_score,
         value_column=segments.value_column,
         risk_column=segments.risk_column,
         scores=_flow(list(segments.scores)),

@@ -141,6 +141,29 @@ class ReportingSettings(_Section):
     )
 
 
+class CostToServeSettings(_Section):
+    """What serving a customer costs: net margin over the last 12 months and net CLV (docs/net-margin.md)."""
+
+    contact: dict[str, float] = Field(
+        default_factory=dict,
+        description="Cost of one hub contact per channel; a channel not here costs plans.policy.channel_cost.",
+    )
+    other_contact: float = Field(default=1.0, ge=0.0, description="A contact on a channel priced nowhere.")
+    complaint: float = Field(default=15.0, ge=0.0, description="Handling a complaint, on top of the contact.")
+    reminder: float = Field(default=2.0, ge=0.0, description="A payment reminder, on top of the contact.")
+    late_payment: float = Field(default=5.0, ge=0.0, description="Each invoice paid late or still overdue.")
+    bad_debt_days: int = Field(default=90, ge=1, le=3650, description="Unpaid this long past due: a loss.")
+    bad_debt_share: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of such an invoice counted lost.")
+
+    @field_validator("contact")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, cost in value.items():
+            if not cost >= 0.0:
+                raise ValueError(f"contact.{channel}: a cost must be a number >= 0, not {cost!r}")
+        return value
+
+
 class ScoringSettings(_Section):
     """Value scores (``cvm score``): models, horizon, discounting, margin and grades."""
 
@@ -161,6 +184,7 @@ class ScoringSettings(_Section):
     # Guardrails on thin data (cvm.scoring.grades, cvm.scoring.guards): absolute floors of the CLV grades.
     medium_floor: float | None = Field(default=0.0, description="A CLV not above this is low, whatever its rank.")
     high_floor: float | None = Field(default=0.0, description="A CLV not above this is at most medium.")
+    cost_to_serve: CostToServeSettings = CostToServeSettings()
 
     @model_validator(mode="after")
     def _grades_consistent(self) -> ScoringSettings:

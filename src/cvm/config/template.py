@@ -103,6 +103,18 @@ scoring:
   # model that did not converge (or has a parameter at a bound) writes no scores; `cvm score` says why.
   medium_floor: {medium_floor}
   high_floor: {high_floor}
+  # Cost to serve (net_margin_12m, net_clv; docs/net-margin.md): each contact in the hub costs its channel's
+  # price (contact, else plans.policy.channel_cost, else other_contact); a complaint and a payment reminder cost
+  # complaint / reminder on top; each invoice paid late or still overdue costs late_payment; an invoice unpaid
+  # bad_debt_days past due loses bad_debt_share of its amount.
+  cost_to_serve:
+    contact: {cost_contact}
+    other_contact: {scoring.cost_to_serve.other_contact}
+    complaint: {scoring.cost_to_serve.complaint}
+    reminder: {scoring.cost_to_serve.reminder}
+    late_payment: {scoring.cost_to_serve.late_payment}
+    bad_debt_days: {scoring.cost_to_serve.bad_debt_days}
+    bad_debt_share: {scoring.cost_to_serve.bad_debt_share}
 
 delivery:
   # `cvm worker` sends pending actions from the outbox. Transports: webhook, csv, parquet (files
@@ -294,6 +306,7 @@ def render_template(settings: Settings | None = None) -> str:
             medium_threshold="null" if sc.medium_threshold is None else sc.medium_threshold,
             medium_floor="null" if sc.medium_floor is None else sc.medium_floor,
             high_floor="null" if sc.high_floor is None else sc.high_floor,
+            cost_contact="{" + ", ".join(f"{k}: {v}" for k, v in sc.cost_to_serve.contact.items()) + "}",
         )
         + _LIFECYCLE.format(
             m=s.models,

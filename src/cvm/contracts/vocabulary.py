@@ -13,5 +13,8 @@ ROLES: dict[str, frozenset[str]] = {
 }
 """API key roles and the permissions each grants."""
 
-ACTION_STATUSES = ("pending", "in_flight", "delivered", "dead")
-"""Statuses of an action request in the outbox."""
+ACTION_STATUSES = ("pending", "in_flight", "delivered", "dead", "awaiting_confirmation", "rejected")
+"""Statuses of an action request in the outbox (``awaiting_confirmation``: waits for a person, never sent before)."""
+
+CONFIRM_OBJECTIVES = ("end",)
+"""Objectives of steps that end a relationship: their requests wait for a person (``cvm actions confirm``)."""

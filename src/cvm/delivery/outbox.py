@@ -4,7 +4,9 @@ Whoever decides to contact a customer writes an ``action_requests`` row in the
 same transaction as the event that caused it, so that an action exists if and
 only if its cause was committed. The worker (:mod:`cvm.delivery.worker`) sends
 it later and marks it delivered only after the receiver confirmed it. The
-``idempotency_key`` is unique: enqueueing the same key twice keeps the first.
+``idempotency_key`` is unique: enqueueing the same key twice keeps the first. A request whose
+objective ends a relationship (:data:`~cvm.contracts.vocabulary.CONFIRM_OBJECTIVES`) is written
+``awaiting_confirmation``: the worker never sends it until a person confirms it (:mod:`cvm.delivery.confirm`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.contracts.actions import ACTION_FIELDS, SUPPRESSED_FIELDS, ActionRequest, Suppressed
-from cvm.contracts.vocabulary import ACTION_STATUSES
+from cvm.contracts.vocabulary import ACTION_STATUSES, CONFIRM_OBJECTIVES
 from cvm.errors import BadValueError, UnknownError
 from cvm.store import OnlineStore, bulk
 from cvm.store.tables import action_requests, contact_history, suppressions
@@ -75,7 +77,7 @@ def _row(action: ActionRequest, now: datetime, event_id: str | None) -> dict[str
         not_before=utc_or_none(action.not_before),
         event_id=event_id,
         created_at=now,
-        status="pending",
+        status="awaiting_confirmation" if action.objective in CONFIRM_OBJECTIVES else "pending",
         attempts=0,
         next_attempt_at=due,
     )
@@ -258,7 +260,7 @@ def retry_request(conn: sa.Connection, request_id: int, now: datetime) -> dict[s
     row = conn.execute(sa.select(action_requests).where(t.id == request_id)).first()
     if row is None:
         raise UnknownError(f"unknown action request {request_id}")
-    if row.status in ("delivered", "in_flight"):
+    if row.status not in ("dead", "pending"):
         raise BadValueError(f"action request {request_id} is {row.status}; only dead or pending ones can be retried")
     conn.execute(
         action_requests.update()

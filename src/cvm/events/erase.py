@@ -42,7 +42,7 @@ def erase_online(conn: sa.Connection, customer_id: str) -> dict[str, int]:
     }
     conn.execute(
         action_requests.update()
-        .where(r.customer_id == customer_id, r.status.in_(("pending", "in_flight")))
+        .where(r.customer_id == customer_id, r.status.in_(("pending", "in_flight", "awaiting_confirmation")))
         .values(status="dead", lease_until=None, last_error=ERASED)
     )
     mine = sa.select(r.id).where(r.customer_id == customer_id).scalar_subquery()

@@ -6,7 +6,8 @@ Definitions (one place; the dashboard's Plans & actions page and ``cvm actions s
   ``deferred`` (pending but not due yet: ``quiet_hours`` when the plan timed it after quiet hours,
   ``retry`` when a failed attempt waits for its backoff), ``sent`` (handed to a transport, no
   confirmation yet: in flight), ``delivered`` (confirmed), ``dead`` (out of attempts; ``cvm actions
-  retry ID`` sends it again).
+  retry ID`` sends it again), ``awaiting_confirmation`` (ends a relationship: waits for ``cvm actions confirm
+  ID``), ``rejected`` (a person said no: never sent).
 - **Held back**: actions a plan would have taken but the policy stopped (the ``suppressions``
   table), by kind of reason: ``consent``, ``cap``, ``suppression`` (a suppression rule),
   ``holdout`` (a pilot's or the global holdout), ``cooldown``, ``arbitration`` (another action
@@ -41,7 +42,7 @@ from cvm.config.plans import PolicyConfig
 from cvm.delivery.outbox import CONTACT_STATUSES, list_requests, utc
 from cvm.store.tables import action_requests, contact_history, suppressions
 
-REQUEST_STATUSES = ("pending", "deferred", "sent", "delivered", "dead")
+REQUEST_STATUSES = ("pending", "deferred", "sent", "delivered", "dead", "awaiting_confirmation", "rejected")
 HELD_KINDS = (
     "consent",
     "cap",

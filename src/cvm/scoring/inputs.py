@@ -2,12 +2,13 @@
 
 Nothing after ``as_of`` is read: transactions up to the end of that day (UTC), customers
 acquired by then, and subscriptions started by then. A subscription ``end`` after ``as_of``
-was not known yet, so it is read as open.
+was not known yet, so it is read as open. Contacts of the last 365 days and invoices due by
+``as_of`` (a payment after ``as_of`` was not known: the invoice reads as unpaid) feed the cost to serve.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
@@ -15,6 +16,19 @@ import polars as pl
 from cvm.store import OfflineStore
 
 DAYS_PER_MONTH = 365.25 / 12
+WINDOW_DAYS = 365  # the "12 months" of the net margin (cvm.scoring.cost_to_serve)
+CONTACT_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.Utf8(),
+    "ts": pl.Datetime("us", "UTC"),
+    "channel": pl.Utf8(),
+    "topic": pl.Utf8(),
+}
+PAYMENT_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.Utf8(),
+    "due_date": pl.Date(),
+    "paid_date": pl.Date(),
+    "amount": pl.Float64(),
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,8 @@ class PointInTime:
     customers: pl.DataFrame
     transactions: pl.DataFrame
     subscriptions: pl.DataFrame
+    contacts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONTACT_SCHEMA))
+    payments: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PAYMENT_SCHEMA))
 
     @property
     def cutoff(self) -> datetime:
@@ -40,7 +56,12 @@ def end_of_day(day: date) -> datetime:
 def load_point_in_time(store: OfflineStore, as_of: date) -> PointInTime:
     """Read what the hub knew at the end of ``as_of``."""
     cutoff = end_of_day(as_of)
-    customers = store.scan("customers").filter(pl.col("acquired_at") <= as_of).select("customer_id", "kind").collect()
+    customers = (
+        store.scan("customers")
+        .filter(pl.col("acquired_at") <= as_of)
+        .select("customer_id", "kind", "acquired_at")
+        .collect()
+    )
     transactions = (
         store.scan("transactions")
         .filter(pl.col("ts") < cutoff)
@@ -54,7 +75,15 @@ def load_point_in_time(store: OfflineStore, as_of: date) -> PointInTime:
         .select("customer_id", "product", "start", "end", "mrr")
         .collect()
     )
-    return PointInTime(as_of, customers, transactions, subscriptions)
+    since = as_of - timedelta(days=WINDOW_DAYS)
+    contacts = (
+        store.scan("contacts")
+        .filter(pl.col("ts") < cutoff, pl.col("ts") >= end_of_day(since))
+        .select(*CONTACT_SCHEMA)
+        .collect()
+    )
+    payments = store.scan("payments").filter(pl.col("due_date") <= as_of).select(*PAYMENT_SCHEMA).collect()
+    return PointInTime(as_of, customers, transactions, subscriptions, contacts, payments)
 
 
 def history(pit: PointInTime, margin_rate: float) -> pl.DataFrame:

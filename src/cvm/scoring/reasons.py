@@ -150,6 +150,25 @@ PHRASES: list[tuple[re.Pattern[str], str, Fmt]] = [
      lambda v: num(v, 1)),
     (re.compile(r"exp spend (?P<v>-?\d+)"), N_("expected to spend %(value)s per purchase"), lambda v: money(v)),
     (re.compile(r"p_alive (?P<v>[\d.]+)"), N_("%(value)s likely to still be a customer"), lambda v: pct(v, 0)),
+    # the cost to serve and net value (cvm.scoring.cost_to_serve)
+    (re.compile(r"last 365 days"), N_("over the last 12 months"), str),
+    (re.compile(r"no cost to serve"), N_("cost nothing to serve over the last 12 months"), str),
+    (re.compile(r"contacts (?P<v>\d+)"), N_("was in contact %(value)s times over the last 12 months"), num),
+    (re.compile(r"contact cost (?P<v>-?[\d.]+)"), N_("contacts cost %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"complaints (?P<v>\d+)"), N_("complained %(value)s times over the last 12 months"), num),
+    (re.compile(r"complaint cost (?P<v>-?[\d.]+)"), N_("handling complaints cost %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"reminders (?P<v>\d+)"), N_("received %(value)s payment reminders over the last 12 months"), num),
+    (re.compile(r"reminder cost (?P<v>-?[\d.]+)"), N_("payment reminders cost %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"late payments (?P<v>\d+)"), N_("paid %(value)s invoices late over the last 12 months"), num),
+    (re.compile(r"late payment cost (?P<v>-?[\d.]+)"), N_("late payments cost %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"bad debt (?P<v>-?[\d.]+)"), N_("unpaid invoices lost %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"gross margin 12m (?P<v>-?[\d.]+)"), N_("gross margin of %(value)s over the last 12 months"),
+     lambda v: money(v, 2)),
+    (re.compile(r"cost to serve (?P<v>-?[\d.]+)"), N_("cost %(value)s to serve over the last 12 months"),
+     lambda v: money(v, 2)),
+    (re.compile(r"gross clv (?P<v>-?[\d.]+)"), N_("gross lifetime value of %(value)s"), lambda v: money(v, 2)),
+    (re.compile(r"expected cost to serve (?P<v>-?[\d.]+)"),
+     N_("expected to cost %(value)s to serve over the value horizon"), lambda v: money(v, 2)),
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 
 from cvm.contracts.tables import SCORES
+from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, net_reasons
 from cvm.scoring.models import FittedModel
 
 SCORE_COLUMNS = SCORES.column_names  # the columns of the ``scores`` table
@@ -49,7 +50,7 @@ def score_rows(table: pd.DataFrame, as_of: date, models: list[FittedModel], unit
     """Long rows (one per customer and score) from the value table of :mod:`cvm.scoring.value`."""
     v = _versions(models)
     frame = pl.from_pandas(table.reset_index(), include_index=False)
-    parts = [*_history_parts(), *_purchase_parts(v["purchase"], unit_days), _clv_part(v)]
+    parts = [*_history_parts(), *_purchase_parts(v["purchase"], unit_days), _clv_part(v), *_net_parts(v)]
     rows = pl.concat([frame.select(p) for p in parts], how="vertical")
     return rows.with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS).sort("customer_id", "score")
 
@@ -88,10 +89,30 @@ def _purchase_parts(version: str, unit_days: float) -> list[list[pl.Expr]]:
     ]
 
 
-def _clv_part(v: dict[str, str]) -> list[pl.Expr]:
+def _clv_version(v: dict[str, str]) -> pl.Expr:
     one_off = f"{v['purchase']}+{v['spend']}"
     contract = f"{v['contract']}+{one_off}" if "contract" in v else one_off
-    version = pl.when(LIVE).then(pl.lit(contract)).when(BUYER).then(pl.lit(one_off)).otherwise(pl.lit("none"))
+    return pl.when(LIVE).then(pl.lit(contract)).when(BUYER).then(pl.lit(one_off)).otherwise(pl.lit("none"))
+
+
+def _net_parts(v: dict[str, str]) -> list[list[pl.Expr]]:
+    """Gross and net margin over the last 12 months, the cost to serve, and net CLV (:mod:`.cost_to_serve`)."""
+    reasons = net_reasons()
+    history = pl.lit("history")
+    return [
+        _row(
+            score,
+            pl.col(score),
+            _clv_version(v) if score == "net_clv" else history,
+            reasons[score],
+            grade=pl.col(f"{score}_grade") if score in GRADED_NET else None,
+        )
+        for score in NET_SCORES
+    ]
+
+
+def _clv_part(v: dict[str, str]) -> list[pl.Expr]:
+    version = _clv_version(v)
     reasons = (
         pl.when(LIVE)
         .then(

@@ -6,7 +6,9 @@ Scores (one row per customer and ``as_of``):
 - ``exp_purchases_12m``: expected purchases in the next 12 months (BG/NBD, Pareto/NBD or MBG/NBD,
   Fader, Hardie & Lee 2005; Schmittlein et al. 1987; Batislam et al. 2007);
 - ``p_alive``: probability the customer is still buying; 1 for a subscriber with a live contract;
-- ``clv``: discounted margin over ``horizon_months``, graded low/medium/high.
+- ``clv``: discounted margin over ``horizon_months``, graded low/medium/high;
+- ``margin_12m``, ``cost_to_serve_12m``, ``net_margin_12m`` and ``net_clv``: gross and net margin of the
+  last 12 months and the CLV net of the expected cost to serve (:mod:`cvm.scoring.cost_to_serve`).
 
 A customer with a live subscription is valued by the shifted beta-geometric model (Fader & Hardie
 2007) fitted on subscribers' monthly tenure: MRR × margin × discounted expected paid months, plus
@@ -24,7 +26,9 @@ query that the features stage defines (a sibling-stage import, allowed for that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +37,7 @@ import polars as pl
 from cvm.config.settings import ScoringSettings
 from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
+from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, add_net_clv, cost_to_serve
 from cvm.scoring.grades import GradeRule, grade_counts
 from cvm.scoring.guards import ModelNotConvergedError, append_reason, captured_warnings, check_converged
 from cvm.scoring.inputs import DAYS_PER_MONTH, PointInTime, contract_base, history, load_point_in_time, purchases
@@ -48,7 +53,7 @@ from cvm.scoring.report import NotEnoughDataError, ScoreReport
 from cvm.scoring.rows import score_rows
 from cvm.store import OfflineStore
 
-VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "clv")
+VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "clv", *NET_SCORES)
 
 
 def grade_rule(s: ScoringSettings) -> GradeRule:
@@ -131,8 +136,14 @@ def _margins(hist: pd.DataFrame, s: ScoringSettings) -> pd.Series:
     return hist["margin_ratio"].fillna(base).astype(float)
 
 
-def compute_value_scores(pit: PointInTime, s: ScoringSettings) -> tuple[pl.DataFrame, ScoreReport]:
-    """Every value score of every customer known at ``pit.as_of``, as rows of the ``scores`` table."""
+def compute_value_scores(
+    pit: PointInTime, s: ScoringSettings, channel_cost: Mapping[Any, float] | None = None
+) -> tuple[pl.DataFrame, ScoreReport]:
+    """Every value score of every customer known at ``pit.as_of``, as rows of the ``scores`` table.
+
+    ``channel_cost`` prices a contact on a channel that ``scoring.cost_to_serve.contact`` does not
+    (``plans.policy.channel_cost``).
+    """
     customers = pit.customers.select("customer_id").to_pandas().set_index("customer_id")
     hist = customers.join(history(pit, s.margin_rate).to_pandas().set_index("customer_id"), how="left")
     hist[["revenue", "margin", "purchases"]] = hist[["revenue", "margin", "purchases"]].fillna(0.0)
@@ -150,8 +161,12 @@ def compute_value_scores(pit: PointInTime, s: ScoringSettings) -> tuple[pl.DataF
     table["contract"] = table["churned"].eq(False) & table["clv_contract"].notna()
     table.loc[table["contract"], "p_alive"] = 1.0  # a live contract is observed, not inferred
     table["clv"] = table["clv_purchases"].fillna(0.0) + table["clv_contract"].fillna(0.0)
+    costs = cost_to_serve(pit, s.cost_to_serve, channel_cost or {}, s.margin_rate)
+    table = add_net_clv(table.join(costs, how="left"), s.horizon_months, monthly_rate(s.discount_rate))
     rule = grade_rule(s)
     table["grade"] = rule.apply(table["clv"].to_numpy(float))
+    for score in GRADED_NET:
+        table[f"{score}_grade"] = rule.apply(table[score].to_numpy(float))
     rows = score_rows(table, pit.as_of, models, _unit_days(s))
     ungraded = rule.ungraded(table["clv"].to_numpy(float), "CLV")
     if ungraded is not None:
@@ -169,15 +184,19 @@ def compute_value_scores(pit: PointInTime, s: ScoringSettings) -> tuple[pl.DataF
             "revenue_hist": round(float(table["revenue"].sum()), 2),
             "exp_purchases_12m": round(float(table["exp_purchases_12m"].sum()), 2),
             "mean_p_alive": round(float(table["p_alive"].mean()), 4),
+            "net_clv": round(float(table["net_clv"].sum()), 2),
+            "cost_to_serve_12m": round(float(table["cost_to_serve_12m"].sum()), 2),
         },
         notes=notes,
     )
     return rows, report
 
 
-def write_value_scores(store: OfflineStore, s: ScoringSettings, as_of: date) -> ScoreReport:
+def write_value_scores(
+    store: OfflineStore, s: ScoringSettings, as_of: date, channel_cost: Mapping[Any, float] | None = None
+) -> ScoreReport:
     """Compute the value scores as of ``as_of`` and upsert them (re-scoring a date replaces it)."""
-    rows, report = compute_value_scores(load_point_in_time(store, as_of), s)
+    rows, report = compute_value_scores(load_point_in_time(store, as_of), s, channel_cost)
     with store.transaction() as tx:
         tx.upsert("scores", rows)
     return report

@@ -154,9 +154,9 @@ def _score_pivot(scores: list[str]) -> tuple[str, str]:
     return block, "".join(",\n  " + c for c in out)
 
 
-def _value_risk(scores: list[str]) -> str:
-    value = 'sc."clv"' if "clv" in scores else "NULL"
-    value_grade = 'sc."clv_grade"' if "clv" in scores else "NULL"
+def _value_risk(scores: list[str], value_score: str = "clv") -> str:
+    value = f"sc.{_q(value_score)}" if value_score in scores else "NULL"
+    value_grade = f"sc.{_q(value_score + '_grade')}" if value_score in scores else "NULL"
     churn = 'sc."churn_grade"' if "churn" in scores else "NULL"
     p_alive = 'sc."p_alive"' if "p_alive" in scores else "NULL"
     risk = (
@@ -184,7 +184,7 @@ def base_query(
     select = _SELECT.format(
         anniversary=_days_to_next("c.acquired_at"),
         birthday=f"CASE WHEN c.birth_date IS NOT NULL THEN {_days_to_next('c.birth_date')} END",
-        scores=score_cols + _value_risk(list(cfg.scores)) + extras,
+        scores=score_cols + _value_risk(list(cfg.scores), cfg.value_score) + extras,
     )
     return f"WITH {_BLOCKS}{block}{select}"
 

@@ -10,6 +10,7 @@ import polars as pl
 from cvm.config.plans import SegmentsConfig
 from cvm.errors import UnknownError
 from cvm.segments.compute import SegmentModel
+from cvm.segments.margins import segment_margins
 from cvm.store import OfflineStore
 
 GRADES = ("high", "medium", "low")
@@ -49,14 +50,20 @@ def overview(store: OfflineStore, cfg: SegmentsConfig, points: int = 6) -> dict[
     """Every segment with its definition, size at the latest refresh and sizes at the last ``points`` refreshes.
 
     Returns ``{"as_of": date | None, "dates": [...], "segments": [{segment, kind, definition, customers,
-    trend: [customers per date]}]}``, segments in :func:`definitions` order (stages first, as configured).
+    trend: [customers per date], margin_12m, net_margin_12m, scored}]}`` (the members' gross and net margin of
+    the last 12 months, :mod:`cvm.segments.margins`), segments in :func:`definitions` order (stages first).
     """
     rows, as_of = list_segments(store, cfg)
     stored = store.scan("segment_membership")
     dates = stored.select(pl.col("as_of").unique()).collect()["as_of"].sort().tail(points).to_list()
     sizes = stored.filter(pl.col("as_of").is_in(dates)).group_by("segment", "as_of").len().collect()
     by = {(seg, day): int(n) for seg, day, n in sizes.iter_rows()}
-    segments = [{**row, "trend": [by.get((row["segment"], day), 0) for day in dates]} for row in rows]
+    margins = segment_margins(store, as_of) if as_of is not None else {}
+    none = {"margin_12m": None, "net_margin_12m": None, "scored": 0}
+    segments = [
+        {**row, "trend": [by.get((row["segment"], day), 0) for day in dates], **margins.get(row["segment"], none)}
+        for row in rows
+    ]
     return {"as_of": as_of, "dates": dates, "segments": segments}
 
 

@@ -52,3 +52,21 @@ class DeliveryService:
             row = delivery.retry_request(conn, request_id, datetime.now(UTC))
             unit.record("action.retry", str(request_id))
         return row
+
+    def confirm_action(self, request_id: int, actor: str | None = None) -> dict[str, Any]:
+        """A person confirms an action that ends a relationship: the worker sends it next (audited)."""
+        from cvm.delivery.confirm import confirm_request
+
+        with delivery.write_transaction(self.ws.online) as conn, self.ws.unit(actor, conn) as unit:
+            row = confirm_request(conn, request_id, datetime.now(UTC))
+            unit.record("action.confirm", str(request_id))
+        return row
+
+    def reject_action(self, request_id: int, actor: str | None = None) -> dict[str, Any]:
+        """A person rejects an action that ends a relationship: it is never sent (audited)."""
+        from cvm.delivery.confirm import reject_request
+
+        with delivery.write_transaction(self.ws.online) as conn, self.ws.unit(actor, conn) as unit:
+            row = reject_request(conn, request_id)
+            unit.record("action.reject", str(request_id))
+        return row

@@ -59,7 +59,8 @@ class ScoringService:
 
     @audited(_scored)
     def _value(self, as_of: date, *, actor: str | None = None) -> ScoreReport:
-        return write_value_scores(self.ws.offline, self.ws.settings.scoring, as_of)
+        settings = self.ws.settings
+        return write_value_scores(self.ws.offline, settings.scoring, as_of, settings.plans.policy.channel_cost)
 
     def _lifecycle(self, as_of: date, *, actor: str | None = None) -> list[str]:
         """Life-cycle scores of the champions, then the early-warning flags; notes for the report."""

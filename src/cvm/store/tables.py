@@ -97,7 +97,7 @@ action_requests = sa.Table(
     # the outbox's own bookkeeping (OUTBOX_FIELDS)
     sa.Column("event_id", sa.String(200), nullable=True),
     sa.Column("created_at", _TS, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", _TS, nullable=False),
     sa.Column("lease_until", _TS, nullable=True),

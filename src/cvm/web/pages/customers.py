@@ -93,5 +93,6 @@ def customer_360(request: Request, customer_id: str, _: Viewer) -> Response:
         view=view,
         shown=TIMELINE_SHOWN,
         nba=next_best(engine, customer_id),
+        net_scores={s["score"]: s for s in view["scores"] if s["score"] in ("margin_12m", "net_margin_12m")},
         actions=engine.delivery.actions(customer_id=customer_id, limit=ACTIONS_SHOWN),
     )

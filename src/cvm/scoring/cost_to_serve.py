@@ -1,0 +1,182 @@
+"""Cost to serve, historic net margin and net CLV per customer (part of ``cvm score``).
+
+Over the last 365 days up to ``as_of`` (the "12 months"), each customer's
+
+- **gross margin** ``margin_12m``: margin of the transactions (a missing margin is ``amount × margin_rate``,
+  as in ``margin_hist``);
+- **cost to serve** ``cost_to_serve_12m``: every hub contact at its channel's price
+  (``scoring.cost_to_serve.contact``, else ``plans.policy.channel_cost``, else ``other_contact``), plus
+  ``complaint`` per complaint and ``reminder`` per payment reminder (topics ``complaint`` and
+  ``payment_reminder``), plus ``late_payment`` per invoice due in the window and paid late or still unpaid,
+  plus ``bad_debt_share`` of every invoice that crossed ``bad_debt_days`` past due unpaid in the window;
+- **net margin** ``net_margin_12m`` = gross margin − cost to serve.
+
+The **net CLV** ``net_clv`` = CLV − expected cost to serve over the CLV horizon, where the expected cost is the
+customer's own monthly cost rate (cost to serve / months observed in the window, at least one) × P(alive)
+(1 when unknown: a customer who never bought still costs) × the discounted number of months of the horizon,
+Σ_{m=1..H} (1 + r)^-m with the monthly rate r of ``scoring.discount_rate``. It assumes the customer keeps
+costing what they cost over the last year for as long as they stay; future churn within the horizon beyond
+P(alive) is not modelled, so the cost of a customer likely to leave soon is overstated.
+
+Each score keeps its components in its reason codes (``contacts 12;contact cost 48.00;...``), turned into
+sentences by :mod:`cvm.scoring.reasons`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from cvm.config.plan_defaults import NET_VALUE_SCORES
+from cvm.config.settings import CostToServeSettings
+from cvm.scoring.inputs import WINDOW_DAYS, PointInTime, end_of_day
+
+NET_SCORES = NET_VALUE_SCORES  # margin_12m, cost_to_serve_12m, net_margin_12m, net_clv
+GRADED_NET = ("net_margin_12m", "net_clv")  # graded like the CLV (a value not above the floors is low)
+COMPONENTS = ("contact", "complaint", "reminder", "late", "bad_debt")
+_COUNTED = {"contact": "contacts", "complaint": "complaints", "reminder": "reminders", "late": "late payments"}
+_PRICED = {
+    "contact": "contact cost",
+    "complaint": "complaint cost",
+    "reminder": "reminder cost",
+    "late": "late payment cost",
+    "bad_debt": "bad debt",
+}
+
+
+def contact_prices(s: CostToServeSettings, channel_cost: Mapping[Any, float]) -> dict[str, float]:
+    """The price of one contact per channel: ``cost_to_serve.contact`` over ``plans.policy.channel_cost``."""
+    return {**{k: float(v) for k, v in channel_cost.items()}, **{k: float(v) for k, v in s.contact.items()}}
+
+
+def annuity_months(horizon_months: int, monthly_rate: float) -> float:
+    """Σ_{m=1..H} (1 + r)^-m: the discounted number of months in the horizon (H when r = 0)."""
+    return float(sum((1.0 + monthly_rate) ** -m for m in range(1, horizon_months + 1)))
+
+
+def _contact_costs(pit: PointInTime, s: CostToServeSettings, prices: Mapping[str, float]) -> pl.DataFrame:
+    since = end_of_day(pit.as_of - timedelta(days=WINDOW_DAYS))
+    price = pl.col("channel").replace_strict(dict(prices), default=s.other_contact, return_dtype=pl.Float64)
+    complaint, reminder = pl.col("topic") == "complaint", pl.col("topic") == "payment_reminder"
+    return (
+        pit.contacts.filter(pl.col("ts") >= since, pl.col("ts") < pit.cutoff)
+        .group_by("customer_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("contact_n"),
+            price.sum().alias("contact_cost"),
+            complaint.fill_null(False).sum().cast(pl.Int64).alias("complaint_n"),
+            reminder.fill_null(False).sum().cast(pl.Int64).alias("reminder_n"),
+        )
+        .with_columns(
+            (pl.col("complaint_n") * s.complaint).alias("complaint_cost"),
+            (pl.col("reminder_n") * s.reminder).alias("reminder_cost"),
+        )
+    )
+
+
+def _payment_costs(pit: PointInTime, s: CostToServeSettings) -> pl.DataFrame:
+    """Late invoices (due in the window before ``as_of``, paid after the due date or not by ``as_of``) and bad debt
+    (unpaid at ``as_of``, ``bad_debt_days`` past due reached within the window)."""
+    start = pit.as_of - timedelta(days=WINDOW_DAYS)
+    unpaid = pl.col("paid_date").is_null() | (pl.col("paid_date") > pit.as_of)
+    late = (
+        (pl.col("due_date") > start)
+        & (pl.col("due_date") < pit.as_of)
+        & (unpaid | (pl.col("paid_date") > pl.col("due_date")))
+    )
+    written_off = pl.col("due_date") + pl.duration(days=s.bad_debt_days)
+    lost = unpaid & (written_off > start) & (written_off <= pit.as_of)
+    return (
+        pit.payments.group_by("customer_id")
+        .agg(
+            late.sum().cast(pl.Int64).alias("late_n"),
+            pl.col("amount").filter(lost).sum().alias("bad_debt_amount"),
+        )
+        .with_columns(
+            (pl.col("late_n") * s.late_payment).alias("late_cost"),
+            (pl.col("bad_debt_amount") * s.bad_debt_share).alias("bad_debt_cost"),
+        )
+    )
+
+
+def _gross(pit: PointInTime, margin_rate: float) -> pl.DataFrame:
+    since = end_of_day(pit.as_of - timedelta(days=WINDOW_DAYS))
+    return (
+        pit.transactions.filter(pl.col("ts") >= since, pl.col("ts") < pit.cutoff)
+        .group_by("customer_id")
+        .agg(pl.col("margin").fill_null(pl.col("amount") * margin_rate).sum().alias("margin_12m"))
+    )
+
+
+def _exposure_months(pit: PointInTime) -> pl.Expr:
+    """Months of the window the customer was a customer (1 to 12): the denominator of the cost rate."""
+    if "acquired_at" not in pit.customers.columns:
+        return pl.lit(12.0)
+    start = pit.as_of - timedelta(days=WINDOW_DAYS)
+    first = pl.max_horizontal(pl.col("acquired_at"), pl.lit(start))
+    days = (pl.lit(pit.as_of) - first).dt.total_days().cast(pl.Float64)
+    return (days * 12 / WINDOW_DAYS).clip(1.0, 12.0)  # the whole window is 12 months
+
+
+def cost_to_serve(
+    pit: PointInTime, s: CostToServeSettings, channel_cost: Mapping[Any, float], margin_rate: float
+) -> pd.DataFrame:
+    """Per customer known at ``pit.as_of`` (index ``customer_id``): gross margin, counts and cost of each
+    component, ``cost_to_serve_12m``, ``net_margin_12m`` and ``cost_months`` (the cost rate's denominator);
+    amounts of cost are rounded to the cent."""
+    costs = [f"{c}_cost" for c in COMPONENTS]
+    frame = (
+        pit.customers.select("customer_id", _exposure_months(pit).alias("cost_months"))
+        .join(_gross(pit, margin_rate), on="customer_id", how="left")
+        .join(_contact_costs(pit, s, contact_prices(s, channel_cost)), on="customer_id", how="left")
+        .join(_payment_costs(pit, s), on="customer_id", how="left")
+        .drop("bad_debt_amount")
+        .with_columns(
+            pl.col("margin_12m", *costs).fill_null(0.0),
+            pl.col("contact_n", "complaint_n", "reminder_n", "late_n").fill_null(0),
+        )
+        .with_columns(pl.col(costs).round(2))
+        .with_columns(pl.sum_horizontal(costs).round(2).alias("cost_to_serve_12m"))
+        .with_columns((pl.col("margin_12m") - pl.col("cost_to_serve_12m")).round(2).alias("net_margin_12m"))
+    )
+    return frame.to_pandas().set_index("customer_id")
+
+
+def add_net_clv(table: pd.DataFrame, horizon_months: int, monthly_rate: float) -> pd.DataFrame:
+    """``expected_cost`` and ``net_clv`` on a value table holding ``clv``, ``p_alive`` and the cost columns."""
+    rate = table["cost_to_serve_12m"] / table["cost_months"]
+    alive = table["p_alive"].fillna(1.0).astype(float)
+    expected = rate * alive * annuity_months(horizon_months, monthly_rate)
+    return table.assign(expected_cost=expected, net_clv=table["clv"] - expected)
+
+
+def _money(col: str) -> pl.Expr:
+    return pl.col(col).round(2).cast(pl.Utf8)
+
+
+def cost_reasons() -> pl.Expr:
+    """The components of the cost to serve as reason codes (only those that cost something)."""
+    parts: list[pl.Expr] = []
+    for c in COMPONENTS:
+        priced = pl.format(f"{_PRICED[c]} {{}}", _money(f"{c}_cost"))
+        if c in _COUNTED:
+            priced = pl.format(f"{_COUNTED[c]} {{}};{{}}", pl.col(f"{c}_n"), priced)
+        parts.append(pl.when(pl.col(f"{c}_cost") > 0).then(priced))
+    joined = pl.concat_str(parts, separator=";", ignore_nulls=True)
+    return pl.when(joined == "").then(pl.lit("no cost to serve")).otherwise(joined)
+
+
+def net_reasons() -> dict[str, pl.Expr]:
+    """The reason codes of each score of :data:`NET_SCORES`."""
+    return {
+        "margin_12m": pl.lit("last 365 days"),
+        "cost_to_serve_12m": cost_reasons(),
+        "net_margin_12m": pl.format(
+            "gross margin 12m {};cost to serve {}", _money("margin_12m"), _money("cost_to_serve_12m")
+        ),
+        "net_clv": pl.format("gross clv {};expected cost to serve {}", _money("clv"), _money("expected_cost")),
+    }
