@@ -37,6 +37,7 @@ from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import Event
 from cvm.experiments.assign import STATE_KEY
+from cvm.plans.columns import needed_columns
 from cvm.plans.parallel import decide_all
 from cvm.rules import rule
 
@@ -130,19 +131,6 @@ def _states_table(con: duckdb.DuckDBPyConnection, states: Mapping[str, Mapping[s
         "CAST(started AS TIMESTAMPTZ) AS ps_started, CAST(due AS TIMESTAMPTZ) AS ps_due FROM plan_states_frame"
     )
     con.unregister("plan_states_frame")
-
-
-def needed_columns(config: PlansConfig) -> set[str]:
-    """Columns the plans and the policy read: only these are loaded for the candidates."""
-    cols = {"customer_id", "timezone", "open_complaint", *(f"consent_{c}" for c in CHANNELS)}
-    texts: list[str] = [s.when for s in config.policy.suppress.values()]
-    for plan in config.active.values():
-        texts += [t for t in (plan.entry, plan.exit, plan.trigger.condition()) if t]
-        for step in plan.steps:
-            texts += [t for t in (step.eligibility, step.propensity, step.value, step.margin) if t]
-    for text in texts:
-        cols |= rule(text).columns
-    return cols
 
 
 def candidate_ids(

@@ -46,9 +46,12 @@ from typing import Any
 from cvm.config.plans import PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.decisionlog import DecisionRecord, Path
 from cvm.contracts.decisions import CustomerState, Event, RankedAction
 from cvm.experiments.assign import STATE_KEY
+from cvm.plans import decisionlog, ladder
 from cvm.plans.arbitrate import Candidate, Verdict, arbitrate
+from cvm.plans.explore import LadderData, uniform
 from cvm.plans.pilots import Router, pilots
 from cvm.plans.policy import CapBook, consent_refusal, last_contact, next_allowed, zone
 from cvm.plans.runtime import PlanRuntime, StepRuntime, runtime
@@ -61,6 +64,9 @@ def decide(
     now: datetime,
     events: Sequence[Event] = (),
     experiments: ExperimentsSettings | None = None,
+    *,
+    learned_ladder: LadderData | None = None,
+    path: Path = "batch",
 ) -> Decision:
     """Decide the actions for one customer at ``now`` (pure and deterministic).
 
@@ -75,7 +81,12 @@ def decide(
     events
         Events that arrived since the last decision (real-time triggers).
     experiments
-        The global holdout and the pilots (``Settings.experiments``); ``None``: none.
+        The holdout ladder and the pilots (``Settings.experiments``); ``None``: none.
+    learned_ladder
+        Thompson posteriors of pilot variants and model versions (:class:`~cvm.plans.explore.LadderData`).
+    path
+        ``batch`` or ``realtime``: logged, and picks the decision key of the hash-based draws
+        (the UTC day, or the events' ids).
 
     Examples
     --------
@@ -85,13 +96,13 @@ def decide(
     >>> [(a.plan, a.step, a.channel) for a in d.actions]
     [('welcome', 'inform', 'email')]
     """
-    run = _Run(config, state, now, events, experiments)
+    run = _Run(config, state, now, events, experiments, learned_ladder, path)
     verdicts = run.go()
     actions = tuple(run.request(v) for v in verdicts if v.chosen)
     held = [run.hold(v) for v in verdicts if not v.chosen]
     suppressed = tuple(run.suppressed + held)
     new = tuple(run.router.new) if run.router else ()
-    return Decision(actions=actions, suppressed=suppressed, plan_state=run.plan_state(), assignments=new)
+    return Decision(actions, suppressed, run.plan_state(), new, record=run.record(config))
 
 
 def rank(
@@ -115,8 +126,12 @@ class _Run:
         now: datetime,
         events: Sequence[Event],
         experiments: ExperimentsSettings | None = None,
+        learned_ladder: LadderData | None = None,
+        path: Path = "batch",
     ) -> None:
         self.rt = runtime(config)
+        self.experiments, self.learned_ladder, self.path = experiments, learned_ladder or LadderData(), path
+        self.ladder: ladder.Ladder | None = None
         self.policy = config.policy
         self.state = state
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
@@ -131,7 +146,12 @@ class _Run:
         self.skipped: list[tuple[Suppressed, Candidate]] = []
         self._quiet_until: datetime | None = None
         compiled = pilots(experiments, self.rt)
-        self.router = None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now)
+        posteriors = self.learned_ladder.variant_posteriors
+        self.router = (
+            None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now, posteriors)
+        )
+        ids = sorted(e.event_id for e in self.events)
+        self.key = ",".join(ids) if path == "realtime" and ids else self.now.astimezone(UTC).date().isoformat()
 
     def go(self) -> list[Verdict]:
         types, held = {e.type for e in self.events}, self.state.plan_state
@@ -144,7 +164,12 @@ class _Run:
         if not candidates:
             return []
         book = CapBook(self.rt, self.state.contacts_sent)
-        return arbitrate(self.policy, candidates, book, self.now, self.send_at)
+        blocked = ladder.blocked_of(candidates, book, self.send_at)
+        verdicts = arbitrate(self.policy, candidates, book, self.now, self.send_at)
+        epsilon = self.experiments.ladder.exploration if self.experiments is not None else 0.0
+        u = uniform("explore", self.state.customer_id, self.key)
+        self.ladder = ladder.apply(verdicts, blocked, self.send_at, epsilon, u)
+        return self.ladder.verdicts
 
     def send_at(self, channel: str) -> datetime:
         """Now, or the end of the quiet hours and days in the customer's zone for a channel they cover."""
@@ -303,7 +328,39 @@ class _Run:
 
     def hold(self, v: Verdict) -> Suppressed:
         c = v.candidate
+        if self.ladder is not None and self.ladder.skip:  # exploration drew no action: the step is skipped
+            plan, enrolment = self.enrolments[c.plan]
+            assert enrolment is not None
+            self.enrolments[c.plan] = (plan, enrolment.advance(plan.config, self.now))
         return Suppressed(self.state.customer_id, c.plan, c.step.name, c.step.channel, v.reason, v.deferred_until)
+
+    def record(self, config: PlansConfig) -> DecisionRecord | None:
+        """The decision's log record, ``None`` when it had no candidate (:mod:`cvm.plans.decisionlog`)."""
+        lad = self.ladder
+        held = [(s.reason, c) for s, c in self.skipped if s.reason.startswith("holdout:")]
+        if lad is None and not held:
+            return None
+        terms = (
+            [decisionlog.terms_of(v.candidate, lad.blocked.get(id(v.candidate))) for v in lad.verdicts] if lad else []
+        )
+        terms += [decisionlog.terms_of(c, reason) for reason, c in held]
+        explored = lad is not None and lad.explored
+        epsilon = self.experiments.ladder.exploration if self.experiments is not None else 0.0
+        return decisionlog.record(
+            customer_id=self.state.customer_id,
+            now=self.now,
+            path=self.path,
+            key=self.key,
+            config=config,
+            experiments=self.experiments,
+            candidates=terms,
+            chosen=lad.chosen if lad else None,
+            probability=lad.probability if lad else 1.0,
+            rung=ladder.rung([r for r, _c in held], explored),
+            attrs=self.attrs,
+            model_versions=self.learned_ladder.model_versions,
+            exploration=epsilon,
+        )
 
     def plan_state(self) -> dict[str, Any]:
         out = {k: v for k, v in self.state.plan_state.items()}

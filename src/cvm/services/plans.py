@@ -23,11 +23,11 @@ from cvm.plans.batch import (
     Contact,
     ContactsFn,
     PlanBatch,
-    needed_columns,
     offline_contacts,
     run_batch,
     transition_events,
 )
+from cvm.plans.columns import needed_columns
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
@@ -163,7 +163,7 @@ class PlansService:
                 self.ws.online,
                 snapshot,
                 settings,
-                partial(decide, plans, experiments=pilots),
+                partial(decide, plans, experiments=pilots, path="realtime"),
                 partial(rank, plans, experiments=pilots),
             )
             self._events = (settings, ingestor)
