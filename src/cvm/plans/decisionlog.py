@@ -129,7 +129,7 @@ def record(
     exploration: float,
 ) -> DecisionRecord:
     """The :class:`DecisionRecord` of one decision."""
-    arbitration: Arbitration = getattr(config, "arbitration", "propensity")
+    arbitration: Arbitration = vars(config).get("arbitration", "propensity")  # a field of plans once h-arb lands
     return DecisionRecord(
         decision_id=decision_id(customer_id, path, key, now),
         customer_id=customer_id,

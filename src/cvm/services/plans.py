@@ -33,6 +33,7 @@ from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
 from cvm.services.workspace import Audit, Workspace, audited
+from cvm.store import decision_log
 
 
 def _refreshed(report: SegmentReport, _call: Mapping[str, Any]) -> Audit:
@@ -90,6 +91,7 @@ class PlansService:
         with self.ws.unit(actor) as unit:
             persisted = persist_decisions(self.ws.online, batch.decisions, now)
             unit.record("plans.batch", None, persisted.enqueued, **persisted.to_dict())
+        exported = decision_log.export(self.ws.offline, self.ws.online)  # for training (docs/decision-log.md)
         worker = self.deliveries.worker()
         try:
             stats = worker.run(once=True, max_seconds=self.ws.settings.delivery.run_seconds)
@@ -101,6 +103,7 @@ class PlansService:
             "candidates": batch.candidates,
             **persisted.to_dict(),
             "delivery": delivered,
+            "decisions_exported": exported,
         }
 
     def _segment_and_plan(
