@@ -106,3 +106,45 @@ def test_the_events_api_logs_the_decision_in_the_events_transaction(any_engine: 
     )
     assert any_engine.plans.ingest_events([event]).outcomes[0].status == "duplicate"
     assert len(_online(any_engine)) == 1  # a repeated event decides nothing again
+
+
+def test_the_pilot_report_covers_each_rung_of_the_ladder(workspace: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from cvm.contracts.actions import Assignment
+    from cvm.experiments import records
+    from tests.conftest import TRANSACTIONS_CSV
+
+    config = yaml.safe_load((workspace / "cvm.yaml").read_text())
+    config["experiments"]["holdout_share"] = 0.2
+    config["experiments"]["ladder"] = {"exploration": 0.3, "plan_holdout": {"welcome": 0.1}}
+    (workspace / "cvm.yaml").write_text(yaml.safe_dump(config))
+    engine = Engine.open(workspace)
+    try:
+        engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
+        engine.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV))
+        at = datetime(2024, 1, 10, tzinfo=UTC)
+        arms = {"C1": "holdout", "C2": "contacted", "C3": "contacted"}
+        rows = [Assignment("global", c, a, 1, at) for c, a in arms.items()]
+        explore = [
+            replace_rung(r, rung)
+            for r, rung in zip(_records("C1", 1) + _records("C2", 1), ("explore", "exploit"), strict=True)
+        ]
+        with write_transaction(engine.online) as conn:
+            records.record(conn, rows)
+            decision_log.append(conn, explore, at)
+        listed = {p["name"]: p for p in engine.pilots.pilots()}
+        assert {"global", "plan:welcome", "explore"} <= set(listed)
+        assert listed["global"]["arms"] == {"holdout": 1, "contacted": 2}
+        assert listed["explore"]["arms"] == {"exploit": 1, "explore": 1}
+        report = engine.pilots.pilot_report("global")
+        assert (report["control"], [a["assigned"] for a in report["arms"]]) == ("holdout", [1, 2])
+        assert engine.pilots.pilot_report("explore")["arms"][1]["assigned"] == 1
+    finally:
+        engine.close()
+
+
+def replace_rung(rec: DecisionRecord, rung: str) -> DecisionRecord:
+    from dataclasses import replace
+
+    return replace(rec, rung=rung)  # type: ignore[arg-type]
