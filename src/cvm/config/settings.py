@@ -465,7 +465,9 @@ class LadderSettings(_Section):
 class ExperimentsSettings(_Section):
     """The holdout ladder (global holdout, plan holdouts, exploration, Thompson sampling) and the pilots."""
 
-    holdout_share: float = Field(default=0.0, ge=0.0, le=0.5, description="Share of customers in the global holdout.")
+    holdout_share: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Share of customers in the global holdout (rung 1 of the ladder)."
+    )
     ladder: LadderSettings = LadderSettings()
     pilots: dict[str, PilotSettings] = Field(default_factory=dict)
 

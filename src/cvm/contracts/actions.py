@@ -105,7 +105,7 @@ class Decision:
 
     ``assignments`` are the customer's new pilot assignments (also in ``plan_state``): the
     caller persists them in the ``assignments`` table (:mod:`cvm.experiments.records`), and
-    ``record`` in ``decision_log`` (:mod:`cvm.plans.logstore`), in the same transaction.
+    ``record`` in ``decision_log`` (:mod:`cvm.store.decision_log`), in the same transaction.
     """
 
     actions: tuple[ActionRequest, ...]
