@@ -148,3 +148,24 @@ def replace_rung(rec: DecisionRecord, rung: str) -> DecisionRecord:
     from dataclasses import replace
 
     return replace(rec, rung=rung)  # type: ignore[arg-type]
+
+
+def test_migration_0007_goes_down_and_up_again(online_url: str) -> None:
+    from alembic import command
+
+    from cvm.store import OnlineStore
+    from cvm.store.online import _alembic_config
+
+    store = OnlineStore(online_url)
+    store.migrate()
+    cfg = _alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert "decision_log" not in sa.inspect(store.engine).get_table_names()
+    store.migrate()
+    with write_transaction(store) as conn:
+        decision_log.append(conn, _records("C1", 1), T0)
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.begin() as conn:
+        conn.exec_driver_sql("UPDATE decision_log SET rung = 'exploit'")
+    store.dispose()

@@ -153,7 +153,7 @@ def test_service_messages_are_never_randomised_away() -> None:
         rec = decide(config, _state(f"s{i}"), NOW, (), exp).record
         assert rec is not None
         assert rec.rung == "exploit"
-        assert rec.probability == 1.0
+        assert (rec.probability, rec.exploration) == (1.0, 0.0)  # the exploration applied, not the one configured
 
 
 def test_the_global_holdout_logs_no_action_with_probability_one() -> None:

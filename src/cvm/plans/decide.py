@@ -345,7 +345,6 @@ class _Run:
         )
         terms += [decisionlog.terms_of(c, reason) for reason, c in held]
         explored = lad is not None and lad.explored
-        epsilon = self.experiments.ladder.exploration if self.experiments is not None else 0.0
         return decisionlog.record(
             customer_id=self.state.customer_id,
             now=self.now,
@@ -359,7 +358,7 @@ class _Run:
             rung=ladder.rung([r for r, _c in held], explored),
             attrs=self.attrs,
             model_versions=self.learned_ladder.model_versions,
-            exploration=epsilon,
+            exploration=lad.epsilon if lad else 0.0,
         )
 
     def plan_state(self) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Ladder:
     """Exploration drew no action: the candidates' steps are skipped, not held."""
     blocked: dict[int, str] = field(default_factory=dict)
     """``id(candidate)`` → the cap that blocks it (not eligible)."""
+    epsilon: float = 0.0
+    """The exploration share applied to this decision (0 when a candidate is not a marketing step)."""
 
 
 def blocked_of(candidates: Sequence[Candidate], book: CapBook, send_at: Callable[[str], datetime]) -> dict[int, str]:
@@ -79,7 +81,8 @@ def apply(
     first = next((v.candidate for v in verdicts if v.chosen), None)
     greedy = eligible.index(first) if first is not None and first in eligible else len(eligible)
     marketing = all(v.candidate.step.kind == "marketing" for v in verdicts)
-    d = draw([action_id(c) for c in eligible], greedy, epsilon if marketing else 0.0, u)
+    out.epsilon = epsilon if marketing else 0.0
+    d = draw([action_id(c) for c in eligible], greedy, out.epsilon, u)
     out.probability, out.explored = d.probability, d.explored
     out.chosen = eligible[d.index] if d.index < len(eligible) else None
     if not d.explored:
