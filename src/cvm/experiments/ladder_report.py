@@ -100,7 +100,7 @@ def counts(online: OnlineStore, settings: Settings) -> list[dict[str, Any]]:
             asg = _explore_assignments(conn) if name == EXPLORE else records.frame(conn, name)
             s = spec(name, settings)
             arms = {a: int((asg["arm"] == a).sum()) for a in s.arms}
-            out.append({"name": name, "kind": "rung", "status": "running", "plan": s.plan, "step": None,
+            out.append({"name": name, "kind": "live", "status": "running", "plan": s.plan, "step": None,
                         "primary": s.primary, "description": s.description, "arms": arms, "recommendation": None,
                         "simulated": False})  # fmt: skip
     return out

@@ -25,9 +25,11 @@ when ``experiments`` are given): a held-out customer's step is skipped with reas
 come out in :attr:`Decision.assignments` and in the plan state (key ``@pilots``).
 
 Candidates then go through :func:`cvm.plans.arbitrate.arbitrate` (greedy by
-expected value under the caps). A chosen step becomes an :class:`ActionRequest`
-and the plan advances; every skipped or held step is a :class:`Suppressed` with
-its reason. Those, and the :class:`Decision` that carries them, are the contract
+expected value under the caps), and the exploration rung of the holdout ladder may replace
+its choice by a uniform draw (:mod:`cvm.plans.ladder`). A decision with a candidate carries
+its :class:`~cvm.contracts.decisionlog.DecisionRecord` (:mod:`cvm.plans.decisionlog`).
+A chosen step becomes an :class:`ActionRequest` and the plan advances; every skipped or
+held step is a :class:`Suppressed` with its reason. Those, and the :class:`Decision` that carries them, are the contract
 with the later stages: they live in :mod:`cvm.contracts.actions`.
 
 Imports from a sibling stage: :mod:`cvm.experiments.assign` (the plan-state key of the

@@ -81,10 +81,12 @@ def draw(actions: Sequence[str], greedy: int, epsilon: float, u: float) -> Draw:
 
     Examples
     --------
-    >>> draw(["a", "b"], 0, 0.3, 0.5)
-    Draw(index=0, probability=0.8, explored=False)
-    >>> draw(["a", "b"], 0, 0.3, 0.25)  # u < ε: uniform, option ⌊0.25/0.3·3⌋ = 2, no action
-    Draw(index=2, probability=0.1, explored=True)
+    >>> d = draw(["a", "b"], 0, 0.3, 0.5)  # u ≥ ε: the greedy choice, 0.3/3 + 0.7
+    >>> d.index, round(d.probability, 9), d.explored
+    (0, 0.8, False)
+    >>> d = draw(["a", "b"], 0, 0.3, 0.25)  # u < ε: uniform, option ⌊0.25/0.3·3⌋ = 2, no action
+    >>> d.index, round(d.probability, 9), d.explored
+    (2, 0.1, True)
     """
     options = [*actions, NO_ACTION]
     explored = epsilon > 0 and u < epsilon

@@ -8,12 +8,17 @@ That moment is the assignment ("targeted"), the same for every arm:
    marketing``, the default) for a customer whose ``global`` bucket falls in the holdout
    is not sent; service and transactional steps are. The first marketing step that
    would act records the customer's global arm, ``holdout`` or ``contacted``.
-2. **Pilot** of this plan and step: the customer's arm is the one already recorded,
+2. **Plan holdout** (``experiments.ladder.plan_holdout``): a marketing step of a plan for a
+   customer whose ``plan:<name>`` bucket falls in that plan's holdout is not sent (reason
+   ``holdout:plan:<name>``); the customer's arm is recorded once, like the global one.
+3. **Pilot** of this plan and step: the customer's arm is the one already recorded,
    else (while the pilot is enabled and between its ``start`` and ``end``) the arm of
    their bucket (:func:`cvm.experiments.assign.arm_for`). A customer enters a pilot only
    if every arm could treat them (consent for every arm's channel), so that no arm loses
-   customers another keeps; others get the plan's own step, outside the pilot.
-3. A **holdout arm** skips the step with reason ``holdout:<pilot>`` (recorded as
+   customers another keeps; others get the plan's own step, outside the pilot. A pilot with
+   ``allocation: thompson`` places the bucket against Thompson-sampled shares of its variants
+   (:func:`cvm.plans.explore.thompson_shares`) instead of the configured ones.
+4. A **holdout arm** skips the step with reason ``holdout:<pilot>`` (recorded as
    :class:`~cvm.plans.decide.Suppressed`, and the plan moves on as if it had been sent, so
    controls follow the same schedule). Other arms send their variant: offer, channel,
    action, content, cost and contact caps overridden (:class:`cvm.config.settings.ArmSettings`).
