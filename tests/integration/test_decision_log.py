@@ -169,3 +169,33 @@ def test_migration_0007_goes_down_and_up_again(online_url: str) -> None:
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.begin() as conn:
         conn.exec_driver_sql("UPDATE decision_log SET rung = 'exploit'")
     store.dispose()
+
+
+def test_thompson_posteriors_come_from_the_pilot_outcomes(workspace: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from cvm.contracts.actions import Assignment
+    from cvm.experiments import records
+    from cvm.experiments.ladder_report import variant_posteriors
+    from tests.conftest import TRANSACTIONS_CSV
+
+    config = yaml.safe_load((workspace / "cvm.yaml").read_text())
+    arms = {"control": {"share": 0.2, "holdout": True}, "a": {"share": 0.4}, "b": {"share": 0.4, "offer": "B"}}
+    pilot = {"plan": "welcome", "allocation": "thompson", "primary": "conversion", "arms": arms}
+    config["experiments"]["pilots"] = {"t": pilot}
+    (workspace / "cvm.yaml").write_text(yaml.safe_dump(config))
+    engine = Engine.open(workspace)
+    try:
+        engine.ingest("customers", write(tmp_path / "c.csv", CUSTOMERS_CSV))
+        engine.ingest("transactions", write(tmp_path / "t.csv", TRANSACTIONS_CSV))
+        at = datetime(2024, 1, 10, tzinfo=UTC)  # C1 and C2 buy within 90 days, C3 only refunds (amount -20)
+        rows = [Assignment("t", "C1", "a", 1, at), Assignment("t", "C2", "b", 2, at), Assignment("t", "C3", "b", 3, at)]
+        with write_transaction(engine.online) as conn:
+            records.record(conn, rows)
+        now = datetime(2024, 12, 1, tzinfo=UTC)
+        assert variant_posteriors(engine.offline, engine.online, engine.settings, now) == {
+            "t:a": (2.0, 1.0),
+            "t:b": (2.0, 2.0),
+        }
+    finally:
+        engine.close()

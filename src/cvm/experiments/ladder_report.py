@@ -104,3 +104,38 @@ def counts(online: OnlineStore, settings: Settings) -> list[dict[str, Any]]:
                         "primary": s.primary, "description": s.description, "arms": arms, "recommendation": None,
                         "simulated": False})  # fmt: skip
     return out
+
+
+def variant_posteriors(
+    offline: OfflineStore, online: OnlineStore, settings: Settings, now: datetime | None = None
+) -> dict[str, tuple[float, float]]:
+    """Beta posteriors ``"<pilot>:<arm>" -> (α, β)`` of the variants of every pilot with ``allocation: thompson``.
+
+    The outcome is binary: the pilot's primary outcome when it is ``retention`` or ``conversion``,
+    else conversion; over the pilot's window, for customers whose window has ended (mature). The
+    posterior is Beta(1 + successes, 1 + failures) (:func:`cvm.plans.explore.beta_posterior`); the
+    decision reads it through :class:`cvm.plans.explore.LadderData`.
+    """
+    from cvm.plans.explore import beta_posterior
+
+    now = now or datetime.now(UTC)
+    out: dict[str, tuple[float, float]] = {}
+    pilots = {n: p for n, p in settings.experiments.pilots.items() if p.allocation == "thompson" and p.enabled}
+    if not pilots:
+        return out
+    with online.begin() as conn:
+        records.sync_from_profiles(conn)
+        frames = {name: records.frame(conn, name) for name in pilots}
+    for name, pilot in pilots.items():
+        asg = frames[name]
+        if not asg.height:
+            continue
+        column = pilot.primary if pilot.primary in ("retention", "conversion") else "conversion"
+        rows = pilot_outcomes(offline, asg, pilot.outcome_days, now, pilot.product, settings.scoring.margin_rate)
+        mature = rows.filter(pl.col("mature"))
+        for arm, cfg in pilot.arms.items():
+            if cfg.holdout:
+                continue
+            values = mature.filter(pl.col("arm") == arm)[column].fill_null(0)
+            out[f"{name}:{arm}"] = beta_posterior(int((values > 0).sum()), values.len())
+    return out
