@@ -113,11 +113,9 @@ def variant_posteriors(
 
     The outcome is binary: the pilot's primary outcome when it is ``retention`` or ``conversion``,
     else conversion; over the pilot's window, for customers whose window has ended (mature). The
-    posterior is Beta(1 + successes, 1 + failures) (:func:`cvm.plans.explore.beta_posterior`); the
-    decision reads it through :class:`cvm.plans.explore.LadderData`.
+    posterior is Beta(1 + successes, 1 + failures) under the flat prior; the decision reads it as
+    ``LadderData.variant_posteriors`` (:mod:`cvm.plans.explore`), plain data passed by the caller.
     """
-    from cvm.plans.explore import beta_posterior
-
     now = now or datetime.now(UTC)
     out: dict[str, tuple[float, float]] = {}
     pilots = {n: p for n, p in settings.experiments.pilots.items() if p.allocation == "thompson" and p.enabled}
@@ -137,5 +135,6 @@ def variant_posteriors(
             if cfg.holdout:
                 continue
             values = mature.filter(pl.col("arm") == arm)[column].fill_null(0)
-            out[f"{name}:{arm}"] = beta_posterior(int((values > 0).sum()), values.len())
+            wins = int((values > 0).sum())
+            out[f"{name}:{arm}"] = (1.0 + wins, 1.0 + values.len() - wins)
     return out

@@ -133,8 +133,3 @@ def _p_best(params: tuple[tuple[float, float], ...]) -> tuple[float, ...]:
         values = [rng.betavariate(max(a, 1e-9), max(b, 1e-9)) for a, b in params]
         wins[values.index(max(values))] += 1
     return tuple(w / DRAWS for w in wins)
-
-
-def beta_posterior(successes: int, trials: int) -> tuple[float, float]:
-    """The Beta posterior of a binary outcome under the flat prior: ``(1 + successes, 1 + failures)``."""
-    return (1.0 + successes, 1.0 + max(trials - successes, 0))
