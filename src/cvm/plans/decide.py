@@ -169,7 +169,7 @@ class _Run:
         blocked = ladder.blocked_of(candidates, book, self.send_at)
         verdicts = arbitrate(self.policy, candidates, book, self.now, self.send_at)
         epsilon = self.experiments.ladder.exploration if self.experiments is not None else 0.0
-        u = uniform("explore", self.state.customer_id, self.key)
+        u = uniform("explore", self.state.customer_id, self.key) if epsilon > 0 else 1.0
         self.ladder = ladder.apply(verdicts, blocked, self.send_at, epsilon, u)
         return self.ladder.verdicts
 

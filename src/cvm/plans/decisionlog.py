@@ -29,7 +29,7 @@ from cvm.plans.columns import needed_columns
 from cvm.plans.ladder import action_id
 
 _VERSIONS: dict[tuple[int, int], tuple[PlansConfig, ExperimentsSettings | None, str]] = {}
-_COLUMNS: dict[int, tuple[PlansConfig, frozenset[str]]] = {}
+_COLUMNS: dict[int, tuple[PlansConfig, tuple[str, ...]]] = {}
 _LOCK = Lock()
 
 
@@ -58,11 +58,11 @@ def policy_version(config: PlansConfig, experiments: ExperimentsSettings | None)
     return version
 
 
-def _columns(config: PlansConfig) -> frozenset[str]:
+def _columns(config: PlansConfig) -> tuple[str, ...]:
     hit = _COLUMNS.get(id(config))
     if hit is not None and hit[0] is config:
         return hit[1]
-    cols = frozenset(needed_columns(config) - {"customer_id"})
+    cols = tuple(sorted(needed_columns(config) - {"customer_id"}))
     with _LOCK:
         if len(_COLUMNS) > 64:
             _COLUMNS.clear()
@@ -71,19 +71,14 @@ def _columns(config: PlansConfig) -> frozenset[str]:
 
 
 def context_of(config: PlansConfig, attrs: Mapping[str, Any]) -> dict[str, float]:
-    """The numeric attributes the plans read, and the ``uplift_*`` scores, as floats (sorted by name)."""
-    cols = _columns(config)
+    """The numeric attributes the plans read, then the ``uplift_*`` scores, as finite floats."""
+    names = [c for c in _columns(config) if c in attrs]
+    names += sorted(k for k in attrs if k.startswith("uplift_") and k not in names)
     out: dict[str, float] = {}
-    for name in sorted(attrs):
+    for name in names:
         value = attrs[name]
-        if (
-            (name in cols or name.startswith("uplift_"))
-            and isinstance(value, int | float)
-            and not isinstance(value, bool)
-        ):
-            f = float(value)
-            if math.isfinite(f):
-                out[name] = f
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[name] = float(value)
     return out
 
 

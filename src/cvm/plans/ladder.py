@@ -79,7 +79,7 @@ def apply(
     out = Ladder(verdicts, blocked=blocked)
     eligible = [v.candidate for v in verdicts if id(v.candidate) not in out.blocked]
     first = next((v.candidate for v in verdicts if v.chosen), None)
-    greedy = eligible.index(first) if first is not None and first in eligible else len(eligible)
+    greedy = next((i for i, c in enumerate(eligible) if c is first), len(eligible))  # by identity: fast and exact
     marketing = all(v.candidate.step.kind == "marketing" for v in verdicts)
     out.epsilon = epsilon if marketing else 0.0
     d = draw([action_id(c) for c in eligible], greedy, out.epsilon, u)
