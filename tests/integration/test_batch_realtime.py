@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -184,3 +185,40 @@ def test_the_cycle_learns_the_fatigue_curves_that_both_paths_read(decided: Engin
     assert bound is not None
     assert bound[1] is ingestor
     assert bound[2] is learned  # the real-time decide is bound to the same curves
+
+
+def test_batch_and_real_time_log_the_same_record(scored: Engine) -> None:
+    """The decision record (candidates and terms, choice, probability, rung, versions, context) is path-independent."""
+    scored.plans.refresh_segments(NOW.date())
+    batch = scored.plans.plan_batch(NOW.date(), NOW)
+    with_hub_contacts = set(offline_contacts(scored.offline.read("contacts"), NOW))
+    real_time = partial(decide, scored.settings.plans, experiments=scored.settings.experiments, path="realtime")
+    compared = 0
+    for customer_id, batch_decision in sorted(batch.decisions, key=lambda d: d[0]):
+        if customer_id in with_hub_contacts or batch_decision.record is None:
+            continue
+        state = scored.plans.events.customer_state(customer_id, NOW)
+        assert state is not None
+        logged = real_time(state, NOW).record
+        assert logged is not None
+        assert logged.path == "realtime"
+        assert replace(logged, decision_id="", path="batch") == replace(batch_decision.record, decision_id="")
+        compared += 1
+    assert compared >= 300
+
+
+def test_the_cycle_logs_every_decision_and_exports_the_log(scored: Engine) -> None:
+    from cvm.store import decision_log
+
+    first = scored.plans.act(now=NOW)
+    with scored.online.begin() as conn:
+        online = decision_log.online_records(conn)
+    assert first["logged"] == len(online) > 300
+    assert {r.path for r in online} == {"batch"}
+    assert first["decisions_exported"] == len(online)
+    assert sorted(decision_log.records(scored.offline), key=lambda r: r.decision_id) == sorted(
+        online, key=lambda r: r.decision_id
+    )
+    again = scored.plans.act(now=NOW)  # the same decisions again: nothing logged or exported twice
+    assert again["decisions_exported"] == 0
+    assert scored.offline.count("decision_log") == len(online)

@@ -445,6 +445,9 @@ class PilotSettings(_Section):
     segment_by: list[SegmentColumn] = Field(default_factory=lambda: list[SegmentColumn](["kind"]))
     correction: Literal["holm", "bh"] = Field(default="holm", description="Per-segment multiple-testing adjustment.")
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    allocation: Literal["fixed", "thompson"] = Field(
+        default="fixed", description="thompson: the non-holdout arms share by Thompson sampling (experiments.ladder)."
+    )
 
     @model_validator(mode="after")
     def _arms_consistent(self) -> PilotSettings:
@@ -461,10 +464,35 @@ class PilotSettings(_Section):
         return self
 
 
-class ExperimentsSettings(_Section):
-    """The global holdout (never contacted by a marketing step) and the pilots."""
+class LadderSettings(_Section):
+    """The holdout ladder below the global holdout (``docs/decision-log.md``): plan holdouts, exploration, Thompson."""
 
-    holdout_share: float = Field(default=0.0, ge=0.0, le=0.5, description="Share of customers in the global holdout.")
+    plan_holdout: dict[str, float] = Field(
+        default_factory=dict, description="Plan name -> share of customers held out of that plan's marketing steps."
+    )
+    exploration: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Share of decisions chosen uniformly among eligible actions and none."
+    )
+    thompson_floor: float = Field(
+        default=0.05, ge=0.0, le=0.5, description="Least share of each variant of a pilot allocated by Thompson."
+    )
+
+    @field_validator("plan_holdout")
+    @classmethod
+    def _shares(cls, shares: dict[str, float]) -> dict[str, float]:
+        for plan, share in shares.items():
+            if not 0.0 <= share <= 0.5:
+                raise ValueError(f"plan_holdout.{plan}: share {share:g} must lie between 0 and 0.5")
+        return shares
+
+
+class ExperimentsSettings(_Section):
+    """The holdout ladder (global holdout, plan holdouts, exploration, Thompson sampling) and the pilots."""
+
+    holdout_share: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Share of customers in the global holdout (rung 1 of the ladder)."
+    )
+    ladder: LadderSettings = LadderSettings()
     pilots: dict[str, PilotSettings] = Field(default_factory=dict)
 
     @field_validator("pilots")
@@ -479,6 +507,10 @@ class ExperimentsSettings(_Section):
 def check_pilots(experiments: ExperimentsSettings, plans: PlansConfig) -> None:
     """Each pilot names a plan and step that exist; no two enabled pilots share a step."""
     taken: dict[tuple[str, str], str] = {}
+    for plan_name in experiments.ladder.plan_holdout:
+        if plan_name not in plans.definitions:
+            known = ", ".join(sorted(plans.definitions))
+            raise ValueError(f"ladder.plan_holdout: unknown plan {plan_name!r}; plans: {known}")
     for name, pilot in experiments.pilots.items():
         plan = plans.definitions.get(pilot.plan)
         if plan is None:

@@ -173,6 +173,15 @@ experiments:
   # a marketing step, so that the value of all marketing together can be measured (e.g. 0.05). Steps
   # declared `kind: service` or `kind: transactional` still reach them.
   holdout_share: {holdout_share}
+  # The rest of the holdout ladder (docs/decision-log.md); every decision is logged in decision_log with its rung.
+  ladder:
+    # Plan holdouts: plan name -> share of customers never reached by that plan's marketing steps.
+    plan_holdout: {plan_holdout}
+    # Exploration: this share of decisions (all-marketing candidates only) picks uniformly among the eligible
+    # actions and no action, so that uplift models learn from randomised data (e.g. 0.10).
+    exploration: {ladder.exploration}
+    # Pilots with `allocation: thompson` split their non-holdout arms by Thompson sampling, each arm at least this.
+    thompson_floor: {ladder.thompson_floor}
   # Pilots: randomized tests of a plan or one of its steps, made when the plan would act (`cvm pilot
   # create` adds one here; `cvm pilot report NAME` analyses it). Holdout arms are not contacted; other
   # arms may change the offer, the channel, the action or the contact caps. Example:
@@ -315,6 +324,11 @@ def render_template(settings: Settings | None = None) -> str:
             grade_floors="{" + ", ".join(f"{k}: [{lo}, {hi}]" for k, (lo, hi) in s.models.grade_floors.items()) + "}",
         )
         + render_section(s.segments, s.plans)
-        + _EXPERIMENTS.format(holdout_share=s.experiments.holdout_share, pilots=_pilots_block(s))
+        + _EXPERIMENTS.format(
+            holdout_share=s.experiments.holdout_share,
+            ladder=s.experiments.ladder,
+            plan_holdout="{" + ", ".join(f"{k}: {v}" for k, v in s.experiments.ladder.plan_holdout.items()) + "}",
+            pilots=_pilots_block(s),
+        )
         + _PRIVACY.format(log_dir=s.privacy.log_dir or "null")
     )

@@ -16,7 +16,7 @@ order of the fields:
   (:data:`REQUEST_FIELDS`), typed by :func:`public_fields`.
 
 ``tests/unit/test_action_contract.py`` holds them to the same names in the same order.
-This module imports nothing internal to CVM.
+This module imports nothing internal to CVM but the decision-log contract (:mod:`cvm.contracts.decisionlog`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from cvm.contracts.decisionlog import DecisionRecord
 
 Kind = Literal["text", "float", "json", "time"]
 
@@ -102,13 +104,16 @@ class Decision:
     """The outcome of a decision: actions to send, actions held back, new plan state.
 
     ``assignments`` are the customer's new pilot assignments (also in ``plan_state``): the
-    caller persists them in the ``assignments`` table (:mod:`cvm.experiments.records`).
+    caller persists them in the ``assignments`` table (:mod:`cvm.experiments.records`), and
+    ``record`` in ``decision_log`` (:mod:`cvm.store.decision_log`), in the same transaction.
     """
 
     actions: tuple[ActionRequest, ...]
     suppressed: tuple[Suppressed, ...]
     plan_state: Mapping[str, Any]
     assignments: tuple[Assignment, ...] = ()
+    record: DecisionRecord | None = None
+    """The decision-log record (:mod:`cvm.contracts.decisionlog`); ``None`` when there was no candidate."""
 
 
 STORED: dict[str, Stored] = {f.name: f.metadata["stored"] for f in dataclasses.fields(ActionRequest)}

@@ -7,7 +7,9 @@ learned arrives as a :class:`Learned` value (keyword ``learned=`` of ``decide`` 
   :class:`cvm.models.fatigue.FatigueModel` fitted from the contact history and its adverse
   outcomes (unsubscribe, complaint, consent withdrawn, no-response streaks);
 - ``model_versions``: the versions of the models whose scores the decision reads (logged
-  with every decision).
+  with every decision);
+- ``variant_posteriors``: the Beta posteriors of pilot variants that Thompson sampling
+  allocates by (:mod:`cvm.plans.explore`).
 
 A :class:`Learned` is JSON-ready (:meth:`Learned.to_dict`, :meth:`Learned.from_dict`).
 This module imports nothing internal to CVM.
@@ -83,6 +85,8 @@ class Learned:
     """Per channel: the priced contact pressure (a channel without a curve costs no fatigue)."""
     model_versions: Mapping[str, str] = field(default_factory=dict)
     """Model name → version of the models whose scores the decision reads."""
+    variant_posteriors: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """``"<pilot>:<arm>"`` → Beta posterior ``(alpha, beta)`` of the arm's binary outcome, for Thompson sampling."""
 
     def fatigue_cost(self, channel: str, n: int, attrs: Mapping[str, Any] | None = None) -> float:
         """The fatigue cost of the ``n``-th contact on ``channel`` in its window (0 without a curve)."""
@@ -94,6 +98,7 @@ class Learned:
         return {
             "fatigue": {ch: c.to_dict() for ch, c in self.fatigue.items()},
             "model_versions": dict(self.model_versions),
+            "variant_posteriors": {k: list(v) for k, v in self.variant_posteriors.items()},
         }
 
     @classmethod
@@ -102,4 +107,7 @@ class Learned:
         return cls(
             fatigue={str(ch): FatigueCurve.from_dict(c) for ch, c in dict(data.get("fatigue", {})).items()},
             model_versions={str(k): str(v) for k, v in dict(data.get("model_versions", {})).items()},
+            variant_posteriors={
+                str(k): (float(v[0]), float(v[1])) for k, v in dict(data.get("variant_posteriors", {})).items()
+            },
         )

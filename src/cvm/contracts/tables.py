@@ -303,6 +303,29 @@ DECISION_OUTCOMES = TableSchema(
     ),
 )
 
+DECISION_LOG = TableSchema(
+    name="decision_log",
+    description="Logged decisions exported from the online store (cvm.contracts.decisionlog), for training.",
+    key=("decision_id",),
+    time_column="decided_at",
+    columns=(
+        _c("decision_id", "string", required=True),
+        _c("customer_id", "string", required=True),
+        _c("decided_at", "timestamp", required=True),
+        _c("path", "string", required=True, choices=("batch", "realtime")),
+        _c("arbitration", "string", required=True),
+        _c("policy_version", "string", required=True),
+        _c("rung", "string", required=True),
+        _c("chosen", "string", required=True, description="the action id, or 'none'"),
+        _c("probability", "float", required=True, min=0.0, max=1.0),
+        _c("exploration", "float"),
+        _c("candidates", "string", description="JSON list of the candidates' terms"),
+        _c("model_versions", "string", description="JSON object"),
+        _c("context", "string", description="JSON object of numeric attributes at decision time"),
+        _c("logged_at", "timestamp", required=True, description="when the online store logged it"),
+    ),
+)
+
 DATA_TABLES: dict[str, TableSchema] = {
     t.name: t for t in (CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS, PAYMENTS, CONTACTS, SURVEYS, RATINGS)
 }
@@ -311,6 +334,7 @@ DERIVED_TABLES: dict[str, TableSchema] = {
     SCORES.name: SCORES,
     SEGMENT_MEMBERSHIP.name: SEGMENT_MEMBERSHIP,
     DECISION_OUTCOMES.name: DECISION_OUTCOMES,
+    DECISION_LOG.name: DECISION_LOG,
 }
 TABLES: dict[str, TableSchema] = {**DATA_TABLES, QUARANTINE.name: QUARANTINE, **DERIVED_TABLES}
 

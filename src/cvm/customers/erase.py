@@ -2,7 +2,7 @@
 
 Rows that feed aggregates (revenue, margins, payments, NPS) stay, re-keyed to a
 random token that nothing maps back to, with every personal column emptied.
-Quarantined rows of the customer are deleted, superseded Parquet files are
+Quarantined rows and logged decisions of the customer are deleted, superseded Parquet files are
 removed, and the online store is vacuumed so that no freed page keeps the data.
 The audit log keeps a keyed token of the id (:mod:`cvm.customers.subject`); the files
 around the stores are handled by :mod:`cvm.customers.erase_files`, and
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cvm.contracts import QUARANTINE, TABLES
+from cvm.contracts.tables import DECISION_LOG
 from cvm.customers.erase_files import Identifiers
 from cvm.customers.profile import UnknownCustomerError
 from cvm.store import OfflineStore
@@ -84,7 +85,7 @@ def erase_customer(store: OfflineStore, customer_id: str, subject: str) -> Erasu
             if hits == 0:
                 continue
             counts[name] = hits
-            if name == QUARANTINE.name:
+            if name in (QUARANTINE.name, DECISION_LOG.name):  # deleted, not re-keyed: nothing aggregates them
                 tx.replace(name, frame.filter(pl.col("customer_id").ne_missing(customer_id)))
             else:
                 tx.replace(name, _anonymised(frame, customer_id, token, schema.pii_columns))

@@ -1,6 +1,6 @@
-"""Erasure of a customer from the online store: events, profile, outbox and contact history.
+"""Erasure of a customer from the online store: events, profile, decision log, outbox and contact history.
 
-Events (whose properties may hold personal data) and the online profile are deleted.
+Events (whose properties may hold personal data), the online profile and the logged decisions are deleted.
 Action requests, contact history and suppressions stay for contact-pressure and
 delivery statistics, re-keyed to a random token; requests not yet delivered are
 dead-lettered so that an erased customer is never contacted. The outbox rows lose
@@ -16,6 +16,8 @@ import uuid
 
 import sqlalchemy as sa
 
+from cvm.store.decision_log import TABLE as DECISION_LOG
+from cvm.store.decision_log import erase as erase_decisions
 from cvm.store.tables import (
     action_requests,
     contact_history,
@@ -58,6 +60,8 @@ def erase_online(conn: sa.Connection, customer_id: str) -> dict[str, int]:
         )
     )
     conn.execute(suppressions.update().where(suppressions.c.customer_id == customer_id).values(event_id=None))
+    if sa.inspect(conn).has_table(DECISION_LOG):  # the decision log (migration 0007) is deleted
+        counts[DECISION_LOG] = erase_decisions(conn, customer_id)
     for table in (action_requests, contact_history, suppressions):
         changed = conn.execute(table.update().where(table.c.customer_id == customer_id).values(customer_id=token))
         counts[table.name] = changed.rowcount

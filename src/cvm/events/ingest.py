@@ -1,7 +1,7 @@
 """Real-time ingestion: validate events, update online profiles, decide, and enqueue actions.
 
 Every event's effects (its ``event_log`` row with the result, the online profile,
-the actions in the outbox and the suppressions) commit together or not at all.
+the actions in the outbox, the suppressions and the ``decision_log`` record) commit together or not at all.
 A batch commits as one transaction (one disk sync for up to 1,000 events).
 
 Decisions are made before the write transaction, on what was read without locks
@@ -76,7 +76,7 @@ from cvm.events.results import (
     unknown_customer,
 )
 from cvm.events.snapshot import OfflineSnapshot
-from cvm.store import OnlineStore, bulk
+from cvm.store import OnlineStore, bulk, decision_log
 from cvm.store.tables import event_log
 
 log = logging.getLogger("cvm.events")
@@ -328,6 +328,7 @@ class EventIngestor:
         save_profiles(conn, work.profiles, now)  # a concurrent writer of the same customer fails here
         queued = iter(enqueue(conn, work.actions, now=now, event_ids=work.action_events))
         record_suppressions(conn, work.held, now=now, event_ids=work.held_events)
+        decision_log.append(conn, [d.record for _, _, d in work.decided], now)
         rows = []
         for i, event, decision in work.decided:
             actions = tuple(action_json(a, next(queued)) for a in decision.actions)

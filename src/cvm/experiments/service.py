@@ -1,6 +1,6 @@
 """Pilots for the engine: list them, report on them, create them in ``cvm.yaml``, keep finished ones.
 
-Two kinds of pilot:
+Two kinds of pilot, and the rungs of the holdout ladder (:mod:`cvm.experiments.ladder_report`):
 
 - **live** pilots are configured (``experiments.pilots`` in ``cvm.yaml``): the decision assigns
   customers when the plan would act (:mod:`cvm.plans.pilots`); the report reads the
@@ -15,6 +15,7 @@ at the end of the data exactly as the churn report dates it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 from cvm.config import CONFIG_FILE, ConfigError, Settings, load_settings
 from cvm.config.settings import PilotSettings
 from cvm.errors import BadValueError, NotFoundError
-from cvm.experiments import records
+from cvm.experiments import ladder_report, records
 from cvm.experiments.outcomes import pilot_outcomes
 from cvm.experiments.report import PilotSpec, build_report
 from cvm.store import OfflineStore, OnlineStore
@@ -127,12 +128,15 @@ def live_report(
 def report(
     workspace: Path, offline: OfflineStore, online: OnlineStore, settings: Settings, name: str
 ) -> dict[str, Any]:
-    """A configured pilot's live report, else a finished pilot's kept report."""
+    """A configured pilot's live report, a rung of the holdout ladder's, else a finished pilot's kept report."""
     if name in settings.experiments.pilots:
         return live_report(offline, online, settings, name)
+    if ladder_report.is_rung(name) and name in ladder_report.rung_names(settings):
+        return ladder_report.rung_report(offline, online, settings, name)
     saved = _saved(workspace)
     if name not in saved:
-        known = ", ".join(sorted({*settings.experiments.pilots, *saved})) or "none yet"
+        known = ", ".join(sorted({*settings.experiments.pilots, *saved, *ladder_report.rung_names(settings)}))
+        known = known or "none yet"
         raise UnknownPilotError(f"unknown pilot {name!r}; pilots: {known}")
     return saved[name]
 
@@ -151,6 +155,8 @@ def list_pilots(workspace: Path, online: OnlineStore, settings: Settings) -> lis
                     "plan": p.plan, "step": p.step, "primary": p.primary, "description": p.description,
                     "arms": {a: counts.get(name, {}).get(a, 0) for a in p.arms}, "recommendation": None,
                     "simulated": False})  # fmt: skip
+    with contextlib.suppress(sa.exc.DBAPIError):  # an online store without the decision log yet
+        out += ladder_report.counts(online, settings)  # the rungs of the holdout ladder
     for name, rep in _saved(workspace).items():
         if name in settings.experiments.pilots:
             continue

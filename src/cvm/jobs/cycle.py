@@ -1,4 +1,4 @@
-"""Persisting a batch of plan decisions: outbox, suppressions, plan states and pilot assignments.
+"""Persisting a batch of plan decisions: outbox, suppressions, plan states, pilot assignments and the decision log.
 
 The batch path (``cvm run``) and the real-time path (``POST /events``) both call
 :func:`cvm.plans.decide.decide`; this module stores what the batch decided, in one
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from cvm.contracts.actions import Decision
 from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
 from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
-from cvm.store import OnlineStore
+from cvm.store import OnlineStore, decision_log
 from cvm.store.tables import customer_online
 
 RETRIES = 3
@@ -40,6 +40,8 @@ class Persisted:
     suppressed: int
     assignments: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    logged: int = 0
+    """Decisions appended to ``decision_log`` (:mod:`cvm.store.decision_log`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,9 +71,11 @@ def _write(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: d
         held = [s for _, d in decisions for s in d.suppressed]
         record_suppressions(conn, held, now=now)
         assigned = records.record(conn, [a for _, d in decisions for a in getattr(d, "assignments", ())])
+        logged = decision_log.append(conn, [d.record for _, d in decisions], now)
         save_profiles(conn, changed, now)
     fresh = sum(1 for q in queued if not q.duplicate)
-    return Persisted(len(decisions), fresh, len(queued) - fresh, len(held), assigned, _reason_counts(decisions))
+    counts = _reason_counts(decisions)
+    return Persisted(len(decisions), fresh, len(queued) - fresh, len(held), assigned, counts, logged)
 
 
 def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: datetime) -> Persisted:

@@ -38,7 +38,7 @@ from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import Event
 from cvm.contracts.learned import Learned
 from cvm.experiments.assign import STATE_KEY
-from cvm.plans.incremental import read_columns
+from cvm.plans.columns import needed_columns
 from cvm.plans.parallel import decide_all
 from cvm.rules import rule
 
@@ -132,20 +132,6 @@ def _states_table(con: duckdb.DuckDBPyConnection, states: Mapping[str, Mapping[s
         "CAST(started AS TIMESTAMPTZ) AS ps_started, CAST(due AS TIMESTAMPTZ) AS ps_due FROM plan_states_frame"
     )
     con.unregister("plan_states_frame")
-
-
-def needed_columns(config: PlansConfig, learned: Learned | None = None) -> set[str]:
-    """Columns the plans, the policy and the pricing read: only these are loaded for the candidates."""
-    cols = {"customer_id", "timezone", "open_complaint", *(f"consent_{c}" for c in CHANNELS)}
-    cols |= read_columns(config, learned)
-    texts: list[str] = [s.when for s in config.policy.suppress.values()]
-    for plan in config.active.values():
-        texts += [t for t in (plan.entry, plan.exit, plan.trigger.condition()) if t]
-        for step in plan.steps:
-            texts += [t for t in (step.eligibility, step.propensity, step.value, step.margin) if t]
-    for text in texts:
-        cols |= rule(text).columns
-    return cols
 
 
 def candidate_ids(

@@ -25,9 +25,11 @@ when ``experiments`` are given): a held-out customer's step is skipped with reas
 come out in :attr:`Decision.assignments` and in the plan state (key ``@pilots``).
 
 Candidates then go through :func:`cvm.plans.arbitrate.arbitrate` (greedy by
-expected value under the caps). A chosen step becomes an :class:`ActionRequest`
-and the plan advances; every skipped or held step is a :class:`Suppressed` with
-its reason. Those, and the :class:`Decision` that carries them, are the contract
+expected value under the caps), and the exploration rung of the holdout ladder may replace
+its choice by a uniform draw (:mod:`cvm.plans.ladder`). A decision with a candidate carries
+its :class:`~cvm.contracts.decisionlog.DecisionRecord` (:mod:`cvm.plans.decisionlog`).
+A chosen step becomes an :class:`ActionRequest` and the plan advances; every skipped or
+held step is a :class:`Suppressed` with its reason. Those, and the :class:`Decision` that carries them, are the contract
 with the later stages: they live in :mod:`cvm.contracts.actions`.
 
 Imports from a sibling stage: :mod:`cvm.experiments.assign` (the plan-state key of the
@@ -46,11 +48,14 @@ from typing import Any
 from cvm.config.plans import PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import ActionRequest, Decision, Suppressed
+from cvm.contracts.decisionlog import DecisionRecord, Path
 from cvm.contracts.decisions import CustomerState, Event, RankedAction
 from cvm.contracts.learned import Learned
 from cvm.experiments.assign import STATE_KEY
+from cvm.plans import decisionlog, ladder
 from cvm.plans.arbitrate import Candidate, Verdict, arbitrate
 from cvm.plans.credit import credit_refusal
+from cvm.plans.explore import uniform
 from cvm.plans.incremental import Pricer
 from cvm.plans.pilots import Router, pilots
 from cvm.plans.policy import CapBook, consent_refusal, last_contact, next_allowed, zone
@@ -66,6 +71,7 @@ def decide(
     experiments: ExperimentsSettings | None = None,
     *,
     learned: Learned | None = None,
+    path: Path = "batch",
 ) -> Decision:
     """Decide the actions for one customer at ``now`` (pure and deterministic).
 
@@ -80,9 +86,13 @@ def decide(
     events
         Events that arrived since the last decision (real-time triggers).
     experiments
-        The global holdout and the pilots (``Settings.experiments``); ``None``: none.
+        The holdout ladder and the pilots (``Settings.experiments``); ``None``: none.
     learned
-        What the models learned, as plain data (fatigue curves, model versions); ``None``: nothing.
+        What the models learned, as plain data (fatigue curves, Thompson posteriors of pilot
+        variants, model versions); ``None``: nothing.
+    path
+        ``batch`` or ``realtime``: logged, and picks the decision key of the hash-based draws
+        (the UTC day, or the events' ids).
 
     Examples
     --------
@@ -92,13 +102,13 @@ def decide(
     >>> [(a.plan, a.step, a.channel) for a in d.actions]
     [('welcome', 'inform', 'email')]
     """
-    run = _Run(config, state, now, events, experiments, learned)
+    run = _Run(config, state, now, events, experiments, learned, path)
     verdicts = run.go()
     actions = tuple(run.request(v) for v in verdicts if v.chosen)
     held = [run.hold(v) for v in verdicts if not v.chosen]
     suppressed = tuple(run.suppressed + held)
     new = tuple(run.router.new) if run.router else ()
-    return Decision(actions=actions, suppressed=suppressed, plan_state=run.plan_state(), assignments=new)
+    return Decision(actions, suppressed, run.plan_state(), new, record=run.record(config))
 
 
 def rank(
@@ -128,8 +138,11 @@ class _Run:
         events: Sequence[Event],
         experiments: ExperimentsSettings | None = None,
         learned: Learned | None = None,
+        path: Path = "batch",
     ) -> None:
         self.rt = runtime(config)
+        self.experiments, self.learned, self.path = experiments, learned or Learned(), path
+        self.ladder: ladder.Ladder | None = None
         self.policy = config.policy
         self.state = state
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
@@ -145,7 +158,12 @@ class _Run:
         self.skipped: list[tuple[Suppressed, Candidate]] = []
         self._quiet_until: datetime | None = None
         compiled = pilots(experiments, self.rt)
-        self.router = None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now)
+        posteriors = self.learned.variant_posteriors
+        self.router = (
+            None if compiled.idle else Router(compiled, state.customer_id, state.plan_state, self.now, posteriors)
+        )
+        ids = sorted(e.event_id for e in self.events)
+        self.key = ",".join(ids) if path == "realtime" and ids else self.now.astimezone(UTC).date().isoformat()
 
     def go(self) -> list[Verdict]:
         types, held = {e.type for e in self.events}, self.state.plan_state
@@ -158,10 +176,16 @@ class _Run:
         if not candidates:
             return []
         book = CapBook(self.rt, self.state.contacts_sent)
-        if not self.pricer.incremental:
-            return arbitrate(self.policy, candidates, book, self.now, self.send_at)
-        by = "incremental value"
-        return arbitrate(self.policy, candidates, book, self.now, self.send_at, self.pricer.reprice, by)
+        blocked = ladder.blocked_of(candidates, book, self.send_at)
+        if self.pricer.incremental:
+            by = "incremental value"
+            verdicts = arbitrate(self.policy, candidates, book, self.now, self.send_at, self.pricer.reprice, by)
+        else:
+            verdicts = arbitrate(self.policy, candidates, book, self.now, self.send_at)
+        epsilon = self.experiments.ladder.exploration if self.experiments is not None else 0.0
+        u = uniform("explore", self.state.customer_id, self.key) if epsilon > 0 else 1.0
+        self.ladder = ladder.apply(verdicts, blocked, self.send_at, epsilon, u)
+        return self.ladder.verdicts
 
     def send_at(self, channel: str) -> datetime:
         """Now, or the end of the quiet hours and days in the customer's zone for a channel they cover."""
@@ -321,7 +345,38 @@ class _Run:
 
     def hold(self, v: Verdict) -> Suppressed:
         c = v.candidate
+        if self.ladder is not None and self.ladder.skip:  # exploration drew no action: the step is skipped
+            plan, enrolment = self.enrolments[c.plan]
+            assert enrolment is not None
+            self.enrolments[c.plan] = (plan, enrolment.advance(plan.config, self.now))
         return Suppressed(self.state.customer_id, c.plan, c.step.name, c.step.channel, v.reason, v.deferred_until)
+
+    def record(self, config: PlansConfig) -> DecisionRecord | None:
+        """The decision's log record, ``None`` when it had no candidate (:mod:`cvm.plans.decisionlog`)."""
+        lad = self.ladder
+        held = [(s.reason, c) for s, c in self.skipped if s.reason.startswith("holdout:")]
+        if lad is None and not held:
+            return None
+        terms = (
+            [decisionlog.terms_of(v.candidate, lad.blocked.get(id(v.candidate))) for v in lad.verdicts] if lad else []
+        )
+        terms += [decisionlog.terms_of(c, reason) for reason, c in held]
+        explored = lad is not None and lad.explored
+        return decisionlog.record(
+            customer_id=self.state.customer_id,
+            now=self.now,
+            path=self.path,
+            key=self.key,
+            config=config,
+            experiments=self.experiments,
+            candidates=terms,
+            chosen=lad.chosen if lad else None,
+            probability=lad.probability if lad else 1.0,
+            rung=ladder.rung([r for r, _c in held], explored),
+            attrs=self.attrs,
+            model_versions=self.learned.model_versions,
+            exploration=lad.epsilon if lad else 0.0,
+        )
 
     def plan_state(self) -> dict[str, Any]:
         out = {k: v for k, v in self.state.plan_state.items()}

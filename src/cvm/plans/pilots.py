@@ -8,12 +8,17 @@ That moment is the assignment ("targeted"), the same for every arm:
    marketing``, the default) for a customer whose ``global`` bucket falls in the holdout
    is not sent; service and transactional steps are. The first marketing step that
    would act records the customer's global arm, ``holdout`` or ``contacted``.
-2. **Pilot** of this plan and step: the customer's arm is the one already recorded,
+2. **Plan holdout** (``experiments.ladder.plan_holdout``): a marketing step of a plan for a
+   customer whose ``plan:<name>`` bucket falls in that plan's holdout is not sent (reason
+   ``holdout:plan:<name>``); the customer's arm is recorded once, like the global one.
+3. **Pilot** of this plan and step: the customer's arm is the one already recorded,
    else (while the pilot is enabled and between its ``start`` and ``end``) the arm of
    their bucket (:func:`cvm.experiments.assign.arm_for`). A customer enters a pilot only
    if every arm could treat them (consent for every arm's channel), so that no arm loses
-   customers another keeps; others get the plan's own step, outside the pilot.
-3. A **holdout arm** skips the step with reason ``holdout:<pilot>`` (recorded as
+   customers another keeps; others get the plan's own step, outside the pilot. A pilot with
+   ``allocation: thompson`` places the bucket against Thompson-sampled shares of its variants
+   (:func:`cvm.plans.explore.thompson_shares`) instead of the configured ones.
+4. A **holdout arm** skips the step with reason ``holdout:<pilot>`` (recorded as
    :class:`~cvm.plans.decide.Suppressed`, and the plan moves on as if it had been sent, so
    controls follow the same schedule). Other arms send their variant: offer, channel,
    action, content, cost and contact caps overridden (:class:`cvm.config.settings.ArmSettings`).
@@ -40,6 +45,7 @@ from cvm.config.plans import CapConfig, PolicyConfig
 from cvm.config.settings import ArmSettings, ExperimentsSettings, PilotSettings
 from cvm.contracts.actions import Assignment
 from cvm.experiments.assign import (
+    BUCKETS,
     CONTACTED_ARM,
     GLOBAL,
     HOLDOUT_ARM,
@@ -48,6 +54,7 @@ from cvm.experiments.assign import (
     existing,
     in_global_holdout,
 )
+from cvm.plans.explore import thompson_shares
 from cvm.plans.runtime import CapRules, PlanRuntime, Runtime, StepRuntime, cap_rules
 
 
@@ -72,6 +79,8 @@ class PilotRuntime:
     channels: Mapping[str, frozenset[str]]
     start: datetime | None
     end: datetime | None
+    allocation: str = "fixed"
+    """``thompson``: the non-holdout arms share by Thompson sampling (:func:`cvm.plans.explore.thompson_shares`)."""
 
     def open(self, now: datetime) -> bool:
         """Whether new customers may be assigned at ``now``."""
@@ -84,10 +93,14 @@ class Pilots:
 
     holdout_share: float
     by_step: Mapping[tuple[str, str], PilotRuntime]
+    plan_holdout: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    """Plan name → share held out of its marketing steps (``experiments.ladder.plan_holdout``)."""
+    floor: float = 0.05
+    """The least share of each variant of a Thompson-allocated pilot."""
 
     @property
     def idle(self) -> bool:
-        return self.holdout_share <= 0 and not self.by_step
+        return self.holdout_share <= 0 and not self.by_step and not any(s > 0 for s in self.plan_holdout.values())
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,7 @@ def _pilot(name: str, p: PilotSettings, plan: PlanRuntime, policy: PolicyConfig)
         s.config.name: frozenset(a.channel or s.config.channel for a in p.arms.values() if not a.holdout) for s in steps
     }
     shares = tuple((n, a.share) for n, a in p.arms.items())
-    return PilotRuntime(name, p.plan, shares, arms, channels, _day(p.start), _day(p.end))
+    return PilotRuntime(name, p.plan, shares, arms, channels, _day(p.start), _day(p.end), p.allocation)
 
 
 def _build(experiments: ExperimentsSettings, rt: Runtime) -> Pilots:
@@ -151,12 +164,18 @@ def _build(experiments: ExperimentsSettings, rt: Runtime) -> Pilots:
         compiled = _pilot(name, p, plan, rt.config.policy)
         for step in compiled.channels:
             by_step.setdefault((p.plan, step), compiled)
-    return Pilots(experiments.holdout_share, by_step)
+    ladder = experiments.ladder
+    return Pilots(experiments.holdout_share, by_step, dict(ladder.plan_holdout), ladder.thompson_floor)
 
 
 _CACHE: dict[tuple[int, int], tuple[ExperimentsSettings, Runtime, Pilots]] = {}
 _LOCK = Lock()
 NO_PILOTS = Pilots(0.0, {})
+
+
+def plan_key(plan: str) -> str:
+    """The experiment key of a plan's holdout (in the assignments and the plan state): ``plan:<name>``."""
+    return f"plan:{plan}"
 
 
 def pilots(experiments: ExperimentsSettings | None, rt: Runtime) -> Pilots:
@@ -178,11 +197,19 @@ def pilots(experiments: ExperimentsSettings | None, rt: Runtime) -> Pilots:
 class Router:
     """Routes one customer's steps during one decision, collecting the new assignments."""
 
-    def __init__(self, compiled: Pilots, customer_id: str, plan_state: Mapping[str, Any], now: datetime) -> None:
+    def __init__(
+        self,
+        compiled: Pilots,
+        customer_id: str,
+        plan_state: Mapping[str, Any],
+        now: datetime,
+        posteriors: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.compiled = compiled
         self.customer_id = customer_id
         self.known = existing(plan_state)
         self.now = now
+        self.posteriors = posteriors or {}
         self.new: list[Assignment] = []
 
     def _record(self, experiment: str, arm: str, b: int, plan: str, step: str | None) -> str:
@@ -198,12 +225,38 @@ class Router:
         b = bucket(GLOBAL, self.customer_id)
         return self._record(GLOBAL, HOLDOUT_ARM if held else CONTACTED_ARM, b, plan, step)
 
+    def _plan_held(self, plan: str, step: str) -> bool:
+        """Whether the customer is in the holdout of ``plan`` (assigned once, like the global holdout)."""
+        share = self.compiled.plan_holdout.get(plan, 0.0)
+        key = plan_key(plan)
+        arm = self.known.get(key)
+        if arm is None:
+            if share <= 0:
+                return False
+            b = bucket(key, self.customer_id)
+            arm = self._record(key, HOLDOUT_ARM if b < round(BUCKETS * share) else CONTACTED_ARM, b, plan, step)
+        return arm == HOLDOUT_ARM
+
+    def shares(self, pilot: PilotRuntime) -> tuple[tuple[str, float], ...]:
+        """The arms' shares for a new assignment: as configured, or by Thompson sampling over the variants."""
+        if pilot.allocation != "thompson":
+            return pilot.shares
+        held = [(n, s) for n, s in pilot.shares if pilot.arms[n].holdout]
+        variants = [n for n, _s in pilot.shares if not pilot.arms[n].holdout]
+        posteriors = {
+            n: self.posteriors[f"{pilot.name}:{n}"] for n in variants if f"{pilot.name}:{n}" in self.posteriors
+        }
+        mass = 1.0 - sum(s for _n, s in held)
+        return (*held, *thompson_shares(variants, posteriors, self.compiled.floor, mass))
+
     def route(self, plan: str, step: StepRuntime, consented: Callable[[str], bool]) -> Route | None:
         """The route of a step that would act, or ``None`` when no holdout or pilot concerns it."""
         name = step.config.name
         marketing = step.config.kind == "marketing" and self.compiled.holdout_share > 0
         if marketing and self._global(plan, name) == HOLDOUT_ARM:
             return Route(holdout=f"holdout:{GLOBAL}")
+        if step.config.kind == "marketing" and self._plan_held(plan, name):
+            return Route(holdout=f"holdout:{plan_key(plan)}")
         pilot = self.compiled.by_step.get((plan, name))
         if pilot is None:
             return None
@@ -212,7 +265,7 @@ class Router:
             if not pilot.open(self.now) or not all(consented(c) for c in pilot.channels[name]):
                 return None
             b = bucket(pilot.name, self.customer_id)
-            arm_name = self._record(pilot.name, arm_for(b, pilot.shares), b, plan, name)
+            arm_name = self._record(pilot.name, arm_for(b, self.shares(pilot)), b, plan, name)
         arm = pilot.arms.get(arm_name)
         if arm is None:  # the arm was removed from the configuration: the customer gets the plan's step
             return None

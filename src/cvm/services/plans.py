@@ -24,17 +24,18 @@ from cvm.plans.batch import (
     Contact,
     ContactsFn,
     PlanBatch,
-    needed_columns,
     offline_contacts,
     run_batch,
     transition_events,
 )
+from cvm.plans.columns import needed_columns
 from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
 from cvm.services.workspace import Audit, Workspace, audited
+from cvm.store import decision_log
 
 
 def _refreshed(report: SegmentReport, _call: Mapping[str, Any]) -> Audit:
@@ -95,6 +96,7 @@ class PlansService:
         with self.ws.unit(actor) as unit:
             persisted = persist_decisions(self.ws.online, batch.decisions, now)
             unit.record("plans.batch", None, persisted.enqueued, **persisted.to_dict())
+        exported = decision_log.export(self.ws.offline, self.ws.online)  # for training (docs/decision-log.md)
         worker = self.deliveries.worker()
         try:
             stats = worker.run(once=True, max_seconds=self.ws.settings.delivery.run_seconds)
@@ -106,6 +108,7 @@ class PlansService:
             "candidates": batch.candidates,
             **persisted.to_dict(),
             "delivery": delivered,
+            "decisions_exported": exported,
         }
 
     def _segment_and_plan(
@@ -170,7 +173,7 @@ class PlansService:
                 self.ws.online,
                 snapshot,
                 settings,
-                partial(decide, plans, experiments=pilots, learned=learned),
+                partial(decide, plans, experiments=pilots, learned=learned, path="realtime"),
                 partial(rank, plans, experiments=pilots, learned=learned),
             )
             self._events = (settings, ingestor, learned)
@@ -214,5 +217,5 @@ class PlansService:
             frame: pl.DataFrame = con.sql("SELECT * FROM segmented").pl()
         finally:
             con.close()
-        needed = needed_columns(self.ws.settings.plans) | {"customer_id", "timezone"}
+        needed = needed_columns(self.ws.settings.plans, self.learned()) | {"customer_id", "timezone"}
         return frame.select([c for c in frame.columns if c in needed or c.startswith("consent_")])

@@ -161,3 +161,24 @@ assignments = sa.Table(
     sa.Column("step", sa.String(100), nullable=True),
     sa.Index("ix_assignments_customer", "customer_id"),
 )
+
+# -- the decision log (migration 0007; cvm.store.decision_log) --------------------------------
+decision_log = sa.Table(
+    "decision_log",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
+    sa.Column("decided_at", _TS, nullable=False),
+    sa.Column("path", sa.String(16), nullable=False),
+    sa.Column("arbitration", sa.String(16), nullable=False),
+    sa.Column("policy_version", sa.String(32), nullable=False),
+    sa.Column("rung", sa.String(20), nullable=False),
+    sa.Column("chosen", sa.String(200), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("exploration", sa.Float, nullable=False),
+    sa.Column("candidates", sa.JSON, nullable=False),
+    sa.Column("model_versions", sa.JSON, nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("logged_at", _TS, nullable=False, index=True),
+)
