@@ -82,14 +82,15 @@ def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
 
 
 def _log(engine: Engine, records: list[DecisionRecord], name: str) -> None:
-    """Write records as h-log's export does: JSON text for the nested columns."""
+    """Append records to the offline decision log as its export does (JSON text for the nested columns)."""
+    logged = datetime.now(UTC)
     rows = [
-        {**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")}}
+        {**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")},
+         "decided_at": r.decided_at, "logged_at": logged}
         for r in records
-    ]
-    folder = engine.offline.root / "decision_log"
-    folder.mkdir(exist_ok=True)
-    pl.DataFrame(rows).write_parquet(folder / f"{name}.parquet")
+    ]  # fmt: skip
+    with engine.offline.transaction() as t:
+        t.append("decision_log", pl.DataFrame(rows))
 
 
 @pytest.fixture
@@ -191,32 +192,20 @@ def test_too_few_randomised_decisions_fall_back_to_the_propensity_policy(engine:
     assert scores.filter(pl.col("score").str.starts_with("uplift_")).height == 0
 
 
-def test_the_reader_accepts_nested_and_json_columns_and_names_bad_rows(engine: Engine) -> None:
+def test_the_reader_reads_the_exported_log_and_names_bad_rows(engine: Engine) -> None:
     record = DecisionRecord(
         decision_id="D1", customer_id="C1", decided_at=DECIDED, path="realtime", arbitration="incremental",
         policy_version="p", rung="exploit", chosen="none", probability=0.9, candidates=(MAIL,),
         model_versions={"uplift": "uplift-v1"}, context={"clv": 12.5},
     )  # fmt: skip
-    nested = pl.DataFrame([record.to_dict()])
-    exported = {
-        **record.to_dict(),
-        "decision_id": "D3",
-        "decided_at": DECIDED.replace(tzinfo=None),
-        "logged_at": NOW,
-        **{k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")},
-    }
-    text = pl.DataFrame([{**record.to_dict(), "decision_id": "D2", "context": json.dumps({"clv": 1.0}),
-                          "candidates": json.dumps([{"action": "mail"}])}])  # fmt: skip
-    folder = engine.offline.root / "decision_log"
-    folder.mkdir(exist_ok=True)
-    nested.write_parquet(folder / "a.parquet")
-    text.write_parquet(folder / "b.parquet")
-    # as h-log's export writes it: JSON text columns, a naive UTC timestamp and its own logged_at column
+    # as the export writes it: JSON text columns and its own logged_at column
     texts = {k: json.dumps(record.to_dict()[k]) for k in ("candidates", "model_versions", "context")}
-    exported = {**record.to_dict(), **texts, "decision_id": "D3", "decided_at": DECIDED.replace(tzinfo=None)}
-    pl.DataFrame([{**exported, "logged_at": NOW}]).write_parquet(folder / "c.parquet")
+    good = {**record.to_dict(), **texts, "decided_at": DECIDED, "logged_at": NOW}
+    bad = {**good, "decision_id": "D2", "candidates": json.dumps([{"action": "mail"}])}
+    with engine.offline.transaction() as t:
+        t.append("decision_log", pl.DataFrame([good, bad]))
     problems: list[str] = []
     read = read_decision_log(engine.offline, problems)
-    assert read == [record, DecisionRecord.from_dict({**record.to_dict(), "decision_id": "D3"})]
+    assert read == [record]
     assert len(problems) == 1
-    assert problems[0].startswith("decision_log/b.parquet row 1 ('D2'):")
+    assert problems[0].startswith("decision_log row 2 ('D2'):")

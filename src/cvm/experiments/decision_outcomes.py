@@ -26,12 +26,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from cvm.contracts import TABLES
 from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionRecord
 from cvm.experiments.outcomes import _window
 from cvm.store import OfflineStore
@@ -66,12 +64,8 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _log_parts(store: OfflineStore) -> Iterator[tuple[str, pl.DataFrame]]:
-    """The exported log: the store's ``decision_log`` table once it has one, else its folder's Parquet files."""
-    if LOG_TABLE in TABLES:
-        yield LOG_TABLE, store.read(LOG_TABLE)
-        return
-    for path in sorted(Path(store.root / LOG_TABLE).glob("*.parquet")):
-        yield f"{LOG_TABLE}/{path.name}", pl.read_parquet(path)
+    """The exported log: the store's ``decision_log`` table (:mod:`cvm.store.decision_log` exports it)."""
+    yield LOG_TABLE, store.read(LOG_TABLE)
 
 
 def read_decision_log(store: OfflineStore, problems: list[str] | None = None) -> list[DecisionRecord]:
