@@ -14,14 +14,9 @@ from cvm.experiments.ope_log import LOG_TABLE, OUTCOME_TABLE
 
 
 def write_table(engine: Engine, table: str, frame: pl.DataFrame) -> None:
-    """Append through the store when the table's schema is registered, else as a Parquet file in its folder."""
-    try:
-        with engine.offline.transaction() as tx:
-            tx.append(table, frame)
-    except KeyError:
-        folder = engine.offline.root / table
-        folder.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(folder / f"part-{len(list(folder.glob('*.parquet')))}.parquet")
+    """Append through the store, as the export and the outcome builder do."""
+    with engine.offline.transaction() as tx:
+        tx.append(table, frame)
 
 
 def log_frames(records: list[DecisionRecord], outcomes: list[DecisionOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -22,9 +22,9 @@ import yaml
 
 from cvm.contracts.decisionlog import CandidateTerms, DecisionRecord
 from cvm.engine import Engine
-from cvm.experiments.decision_outcomes import read_decision_log
 from cvm.scoring.uplift import fallback_message
 from cvm.segments.refresh import segment_base
+from cvm.store.decision_log import records as read_decision_log
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DECIDED = NOW - timedelta(days=120)

@@ -12,7 +12,7 @@ import pytest
 from cvm.engine import Engine
 from cvm.errors import BadValueError
 from cvm.experiments import ope, ope_sim
-from cvm.experiments.ope_log import LOG_TABLE, read_log, record_from_row
+from cvm.experiments.ope_log import LOG_TABLE, read_log
 from cvm.experiments.ope_report import NoLogError, compare_json, find_truth
 from cvm.experiments.policies import policy_named
 from tests.decision_logs import log_frames, write_simulated_log, write_table
@@ -44,17 +44,18 @@ def test_compare_with_a_ground_truth_gives_the_true_value_inside_or_near_the_int
     assert by["incremental"]["true_value"] > by["propensity"]["true_value"]
 
 
-def test_the_reader_takes_a_json_record_column_and_names_a_bad_row_and_field(engine: Engine) -> None:
+def test_the_reader_names_a_bad_row_and_field(engine: Engine) -> None:
     records, outcomes = ope_sim.simulated_log(np.random.default_rng(1), 3)
-    as_json = pl.DataFrame({"record": [json.dumps(r.to_dict()) for r in records]})
-    write_table(engine, LOG_TABLE, as_json)
-    write_table(engine, "decision_outcomes", log_frames(records, outcomes)[1])
+    log, out = log_frames(records, outcomes)
+    write_table(engine, LOG_TABLE, log)
+    write_table(engine, "decision_outcomes", out)
     got, by_id = read_log(engine.offline)
     assert got == records
     assert set(by_id) == {r.decision_id for r in records}
-    row = {**records[0].to_dict(), "candidates": "[{not json"}
-    with pytest.raises(BadValueError, match="decision_log row 7: field 'candidates'"):
-        record_from_row(row, 7)
+    broken = log_frames(records[:1], [])[0].with_columns(decision_id=pl.lit("X"), candidates=pl.lit("[{not json"))
+    write_table(engine, LOG_TABLE, broken)
+    with pytest.raises(BadValueError, match="field 'candidates'"):
+        read_log(engine.offline)
 
 
 def test_no_log_is_a_clear_error_and_no_truth_outside_a_demo_workspace(engine: Engine) -> None:

@@ -1,9 +1,6 @@
 """The offline decision log and what followed each decision: the ``decision_outcomes`` table.
 
-:func:`read_decision_log` reads the decision log exported to the offline store (one row per
-:class:`~cvm.contracts.decisionlog.DecisionRecord`, the columns of ``to_dict``; ``candidates``,
-``model_versions`` and ``context`` as nested values or as JSON text). It is the one reader the uplift
-models use, so the export's layout can change in one place.
+The decision log itself is read by :func:`cvm.store.decision_log.records`, its one reader.
 
 :func:`build_outcomes` measures, for every logged decision whose horizon has elapsed and that has no
 outcome yet, over (decided_at, decided_at + horizon]:
@@ -23,10 +20,8 @@ they are; new ones are appended with ``source = hub``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -34,51 +29,8 @@ from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionRecord
 from cvm.experiments.outcomes import _window
 from cvm.store import OfflineStore
 
-LOG_TABLE = "decision_log"
 OUTCOMES_TABLE = "decision_outcomes"
 DEFAULT_DAYS = 60
-_NESTED = ("candidates", "model_versions", "context")
-
-
-_FIELDS = frozenset(DecisionRecord.__dataclass_fields__)
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as :meth:`DecisionRecord.from_dict` reads it: JSON text decoded, null struct fields dropped,
-    a naive ``decided_at`` read as UTC, columns of the export's own (``logged_at``) left out."""
-    out = {k: v for k, v in row.items() if k in _FIELDS}
-    at = out.get("decided_at")
-    if isinstance(at, datetime) and at.tzinfo is None:
-        out["decided_at"] = at.replace(tzinfo=UTC)
-    for name in _NESTED:
-        value = out.get(name)
-        if isinstance(value, str):
-            value = json.loads(value)
-        if name == "candidates":
-            value = [{k: v for k, v in c.items() if v is not None or k in ("uplift", "ev_incremental", "blocked")}
-                     for c in (value or [])]  # fmt: skip
-        elif isinstance(value, dict):
-            value = {k: v for k, v in value.items() if v is not None}
-        out[name] = value or ({} if name != "candidates" else [])
-    return out
-
-
-def _log_parts(store: OfflineStore) -> Iterator[tuple[str, pl.DataFrame]]:
-    """The exported log: the store's ``decision_log`` table (:mod:`cvm.store.decision_log` exports it)."""
-    yield LOG_TABLE, store.read(LOG_TABLE)
-
-
-def read_decision_log(store: OfflineStore, problems: list[str] | None = None) -> list[DecisionRecord]:
-    """Every exported decision record; a row that cannot be read is left out, named (file, row, why) in ``problems``."""
-    records: list[DecisionRecord] = []
-    for source, frame in _log_parts(store):
-        for i, row in enumerate(frame.iter_rows(named=True)):
-            try:
-                records.append(DecisionRecord.from_dict(_decoded(row)))
-            except (TypeError, ValueError, KeyError) as exc:
-                if problems is not None:
-                    problems.append(f"{source} row {i + 1} ({row.get('decision_id')!r}): {exc}")
-    return records
 
 
 def contact_cost(record: DecisionRecord) -> float:

@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from cvm.experiments.decision_outcomes import read_decision_log, refresh_outcomes
+from cvm.experiments.decision_outcomes import refresh_outcomes
 from cvm.scoring.uplift import run_uplift
 from cvm.segments.refresh import segment_base
 from cvm.services.workspace import Workspace
+from cvm.store import decision_log
 
 MAX_PROBLEMS = 5
 
@@ -38,7 +39,7 @@ def uplift_loop(ws: Workspace, now: datetime) -> dict[str, Any]:
     """Log → outcomes → train if enough → gate → score; the report of :func:`cvm.scoring.uplift.run_uplift`."""
     s = ws.settings
     problems: list[str] = []
-    records = read_decision_log(ws.offline, problems)
+    records = decision_log.records(ws.offline, problems)
     outcomes = refresh_outcomes(ws.offline, records, s.plans.uplift.horizon_days, s.scoring.margin_rate, now)
     report = run_uplift(ws.offline, ws.root, s, now, records, lambda day: attribute_frame(ws, day))
     report["outcomes"] = outcomes

@@ -24,6 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cvm.contracts.decisionlog import DecisionRecord
+from cvm.errors import BadValueError
 from cvm.store import bulk
 from cvm.store.offline import OfflineStore
 from cvm.store.online import OnlineStore
@@ -122,13 +123,31 @@ def read(offline: OfflineStore) -> pl.DataFrame:
     return offline.read(TABLE).sort("decided_at", "decision_id")
 
 
-def records(offline: OfflineStore) -> list[DecisionRecord]:
-    """The offline decision log as :class:`DecisionRecord` objects, oldest decision first."""
+def records(offline: OfflineStore, problems: list[str] | None = None) -> list[DecisionRecord]:
+    """The offline decision log as :class:`DecisionRecord` objects, oldest decision first.
+
+    A row that cannot be read raises :class:`~cvm.errors.BadValueError` naming its row and field, or,
+    with ``problems``, is left out and named there (file, row, why) so a batch job can go on.
+    """
     out = []
-    for row in read(offline).iter_rows(named=True):
-        data = {k: v for k, v in row.items() if k != "logged_at"}
-        for col in JSON_COLUMNS:
-            data[col] = json.loads(data[col]) if data[col] else ({} if col != "candidates" else [])
-        data["decided_at"] = _utc(data["decided_at"])
-        out.append(DecisionRecord.from_dict(data))
+    for i, row in enumerate(read(offline).iter_rows(named=True)):
+        try:
+            out.append(_decode(row))
+        except BadValueError as exc:
+            if problems is None:
+                raise BadValueError(f"{TABLE} row {i + 1} ({row.get('decision_id')!r}): {exc}") from None
+            problems.append(f"{TABLE} row {i + 1} ({row.get('decision_id')!r}): {exc}")
     return out
+
+
+def _decode(row: dict[str, Any]) -> DecisionRecord:
+    data = {k: v for k, v in row.items() if k != "logged_at"}
+    field = "decided_at"
+    try:
+        data[field] = _utc(data[field])
+        for field in JSON_COLUMNS:
+            data[field] = json.loads(data[field]) if data[field] else ({} if field != "candidates" else [])
+        field = "candidates"
+        return DecisionRecord.from_dict(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise BadValueError(f"field {field!r}: {exc}") from None
