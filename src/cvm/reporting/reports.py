@@ -20,7 +20,7 @@ import polars as pl
 from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
-from cvm.reporting.cohorts import cohorts_from_net
+from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
@@ -231,9 +231,10 @@ def sample_warnings(overall: pl.DataFrame, per: pl.DataFrame, min_sample: int) -
 def cohorts_report(
     inputs: Inputs, period: str = "M", source: str = "transactions", as_of: date | None = None
 ) -> Report:
-    """Revenue and customer retention by cohort of first revenue."""
+    """Revenue and customer retention by cohort of first revenue; ``partial`` marks the cells not yet complete."""
     code = period_code(period)
-    table = cohorts_from_net(inputs.net(source, code, as_of), code)
+    through = final_day(as_of or inputs.data_end())
+    table = mark_partial_cells(cohorts_from_net(inputs.net(source, code, as_of), code), code, through)
     return Report(
         kind="cohorts",
         title=f"Cohorts by first {dict(M='month', Q='quarter', Y='year')[code]} with revenue ({source})",
@@ -244,7 +245,11 @@ def cohorts_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"cohorts": table},
-        summary={"cohorts": table["cohort"].n_unique() if table.height else 0},
+        summary={
+            "cohorts": table["cohort"].n_unique() if table.height else 0,
+            "complete_through": through,
+            "partial": partial_cohorts(table),
+        },
         definitions=definition("cohorts"),
     )
 
