@@ -8,6 +8,7 @@ the CLI, the API and the dashboard all go through :func:`build_report`.
 from __future__ import annotations
 
 import calendar
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from cvm.reporting.migration import (
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
 from cvm.reporting.rates import add_rates
+from cvm.reporting.shared import shared_net
 from cvm.reporting.voice import voc
 from cvm.store import OfflineStore
 
@@ -119,7 +121,15 @@ class Inputs:
         raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`)."""
+        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`).
+
+        Computed once per store version and view for every report that needs it (:mod:`cvm.reporting.shared`).
+        """
+        files = json.dumps(self.store.manifest()["tables"], sort_keys=True, default=str)  # the data read, exactly
+        key = (str(self.store.root), files, self.filters, source, code, as_of)
+        return shared_net(key, lambda: self._net(source, code, as_of))
+
+    def _net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
         if source == "mrr":
             end = as_of or self.data_end()
             if end is None:
