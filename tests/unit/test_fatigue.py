@@ -11,7 +11,6 @@ import pytest
 
 from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import FatigueCurve, Learned
-from cvm.errors import BadValueError
 from cvm.models.base import FormatError
 from cvm.models.fatigue import FatigueModel, contact_periods
 from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
@@ -62,7 +61,7 @@ def test_the_curve_prices_the_contact_and_reaches_decide_as_plain_data() -> None
 
 
 def test_bad_input_names_the_field() -> None:
-    with pytest.raises(BadValueError, match="adverse"):
+    with pytest.raises(ValueError, match="adverse"):
         FatigueModel().fit(pd.DataFrame({"channel": ["email"], "n": [1]}))
     with pytest.raises(ValueError, match="max_contacts"):
         FatigueModel(max_contacts=0).fit(_simulate(10, 3))
@@ -97,7 +96,7 @@ def test_person_periods_from_the_hub_contacts() -> None:
         ("b", "sms", 3, True),
         ("b", "sms", 4, False),
     ]
-    with pytest.raises(BadValueError, match="direction"):
+    with pytest.raises(ValueError, match="direction"):
         contact_periods(contacts.drop(columns="direction"))
 
 

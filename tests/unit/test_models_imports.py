@@ -1,5 +1,7 @@
 """``cvm.models`` stays pure: its modules import numpy, scipy, pandas, scikit-learn, LightGBM, optbinning, the
-standard library and ``cvm.models`` itself, nothing else (no query engine, no plotting, no other stage)."""
+standard library, ``cvm.models`` itself and the plain-data contract of what a decision learns
+(``cvm.contracts.learned``, which imports nothing of CVM), nothing else (no query engine, no plotting, no other
+stage)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ def _imports(path: Path) -> set[str]:
 def _allowed(module: str) -> bool:
     top = module.split(".")[0]
     return (
-        top in ALLOWED or top in sys.stdlib_module_names or module == "cvm.models" or module.startswith("cvm.models.")
+        top in ALLOWED
+        or top in sys.stdlib_module_names
+        or module in ("cvm.models", "cvm.contracts.learned")
+        or module.startswith("cvm.models.")
     )
 
 

@@ -12,6 +12,7 @@ from cvm.api import accesslog, errors
 from cvm.api.deps import Admin, EngineDep, Reader, Writer, actor
 from cvm.api.errors import BODY, KEYED, MAX_OFFSET
 from cvm.api.events import router as events_router
+from cvm.api.language import ApiLang
 from cvm.api.limits import BodyLimit
 from cvm.api.nostore import NoStore
 from cvm.api.pilots import router as pilots_router
@@ -34,6 +35,7 @@ from cvm.api.schemas import (
 )
 from cvm.contracts import DATA_TABLES
 from cvm.engine import Engine
+from cvm.i18n import use_locale
 from cvm.ingest.readers import SourceError
 from cvm.web import mount_dashboard
 
@@ -65,8 +67,9 @@ def _customer_routes(app: FastAPI) -> None:
         return {"data": events, "count": len(events)}
 
     @app.get(CUSTOMER, response_model=CustomerPublic, tags=["customers"], responses=MISSING)
-    def get_customer(customer_id: str, engine: EngineDep, _: Reader) -> dict[str, Any]:
-        return engine.customers.customer(customer_id)  # unknown: 404 by cvm.api.errors
+    def get_customer(customer_id: str, engine: EngineDep, _: Reader, lang: ApiLang) -> dict[str, Any]:
+        with use_locale(lang):  # reasons_text in the language asked for; codes unchanged
+            return engine.customers.customer(customer_id)  # unknown: 404 by cvm.api.errors
 
     @app.delete(CUSTOMER, response_model=ErasurePublic, tags=["customers"], responses=MISSING)
     def erase_customer(customer_id: str, engine: EngineDep, caller: Admin) -> dict[str, Any]:

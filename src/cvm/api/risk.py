@@ -9,7 +9,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from cvm.api import errors
 from cvm.api.deps import EngineDep, Reader
 from cvm.api.errors import KEYED
+from cvm.api.language import ApiLang
 from cvm.api.schemas import IsoDate
+from cvm.i18n import use_locale
 from cvm.scoring.reasons import explain_scores
 
 router = APIRouter(tags=["risk"])
@@ -19,15 +21,19 @@ router = APIRouter(tags=["risk"])
 def early_warning(
     engine: EngineDep,
     _: Reader,
+    lang: ApiLang,
     as_of: Annotated[IsoDate | None, Query(description="Scoring date (default: the latest with flags).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     """Customers whose default score fell past the configured drop or whose grade worsened, worst first.
 
-    Each row keeps its ``reasons`` codes and adds ``reasons_text``, the same reasons as English sentences.
+    Each row keeps its ``reasons`` codes and adds ``reasons_text``, the same reasons as sentences in the
+    language of ``Accept-Language`` (else ``reporting.locale``).
     """
     day, rows = engine.scoring.early_warning(as_of)
-    return {"as_of": day, "data": explain_scores(rows.head(limit).to_dicts()), "count": rows.height}
+    with use_locale(lang):
+        data = explain_scores(rows.head(limit).to_dicts())
+    return {"as_of": day, "data": data, "count": rows.height}
 
 
 @router.get(
@@ -37,10 +43,12 @@ def customer_scores(
     customer_id: str,
     engine: EngineDep,
     _: Reader,
+    lang: ApiLang,
     score: Annotated[str | None, Query(description="Only this score, e.g. churn or default_points.")] = None,
 ) -> dict[str, Any]:
-    """Every stored score of one customer, newest first (the history is kept); ``reasons_text`` next to the codes."""
+    """Every stored score of one customer, newest first; ``reasons_text`` (``Accept-Language``) next to the codes."""
     if not engine.customers.known(customer_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown customer {customer_id!r}")
-    rows = explain_scores(engine.scoring.history(customer_id, score))
+    with use_locale(lang):
+        rows = explain_scores(engine.scoring.history(customer_id, score))
     return {"data": rows, "count": len(rows)}

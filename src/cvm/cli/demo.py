@@ -81,6 +81,7 @@ def demo(
     """Generate the demo company, initialise the workspace, ingest every table and run the main job."""
     if ctx.invoked_subcommand is not None:
         return
+    from cvm.cli.language import chosen
     from cvm.cli.report import print_pilot_summary, print_run
     from cvm.engine import Engine
 
@@ -106,8 +107,9 @@ def demo(
     if json_out:
         console.json({**report.to_dict(), "pilot": pilot, **({"replay": replayed} if replayed else {})})
         return
-    print_run(report, json_out)
-    print_pilot_summary(pilot)
+    lang = chosen(None, engine.settings)  # reporting.locale, as `cvm run` prints
+    print_run(report, json_out, lang)
+    print_pilot_summary(pilot, lang)
     if replayed:
         rungs = replayed["rungs"]
         console.note(

@@ -11,7 +11,12 @@ import typer
 
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
+from cvm.cli.language import LangOption, chosen
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.experiments.verdicts import reason_text
+from cvm.i18n import _, use_locale
+from cvm.i18n.labels import label
+from cvm.i18n.notes import note_text
 
 app = typer.Typer(help="Pilots: holdout groups and randomized tests of plans, with their measured uplift.",
                   no_args_is_help=True)  # fmt: skip
@@ -118,15 +123,22 @@ def report(
     name: Annotated[str, typer.Argument(help="The pilot.")],
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
+    lang: LangOption = None,
 ) -> None:
-    """Arm sizes, SRM check, lifts per outcome and segment with CIs, incremental value and a recommendation."""
+    """Arm sizes, SRM check, lifts per outcome and segment with CIs, incremental value and a recommendation.
+
+    The notes and the recommendation's reason are said in ``--lang`` (default ``reporting.locale``);
+    ``--json`` keeps the recommendation's ``code`` and ``values`` next to its English ``reason``.
+    """
     engine = open_engine(workspace)
     with handled():
+        language = chosen(lang, engine.settings)
         data = engine.pilots.pilot_report(name)
     if json_out:
         console.json(data)
         return
-    print_report(data)
+    with use_locale(language):
+        print_report(data)
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -162,7 +174,7 @@ def print_report(data: Mapping[str, Any]) -> None:
     if data.get("description"):
         console.print(data["description"])
     for note in data.get("notes", []):
-        console.print(f"[yellow]{note}[/yellow]")
+        console.print(f"[yellow]{note_text(note)}[/yellow]")
     console.table("Arms", ["arm", "share", "holdout", "assigned", "outcome window done", "action cost"],
                   ([a["arm"], f"{a['share']:.0%}", "yes" if a["holdout"] else "", a["assigned"], a["mature"],
                     a["cost"]] for a in data["arms"]))  # fmt: skip
@@ -193,4 +205,5 @@ def print_report(data: Mapping[str, Any]) -> None:
     )  # fmt: skip
     rec = data["recommendation"]
     arm = f" ({rec['arm']})" if rec.get("arm") else ""
-    console.print(f"[bold]Recommendation: {rec['decision']}{arm}[/bold]: {rec['reason']}.")
+    head = _("Recommendation: %(decision)s") % {"decision": label(rec["decision"], "decision")}
+    console.print(f"[bold]{head}{arm}[/bold]: {reason_text(rec)}.")

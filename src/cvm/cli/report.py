@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from cvm.cli.console import console
 from cvm.cli.refusals import print_refusals
 from cvm.cli.score import print_scores
+from cvm.experiments.verdicts import p_relation, reason_text
 from cvm.i18n import Lang, _, current, use_locale
-from cvm.i18n.formats import money, num
+from cvm.i18n.formats import money, num, pct
 from cvm.i18n.labels import label
+from cvm.i18n.notes import note_text
 
 if TYPE_CHECKING:
     from cvm.engine import RunReport
@@ -87,18 +89,30 @@ def print_cycle(cycle: dict[str, Any]) -> None:
     )
 
 
-def print_pilot_summary(pilot: dict[str, Any]) -> None:
-    """Three lines on a finished pilot; ``cvm pilot report NAME`` has the whole report."""
-    arms = ", ".join(f"{a['arm']} {a['assigned']:,}" for a in pilot["arms"])
+def print_pilot_summary(pilot: dict[str, Any], lang: Lang | None = None) -> None:
+    """Three lines on a finished pilot, in ``lang``; ``cvm pilot report NAME`` has the whole report."""
+    with use_locale(lang or current()):
+        _print_pilot_summary(pilot)
+
+
+def _print_pilot_summary(pilot: dict[str, Any]) -> None:
+    arms = ", ".join(f"{a['arm']} {num(a['assigned'])}" for a in pilot["arms"])
     primary = next((o for o in pilot["outcomes"] if o["outcome"] == pilot["primary"]), None)
     shown: dict[str, Any] = (primary.get("cuped") or primary) if primary is not None else {}
     lift, lo, hi = shown.get("lift"), shown.get("ci_low"), shown.get("ci_high")
-    label = " [yellow](simulated effect)[/yellow]" if pilot.get("simulated") else ""
-    console.print(f"Pilot [bold]{pilot['name']}[/bold]{label}: {arms}; SRM p = {pilot['srm']['p_value']:.3g}.")
+    simulated = " [yellow](" + _("simulated effect") + ")[/yellow]" if pilot.get("simulated") else ""
+    head = _("Pilot %(name)s%(simulated)s: %(arms)s; SRM p %(p)s.")
+    console.print(head % {"name": f"[bold]{pilot['name']}[/bold]", "simulated": simulated, "arms": arms,
+                          "p": p_relation(pilot["srm"]["p_value"])})  # fmt: skip
     if lift is not None and lo is not None and hi is not None:
-        interval = f"95% CI {100 * lo:+.2f}% to {100 * hi:+.2f}%"
-        console.print(f"  {pilot['primary']} lift {100 * lift:+.2f}% ({interval}, CUPED).")
+        line = _("%(outcome)s lift %(lift)s (95%% CI %(low)s to %(high)s, CUPED).")
+        said = {"outcome": label(pilot["primary"], "outcome"), "lift": pct(lift, 2), "low": pct(lo, 2),
+                "high": pct(hi, 2)}  # fmt: skip
+        console.print("  " + line % said)
     for note in pilot.get("notes", [])[1:]:
-        console.print(f"  {note}")
+        console.print(f"  {note_text(note)}")
     rec = pilot["recommendation"]
-    console.print(f"  Recommendation: {rec['decision']}: {rec['reason']}. Details: cvm pilot report {pilot['name']}")
+    line = _("Recommendation: %(decision)s: %(reason)s. Details: %(command)s")
+    said = {"decision": label(rec["decision"], "decision"), "reason": reason_text(rec),
+            "command": f"cvm pilot report {pilot['name']}"}  # fmt: skip
+    console.print("  " + line % said)

@@ -45,6 +45,7 @@ from cvm.experiments.outcomes import OUTCOMES
 from cvm.experiments.sequential import sequential_ci
 from cvm.experiments.srm import srm_check
 from cvm.experiments.stats import adjust, sample_size, welch_lift
+from cvm.experiments.verdicts import english
 
 BINARY = ("retention", "conversion")
 MIN_PER_ARM = 20
@@ -152,25 +153,18 @@ def _value(rows: Sequence[Mapping[str, Any]], arm: str, n_arm: int, cost: float)
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f}%"
-
-
-def _p(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2g}"
-
-
 def _num(row: Mapping[str, Any], key: str) -> float:
     value = row.get(key)
     return math.nan if value is None else float(value)
 
 
-def _verdict(decision: str, arm: str | None, reason: str) -> dict[str, Any]:
-    return {"decision": decision, "arm": arm, "reason": reason}
+def _verdict(decision: str, arm: str | None, code: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A verdict as data (``code``, ``values``); its English ``reason`` is said once the harms are known."""
+    return {"decision": decision, "arm": arm, "code": code, "values": dict(values or {})}
 
 
-def _interval(b: Mapping[str, Any]) -> str:
-    return f"{_pct(b['lift'])} (95% CI {_pct(b['ci_low'])} to {_pct(b['ci_high'])}, p = {_p(b['p_value'])})"
+def _interval(b: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: b.get(k) for k in ("lift", "ci_low", "ci_high", "p_value")}
 
 
 def _keep_testing(rows: Sequence[Mapping[str, Any]], spec: PilotSpec) -> dict[str, Any]:
@@ -179,9 +173,10 @@ def _keep_testing(rows: Sequence[Mapping[str, Any]], spec: PilotSpec) -> dict[st
     b = _best(r)
     var = _num(b, "se_diff") ** 2 / (1 / r["n_control"] + 1 / r["n_arm"])
     need = sample_size(var, var, _num(b, "diff"), spec.alpha)
-    more = f"about {math.ceil(need):,} customers per arm" if math.isfinite(need) else "an unmeasurably small effect"
-    reason = f"no significant difference in {spec.primary} yet: {_interval(b)}; detecting it at 80% power needs {more}"
-    return _verdict("keep testing", None, reason)
+    values = {"outcome": spec.primary, **_interval(b)}
+    if math.isfinite(need):
+        return _verdict("keep testing", None, "no_difference_yet", {**values, "need": math.ceil(need)})
+    return _verdict("keep testing", None, "no_difference_tiny", values)
 
 
 def harms(report: Mapping[str, Any], spec: PilotSpec, arm: str | None) -> list[dict[str, Any]]:
@@ -195,48 +190,42 @@ def harms(report: Mapping[str, Any], spec: PilotSpec, arm: str | None) -> list[d
     return sorted(found, key=lambda h: _num(h, "lift"))
 
 
-def _with_harms(verdict: dict[str, Any], report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
-    """Add the significant secondary harms to a verdict, named in its reason."""
-    found = harms(report, spec, verdict["arm"])
-    verdict["harms"] = found
-    if found:
-        named = "; ".join(
-            f"{h['arm']} lowers {h['outcome']} by {_pct(h['lift'])} (p = {_p(h['p_value'])})" for h in found
-        )
-        caution = ": weigh it before rolling out" if verdict["decision"] == "roll out" else ""
-        verdict["reason"] += f". Significant harm on a secondary outcome: {named}{caution}"
-    return verdict
-
-
 def recommend(report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
-    """``roll out``, ``stop`` or ``keep testing``, for which arm, why, and its secondary ``harms`` (see above)."""
-    return _with_harms(_decide(report, spec), report, spec)
+    """``roll out``, ``stop`` or ``keep testing``, for which arm, why, and its secondary ``harms`` (see above).
+
+    ``code`` and ``values`` say why as data; ``reason`` says it in English (:mod:`cvm.experiments.verdicts`).
+    """
+    verdict = _decide(report, spec)
+    verdict["harms"] = harms(report, spec, verdict["arm"])
+    verdict["reason"] = english(verdict)
+    return verdict
 
 
 def _decide(report: Mapping[str, Any], spec: PilotSpec) -> dict[str, Any]:
     """The verdict on the primary outcome alone."""
     srm = report["srm"]
     if srm["mismatch"]:
-        reason = f"sample-ratio mismatch (p = {srm['p_value']:.2g}): the assignment is broken or leaks; fix it first"
-        return _verdict("stop", None, reason)
+        return _verdict("stop", None, "srm_mismatch", {"p_value": srm["p_value"]})
     rows = [r for r in report["outcomes"] if r["outcome"] == spec.primary]
     mature = {a["arm"]: a["mature"] for a in report["arms"]}
     if not rows or any(n < MIN_PER_ARM for n in mature.values()):
-        done = ", ".join(f"{a}: {mature[a]}" for a in sorted(mature))
-        return _verdict("keep testing", None, f"too few customers completed the {spec.window_days}-day window ({done})")
+        return _verdict("keep testing", None, "too_few_mature", {"window_days": spec.window_days, "mature": mature})
     values = {v["arm"]: v for v in report["value"]}
     for r in rows:
         if _num(_best(r), "diff_ci_high") < 0:
-            return _verdict("stop", r["arm"], f"{r['arm']} lowers {spec.primary}: {_interval(_best(r))}")
+            said = {"arm": r["arm"], "outcome": spec.primary, **_interval(_best(r))}
+            return _verdict("stop", r["arm"], "primary_harm", said)
     winners = sorted((r for r in rows if _num(_best(r), "diff_ci_low") > 0), key=lambda r: -_num(_best(r), "diff"))
     for r in winners:
         net = values.get(r["arm"], {}).get("net")
         if net is None or net >= 0:
+            said = {"arm": r["arm"], "outcome": spec.primary, **_interval(_best(r))}
+            if net is None:
+                return _verdict("roll out", r["arm"], "primary_gain", said)
             cost = values.get(r["arm"], {}).get("cost", 0.0)
-            tail = "" if net is None else f"; net incremental margin {net:,.0f} after {cost:,.0f} of action costs"
-            return _verdict("roll out", r["arm"], f"{r['arm']} raises {spec.primary} by {_interval(_best(r))}{tail}")
+            return _verdict("roll out", r["arm"], "primary_gain_net", {**said, "net": net, "cost": cost})
     if values and all(_num(v, "net_ci_high") < 0 for v in values.values()):
-        return _verdict("stop", None, "even at the top of its interval the incremental margin does not pay the costs")
+        return _verdict("stop", None, "costs_not_covered")
     return _keep_testing(rows, spec)
 
 

@@ -29,7 +29,6 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
 from cvm.contracts.learned import FatigueCurve
-from cvm.errors import BadValueError
 from cvm.models.base import Estimator, Interval, check_document, cvm_version
 
 FORMAT = 1
@@ -52,7 +51,7 @@ def contact_periods(
     need = {"customer_id", "ts", "channel", "direction", "topic"}
     missing = sorted(need - set(contacts.columns))
     if missing:
-        raise BadValueError(f"contacts: missing column(s) {', '.join(missing)}")
+        raise ValueError(f"contacts: missing column(s) {', '.join(missing)}")
     frame = contacts.loc[:, sorted(need)].copy()
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame = frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
@@ -115,9 +114,9 @@ class FatigueModel(Estimator):
         need = ["channel", "n", "adverse", *self.covariates]
         missing = [c for c in need if c not in periods.columns]
         if missing:
-            raise BadValueError(f"fatigue periods: missing column(s) {', '.join(missing)}")
+            raise ValueError(f"fatigue periods: missing column(s) {', '.join(missing)}")
         if periods.empty:
-            raise BadValueError("fatigue periods: no contacts to learn from")
+            raise ValueError("fatigue periods: no contacts to learn from")
         self.logits_: dict[str, list[float]] = {}
         self.coefficients_: dict[str, dict[str, float]] = {}
         self.means_: dict[str, dict[str, float]] = {}

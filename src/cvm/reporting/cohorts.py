@@ -9,11 +9,21 @@ net revenue as in :func:`cvm.reporting.growth_accounting`.
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from cvm.errors import BadValueError
 from cvm.reporting.growth import first_period, net_by_period
-from cvm.reporting.periods import Frame, PeriodCode, money, period_code, period_label, period_start
+from cvm.reporting.periods import (
+    Frame,
+    PeriodCode,
+    complete_expr,
+    money,
+    period_code,
+    period_label,
+    period_start,
+)
 
 COHORT_COLUMNS = (
     "cohort",
@@ -80,6 +90,26 @@ def cohorts_from_net(net: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
         customer_retention=pl.col("customers") / pl.col("n0"),
         revenue_retention=pl.col("cents") / pl.col("r0"),
     )
+
+
+def mark_partial_cells(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
+    """Add ``partial``: the cell's period (``cohort`` + ``k``) is not complete by ``through`` (:func:`final_day`).
+
+    The cells of the running period read low (the period is not over), and so does the whole row of a
+    cohort whose first period is still running; the charts mark both, as they mark partial periods.
+    """
+    if table.height == 0:
+        return table.with_columns(partial=pl.lit(False))
+    months = {"M": 1, "Q": 3, "Y": 12}[code]
+    start = pl.col("cohort_start").dt.offset_by(pl.format("{}mo", pl.col("k") * months))
+    return table.with_columns(partial=~complete_expr(start, code, through))
+
+
+def partial_cohorts(table: pl.DataFrame) -> list[str]:
+    """The cohorts whose first period is partial (their whole row is still forming)."""
+    if "partial" not in table.columns or table.height == 0:
+        return []
+    return table.filter((pl.col("k") == 0) & pl.col("partial"))["cohort"].to_list()
 
 
 def _schema() -> dict[str, pl.DataType]:

@@ -11,11 +11,20 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 
-from cvm.i18n import _
+from cvm.i18n import _, gettext
 from cvm.i18n.formats import separators
 from cvm.i18n.labels import label
-from cvm.reporting.cohorts import cohort_matrix
-from cvm.reporting.marks import round_axis, shade_censored, shade_partial, tail_label
+from cvm.reporting.cohorts import cohort_matrix, partial_cohorts
+from cvm.reporting.marks import (
+    PARTIAL_CELL,
+    PARTIAL_CELL_TEXT,
+    PARTIAL_TEXT,
+    round_axis,
+    shade_censored,
+    shade_partial,
+    shade_rows,
+    tail_label,
+)
 from cvm.reporting.migration import migration_pivot
 
 COLORS = {
@@ -205,19 +214,32 @@ def silent_churn_figure(by_period: pl.DataFrame) -> go.Figure:
 
 
 def cohort_heatmap(cohorts: pl.DataFrame, value: str = "revenue_retention") -> go.Figure:
-    """Cohort retention heatmap (rows: cohorts, columns: periods since the first)."""
+    """Cohort retention heatmap (rows: cohorts, columns: periods since the first).
+
+    Cells of a partial period (``partial`` of :func:`cvm.reporting.cohorts.mark_partial_cells`) carry a
+    star, explained in the axis title, and a cohort whose first period is partial is shaded and labelled.
+    """
     wide = cohort_matrix(cohorts, value)
     ks = [c for c in wide.columns if c != "cohort"]
     z = [[None if v is None else 100 * v for v in row] for row in wide.select(ks).rows()]
-    text = [["" if v is None else f"{v:.0f}" for v in row] for row in z]
+    flags = cohort_matrix(cohorts, "partial").select(ks).rows() if "partial" in cohorts.columns else None
+    text = [["" if v is None else f"{v:.0f}" + (PARTIAL_CELL if flags and flags[i][j] else "")
+             for j, v in enumerate(row)] for i, row in enumerate(z)]  # fmt: skip
+    cohorts_shown = wide["cohort"].to_list()
     heat = go.Heatmap(
-        z=z, x=ks, y=wide["cohort"].to_list(), colorscale="Blues", colorbar={"title": "%"},
+        z=z, x=ks, y=cohorts_shown, colorscale="Blues", colorbar={"title": "%"},
         text=text, texttemplate="%{text}", textfont={"size": 10}, hovertemplate="%{y}, +%{x}: %{z:.1f}%<extra></extra>",
     )  # fmt: skip
     fig = go.Figure(heat)
     title = _("Cohorts: %(what)s") % {"what": label(value, "table")}
-    axis = {"title": _("periods since the first")}
-    return fig.update_layout(**_layout(), title=title, xaxis=axis, yaxis={"autorange": "reversed"})
+    axis = _("periods since the first")
+    if any(any(bool(f) for f in row) for row in flags or []):
+        axis += " · " + gettext(PARTIAL_CELL_TEXT)
+    fig.update_layout(
+        **_layout(), title=title, xaxis={"title": axis}, yaxis={"autorange": "reversed", "type": "category"}
+    )
+    forming = set(partial_cohorts(cohorts))
+    return shade_rows(fig, [i for i, c in enumerate(cohorts_shown) if c in forming], gettext(PARTIAL_TEXT))
 
 
 def migration_heatmap(matrix: pl.DataFrame, vocabulary: str = "stage") -> go.Figure:

@@ -9,6 +9,7 @@ hunting vs farming, voice of the customer, churn reasons, silent churn, cohorts 
 from __future__ import annotations
 
 import html
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
 import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
 
 from cvm.i18n import N_, _, current
-from cvm.i18n.formats import money, num, pct
+from cvm.i18n.formats import chart_locale, money, num, pct
 from cvm.i18n.labels import label
 from cvm.i18n.notes import note_text
 from cvm.reporting import figures
@@ -64,6 +65,17 @@ def _kpis(growth: Report, voc: Report, silent: Report) -> str:
     return '<div class="kpis">' + "".join(items) + "</div>"
 
 
+def _plotly_js() -> str:
+    """Plotly's JavaScript, then the month and day names of the report's language (CLDR) registered with it."""
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped, unused-ignore]
+
+    scripts = [f'<script type="text/javascript">{get_plotlyjs()}</script>']
+    if current().language != "en":  # Plotly knows English already
+        names = json.dumps(chart_locale(), ensure_ascii=False).replace("</", "<\\/")
+        scripts.append(f'<script type="text/javascript">Plotly.register({names});</script>')
+    return "".join(scripts)
+
+
 class _Page:
     """Collects sections; the first figure carries Plotly's JavaScript, the others reuse it."""
 
@@ -73,8 +85,13 @@ class _Page:
         self._defined: set[str] = set()
 
     def figure(self, fig: go.Figure) -> None:
-        div = pio.to_html(fig, include_plotlyjs=self._js, full_html=False, config={"displaylogo": False})
-        self._js = False
+        if self._js:
+            self.parts.append(_plotly_js())
+            self._js = False
+        config: dict[str, object] = {"displaylogo": False}
+        if current().language != "en":  # month names on date axes in the report's language (registered once)
+            config["locale"] = current().language
+        div = pio.to_html(fig, include_plotlyjs=False, full_html=False, config=config)
         self.parts.append(f"<div>{div}</div>")
 
     def section(self, title: str, report: Report, *figs: go.Figure, notes: tuple[str, ...] = ()) -> None:

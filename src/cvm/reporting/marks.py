@@ -20,6 +20,8 @@ from cvm.i18n.formats import num
 PARTIAL_FILL = "rgba(120, 130, 140, 0.16)"
 PARTIAL_TEXT = N_("partial")
 CENSORED_TEXT = N_("right-censored")
+PARTIAL_CELL = "*"
+PARTIAL_CELL_TEXT = N_("* partial: the period is still running, so the cell reads low")
 
 
 def flagged(frame: pl.DataFrame, column: str) -> list[int]:
@@ -56,6 +58,20 @@ def shade_partial(fig: go.Figure, frame: pl.DataFrame) -> go.Figure:
 def shade_censored(fig: go.Figure, frame: pl.DataFrame) -> go.Figure:
     """Shade the periods of ``frame`` flagged ``censored``."""
     return shade(fig, flagged(frame, "censored"), gettext(CENSORED_TEXT))
+
+
+def shade_rows(fig: go.Figure, positions: Sequence[int], text: str) -> go.Figure:
+    """Shade rows of a heatmap (category positions on its y axis) and label the band at its right end."""
+    if not positions:
+        return fig
+    fig.update_yaxes(type="category")
+    lo, hi = min(positions) - 0.5, max(positions) + 0.5
+    fig.add_hrect(y0=lo, y1=hi, fillcolor=PARTIAL_FILL, line={"color": "#4a5561", "width": 1, "dash": "dash"})
+    fig.add_annotation(
+        x=1, y=(lo + hi) / 2, xref="paper", yref="y", xanchor="left", text=text, showarrow=False,
+        font={"size": 11, "color": "#4a5561"},
+    )  # fmt: skip
+    return fig
 
 
 def nice_step(span: float, count: int = 5) -> float:

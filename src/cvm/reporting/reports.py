@@ -8,6 +8,7 @@ the CLI, the API and the dashboard all go through :func:`build_report`.
 from __future__ import annotations
 
 import calendar
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import polars as pl
 from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
-from cvm.reporting.cohorts import cohorts_from_net
+from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
@@ -35,6 +36,7 @@ from cvm.reporting.migration import (
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
 from cvm.reporting.rates import add_rates
+from cvm.reporting.shared import shared_net
 from cvm.reporting.voice import voc
 from cvm.store import OfflineStore
 
@@ -119,7 +121,15 @@ class Inputs:
         raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`)."""
+        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`).
+
+        Computed once per store version and view for every report that needs it (:mod:`cvm.reporting.shared`).
+        """
+        files = json.dumps(self.store.manifest()["tables"], sort_keys=True, default=str)  # the data read, exactly
+        key = (str(self.store.root), files, self.filters, source, code, as_of)
+        return shared_net(key, lambda: self._net(source, code, as_of))
+
+    def _net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
         if source == "mrr":
             end = as_of or self.data_end()
             if end is None:
@@ -231,9 +241,10 @@ def sample_warnings(overall: pl.DataFrame, per: pl.DataFrame, min_sample: int) -
 def cohorts_report(
     inputs: Inputs, period: str = "M", source: str = "transactions", as_of: date | None = None
 ) -> Report:
-    """Revenue and customer retention by cohort of first revenue."""
+    """Revenue and customer retention by cohort of first revenue; ``partial`` marks the cells not yet complete."""
     code = period_code(period)
-    table = cohorts_from_net(inputs.net(source, code, as_of), code)
+    through = final_day(as_of or inputs.data_end())
+    table = mark_partial_cells(cohorts_from_net(inputs.net(source, code, as_of), code), code, through)
     return Report(
         kind="cohorts",
         title=f"Cohorts by first {dict(M='month', Q='quarter', Y='year')[code]} with revenue ({source})",
@@ -244,7 +255,11 @@ def cohorts_report(
             "filters": inputs.filters.to_dict(),
         },
         tables={"cohorts": table},
-        summary={"cohorts": table["cohort"].n_unique() if table.height else 0},
+        summary={
+            "cohorts": table["cohort"].n_unique() if table.height else 0,
+            "complete_through": through,
+            "partial": partial_cohorts(table),
+        },
         definitions=definition("cohorts"),
     )
 

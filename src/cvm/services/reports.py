@@ -51,3 +51,12 @@ class ReportService:
         )
         row = found.collect()
         return {a: [str(v) for v in row[a][0]] for a in attributes}
+
+    def score_grades(self) -> list[tuple[str, str]]:
+        """The distinct (score, grade) pairs stored, for the dashboard's segment filter.
+
+        Here rather than on the scoring service, whose models (scikit-learn, pandas) take seconds to
+        import: the dashboard's first page needs only these pairs.
+        """
+        found = self.ws.offline.scan("scores").select("score", "grade").drop_nulls().unique().collect()
+        return [(str(s), str(g)) for s, g in found.iter_rows()]

@@ -147,8 +147,3 @@ class ScoringService:
             scan = scan.filter(pl.col("score") == score)
         rows: list[dict[str, Any]] = scan.sort(["as_of", "score"], descending=[True, False]).collect().to_dicts()
         return rows
-
-    def grades(self) -> list[tuple[str, str]]:
-        """The distinct (score, grade) pairs stored, for the dashboard's segment filter."""
-        found = self.ws.offline.scan("scores").select("score", "grade").drop_nulls().unique().collect()
-        return [(str(s), str(g)) for s, g in found.iter_rows()]

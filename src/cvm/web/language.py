@@ -45,7 +45,8 @@ def accept_language(header: str | None) -> list[str]:
     return [locale for _, _, locale in sorted(ranked)]
 
 
-def _configured(request: Request) -> Lang:
+def configured_lang(request: Request) -> Lang:
+    """The workspace's ``reporting.locale`` and ``reporting.currency`` (English and euro without a workspace)."""
     engine = getattr(request.app.state, "engine", None)
     reporting = getattr(getattr(engine, "settings", None), "reporting", None)
     if reporting is None:
@@ -55,7 +56,7 @@ def _configured(request: Request) -> Lang:
 
 def request_lang(request: Request) -> Lang:
     """The language of the page for ``request`` (see the module's order)."""
-    configured = _configured(request)
+    configured = configured_lang(request)
     user = getattr(request.state, "web_user", None)
     choices = [
         getattr(user, "locale", None),

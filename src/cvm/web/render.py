@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cvm import __version__, i18n
+from cvm.customers.events import event_text
+from cvm.experiments.verdicts import reason_text
 from cvm.i18n import N_
 from cvm.i18n.formats import chart_locale, compact, day, finite, money, num, pct, pvalue
 from cvm.i18n.labels import label
@@ -67,7 +69,7 @@ ENV = Environment(
 # (a context variable set by page()), where installing one language's translations would race between threads.
 ENV.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext)  # type: ignore[attr-defined]
 ENV.filters.update(money=money, compact=compact, pct=pct, num=num, raw=raw, day=day, label=label, reasons_text=row_text)
-ENV.filters.update(pvalue=pvalue, note=note_text)
+ENV.filters.update(pvalue=pvalue, note=note_text, event_text=event_text, pilot_reason=reason_text)
 ENV.globals.update(prefix=PREFIX, nav=NAV, version=__version__, definition_html=_definition_html)
 ENV.globals["chart_locale"] = chart_locale  # month and day names on the charts' date axes
 

@@ -86,7 +86,7 @@ def filter_options(engine: Engine) -> dict[str, list[str]]:
     """The values each filter can take in the current data (segments are score grades)."""
     attrs = ("kind", "channel", "region", "sector")
     options = engine.reports.attribute_values(attrs)
-    options["segment"] = sorted(f"{s}:{g}" for s, g in engine.scoring.grades())
+    options["segment"] = sorted(f"{s}:{g}" for s, g in engine.reports.score_grades())
     return options
 
 
