@@ -132,3 +132,13 @@ def test_policy_compare_in_the_demo_shows_the_true_value(demo_ws: Path) -> None:
     assert names["propensity"]["contacts"] > 0
     table = cvm("policy", "compare", "-w", str(demo_ws)).stdout
     assert "SIMULATED" in table
+
+
+def test_cvm_run_after_the_demo_learns_from_the_replayed_log(demo_ws: Path) -> None:
+    """The closed loop: the next `cvm run` reads the replayed decisions and their outcomes with no manual step."""
+    uplift = json.loads(cvm("run", "--json", "-w", str(demo_ws)).stdout)["uplift"]
+    assert uplift["outcomes"]["stored"] > 1000  # the replay's SIMULATED outcomes, none measured twice
+    assert sum(uplift["randomised"].values()) > 1000
+    assert max(uplift["randomised"].values()) >= 500  # plans.uplift.min_randomised, even for 1,000 customers
+    assert uplift["trained"]["version"] == "uplift-v1"
+    assert uplift["scores"]["attributes"]  # uplift_<action> scores for decide
