@@ -85,19 +85,60 @@ def test_create_list_and_report_a_live_pilot(demo_ws: Path) -> None:
 
 
 def test_the_demo_leaves_a_randomised_decision_log(demo_workspace: Path) -> None:
-    """Issue 18: `cvm demo` replays past months of the real decide with exploration (SIMULATED outcomes)."""
-    from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS
-    from cvm.demo.policy_adapter import Ladder, selection_probabilities
-    from cvm.demo.replay import read_log
+    """Issue 18: `cvm demo` replays past months of the real decide with exploration (SIMULATED outcomes).
 
-    records, outcomes = read_log(demo_workspace / "demo-data" / "replay")
-    assert records
-    assert len(records) == outcomes.height
-    assert tuple(outcomes.columns) == OUTCOME_COLUMNS
-    assert set(outcomes["source"]) == {"simulated"}
-    assert set(outcomes["decision_id"]) == {r.decision_id for r in records}
-    explored = [r for r in records if r.rung == "explore"]
+    The replay's records are decide's own ``Decision.record``, appended to the store's ``decision_log``; each
+    logged probability is that of the ε-uniform draw around the greedy choice (ε/(k+1), plus 1−ε for the
+    greedy choice, which the exploit rung always takes).
+    """
+    from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS
+    from cvm.engine import Engine
+    from cvm.experiments.ope_log import read_log
+
+    offline = Engine.open(demo_workspace).ws.offline
+    records, outcomes = read_log(offline)
+    simulated = [r for r in records if r.decision_id in outcomes]
+    assert len(simulated) > 1000
+    assert tuple(offline.read("decision_outcomes").columns) == OUTCOME_COLUMNS
+    assert {o.source for o in outcomes.values()} == {"simulated"}
+    explored = [r for r in simulated if r.rung == "explore"]
     assert {r.chosen for r in explored} - {NO_ACTION}  # exploration chose actions ...
     assert NO_ACTION in {r.chosen for r in explored}  # ... and no action
-    for r in records:
-        assert r.probability == pytest.approx(selection_probabilities(r, Ladder().exploration)[r.chosen])
+    live = [r for r in simulated if r.rung in ("explore", "exploit")]
+    for r in live:
+        eps, k = r.exploration, sum(c.eligible for c in r.candidates)
+        low, high = eps / (k + 1), 1 - eps + eps / (k + 1)
+        assert r.probability == pytest.approx(high if r.rung == "exploit" else r.probability)
+        assert min(abs(r.probability - low), abs(r.probability - high)) < 1e-9
+    assert len(explored) / len(live) == pytest.approx(0.10, abs=0.02)  # the demo's exploration share
+    held = [r for r in simulated if r.rung == "global_holdout"]
+    assert held
+    assert {(r.chosen, r.probability) for r in held} == {(NO_ACTION, 1.0)}
+    config = yaml.safe_load((demo_workspace / "cvm.yaml").read_text())
+    assert config["plans"]["arbitration"] == "incremental"
+    assert config["experiments"]["ladder"]["exploration"] == 0.1
+
+
+def test_policy_compare_in_the_demo_shows_the_true_value(demo_ws: Path) -> None:
+    """`cvm policy compare --json` reads the replayed log and fills true_value from the demo's ground truth."""
+    out = json.loads(cvm("policy", "compare", "--json", "-w", str(demo_ws)).stdout)
+    names = {p["name"]: p for p in out["policies"]}
+    assert set(names) == {"none", "propensity", "incremental", "current"}
+    for p in names.values():
+        assert isinstance(p["true_value"], float)
+        assert p["estimate"]["ci_low"] <= p["estimate"]["value"] <= p["estimate"]["ci_high"]
+    assert names["none"]["true_value"] == 0.0
+    assert names["none"]["contacts"] == 0.0
+    assert names["propensity"]["contacts"] > 0
+    table = cvm("policy", "compare", "-w", str(demo_ws)).stdout
+    assert "SIMULATED" in table
+
+
+def test_cvm_run_after_the_demo_learns_from_the_replayed_log(demo_ws: Path) -> None:
+    """The closed loop: the next `cvm run` reads the replayed decisions and their outcomes with no manual step."""
+    uplift = json.loads(cvm("run", "--json", "-w", str(demo_ws)).stdout)["uplift"]
+    assert uplift["outcomes"]["stored"] > 1000  # the replay's SIMULATED outcomes, none measured twice
+    assert sum(uplift["randomised"].values()) > 1000
+    assert max(uplift["randomised"].values()) >= 500  # plans.uplift.min_randomised, even for 1,000 customers
+    assert uplift["trained"]["version"] == "uplift-v1"
+    assert uplift["scores"]["attributes"]  # uplift_<action> scores for decide

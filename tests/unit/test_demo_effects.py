@@ -24,8 +24,8 @@ from cvm.demo.effects import (
     true_uplift,
 )
 from cvm.demo.oracle import DemoTruth, oracle_choice, policy_value
-from cvm.demo.policy_adapter import greedy_propensity
 from cvm.demo.replay import CONTEXT_KEY
+from cvm.experiments.policies import greedy
 
 N = 4000
 
@@ -167,7 +167,7 @@ def test_true_policy_value_on_a_hand_checked_population() -> None:
     assert truth.incremental(b, "p.call") == pytest.approx(-9.0 - 0.16 - 5.0)
     assert truth.true_value(a, NO_ACTION) == pytest.approx(50.0 + 0.05 * 30 - 0.1 * 60 - 0.01 * 300 * 0.6)
     records = [a, b]
-    prop = policy_value(truth, records, "propensity", greedy_propensity)
+    prop = policy_value(truth, records, "propensity", lambda r: greedy(r, "propensity"))
     assert prop.value_per_1000 == pytest.approx(1000 * (8.83 - 14.16) / 2)
     assert prop.contacts_per_1000 == 1000
     best = policy_value(truth, records, "incremental", oracle_choice(truth))

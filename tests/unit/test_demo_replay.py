@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 
 from cvm.config.plans import PlansConfig
-from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS
+from cvm.config.settings import ExperimentsSettings
+from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionRecord
 from cvm.demo.effects import build_truth
-from cvm.demo.policy_adapter import Ladder, selection_probabilities, unit
-from cvm.demo.replay import decision_dates, outcome_frame, read_log, replay, write_replay
+from cvm.demo.replay import CONTEXT_KEY, decision_dates, replay, replay_ladder, store_replay
+from cvm.experiments.ope_log import read_log
+from cvm.experiments.policies import exploring_policy
+from cvm.plans.explore import uniform
+from cvm.store import OfflineStore
+from cvm.store.decision_log import records as logged_records
 from tests.unit.test_demo_effects import truth_frame
 
 OFF = {name: {"enabled": False} for name in ("welcome", "qualification", "contact")}
@@ -41,6 +46,17 @@ def _config() -> PlansConfig:
     )
 
 
+def _ladder(holdout: float, exploration: float) -> ExperimentsSettings:
+    return ExperimentsSettings.model_validate({"holdout_share": holdout, "ladder": {"exploration": exploration}})
+
+
+def selection_probabilities(record: DecisionRecord, exploration: float) -> dict[str, float]:
+    """The logging policy's probability of every option (h-ope's exploring policy around the propensity greedy)."""
+    if record.rung == "global_holdout":
+        return {NO_ACTION: 1.0}
+    return exploring_policy(record, "propensity", exploration)
+
+
 def _rows(n: int) -> list[dict[str, Any]]:
     return [{"customer_id": f"C{i:05d}", "score": 10.0 + i % 7, "timezone": "UTC"} for i in range(n)]
 
@@ -49,7 +65,7 @@ def test_the_hash_rule_is_the_design_one() -> None:
     import hashlib
 
     expected = int(hashlib.sha256(b"s|c1|2026-01-01").hexdigest()[:15], 16) / 16**15
-    assert unit("s", "c1", "2026-01-01") == expected
+    assert uniform("s", "c1", "2026-01-01") == expected
     assert 0 <= expected < 1
 
 
@@ -57,7 +73,7 @@ def test_replay_is_deterministic_and_probabilities_match_selection_frequencies(t
     rows = _rows(500)
     truth = build_truth(truth_frame(500), seed=3)
     dates = decision_dates(date(2026, 7, 1), 1)  # 5 weekly decision dates
-    ladder = Ladder(holdout=0.05, exploration=0.3)
+    ladder = _ladder(holdout=0.05, exploration=0.3)
     first = replay(_config(), rows, truth, dates, ladder, seed=11)
     again = replay(_config(), rows, truth, dates, ladder, seed=11)
     assert [r.to_dict() for r in first.records] == [r.to_dict() for r in again.records]
@@ -65,11 +81,11 @@ def test_replay_is_deterministic_and_probabilities_match_selection_frequencies(t
     assert len(first.records) == len(rows) * len(dates)  # every customer, every week (re-entry after 7 days)
     # each logged probability is the logging policy's probability of what it chose
     for r in first.records:
-        assert r.probability == pytest.approx(selection_probabilities(r, ladder.exploration)[r.chosen])
+        assert r.probability == pytest.approx(selection_probabilities(r, ladder.ladder.exploration)[r.chosen])
     # ... and the logged probabilities are the empirical selection frequencies
     live = [r for r in first.records if r.rung != "global_holdout"]
     freq = Counter(r.chosen for r in live)
-    probs = [selection_probabilities(r, ladder.exploration) for r in live]
+    probs = [selection_probabilities(r, ladder.ladder.exploration) for r in live]
     assert {len(p) for p in probs} >= {3}  # the greedy "up.offer" (worth 5+), "news.news" (2) and none
     for action in ("up.offer", "news.news", NO_ACTION):
         expected = sum(p.get(action, 0.0) for p in probs) / len(live)
@@ -81,26 +97,61 @@ def test_replay_is_deterministic_and_probabilities_match_selection_frequencies(t
     assert {(r.chosen, r.probability) for r in held} == {(NO_ACTION, 1.0)}
     assert len({r.customer_id for r in held}) * len(dates) == len(held)  # held out permanently, every week
     assert {o.source for o in first.outcomes} == {"simulated"}
-    # written and read back without loss
-    write_replay(tmp_path, first)
-    records, outcomes = read_log(tmp_path)
-    assert records == first.records
-    assert tuple(outcomes.columns) == OUTCOME_COLUMNS
-    assert outcomes.equals(outcome_frame(first.outcomes))
+    assert {r.context[CONTEXT_KEY] for r in first.records} >= {0.0, 1.0}  # the contacts the replay sent before
+    # appended to the store's decision_log and decision_outcomes, read back by their one reader without loss
+    store = OfflineStore(tmp_path / "off")
+    store.create()
+    assert store_replay(store, first) == len(first.records)
+    assert store_replay(store, again) == 0  # a second replay of the same decisions logs nothing twice
+    assert logged_records(store) == sorted(first.records, key=lambda r: (r.decided_at, r.decision_id))
+    records, outcomes = read_log(store)
+    assert len(records) == len(outcomes) == len(first.outcomes)
+    assert {o.decision_id: o for o in first.outcomes} == outcomes
+    assert tuple(store.read("decision_outcomes").columns) == OUTCOME_COLUMNS
 
 
-def test_replay_respects_the_contact_caps() -> None:
-    """Contacts the replay sends count against the caps at the next decision (the real decide sees them)."""
+@pytest.mark.parametrize("exploration", [0.0, 0.5])
+def test_replay_respects_the_contact_caps(exploration: float) -> None:
+    """Contacts the replay sends count against the caps at the next decision (the real decide sees them).
+
+    With exploration on, a capped candidate is logged not eligible and is never drawn: the ladder once keyed
+    the capped candidates by object id, which the arbitration's blocked copy did not keep, and exploration sent
+    up to five contacts in a month under a cap of two.
+    """
     cfg = _config().model_copy(deep=True)
     cfg = PlansConfig.model_validate(
         {**cfg.model_dump(mode="json"), "policy": {"quiet_hours": {"channels": []}, "caps": {"all": {"month": 2}}}}
     )
-    rows = _rows(50)
-    truth = build_truth(truth_frame(50), seed=3)
-    out = replay(cfg, rows, truth, decision_dates(date(2026, 7, 1), 1), Ladder(0.0, 0.0), seed=1)
+    rows = _rows(200)
+    truth = build_truth(truth_frame(200), seed=3)
+    out = replay(cfg, rows, truth, decision_dates(date(2026, 7, 1), 1), _ladder(0.0, exploration), seed=1)
     sent = Counter(r.customer_id for r in out.records if r.chosen != NO_ACTION)
     assert max(sent.values()) == 2  # at most 2 in 30 days over the five weekly dates
-    blocked = [r for r in out.records if any(c.blocked == "cap" for c in r.candidates)]
+    blocked = [r for r in out.records if any(c.blocked is not None and "cap" in c.blocked for c in r.candidates)]
     assert blocked
-    assert all(r.chosen == NO_ACTION for r in blocked)
+    assert all(r.chosen == NO_ACTION for r in blocked if all(not c.eligible for c in r.candidates))
+    assert all(r.chosen not in {c.action for c in r.candidates if not c.eligible} for r in out.records)
     assert datetime(2026, 1, 1, tzinfo=UTC) < out.records[0].decided_at
+
+
+def test_the_replay_explores_with_the_workspace_ladder_or_the_demo_one() -> None:
+    own = _ladder(0.02, 0.2)
+    assert replay_ladder(own) is own
+    default = replay_ladder(ExperimentsSettings())
+    assert (default.holdout_share, default.ladder.exploration) == (0.05, 0.10)
+    assert ExperimentsSettings().ladder.exploration == 0.0  # a new workspace does not explore
+
+
+def test_the_demo_workspace_decides_by_incremental_value_with_exploration(tmp_path: Path) -> None:
+    from cvm.config.settings import Settings, load_settings
+    from cvm.demo.workspace import write_demo_config
+
+    assert write_demo_config(tmp_path)
+    s = load_settings(tmp_path)
+    assert (s.plans.arbitration, s.experiments.holdout_share, s.experiments.ladder.exploration) == (
+        "incremental",
+        0.05,
+        0.1,
+    )
+    assert not write_demo_config(tmp_path)  # an existing cvm.yaml is left alone
+    assert Settings().plans.arbitration == "propensity"  # new workspaces keep the default

@@ -28,7 +28,7 @@ Replay = Annotated[
     typer.Option(
         "--replay/--no-replay",
         help=f"Replay {REPLAY_MONTHS} past months of decisions with exploration (SIMULATED outcomes from the "
-        "ground truth), leaving a randomised decision log in demo-data/replay for the uplift models.",
+        "ground truth), leaving a randomised decision log in the store for the uplift models.",
     ),
 ]
 
@@ -83,9 +83,11 @@ def demo(
         return
     from cvm.cli.language import chosen
     from cvm.cli.report import print_pilot_summary, print_run
+    from cvm.demo.workspace import write_demo_config
     from cvm.engine import Engine
 
     with handled():
+        write_demo_config(workspace)  # incremental arbitration with exploration: the closed loop of issue 18
         engine = Engine.init(workspace)
     out = engine.workspace / DATA_DIR
     if not _existing(out, customers, seed):
@@ -114,7 +116,8 @@ def demo(
         rungs = replayed["rungs"]
         console.note(
             f"Decision log (SIMULATED outcomes): {replayed['decisions']:,} decisions over {REPLAY_MONTHS} months, "
-            f"{rungs.get('explore', 0):,} explored, {rungs.get('global_holdout', 0):,} held out, in {out / 'replay'}."
+            f"{rungs.get('explore', 0):,} explored, {rungs.get('global_holdout', 0):,} held out, "
+            "in the store's decision_log."
         )
 
 

@@ -5,19 +5,24 @@
 (or ``"none"``) at that decision, net of the action's contact cost; only differences between actions
 matter. :func:`policy_value` gives a policy's true incremental margin and contacts per 1,000
 eligible decisions, and :func:`oracle_choice` the policy that knows the truth (the best any
-uplift model can do).
+uplift model can do). :func:`truth_provider` is the loader ``cvm policy compare`` looks for
+(:data:`cvm.experiments.ope_report.TRUTH_MODULE`): it fills ``true_value`` in a demo workspace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from cvm.contracts.decisionlog import NO_ACTION, CandidateTerms, DecisionRecord
 from cvm.demo.effects import LABEL, Truth, action_kind, expected_margin
-from cvm.demo.replay import CONTEXT_KEY
+from cvm.demo.replay import CONTEXT_KEY, load_truth
+
+DATA_DIR = "demo-data"
+"""Where ``cvm demo`` generates the company (and its ground truth) inside the workspace."""
 
 Policy = Callable[[DecisionRecord], str]
 
@@ -108,3 +113,11 @@ def oracle_choice(truth: DemoTruth) -> Policy:
         return best
 
     return choose
+
+
+def truth_provider(workspace: Path) -> DemoTruth | None:
+    """The ground truth of the demo company generated in ``workspace`` (SIMULATED), ``None`` when there is none."""
+    data = Path(workspace) / DATA_DIR
+    if not (data / "ground_truth" / "meta.json").exists():
+        return None
+    return DemoTruth(load_truth(data)[0])

@@ -1,11 +1,13 @@
 """SIMULATED months of decisions with exploration over the demo company, so its decision log holds randomised data.
 
 Week by week over the ``months`` × 30 days before the data end, every customer of the attribute base is
-decided by the REAL pure :func:`cvm.plans.decide.decide` (through :mod:`cvm.demo.policy_adapter`, which
-adds the global holdout, the exploration and the record). The plan state and the contacts the replay
+decided by the REAL pure :func:`cvm.plans.decide.decide` with the holdout ladder (global holdout and
+exploration, :class:`~cvm.config.settings.ExperimentsSettings`); the logged record is decide's own
+``Decision.record``, with the replay's contact count added to its context. The plan state and the contacts the replay
 sends carry over from week to week (caps, cooldowns and fatigue see them). What followed each decision
 is drawn from the demo's ground truth (:mod:`cvm.demo.effects`) with a seeded generator: the outcome rows
-have ``source = "simulated"``.
+have ``source = "simulated"``. :func:`store_replay` appends the records to the offline ``decision_log``
+table in the export's format and the outcomes to ``decision_outcomes``, so ``cvm run`` learns from them.
 
 The attributes are those of the workspace's latest segmentation (scores exist only as of the run), used
 for every date: the replay simulates the policy on today's customers, it does not rewrite history.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,17 +32,31 @@ import numpy as np
 import polars as pl
 
 from cvm.config.plans import PlansConfig
+from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionOutcome, DecisionRecord
+from cvm.contracts.learned import Learned
 from cvm.demo.effects import Truth, action_kind, build_truth, draw_outcomes
-from cvm.demo.policy_adapter import Ladder, decide_logged
+from cvm.plans.decide import decide
 from cvm.plans.parallel import state_of
 from cvm.plans.state import Enrolment
+from cvm.store import OfflineStore, decision_log
 
 CONTACT_LOOKBACK_DAYS = 30
 FATIGUE_WINDOW_DAYS = 90
 CONTEXT_KEY = "contacts_window"
 """``DecisionRecord.context`` key: the customer's contacts by the replay in the ``FATIGUE_WINDOW_DAYS`` before."""
-REPLAY_DIR = "replay"
+OUTCOMES_TABLE = "decision_outcomes"
+DEMO_HOLDOUT, DEMO_EXPLORATION = 0.05, 0.10
+"""The ladder the replay uses when the workspace has no exploration of its own."""
+
+
+def replay_ladder(experiments: ExperimentsSettings | None) -> ExperimentsSettings:
+    """The workspace's holdout ladder when it explores, else a global holdout of 5% and exploration of 10%."""
+    if experiments is not None and experiments.ladder.exploration > 0:
+        return experiments
+    base = experiments or ExperimentsSettings()
+    ladder = base.ladder.model_copy(update={"exploration": DEMO_EXPLORATION})
+    return base.model_copy(update={"holdout_share": DEMO_HOLDOUT, "ladder": ladder})
 
 
 @dataclass
@@ -64,11 +80,6 @@ def decision_dates(end: date, months: int, every_days: int = 7) -> list[datetime
     """Decision times ``every_days`` apart at 09:00 UTC over the ``months`` × 30 days before ``end``."""
     first = datetime.combine(end - timedelta(days=30 * months), datetime.min.time(), UTC) + timedelta(hours=9)
     return [first + timedelta(days=d) for d in range(0, 30 * months, every_days)]
-
-
-def _context(row: Mapping[str, Any]) -> dict[str, float]:
-    """Numeric attributes of the row, as the uplift models would see them."""
-    return {k: float(v) for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def wake(config: PlansConfig, plan_state: Mapping[str, Any]) -> datetime | None:
@@ -95,7 +106,6 @@ class _Customer:
     """What the replay carries for one customer between decision dates."""
 
     row: dict[str, Any]
-    context: dict[str, float]
     plan_state: Mapping[str, Any] = field(default_factory=dict)
     sent: list[tuple[datetime, str, str]] = field(default_factory=list)
     wake: datetime | None = None
@@ -110,17 +120,18 @@ def replay(
     rows: Sequence[Mapping[str, Any]],
     truth: Truth,
     dates: Sequence[datetime],
-    ladder: Ladder,
+    experiments: ExperimentsSettings,
     seed: int,
+    learned: Learned | None = None,
 ) -> Replay:
-    """Decide for every row at each date with exploration, and draw each decision's outcome from ``truth``.
+    """Decide for every row at each date with the ladder of ``experiments``, and draw each outcome from ``truth``.
 
-    Deterministic for (inputs, seed): the choices are hash-based, the outcomes drawn from
-    ``numpy.random.default_rng([seed, date index])``.
+    Deterministic for (inputs, seed): the choices are decide's hash-based draws, the outcomes drawn from
+    ``numpy.random.default_rng([seed, date index])``. The action taken is ``record.chosen``.
     """
     began = time.perf_counter()
     out = Replay()
-    people = [_Customer(dict(r), _context(r)) for r in rows]
+    people = [_Customer(dict(r)) for r in rows]
     pos = {c: i for i, c in enumerate(truth.customer_id)}
     for k, now in enumerate(dates):
         taken: list[tuple[DecisionRecord, str, float, int]] = []
@@ -129,12 +140,13 @@ def replay(
                 continue
             count = len(who.contacts(now, FATIGUE_WINDOW_DAYS))
             state = state_of(who.row, who.contacts(now, CONTACT_LOOKBACK_DAYS), who.plan_state)
-            context = {**who.context, CONTEXT_KEY: float(count)}
-            decision, record, chosen = decide_logged(config, state, now, ladder, context)
+            decision = decide(config, state, now, experiments=experiments, learned=learned)
             who.plan_state, who.decided = decision.plan_state, True
             who.wake = wake(config, who.plan_state)
-            if record is None:
+            if decision.record is None:
                 continue
+            record = replace(decision.record, context={**decision.record.context, CONTEXT_KEY: float(count)})
+            chosen = record.chosen
             cand = next((c for c in record.candidates if c.action == chosen), None)
             if cand is not None:
                 who.sent.append((now, cand.channel, cand.objective))
@@ -168,47 +180,34 @@ def _outcomes(
 
 
 def log_frame(records: Sequence[DecisionRecord]) -> pl.DataFrame:
-    """The decision log as a table: scalar columns, candidates, model versions and context as JSON text."""
-    scalar = ("decision_id", "customer_id", "decided_at", "path", "arbitration", "policy_version", "rung", "chosen",
-              "probability", "exploration")  # fmt: skip
-    cols: dict[str, list[Any]] = {c: [getattr(r, c) for r in records] for c in scalar}
-    cols["candidates"] = [json.dumps([vars(c) for c in r.candidates]) for r in records]
-    cols["model_versions"] = [json.dumps(dict(r.model_versions)) for r in records]
-    cols["context"] = [json.dumps(dict(r.context)) for r in records]
-    return pl.DataFrame(cols, schema_overrides={"decided_at": pl.Datetime("us", "UTC")})
+    """The records as rows of the offline ``decision_log`` (the export's format), logged at their decision time."""
+    return decision_log.offline_frame([decision_log.row_of(r, decision_log.utc(r.decided_at)) for r in records])
 
 
 def outcome_frame(outcomes: Sequence[DecisionOutcome]) -> pl.DataFrame:
     """``decision_outcomes`` rows, columns :data:`OUTCOME_COLUMNS`."""
     cols = {c: [getattr(o, c) for o in outcomes] for c in OUTCOME_COLUMNS}
-    return pl.DataFrame(cols)
+    return pl.DataFrame(cols, schema_overrides={"horizon_days": pl.Int64, "margin": pl.Float64})
 
 
-def read_log(folder: Path) -> tuple[list[DecisionRecord], pl.DataFrame]:
-    """Read back what :func:`write_replay` wrote: the records and the outcome table."""
-    log = pl.read_parquet(folder / "decision_log.parquet")
-    records = []
-    for d in log.to_dicts():
-        d["decided_at"] = d["decided_at"].isoformat()
-        for key in ("candidates", "model_versions", "context"):
-            d[key] = json.loads(d[key])
-        records.append(DecisionRecord.from_dict(d))
-    return records, pl.read_parquet(folder / "decision_outcomes.parquet")
+def store_replay(offline: OfflineStore, result: Replay) -> int:
+    """Append the replay's records to ``decision_log`` and its outcomes to ``decision_outcomes``, in one transaction.
 
-
-def write_replay(folder: Path, result: Replay) -> None:
-    """Write ``decision_log.parquet`` and ``decision_outcomes.parquet`` into ``folder`` (each replaced atomically).
-
-    SEAM (merge): h-log's online ``decision_log`` table and its export take these rows instead.
+    Decisions already in the log (a second ``cvm demo`` on the same workspace) are left out, so nothing is
+    logged twice. The rows are logged at their decision time: the export of the online log, which looks
+    back from the newest offline ``logged_at``, still finds every online row logged since. Returns how many
+    decisions were appended.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in (
-        ("decision_log", log_frame(result.records)),
-        ("decision_outcomes", outcome_frame(result.outcomes)),
-    ):
-        tmp = folder / f".{name}.parquet.tmp"
-        frame.write_parquet(tmp)
-        tmp.replace(folder / f"{name}.parquet")
+    known = set(offline.read(decision_log.TABLE, ["decision_id"])["decision_id"].to_list())
+    fresh = {r.decision_id for r in result.records} - known
+    if not fresh:
+        return 0
+    records = [r for r in result.records if r.decision_id in fresh]
+    outcomes = [o for o in result.outcomes if o.decision_id in fresh]
+    with offline.transaction() as tx:
+        tx.append(decision_log.TABLE, log_frame(records))
+        tx.append(OUTCOMES_TABLE, outcome_frame(outcomes))
+    return len(records)
 
 
 def load_truth(data: Path) -> tuple[Truth, date, int]:

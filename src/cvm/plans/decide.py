@@ -358,7 +358,9 @@ class _Run:
         if lad is None and not held:
             return None
         terms = (
-            [decisionlog.terms_of(v.candidate, lad.blocked.get(id(v.candidate))) for v in lad.verdicts] if lad else []
+            [decisionlog.terms_of(v.candidate, lad.blocked.get(ladder.slot(v.candidate))) for v in lad.verdicts]
+            if lad
+            else []
         )
         terms += [decisionlog.terms_of(c, reason) for reason, c in held]
         explored = lad is not None and lad.explored

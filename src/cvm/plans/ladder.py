@@ -52,32 +52,43 @@ class Ladder:
     explored: bool = False
     skip: bool = False
     """Exploration drew no action: the candidates' steps are skipped, not held."""
-    blocked: dict[int, str] = field(default_factory=dict)
-    """``id(candidate)`` → the cap that blocks it (not eligible)."""
+    blocked: dict[tuple[str, str], str] = field(default_factory=dict)
+    """:func:`slot` of a candidate → the cap that blocks it (not eligible)."""
     epsilon: float = 0.0
     """The exploration share applied to this decision (0 when a candidate is not a marketing step)."""
 
 
-def blocked_of(candidates: Sequence[Candidate], book: CapBook, send_at: Callable[[str], datetime]) -> dict[int, str]:
-    """``id(candidate)`` → the cap that blocks it on its own; call before the arbitration books contacts."""
-    out: dict[int, str] = {}
+def slot(candidate: Candidate) -> tuple[str, str]:
+    """A candidate's key in :attr:`Ladder.blocked`: its plan and step (one candidate per plan and decision).
+
+    Not ``id(candidate)``: the arbitration returns a blocked candidate as a new object (``Candidate.blocked``),
+    so an id-keyed map missed every capped candidate and exploration could draw it past its cap.
+    """
+    return candidate.plan, candidate.step.name
+
+
+def blocked_of(
+    candidates: Sequence[Candidate], book: CapBook, send_at: Callable[[str], datetime]
+) -> dict[tuple[str, str], str]:
+    """:func:`slot` → the cap that blocks the candidate on its own; call before the arbitration books contacts."""
+    out: dict[tuple[str, str], str] = {}
     for c in candidates:
         hit = book.blocking(c.step.channel, send_at(c.step.channel), c.caps)
         if hit is not None:
-            out[id(c)] = hit[0]
+            out[slot(c)] = hit[0]
     return out
 
 
 def apply(
     verdicts: list[Verdict],
-    blocked: dict[int, str],
+    blocked: dict[tuple[str, str], str],
     send_at: Callable[[str], datetime],
     epsilon: float,
     u: float,
 ) -> Ladder:
     """Apply the exploration draw to the greedy verdicts (``blocked`` from :func:`blocked_of`)."""
     out = Ladder(verdicts, blocked=blocked)
-    eligible = [v.candidate for v in verdicts if id(v.candidate) not in out.blocked]
+    eligible = [v.candidate for v in verdicts if slot(v.candidate) not in out.blocked]
     first = next((v.candidate for v in verdicts if v.chosen), None)
     greedy = next((i for i, c in enumerate(eligible) if c is first), len(eligible))  # by identity: fast and exact
     marketing = all(v.candidate.step.kind == "marketing" for v in verdicts)

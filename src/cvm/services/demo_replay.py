@@ -1,8 +1,8 @@
 """The demo's replay of past months of decisions (issue 18): attributes from the workspace, log next to the data.
 
 Reads every customer's attributes as of the demo data's end (the same segmentation the batch decides on),
-replays :mod:`cvm.demo.replay` over them and writes the SIMULATED decision log and outcomes into
-``<demo data>/replay``.
+replays :mod:`cvm.demo.replay` over them and appends the SIMULATED decision log and outcomes to the
+offline ``decision_log`` and ``decision_outcomes`` tables, where ``cvm run`` and ``cvm policy`` read them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 
 from cvm.config.plans import SegmentsConfig
 from cvm.config.settings import Settings
-from cvm.demo.policy_adapter import Ladder
-from cvm.demo.replay import REPLAY_DIR, Replay, decision_dates, load_truth, replay, write_replay
+from cvm.demo.replay import Replay, decision_dates, load_truth, replay, replay_ladder, store_replay
 from cvm.segments.refresh import segment_base
 from cvm.store import OfflineStore
 
@@ -31,12 +30,11 @@ def attribute_rows(offline: OfflineStore, segments: SegmentsConfig, as_of: date)
         con.close()
 
 
-def replay_demo(
-    offline: OfflineStore, settings: Settings, data: Path, months: int, ladder: Ladder | None = None
-) -> Replay:
-    """Replay ``months`` of decisions over a demo workspace and write the log into ``data/replay``."""
+def replay_demo(offline: OfflineStore, settings: Settings, data: Path, months: int) -> Replay:
+    """Replay ``months`` of decisions over a demo workspace and append them to the store's decision log."""
     truth, end, seed = load_truth(data)
     rows = attribute_rows(offline, settings.segments, end)
-    result = replay(settings.plans, rows, truth, decision_dates(end, months), ladder or Ladder(), seed)
-    write_replay(data / REPLAY_DIR, result)
+    ladder = replay_ladder(settings.experiments)
+    result = replay(settings.plans, rows, truth, decision_dates(end, months), ladder, seed)
+    store_replay(offline, result)
     return result

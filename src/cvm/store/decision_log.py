@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,14 +36,15 @@ OVERLAP = timedelta(hours=1)
 JSON_COLUMNS = ("candidates", "model_versions", "context")
 
 
-def _utc(at: datetime) -> datetime:
+def utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC time (naive is read as UTC)."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def row_of(rec: DecisionRecord, logged_at: datetime) -> dict[str, Any]:
     """The online row of a record."""
     data = rec.to_dict()
-    data["decided_at"] = _utc(rec.decided_at)
+    data["decided_at"] = utc(rec.decided_at)
     data["logged_at"] = logged_at
     return data
 
@@ -65,7 +66,7 @@ def _record(row: sa.Row[Any]) -> DecisionRecord:
     data = dict(row._mapping)
     data.pop("id", None)
     data.pop("logged_at", None)
-    data["decided_at"] = _utc(data["decided_at"])
+    data["decided_at"] = utc(data["decided_at"])
     return DecisionRecord.from_dict(data)
 
 
@@ -78,17 +79,21 @@ def online_records(conn: sa.Connection, customer_id: str | None = None) -> list[
 
 
 def _frame(rows: Sequence[sa.Row[Any]]) -> pl.DataFrame:
+    return offline_frame([r._mapping for r in rows])
+
+
+def offline_frame(rows: Sequence[Mapping[Any, Any]]) -> pl.DataFrame:
+    """Rows of the offline table from online rows (:func:`row_of`): JSON columns as text, times in UTC."""
     out: dict[str, list[Any]] = {c: [] for c in (
         "decision_id", "customer_id", "decided_at", "path", "arbitration", "policy_version", "rung", "chosen",
         "probability", "exploration", *JSON_COLUMNS, "logged_at")}  # fmt: skip
-    for r in rows:
-        m = r._mapping
+    for m in rows:
         for c in out:
             v = m[c]
             if c in JSON_COLUMNS:
                 v = json.dumps(v, sort_keys=True, separators=(",", ":"))
             elif c in ("decided_at", "logged_at"):
-                v = _utc(v)
+                v = utc(v)
             out[c].append(v)
     return pl.DataFrame(out)
 
@@ -100,12 +105,12 @@ def export(offline: OfflineStore, online: OnlineStore) -> int:
     c = decision_log.c
     query = sa.select(decision_log).order_by(c.logged_at, c.id)
     if newest is not None:
-        query = query.where(c.logged_at >= _utc(newest) - OVERLAP)
+        query = query.where(c.logged_at >= utc(newest) - OVERLAP)
     with online.read() as conn:
         rows = list(conn.execute(query))
     if not rows:
         return 0
-    since = _utc(newest) - OVERLAP if newest is not None else None
+    since = utc(newest) - OVERLAP if newest is not None else None
     known = set()
     if since is not None:
         recent = stored.filter(pl.col("logged_at") >= since).select("decision_id").collect()
@@ -144,7 +149,7 @@ def _decode(row: dict[str, Any]) -> DecisionRecord:
     data = {k: v for k, v in row.items() if k != "logged_at"}
     field = "decided_at"
     try:
-        data[field] = _utc(data[field])
+        data[field] = utc(data[field])
         for field in JSON_COLUMNS:
             data[field] = json.loads(data[field]) if data[field] else ({} if field != "candidates" else [])
         field = "candidates"
