@@ -255,3 +255,17 @@ def test_caps_consent_quiet_hours_and_the_cut_off_are_never_broken(
         if step.extends_credit:
             assert points is not None
             assert points >= 600
+
+
+def test_the_decision_record_logs_the_incremental_terms() -> None:
+    """The log carries what the incremental policy ranked on, so learning and off-policy evaluation can read it."""
+    plans = {"a": [_step("x", cost=1.0)], "b": [_step("y", channel="sms", cost=0.2)]}
+    attrs = {uplift_attribute("a.x"): 7.0}
+    record = decide(_config(plans, arbitration="incremental"), _state(attrs), NOW).record
+    assert record is not None
+    terms = {c.action: c for c in record.candidates}
+    assert terms["a.x"].uplift == 7.0
+    assert terms["a.x"].ev_incremental == pytest.approx(6.0)
+    assert terms["b.y"].uplift is None  # no uplift model for it: the propensity value stands in, as its reason says
+    assert record.arbitration == "incremental"
+    assert record.chosen == "a.x"

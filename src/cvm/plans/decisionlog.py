@@ -13,6 +13,7 @@ customer state.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -83,7 +84,13 @@ def context_of(config: PlansConfig, attrs: Mapping[str, Any]) -> dict[str, float
 
 
 def terms_of(cand: Candidate, blocked: str | None = None) -> CandidateTerms:
-    """The candidate's worth terms as the arbitration computed them (the one place that reads them)."""
+    """The candidate's worth terms as the arbitration computed them (the one place that reads them).
+
+    The pricing (:mod:`cvm.plans.incremental`) puts every term of both modes on ``cand.worth``: uplift,
+    fatigue cost, expected credit loss and incremental value are logged with the propensity terms.
+    """
+    if cand.worth is not None:
+        return dataclasses.replace(cand.worth, eligible=blocked is None, blocked=blocked)
     p, v, m, c = cand.terms
     step = cand.step
     return CandidateTerms(
