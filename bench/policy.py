@@ -88,11 +88,11 @@ def predicted(model: MultiUplift, records: Sequence[DecisionRecord]) -> pd.DataF
     return model.predict(x)
 
 
-def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame, cost_again: bool) -> list[DecisionRecord]:
-    """Records whose candidates carry the learned uplift and its ``ev_incremental``.
+def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[DecisionRecord]:
+    """Records whose candidates carry the learned uplift and its ``ev_incremental``, priced as ``decide`` does.
 
-    The model's uplift is already net of the contact's cost (its outcome is the margin minus that cost);
-    ``cost_again`` prices it as ``decide`` does (``uplift − cost − fatigue − credit loss``), else without the cost.
+    The model learns the effect before the contact's cost (training adds the cost back to the logged margin), so
+    ``ev_incremental = uplift − cost − fatigue − credit loss`` counts the cost once.
     """
     out = []
     for i, r in enumerate(records):
@@ -102,7 +102,7 @@ def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame, cost_agai
                 cands.append(c)
                 continue
             u = float(pred[c.action].iloc[i])
-            ev = u - c.fatigue_cost - c.expected_credit_loss - (c.cost if cost_again else 0.0)
+            ev = u - c.cost - c.fatigue_cost - c.expected_credit_loss
             cands.append(replace(c, uplift=u, ev_incremental=ev))
         out.append(replace(r, candidates=tuple(cands)))
     return out
@@ -244,8 +244,7 @@ def main() -> None:
           f"skipped {dict(model.skipped_)}")  # fmt: skip
     pred = predicted(model, held)
     learned = {
-        "as decide prices it": with_uplift(held, pred, True),
-        "cost counted once": with_uplift(held, pred, False),
+        "as decide prices it": with_uplift(held, pred),
     }
     values(truth, held, outcomes, learned)
     coverage(args.replications)

@@ -110,6 +110,11 @@ class DecisionRecord:
     exploration: float = 0.0
     """The exploration share in force (the chance of a uniform choice among eligible actions and none)."""
 
+    @property
+    def chosen_cost(self) -> float:
+        """The contact cost of the chosen action (0 for no action)."""
+        return next((c.cost for c in self.candidates if c.action == self.chosen), 0.0)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (``decided_at`` as ISO 8601)."""
         out = asdict(self)

@@ -25,19 +25,12 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS, DecisionRecord
+from cvm.contracts.decisionlog import OUTCOME_COLUMNS, DecisionRecord
 from cvm.experiments.outcomes import _window
 from cvm.store import OfflineStore
 
 OUTCOMES_TABLE = "decision_outcomes"
 DEFAULT_DAYS = 60
-
-
-def contact_cost(record: DecisionRecord) -> float:
-    """The cost of the contact the record chose (0 for no action)."""
-    if record.chosen == NO_ACTION:
-        return 0.0
-    return next((c.cost for c in record.candidates if c.action == record.chosen), 0.0)
 
 
 def _defaults(store: OfflineStore, keys: pl.LazyFrame, horizon: int, now: datetime) -> pl.LazyFrame:
@@ -77,7 +70,7 @@ def build_outcomes(
             "customer_id": [r.customer_id for r in mature],
             "chosen": [r.chosen for r in mature],
             "assigned_at": [r.decided_at for r in mature],
-            "cost": [contact_cost(r) for r in mature],
+            "cost": [r.chosen_cost for r in mature],
         },
         schema_overrides={"assigned_at": pl.Datetime("us", "UTC")},
     ).lazy()

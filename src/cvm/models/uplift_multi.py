@@ -18,7 +18,7 @@ with a known (logged) probability:
 The logged probability is all the learner needs of the policy: it is the true probability of the logged choice,
 so the correction terms are unbiased whatever the logging policy favoured (a policy that contacts the customers
 who would buy anyway confounds a two-model learner, not this one). ``y`` is any outcome in currency, here the
-margin over the horizon net of the contact's cost.
+margin over the horizon before the contact's cost (the decision subtracts that cost once).
 
 Examples
 --------

@@ -83,7 +83,12 @@ class UpliftData:
 
 
 def training_data(records: Sequence[DecisionRecord], outcomes: pl.DataFrame) -> UpliftData:
-    """The randomised ``records`` that have an outcome, joined to its margin, oldest first."""
+    """The randomised ``records`` that have an outcome, joined to its margin, oldest first.
+
+    The outcome's margin is net of the chosen contact's cost; the cost is added back here, so the learned
+    uplift is the action's effect on margin before its cost, and the incremental value (uplift − contact
+    cost − fatigue − credit loss, :mod:`cvm.plans.incremental`) subtracts the cost once.
+    """
     margin = dict(zip(outcomes["decision_id"].to_list(), outcomes["margin"].to_list(), strict=True))
     kept = sorted(
         (r for r in records if 0.0 < r.probability < 1.0 and margin.get(r.decision_id) is not None),
@@ -97,7 +102,7 @@ def training_data(records: Sequence[DecisionRecord], outcomes: pl.DataFrame) -> 
     return UpliftData(
         ids=[r.decision_id for r in kept],
         x=x,
-        y=np.array([margin[r.decision_id] for r in kept], dtype=np.float64),
+        y=np.array([margin[r.decision_id] + r.chosen_cost for r in kept], dtype=np.float64),
         chosen=np.array([r.chosen for r in kept], dtype=object),
         propensity=np.array([r.probability for r in kept], dtype=np.float64),
         explore=np.array([r.rung == "explore" for r in kept], dtype=bool),
