@@ -15,10 +15,11 @@ Time (CI has 2 cores; the whole suite must stay well under 15 minutes):
 - Build expensive data once: a module-scoped fixture for one module, a package-scoped fixture in the
   package's conftest.py when several modules need the same workspace. A test or module that changes the
   data works on a ``shutil.copytree`` copy (a fraction of a second) instead of building its own.
-- ``make test`` runs pytest-xdist with two workers and ``--dist loadgroup``: each module stays on one worker
-  (its module fixtures are built once), and the modules that use one of SHARED_SETUP's fixtures stay
-  together on one worker too (pytest_collection_modifyitems below). Every worker has its own temporary
-  folders, PostgreSQL databases (random names), free ports, Chromium and Spark session.
+- ``make test`` runs pytest-xdist with two workers and ``--dist loadfile``: each module stays on one worker, so
+  its module fixtures are built once; a package fixture is built once per worker that needs it. Every worker
+  has its own temporary folders, PostgreSQL databases (random names), free ports, Chromium and Spark session.
+  (``--dist loadgroup`` would also keep modules that share a fixture together, but pytest-xdist 3.8 under
+  pytest 9 ignores ``xdist_group``: it renames ``item._nodeid``, which pytest 9 no longer reads.)
 """
 
 from __future__ import annotations
@@ -40,21 +41,6 @@ import sqlalchemy as sa
 from cvm.engine import Engine
 
 PG_ENV = "CVM_TEST_PG_URL"
-# Package- or session-scoped fixtures whose set-up takes tens of seconds: under pytest-xdist, every module
-# that uses one runs on the same worker, so the set-up is done once, not once per worker.
-SHARED_SETUP = ("pages_workspace",)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, group each test with its module, or with the users of its SHARED_SETUP fixture."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        names = getattr(item, "fixturenames", ())
-        group = next((name for name in SHARED_SETUP if name in names), item.nodeid.split("::")[0])
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _pg_server_url() -> str:
