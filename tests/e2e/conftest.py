@@ -1,4 +1,4 @@
-"""Fixtures shared by the end-to-end tests: one Chromium for the whole ``tests/e2e`` package.
+"""Fixtures shared by the end-to-end tests: one Chromium and one dashboard-pages workspace for ``tests/e2e``.
 
 ``browser``: a headless Chromium (tests/e2e/browser.py), launched the first time a test asks for it and closed
 when the last e2e test has run. Package scope, not session scope: Playwright's sync API keeps an asyncio loop

@@ -137,11 +137,11 @@ def english_only(language: str) -> set[str]:
 @pytest.fixture(scope="module")
 def full_site(pages_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A copy of the missing pages' workspace plus the demo's finished pilot, so the pilots page shows a report."""
-    shared, keys = pages_workspace
-    workspace = Path(shutil.copytree(shared, tmp_path_factory.mktemp("dashboard-lang") / "ws"))
+    source, keys = pages_workspace
+    workspace = Path(shutil.copytree(source, tmp_path_factory.mktemp("dashboard-lang") / "ws"))
     engine = Engine.open(workspace)
     try:
-        engine.pilots.demo_pilot(shared.parent / "data" / "ground_truth" / "customers_truth.parquet")
+        engine.pilots.demo_pilot(source.parent / "data" / "ground_truth" / "customers_truth.parquet")
     finally:
         engine.close()
     with served(workspace, keys) as shared:
