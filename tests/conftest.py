@@ -30,6 +30,11 @@ import os
 # machine) that burns the CPU the other worker needs; one uplift test took 112 s instead of 37 s, with 2.5 times
 # the CPU. Passive waiting changes no result. Set before anything loads libgomp; `cvm` subprocesses inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# An xdist worker starts with COLUMNS=80 and LINES=24 in its environment; cvm's console, created on import, would
+# keep that width for good, and a test's own COLUMNS (CliRunner's env) would be ignored. A plain run has neither.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 import uuid
 from collections.abc import Iterator
