@@ -58,9 +58,10 @@ pg-stop:
 browser:
 	@scripts/browser.sh >/dev/null
 
-## test: install, lint, type-check, start PostgreSQL, install the browser, run the whole suite
+## test: install, lint, type-check, start PostgreSQL, install the browser, run the whole suite on two workers
+## (pytest-xdist; each module stays on one worker, so its module fixtures are built once: tests/conftest.py)
 test: install lint typecheck pg-start browser axe
-	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest
+	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest -n 2 --dist loadfile
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -1,8 +1,41 @@
-"""Shared fixtures: workspaces, small hub files, and real online stores (SQLite and PostgreSQL)."""
+"""Shared fixtures: workspaces, small hub files, real online stores (SQLite and PostgreSQL), and how tests run.
+
+Fixtures (any test may ask for them by name):
+
+- ``pg_url``: a fresh, empty PostgreSQL database per test (dropped afterwards), on the server `make test` starts.
+- ``online_url``: the online store URL of each backend (the test runs on SQLite, then on PostgreSQL).
+- ``workspace`` / ``engine`` / ``loaded``: an empty workspace, an engine on it, and one with 3 customers and
+  4 transactions (CUSTOMERS_CSV, TRANSACTIONS_CSV).
+- tests/integration/conftest.py: ``any_engine``, an engine whose online store is SQLite, then PostgreSQL.
+- tests/e2e/conftest.py: ``browser``, one headless Chromium for the whole e2e package (open a context per
+  test, never a browser); ``pages_workspace``, the scored demo company of the dashboard pages, built once.
+
+Time (CI has 2 cores; the whole suite must stay well under 15 minutes):
+
+- Build expensive data once: a module-scoped fixture for one module, a package-scoped fixture in the
+  package's conftest.py when several modules need the same workspace. A test or module that changes the
+  data works on a ``shutil.copytree`` copy (a fraction of a second) instead of building its own.
+- ``make test`` runs pytest-xdist with two workers and ``--dist loadfile``: each module stays on one worker, so
+  its module fixtures are built once; a package fixture is built once per worker that needs it. Every worker
+  has its own temporary folders, PostgreSQL databases (random names), free ports, Chromium and Spark session.
+  (``--dist loadgroup`` would also keep modules that share a fixture together, but pytest-xdist 3.8 under
+  pytest 9 ignores ``xdist_group``: it renames ``item._nodeid``, which pytest 9 no longer reads.)
+"""
 
 from __future__ import annotations
 
 import os
+
+# LightGBM's OpenMP threads spin while they wait by default: on 2 busy cores (two xdist workers, or a shared
+# machine) that burns the CPU the other worker needs; one uplift test took 112 s instead of 37 s, with 2.5 times
+# the CPU. Passive waiting changes no result. Set before anything loads libgomp; `cvm` subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# An xdist worker starts with COLUMNS=80 and LINES=24 in its environment; cvm's console, created on import, would
+# keep that width for good, and a test's own COLUMNS (CliRunner's env) would be ignored. A plain run has neither.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -21,7 +21,7 @@ from cvm.reporting import ReportFilter
 from cvm.web.cache import ReportCache
 from cvm.web.search import search
 from cvm.web.sessions import SessionStore
-from tests.e2e.browser import Watch, chromium, cvm_json, screenshot
+from tests.e2e.browser import Watch, cvm_json, screenshot
 from tests.integration.test_web_security import form_token
 from tests.serving import serve
 
@@ -83,12 +83,6 @@ def own_site(site_workspace: tuple[Path, dict[str, str]], tmp_path: Path) -> Ite
     workspace, keys = site_workspace
     with served(Path(shutil.copytree(workspace, tmp_path / "ws")), keys) as own:
         yield own
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

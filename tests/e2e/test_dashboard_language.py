@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,7 @@ from cvm.api import create_app
 from cvm.engine import Engine
 from cvm.i18n import catalog_path
 from tests.conftest import write
-from tests.e2e import test_dashboard_pages
-from tests.e2e.browser import Watch, chromium, screenshot
+from tests.e2e.browser import Watch, screenshot
 from tests.e2e.test_dashboard import Site, served
 from tests.serving import serve
 
@@ -46,12 +46,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             yield url, key
     finally:
         engine.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def test_growth_page_in_french_chosen_with_the_switcher(site: tuple[str, str], browser: Browser) -> None:
@@ -87,7 +81,6 @@ def test_growth_page_in_french_chosen_with_the_switcher(site: tuple[str, str], b
 
 # Every page in French and Dutch, on the demo company with scores, segments, plan runs, dead letters and a pilot.
 
-pages_workspace = test_dashboard_pages.pages_workspace  # the missing pages' workspace, built once for this module too
 LANGS = {"fr": "fr-BE", "nl": "nl-BE"}
 PAGES = {
     "growth": "/ui/growth",
@@ -142,12 +135,13 @@ def english_only(language: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def full_site(pages_workspace: tuple[Path, dict[str, str]]) -> Iterator[Site]:
-    """The missing pages' workspace plus the demo's finished pilot, so the pilots page shows a report."""
-    workspace, keys = pages_workspace
+def full_site(pages_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A copy of the missing pages' workspace plus the demo's finished pilot, so the pilots page shows a report."""
+    source, keys = pages_workspace
+    workspace = Path(shutil.copytree(source, tmp_path_factory.mktemp("dashboard-lang") / "ws"))
     engine = Engine.open(workspace)
     try:
-        engine.pilots.demo_pilot(workspace.parent / "data" / "ground_truth" / "customers_truth.parquet")
+        engine.pilots.demo_pilot(source.parent / "data" / "ground_truth" / "customers_truth.parquet")
     finally:
         engine.close()
     with served(workspace, keys) as shared:

@@ -26,7 +26,7 @@ from cvm.demo import generate
 from cvm.engine import Engine
 from cvm.reporting.actions import HELD_KINDS, REQUEST_STATUSES
 from tests.conftest import write
-from tests.e2e.browser import Watch, chromium, cvm_json, screenshot
+from tests.e2e.browser import Watch, cvm_json, screenshot
 from tests.e2e.test_dashboard import END, Site, served
 from tests.integration.test_outbox import Receiver, fast_settings
 
@@ -71,10 +71,11 @@ def _dead_letters(engine: Engine) -> None:
         worker.close()
 
 
-@pytest.fixture(scope="module")
-def pages_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The demo company, scored and segmented, with plans run twice (one run's outcomes known) and dead letters."""
-    root = tmp_path_factory.mktemp("pages")
+def build_pages_workspace(root: Path) -> tuple[Path, dict[str, str]]:
+    """The demo company, scored and segmented, with plans run twice (one run's outcomes known) and dead letters.
+
+    Built once for the e2e package by the ``pages_workspace`` fixture (tests/e2e/conftest.py).
+    """
     generate(CUSTOMERS, 11, root / "data", end=END)
     engine = Engine.init(root / "ws")
     try:
@@ -97,12 +98,6 @@ def pages_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
 def site(pages_workspace: tuple[Path, dict[str, str]]) -> Iterator[Site]:
     with served(*pages_workspace) as shared:
         yield shared
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

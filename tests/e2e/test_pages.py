@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from cvm.i18n import Lang, gettext, use_locale
-from tests.e2e.browser import ARTIFACTS, Watch, chromium, cvm_json
+from tests.e2e.browser import ARTIFACTS, Watch, cvm_json
 from tests.e2e.pages_site import AXE, Site, axe_violations, build_workspace, logged_in, overflow, served
 
 pytestmark = pytest.mark.slow
@@ -46,11 +46,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(browser: Browser) -> Browser:
+    """The e2e package's Chromium (tests/e2e/conftest.py), once axe-core is known to be installed."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make axe` (npm ci in tests/e2e/axe; make test does it)")
-    with chromium() as b:
-        yield b
+    return browser
 
 
 def url(site: Site, name: str, lang: str) -> str:
