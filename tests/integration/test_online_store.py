@@ -45,6 +45,9 @@ def test_online_profiles_leave_room_for_updates_in_place(online_url: str) -> Non
     )
     with store.begin() as conn:
         options = conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE relname = 'customer_online'").scalar()
+        # An automatic ANALYZE of the fresh rows holds a snapshot that keeps old versions alive, so a page cannot
+        # be pruned to make room: on a busy machine it ran long enough to fail this test. It is not what is measured.
+        conn.exec_driver_sql("ALTER TABLE customer_online SET (autovacuum_enabled = off)")
         conn.execute(sa.text(insert), {"features": features})
         conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
     with store.begin() as conn:
@@ -59,7 +62,7 @@ def test_online_profiles_leave_room_for_updates_in_place(online_url: str) -> Non
         conn.exec_driver_sql("DELETE FROM customer_online")
     store.dispose()
     updated, in_place = after[0] - before[0], after[1] - before[1]
-    assert options == ["fillfactor=80"]
+    assert options == ["fillfactor=80"]  # as the migration set it, before the test switched autovacuum off
     assert updated == 6000
     assert in_place >= 0.99 * updated  # packed pages (fillfactor 100) gave 93% here, 44% in the benchmark
 
