@@ -143,9 +143,8 @@ def process(ws: Path) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cli = "from cvm.cli.main import app; app()"
-    command = [sys.executable, "-c", cli, "serve", str(ws), "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "cvm.cli.main", "serve", "-w", str(ws), "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -153,6 +152,10 @@ def process(ws: Path) -> Iterator[str]:
                 if httpx.get(f"{url}/health", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"cvm serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+                    ) from None
                 time.sleep(0.2)
         yield url
     finally:
