@@ -164,25 +164,32 @@ def process(ws: Path) -> Iterator[str]:
 
 
 def cold(ws: Path, key: str, paths: list[str], repeat: int) -> list[dict[str, object]]:
-    """Each page as the first request of a fresh server: without the saved table, then with it (and warm)."""
+    """Each page as the first request of a fresh server, without the saved table and with it, ``repeat`` times.
+
+    Before and after alternate (the saved folder is moved aside and back), so a change in the machine's load
+    falls on both; the medians are reported, and the warm median of the last server with the table.
+    """
     engine = Engine.open(ws)
-    rows: list[dict[str, object]] = [{"page": path} for path in paths]
-    for state in ("before", "after"):
-        if state == "before":
-            persisted.forget(engine.offline.root)
-        else:
-            began = time.perf_counter()
-            engine.reports.persist()
-            console.print(f"saved the net-revenue table in {time.perf_counter() - began:.1f} s (end of cvm run)")
-        for row in rows:
-            with process(ws) as url, httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=600) as client:
-                first, status, _ = fetch(client, str(row["page"]))
-                row[f"cold_{state}_s"] = round(first, 3)
-                row["status"] = status
-                if state == "after":
-                    warm = [fetch(client, str(row["page"]))[0] for _ in range(repeat)]
-                    row["warm_median_s"] = round(statistics.median(warm), 3)
+    began = time.perf_counter()
+    engine.reports.persist()
+    console.print(f"net-revenue table saved (or already there) in {time.perf_counter() - began:.1f} s (end of cvm run)")
+    saved, aside = persisted.folder(engine.offline.root), engine.offline.root / "_reports.aside"
     engine.close()
+    rows: list[dict[str, object]] = []
+    for path in paths:
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        row: dict[str, object] = {"page": path}
+        for _ in range(repeat):
+            for state in ("before", "after"):
+                os.replace(*((saved, aside) if state == "before" else (aside, saved)))
+                with process(ws) as url, httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=600) as client:
+                    first, row["status"], _ = fetch(client, path)
+                    times[state].append(first)
+                    if state == "after":
+                        warm = [fetch(client, path)[0] for _ in range(repeat)]
+                        row["warm_median_s"] = round(statistics.median(warm), 3)
+        row |= {f"cold_{state}_s": round(statistics.median(t), 3) for state, t in times.items()}
+        rows.append(row)
     return rows
 
 
