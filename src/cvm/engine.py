@@ -225,6 +225,7 @@ class Engine:
             scores = ScoreReport(as_of=datetime.now(UTC).date(), skipped=str(exc))
         uplift = self.scoring.uplift(actor=actor)  # log -> outcomes -> train if enough -> gate -> uplift_* scores
         cycle = self.plans.act(actor=actor)
+        self.reports.persist()  # the dashboard's first page after `cvm serve` reads it instead of every transaction
         summary = self.reports.summary()
         return RunReport(batches=batches, summary=summary, scores=scores, cycle=cycle, uplift=uplift)
 

@@ -28,6 +28,7 @@ from cvm.customers.erase import Erasure, erase_customer, identifiers
 from cvm.customers.erase_files import erase_files
 from cvm.customers.subject import erasure_key, subject_token
 from cvm.events.erase import erase_online
+from cvm.reporting import persisted
 
 if TYPE_CHECKING:
     from cvm.services.workspace import Workspace
@@ -45,4 +46,5 @@ def erase_everywhere(ws: Workspace, customer_id: str) -> Erasure:
     files = erase_files(ws.root, who, skip=[ws.offline.root])
     key = erasure_key(ws.root, ws.settings.privacy.erasure_key)
     erasure = erase_customer(ws.offline, customer_id, subject_token(key, customer_id))
+    persisted.forget(ws.offline.root)  # the saved report tables hold customer ids (and are stale now)
     return Erasure(erasure.subject, {**erasure.rows, **{f"online.{k}": n for k, n in online_rows.items()}, **files})

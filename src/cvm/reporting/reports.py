@@ -20,6 +20,7 @@ import polars as pl
 
 from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
+from cvm.reporting import persisted
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
 from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
@@ -125,11 +126,23 @@ class Inputs:
 
         Computed once per store version and view for every report that needs it (:mod:`cvm.reporting.shared`).
         """
-        files = json.dumps(self.store.manifest()["tables"], sort_keys=True, default=str)  # the data read, exactly
+        manifest = self.store.manifest()
+        files = json.dumps(manifest["tables"], sort_keys=True, default=str)  # the data read, exactly
         key = (str(self.store.root), files, self.filters, source, code, as_of)
-        return shared_net(key, lambda: self._net(source, code, as_of))
+        return shared_net(key, lambda: self._saved_or_net(manifest, source, code, as_of))
 
-    def _net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
+    def _saved_or_net(
+        self, manifest: dict[str, Any], source: str, code: PeriodCode, as_of: date | None
+    ) -> pl.DataFrame:
+        """The table ``cvm run`` saved for exactly these data files (no filter), else :meth:`compute_net`."""
+        if self.filters.empty:
+            saved = persisted.load(self.store.root, persisted.digest(manifest, source, code, as_of))
+            if saved is not None:
+                return saved
+        return self.compute_net(source, code, as_of)
+
+    def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
+        """Net cents per (customer, period), computed from the hub tables."""
         if source == "mrr":
             end = as_of or self.data_end()
             if end is None:

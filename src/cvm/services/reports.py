@@ -8,7 +8,8 @@ from typing import Any
 import polars as pl
 
 from cvm.hub.summary import HubSummary, hub_summary
-from cvm.reporting import Report, ReportFilter, build_report
+from cvm.reporting import Report, ReportFilter, build_report, persisted
+from cvm.reporting.reports import Inputs
 from cvm.services.workspace import Workspace
 
 
@@ -34,6 +35,12 @@ class ReportService:
         from cvm.reporting.html import write_html  # plotly: only for the HTML report
 
         return write_html(self.ws.offline, out, period=period, filters=filters, **options)
+
+    def persist(self) -> list[str]:
+        """Save the default view's net-revenue tables for the current data (:mod:`cvm.reporting.persisted`)."""
+        store = self.ws.offline
+        inputs = Inputs(store)
+        return persisted.persist(store.root, store.manifest(), lambda src, code: inputs.compute_net(src, code, None))
 
     @property
     def data_folder(self) -> Path:
