@@ -88,7 +88,9 @@ def test_demo_run_scores_and_cvm_score_replaces_a_date(tmp_path: Path) -> None:
     run = json.loads(cvm("demo", "--customers", "400", "--seed", "3", "-w", str(ws), "--json").stdout)
     scores = run["scores"]
     assert scores["skipped"] is None
-    assert scores["rows"] == 5 * scores["customers"]
+    # value scores per customer (scoring.value.VALUE_SCORES): revenue_hist, margin_hist, exp_purchases_12m,
+    # p_alive, clv and, since issue 18, margin_12m, cost_to_serve_12m, net_margin_12m and net_clv
+    assert scores["rows"] == 9 * scores["customers"]
     assert sum(scores["grades"].values()) == scores["customers"]
     first = json.loads(cvm("score", "--as-of", "2026-01-31", "-w", str(ws), "--json").stdout)
     again = json.loads(cvm("score", "--as-of", "2026-01-31", "-w", str(ws), "--json").stdout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from cvm.engine import Engine
 from cvm.i18n import Lang, use_locale
 from cvm.reporting.html import write_html
 from tests.conftest import CUSTOMERS_CSV, write
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import screenshot
 
 pytestmark = pytest.mark.slow
 MOVEMENTS = 1  # the second chart: revenue movements per period, on a date axis when no period is partial
@@ -39,12 +38,6 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         return out
     finally:
         engine.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def _ticks(browser: Browser, path: Path, shot: str) -> tuple[str, list[str]]:

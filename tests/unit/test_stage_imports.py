@@ -50,6 +50,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("customers", "cvm.events.hubrows"): "events in the 360 before cvm run exports them",
     ("customers", "cvm.scoring.reasons"): "score reasons as sentences with the customer's values",
     ("customers", "cvm.reporting.filters"): "the customers list filters as the reports do",
+    # the saved report tables hold customer ids: erasure deletes them through their owner
+    ("customers", "cvm.reporting"): "erasure of the saved report tables",
     # events reach the hub through the ingestion path of files: validation, quarantine, one atomic batch
     ("events", "cvm.ingest.batch"): "one ingestion path for files and events",
     # the Plans & actions summary counts the outbox's statuses with the outbox's own reader

@@ -14,7 +14,8 @@ Imports from sibling stages: erasure must reach every store, and each store's ro
 by their owner: :mod:`cvm.events.erase` (event log, profile, outbox, contact history) and
 :mod:`cvm.experiments` (``records``: pilot assignments), in one write transaction of
 :mod:`cvm.delivery` (``write_transaction``: ``BEGIN IMMEDIATE`` on SQLite, so that the worker
-cannot claim a request in between). Copying their deletes here would drift.
+cannot claim a request in between). Copying their deletes here would drift. The saved report tables of
+:mod:`cvm.reporting.persisted` hold customer ids, so their owner deletes them too.
 """
 
 from __future__ import annotations
