@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -106,6 +107,8 @@ def demo(
         report = engine.run(actor="demo")
         pilot = engine.pilots.demo_pilot(out / "ground_truth" / "customers_truth.parquet", actor="demo")
         replayed = engine.pilots.demo_replay(out, REPLAY_MONTHS) if replay else None
+        if replayed:  # learn from the replayed log now, so the demo ends with its uplift models (the run saw no log)
+            report = dataclasses.replace(report, uplift=engine.scoring.uplift(actor="demo"))
     if json_out:
         console.json({**report.to_dict(), "pilot": pilot, **({"replay": replayed} if replayed else {})})
         return
