@@ -101,9 +101,7 @@ def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[D
             if c.action not in pred.columns:
                 cands.append(c)
                 continue
-            u = float(pred[c.action].iloc[i])
-            ev = u - c.cost - c.fatigue_cost - c.expected_credit_loss
-            cands.append(replace(c, uplift=u, ev_incremental=ev))
+            cands.append(c.with_uplift(float(pred[c.action].iloc[i])))
         out.append(replace(r, candidates=tuple(cands)))
     return out
 

@@ -269,3 +269,16 @@ def test_the_decision_record_logs_the_incremental_terms() -> None:
     assert terms["b.y"].uplift is None  # no uplift model for it: the propensity value stands in, as its reason says
     assert record.arbitration == "incremental"
     assert record.chosen == "a.x"
+
+
+def test_off_policy_evaluation_ranks_a_candidate_without_uplift_as_decide_does() -> None:
+    """The incremental target policy of `cvm policy` is the policy decide runs, fallback included."""
+    from cvm.experiments.policies import greedy
+
+    plans = {"a": [_step("x", propensity="0.5", cost=0.0, extends_credit=True)], "b": [_step("y", "sms", cost=0.0)]}
+    cfg = _config(plans, arbitration="incremental", credit={"cutoff": 500})
+    attrs = {uplift_attribute("b.y"): 3.0, "default_points": 600.0, "default": 0.05}
+    d = decide(cfg, _state(attrs), NOW)
+    assert [a.plan for a in d.actions] == ["b"]  # a: no uplift, 25 − credit loss 22.5 = 2.5 < 3
+    assert d.record is not None
+    assert greedy(d.record, "incremental") == "b.y"

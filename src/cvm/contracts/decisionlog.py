@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -82,6 +82,25 @@ class CandidateTerms:
     ev_incremental: float | None = None
     eligible: bool = True
     blocked: str | None = None
+
+    def with_uplift(self, uplift: float | None) -> CandidateTerms:
+        """These terms with ``uplift`` and its ``ev_incremental`` (``None`` without an uplift)."""
+        if uplift is None:
+            return replace(self, uplift=None, ev_incremental=None)
+        ev = uplift - self.cost - self.fatigue_cost - self.expected_credit_loss
+        return replace(self, uplift=uplift, ev_incremental=ev)
+
+    def rank_value(self, arbitration: Arbitration) -> float:
+        """What a policy of this arbitration ranks the candidate on.
+
+        ``propensity``: ``ev_propensity``. ``incremental``: ``ev_incremental``; without an uplift, the
+        propensity value less the fatigue cost and expected credit loss (the fallback the reasons state).
+        """
+        if arbitration == "propensity":
+            return self.ev_propensity
+        if self.ev_incremental is not None:
+            return self.ev_incremental
+        return self.ev_propensity - self.fatigue_cost - self.expected_credit_loss
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ credit cut-off removed the others, whatever the policy).
 - ``propensity``: the eligible candidate with the highest ``ev_propensity`` (p × value × margin − cost),
   or no action when no value exceeds the policy minimum (``plans.policy.min_expected_value``);
 - ``incremental``: the eligible candidate with the highest ``ev_incremental`` (uplift − cost − fatigue −
-  expected credit loss), its ``ev_propensity`` where no uplift model scored it, or no action when no value
-  exceeds the policy minimum (0 by default: "none positive");
+  expected credit loss), where no uplift model scored it its ``ev_propensity`` less fatigue and credit loss
+  (:meth:`~cvm.contracts.decisionlog.CandidateTerms.rank_value`: the value ``decide`` ranks on), or no action
+  when no value exceeds the policy minimum (0 by default: "none positive");
 - ``current``: the configured arbitration mixed with its exploration share ε: (1 − ε) × its greedy choice
   + ε × a uniform choice among the eligible candidates and no action (the holdout ladder's ``explore`` rung).
 
@@ -35,13 +36,6 @@ PolicyName = Literal["none", "propensity", "incremental", "current"]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 
-def worth(candidate: CandidateTerms, arbitration: Arbitration) -> float:
-    """The value a candidate is ranked on: ``ev_incremental`` (else its ``ev_propensity``) or ``ev_propensity``."""
-    if arbitration == "incremental" and candidate.ev_incremental is not None:
-        return float(candidate.ev_incremental)
-    return float(candidate.ev_propensity)
-
-
 def eligible(record: DecisionRecord) -> list[CandidateTerms]:
     """The candidates a policy may choose, in the record's order (one per action id)."""
     seen: set[str] = set()
@@ -57,7 +51,7 @@ def greedy(record: DecisionRecord, arbitration: Arbitration, minimum: float = 0.
     """The action a greedy policy picks: the highest worth above ``minimum`` (first on ties), else ``"none"``."""
     best, best_worth = NO_ACTION, minimum
     for c in eligible(record):
-        w = worth(c, arbitration)
+        w = c.rank_value(arbitration)
         if w > best_worth:
             best, best_worth = c.action, w
     return best

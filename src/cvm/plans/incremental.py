@@ -86,21 +86,15 @@ class Pricer:
         channel = cfg.channel
         fatigue = self.learned.fatigue_cost(channel, self.sent(channel) + 1, self.attrs)
         loss = expected_credit_loss(self.credit, step, self.attrs)
-        uplift = self.uplift(step)
-        ev_inc = None if uplift is None else uplift - step.cost - fatigue - loss
         terms = CandidateTerms(
             step.action, plan, cfg.name, channel, cfg.objective, p, v, m, step.cost, p * v * m - step.cost,
-            uplift, fatigue, loss, ev_inc,
-        )  # fmt: skip
+            fatigue_cost=fatigue, expected_credit_loss=loss,
+        ).with_uplift(self.uplift(step))  # fmt: skip
         return self.value(terms), terms
 
     def value(self, t: CandidateTerms) -> float:
-        """What the allocator ranks on."""
-        if not self.incremental:
-            return t.ev_propensity
-        if t.ev_incremental is not None:
-            return t.ev_incremental
-        return t.ev_propensity - t.fatigue_cost - t.expected_credit_loss
+        """What the allocator ranks on (:meth:`CandidateTerms.rank_value` of the configured mode)."""
+        return t.rank_value("incremental" if self.incremental else "propensity")
 
     def before_fatigue(self, cand: Candidate) -> float:
         """The candidate's value without its fatigue cost (what the minimum-value rule compares)."""
@@ -119,8 +113,7 @@ class Pricer:
             return cand, None
         n = self.sent(t.channel) + accepted + 1
         fatigue = self.learned.fatigue_cost(t.channel, n, self.attrs) if accepted else t.fatigue_cost
-        ev_inc = None if t.ev_incremental is None else t.ev_incremental + t.fatigue_cost - fatigue
-        t = dataclasses.replace(t, fatigue_cost=fatigue, ev_incremental=ev_inc)
+        t = dataclasses.replace(t, fatigue_cost=fatigue).with_uplift(t.uplift)
         cand = dataclasses.replace(cand, expected_value=self.value(t), worth=t)
         gross = cand.expected_value + fatigue
         if fatigue > 0 and cand.expected_value < self.floor:
