@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 
@@ -11,6 +9,7 @@ from cvm.contracts.decisionlog import DecisionOutcome, DecisionRecord
 from cvm.engine import Engine
 from cvm.experiments import ope_sim
 from cvm.experiments.ope_log import LOG_TABLE, OUTCOME_TABLE
+from cvm.store import decision_log
 
 
 def write_table(engine: Engine, table: str, frame: pl.DataFrame) -> None:
@@ -20,13 +19,9 @@ def write_table(engine: Engine, table: str, frame: pl.DataFrame) -> None:
 
 
 def log_frames(records: list[DecisionRecord], outcomes: list[DecisionOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The decision log as the offline store keeps it (nested fields as JSON text), and the outcomes."""
-    rows = []
-    for r in records:
-        d = r.to_dict()
-        nested = {k: json.dumps(d[k]) for k in ("candidates", "context", "model_versions")}
-        rows.append({**d, **nested, "decided_at": r.decided_at, "logged_at": r.decided_at})
-    return pl.DataFrame(rows), pl.DataFrame([o.__dict__ for o in outcomes])
+    """The decision log as the export writes it (logged at decision time), and the outcomes."""
+    log = decision_log.offline_frame([decision_log.row_of(r, r.decided_at) for r in records])
+    return log, pl.DataFrame([o.__dict__ for o in outcomes])
 
 
 def write_simulated_log(engine: Engine, n: int, seed: int) -> tuple[list[DecisionRecord], list[DecisionOutcome]]:

@@ -24,6 +24,7 @@ from cvm.contracts.decisionlog import CandidateTerms, DecisionRecord
 from cvm.engine import Engine
 from cvm.scoring.uplift import fallback_message
 from cvm.segments.refresh import segment_base
+from cvm.store import decision_log
 from cvm.store.decision_log import records as read_decision_log
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -82,15 +83,10 @@ def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
 
 
 def _log(engine: Engine, records: list[DecisionRecord], name: str) -> None:
-    """Append records to the offline decision log as its export does (JSON text for the nested columns)."""
+    """Append records to the offline decision log as its export writes them."""
     logged = datetime.now(UTC)
-    rows = [
-        {**(d := r.to_dict()), **{k: json.dumps(d[k]) for k in ("candidates", "model_versions", "context")},
-         "decided_at": r.decided_at, "logged_at": logged}
-        for r in records
-    ]  # fmt: skip
     with engine.offline.transaction() as t:
-        t.append("decision_log", pl.DataFrame(rows))
+        t.append("decision_log", decision_log.offline_frame([decision_log.row_of(r, logged) for r in records]))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cvm.contracts.decisionlog import DecisionRecord
+from cvm.contracts.tables import DECISION_LOG
 from cvm.errors import BadValueError
 from cvm.store import bulk
 from cvm.store.offline import OfflineStore
@@ -84,9 +85,7 @@ def _frame(rows: Sequence[sa.Row[Any]]) -> pl.DataFrame:
 
 def offline_frame(rows: Sequence[Mapping[Any, Any]]) -> pl.DataFrame:
     """Rows of the offline table from online rows (:func:`row_of`): JSON columns as text, times in UTC."""
-    out: dict[str, list[Any]] = {c: [] for c in (
-        "decision_id", "customer_id", "decided_at", "path", "arbitration", "policy_version", "rung", "chosen",
-        "probability", "exploration", *JSON_COLUMNS, "logged_at")}  # fmt: skip
+    out: dict[str, list[Any]] = {c.name: [] for c in DECISION_LOG.columns}
     for m in rows:
         for c in out:
             v = m[c]
