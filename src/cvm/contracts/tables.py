@@ -85,6 +85,9 @@ class TableSchema:
     customer_fk: bool = True
     description: str = ""
     extra_time_columns: tuple[str, ...] = field(default=())
+    #: A date column whose values split the stored table into partitions (``<table>/<column>=<value>/``):
+    #: a run rewrites only its own partition (see :meth:`cvm.store.offline.Transaction.overwrite_partition`).
+    partition_by: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -261,6 +264,7 @@ SCORES = TableSchema(
     description="Scores per customer and as-of date, with grade and reason codes; the history is kept.",
     key=("customer_id", "as_of", "score"),
     time_column="as_of",
+    partition_by="as_of",
     columns=(
         _c("customer_id", "string", required=True),
         _c("as_of", "date", required=True),
@@ -277,6 +281,7 @@ SEGMENT_MEMBERSHIP = TableSchema(
     description="Segments and life-cycle stage of each customer per as-of date (stage:<x>, value_risk:<v>/<r>, names).",
     key=("customer_id", "as_of", "segment"),
     time_column="as_of",
+    partition_by="as_of",
     columns=(
         _c("customer_id", "string", required=True),
         _c("as_of", "date", required=True),

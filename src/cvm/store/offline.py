@@ -12,10 +12,10 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +60,9 @@ class Transaction:
     written: list[Path] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
-    def _write_part(self, table: TableSchema, frame: pl.DataFrame) -> str:
-        rel = f"{table.name}/part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet"
+    def _write_part(self, table: TableSchema, frame: pl.DataFrame, partition: str | None = None) -> str:
+        folder = table.name if partition is None else f"{table.name}/{table.partition_by}={partition}"
+        rel = f"{folder}/part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet"
         path = self.store.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         arrow = conform(frame, table).to_arrow().cast(arrow_schema(table))
@@ -73,27 +74,74 @@ class Transaction:
         self.written.append(path)
         return rel
 
+    def _parts(self, table: str) -> list[str]:
+        parts: list[str] = self.manifest["tables"].setdefault(table, [])
+        return parts
+
+    def _drop(self, table: str, keep: Callable[[str], bool]) -> list[str]:
+        parts = self._parts(table)
+        gone = [p for p in parts if not keep(p)]
+        self.dropped.extend(gone)
+        self.manifest["tables"][table] = [p for p in parts if keep(p)]
+        return gone
+
+    def _relayout(self, schema: TableSchema) -> None:
+        """Move parts written before ``schema`` was partitioned into their partitions' folders (once)."""
+        prefix = f"{schema.name}/{schema.partition_by}="
+        legacy = self._drop(schema.name, lambda p: p.startswith(prefix))
+        if legacy:
+            self.append(schema.name, _read_parts(self.store.root, schema, legacy))
+
     def append(self, table: str, frame: pl.DataFrame) -> None:
-        """Add ``frame`` as a new part of ``table``."""
+        """Add ``frame`` as new parts of ``table`` (one per partition it touches, on a partitioned table)."""
         if frame.height == 0:
             return
         schema = table_schema(table)
-        self.manifest["tables"].setdefault(table, []).append(self._write_part(schema, frame))
+        if schema.partition_by is not None:
+            self._relayout(schema)
+        for value, rows in _by_partition(schema, frame):
+            self._parts(table).append(self._write_part(schema, rows, value))
+
+    def drop_partition(self, table: str, value: object) -> None:
+        """Remove one partition of a partitioned ``table``; :meth:`append` then writes its new rows."""
+        schema = _partitioned(table)
+        self._relayout(schema)
+        prefix = f"{table}/{schema.partition_by}={_partition_text(value)}/"
+        self._drop(table, lambda p: not p.startswith(prefix))
+
+    def overwrite_partition(self, table: str, value: object, frame: pl.DataFrame) -> None:
+        """Replace the partition ``value`` of ``table`` by ``frame`` (whose rows must all belong to it)."""
+        schema = _partitioned(table)
+        column = str(schema.partition_by)
+        values = {_partition_text(v) for v in frame[column].unique().to_list()} if frame.height else set()
+        if values - {_partition_text(value)}:
+            raise ValueError(f"{table}: rows outside the partition {column}={_partition_text(value)}")
+        self.drop_partition(table, value)
+        self.append(table, frame)
 
     def replace(self, table: str, frame: pl.DataFrame) -> None:
         """Replace all of ``table`` by ``frame``."""
-        schema = table_schema(table)
-        self.dropped.extend(self.manifest["tables"].get(table, []))
-        parts = [self._write_part(schema, frame)] if frame.height else []
-        self.manifest["tables"][table] = parts
+        self._drop(table, lambda _: False)
+        self.append(table, frame)
 
     def upsert(self, table: str, frame: pl.DataFrame) -> None:
-        """Replace the stored rows of ``table`` that share a natural key with ``frame``, add the rest."""
+        """Replace the stored rows of ``table`` that share a natural key with ``frame``, add the rest.
+
+        On a partitioned table only the partitions that ``frame`` touches are read and rewritten.
+        """
         schema = table_schema(table)
         keys = list(schema.key)
-        stored = self.store.read(table)
-        kept = stored.join(frame.select(keys), on=keys, how="anti")
-        self.replace(table, pl.concat([kept, conform(frame, schema)], how="vertical_relaxed"))
+        if schema.partition_by is None:
+            stored = self.store.read(table)
+            kept = stored.join(frame.select(keys), on=keys, how="anti")
+            self.replace(table, pl.concat([kept, conform(frame, schema)], how="vertical_relaxed"))
+            return
+        self._relayout(schema)
+        for value, rows in _by_partition(schema, conform(frame, schema)):
+            prefix = f"{table}/{schema.partition_by}={value}/"
+            stored = _read_parts(self.store.root, schema, [p for p in self._parts(table) if p.startswith(prefix)])
+            kept = stored.join(rows.select(keys), on=keys, how="anti")
+            self.overwrite_partition(table, value, pl.concat([kept, rows], how="vertical_relaxed"))
 
     def record_batch(self, batch_id: str, info: dict[str, Any]) -> None:
         """Remember a committed batch, so that the same content is a no-op next time."""
@@ -103,7 +151,7 @@ class Transaction:
 class OfflineStore:
     """Parquet files per table under ``root``, queried with DuckDB or Polars."""
 
-    capabilities = frozenset({"sql", "atomic_batches", "rewrite"})
+    capabilities = frozenset({"sql", "atomic_batches", "rewrite", "partition_overwrite"})
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -154,8 +202,8 @@ class OfflineStore:
         for name in TABLES:
             folder = self.root / name
             if folder.is_dir():
-                for path in folder.glob("*.parquet"):
-                    if f"{name}/{path.name}" not in listed:
+                for path in folder.rglob("*.parquet"):
+                    if path.relative_to(self.root).as_posix() not in listed:
                         path.unlink()
         for tmp in self.root.glob(f"{MANIFEST}.*.tmp"):
             tmp.unlink()
@@ -181,26 +229,36 @@ class OfflineStore:
             for rel in tx.dropped:
                 (self.root / rel).unlink(missing_ok=True)
 
-    def files(self, table: str) -> list[Path]:
-        """Committed Parquet files of ``table``."""
-        table_schema(table)
-        return [self.root / rel for rel in self.manifest()["tables"].get(table, [])]
+    def files(self, table: str, partition: object | None = None) -> list[Path]:
+        """Committed Parquet files of ``table`` (of one partition, when given)."""
+        parts = self.manifest()["tables"].get(table, [])
+        if partition is not None:
+            prefix = f"{table}/{_partitioned(table).partition_by}={_partition_text(partition)}/"
+            parts = [p for p in parts if p.startswith(prefix)]
+        else:
+            table_schema(table)
+        return [self.root / rel for rel in parts]
 
-    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
-        """Read a whole table into Polars (typed, possibly empty)."""
-        scan = self.scan(table)
+    def partitions(self, table: str) -> list[str]:
+        """The committed partition values of a partitioned ``table``, in order (``[]`` when empty).
+
+        Parts written before the table was partitioned are not counted until its next write moves them.
+        """
+        prefix = f"{table}/{_partitioned(table).partition_by}="
+        parts = self.manifest()["tables"].get(table, [])
+        return sorted({p[len(prefix) :].split("/", 1)[0] for p in parts if p.startswith(prefix)})
+
+    def read(self, table: str, columns: list[str] | None = None, partition: object | None = None) -> pl.DataFrame:
+        """Read a whole table (or one partition of it) into Polars (typed, possibly empty)."""
+        scan = self.scan(table, partition)
         return (scan.select(columns) if columns else scan).collect()
 
-    def scan(self, table: str) -> pl.LazyFrame:
-        """Scan a table lazily with Polars.
+    def scan(self, table: str, partition: object | None = None) -> pl.LazyFrame:
+        """Scan a table (or one partition of it) lazily with Polars.
 
         A column added to a table's schema after some parts were written reads as null in those parts.
         """
-        schema = table_schema(table)
-        files = self.files(table)
-        if not files:
-            return empty_frame(schema).lazy()
-        return pl.scan_parquet(files, schema=polars_schema(schema), missing_columns="insert", extra_columns="ignore")
+        return _scan(table_schema(table), self.files(table, partition))
 
     def count(self, table: str) -> int:
         return int(self.scan(table).select(pl.len()).collect().item())
@@ -213,15 +271,62 @@ class OfflineStore:
         for name in TABLES:
             files = [str(p) for p in self.files(name)]
             if files:
+                listed = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
                 con.execute(
-                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet($files, union_by_name = true)".replace(
-                        "$files", "[" + ", ".join(_sql_literal(f) for f in files) + "]"
-                    )
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet({listed}, union_by_name = true, "
+                    "hive_partitioning = false)"
                 )
             else:
                 con.register(f"_{name}_empty", empty_frame(table_schema(name)).to_arrow())
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM _{name}_empty")
         return con
+
+
+def _partitioned(table: str) -> TableSchema:
+    schema = table_schema(table)
+    if schema.partition_by is None:
+        raise ValueError(f"the offline table {table!r} is not partitioned")
+    return schema
+
+
+def _partition_text(value: object) -> str:
+    """The folder name of a partition value: ISO dates (a datetime counts by its date)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    if not text or "/" in text or text.startswith("."):
+        raise ValueError(f"invalid partition value {value!r}")
+    return text
+
+
+def _by_partition(schema: TableSchema, frame: pl.DataFrame) -> Iterator[tuple[str | None, pl.DataFrame]]:
+    """Split ``frame`` by the table's partition column (the whole frame for an unpartitioned table)."""
+    column = schema.partition_by
+    if column is None:
+        yield None, frame
+        return
+    if frame[column].null_count():
+        raise ValueError(f"{schema.name}: {column} is empty in {frame[column].null_count()} row(s)")
+    for (value,), rows in sorted(frame.partition_by(column, as_dict=True).items(), key=lambda kv: str(kv[0][0])):
+        yield _partition_text(value), rows
+
+
+def _scan(schema: TableSchema, files: list[Path]) -> pl.LazyFrame:
+    if not files:
+        return empty_frame(schema).lazy()
+    return pl.scan_parquet(
+        files,
+        schema=polars_schema(schema),
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+    )
+
+
+def _read_parts(root: Path, schema: TableSchema, rels: list[str]) -> pl.DataFrame:
+    return _scan(schema, [root / rel for rel in rels]).collect()
 
 
 def _sql_literal(text: str) -> str:
