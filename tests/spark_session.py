@@ -6,6 +6,8 @@ pyspark is a hard test dependency: a missing pyspark fails the import, it never 
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from pyspark.sql import SparkSession
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import cvm, polars, pyarrow from this venv
     session = (
         SparkSession.builder.master("local[2]")
         .appName("cvm-tests")

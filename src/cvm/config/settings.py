@@ -45,11 +45,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class StoreSettings(_Section):
-    """Where the offline (Parquet + DuckDB) and online (SQLAlchemy) stores live."""
+class SparkSettings(_Section):
+    """The Spark session of the ``spark`` offline backend (``store.offline: spark``)."""
 
-    offline: Literal["duckdb"] = "duckdb"
+    master: str = Field(
+        default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn, k8s://https://host:443."
+    )
+    app_name: str = Field(default="cvm", description="Application name shown by the cluster manager.")
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark configuration, e.g. {spark.executor.memory: 8g}; the session time zone is always UTC.",
+    )
+
+
+class StoreSettings(_Section):
+    """Where the offline (Parquet + DuckDB or Spark) and online (SQLAlchemy) stores live."""
+
+    offline: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Offline compute backend: duckdb (one machine) or spark (a cluster, see store.spark).",
+    )
     offline_path: str = "offline"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     online_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the online store; empty means SQLite at <workspace>/online.db.",

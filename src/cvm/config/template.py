@@ -10,8 +10,14 @@ _TEMPLATE = """\
 # for example CVM__INGEST__MAX_REJECT_RATIO=0.1 or CVM__STORE__ONLINE_URL=postgresql+psycopg://...
 
 store:
-  # Offline store engine: Parquet files queried with DuckDB.
+  # Offline compute backend over the Parquet files: duckdb (one machine) or spark (a cluster).
   offline: {store.offline}
+  # The Spark session when offline is spark (CVM__STORE__SPARK__MASTER=local[2] works too).
+  spark:
+    master: {store.spark.master}
+    app_name: {store.spark.app_name}
+    # Extra Spark configuration, e.g. {{spark.executor.memory: 8g}}
+    conf: {spark_conf}
   # Folder of the offline store, relative to the workspace.
   offline_path: {store.offline_path}
   # SQLAlchemy URL of the online store (API keys, audit log, ...).
@@ -311,6 +317,7 @@ def render_template(settings: Settings | None = None) -> str:
             if s.delivery.request_deadline_seconds is None
             else s.delivery.request_deadline_seconds,
             online_url=s.store.online_url or "null",
+            spark_conf="{" + ", ".join(f"{k}: {v}" for k, v in s.store.spark.conf.items()) + "}",
             high_threshold="null" if sc.high_threshold is None else sc.high_threshold,
             medium_threshold="null" if sc.medium_threshold is None else sc.medium_threshold,
             medium_floor="null" if sc.medium_floor is None else sc.medium_floor,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from cvm.config import Settings, load_settings
 from cvm.store import OfflineStore, OnlineStore, private
+from cvm.store.backend import OfflineBackend, open_backend
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,6 +73,14 @@ class Workspace:
         self.settings = settings or load_settings(self.root)
         self.offline = OfflineStore(self.root / self.settings.store.offline_path)
         self._online: OnlineStore | None = None
+        self._backend: OfflineBackend | None = None
+
+    @property
+    def backend(self) -> OfflineBackend:
+        """The offline compute backend named by ``store.offline`` (duckdb or spark), over :attr:`offline`."""
+        if self._backend is None or self._backend.name != self.settings.store.offline:
+            self._backend = open_backend(self.settings, self.offline)
+        return self._backend
 
     @property
     def online(self) -> OnlineStore:

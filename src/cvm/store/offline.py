@@ -102,6 +102,17 @@ class Transaction:
         for value, rows in _by_partition(schema, frame):
             self._parts(table).append(self._write_part(schema, rows, value))
 
+    def adopt(self, table: str, folder: str) -> None:
+        """Add the Parquet files another engine (Spark) wrote under ``folder`` as parts of ``table``."""
+        paths = sorted((self.store.root / folder).glob("*.parquet"))
+        self.written.extend(paths)
+        self._parts(table).extend(p.relative_to(self.store.root).as_posix() for p in paths)
+
+    @staticmethod
+    def partition_text(value: object) -> str:
+        """The folder name of a partition value."""
+        return _partition_text(value)
+
     def drop_partition(self, table: str, value: object) -> None:
         """Remove one partition of a partitioned ``table``; :meth:`append` then writes its new rows."""
         schema = _partitioned(table)

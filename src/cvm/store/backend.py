@@ -1,0 +1,125 @@
+"""The offline backend seam: the same queries and per-batch functions run on DuckDB or on Spark.
+
+Both backends read and write the same committed Parquet files (:class:`~cvm.store.offline.OfflineStore`
+and its manifest); they differ in where the work runs. A stage hands the backend
+
+- a query, written once in DuckDB's SQL dialect (Spark runs it transpiled by sqlglot), and
+- a pure function from an Arrow record batch to an Arrow table (the per-partition work: predict, grade),
+
+and the backend streams the query's result through the function into a table of the offline store
+(:meth:`OfflineBackend.map_into`): in record batches on one machine, with ``mapInArrow`` on every
+partition of a Spark cluster. No backend pulls a whole table into one process.
+
+Each backend declares its :class:`Capability` set; an operation it cannot do raises
+:class:`UnsupportedOperationError` naming both, and nothing falls back silently to another backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+import polars as pl
+
+from cvm.errors import CvmError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from cvm.config import Settings
+    from cvm.store.offline import OfflineStore, Transaction
+
+#: A per-batch function: one Arrow record batch of the query's rows in, the rows to store out.
+BatchFn = Callable[["pa.RecordBatch"], "pa.Table"]
+
+#: Rows per record batch that the DuckDB backend hands a :data:`BatchFn`.
+BATCH_ROWS = 250_000
+
+
+class Capability(StrEnum):
+    """What an offline backend can do."""
+
+    SQL = "sql"  # run a query written in DuckDB's dialect
+    TRANSACTIONS = "transactions"  # commit a set of writes atomically (the manifest)
+    PARTITION_OVERWRITE = "partition_overwrite"  # replace one as_of partition, atomically
+    STREAM = "stream"  # run a per-batch function over a query's result with bounded driver memory
+    MAP_PARTITIONS = "map_partitions"  # run a per-batch function on a cluster's workers
+
+
+class UnsupportedOperationError(CvmError):
+    """An offline backend was asked for an operation it cannot do."""
+
+
+class OfflineBackend(Protocol):
+    """What every offline backend offers the stages."""
+
+    name: str
+    capabilities: frozenset[Capability]
+    store: OfflineStore
+
+    def require(self, capability: Capability, operation: str) -> None: ...
+
+    def query(self, sql: str) -> pa.Table: ...
+
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None: ...
+
+
+def require(backend: OfflineBackend, capability: Capability, operation: str) -> None:
+    """Raise :class:`UnsupportedOperationError` unless ``backend`` can do ``capability``."""
+    if capability not in backend.capabilities:
+        raise UnsupportedOperationError(
+            f"the {backend.name} offline backend cannot {operation}: it has no {capability.value} capability "
+            f"(it has: {', '.join(sorted(c.value for c in backend.capabilities))})"
+        )
+
+
+class DuckDBBackend:
+    """The embedded default: DuckDB over the Parquet files, in this process."""
+
+    name = "duckdb"
+    capabilities = frozenset(
+        {Capability.SQL, Capability.TRANSACTIONS, Capability.PARTITION_OVERWRITE, Capability.STREAM}
+    )
+
+    def __init__(self, store: OfflineStore, batch_rows: int = BATCH_ROWS) -> None:
+        self.store = store
+        self.batch_rows = batch_rows
+
+    def require(self, capability: Capability, operation: str) -> None:
+        require(self, capability, operation)
+
+    def query(self, sql: str) -> pa.Table:
+        """Run ``sql`` and return its (small) result to the caller."""
+        with self.store.connect() as con:
+            return con.sql(sql).to_arrow_table()
+
+    def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
+        """Stream ``sql``'s result in record batches of at most :attr:`batch_rows` rows."""
+        with self.store.connect() as con:
+            reader: pa.RecordBatchReader = con.sql(sql).to_arrow_reader(self.batch_rows)
+            yield from reader
+
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None:
+        """Write ``fn`` of every record batch of ``sql`` into ``table`` within ``tx``, one batch at a time."""
+        for batch in self.batches(sql):
+            out = fn(batch)
+            if out.num_rows:
+                frame = pl.from_arrow(out)
+                assert isinstance(frame, pl.DataFrame)
+                tx.append(table, frame)
+
+
+BACKENDS = ("duckdb", "spark")
+
+
+def open_backend(settings: Settings, store: OfflineStore) -> OfflineBackend:
+    """The offline backend named by ``settings.store.offline``."""
+    name = settings.store.offline
+    if name == "spark":
+        from cvm.store.spark import SparkBackend
+
+        return SparkBackend(store, settings.store.spark)
+    if name == "duckdb":
+        return DuckDBBackend(store)
+    raise UnsupportedOperationError(f"unknown offline backend {name!r}: use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,162 @@
+"""The ``spark`` offline backend: the same Parquet files and manifest, the work on a Spark cluster.
+
+The session comes from ``store.spark`` (master, app name, extra conf) with the time zone fixed to UTC,
+as the feature definitions require (:mod:`cvm.features.sql`). Tables are read from the files the
+manifest lists; queries written in DuckDB's dialect run transpiled by sqlglot; writes go to a new folder
+under the table (inside the ``as_of`` partition for a partitioned table) and join the manifest in the
+caller's transaction, so a failed or killed Spark job leaves nothing visible.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from cvm.contracts import table_schema
+from cvm.contracts.tables import TableSchema
+from cvm.store.backend import BatchFn, Capability, require
+from cvm.store.schema import arrow_schema, conform
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from cvm.config.settings import SparkSettings
+    from cvm.store.offline import OfflineStore, Transaction
+
+#: Settings every CVM session has, whatever ``store.spark.conf`` says.
+FIXED_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def session(settings: SparkSettings) -> SparkSession:
+    """The Spark session for ``settings`` (an active session in this process is reused)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    if settings.master.startswith("local"):  # the workers are this machine's: they use this interpreter
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    for key, value in {**settings.conf, **FIXED_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key, value in FIXED_CONF.items():  # getOrCreate keeps an existing session's static conf
+        spark.conf.set(key, value)
+    return spark
+
+
+@cache
+def _spark_types() -> dict[str, Any]:
+    from pyspark.sql import types as st
+
+    return {
+        "string": st.StringType(),
+        "int": st.LongType(),
+        "float": st.DoubleType(),
+        "bool": st.BooleanType(),
+        "date": st.DateType(),
+        "timestamp": st.TimestampType(),
+    }
+
+
+def spark_schema(table: TableSchema) -> Any:
+    """The Spark schema of a hub table (every column nullable, as Parquet readers see them)."""
+    from pyspark.sql import types as st
+
+    types = _spark_types()
+    return st.StructType([st.StructField(c.name, types[c.dtype], True) for c in table.columns])
+
+
+def to_spark_sql(sql: str) -> str:
+    """Transpile a query written in DuckDB's dialect to Spark SQL."""
+    import sqlglot
+
+    return str(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
+
+
+class SparkBackend:
+    """Offline backend that runs queries and per-batch functions on Spark."""
+
+    name = "spark"
+    capabilities = frozenset(
+        {Capability.SQL, Capability.TRANSACTIONS, Capability.PARTITION_OVERWRITE, Capability.MAP_PARTITIONS}
+    )
+
+    def __init__(self, store: OfflineStore, settings: SparkSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._session: SparkSession | None = None
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._session is None:
+            self._session = session(self.settings)
+        return self._session
+
+    def require(self, capability: Capability, operation: str) -> None:
+        require(self, capability, operation)
+
+    def frame(self, table: str) -> DataFrame:
+        """The committed rows of ``table`` as a Spark DataFrame, typed by its contract."""
+        schema = table_schema(table)
+        files = [str(p) for p in self.store.files(table)]
+        if not files:
+            return self.spark.createDataFrame([], spark_schema(schema))
+        return self.spark.read.schema(spark_schema(schema)).parquet(*files)
+
+    def sql(self, sql: str) -> DataFrame:
+        """Run a query written in DuckDB's dialect over the committed tables."""
+        from cvm.contracts import TABLES
+
+        for name in TABLES:
+            self.frame(name).createOrReplaceTempView(name)
+        return self.spark.sql(to_spark_sql(sql))
+
+    def query(self, sql: str) -> pa.Table:
+        """Run ``sql`` and return its (small) result to the driver."""
+        return self.sql(sql).toArrow()
+
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None:
+        """Run ``fn`` on every partition of ``sql``'s result and add the output to ``table`` in ``tx``.
+
+        On a partitioned table the output must belong to one partition (a run writes its own ``as_of``),
+        given by the query's single value of the partition column.
+        """
+        self.write(tx, table, self.sql(sql).mapInArrow(_batches(fn, table), spark_schema(table_schema(table))))
+
+    def write(self, tx: Transaction, table: str, frame: DataFrame, partition: object | None = None) -> None:
+        """Write a Spark DataFrame as new parts of ``table`` within ``tx`` (one partition, when partitioned)."""
+        schema = table_schema(table)
+        folder = table
+        if schema.partition_by is not None:
+            if partition is None:
+                values = [r[0] for r in frame.select(schema.partition_by).distinct().limit(2).collect()]
+                if len(values) != 1:
+                    raise ValueError(f"{table}: a Spark write must hold exactly one {schema.partition_by}")
+                partition = values[0]
+            folder = f"{table}/{schema.partition_by}={tx.partition_text(partition)}"
+        rel = f"{folder}/spark-{uuid.uuid4().hex[:12]}"
+        frame.select(*[c.name for c in schema.columns]).write.parquet(str(self.store.root / rel), compression="zstd")
+        tx.adopt(table, rel)
+
+
+def _batches(fn: BatchFn, table: str) -> Any:
+    """The mapInArrow function: ``fn`` on each batch, cast to the table's Arrow schema."""
+    schema = table_schema(table)
+    target = arrow_schema(schema)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import polars as pl
+
+        for batch in batches:
+            frame = pl.from_arrow(fn(batch))
+            assert isinstance(frame, pl.DataFrame)
+            yield from conform(frame, schema).to_arrow().cast(target).to_batches()
+
+    return run
