@@ -9,7 +9,7 @@ CUSTOMERS ?= 5000
 SEED ?= 42
 WORKSPACE ?= demo-workspace
 
-.PHONY: install demo test lint typecheck unit pg-start pg-stop browser bench audit clean axe i18n i18n-check
+.PHONY: install demo test lint typecheck unit pg-start pg-stop browser jdk bench audit clean axe i18n i18n-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,9 +58,13 @@ pg-stop:
 browser:
 	@scripts/browser.sh >/dev/null
 
-## test: install, lint, type-check, start PostgreSQL, install the browser, run the whole suite on two workers
+## jdk: a Java runtime for Spark's local mode (Debian's default-jdk-headless, installed with apt-get when missing)
+jdk:
+	@scripts/jdk.sh >/dev/null
+
+## test: install, lint, type-check, start PostgreSQL, install the browser and a JDK, run the whole suite on two workers
 ## (pytest-xdist; each module stays on one worker, so its module fixtures are built once: tests/conftest.py)
-test: install lint typecheck pg-start browser axe
+test: install lint typecheck pg-start browser jdk axe
 	CVM_TEST_PG_URL=$$(scripts/pg.sh url) $(BIN)/pytest -n 2 --dist loadfile
 
 unit: install

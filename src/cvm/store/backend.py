@@ -117,6 +117,12 @@ def open_backend(settings: Settings, store: OfflineStore) -> OfflineBackend:
     """The offline backend named by ``settings.store.offline``."""
     name = settings.store.offline
     if name == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise UnsupportedOperationError(
+                "store.offline is spark but pyspark is not installed: pip install 'cvm[spark]' (and a Java 17+ runtime)"
+            )
         from cvm.store.spark import SparkBackend
 
         return SparkBackend(store, settings.store.spark)
