@@ -10,13 +10,11 @@
 2. **Candidates.** One query in DuckDB's dialect (:func:`decision_query`: the candidate SQL of
    :mod:`cvm.plans.batch` joined to the attributes and the inputs) runs on the offline backend: over
    record batches on DuckDB, transpiled on Spark.
-3. **Decisions and load.** Each batch of rows goes through :func:`decide_and_load`: the same
+3. **Decisions.** Each batch of rows goes through :func:`decide_batch`: the same
    :func:`~cvm.plans.parallel.decide_rows` (so the same :func:`~cvm.plans.decide.decide`) as the
-   in-process batch, then :func:`~cvm.jobs.cycle.persist_decisions` in one online transaction per batch
-   (PostgreSQL: ``COPY`` into a staging table, then ``INSERT ... ON CONFLICT DO NOTHING`` on the
-   idempotency keys and decision ids: :mod:`cvm.store.bulk`). On Spark this runs in ``mapInArrow`` on the
-   workers, which get the plans, experiments and learned state as one JSON text (:func:`payload`), never
-   pickled objects of CVM; the driver collects one row of counts per batch.
+   in-process batch, with the plans, experiments and learned state rebuilt from one JSON text
+   (:func:`payload`), never pickled objects of CVM. :mod:`cvm.jobs.plan_load` stores each batch's
+   decisions in one online transaction, on Spark inside ``mapInArrow`` on the workers.
 
 A retried Spark task (or the same batch run again) recomputes the same decisions from the same frozen
 inputs and loads them again: the outbox keeps the first row of each idempotency key, the log the first
@@ -31,14 +29,13 @@ contacts of the last 30 days and its outbox requests since ``events.contact_look
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
@@ -52,41 +49,13 @@ from cvm.plans.batch import Contact, _q, _states_table, candidate_sql
 from cvm.plans.columns import needed_columns
 from cvm.plans.parallel import decide_rows
 
-if TYPE_CHECKING:
-    from cvm.store import OnlineStore
-
 #: The per-customer input columns of the decision query (JSON text, NULL when the customer has none).
 INPUTS = ("_plan_state", "_contacts", "_events")
-#: What one batch reports back to the driver.
-COUNTS = ("customers", "decisions", "enqueued", "duplicates", "suppressed", "assignments", "logged")
-COUNTS_SCHEMA = pa.schema([*(pa.field(c, pa.int64()) for c in COUNTS), pa.field("reasons", pa.string())])
-
-
-@dataclass
-class Loaded:
-    """What a partitioned batch decided and loaded, summed over its batches."""
-
-    candidates: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS[1:], 0))
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        self.candidates += int(row["customers"])
-        for key in self.counts:
-            self.counts[key] += int(row[key])
-        for reason, n in json.loads(row["reasons"] or "{}").items():
-            self.reasons[reason] = self.reasons.get(reason, 0) + int(n)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The keys of :class:`~cvm.jobs.cycle.Persisted` (``customers``: the decisions that did something)."""
-        out: dict[str, Any] = {"customers": self.counts["decisions"]}
-        out |= {k: v for k, v in self.counts.items() if k != "decisions"}
-        out["reasons"] = dict(sorted(self.reasons.items(), key=lambda kv: -kv[1]))
-        return out
 
 
 # -- the inputs, frozen at the start of the batch -----------------------------------------------------------
-def _json(value: Any) -> str:
+def to_json(value: Any) -> str:
+    """``value`` as compact JSON text with sorted keys (times as ISO text)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_iso)
 
 
@@ -115,9 +84,11 @@ def stage_inputs(
     frame = pa.table(
         {
             "customer_id": pa.array(ids, pa.string()),
-            "_plan_state": pa.array([_json(states[c]) if c in states else None for c in ids], pa.string()),
-            "_contacts": pa.array([_json(sorted(contacts[c])) if contacts.get(c) else None for c in ids], pa.string()),
-            "_events": pa.array([_json([_event(e) for e in events[c]]) if events.get(c) else None for c in ids]),
+            "_plan_state": pa.array([to_json(states[c]) if c in states else None for c in ids], pa.string()),
+            "_contacts": pa.array(
+                [to_json(sorted(contacts[c])) if contacts.get(c) else None for c in ids], pa.string()
+            ),
+            "_events": pa.array([to_json([_event(e) for e in events[c]]) if events.get(c) else None for c in ids]),
         }
     )
     pq.write_table(frame, paths["plan_inputs"])
@@ -159,7 +130,7 @@ def payload(
     online_url: str | None = None,
 ) -> str:
     """Everything a worker needs to decide and load, as one JSON text (no pickled objects of CVM)."""
-    return _json(
+    return to_json(
         {
             "plans": config.model_dump(mode="json"),
             "experiments": experiments.model_dump(mode="json") if experiments is not None else None,
@@ -171,7 +142,7 @@ def payload(
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
     config: PlansConfig
     experiments: ExperimentsSettings | None
     learned: Learned
@@ -180,24 +151,17 @@ class _Context:
 
 
 @lru_cache(maxsize=4)
-def _context(text: str) -> _Context:
+def context(text: str) -> Context:
     """The payload's objects, built once per worker process (and the same objects for every batch)."""
     data = json.loads(text)
     experiments = data["experiments"]
-    return _Context(
+    return Context(
         PlansConfig.model_validate(data["plans"]),
         ExperimentsSettings.model_validate(experiments) if experiments is not None else None,
         Learned.from_dict(data["learned"]),
         datetime.fromisoformat(data["now"]),
         data["online_url"],
     )
-
-
-@lru_cache(maxsize=2)
-def _online(url: str) -> OnlineStore:
-    from cvm.store import OnlineStore
-
-    return OnlineStore(url)
 
 
 def _contacts(text: str | None) -> list[Contact]:
@@ -213,7 +177,7 @@ def _events(cid: str, text: str | None) -> list[Event]:
 
 def decide_batch(text: str, batch: pa.RecordBatch) -> list[tuple[str, Decision]]:
     """The decisions of one batch of query rows that do something (as :func:`~cvm.plans.parallel.decide_rows`)."""
-    ctx = _context(text)
+    ctx = context(text)
     rows = batch.to_pylist()
     states, contacts, events = {}, {}, {}
     for row in rows:
@@ -225,37 +189,3 @@ def decide_batch(text: str, batch: pa.RecordBatch) -> list[tuple[str, Decision]]
         if evs:
             events[cid] = _events(cid, evs)
     return decide_rows(ctx.config, rows, ctx.now, states, contacts, events, ctx.experiments, ctx.learned)
-
-
-def decide_and_load(text: str, batch: pa.RecordBatch) -> dict[str, Any]:
-    """Decide one batch and store it in the online store of the payload, in one transaction; its counts."""
-    from cvm.jobs.cycle import persist_decisions
-
-    ctx = _context(text)
-    if ctx.online_url is None:
-        raise ValueError("the plan batch payload names no online store to load into")
-    decisions = decide_batch(text, batch)
-    persisted = persist_decisions(_online(ctx.online_url), decisions, ctx.now)
-    done = persisted.to_dict()
-    return {
-        "customers": batch.num_rows,
-        "decisions": done["customers"],
-        **{k: int(done[k]) for k in COUNTS[2:]},
-        "reasons": _json(done["reasons"]),
-    }
-
-
-def load_batches(text: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The ``mapInArrow`` function of a payload: decide and load each batch, yield its counts."""
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            if batch.num_rows:
-                yield pa.RecordBatch.from_pylist([decide_and_load(text, batch)], schema=COUNTS_SCHEMA)
-
-    return run
-
-
-def counts_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """The per-batch counts as a frame (for reports and tests)."""
-    return pl.DataFrame(list(rows), schema=dict(zip(COUNTS_SCHEMA.names, [pl.Int64] * 7 + [pl.Utf8], strict=True)))

@@ -20,6 +20,8 @@ from cvm.contracts.learned import Learned
 from cvm.delivery.outbox import all_planned_contacts
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
 from cvm.jobs.cycle import plan_states
+from cvm.jobs.plan_load import Loaded
+from cvm.jobs.plan_load import run as partition_run
 from cvm.plans import decide, rank
 from cvm.plans.batch import (
     Contact,
@@ -31,8 +33,6 @@ from cvm.plans.batch import (
 )
 from cvm.plans.columns import needed_columns
 from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
-from cvm.plans.load import run as partition_run
-from cvm.plans.partitioned import Loaded
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
