@@ -232,3 +232,21 @@ def test_the_bulk_load_copies_into_a_staging_table_on_postgresql(
     with engine.online.engine.connect() as conn:  # the staging tables went with the transaction
         left = conn.execute(sa.text("SELECT count(*) FROM pg_class WHERE relname LIKE 'cvm_stage_%'"))
         assert left.scalar_one() == 0
+
+
+def test_spark_workers_on_a_cluster_refuse_a_sqlite_online_store(tmp_path: Path) -> None:
+    import duckdb
+
+    from cvm.config.plans import PlansConfig
+    from cvm.config.settings import SparkSettings
+    from cvm.store import OfflineStore
+    from cvm.store.backend import UnsupportedOperationError
+    from cvm.store.spark import SparkBackend
+
+    store = OfflineStore(tmp_path / "off")
+    store.create()
+    backend = SparkBackend(store, SparkSettings(master="spark://cluster:7077"))
+    with duckdb.connect() as con, pytest.raises(UnsupportedOperationError, match=r"spark offline backend .*SQLite"):
+        plan_load.run(backend, con, config=PlansConfig(), now=NOW, online_url=f"sqlite:///{tmp_path}/online.db",
+                      states={}, contacts={}, events={})  # fmt: skip
+    assert not (store.root / plan_load.STAGING).exists()

@@ -37,6 +37,7 @@ from cvm.contracts.learned import Learned
 from cvm.jobs.cycle import persist_decisions
 from cvm.plans.batch import Contact
 from cvm.plans.partitioned import context, decide_batch, decision_query, payload, stage_inputs, to_json
+from cvm.store.backend import UnsupportedOperationError
 
 if TYPE_CHECKING:
     import duckdb
@@ -133,6 +134,7 @@ def run(
 
     ``contacts`` are the contacts of every customer that has some (hub and outbox), for the caps.
     """
+    _reachable(backend, online_url)
     folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
     try:
         paths = stage_inputs(folder, states, contacts, events)
@@ -146,6 +148,16 @@ def run(
         return _on_duckdb(con, paths, sql, text, batch_rows)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reachable(backend: OfflineBackend, online_url: str) -> None:
+    """Spark workers on other machines load into the online store themselves: a SQLite file is not theirs."""
+    master = str(getattr(getattr(backend, "settings", None), "master", "local"))
+    if backend.name == "spark" and not master.startswith("local") and online_url.startswith("sqlite"):
+        raise UnsupportedOperationError(
+            f"the spark offline backend (master {master}) cannot load plan decisions into a SQLite online store: "
+            "its workers cannot reach the file; set store.online_url to a PostgreSQL URL"
+        )
 
 
 def _on_duckdb(con: duckdb.DuckDBPyConnection, paths: Mapping[str, Path], sql: str, text: str, rows: int) -> Loaded:

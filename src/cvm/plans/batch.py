@@ -224,13 +224,21 @@ def transition_events(transitions: pl.DataFrame, at: datetime) -> dict[str, list
     return out
 
 
-def offline_contacts(frame: pl.DataFrame, now: datetime, days: int = 30) -> dict[str, list[Contact]]:
-    """Outbound contacts of the hub's ``contacts`` table in the last ``days``, for caps (objective ``inform``)."""
-    recent = frame.filter(
-        (pl.col("direction") == "outbound")
-        & pl.col("channel").is_in(list(CHANNELS))
-        & (pl.col("ts") > now - timedelta(days=days))
-        & (pl.col("ts") <= now)
+def offline_contacts(frame: pl.DataFrame | pl.LazyFrame, now: datetime, days: int = 30) -> dict[str, list[Contact]]:
+    """Outbound contacts of the hub's ``contacts`` table in the last ``days``, for caps (objective ``inform``).
+
+    Given a scan, only those rows are read (the filter is pushed down to the Parquet files).
+    """
+    recent = (
+        frame.lazy()
+        .filter(
+            (pl.col("direction") == "outbound")
+            & pl.col("channel").is_in(list(CHANNELS))
+            & (pl.col("ts") > now - timedelta(days=days))
+            & (pl.col("ts") <= now)
+        )
+        .select("customer_id", "ts", "channel")
+        .collect()
     )
     out: dict[str, list[Contact]] = {}
     for cid, ts, channel in recent.select("customer_id", "ts", "channel").iter_rows():

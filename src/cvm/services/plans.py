@@ -131,7 +131,7 @@ class PlansService:
         now = now or datetime.now(UTC)
         states = plan_states(self.ws.online) if states is None else states
         if contacts is None:
-            contacts = partial(self._contacts, offline_contacts(self.ws.offline.read("contacts"), now), now)
+            contacts = partial(self._contacts, offline_contacts(self.ws.offline.scan("contacts"), now), now)
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -158,7 +158,7 @@ class PlansService:
         since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
         with self.ws.online.begin() as conn:
             planned = all_planned_contacts(conn, since)
-        hub = offline_contacts(self.ws.offline.read("contacts"), now)
+        hub = offline_contacts(self.ws.offline.scan("contacts"), now)
         contacts = {cid: sorted(hub.get(cid, []) + planned.get(cid, [])) for cid in hub.keys() | planned.keys()}
         con = self.ws.offline.connect()
         try:
