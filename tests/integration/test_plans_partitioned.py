@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from cvm.demo import generate
 from cvm.engine import Engine
 from cvm.jobs import plan_load
 from cvm.jobs.cycle import plan_states
+from cvm.plans import partitioned
 from cvm.plans.batch import offline_contacts
 from cvm.plans.partitioned import decide_batch, decision_query, payload, stage_inputs
 from cvm.segments.refresh import segment_base
@@ -35,6 +36,7 @@ pytestmark = [
 ]
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+LATER = NOW + timedelta(days=7)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def _states(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def test_duckdb_and_spark_choose_the_same_actions_and_log_the_same_decisions(
-    hub: Path, tmp_path: Path, spark: Any, engines: list[Engine]
+    hub: Path, tmp_path: Path, spark: Any, engines: list[Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preview = _open(hub, tmp_path / "preview")
     duck = _open(hub, tmp_path / "duck")
@@ -131,6 +133,17 @@ def test_duckdb_and_spark_choose_the_same_actions_and_log_the_same_decisions(
     assert sorted((r[0], r[3]) for r in _logged(on_spark)) == probabilities
     assert _states(duck) == _states(on_spark) != {}
 
+    # a week later the stored plan states drive the candidates (steps due, re-entry), staged in several parts
+    monkeypatch.setattr(partitioned, "STATES_PART", 50)
+    assert len(_states(duck)) > 100
+    a, b = duck.plans.act(now=LATER), on_spark.plans.act(now=LATER)
+    assert a["enqueued"] > 0
+    for key in ("candidates", "customers", "enqueued", "duplicates", "suppressed", "logged", "reasons"):
+        assert a[key] == b[key], key
+    assert _actions(duck) == _actions(on_spark)
+    assert _logged(duck) == _logged(on_spark)
+    assert _states(duck) == _states(on_spark)
+
 
 def _frozen(engine: Engine) -> dict[str, Any]:
     """The inputs of one batch, read once (a retried job decides from the same ones)."""
@@ -139,7 +152,7 @@ def _frozen(engine: Engine) -> dict[str, Any]:
         "config": engine.settings.plans,
         "now": NOW,
         "online_url": engine.online.url,
-        "states": plan_states(engine.online),
+        "states": list(plan_states(engine.online).items()),
         "contacts": offline_contacts(engine.offline.read("contacts"), NOW),
         "events": events,
         "experiments": engine.settings.experiments,
@@ -177,7 +190,7 @@ def _one_batch(engine: Engine, folder: Path) -> tuple[str, pa.RecordBatch]:
     try:
         segment_base(con, engine.settings.segments, NOW.date())
         for name, path in paths.items():
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet('{path}/*.parquet')")
         present = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE segmented)").fetchall()]
         table = con.sql(decision_query(frozen["config"], frozen["learned"], NOW, present)).to_arrow_table()
     finally:

@@ -14,7 +14,7 @@ writes, in one transaction, so it uses the same writers rather than copies of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,6 +104,13 @@ def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decisio
 
 def plan_states(store: OnlineStore) -> dict[str, dict[str, Any]]:
     """Every customer's stored plan state (those without one left out): where the next batch starts."""
+    return dict(iter_plan_states(store))
+
+
+def iter_plan_states(store: OnlineStore, chunk: int = 10_000) -> Iterator[tuple[str, dict[str, Any]]]:
+    """:func:`plan_states` as ``(customer id, plan state)`` pairs, read ``chunk`` rows at a time."""
+    query = sa.select(customer_online.c.customer_id, customer_online.c.plan_state)
     with store.begin() as conn:
-        rows = conn.execute(sa.select(customer_online.c.customer_id, customer_online.c.plan_state))
-        return {cid: dict(ps) for cid, ps in rows if ps}
+        for cid, ps in conn.execution_options(yield_per=chunk).execute(query):
+            if ps:
+                yield cid, dict(ps)

@@ -8,8 +8,8 @@ Each batch is one online transaction (PostgreSQL: ``COPY`` into a staging table,
 CONFLICT DO NOTHING`` on the idempotency keys and decision ids, :mod:`cvm.store.bulk`), so a retried
 Spark task or a replayed batch enqueues nothing twice.
 
-The decision query reads three tables: the attribute base ``segmented`` and the frozen inputs
-``plan_states`` and ``plan_inputs`` (:func:`~cvm.plans.partitioned.stage_inputs`). They are Parquet
+The decision query reads the attribute base ``segmented`` and the frozen inputs
+(:func:`~cvm.plans.partitioned.stage_inputs`). They are Parquet
 files in a staging folder under the offline store (removed afterwards), so Spark's workers read them
 where they read the hub. On DuckDB the base is the connection's own ``segmented`` table and the record
 batches are decided and loaded in this process, one transaction each; on Spark ``mapInArrow`` does the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -123,7 +123,7 @@ def run(
     config: PlansConfig,
     now: datetime,
     online_url: str,
-    states: Mapping[str, Mapping[str, Any]],
+    states: Iterable[tuple[str, Mapping[str, Any]]],
     contacts: Mapping[str, Sequence[Contact]],
     events: Mapping[str, Sequence[Event]],
     experiments: ExperimentsSettings | None = None,
@@ -132,7 +132,8 @@ def run(
 ) -> Loaded:
     """Decide for the candidates of ``con``'s ``segmented`` table and load the outcome into ``online_url``.
 
-    ``contacts`` are the contacts of every customer that has some (hub and outbox), for the caps.
+    ``states`` are the ``(customer id, plan state)`` pairs of the online store (streamed: staged a part at a
+    time); ``contacts`` the contacts of every customer that has some (hub and outbox), for the caps.
     """
     _reachable(backend, online_url)
     folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
@@ -162,7 +163,8 @@ def _reachable(backend: OfflineBackend, online_url: str) -> None:
 
 def _on_duckdb(con: duckdb.DuckDBPyConnection, paths: Mapping[str, Path], sql: str, text: str, rows: int) -> Loaded:
     for name, path in paths.items():
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet({_literal(path)})")
+        files = _literal(path / "*.parquet" if path.is_dir() else path)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet({files})")
     loaded = Loaded()
     reader: pa.RecordBatchReader = con.sql(sql).to_arrow_reader(rows)
     for batch in reader:

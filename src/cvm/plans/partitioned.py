@@ -3,10 +3,10 @@
 ``cvm run`` decides for the whole base without bringing it to one process:
 
 1. **Inputs.** The online state a decision reads (plan states, contacts sent or planned, the segment
-   events of this run) is written once as two small Parquet tables beside the attribute base
-   (:func:`stage_inputs`): ``plan_states`` (one row per customer and plan, for the candidate SQL) and
-   ``plan_inputs`` (per customer, its plan state, contacts and events as JSON text). They are frozen at
-   the start of the batch, so a decision is a function of its query row alone.
+   events of this run) is written once as Parquet tables beside the attribute base
+   (:func:`stage_inputs`): ``plan_states`` (one row per customer and plan, for the candidate SQL),
+   ``state_inputs`` (each customer's plan state) and ``plan_inputs`` (contacts and events), as JSON
+   text. They are frozen at the start of the batch, so a decision is a function of its query row alone.
 2. **Candidates.** One query in DuckDB's dialect (:func:`decision_query`: the candidate SQL of
    :mod:`cvm.plans.batch` joined to the attributes and the inputs) runs on the offline backend: over
    record batches on DuckDB, transpiled on Spark.
@@ -28,8 +28,9 @@ contacts of the last 30 days and its outbox requests since ``events.contact_look
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -65,33 +66,50 @@ def _iso(value: Any) -> str:
     raise TypeError(f"not JSON-ready: {type(value).__name__}")
 
 
+#: Plan states per Parquet part when staging (the driver holds one part at a time).
+STATES_PART = 50_000
+
+
 def stage_inputs(
     folder: Path,
-    states: Mapping[str, Mapping[str, Any]],
+    states: Iterable[tuple[str, Mapping[str, Any]]],
     contacts: Mapping[str, Sequence[Contact]],
     events: Mapping[str, Sequence[Event]],
 ) -> dict[str, Path]:
-    """Write ``plan_states`` and ``plan_inputs`` as Parquet files under ``folder``; returns their paths."""
+    """Write the frozen inputs as Parquet folders under ``folder``; returns each table's folder.
+
+    ``plan_states`` (one row per customer and plan, typed for the candidate SQL) and ``state_inputs``
+    (each customer's plan state as JSON) are written :data:`STATES_PART` customers at a time from the
+    ``(customer id, plan state)`` pairs; ``plan_inputs`` holds the contacts and events of the customers
+    that have some.
+    """
     import duckdb
 
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"plan_states": folder / "plan_states.parquet", "plan_inputs": folder / "plan_inputs.parquet"}
+    paths = {name: folder / name for name in ("plan_states", "state_inputs", "plan_inputs")}
+    for path in paths.values():
+        path.mkdir(parents=True, exist_ok=True)
+    pairs = iter(states)
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        _states_table(con, states)
-        con.execute(f"COPY plan_states TO {_literal(paths['plan_states'])} (FORMAT parquet)")
-    ids = sorted(set(states) | set(contacts) | set(events))
-    frame = pa.table(
-        {
-            "customer_id": pa.array(ids, pa.string()),
-            "_plan_state": pa.array([to_json(states[c]) if c in states else None for c in ids], pa.string()),
-            "_contacts": pa.array(
-                [to_json(sorted(contacts[c])) if contacts.get(c) else None for c in ids], pa.string()
-            ),
-            "_events": pa.array([to_json([_event(e) for e in events[c]]) if events.get(c) else None for c in ids]),
-        }
-    )
-    pq.write_table(frame, paths["plan_inputs"])
+        for i in itertools.count():
+            part = dict(itertools.islice(pairs, STATES_PART))
+            if i and not part:
+                break
+            _states_table(con, part)
+            con.execute(f"COPY plan_states TO {_literal(paths['plan_states'] / f'part-{i}.parquet')} (FORMAT parquet)")
+            ids = list(part)
+            frame = {
+                "customer_id": pa.array(ids, pa.string()),
+                "_plan_state": pa.array([to_json(part[c]) for c in ids], pa.string()),
+            }
+            pq.write_table(pa.table(frame), paths["state_inputs"] / f"part-{i}.parquet")
+    ids = sorted(set(contacts) | set(events))
+    frame = {
+        "customer_id": pa.array(ids, pa.string()),
+        "_contacts": pa.array([to_json(sorted(contacts[c])) if contacts.get(c) else None for c in ids], pa.string()),
+        "_events": pa.array([to_json([_event(e) for e in events[c]]) if events.get(c) else None for c in ids]),
+    }
+    pq.write_table(pa.table(frame), paths["plan_inputs"] / "part-0.parquet")
     return paths
 
 
@@ -108,15 +126,16 @@ def decision_query(
 ) -> str:
     """The candidates' rows: the columns ``decide`` reads (of those in ``present``) and their frozen inputs.
 
-    Reads the tables ``source``, ``plan_states`` and ``plan_inputs``; DuckDB's dialect.
+    Reads the tables ``source`` and those of :func:`stage_inputs`; DuckDB's dialect.
     """
     cols = sorted(needed_columns(config, learned) & set(present))
     at = f"CAST({exp.Literal.string(now.astimezone(UTC).isoformat()).sql('duckdb')} AS TIMESTAMPTZ)"
     events = "(SELECT customer_id FROM plan_inputs WHERE _events IS NOT NULL)"
-    select = ", ".join([*(f"a.{_q(c)}" for c in cols), *(f"i.{c}" for c in INPUTS)])
+    select = ", ".join([*(f"a.{_q(c)}" for c in cols), "s._plan_state", "i._contacts", "i._events"])
     return (
         f"WITH candidates AS ({candidate_sql(config, source, events, at)}) "
         f"SELECT {select} FROM {_q(source)} a JOIN candidates t ON t.customer_id = a.customer_id "
+        "LEFT JOIN state_inputs s ON s.customer_id = a.customer_id "
         "LEFT JOIN plan_inputs i ON i.customer_id = a.customer_id"
     )
 

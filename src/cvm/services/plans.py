@@ -19,7 +19,7 @@ from cvm.contracts.events import EventIn
 from cvm.contracts.learned import Learned
 from cvm.delivery.outbox import all_planned_contacts
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
-from cvm.jobs.cycle import plan_states
+from cvm.jobs.cycle import iter_plan_states, plan_states
 from cvm.jobs.plan_load import Loaded
 from cvm.jobs.plan_load import run as partition_run
 from cvm.plans import decide, rank
@@ -154,7 +154,7 @@ class PlansService:
     def _segment_and_load(self, now: datetime, actor: str | None) -> tuple[SegmentReport, Loaded]:
         """Segment the base (stored) and decide per batch or Spark partition, each batch loaded into the
         online store in one transaction (:mod:`cvm.plans.partitioned`)."""
-        states = plan_states(self.ws.online)
+        states = iter_plan_states(self.ws.online)  # staged a part at a time
         since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
         with self.ws.online.begin() as conn:
             planned = all_planned_contacts(conn, since)
