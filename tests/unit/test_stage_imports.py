@@ -30,6 +30,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("jobs", "cvm.delivery.outbox"): "transactional outbox",
     ("jobs", "cvm.events.profile"): "plan state lives in the versioned online profile",
     ("jobs", "cvm.experiments"): "pilot assignments are recorded by experiments.records",
+    # the partitioned batch decides with the plans' own pure decide where each partition runs, then loads it
+    ("jobs", "cvm.plans"): "the plan batch per partition: decide and load in the same worker",
     # erasure reaches every store; each store's rows are erased by their owner
     ("customers", "cvm.events.erase"): "erasure of the online store's event tables",
     ("customers", "cvm.experiments"): "erasure of pilot assignments",

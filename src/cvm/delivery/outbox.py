@@ -192,11 +192,23 @@ def planned_contacts(
     out: dict[str, list[tuple[datetime, str, str]]] = {c: [] for c in customer_ids}
     if not customer_ids:
         return out
-    for cid, status, delivered, due, channel, objective in conn.execute(
-        _contacts_query(conn.dialect.name), {"ids": bulk.id_list(out), "since": utc(since)}
-    ):
+    rows = conn.execute(_contacts_query(conn.dialect.name), {"ids": bulk.id_list(out), "since": utc(since)})
+    return _contacts_of(rows, out)
+
+
+def all_planned_contacts(conn: sa.Connection, since: datetime) -> dict[str, list[tuple[datetime, str, str]]]:
+    """:func:`planned_contacts` of every customer with a request created since ``since`` (the plan batch's caps)."""
+    t = action_requests.c
+    query = sa.select(t.customer_id, t.status, t.delivered_at, t.next_attempt_at, t.channel, t.objective).where(
+        t.created_at >= utc(since)
+    )
+    return _contacts_of(conn.execute(query), {})
+
+
+def _contacts_of(rows: Iterable[Any], out: dict[str, list[tuple[datetime, str, str]]]) -> dict[str, Any]:
+    for cid, status, delivered, due, channel, objective in rows:
         if status in CONTACT_STATUSES:
-            out[cid].append((utc(delivered or due), channel, objective or ""))
+            out.setdefault(cid, []).append((utc(delivered or due), channel, objective or ""))
     for contacts in out.values():
         contacts.sort()
     return out

@@ -14,7 +14,7 @@ writes, in one transaction, so it uses the same writers rather than copies of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cvm.contracts.actions import Decision
-from cvm.delivery.outbox import enqueue, record_suppressions, write_transaction
+from cvm.delivery.outbox import enqueue, record_suppressions, utc, write_transaction
 from cvm.events.profile import OnlineProfile, StaleProfileError, load_profiles, save_profiles
-from cvm.store import OnlineStore, decision_log
-from cvm.store.tables import customer_online
+from cvm.store import OnlineStore, bulk, decision_log
+from cvm.store.tables import customer_online, suppressions
 
 RETRIES = 3
 
@@ -69,6 +69,7 @@ def _write(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: d
                 changed.append(profile)
         queued = enqueue(conn, [a for _, d in decisions for a in d.actions], now=now)
         held = [s for _, d in decisions for s in d.suppressed]
+        _forget_replayed(conn, [cid for cid, _ in decisions], now)
         record_suppressions(conn, held, now=now)
         assigned = records.record(conn, [a for _, d in decisions for a in getattr(d, "assignments", ())])
         logged = decision_log.append(conn, [d.record for _, d in decisions], now)
@@ -76,6 +77,18 @@ def _write(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: d
     fresh = sum(1 for q in queued if not q.duplicate)
     counts = _reason_counts(decisions)
     return Persisted(len(decisions), fresh, len(queued) - fresh, len(held), assigned, counts, logged)
+
+
+def _forget_replayed(conn: sa.Connection, customer_ids: Sequence[str], now: datetime) -> None:
+    """Delete the batch suppressions these customers got at ``now``: a replayed batch (a retried Spark task,
+    the same run again) records its suppressions once, as its actions (idempotency keys) and log (decision ids)."""
+    if not customer_ids:
+        return
+    sql = (
+        f"DELETE FROM suppressions WHERE event_id IS NULL AND at = :at AND customer_id {bulk.in_ids(conn.dialect.name)}"
+    )
+    stmt = sa.text(sql).bindparams(sa.bindparam("at", type_=suppressions.c.at.type))
+    conn.execute(stmt, {"at": utc(now), "ids": bulk.id_list(customer_ids)})
 
 
 def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decision]], now: datetime) -> Persisted:
@@ -91,6 +104,13 @@ def persist_decisions(store: OnlineStore, decisions: Sequence[tuple[str, Decisio
 
 def plan_states(store: OnlineStore) -> dict[str, dict[str, Any]]:
     """Every customer's stored plan state (those without one left out): where the next batch starts."""
+    return dict(iter_plan_states(store))
+
+
+def iter_plan_states(store: OnlineStore, chunk: int = 10_000) -> Iterator[tuple[str, dict[str, Any]]]:
+    """:func:`plan_states` as ``(customer id, plan state)`` pairs, read ``chunk`` rows at a time."""
+    query = sa.select(customer_online.c.customer_id, customer_online.c.plan_state)
     with store.begin() as conn:
-        rows = conn.execute(sa.select(customer_online.c.customer_id, customer_online.c.plan_state))
-        return {cid: dict(ps) for cid, ps in rows if ps}
+        for cid, ps in conn.execution_options(yield_per=chunk).execute(query):
+            if ps:
+                yield cid, dict(ps)

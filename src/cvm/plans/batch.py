@@ -79,8 +79,8 @@ def _q(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
-def _plan_filter(name: str, plan: PlanConfig, source: str) -> str | None:
-    """SQL selecting the customers whose trigger condition and entry hold and who may enrol."""
+def _plan_filter(name: str, plan: PlanConfig, source: str, now: str = "$now") -> str | None:
+    """SQL selecting the customers whose trigger condition and entry hold and who may enrol (``now``: its SQL)."""
     condition = plan.trigger.condition()
     if condition is None:
         return None
@@ -88,7 +88,9 @@ def _plan_filter(name: str, plan: PlanConfig, source: str) -> str | None:
     if plan.entry:
         where.append(rule(plan.entry, "bool").sql())
     lit = exp.Literal.string(name).sql("duckdb")
-    reentry = "FALSE" if plan.reentry_days is None else f"ps.ps_started + INTERVAL {int(plan.reentry_days)} DAY <= $now"
+    reentry = (
+        "FALSE" if plan.reentry_days is None else f"ps.ps_started + INTERVAL {int(plan.reentry_days)} DAY <= {now}"
+    )
     allowed = f"(ps.ps_customer IS NULL OR (ps.ps_status <> 'active' AND {reentry}))"
     return (
         f"SELECT a.customer_id FROM {_q(source)} a LEFT JOIN plan_states ps "
@@ -134,16 +136,25 @@ def _states_table(con: duckdb.DuckDBPyConnection, states: Mapping[str, Mapping[s
     con.unregister("plan_states_frame")
 
 
+def candidate_sql(config: PlansConfig, source: str, events: str, now: str = "$now") -> str:
+    """SQL of the distinct ``customer_id`` of the candidates (DuckDB dialect; Spark runs it transpiled).
+
+    It reads ``source`` (the attribute base), ``plan_states`` (one row per customer and plan) and
+    ``events`` (a query or table of the ``customer_id`` with events); ``now`` is the SQL of the decision time.
+    """
+    parts = [q for name, plan in config.active.items() if (q := _plan_filter(name, plan, source, now))]
+    parts += [q for name, plan in config.active.items() if (q := _exit_filter(name, plan, source))]
+    parts.append(f"SELECT ps_customer AS customer_id FROM plan_states WHERE ps_status = 'active' AND ps_due <= {now}")
+    parts.append(f"SELECT customer_id FROM {events}")
+    return "SELECT DISTINCT customer_id FROM (" + " UNION ALL ".join(parts) + ") u"
+
+
 def candidate_ids(
     con: duckdb.DuckDBPyConnection, config: PlansConfig, now: datetime, source: str, extra_ids: Sequence[str]
 ) -> str:
     """Create the temporary table ``plan_candidates`` and return its name."""
-    parts = [q for name, plan in config.active.items() if (q := _plan_filter(name, plan, source))]
-    parts += [q for name, plan in config.active.items() if (q := _exit_filter(name, plan, source))]
-    parts.append("SELECT ps_customer FROM plan_states WHERE ps_status = 'active' AND ps_due <= $now")
     con.register("event_ids", pl.DataFrame({"customer_id": list(extra_ids)}, schema={"customer_id": pl.Utf8}))
-    parts.append("SELECT customer_id FROM event_ids")
-    sql = "CREATE OR REPLACE TEMP TABLE plan_candidates AS SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")"
+    sql = "CREATE OR REPLACE TEMP TABLE plan_candidates AS " + candidate_sql(config, source, "event_ids")
     con.execute(sql, {"now": now})
     con.unregister("event_ids")
     return "plan_candidates"
@@ -213,13 +224,21 @@ def transition_events(transitions: pl.DataFrame, at: datetime) -> dict[str, list
     return out
 
 
-def offline_contacts(frame: pl.DataFrame, now: datetime, days: int = 30) -> dict[str, list[Contact]]:
-    """Outbound contacts of the hub's ``contacts`` table in the last ``days``, for caps (objective ``inform``)."""
-    recent = frame.filter(
-        (pl.col("direction") == "outbound")
-        & pl.col("channel").is_in(list(CHANNELS))
-        & (pl.col("ts") > now - timedelta(days=days))
-        & (pl.col("ts") <= now)
+def offline_contacts(frame: pl.DataFrame | pl.LazyFrame, now: datetime, days: int = 30) -> dict[str, list[Contact]]:
+    """Outbound contacts of the hub's ``contacts`` table in the last ``days``, for caps (objective ``inform``).
+
+    Given a scan, only those rows are read (the filter is pushed down to the Parquet files).
+    """
+    recent = (
+        frame.lazy()
+        .filter(
+            (pl.col("direction") == "outbound")
+            & pl.col("channel").is_in(list(CHANNELS))
+            & (pl.col("ts") > now - timedelta(days=days))
+            & (pl.col("ts") <= now)
+        )
+        .select("customer_id", "ts", "channel")
+        .collect()
     )
     out: dict[str, list[Contact]] = {}
     for cid, ts, channel in recent.select("customer_id", "ts", "channel").iter_rows():

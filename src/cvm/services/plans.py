@@ -17,8 +17,11 @@ from cvm.config import Settings
 from cvm.contracts.decisions import RankedAction
 from cvm.contracts.events import EventIn
 from cvm.contracts.learned import Learned
+from cvm.delivery.outbox import all_planned_contacts
 from cvm.events import EventIngestor, IngestReport, OfflineSnapshot
-from cvm.jobs.cycle import persist_decisions, plan_states
+from cvm.jobs.cycle import iter_plan_states, plan_states
+from cvm.jobs.plan_load import Loaded
+from cvm.jobs.plan_load import run as partition_run
 from cvm.plans import decide, rank
 from cvm.plans.batch import (
     Contact,
@@ -92,10 +95,10 @@ class PlansService:
         now = now or datetime.now(UTC)
         if self.ws.settings.plans.arbitration == "incremental":  # priced contact pressure, learned afresh (issue 18)
             refit_fatigue(self.ws.root, self.ws.offline.read("contacts").to_pandas(), self.ws.settings.plans)
-        segments, batch = self._segment_and_plan(now.date(), now, store_segments=True, actor=actor)
+        segments, loaded = self._segment_and_load(now, actor)
+        persisted = loaded.to_dict()
         with self.ws.unit(actor) as unit:
-            persisted = persist_decisions(self.ws.online, batch.decisions, now)
-            unit.record("plans.batch", None, persisted.enqueued, **persisted.to_dict())
+            unit.record("plans.batch", None, persisted["enqueued"], **persisted, backend=self.ws.backend.name)
         exported = decision_log.export(self.ws.offline, self.ws.online)  # for training (docs/decision-log.md)
         worker = self.deliveries.worker()
         try:
@@ -105,8 +108,8 @@ class PlansService:
         delivered = {k: getattr(stats, k) for k in ("claimed", "delivered", "retried", "dead")}
         return {
             "segments": dict(segments.counts),
-            "candidates": batch.candidates,
-            **persisted.to_dict(),
+            "candidates": loaded.candidates,
+            **persisted,
             "delivery": delivered,
             "decisions_exported": exported,
         }
@@ -128,7 +131,7 @@ class PlansService:
         now = now or datetime.now(UTC)
         states = plan_states(self.ws.online) if states is None else states
         if contacts is None:
-            contacts = partial(self._contacts, offline_contacts(self.ws.offline.read("contacts"), now), now)
+            contacts = partial(self._contacts, offline_contacts(self.ws.offline.scan("contacts"), now), now)
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -145,6 +148,34 @@ class PlansService:
                 con, plans, now, "segmented", states, contacts, events, workers, pilots, learned=self.learned()
             )
             return report, batch
+        finally:
+            con.close()
+
+    def _segment_and_load(self, now: datetime, actor: str | None) -> tuple[SegmentReport, Loaded]:
+        """Segment the base (stored) and decide per batch or Spark partition, each batch loaded into the
+        online store in one transaction (:mod:`cvm.plans.partitioned`)."""
+        states = iter_plan_states(self.ws.online)  # staged a part at a time
+        since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
+        with self.ws.online.begin() as conn:
+            planned = all_planned_contacts(conn, since)
+        hub = offline_contacts(self.ws.offline.scan("contacts"), now)
+        contacts = {cid: sorted(hub.get(cid, []) + planned.get(cid, [])) for cid in hub.keys() | planned.keys()}
+        con = self.ws.offline.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            report, members = compute_membership(con, self.ws.settings.segments, now.date())
+            with self.ws.unit(actor) as unit:
+                started = time.perf_counter()
+                write_membership(self.ws.offline, now.date(), members)
+                report.seconds["write"] = round(time.perf_counter() - started, 3)
+                unit.entry = _refreshed(report, {})
+            events = transition_events(report.transitions, now)
+            plans, pilots, url = self.ws.settings.plans, self.ws.settings.experiments, self.ws.online.url
+            loaded = partition_run(
+                self.ws.backend, con, config=plans, now=now, online_url=url, states=states, contacts=contacts,
+                events=events, experiments=pilots, learned=self.learned(),
+            )  # fmt: skip
+            return report, loaded
         finally:
             con.close()
 

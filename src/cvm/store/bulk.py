@@ -8,11 +8,12 @@ and drop the rest:
 - on SQLite, rows go through one ``executemany`` of tuples, each value converted by its
   column's own SQLAlchemy bind processor (dates and JSON are stored exactly as Core
   stores them);
-- on PostgreSQL, plain inserts of many rows stream through ``COPY``; a few rows (``COPY``
-  costs two round trips), an insert that skips conflicts or returns ids, and an update
-  take the batch as one JSON document that
-  ``json_to_recordset`` expands into typed rows inside a single ``INSERT ... SELECT`` or
-  ``UPDATE ... FROM`` statement;
+- on PostgreSQL, plain inserts of many rows stream through ``COPY``; many rows that skip
+  conflicts or return ids are copied into a temporary staging table (dropped at commit) and
+  moved by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the bulk load of a plan
+  batch: a replayed batch adds nothing); a few rows (``COPY`` costs two round trips) and an
+  update take the batch as one JSON document that ``json_to_recordset`` expands into typed
+  rows inside a single ``INSERT ... SELECT`` or ``UPDATE ... FROM`` statement;
 - a list of keys is one JSON array (``json_each`` / ``json_array_elements_text``), so
   PostgreSQL probes the primary-key index for each key instead of scanning the table.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -36,6 +38,10 @@ from cvm.contracts import jsontext
 
 COPY_MIN_ROWS = 32
 """PostgreSQL: fewer plain rows than this go in one ``INSERT ... SELECT`` (one round trip, not two)."""
+STAGE_MIN_ROWS = 200
+"""PostgreSQL: from this many rows, an insert that skips conflicts or returns ids goes through a staging ``COPY``."""
+STAGE_PREFIX = "cvm_stage_"
+"""Name prefix of the temporary staging tables (``pg_stat_xact_all_tables`` shows their rows until commit)."""
 Processor = Callable[[Any], Any]
 Converter = Callable[[Sequence[Any]], list[Any]]
 
@@ -179,6 +185,16 @@ def insert(
         _copy(conn, f"COPY {q(table.name)} ({names}) FROM STDIN", shape.tuples(rows))
         return []
     back = f" RETURNING {', '.join(q(c) for c in returning)}" if returning else ""
+    if len(rows) >= STAGE_MIN_ROWS:
+        stage = q(f"{STAGE_PREFIX}{table.name}_{uuid.uuid4().hex[:8]}")
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {q(table.name)} WITH NO DATA"
+        )
+        _copy(conn, f"COPY {stage} ({names}) FROM STDIN", shape.tuples(rows))
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage}{conflict}{back}"
+        )
+        return [tuple(r) for r in result] if returning else []
     sql = (
         f"INSERT INTO {q(table.name)} ({names}) SELECT {names} "
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({shape.record}){conflict}{back}"
