@@ -79,8 +79,9 @@ class UpliftData:
         return {a: int(self.arms(a).sum()) for a in sorted(self.eligible)}
 
     def fingerprint(self) -> str:
-        """A short hash of the decision ids: equal data, equal fingerprint."""
-        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
+        """A short hash of the decision ids and the features: equal data, equal fingerprint."""
+        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def training_data(
