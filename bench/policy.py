@@ -142,9 +142,11 @@ def values(truth: DemoTruth, held: list[DecisionRecord], outcomes: Mapping[str, 
     for name in learned:
         v = got[f"incremental, learned uplift ({name})"]
         ratio = v.value_per_1000 / prop.value_per_1000 if prop.value_per_1000 > 0 else float("nan")
-        ok = ratio >= 1.3 and v.contacts_per_1000 < prop.contacts_per_1000
+        better = ratio >= 1.3 if prop.value_per_1000 > 0 else v.value_per_1000 > max(prop.value_per_1000, 0.0)
+        ok = better and v.contacts_per_1000 < prop.contacts_per_1000
         verdict = "MET" if ok else "NOT MET"
-        print(f"learned incremental ({name}) / propensity = {ratio:.2f}x (target >= 1.3x); contacts "
+        print(f"learned incremental ({name}) {v.value_per_1000:,.0f} vs propensity {prop.value_per_1000:,.0f} = "
+              f"{ratio:.2f}x (target >= 1.3x, or positive when propensity loses); contacts "
               f"{v.contacts_per_1000:,.0f} vs {prop.contacts_per_1000:,.0f} per 1,000: {verdict}")  # fmt: skip
     best = got["incremental, TRUE uplift (oracle)"]
     if prop.value_per_1000 > 0:
