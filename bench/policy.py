@@ -15,7 +15,10 @@ the decisions of the other 30%. Prints one table per question:
    of sleeping dogs in its top decile against their share in the base (target: under a tenth);
 4. real-time decide latency p50 / p99 with the uplift attributes on (target p99 ≤ 25 ms), with the load.
 
-    python bench/policy.py [--workspace /tmp/policyws] [--customers 5000] [--replications 200]
+5. the same comparison over ``--replays`` replays (the stored one and new ones with other seeds and dates): mean and
+   spread of the propensity, learned and oracle policies' true value and the worst sleeping-dog ratio.
+
+    python bench/policy.py [--workspace /tmp/policyws] [--customers 5000] [--replications 200] [--replays 5]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cvm.config.uplift import UpliftConfig
 from cvm.contracts.decisionlog import NO_ACTION, DecisionOutcome, DecisionRecord, uplift_attribute
 from cvm.demo.effects import SLEEPING_DOG
 from cvm.demo.oracle import DemoTruth, oracle_choice, policy_value, truth_provider
@@ -73,11 +77,11 @@ def _workspace(path: Path, customers: int) -> None:
 
 
 # -- the learned uplift -------------------------------------------------------------------------------
-def learn(train: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome]) -> MultiUplift:
-    """``MultiUplift`` fitted on the randomised training decisions, as ``cvm run`` fits it."""
+def learn(train: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], cfg: UpliftConfig) -> MultiUplift:
+    """``MultiUplift`` fitted on the randomised training decisions, as ``cvm run`` fits it (``plans.uplift``)."""
     frame = pl.DataFrame({"decision_id": list(outcomes), "margin": [o.margin for o in outcomes.values()]})
-    data = training_data(train, frame)
-    model = MultiUplift(n_jobs=1)
+    data = training_data(train, frame, cfg.features)
+    model = MultiUplift(n_estimators=cfg.n_estimators, min_propensity=cfg.min_propensity, n_jobs=1)
     model.fit(data.x, data.y, data.chosen, data.propensity, eligible=data.eligible)
     return model
 
@@ -138,9 +142,11 @@ def values(truth: DemoTruth, held: list[DecisionRecord], outcomes: Mapping[str, 
     for name in learned:
         v = got[f"incremental, learned uplift ({name})"]
         ratio = v.value_per_1000 / prop.value_per_1000 if prop.value_per_1000 > 0 else float("nan")
-        ok = ratio >= 1.3 and v.contacts_per_1000 < prop.contacts_per_1000
+        better = ratio >= 1.3 if prop.value_per_1000 > 0 else v.value_per_1000 > max(prop.value_per_1000, 0.0)
+        ok = better and v.contacts_per_1000 < prop.contacts_per_1000
         verdict = "MET" if ok else "NOT MET"
-        print(f"learned incremental ({name}) / propensity = {ratio:.2f}x (target >= 1.3x); contacts "
+        print(f"learned incremental ({name}) {v.value_per_1000:,.0f} vs propensity {prop.value_per_1000:,.0f} = "
+              f"{ratio:.2f}x (target >= 1.3x, or positive when propensity loses); contacts "
               f"{v.contacts_per_1000:,.0f} vs {prop.contacts_per_1000:,.0f} per 1,000: {verdict}")  # fmt: skip
     best = got["incremental, TRUE uplift (oracle)"]
     if prop.value_per_1000 > 0:
@@ -186,6 +192,86 @@ def ranking(truth: DemoTruth, held: list[DecisionRecord], pred: pd.DataFrame,
            ["action", "explore decisions", "Qini", "dogs in top decile", "in the base", "ratio"], rows)  # fmt: skip
 
 
+# -- 5. over several replays -------------------------------------------------------------------------------------
+def split_log(records: Sequence[DecisionRecord], salt: str) -> tuple[list[DecisionRecord], list[DecisionRecord]]:
+    """Training decisions (70% of the customers) and the held-out eligible decisions of the others."""
+    out = {r.customer_id: uniform(salt, r.customer_id, "") < HELD_OUT for r in records}
+    train = [r for r in records if not out[r.customer_id]]
+    held = [r for r in records if out[r.customer_id] and r.rung != "global_holdout"]
+    return train, [r for r in held if any(c.eligible for c in r.candidates)]
+
+
+def dog_ratio(truth: DemoTruth, held: Sequence[DecisionRecord], pred: pd.DataFrame, least: int = 200) -> float:
+    """Worst (highest) ratio of the sleeping dogs' share in the model's top decile to their share among the held-out
+    decisions where the action is eligible, over the actions eligible in at least ``least`` of them."""
+    pos = {c: k for k, c in enumerate(truth.truth.customer_id)}
+    dog = np.array([truth.truth.type[pos[r.customer_id]] == SLEEPING_DOG for r in held])
+    worst = float("nan")
+    for action in pred.columns:
+        eligible = np.array([any(c.action == action and c.eligible for c in r.candidates) for r in held])
+        if eligible.sum() < least or not dog[eligible].any():
+            continue
+        s = pred[action].to_numpy()[eligible]
+        ratio = float(dog[eligible][s >= np.quantile(s, 0.9)].mean() / dog[eligible].mean())
+        worst = ratio if np.isnan(worst) else max(worst, ratio)
+    return worst
+
+
+def replays(workspace: Path, n: int, exploration: float | None = None, months: int | None = None) -> None:
+    """The learned policy against the propensity policy on ``n`` replays (the stored one, then ``n − 1`` new ones
+    with other outcome seeds and decision dates shifted by a day each), each split by customer with its own salt:
+    the mean and spread, so one lucky replay cannot pass the target. ``exploration`` or ``months`` other than the
+    demo's replay all ``n`` anew with that exploration share or length."""
+    from cvm.demo.replay import decision_dates, load_truth, replay, replay_ladder
+    from cvm.demo.workspace import DEMO_REPLAY_MONTHS
+    from cvm.services.demo_replay import attribute_rows
+
+    engine = Engine.open(workspace)
+    s = engine.ws.settings
+    base, base_out = read_log(engine.ws.offline)
+    effects, end, seed = load_truth(workspace / "demo-data")
+    truth = DemoTruth(effects)
+    rows: list[dict[str, Any]] = []
+    rows_ready = False
+    table: list[list[Any]] = []
+    ladder = replay_ladder(s.experiments)
+    if exploration is not None:
+        ladder = ladder.model_copy(update={"ladder": ladder.ladder.model_copy(update={"exploration": exploration})})
+    fresh = exploration is not None or months is not None
+    for k in range(n):
+        if k == 0 and not fresh:
+            records, outcomes = [r for r in base if r.decision_id in base_out], base_out
+        else:
+            if not rows_ready:  # the demo's replay decided before any uplift model existed: so do these
+                rows = [{c: v for c, v in r.items() if not c.startswith("uplift_")}
+                        for r in attribute_rows(engine.ws.offline, s.segments, end)]  # fmt: skip
+                rows_ready = True
+            dates = decision_dates(end - timedelta(days=k), months or DEMO_REPLAY_MONTHS)
+            result = replay(s.plans, rows, effects, dates, ladder, seed + k)
+            records, outcomes = result.records, {o.decision_id: o for o in result.outcomes}
+        train, held = split_log(records, f"bench-split-{k}" if k else "bench-split")
+        model = learn(train, outcomes, s.plans.uplift)
+        pred = predicted(model, held)
+        priced = {r.decision_id: r for r in with_uplift(held, pred)}
+        prop = policy_value(truth, held, "propensity", lambda r: greedy(r, "propensity"))
+        got = policy_value(truth, held, "learned", lambda r, p=priced: greedy(p[r.decision_id], "incremental"))
+        best = policy_value(truth, held, "oracle", oracle_choice(truth))
+        explored = sum(r.rung == "explore" for r in records)
+        table.append([k, len(records), explored, prop.value_per_1000, prop.contacts_per_1000, got.value_per_1000,
+                      got.contacts_per_1000, best.value_per_1000, dog_ratio(truth, held, pred)])  # fmt: skip
+    arr = np.array([row[1:] for row in table], dtype=float)
+    mean, sd = np.nanmean(arr, axis=0), np.nanstd(arr, axis=0, ddof=1) if n > 1 else np.zeros(arr.shape[1])
+    table.append(["mean", *mean])
+    table.append(["sd", *sd])
+    _table(f"Over {n} replays (SIMULATED): true incremental margin and contacts per 1,000 held-out eligible decisions",
+           ["replay", "decisions", "explored", "propensity", "contacts", "learned", "contacts", "oracle",
+            "dogs top-decile ratio"], table)  # fmt: skip
+    ok = mean[4] > 0 and mean[4] - sd[4] > mean[2] and mean[5] < mean[3] and mean[7] < 0.1
+    verdict = "MET" if ok else "NOT MET"
+    print(f"learned {mean[4]:,.0f} ± {sd[4]:,.0f} vs propensity {mean[2]:,.0f} per 1,000 (contacts {mean[5]:,.0f} vs "
+          f"{mean[3]:,.0f}); worst dog ratio {mean[7]:.2f} (target < 0.10): {verdict}")  # fmt: skip
+
+
 # -- 4. real-time latency -----------------------------------------------------------------------------------------
 def latency(workspace: Path, model: MultiUplift, sample: int) -> None:
     from cvm.plans.decide import decide
@@ -223,6 +309,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--replications", type=int, default=200)
     parser.add_argument("--latency-sample", type=int, default=2000)
+    parser.add_argument("--replays", type=int, default=5, help="Replays for the mean and spread (0: none).")
+    parser.add_argument("--exploration", type=float, help="Replay with this exploration share instead of the demo's.")
+    parser.add_argument("--months", type=int, help="Replay this many months instead of the demo's.")
+    parser.add_argument("--only-replays", action="store_true", help="Skip tables 1-4.")
     args = parser.parse_args()
     began = time.perf_counter()
     load = os.getloadavg()
@@ -233,11 +323,11 @@ def main() -> None:
     truth = truth_provider(args.workspace)
     if truth is None:
         raise SystemExit(f"{args.workspace} holds no demo ground truth")
-    out = {r.customer_id: uniform("bench-split", r.customer_id, "") < HELD_OUT for r in records}
-    train = [r for r in records if not out[r.customer_id]]
-    held = [r for r in records if out[r.customer_id] and r.rung != "global_holdout"]
-    held = [r for r in held if any(c.eligible for c in r.candidates)]
-    model = learn(train, outcomes)
+    if args.only_replays:
+        replays(args.workspace, args.replays, args.exploration, args.months)
+        return
+    train, held = split_log(records, "bench-split")
+    model = learn(train, outcomes, Engine.open(args.workspace).ws.settings.plans.uplift)
     print(f"uplift model: {len(model.actions_)} actions learned from {len(train):,} training decisions; "
           f"skipped {dict(model.skipped_)}")  # fmt: skip
     pred = predicted(model, held)
@@ -248,6 +338,8 @@ def main() -> None:
     coverage(args.replications)
     ranking(truth, held, pred, outcomes)
     latency(args.workspace, model, args.latency_sample)
+    if args.replays > 0:
+        replays(args.workspace, args.replays, args.exploration, args.months)
     print(f"\n({time.perf_counter() - began:.0f} s; every value above is SIMULATED from the demo's ground truth)")
 
 

@@ -92,6 +92,7 @@ def test_the_demo_leaves_a_randomised_decision_log(demo_workspace: Path) -> None
     greedy choice, which the exploit rung always takes).
     """
     from cvm.contracts.decisionlog import NO_ACTION, OUTCOME_COLUMNS
+    from cvm.demo.workspace import DEMO_EXPLORATION
     from cvm.engine import Engine
     from cvm.experiments.ope_log import read_log
 
@@ -110,13 +111,13 @@ def test_the_demo_leaves_a_randomised_decision_log(demo_workspace: Path) -> None
         low, high = eps / (k + 1), 1 - eps + eps / (k + 1)
         assert r.probability == pytest.approx(high if r.rung == "exploit" else r.probability)
         assert min(abs(r.probability - low), abs(r.probability - high)) < 1e-9
-    assert len(explored) / len(live) == pytest.approx(0.10, abs=0.02)  # the demo's exploration share
+    assert len(explored) / len(live) == pytest.approx(DEMO_EXPLORATION, abs=0.02)  # the demo's exploration share
     held = [r for r in simulated if r.rung == "global_holdout"]
     assert held
     assert {(r.chosen, r.probability) for r in held} == {(NO_ACTION, 1.0)}
     config = yaml.safe_load((demo_workspace / "cvm.yaml").read_text())
     assert config["plans"]["arbitration"] == "incremental"
-    assert config["experiments"]["ladder"]["exploration"] == 0.1
+    assert config["experiments"]["ladder"]["exploration"] == DEMO_EXPLORATION
 
 
 def test_policy_compare_in_the_demo_shows_the_true_value(demo_ws: Path) -> None:

@@ -151,7 +151,34 @@ def test_the_demo_workspace_decides_by_incremental_value_with_exploration(tmp_pa
     assert (s.plans.arbitration, s.experiments.holdout_share, s.experiments.ladder.exploration) == (
         "incremental",
         0.05,
-        0.1,
+        0.3,  # the demo's outcomes are noisy: the uplift models need many randomised decisions
     )
     assert not write_demo_config(tmp_path)  # an existing cvm.yaml is left alone
     assert Settings().plans.arbitration == "propensity"  # new workspaces keep the default
+
+
+def test_the_logged_contacts_are_the_attribute_the_uplift_model_scores_with() -> None:
+    """The replay's contact count reached the uplift model as ``contacts_window``, a key no attribute row has, so
+    ``cvm run`` scored it as missing; now the replay sets ``contacts_90d`` (the attribute base's count) before each
+    decision, the context logs it, and the model learns only ``plans.uplift.features`` from the context."""
+    import polars as pl
+
+    from cvm.config.uplift import UpliftConfig
+    from cvm.demo.replay import CONTACTS_ATTRIBUTE
+    from cvm.scoring.uplift_train import training_data
+
+    rows = [{**r, "value": float(i % 5)} for i, r in enumerate(_rows(200))]
+    truth = build_truth(truth_frame(200), seed=3)
+    result = replay(_config(), rows, truth, decision_dates(date(2026, 7, 1), 1), _ladder(0.05, 0.3), seed=11)
+    assert {r.context[CONTACTS_ATTRIBUTE] for r in result.records} >= {0.0, 1.0}
+    assert all(r.context[CONTACTS_ATTRIBUTE] == r.context[CONTEXT_KEY] for r in result.records)
+    outcomes = pl.DataFrame({"decision_id": [o.decision_id for o in result.outcomes],
+                             "margin": [o.margin for o in result.outcomes]})  # fmt: skip
+    features = UpliftConfig().features
+    data = training_data(result.records, outcomes, features)
+    assert list(data.x.columns) == features
+    assert CONTEXT_KEY not in data.x.columns  # a key cvm run cannot score with is never learnt
+    by_id = {r.decision_id: r for r in result.records}
+    for i, decision in enumerate(data.ids[:50]):  # each feature is the value logged at decision time
+        assert data.x[CONTACTS_ATTRIBUTE].iloc[i] == by_id[decision].context[CONTACTS_ATTRIBUTE]
+        assert data.x["value"].iloc[i] == by_id[decision].context["value"]

@@ -13,6 +13,7 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.contracts import DATA_TABLES
+from cvm.demo.workspace import DEMO_REPLAY_MONTHS
 
 if TYPE_CHECKING:
     from cvm.demo import DemoSummary
@@ -23,7 +24,7 @@ app = typer.Typer(help="Generate a demo company with ground truth, or run the wh
 DATA_DIR = "demo-data"
 Customers = Annotated[int, typer.Option("--customers", "-n", min=1, help="Number of customers.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same company).")]
-REPLAY_MONTHS = 6
+REPLAY_MONTHS = DEMO_REPLAY_MONTHS
 Replay = Annotated[
     bool,
     typer.Option(

@@ -10,6 +10,23 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+DEFAULT_FEATURES = (
+    "value",
+    "margin_hist",
+    "exp_purchases_12m",
+    "p_alive",
+    "days_since_last_purchase",
+    "orders",
+    "nps",
+    "complaints_90d",
+    "churn",
+    "default",
+    "tenure_days",
+    "contacts_90d",
+)
+"""Value, recency, frequency, satisfaction, risk, tenure and recent contact pressure: who responds, who is a sure
+thing and who a sleeping dog (an engaged customer with low satisfaction)."""
+
 
 class UpliftConfig(BaseModel):
     """Uplift models per action, trained by ``cvm run`` and ``cvm train --uplift`` from the decision log."""
@@ -33,6 +50,12 @@ class UpliftConfig(BaseModel):
     min_propensity: float = Field(
         default=0.01, gt=0.0, lt=1.0, description="Floor of the logged probabilities in the DR pseudo-outcome."
     )
+    features: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FEATURES),
+        min_length=1,
+        description="Numeric attributes the uplift models learn from; the decision log records each one as it was "
+        "at decision time (the record's context), and the models are trained on those logged values only.",
+    )
 
 
 _TEMPLATE = """  # Uplift models per action (each action against no action), learnt from the logged randomised
@@ -47,9 +70,11 @@ _TEMPLATE = """  # Uplift models per action (each action against no action), lea
     top_fraction: {u.top_fraction}
     n_estimators: {u.n_estimators}
     min_propensity: {u.min_propensity}
+    # Attributes the models learn from, logged with every decision as they were at decision time.
+    features: [{features}]
 """
 
 
 def render_uplift(cfg: UpliftConfig) -> str:
     """The commented ``plans.uplift`` block of the ``cvm.yaml`` template."""
-    return _TEMPLATE.format(u=cfg)
+    return _TEMPLATE.format(u=cfg, features=", ".join(cfg.features))

@@ -45,6 +45,10 @@ CONTACT_LOOKBACK_DAYS = 30
 FATIGUE_WINDOW_DAYS = 90
 CONTEXT_KEY = "contacts_window"
 """``DecisionRecord.context`` key: the customer's contacts by the replay in the ``FATIGUE_WINDOW_DAYS`` before."""
+CONTACTS_ATTRIBUTE = "contacts_90d"
+"""The attribute base's count of contacts in the last 90 days: the replay sets it to its own count before each
+decision, so a decision's logged context (what the uplift models learn from) holds the contacts as of then, the
+same attribute ``cvm run`` scores with."""
 OUTCOMES_TABLE = "decision_outcomes"
 DEMO_HOLDOUT, DEMO_EXPLORATION = 0.05, 0.10
 """The ladder the replay uses when the workspace has no exploration of its own."""
@@ -139,7 +143,8 @@ def replay(
             if who.decided and (who.wake is None or who.wake > now):
                 continue
             count = len(who.contacts(now, FATIGUE_WINDOW_DAYS))
-            state = state_of(who.row, who.contacts(now, CONTACT_LOOKBACK_DAYS), who.plan_state)
+            row = {**who.row, CONTACTS_ATTRIBUTE: count}  # the contacts of the replay, as of this decision
+            state = state_of(row, who.contacts(now, CONTACT_LOOKBACK_DAYS), who.plan_state)
             decision = decide(config, state, now, experiments=experiments, learned=learned)
             who.plan_state, who.decided = decision.plan_state, True
             who.wake = wake(config, who.plan_state)

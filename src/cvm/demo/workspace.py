@@ -15,7 +15,9 @@ from cvm.config.template import render_template
 
 DEMO_ARBITRATION = "incremental"
 DEMO_HOLDOUT_SHARE = 0.05
-DEMO_EXPLORATION = 0.10
+DEMO_EXPLORATION = 0.30
+DEMO_REPLAY_MONTHS = 12
+"""Months of past decisions ``cvm demo`` replays with exploration (the randomised log the uplift models learn from)."""
 
 
 def demo_settings() -> Settings:

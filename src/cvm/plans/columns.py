@@ -9,9 +9,10 @@ from cvm.rules import rule
 
 
 def needed_columns(config: PlansConfig, learned: Learned | None = None) -> set[str]:
-    """Columns the plans, the policy and the pricing read: only these are loaded for the candidates."""
+    """Columns the plans, the policy, the pricing and the uplift models read: only these are loaded."""
     cols = {"customer_id", "timezone", "open_complaint", *(f"consent_{c}" for c in CHANNELS)}
     cols |= read_columns(config, learned)
+    cols |= set(config.uplift.features)  # logged in each decision's context: what the uplift models learn from
     texts: list[str] = [s.when for s in config.policy.suppress.values()]
     for plan in config.active.values():
         texts += [t for t in (plan.entry, plan.exit, plan.trigger.condition()) if t]

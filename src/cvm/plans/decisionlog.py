@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from threading import Lock
 from typing import Any
 
@@ -72,13 +73,14 @@ def _columns(config: PlansConfig) -> tuple[str, ...]:
 
 
 def context_of(config: PlansConfig, attrs: Mapping[str, Any]) -> dict[str, float]:
-    """The numeric attributes the plans read, then the ``uplift_*`` scores, as finite floats."""
+    """The numeric attributes the plans read, then the ``uplift_*`` scores, as finite floats (a SQL sum arrives as a
+    ``Decimal``: a number too)."""
     names = [c for c in _columns(config) if c in attrs]
     names += sorted(k for k in attrs if k.startswith("uplift_") and k not in names)
     out: dict[str, float] = {}
     for name in names:
         value = attrs[name]
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and math.isfinite(value):
             out[name] = float(value)
     return out
 

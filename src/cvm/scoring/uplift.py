@@ -49,7 +49,7 @@ def train_uplift(
 ) -> dict[str, Any]:
     """A new version when the data allow (see the module); what happened, for the run's report."""
     cfg = s.plans.uplift
-    data = training_data(records, store.read(DECISION_OUTCOMES.name, ["decision_id", "margin"]))
+    data = training_data(records, store.read(DECISION_OUTCOMES.name, ["decision_id", "margin"]), cfg.features)
     counts = data.randomised()
     report: dict[str, Any] = {"randomised": counts, "notes": []}
     best = max(counts.values(), default=0)

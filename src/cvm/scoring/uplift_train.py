@@ -2,10 +2,11 @@
 
 The training rows are the logged decisions whose choice was randomised (a logged probability strictly
 between 0 and 1: exploration, or a policy that mixes it in) and whose outcome is known
-(:mod:`cvm.experiments.decision_outcomes`). Features are the record's ``context`` (the customer's numeric
-attributes at decision time; earlier ``uplift_*`` attributes are left out, so a model never learns from
-another's predictions). An action is modelled when it has ``plans.uplift.min_randomised`` randomised decisions
-in which it was an eligible candidate and either it or no action was chosen.
+(:mod:`cvm.experiments.decision_outcomes`). Features are ``plans.uplift.features`` as logged in the record's
+``context`` (the customer's numeric attributes at decision time, point in time; ``uplift_*`` attributes are
+left out, so a model never learns from another's predictions). An action is modelled when it has
+``plans.uplift.min_randomised`` randomised decisions in which it was an eligible candidate and either it or no
+action was chosen.
 
 The latest ``plans.uplift.holdout_share`` of the decisions (by ``decided_at``) is held out. On it each action
 is measured with the one Qini coefficient and uplift at k of :mod:`cvm.experiments.uplift`, over the
@@ -78,12 +79,20 @@ class UpliftData:
         return {a: int(self.arms(a).sum()) for a in sorted(self.eligible)}
 
     def fingerprint(self) -> str:
-        """A short hash of the decision ids: equal data, equal fingerprint."""
-        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
+        """A short hash of the decision ids and the features: equal data, equal fingerprint."""
+        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def training_data(records: Sequence[DecisionRecord], outcomes: pl.DataFrame) -> UpliftData:
+def training_data(
+    records: Sequence[DecisionRecord], outcomes: pl.DataFrame, features: Sequence[str] | None = None
+) -> UpliftData:
     """The randomised ``records`` that have an outcome, joined to its margin, oldest first.
+
+    The features are ``features`` (``plans.uplift.features``; default: every logged context key but the
+    ``uplift_*`` scores), each read from the record's ``context``: the value logged at decision time, never
+    today's, so the model learns nothing that happened after the decision. A feature a record did not log is
+    missing (NaN) there.
 
     The outcome's margin is net of the chosen contact's cost; the cost is added back here, so the learned
     uplift is the action's effect on margin before its cost, and the incremental value (uplift − contact
@@ -94,7 +103,10 @@ def training_data(records: Sequence[DecisionRecord], outcomes: pl.DataFrame) -> 
         (r for r in records if 0.0 < r.probability < 1.0 and margin.get(r.decision_id) is not None),
         key=lambda r: (r.decided_at, r.decision_id),
     )
-    features = sorted({k for r in kept for k in r.context if not k.startswith(UPLIFT_PREFIX)})
+    if features is None:
+        features = sorted({k for r in kept for k in r.context if not k.startswith(UPLIFT_PREFIX)})
+    else:
+        features = [f for f in dict.fromkeys(features) if not f.startswith(UPLIFT_PREFIX)]
     x = pd.DataFrame([{k: r.context.get(k, np.nan) for k in features} for r in kept], columns=features, dtype=float)
     actions = sorted({c.action for r in kept for c in r.candidates if c.eligible and c.action != NO_ACTION})
     eligible = {a: np.array([any(c.action == a and c.eligible for c in r.candidates) for r in kept], bool)

@@ -32,11 +32,12 @@ from cvm.plans.batch import (
     transition_events,
 )
 from cvm.plans.columns import needed_columns
-from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
+from cvm.plans.learned_file import learned_stamp, load_learned, refit_fatigue
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
+from cvm.services.learned import refresh_learned
 from cvm.services.workspace import Audit, Workspace, audited
 from cvm.store import decision_log
 
@@ -52,7 +53,7 @@ class PlansService:
         self.ws = ws
         self.deliveries = deliveries
         self._events: tuple[Settings, EventIngestor, Learned] | None = None
-        self._learned: tuple[int, Settings, Learned] | None = None
+        self._learned: tuple[tuple[int, ...], Settings, Learned] | None = None
 
     # -- segments -----------------------------------------------------------------------
     @audited(_refreshed)
@@ -95,6 +96,7 @@ class PlansService:
         now = now or datetime.now(UTC)
         if self.ws.settings.plans.arbitration == "incremental":  # priced contact pressure, learned afresh (issue 18)
             refit_fatigue(self.ws.root, self.ws.offline.read("contacts").to_pandas(), self.ws.settings.plans)
+        refresh_learned(self.ws, now)  # Thompson posteriors and the uplift version, read by both paths
         segments, loaded = self._segment_and_load(now, actor)
         persisted = loaded.to_dict()
         with self.ws.unit(actor) as unit:
@@ -211,9 +213,9 @@ class PlansService:
         return self._events[1]
 
     def learned(self) -> Learned:
-        """What decisions read of the models (the stored fatigue curves); reloaded when it or the settings change."""
-        path, settings = self.ws.root / FATIGUE_FILE, self.ws.settings
-        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        """What decisions read of the models (fatigue curves, variant posteriors, model versions); reloaded when a
+        stored file or the settings change."""
+        settings, stamp = self.ws.settings, learned_stamp(self.ws.root)
         if self._learned is None or self._learned[0] != stamp or self._learned[1] is not settings:
             self._learned = (stamp, settings, load_learned(self.ws.root, settings.plans))
         return self._learned[2]
