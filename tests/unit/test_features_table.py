@@ -65,7 +65,7 @@ def test_stored_features_are_the_definitions_values_in_their_partition(tmp_path:
 
 
 def test_a_rewrite_replaces_only_its_own_date(tmp_path: Path, demo: Path) -> None:
-    store = _load(OfflineStore(tmp_path / "off"), demo)
+    store = _load(OfflineStore(tmp_path / "off", retain_seconds=0), demo)  # replaced parts deleted at the commit
     backend = DuckDBBackend(store, batch_rows=100)  # several parts per partition
     write_features(backend, D1)
     write_features(backend, D2)
