@@ -8,6 +8,7 @@ never be filled, so it is refused when the configuration loads, naming the colum
 from __future__ import annotations
 
 from collections.abc import Mapping
+from difflib import get_close_matches
 
 from cvm.config.plan_defaults import BASE_ATTRIBUTES
 from cvm.contracts.features import FEATURE_COLUMNS, HOLDS_PREFIX
@@ -27,8 +28,11 @@ def feature_column_problems(columns: Mapping[str, str]) -> list[str]:
             continue
         allowed = HOLDS_KINDS if name.startswith(HOLDS_PREFIX) else KINDS.get(types.get(name, ""))
         if allowed is None:
+            known = [n for n in types if n not in BASE_ATTRIBUTES]
+            close = get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             problems.append(
-                f"{name!r} is not a feature of the features table (known: {', '.join(types)}, holds_<product>)"
+                f"{name!r} is not a feature of the features table ({hint}known: {', '.join(known)}, holds_<product>)"
             )
         elif kind not in allowed:
             problems.append(f"{name!r} is a feature of kind {' or '.join(allowed)}, not {kind}")
