@@ -144,3 +144,14 @@ def test_cvm_features_build(tmp_path: Path, demo: Path) -> None:
     bad = CliRunner().invoke(app, ["features", "build", "-w", str(engine.workspace), "--as-of", "12/01/2024"])
     assert bad.exit_code != 0
     assert "--as-of" in bad.output
+
+
+def test_cvm_score_stores_the_features_of_its_date(tmp_path: Path, demo: Path) -> None:
+    engine = _workspace(tmp_path, demo, {})
+    try:
+        engine.scoring.score(D2)
+        assert engine.offline.partitions("features") == [D2.isoformat()]
+        stored = engine.offline.read("features", partition=D2)
+    finally:
+        engine.close()
+    assert stored.height == build_features(engine.offline, D2).height > 300
