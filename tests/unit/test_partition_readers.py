@@ -45,6 +45,11 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_a_mix(tmp_path: Path) 
                 part = store.read("scores", partition=D2)
                 whole = store.read("scores")
                 seen.append((part.height, tuple(sorted(set(part["value"].to_list()))), whole.height))
+                with store.connect() as con:  # DuckDB over the files of the manifest it opened with
+                    rows = con.execute("SELECT count(*), list(DISTINCT value) FROM scores WHERE as_of = ?", [D2])
+                    height, values = rows.fetchall()[0]
+                    total = con.execute("SELECT count(*) FROM scores").fetchall()[0][0]
+                seen.append((height, tuple(sorted(values)), total))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
