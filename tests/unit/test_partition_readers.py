@@ -104,3 +104,23 @@ def test_an_erasure_leaves_no_retired_copy_of_the_personal_data(tmp_path: Path) 
     assert names.height == 2
     assert "Ann Secretname" not in names["name"].to_list()  # no retired part keeps it on disk
     assert store.manifest()["retired"] == {}
+
+
+def test_an_erasure_rewrites_only_the_partitions_that_hold_the_customer(tmp_path: Path) -> None:
+    from cvm.customers.erase import erase_customer
+
+    store = OfflineStore(tmp_path / "off")
+    store.create()
+    with store.transaction() as tx:
+        tx.append("customers", pl.DataFrame({"customer_id": ["A", "B"], "acquired_at": [D1, D1], "kind": ["B2C"] * 2}))
+        tx.append("scores", pl.concat([_version(D1, 1, 0), _version(D2, 2, 0)]).with_columns(
+            customer_id=pl.when(pl.col("as_of") == D2).then(pl.lit("B")).otherwise(pl.col("customer_id"))
+        ))  # fmt: skip
+        tx.append("scores", _version(D1, 1, 1).head(1).with_columns(customer_id=pl.lit("A")))
+    d2 = store.files("scores", D2)
+    erasure = erase_customer(store, "A", "subject-a")
+    assert erasure.rows["scores"] == 1
+    assert store.files("scores", D2) == d2  # B's date is not rewritten
+    scores = store.read("scores")
+    assert "A" not in scores["customer_id"].to_list()
+    assert scores.height == 2 * ROWS + 1  # re-keyed, not deleted
