@@ -99,6 +99,9 @@ def test_an_erasure_leaves_no_retired_copy_of_the_personal_data(tmp_path: Path) 
     people = {"customer_id": ["A", "B"], "name": ["Ann Secretname", "Bob Other"], "acquired_at": [D1, D1]}
     with store.transaction() as tx:
         tx.append("customers", pl.DataFrame({**people, "kind": ["B2C", "B2C"]}))
+    with store.transaction() as tx:  # an earlier rewrite: its replaced part is retired, with the name in it
+        tx.replace("customers", pl.DataFrame({**people, "kind": ["B2C", "B2B"]}))
+    assert len(store.manifest()["retired"]) == 1
     erase_customer(store, "A", "subject-a")
     names = pl.concat([pl.read_parquet(p) for p in (store.root / "customers").rglob("*.parquet")], how="diagonal")
     assert names.height == 2

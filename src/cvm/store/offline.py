@@ -263,13 +263,15 @@ class OfflineStore:
                 return
             tx.manifest["version"] = manifest["version"] + 1
             tx.manifest["committed_at"] = datetime.now(UTC).isoformat()
-            keep = retain and self.retain_seconds > 0
-            if keep:  # readers of the previous manifest may still be reading them
+            gone: list[str] = []
+            if retain and self.retain_seconds > 0:  # readers of the previous manifest may still be reading them
                 tx.manifest["retired"].update(dict.fromkeys(tx.dropped, time.time()))
+            else:  # and every older retired part: no earlier copy outlives an erasure either
+                gone = [*tx.dropped, *tx.manifest["retired"]]
+                tx.manifest["retired"] = {}
             self._write_manifest(tx.manifest)
-            if not keep:
-                for rel in tx.dropped:
-                    (self.root / rel).unlink(missing_ok=True)
+            for rel in gone:
+                (self.root / rel).unlink(missing_ok=True)
 
     def files(self, table: str, partition: object | None = None) -> list[Path]:
         """Committed Parquet files of ``table`` (of one partition, when given)."""
