@@ -79,7 +79,8 @@ def test_upsert_reads_and_rewrites_only_the_partitions_it_touches(tmp_path: Path
 
 
 def test_parts_written_before_partitioning_move_into_partitions_at_the_next_write(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = OfflineStore(tmp_path / "off", retain_seconds=0)  # no retention for readers: deleted at the commit
+    store.create()
     legacy = "scores/part-legacy.parquet"
     store_shape(pl.concat([_scores(D1, ["A"], 1.0), _scores(D2, ["A"], 2.0)])).write_parquet(store.root / legacy)
     manifest = json.loads((store.root / "_manifest.json").read_text())

@@ -46,7 +46,7 @@ def test_orphan_parts_are_swept_at_the_next_write(tmp_path: Path) -> None:
 
 
 def test_replace_removes_superseded_files(tmp_path: Path) -> None:
-    store = OfflineStore(tmp_path / "off")
+    store = OfflineStore(tmp_path / "off", retain_seconds=0)  # no retention for readers: deleted at the commit
     store.create()
     with store.transaction() as tx:
         tx.append("customers", _frame(["A"]))

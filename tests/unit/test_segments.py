@@ -274,3 +274,18 @@ def test_engine_and_cli(tmp_path: Path) -> None:
     batch = engine.plans.plan_batch(AS_OF, datetime(2025, 6, 30, 9, tzinfo=UTC))
     assert batch.customers == 6
     assert batch.actions["welcome.inform (email)"] == 1  # A: new, with e-mail consent
+
+
+def test_a_second_refresh_of_a_date_replaces_only_its_partition(store: OfflineStore) -> None:
+    cfg, before = SegmentsConfig(), date(2025, 6, 1)
+    refresh_segments(store, cfg, before)
+    refresh_segments(store, cfg, AS_OF)
+    kept, replaced = store.files("segment_membership", before), store.files("segment_membership", AS_OF)
+    rows_before = store.read("segment_membership", partition=before).sort("customer_id", "segment")
+    first = store.read("segment_membership", partition=AS_OF).sort("customer_id", "segment")
+    refresh_segments(store, cfg, AS_OF)
+    assert store.files("segment_membership", before) == kept  # the other date is neither rewritten nor moved
+    assert store.read("segment_membership", partition=before).sort("customer_id", "segment").equals(rows_before)
+    assert not set(store.files("segment_membership", AS_OF)) & set(replaced)  # its own date: new parts only
+    assert store.read("segment_membership", partition=AS_OF).sort("customer_id", "segment").equals(first)
+    assert store.partitions("segment_membership") == [before.isoformat(), AS_OF.isoformat()]

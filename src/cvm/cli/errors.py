@@ -33,6 +33,7 @@ ORDER = (
     "ingest",
     "run",
     "quarantine",
+    "features",
     "score",
     "train",
     "models",

@@ -13,6 +13,7 @@ from cvm.cli import (
     clv,
     customer,
     demo,
+    features,
     ingest,
     keys,
     models,
@@ -53,6 +54,7 @@ app.add_typer(risk.app, name="risk")
 app.command("worker")(actions.worker)
 app.add_typer(actions.app, name="actions")
 app.add_typer(segments.app, name="segments")
+app.add_typer(features.app, name="features")
 app.add_typer(pilot.app, name="pilot")
 app.add_typer(policy.app, name="policy")
 

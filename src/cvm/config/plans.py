@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cvm.config import plan_defaults as defaults
+from cvm.config.feature_columns import feature_column_problems
 from cvm.config.uplift import UpliftConfig
 from cvm.rules import ExpressionError, Kind, compile_rule
 
@@ -108,7 +109,8 @@ class SegmentsConfig(_Model):
     definitions: dict[str, SegmentDef] = Field(default_factory=dict)
     scores: list[str] = Field(default_factory=lambda: list(defaults.SCORES))
     columns: dict[str, Literal["number", "string", "bool"]] = Field(
-        default_factory=dict, description="Extra attribute columns (e.g. from a features table) and their kinds."
+        default_factory=dict,
+        description="Extra attribute columns from the features table (a feature, or holds_<product>) and their kinds.",
     )
     reactivation_gap_days: int = Field(default=180, ge=1)
     regular_buyer: RegularBuyerConfig = RegularBuyerConfig()
@@ -127,6 +129,14 @@ class SegmentsConfig(_Model):
     @classmethod
     def _net_scores(cls, value: list[str]) -> list[str]:
         return [*value, *(n for n in defaults.NET_VALUE_SCORES if n not in value)]
+
+    @field_validator("columns")
+    @classmethod
+    def _features(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = feature_column_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _value_score_read(self) -> SegmentsConfig:

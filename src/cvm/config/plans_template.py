@@ -34,7 +34,8 @@ segments:
   # Scores read from the scores table: columns <score> and <score>_grade (margin_12m, cost_to_serve_12m,
   # net_margin_12m and net_clv are always read: the built-in unprofitable plan names them).
   scores: {scores}
-  # Extra columns (for example from a features table) and their kind: number, string or bool.
+  # Extra columns from the stored features of the same date (docs/tables.md, table features) and their kind:
+  # a feature (number or string, e.g. {{dpd_max_365d: number}}), or holds_<product> (bool or number).
   columns: {{}}
   # A purchase after a gap longer than this counts as a reactivation (stage won_back).
   reactivation_gap_days: {reactivation_gap_days}

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cvm.contracts.features import FEATURE_COLUMNS, PRODUCTS_HELD
+
 DType = Literal["string", "int", "float", "bool", "date", "timestamp"]
 
 VOLUNTARY_REASONS = (
@@ -289,6 +291,20 @@ SEGMENT_MEMBERSHIP = TableSchema(
     ),
 )
 
+FEATURES_TABLE = TableSchema(
+    name="features",
+    description="Point-in-time features of each customer per as-of date (cvm.contracts.features), as scored.",
+    key=("customer_id", "as_of"),
+    time_column="as_of",
+    partition_by="as_of",
+    columns=(
+        _c("customer_id", "string", required=True),
+        _c("as_of", "date", required=True),
+        *(_c(name, dtype, description=meaning) for name, dtype, meaning in FEATURE_COLUMNS),
+        _c(PRODUCTS_HELD, "string", description="products of the active subscriptions (slugs, sorted, ';'-joined)"),
+    ),
+)
+
 DECISION_OUTCOMES = TableSchema(
     name="decision_outcomes",
     description="What followed each logged decision over the uplift horizon (contracts.decisionlog.DecisionOutcome).",
@@ -337,6 +353,7 @@ DATA_TABLES: dict[str, TableSchema] = {
 CHILD_TABLES: tuple[str, ...] = tuple(n for n, t in DATA_TABLES.items() if t.customer_fk)
 DERIVED_TABLES: dict[str, TableSchema] = {
     SCORES.name: SCORES,
+    FEATURES_TABLE.name: FEATURES_TABLE,
     SEGMENT_MEMBERSHIP.name: SEGMENT_MEMBERSHIP,
     DECISION_OUTCOMES.name: DECISION_OUTCOMES,
     DECISION_LOG.name: DECISION_LOG,

@@ -12,11 +12,12 @@ around the stores are handled by :mod:`cvm.customers.erase_files`, and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
 
-from cvm.contracts import QUARANTINE, TABLES
+from cvm.contracts import QUARANTINE, TABLES, TableSchema
 from cvm.contracts.tables import DECISION_LOG
 from cvm.customers.erase_files import Identifiers
 from cvm.customers.profile import UnknownCustomerError
@@ -60,6 +61,17 @@ def _personal_values(store: OfflineStore, customer_id: str) -> list[str]:
     return [customer_id] + [v for r in values for v in r.values() if v]
 
 
+def _pieces(store: OfflineStore) -> Iterator[tuple[str, TableSchema, str | None]]:
+    """Every table, a partitioned one (scores, features, ...) one partition at a time: memory stays per date."""
+    for name, schema in TABLES.items():
+        values = store.partitions(name) if schema.partition_by is not None else []
+        if not values or len(store.files(name)) != sum(len(store.files(name, v)) for v in values):
+            yield name, schema, None  # not partitioned, or parts from before partitioning: the whole table
+        else:
+            for value in values:
+                yield name, schema, value
+
+
 def erase_customer(store: OfflineStore, customer_id: str, subject: str) -> Erasure:
     """Remove the personal data of ``customer_id`` from the offline store, in one transaction.
 
@@ -67,13 +79,13 @@ def erase_customer(store: OfflineStore, customer_id: str, subject: str) -> Erasu
     """
     token = f"anon-{uuid.uuid4().hex[:16]}"
     counts: dict[str, int] = {}
-    with store.transaction() as tx:
+    with store.transaction(retain=False) as tx:  # the replaced parts hold the personal data: deleted at once
         known = store.scan("customers").filter(pl.col("customer_id") == customer_id).select(pl.len())
         if int(known.collect().item()) == 0:
             raise UnknownCustomerError(customer_id)
         personal = _personal_values(store, customer_id)
-        for name, schema in TABLES.items():
-            frame = store.read(name)
+        for name, schema, partition in _pieces(store):
+            frame = store.read(name, partition=partition)
             if name == QUARANTINE.name:
                 frame = frame.with_columns(
                     pl.when(pl.col("value").is_in(personal))
@@ -84,9 +96,13 @@ def erase_customer(store: OfflineStore, customer_id: str, subject: str) -> Erasu
             hits = int(frame.select((pl.col("customer_id") == customer_id).sum()).item() or 0)
             if hits == 0:
                 continue
-            counts[name] = hits
+            counts[name] = counts.get(name, 0) + hits
             if name in (QUARANTINE.name, DECISION_LOG.name):  # deleted, not re-keyed: nothing aggregates them
-                tx.replace(name, frame.filter(pl.col("customer_id").ne_missing(customer_id)))
+                kept = frame.filter(pl.col("customer_id").ne_missing(customer_id))
             else:
-                tx.replace(name, _anonymised(frame, customer_id, token, schema.pii_columns))
+                kept = _anonymised(frame, customer_id, token, schema.pii_columns)
+            if partition is None:
+                tx.replace(name, kept)
+            else:
+                tx.overwrite_partition(name, partition, kept)
     return Erasure(subject, counts)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from cvm.contracts.features import FEATURE_COLUMNS, HOLDS_PREFIX
 from cvm.contracts.tables import complaint_status_sql
 
 Dialect = Literal["duckdb", "spark"]
@@ -230,65 +231,9 @@ LEFT JOIN rat_f AS r ON r.customer_id = c.customer_id"""
 
 CATEGORICAL = ("kind", "region", "sector", "channel")
 
-#: Every output column (besides ``customer_id``, ``as_of`` and ``holds_<product>``) and its meaning.
-FEATURES: dict[str, str] = {
-    "kind": "B2B or B2C",
-    "region": "region",
-    "sector": "sector",
-    "channel": "acquisition channel (direct, distribution)",
-    "tenure_days": "days from acquisition to as_of",
-    "purchases_total": "purchases (positive transactions) before as_of",
-    "purchases_365d": "purchases in the 365 days before as_of",
-    "purchases_90d": "purchases in the 90 days before as_of",
-    "revenue_total": "net transaction amount before as_of (refunds subtract)",
-    "revenue_365d": "net amount in the last 365 days",
-    "revenue_90d": "net amount in the last 90 days",
-    "revenue_prev_90d": "net amount 180 to 90 days before as_of",
-    "revenue_trend_90d": "revenue_90d minus revenue_prev_90d",
-    "margin_365d": "margin in the last 365 days",
-    "refunds_365d": "refunds (negative transactions) in the last 365 days",
-    "avg_purchase": "mean purchase amount",
-    "recency_days": "days since the last purchase (null without any)",
-    "mean_gap_days": "mean days between purchases (null with fewer than two)",
-    "purchases_per_year": "purchases per year of tenure (tenure at least 30 days)",
-    "active_subscriptions": "subscriptions active at as_of",
-    "mrr": "monthly recurring revenue of the active subscriptions",
-    "mrr_change_90d": "mrr minus the mrr of the subscriptions active 90 days earlier",
-    "subscription_tenure_days": "days since the first subscription started",
-    "subscriptions_started_365d": "subscriptions started in the last 365 days",
-    "subscriptions_ended_365d": "subscriptions ended in the last 365 days",
-    "invoices_365d": "invoices due in the last 365 days",
-    "dpd_mean_365d": "mean days past due of the invoices due in the last 365 days",
-    "dpd_max_365d": "worst days past due reached in the last 365 days (open invoices count up to as_of)",
-    "dpd_max_90d": "worst days past due reached in the last 90 days",
-    "dpd_max_ever": "worst days past due ever reached",
-    "late_share_365d": "share of the invoices due in the last 365 days paid late or still open",
-    "late_share_90d": "share of the invoices due in the last 90 days paid late or still open",
-    "open_overdue_amount": "amount of invoices past due and unpaid at as_of",
-    "open_overdue_invoices": "invoices past due and unpaid at as_of",
-    "current_dpd": "days past due of the oldest unpaid invoice (0 when none)",
-    "contacts_90d": "contacts in the last 90 days",
-    "contacts_365d": "contacts in the last 365 days",
-    "inbound_contacts_90d": "inbound contacts in the last 90 days",
-    "complaints_90d": "complaints in the last 90 days",
-    "complaints_365d": "complaints in the last 365 days",
-    "cancellation_requests_90d": "cancellation requests in the last 90 days",
-    "payment_reminders_90d": "payment reminders in the last 90 days",
-    "sales_visits_365d": "sales visits in the last 365 days",
-    "open_tickets": "inbound contacts of the last 365 days whose outcome is open",
-    "days_since_last_contact": "days since the last contact (null without any)",
-    "nps_last": "last NPS answer (0-10)",
-    "nps_previous": "the NPS answer before the last",
-    "nps_trend": "nps_last minus nps_previous",
-    "nps_mean": "mean NPS answer",
-    "surveys": "survey answers before as_of",
-    "days_since_last_survey": "days since the last survey answer",
-    "rating_score": "latest external rating score (0-100, higher is safer)",
-    "rating_score_6m_ago": "latest rating score at least 182 days before as_of",
-    "rating_change_6m": "rating_score minus rating_score_6m_ago",
-    "rating_min_365d": "lowest rating score in the last 365 days",
-    "days_since_last_rating": "days since the latest rating",
-}
+#: Every output column (besides ``customer_id``, ``as_of`` and ``holds_<product>``) and its meaning: the one list
+#: in :data:`cvm.contracts.features.FEATURE_COLUMNS`, which also types the persisted ``features`` table.
+FEATURES: dict[str, str] = {name: meaning for name, _, meaning in FEATURE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -324,7 +269,7 @@ def product_slug(product: str) -> str:
 
 def product_column(product: str) -> str:
     """The ``holds_<product>`` feature column of a product."""
-    return f"holds_{product_slug(product)}"
+    return f"{HOLDS_PREFIX}{product_slug(product)}"
 
 
 def _holdings(products: Sequence[str], as_of: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ date of a timestamp) is before ``as_of``; a subscription ending or an invoice
 paid on or after ``as_of`` is still live or open. Scores count when scored on
 or before ``as_of`` (the newest of each score wins): those of ``segments.scores``, and every
 ``uplift_<action>`` score the uplift models wrote (the incremental arbitration reads them).
+The extra columns of ``segments.columns`` are the customer's stored features of ``as_of`` (table ``features``).
 
 Regular buyers: customers with at least ``min_orders`` purchase days whose
 gaps between purchase days have a coefficient of variation (sample standard
@@ -26,8 +27,8 @@ from sqlglot import exp
 
 from cvm.config.plan_defaults import BASE_ATTRIBUTES
 from cvm.config.plans import SegmentsConfig
-from cvm.contracts import TABLES
-from cvm.contracts.tables import complaint_status_sql
+from cvm.contracts.features import HOLDS_PREFIX, PRODUCTS_HELD
+from cvm.contracts.tables import FEATURES_TABLE, complaint_status_sql
 
 _NEXT = (
     "CASE WHEN {x} + to_years(CAST(year($as_of) - year({x}) AS INTEGER)) >= $as_of "
@@ -166,27 +167,45 @@ def _value_risk(scores: list[str], value_score: str = "clv") -> str:
     return f",\n  {value} AS value, {value_grade} AS value_grade, {risk} AS risk_grade"
 
 
-def base_query(
-    cfg: SegmentsConfig, extra_columns: dict[str, str] | None = None, extra_scores: Sequence[str] = ()
-) -> str:
+def _feature_block(cfg: SegmentsConfig) -> tuple[str, str, dict[str, str]]:
+    """The ``feat`` block (the stored features of ``$as_of``), its join and the SQL of each configured column.
+
+    A configured column is a feature (validated by the settings) or ``holds_<slug>``, read from ``products_held``.
+    """
+    if not cfg.columns:
+        return "", "", {}
+    sql: dict[str, str] = {}
+    for name in cfg.columns:
+        if name.startswith(HOLDS_PREFIX):
+            slug = exp.Literal.string(";" + name.removeprefix(HOLDS_PREFIX) + ";").sql("duckdb")
+            sql[name] = f"contains(';' || f.{_q(PRODUCTS_HELD)} || ';', {slug})"
+        else:
+            sql[name] = f"f.{_q(name)}"
+    wanted = [PRODUCTS_HELD if c.startswith(HOLDS_PREFIX) else c for c in cfg.columns]
+    cols = ", ".join(_q(c) for c in dict.fromkeys(wanted))
+    block = f",\nfeat AS (SELECT customer_id, {cols} FROM {FEATURES_TABLE.name} WHERE as_of = $as_of)"
+    return block, "\nLEFT JOIN feat f USING (customer_id)", sql
+
+
+def base_query(cfg: SegmentsConfig, extra_scores: Sequence[str] = ()) -> str:
     """The SQL of the attribute base (parameters ``$as_of``, ``$gap``, ``$min_orders``, ``$max_cv``).
 
-    ``extra_columns`` maps a configured extra column (``segments.columns``) to the SQL that fills
-    it; a configured column without one is ``NULL``. ``extra_scores`` are scores read besides
-    ``segments.scores`` (the uplift scores, :func:`uplift_scores`).
+    Each configured extra column (``segments.columns``) comes from the stored ``features`` partition of
+    ``$as_of`` (:mod:`cvm.features.persist` writes it; the engine writes it first when it is missing).
+    ``extra_scores`` are scores read besides ``segments.scores`` (the uplift scores, :func:`uplift_scores`).
     """
     block, score_cols = _score_pivot([*cfg.scores, *(s for s in extra_scores if s not in cfg.scores)])
+    feat, join, sql = _feature_block(cfg)
     extras = ""
     for name, kind in cfg.columns.items():
-        sql = (extra_columns or {}).get(name)
         cast = {"number": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}[kind]
-        extras += f",\n  CAST({sql or 'NULL'} AS {cast}) AS {_q(name)}"
+        extras += f",\n  CAST({sql[name]} AS {cast}) AS {_q(name)}"
     select = _SELECT.format(
         anniversary=_days_to_next("c.acquired_at"),
         birthday=f"CASE WHEN c.birth_date IS NOT NULL THEN {_days_to_next('c.birth_date')} END",
         scores=score_cols + _value_risk(list(cfg.scores), cfg.value_score) + extras,
     )
-    return f"WITH {_BLOCKS}{block}{select}"
+    return f"WITH {_BLOCKS}{block}{feat}{select}{join}"
 
 
 def base_params(cfg: SegmentsConfig, as_of: date) -> dict[str, Any]:
@@ -199,16 +218,6 @@ def base_params(cfg: SegmentsConfig, as_of: date) -> dict[str, Any]:
     }
 
 
-def feature_columns(con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig) -> dict[str, str]:
-    """SQL for configured extra columns found in a ``features`` table, when the store has one."""
-    if "features" not in TABLES or not cfg.columns:
-        return {}
-    present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE features)").fetchall()}
-    wanted = [c for c in cfg.columns if c in present]
-    return {c: f"(SELECT arg_max(f.{_q(c)}, f.as_of) FROM features f WHERE f.customer_id = c.customer_id "
-               f"AND f.as_of <= $as_of)" for c in wanted}  # fmt: skip
-
-
 def uplift_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
     """The ``uplift_<action>`` scores stored by ``as_of`` (:mod:`cvm.scoring.uplift`): every one is an attribute."""
     sql = "SELECT DISTINCT score FROM scores WHERE as_of <= $as_of AND starts_with(score, 'uplift_') ORDER BY 1"
@@ -217,7 +226,7 @@ def uplift_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> list[str]:
 
 def build_base(con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date, table: str = "attrs") -> int:
     """Create (or replace) the temporary table ``table`` holding the attribute base; return its rows."""
-    sql = base_query(cfg, feature_columns(con, cfg), uplift_scores(con, as_of))
+    sql = base_query(cfg, uplift_scores(con, as_of))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(table)} AS {sql}", base_params(cfg, as_of))
     return int(con.execute(f"SELECT count(*) FROM {_q(table)}").fetchall()[0][0])
 

@@ -4,8 +4,8 @@ One refresh as of a date runs four SQL statements in one DuckDB connection:
 the attribute base, the derived segment columns, the long membership rows
 (``customer_id, segment``), and the difference with the newest earlier
 snapshot (who entered and who left each segment). The membership of that date
-is then written to ``segment_membership`` (replacing an earlier refresh of the
-same date) in one offline-store transaction.
+is then written to its ``as_of`` partition of ``segment_membership`` (replacing an
+earlier refresh of the same date, leaving other dates untouched) in one offline-store transaction.
 """
 
 from __future__ import annotations
@@ -130,14 +130,12 @@ def compute_membership(
 
 
 def write_membership(store: OfflineStore, as_of: date, rows: pl.DataFrame) -> None:
-    """Store the membership of ``as_of``, replacing an earlier refresh of the same date."""
+    """Store the membership of ``as_of`` in its partition, replacing an earlier refresh of the same date.
+
+    Only that partition is written (other dates are neither read nor rewritten), in one atomic commit.
+    """
     with store.transaction() as tx:
-        stored = store.scan("segment_membership").filter(pl.col("as_of") == as_of).select(pl.len()).collect().item()
-        if stored:
-            kept = store.scan("segment_membership").filter(pl.col("as_of") != as_of).collect()
-            tx.replace("segment_membership", pl.concat([kept, rows], how="vertical_relaxed"))
-        else:
-            tx.append("segment_membership", rows)
+        tx.overwrite_partition("segment_membership", as_of, rows)
 
 
 def refresh_segments(store: OfflineStore, cfg: SegmentsConfig, as_of: date) -> SegmentReport:

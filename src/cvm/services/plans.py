@@ -37,6 +37,7 @@ from cvm.segments import SegmentReport, compute_membership, refresh_segments, se
 from cvm.segments.catalog import describe_segment, list_segments, overview
 from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
+from cvm.services.features import features_for_segments
 from cvm.services.learned import refresh_learned
 from cvm.services.workspace import Audit, Workspace, audited
 from cvm.store import decision_log
@@ -59,7 +60,9 @@ class PlansService:
     @audited(_refreshed)
     def refresh_segments(self, as_of: date | None = None, actor: str | None = None) -> SegmentReport:
         """Segment every customer as of ``as_of`` (default today, UTC) and store the membership history."""
-        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of or datetime.now(UTC).date())
+        as_of = as_of or datetime.now(UTC).date()
+        features_for_segments(self.ws, as_of)
+        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of)
 
     def segments(self) -> tuple[list[dict[str, Any]], date | None]:
         """Every configured segment with its size at the latest refresh, and that refresh's date."""
@@ -134,6 +137,7 @@ class PlansService:
         states = plan_states(self.ws.online) if states is None else states
         if contacts is None:
             contacts = partial(self._contacts, offline_contacts(self.ws.offline.scan("contacts"), now), now)
+        features_for_segments(self.ws, as_of)
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -243,6 +247,7 @@ class PlansService:
 
     def _attribute_base(self, as_of: date) -> pl.DataFrame:
         """The attributes and segment columns that plans read, per customer as of ``as_of`` (as in the batch)."""
+        features_for_segments(self.ws, as_of)
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")

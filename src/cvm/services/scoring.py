@@ -12,6 +12,7 @@ import pandas as pd
 import polars as pl
 
 from cvm.errors import BadValueError
+from cvm.features.persist import FeatureReport, write_features
 from cvm.risk import apply_cutoff, scored_book, stored_early_warning, write_early_warning
 from cvm.scoring import ScoreReport
 from cvm.scoring.lifecycle import TrainReport, compare, train, write_lifecycle_scores
@@ -24,6 +25,10 @@ from cvm.services.workspace import Audit, Workspace, audited
 def _scored(report: ScoreReport, call: Mapping[str, Any]) -> Audit:
     models = {m["role"]: m["version"] for m in report.models}
     return Audit("score.value", "scores", report.rows, {"as_of": str(call["as_of"]), "models": models})
+
+
+def _features(report: FeatureReport, _call: Mapping[str, Any]) -> Audit:
+    return Audit("features.build", "features", report.rows, {"as_of": str(report.as_of), "backend": report.backend})
 
 
 def _trained(report: TrainReport, _call: Mapping[str, Any]) -> Audit:
@@ -54,6 +59,7 @@ class ScoringService:
         when trained champions exist, else a note says they were skipped.
         """
         as_of = as_of or datetime.now(UTC).date()
+        write_features(self.ws.backend, as_of)  # the features table's partition of as_of (segments.columns read it)
         report = self._value(as_of, actor=actor)
         return replace(report, notes=[*report.notes, *self._lifecycle(as_of, actor=actor)])
 
@@ -75,6 +81,11 @@ class ScoringService:
         models = ", ".join(info["models"].values())
         note = f"life-cycle scores: {info['rows']:,} rows for {info['customers']:,} customers ({models})"
         return [f"{note}; early warning: {flagged:,} customers", *info["notes"]]
+
+    @audited(_features)
+    def build_features(self, as_of: date | None = None, actor: str | None = None) -> FeatureReport:
+        """Store the features of every customer as of ``as_of`` (default today, UTC) in its partition."""
+        return write_features(self.ws.backend, as_of or datetime.now(UTC).date())
 
     @audited(_trained)
     def train(self, as_of: date | None = None, actor: str | None = None) -> TrainReport:

@@ -17,6 +17,7 @@ import pandas as pd
 from cvm.experiments.decision_outcomes import refresh_outcomes
 from cvm.scoring.uplift import run_uplift
 from cvm.segments.refresh import segment_base
+from cvm.services.features import features_for_segments
 from cvm.services.workspace import Workspace
 from cvm.store import decision_log
 
@@ -25,6 +26,7 @@ MAX_PROBLEMS = 5
 
 def attribute_frame(ws: Workspace, as_of: date) -> pd.DataFrame:
     """Every customer's attribute base as of ``as_of`` (the columns plans read), as pandas."""
+    features_for_segments(ws, as_of)
     con = ws.offline.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")

@@ -25,6 +25,7 @@ import polars as pl
 from cvm.errors import CvmError
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
     from cvm.config import Settings
@@ -89,14 +90,20 @@ class DuckDBBackend:
     def require(self, capability: Capability, operation: str) -> None:
         require(self, capability, operation)
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection over the committed tables, in UTC (timestamps fall on their UTC dates, as on Spark)."""
+        con = self.store.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` and return its (small) result to the caller."""
-        with self.store.connect() as con:
+        with self._connect() as con:
             return con.sql(sql).to_arrow_table()
 
     def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         """Stream ``sql``'s result in record batches of at most :attr:`batch_rows` rows."""
-        with self.store.connect() as con:
+        with self._connect() as con:
             reader: pa.RecordBatchReader = con.sql(sql).to_arrow_reader(self.batch_rows)
             yield from reader
 

@@ -4,6 +4,10 @@ A write is a :class:`Transaction`. Parts are written under new names first; the
 commit is one atomic ``os.replace`` of ``_manifest.json``. Readers only see the
 files the manifest lists, so a crash or ``kill -9`` before the replace leaves the
 store exactly as it was; unlisted files are swept at the next write.
+
+Parts that a commit replaces (an overwritten partition, a replaced table) are *retired*, not deleted: they
+stay on disk for :data:`RETAIN_SECONDS`, so a reader that loaded the previous manifest just before the commit
+reads the whole old version instead of failing on a vanished file; the first write after that deletes them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +39,8 @@ LOCK = ".lock"
 # Rows per Parquet row group: DuckDB's own default. DuckDB reads row groups in parallel, so a part written
 # with pyarrow's default (one group per million rows) is scanned by one thread.
 ROW_GROUP_ROWS = 122_880
+#: Seconds a part replaced by a commit stays readable for readers of the previous manifest (0: deleted at once).
+RETAIN_SECONDS = 600.0
 
 
 class StoreError(ConflictError, RuntimeError):
@@ -48,7 +56,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _empty_manifest() -> dict[str, Any]:
-    return {"version": 0, "tables": {name: [] for name in TABLES}, "batches": {}}
+    return {"version": 0, "tables": {name: [] for name in TABLES}, "batches": {}, "retired": {}}
 
 
 @dataclass
@@ -164,8 +172,9 @@ class OfflineStore:
 
     capabilities = frozenset({"sql", "atomic_batches", "rewrite", "partition_overwrite"})
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, retain_seconds: float = RETAIN_SECONDS) -> None:
         self.root = Path(root)
+        self.retain_seconds = retain_seconds
 
     def create(self) -> None:
         """Create the folders and an empty manifest (idempotent)."""
@@ -186,6 +195,7 @@ class OfflineStore:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         for name in TABLES:
             data["tables"].setdefault(name, [])
+        data.setdefault("retired", {})
         return data
 
     def _write_manifest(self, data: dict[str, Any]) -> None:
@@ -207,25 +217,42 @@ class OfflineStore:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _sweep(self, manifest: dict[str, Any]) -> None:
-        """Delete files that no committed manifest lists (left by a crashed write)."""
-        listed = {p for parts in manifest["tables"].values() for p in parts}
+    def _sweep(self, manifest: dict[str, Any]) -> list[str]:
+        """Delete files no committed manifest lists (left by a crashed write) and retired parts past retention.
+
+        Returns the retired parts deleted (to forget in the next manifest). A folder another engine wrote
+        (``spark-*``) goes with its last listed part, with the checksum and marker files Spark leaves in it.
+        """
+        expired = [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
+        listed = {p for parts in manifest["tables"].values() for p in parts} | set(manifest["retired"])
+        listed -= set(expired)
         for name in TABLES:
             folder = self.root / name
             if folder.is_dir():
                 for path in folder.rglob("*.parquet"):
                     if path.relative_to(self.root).as_posix() not in listed:
                         path.unlink()
+                for sub in [d for d in folder.rglob("spark-*") if d.is_dir()]:
+                    prefix = sub.relative_to(self.root).as_posix() + "/"
+                    if not any(rel.startswith(prefix) for rel in listed):
+                        shutil.rmtree(sub, ignore_errors=True)
         for tmp in self.root.glob(f"{MANIFEST}.*.tmp"):
             tmp.unlink()
+        return expired
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """Open an exclusive write; it commits atomically when the block ends without error."""
+    def transaction(self, retain: bool = True) -> Iterator[Transaction]:
+        """Open an exclusive write; it commits atomically when the block ends without error.
+
+        With ``retain=False`` the parts it replaces are deleted at the commit, without the retention for
+        readers (an erasure: the data must not outlive the commit).
+        """
         with self._lock():
             manifest = self.manifest()
-            self._sweep(manifest)
+            expired = self._sweep(manifest)
             tx = Transaction(self, json.loads(json.dumps(manifest)))
+            for rel in expired:
+                del tx.manifest["retired"][rel]
             try:
                 yield tx
             except BaseException:
@@ -236,8 +263,14 @@ class OfflineStore:
                 return
             tx.manifest["version"] = manifest["version"] + 1
             tx.manifest["committed_at"] = datetime.now(UTC).isoformat()
+            gone: list[str] = []
+            if retain and self.retain_seconds > 0:  # readers of the previous manifest may still be reading them
+                tx.manifest["retired"].update(dict.fromkeys(tx.dropped, time.time()))
+            else:  # and every older retired part: no earlier copy outlives an erasure either
+                gone = [*tx.dropped, *tx.manifest["retired"]]
+                tx.manifest["retired"] = {}
             self._write_manifest(tx.manifest)
-            for rel in tx.dropped:
+            for rel in gone:
                 (self.root / rel).unlink(missing_ok=True)
 
     def files(self, table: str, partition: object | None = None) -> list[Path]:

@@ -137,6 +137,8 @@ class SparkBackend:
         if schema.partition_by is not None:
             if partition is None:
                 values = [r[0] for r in frame.select(schema.partition_by).distinct().limit(2).collect()]
+                if not values:  # no rows: nothing to add
+                    return
                 if len(values) != 1:
                     raise ValueError(f"{table}: a Spark write must hold exactly one {schema.partition_by}")
                 partition = values[0]
