@@ -63,7 +63,7 @@ class OfflineBackend(Protocol):
 
     def query(self, sql: str) -> pa.Table: ...
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None: ...
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None: ...
 
 
 def require(backend: OfflineBackend, capability: Capability, operation: str) -> None:
@@ -107,13 +107,18 @@ class DuckDBBackend:
             reader: pa.RecordBatchReader = con.sql(sql).to_arrow_reader(self.batch_rows)
             yield from reader
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None:
-        """Write ``fn`` of every record batch of ``sql`` into ``table`` within ``tx``, one batch at a time."""
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None:
+        """Write ``fn`` of every record batch of ``sql`` into ``table`` within ``tx``, one batch at a time.
+
+        With ``partition``, a row of another partition is refused (as on Spark).
+        """
         for batch in self.batches(sql):
             out = fn(batch)
             if out.num_rows:
                 frame = pl.from_arrow(out)
                 assert isinstance(frame, pl.DataFrame)
+                if partition is not None:
+                    tx.check_partition(table, partition, frame)
                 tx.append(table, frame)
 
 

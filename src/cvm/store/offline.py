@@ -128,13 +128,17 @@ class Transaction:
         prefix = f"{table}/{schema.partition_by}={_partition_text(value)}/"
         self._drop(table, lambda p: not p.startswith(prefix))
 
-    def overwrite_partition(self, table: str, value: object, frame: pl.DataFrame) -> None:
-        """Replace the partition ``value`` of ``table`` by ``frame`` (whose rows must all belong to it)."""
-        schema = _partitioned(table)
-        column = str(schema.partition_by)
+    @staticmethod
+    def check_partition(table: str, value: object, frame: pl.DataFrame) -> None:
+        """Refuse rows of ``frame`` that do not belong to the partition ``value`` of ``table``."""
+        column = str(_partitioned(table).partition_by)
         values = {_partition_text(v) for v in frame[column].unique().to_list()} if frame.height else set()
         if values - {_partition_text(value)}:
             raise ValueError(f"{table}: rows outside the partition {column}={_partition_text(value)}")
+
+    def overwrite_partition(self, table: str, value: object, frame: pl.DataFrame) -> None:
+        """Replace the partition ``value`` of ``table`` by ``frame`` (whose rows must all belong to it)."""
+        self.check_partition(table, value, frame)
         self.drop_partition(table, value)
         self.append(table, frame)
 
