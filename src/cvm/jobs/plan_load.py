@@ -19,6 +19,7 @@ same on every partition and only one row of counts per batch comes back to the d
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -79,8 +80,19 @@ class Loaded:
 
 @lru_cache(maxsize=2)
 def _online(url: str) -> OnlineStore:
+    """The online store named by the payload; the password (masked there) comes from the environment."""
+    import sqlalchemy as sa
+
     from cvm.store import OnlineStore
 
+    env = os.environ.get("CVM__STORE__ONLINE_URL")
+    if env and sa.make_url(env).render_as_string(hide_password=True) == url:
+        return OnlineStore(env)
+    if ":***@" in url:  # masked by the payload, and no environment to unmask it
+        raise ValueError(
+            "the workers need the online store's password: set CVM__STORE__ONLINE_URL in their environment "
+            "(e.g. spark.executorEnv.CVM__STORE__ONLINE_URL or the cluster's secrets)"
+        )
     return OnlineStore(url)
 
 

@@ -155,9 +155,21 @@ def payload(
             "experiments": experiments.model_dump(mode="json") if experiments is not None else None,
             "learned": (learned or Learned()).to_dict(),
             "now": now.isoformat(),
-            "online_url": online_url,
+            "online_url": _without_password(online_url),
         }
     )
+
+
+def _without_password(url: str | None) -> str | None:
+    """The URL with its password masked: the payload travels to Spark's workers and may be logged there.
+
+    The workers take the password from their environment (``CVM__STORE__ONLINE_URL``), as the driver does.
+    """
+    if url is None:
+        return None
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True)
