@@ -29,22 +29,25 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import polars as pl
 
 from cvm.errors import BadValueError
 
+if TYPE_CHECKING:  # polars is imported only by callers that pass a Polars frame (it costs ~0.2 s to import)
+    import polars as pl
+
 Freq: TypeAlias = Literal["D", "W", "h", "M"]
-TransactionsInput: TypeAlias = pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]
+TransactionsInput: TypeAlias = "pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]"
 TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
 
 # freq -> (DATE_TRUNC unit, DATE_DIFF unit, divisor that turns the difference into freq units)
@@ -190,10 +193,12 @@ def to_spark_sql(sql: str) -> str:
 
 # -- DuckDB ---------------------------------------------------------------------------
 def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -> str:
-    if isinstance(transactions, pd.DataFrame | pl.DataFrame):
+    polars = sys.modules.get("polars")  # a Polars frame implies that polars is imported
+    if isinstance(transactions, pd.DataFrame) or (polars is not None and isinstance(transactions, polars.DataFrame)):
         con.register(_INPUT, transactions)
         return _INPUT
-    paths = [transactions] if isinstance(transactions, str | Path) else list(transactions)
+    files = cast("str | Path | Sequence[str | Path]", transactions)
+    paths = [files] if isinstance(files, str | Path) else list(files)
     if not paths:
         raise BadValueError("no transaction files given")
     quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
