@@ -6,6 +6,8 @@ pyspark is a hard test dependency: a missing pyspark fails the import, it never 
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,8 @@ from pyspark.sql import SparkSession
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
+    # Python workers (mapInArrow / mapInPandas) run this interpreter, with its packages, not the first python3.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("cvm-tests")
