@@ -229,6 +229,7 @@ def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -
 def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.DuckDBPyConnection, str]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # a long summary must not draw on the caller's terminal
     relation = _relation(con, transactions)
     present = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
     missing = [c for c in spec.columns if c not in present]
