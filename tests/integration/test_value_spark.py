@@ -15,7 +15,7 @@ from cvm.demo.generate import generate
 from cvm.features.rfm import rfm_counts, rfm_counts_spark
 from cvm.scoring.inputs import load_point_in_time, purchases
 from cvm.scoring.value import compute_value_scores
-from cvm.scoring.value_spark import PURCHASE_SCORES, purchase_scores_spark
+from cvm.scoring.value_spark import PURCHASE_SCORES, buyer_values_spark, purchase_scores_spark
 from cvm.store import OfflineStore
 from tests.spark_session import spark
 
@@ -79,3 +79,18 @@ def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> 
     assert got.spend is not None
     assert expected.spend is not None
     pd.testing.assert_frame_equal(got.spend, expected.spend, check_exact=False, rtol=1e-12)
+
+
+def test_spark_buyer_values_equal_the_duckdb_ones(spark: Any, hub: OfflineStore) -> None:
+    from cvm.scoring.value import _purchase_values
+
+    settings = ScoringSettings(freq="W", horizon_months=24)
+    pit = load_point_in_time(hub, AS_OF)
+    unit_margin = pd.Series(1.0, index=pit.customers["customer_id"].to_list())
+    expected, expected_models = _purchase_values(pit, settings, unit_margin)
+    frame, models = buyer_values_spark(_spark_table(spark, hub, "transactions"), settings, AS_OF)
+    got = frame.toPandas().set_index("customer_id").sort_index()
+    assert [m.to_dict() for m in models] == [m.to_dict() for m in expected_models]
+    expected = expected[list(got.columns)].rename_axis("customer_id").sort_index()
+    assert len(got) > 1000
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=0)

@@ -14,8 +14,9 @@ the customers to one process:
    (:mod:`cvm.scoring.rows`). The function shipped to the executors carries the fitted models as their JSON
    documents (plain numbers and strings), and cvm must be importable there.
 
+:func:`buyer_values_spark` gives the per-buyer predictions behind the CLV (one-off CLV at a margin ratio of 1).
 Not here (the DuckDB path computes them from the other hub tables): a live subscription's contract-valued
-``p_alive``, the history, CLV and net-margin scores and the grades, which rank the whole base.
+``p_alive``, the margins, the history, CLV and net-margin score rows and the grades, which rank the whole base.
 """
 
 from __future__ import annotations
@@ -32,17 +33,108 @@ import pyarrow as pa
 from cvm.config.settings import ScoringSettings
 from cvm.contracts.tables import SCORES
 from cvm.features.rfm import rfm_counts_spark, rfm_summary_spark
+from cvm.models.clv import clv as clv_value
 from cvm.scoring.guards import check_converged
 from cvm.scoring.inputs import DAYS_PER_MONTH, end_of_day
-from cvm.scoring.models import PURCHASE_MODELS, FittedModel, fit_purchase_model, fit_spend_model
+from cvm.scoring.models import PURCHASE_MODELS, SPEND_MODELS, FittedModel, fit_purchase_model, fit_spend_model
 from cvm.scoring.rows import SCORE_COLUMNS, _purchase_parts
-from cvm.scoring.value import _unit_days
+from cvm.scoring.value import _unit_days, monthly_rate
 
 PURCHASE_SCORES = ("exp_purchases_12m", "p_alive")
 # The ``scores`` contract's column types in Arrow and in Spark's DDL.
 _TYPES = {"string": (pa.string(), "string"), "date": (pa.date32(), "date"), "float": (pa.float64(), "double")}
 ROW_SCHEMA = pa.schema([pa.field(c.name, _TYPES[c.dtype][0]) for c in SCORES.columns])
 SPARK_SCHEMA = ", ".join(f"{c.name} {_TYPES[c.dtype][1]}" for c in SCORES.columns)
+_VALUE_COLUMNS = ("frequency", "recency", "T", "monetary_value", "exp_purchases_12m", "p_alive", "exp_spend")
+VALUE_ARROW = pa.schema(
+    [pa.field("customer_id", pa.string())] + [pa.field(c, pa.float64()) for c in (*_VALUE_COLUMNS, "clv_purchases")]
+)
+VALUE_SCHEMA = ", ".join(f"{f.name} {'string' if f.type == pa.string() else 'double'}" for f in VALUE_ARROW)
+
+
+def purchases_spark(transactions: Any, as_of: date) -> Any:
+    """The purchases known at the end of ``as_of``: ``customer_id, ts, amount`` with ``amount > 0``."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    buys = transactions.where((F.col("ts") < F.lit(end_of_day(as_of))) & (F.col("amount") > 0))
+    return buys.select("customer_id", "ts", "amount")
+
+
+def fit_value_models_spark(buys: Any, s: ScoringSettings, as_of: date) -> list[FittedModel]:
+    """The purchase and spend models fitted on the driver from RFM counts aggregated on Spark.
+
+    Raises as :func:`~cvm.scoring.value.compute_value_scores` does: too few buyers, a fit that did not
+    converge, an infinite mean spend.
+    """
+    counts = rfm_counts_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
+    purchase = fit_purchase_model(s.value_model, counts.rft, s.min_customers)
+    check_converged(purchase)
+    assert counts.spend is not None  # a monetary column was given
+    spend = fit_spend_model(s.spend_model, counts.spend)
+    check_converged(spend)
+    return [purchase, spend]
+
+
+def buyer_values_spark(transactions: Any, s: ScoringSettings, as_of: date) -> tuple[Any, list[FittedModel]]:
+    """Per buyer: the RFM summary and its predictions, computed per partition (``mapInArrow``).
+
+    Columns ``customer_id, frequency, recency, T, monetary_value, exp_purchases_12m, p_alive, exp_spend,
+    clv_purchases``: the table :mod:`cvm.scoring.value` builds for buyers, with ``clv_purchases`` at a margin
+    ratio of 1 (the caller multiplies it by each customer's margin ratio). Returns it and the fitted models.
+    """
+    buys = purchases_spark(transactions, as_of)
+    models = fit_value_models_spark(buys, s, as_of)
+    summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
+    predict = partial(
+        value_batches,
+        purchase=models[0].model.to_dict(),
+        spend=models[1].model.to_dict(),
+        names=(s.value_model, s.spend_model),
+        unit_days=_unit_days(s),
+        horizon=s.horizon_months,
+        monthly=monthly_rate(s.discount_rate),
+    )
+    return summary.mapInArrow(predict, VALUE_SCHEMA), models
+
+
+def value_batches(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    purchase: Mapping[str, Any],
+    spend: Mapping[str, Any],
+    names: tuple[str, str],
+    unit_days: float,
+    horizon: int,
+    monthly: float,
+) -> Iterator[pa.RecordBatch]:
+    """Predictions for RFM summary batches; the models come as their JSON documents (plain values)."""
+    model = PURCHASE_MODELS[names[0]].from_dict(purchase)
+    spend_model = SPEND_MODELS[names[1]].from_dict(spend)
+    year = 12 * DAYS_PER_MONTH / unit_days
+    for batch in batches:
+        f, r, t, m = (
+            batch.column(c).to_numpy(zero_copy_only=False) for c in ("frequency", "recency", "T", "monetary_value")
+        )
+        values = {
+            "exp_purchases_12m": model.expected_purchases(year, f, r, t),
+            "p_alive": model.probability_alive(f, r, t),
+            "exp_spend": spend_model.expected_spend(f, m),
+            "clv_purchases": clv_value(
+                model,
+                spend_model,
+                f,
+                r,
+                t,
+                m,
+                horizon=horizon,
+                discount_rate=monthly,
+                periods_per_month=DAYS_PER_MONTH / unit_days,
+            ),
+        }
+        columns = [batch.column(c) for c in VALUE_ARROW.names[:5]] + [
+            pa.array(v, pa.float64()) for v in values.values()
+        ]
+        yield pa.RecordBatch.from_arrays(columns, schema=VALUE_ARROW)
 
 
 def purchase_scores_spark(
@@ -70,16 +162,8 @@ def purchase_scores_spark(
         Raises :class:`~cvm.scoring.report.NotEnoughDataError` or
         :class:`~cvm.scoring.guards.ModelNotConvergedError` as :func:`~cvm.scoring.value.compute_value_scores`.
     """
-    from pyspark.sql import functions as F  # noqa: N812
-
-    buys = transactions.where((F.col("ts") < F.lit(end_of_day(as_of))) & (F.col("amount") > 0))
-    buys = buys.select("customer_id", "ts", "amount")
-    counts = rfm_counts_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
-    purchase = fit_purchase_model(s.value_model, counts.rft, s.min_customers)
-    check_converged(purchase)
-    assert counts.spend is not None  # a monetary column was given
-    spend = fit_spend_model(s.spend_model, counts.spend)
-    check_converged(spend)
+    buys = purchases_spark(transactions, as_of)
+    purchase, spend = fit_value_models_spark(buys, s, as_of)
     summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
     if customers is not None:
         summary = customers.select("customer_id").distinct().join(summary, "customer_id", "left")
@@ -128,4 +212,12 @@ def _rows(frame: pl.DataFrame, model: Any, parts: list[list[pl.Expr]], year: flo
     return rows.select(SCORE_COLUMNS).to_arrow().cast(ROW_SCHEMA)
 
 
-__all__ = ["PURCHASE_SCORES", "purchase_scores_spark", "score_batches"]
+__all__ = [
+    "PURCHASE_SCORES",
+    "buyer_values_spark",
+    "fit_value_models_spark",
+    "purchase_scores_spark",
+    "purchases_spark",
+    "score_batches",
+    "value_batches",
+]
