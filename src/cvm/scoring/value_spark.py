@@ -75,15 +75,18 @@ def fit_value_models_spark(buys: Any, s: ScoringSettings, as_of: date) -> list[F
     return [purchase, spend]
 
 
-def buyer_values_spark(transactions: Any, s: ScoringSettings, as_of: date) -> tuple[Any, list[FittedModel]]:
+def buyer_values_spark(
+    transactions: Any, s: ScoringSettings, as_of: date, models: list[FittedModel] | None = None
+) -> tuple[Any, list[FittedModel]]:
     """Per buyer: the RFM summary and its predictions, computed per partition (``mapInArrow``).
 
     Columns ``customer_id, frequency, recency, T, monetary_value, exp_purchases_12m, p_alive, exp_spend,
     clv_purchases``: the table :mod:`cvm.scoring.value` builds for buyers, with ``clv_purchases`` at a margin
-    ratio of 1 (the caller multiplies it by each customer's margin ratio). Returns it and the fitted models.
+    ratio of 1 (the caller multiplies it by each customer's margin ratio). Returns it and the fitted models
+    (``models``, from :func:`fit_value_models_spark`, when given: they are not fitted again).
     """
     buys = purchases_spark(transactions, as_of)
-    models = fit_value_models_spark(buys, s, as_of)
+    models = models or fit_value_models_spark(buys, s, as_of)
     summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
     predict = partial(
         value_batches,
@@ -138,7 +141,11 @@ def value_batches(
 
 
 def purchase_scores_spark(
-    transactions: Any, s: ScoringSettings, as_of: date, customers: Any | None = None
+    transactions: Any,
+    s: ScoringSettings,
+    as_of: date,
+    customers: Any | None = None,
+    models: list[FittedModel] | None = None,
 ) -> tuple[Any, list[FittedModel]]:
     """Rows of ``scores`` for ``exp_purchases_12m`` and ``p_alive`` as of ``as_of``, as a Spark DataFrame.
 
@@ -154,6 +161,8 @@ def purchase_scores_spark(
     customers
         Optional Spark DataFrame with ``customer_id`` of every customer known at ``as_of``: those without a
         purchase then get their rows too (``no purchase yet``), as on DuckDB.
+    models
+        The purchase and spend models of :func:`fit_value_models_spark`, when already fitted.
 
     Returns
     -------
@@ -163,7 +172,7 @@ def purchase_scores_spark(
         :class:`~cvm.scoring.guards.ModelNotConvergedError` as :func:`~cvm.scoring.value.compute_value_scores`.
     """
     buys = purchases_spark(transactions, as_of)
-    purchase, spend = fit_value_models_spark(buys, s, as_of)
+    purchase, spend = models or fit_value_models_spark(buys, s, as_of)
     summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
     if customers is not None:
         summary = customers.select("customer_id").distinct().join(summary, "customer_id", "left")
