@@ -29,22 +29,25 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import polars as pl
 
 from cvm.errors import BadValueError
 
+if TYPE_CHECKING:  # polars is imported only by callers that pass a Polars frame (it costs ~0.2 s to import)
+    import polars as pl
+
 Freq: TypeAlias = Literal["D", "W", "h", "M"]
-TransactionsInput: TypeAlias = pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]
+TransactionsInput: TypeAlias = "pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]"
 TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
 
 # freq -> (DATE_TRUNC unit, DATE_DIFF unit, divisor that turns the difference into freq units)
@@ -170,6 +173,22 @@ FROM cal LEFT JOIN holdout AS h ON cal.cid = h.cid
 ORDER BY cal.cid"""
 
 
+def counts_sql(spec: RfmSpec, relation: str, end: TimeLike, what: Literal["rft", "spend"]) -> str:
+    """DuckDB SQL of the sufficient statistics of the BTYD fits: distinct summary rows with customer counts.
+
+    ``rft``: distinct (frequency, recency, T) with ``customers``, all that BG/NBD, MBG/NBD and Pareto/NBD
+    need (Fader, Hardie & Lee 2005: the likelihood of a customer depends on (x, t_x, T) only).
+    ``spend``: distinct (frequency, monetary_value) of the repeat buyers with a positive mean spend, the
+    support of the Gamma-Gamma fit (its likelihood is not additive in m, so m stays a grouping column).
+    """
+    cols = "frequency, recency, T" if what == "rft" else "frequency, monetary_value"
+    where = "" if what == "rft" else "WHERE frequency > 0 AND monetary_value > 0"
+    body = _summary_body(spec, "src", _ts_literal(end))
+    return f"""WITH src AS ({_source(spec, relation)}),
+s AS ({body})
+SELECT {cols}, COUNT(*) AS customers FROM s {where} GROUP BY {cols} ORDER BY {cols}"""
+
+
 def activity_sql(spec: RfmSpec, relation: str, end: TimeLike | None = None) -> str:
     """DuckDB SQL of :func:`activity_by_period`."""
     p = _period(spec, "ts")
@@ -190,10 +209,12 @@ def to_spark_sql(sql: str) -> str:
 
 # -- DuckDB ---------------------------------------------------------------------------
 def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -> str:
-    if isinstance(transactions, pd.DataFrame | pl.DataFrame):
+    polars = sys.modules.get("polars")  # a Polars frame implies that polars is imported
+    if isinstance(transactions, pd.DataFrame) or (polars is not None and isinstance(transactions, polars.DataFrame)):
         con.register(_INPUT, transactions)
         return _INPUT
-    paths = [transactions] if isinstance(transactions, str | Path) else list(transactions)
+    files = cast("str | Path | Sequence[str | Path]", transactions)
+    paths = [files] if isinstance(files, str | Path) else list(files)
     if not paths:
         raise BadValueError("no transaction files given")
     quoted = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
@@ -208,6 +229,7 @@ def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -
 def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.DuckDBPyConnection, str]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # a long summary must not draw on the caller's terminal
     relation = _relation(con, transactions)
     present = set(con.sql(f"SELECT * FROM {relation} LIMIT 0").columns)
     missing = [c for c in spec.columns if c not in present]
@@ -311,6 +333,51 @@ def calibration_and_holdout(
     return _frame(_query(transactions, spec, observation_period_end, sql), spec, CALIBRATION_COLUMNS)
 
 
+@dataclass(frozen=True)
+class RfmCounts:
+    """The sufficient statistics of the CLV fits (:func:`counts_sql`), small enough for one process.
+
+    ``rft``: columns ``frequency, recency, T, customers``; ``spend`` (None without a monetary column):
+    ``frequency, monetary_value, customers``. Fit with the counts as weights, e.g.
+    ``BetaGeo().fit(c.rft["frequency"], c.rft["recency"], c.rft["T"], weights=c.rft["customers"])``:
+    the parameters equal those of a fit on one row per customer.
+    """
+
+    rft: pd.DataFrame
+    spend: pd.DataFrame | None
+
+    @property
+    def customers(self) -> int:
+        """How many customers the statistics stand for."""
+        return int(self.rft["customers"].sum())
+
+
+def _counts_frame(result: dict[str, npt.NDArray[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: np.asarray(result[c], dtype=np.float64) for c in columns})
+    return frame.assign(customers=np.asarray(result["customers"], dtype=np.int64))
+
+
+def rfm_counts(
+    transactions: TransactionsInput,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    monetary_value_col: str | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+) -> RfmCounts:
+    """The distinct rows of :func:`rfm_summary` with customer counts, sorted (see :class:`RfmCounts`)."""
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    rft = _query(transactions, spec, observation_period_end, lambda rel, end: counts_sql(spec, rel, _end(end), "rft"))
+    spend = None
+    if monetary_value_col:
+        result = _query(
+            transactions, spec, observation_period_end, lambda rel, end: counts_sql(spec, rel, _end(end), "spend")
+        )
+        spend = _counts_frame(result, ("frequency", "monetary_value"))
+    return RfmCounts(_counts_frame(rft, ("frequency", "recency", "T")), spend)
+
+
 def activity_by_period(
     transactions: TransactionsInput,
     customer_id_col: str = "customer_id",
@@ -397,3 +464,26 @@ def calibration_and_holdout_spark(
     out = spark.sql(to_spark_sql(calibration_sql(spec, view, calibration_period_end, end)))
     out = out.withColumnRenamed("cid", customer_id_col)
     return out if monetary_value_col else out.drop("monetary_value_cal", "monetary_value_holdout")
+
+
+def rfm_counts_spark(
+    transactions: Any,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    monetary_value_col: str | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+) -> RfmCounts:
+    """:func:`rfm_counts` aggregated on Spark and collected to the driver (the statistics are small)."""
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    spark, view, end = _spark_view(transactions, spec, observation_period_end)
+
+    def collect(what: Literal["rft", "spend"], columns: Sequence[str]) -> pd.DataFrame:
+        rows = spark.sql(to_spark_sql(counts_sql(spec, view, end, what))).collect()
+        result = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in columns}
+        result["customers"] = np.array([r["customers"] for r in rows], dtype=np.int64)
+        return _counts_frame(result, columns)
+
+    spend = collect("spend", ("frequency", "monetary_value")) if monetary_value_col else None
+    return RfmCounts(collect("rft", ("frequency", "recency", "T")), spend)

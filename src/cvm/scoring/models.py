@@ -57,28 +57,42 @@ def model_version(name: str, params: dict[str, float]) -> str:
     return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+def _customers(rfm: pd.DataFrame) -> int:
+    """Customers an RFM frame stands for: its rows, or the sum of its ``customers`` counts (sufficient statistics
+    from :func:`cvm.features.rfm.rfm_counts`)."""
+    return int(rfm["customers"].sum()) if "customers" in rfm.columns else len(rfm)
+
+
+def _weights(rfm: pd.DataFrame) -> pd.Series | None:
+    return rfm["customers"] if "customers" in rfm.columns else None
+
+
 def fit_purchase_model(name: str, rfm: pd.DataFrame, min_customers: int) -> FittedModel:
-    """Fit a BG/NBD-type model on an RFM summary (frequency, recency, T)."""
-    if len(rfm) < min_customers:
+    """Fit a BG/NBD-type model on an RFM summary (frequency, recency, T), one row per customer or distinct
+    rows with a ``customers`` count (the same parameters)."""
+    n = _customers(rfm)
+    if n < min_customers:
         raise NotEnoughDataError(
-            f"{len(rfm)} customers have bought; the value models need at least {min_customers} (scoring.min_customers)"
+            f"{n} customers have bought; the value models need at least {min_customers} (scoring.min_customers)"
         )
-    model = PURCHASE_MODELS[name]().fit(rfm["frequency"], rfm["recency"], rfm["T"])
-    return FittedModel("purchase", name, model, len(rfm))
+    model = PURCHASE_MODELS[name]().fit(rfm["frequency"], rfm["recency"], rfm["T"], weights=_weights(rfm))
+    return FittedModel("purchase", name, model, n)
 
 
 def fit_spend_model(name: str, rfm: pd.DataFrame) -> FittedModel:
-    """Fit a spend model on the repeat buyers of an RFM summary (frequency > 0, monetary value > 0)."""
+    """Fit a spend model on the repeat buyers of an RFM summary (frequency > 0, monetary value > 0); rows may
+    carry a ``customers`` count as in :func:`fit_purchase_model`."""
     repeat = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
-    if len(repeat) < 3:
-        raise NotEnoughDataError(f"{len(repeat)} repeat buyers: too few to fit the spend model")
-    model = SPEND_MODELS[name]().fit(repeat["frequency"], repeat["monetary_value"])
+    n = _customers(repeat)
+    if n < 3:
+        raise NotEnoughDataError(f"{n} repeat buyers: too few to fit the spend model")
+    model = SPEND_MODELS[name]().fit(repeat["frequency"], repeat["monetary_value"], weights=_weights(repeat))
     if name == "gg" and model.params_["q"] <= 1.0:
         raise ScoringError(
             f"Gamma-Gamma fitted q = {model.params_['q']:.3g} <= 1: spend is too heavy-tailed for a finite "
             "population mean; segment the customers (e.g. B2B and B2C) or cap outlying amounts"
         )
-    return FittedModel("spend", name, model, len(repeat))
+    return FittedModel("spend", name, model, n)
 
 
 def contract_periods(tenure_months: NDArray[np.float64], churned: NDArray[np.bool_]) -> NDArray[np.float64]:

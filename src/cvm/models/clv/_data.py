@@ -142,47 +142,51 @@ def fit_weights(weights: npt.ArrayLike | None, n: int) -> FloatArray:
     return w
 
 
-def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArray]:
+def unique_rows(columns: Sequence[FloatArray], *, ordered: bool = False) -> tuple[list[FloatArray], IntArray]:
     """The distinct rows of equal-length 1-D ``columns`` and, for each input row, the index of its distinct row.
 
     Hash-based (pandas factorize), so linear in the number of rows: the columns are packed into one integer
     key per row (whole-number columns as they are, others by their factorized codes), which is hashed once.
+    With ``ordered`` the distinct rows come sorted (lexicographically by column), whatever the input order.
     """
-    key, span = _row_key(columns)
-    if span <= len(key):  # few possible keys: index them directly
+    key, span = _row_key(columns, ordered=ordered)
+    if span <= len(key):  # few possible keys: index them directly (in key order)
         present = np.zeros(span, dtype=np.bool_)
         present[key] = True
         group = (np.cumsum(present, dtype=np.intp) - 1)[key]
         n_groups = int(group.max()) + 1 if len(group) else 0
     else:
-        group, reps = pd.factorize(key, sort=False)
+        group, reps = pd.factorize(key, sort=ordered)
         n_groups = len(reps)
     first = np.empty(n_groups, dtype=np.intp)
     first[group] = np.arange(len(group), dtype=np.intp)  # any member represents its group: all are equal
     return [col[first] for col in columns], group.astype(np.intp)
 
 
-def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
+def _codes(column: FloatArray, ordered: bool = False) -> tuple[npt.NDArray[np.int64], int]:
     """Integer codes of ``column``'s values, from 0 up to (excluding) the returned size.
 
-    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized.
+    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized
+    (in the order of their values when ``ordered``, else of their first appearance).
     """
     if column.size:
         lo, hi = float(column.min()), float(column.max())
         if hi - lo < 2**31 and np.array_equal(column, np.floor(column)):  # False when NaN is present
             return (column - lo).astype(np.int64), int(hi - lo) + 1
-    codes, uniques = pd.factorize(column, sort=False, use_na_sentinel=False)
+    codes, uniques = pd.factorize(column, sort=ordered, use_na_sentinel=False)
     return codes.astype(np.int64), max(len(uniques), 1)
 
 
-def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]:
-    """One int64 per row, equal for equal rows and different for different ones, and the keys' range."""
+def _row_key(columns: Sequence[FloatArray], ordered: bool = False) -> tuple[npt.NDArray[np.int64], int]:
+    """One int64 per row, equal for equal rows and different for different ones, and the keys' range.
+
+    With ``ordered`` the keys sort as the rows do (lexicographically by column)."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
     for col in columns:
-        codes, size = _codes(col)
+        codes, size = _codes(col, ordered)
         if span * size >= 2**62:  # re-number the rows so far to keep the key in range
-            key, uniques = pd.factorize(key, sort=False)
+            key, uniques = pd.factorize(key, sort=ordered)
             key, span = key.astype(np.int64), max(len(uniques), 1)
         key = key * np.int64(size) + codes
         span *= size
@@ -190,12 +194,17 @@ def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]
 
 
 def compress(columns: Sequence[FloatArray], weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
-    """Distinct rows of ``columns`` with the summed ``weights`` of the rows they stand for (zero weights dropped)."""
+    """Distinct rows of ``columns`` with the summed ``weights`` of the rows they stand for (zero weights dropped).
+
+    The distinct rows come sorted, so that a fit sees the same rows in the same order whether it is given one
+    row per customer or the distinct rows with their counts (:func:`cvm.features.rfm.rfm_counts`): both give
+    the same parameters, to the last bit when the weights are whole numbers.
+    """
     keep = weights > 0
     if not keep.all():
         columns = [col[keep] for col in columns]
         weights = weights[keep]
-    uniq, group = unique_rows(columns)
+    uniq, group = unique_rows(columns, ordered=True)
     return uniq, np.asarray(np.bincount(group, weights=weights, minlength=len(uniq[0])), dtype=np.float64)
 
 
