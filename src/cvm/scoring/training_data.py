@@ -5,6 +5,9 @@ labels (:mod:`cvm.features.labels`) at snapshot dates chosen so that the labels 
 latest labelled date is the end of the data minus the label horizon (plus the inactivity period
 for churn). That latest window is held out and measures the model out of time; the ``snapshots``
 earlier ones, ``snapshot_step_days`` apart, are stacked for training (:func:`stacked_frame`).
+
+The store may be an offline backend (:mod:`cvm.store.backend`): on Spark the feature and label queries
+run there and only the labelled rows come to the driver.
 """
 
 from __future__ import annotations
@@ -18,17 +21,21 @@ import polars as pl
 from cvm.config.settings import Settings
 from cvm.errors import BadValueError
 from cvm.features import adoption_labels, build_features, churn_labels, default_labels
-from cvm.features.build import connection
+from cvm.features.build import Source, connection
 from cvm.features.labels import observed_until
-from cvm.store import OfflineStore
+from cvm.features.on_backend import observed_until_on, remote
 
 LABEL_COLUMN = {"churn": "churn", "default": "defaulted"}
 
 
-def data_end(store: OfflineStore) -> date:
+def data_end(store: Source) -> date:
     """The first day without data (the day after the latest transaction, invoice or subscription)."""
-    with connection(store) as con:
-        last = observed_until(con)
+    backend = remote(store)
+    if backend is not None:
+        last = observed_until_on(backend)
+    else:
+        with connection(store) as con:
+            last = observed_until(con)
     if last is None:
         raise BadValueError("the hub has no transactions, payments or subscriptions: nothing to train on")
     return last + timedelta(days=1)
@@ -50,7 +57,7 @@ def labelled_dates(name: str, s: Settings, until: date) -> list[date]:
     return [latest - timedelta(days=k * s.models.snapshot_step_days) for k in range(s.models.snapshots + 1)]
 
 
-def _labels(store: OfflineStore, name: str, day: date, s: Settings, products: list[str]) -> pl.DataFrame:
+def _labels(store: Source, name: str, day: date, s: Settings, products: list[str]) -> pl.DataFrame:
     m = s.models
     if name == "churn":
         return churn_labels(store, day, m.churn_horizon_days, inactivity_days=m.inactivity_days, check=False)
@@ -62,7 +69,7 @@ def _labels(store: OfflineStore, name: str, day: date, s: Settings, products: li
 
 
 def labelled_frame(
-    store: OfflineStore, name: str, day: date, s: Settings, products: list[str]
+    store: Source, name: str, day: date, s: Settings, products: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features and label columns of the customers labelled at ``day`` (same rows, same order)."""
     labels = _labels(store, name, day, s, products).drop("as_of")
@@ -74,7 +81,7 @@ def labelled_frame(
 
 
 def stacked_frame(
-    store: OfflineStore, name: str, days: list[date], s: Settings, products: list[str]
+    store: Source, name: str, days: list[date], s: Settings, products: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The labelled frames of ``days`` stacked, sampled down to ``models.max_training_rows`` (seeded)."""
     parts = [labelled_frame(store, name, d, s, products) for d in days]

@@ -122,13 +122,14 @@ class SparkBackend:
         """Run ``sql`` and return its (small) result to the driver."""
         return self.sql(sql).toArrow()
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn) -> None:
+    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None:
         """Run ``fn`` on every partition of ``sql``'s result and add the output to ``table`` in ``tx``.
 
-        On a partitioned table the output must belong to one partition (a run writes its own ``as_of``),
-        given by the query's single value of the partition column.
+        On a partitioned table the output must belong to one partition (a run writes its own ``as_of``):
+        ``partition``, else the output's single value of the partition column (an empty output needs it).
         """
-        self.write(tx, table, self.sql(sql).mapInArrow(_batches(fn, table), spark_schema(table_schema(table))))
+        frame = self.sql(sql).mapInArrow(_batches(fn, table), spark_schema(table_schema(table)))
+        self.write(tx, table, frame, partition)
 
     def write(self, tx: Transaction, table: str, frame: DataFrame, partition: object | None = None) -> None:
         """Write a Spark DataFrame as new parts of ``table`` within ``tx`` (one partition, when partitioned)."""
