@@ -5,9 +5,9 @@ DuckDB's dialect; :meth:`~cvm.store.backend.OfflineBackend.query` runs them wher
 transpiles them with sqlglot, in a UTC session). Results come back to the driver, so a caller asks only for
 what fits there: one snapshot's labelled rows, a sample for training, a count.
 
-Spark types some columns differently (``DATEDIFF`` gives a 32-bit integer, a decimal may survive an
-average); :func:`normalised` gives back the types DuckDB gives: 64-bit integers and doubles, so a model
-sees the same frame on both backends.
+Spark types some columns differently (``DATEDIFF`` gives a 32-bit integer where DuckDB gives a 64-bit one, a
+decimal may survive an average); :func:`frame_of` casts the result to the types DuckDB gives the same query
+(:func:`duckdb_types`, planned over empty tables), so a model sees the same frame on both backends.
 
 A :class:`~cvm.store.backend.DuckDBBackend` is not routed here: :func:`local_source` hands its store to
 the DuckDB code, which is then exactly what ran before the seam.
@@ -47,22 +47,35 @@ def remote(source: Any) -> OfflineBackend | None:
     return None if local_source(source) is not None else source
 
 
-def normalised(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with DuckDB's types: every integer 64-bit, every decimal or 32-bit float a double."""
-    casts = []
-    for name, dtype in frame.schema.items():
-        if dtype.is_integer() and dtype != pl.Int64:
-            casts.append(pl.col(name).cast(pl.Int64))
-        elif isinstance(dtype, pl.Decimal) or dtype == pl.Float32:
-            casts.append(pl.col(name).cast(pl.Float64))
-    return frame.with_columns(casts) if casts else frame
+def duckdb_types(sql: str) -> dict[str, pl.DataType]:
+    """The column types DuckDB gives ``sql``'s result, planned over empty hub tables (nothing is read)."""
+    from cvm.contracts import TABLES, table_schema
+    from cvm.store.schema import empty_frame
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in TABLES:
+            con.register(name, empty_frame(table_schema(name)).to_arrow())
+        empty = pl.from_arrow(con.sql(sql).limit(0).to_arrow_table())
+    finally:
+        con.close()
+    assert isinstance(empty, pl.DataFrame)
+    return dict(empty.schema)
 
 
 def frame_of(backend: OfflineBackend, sql: str) -> pl.DataFrame:
-    """The (driver-sized) result of ``sql`` on ``backend``, with DuckDB's types."""
+    """The (driver-sized) result of ``sql`` on ``backend``, typed as DuckDB types it."""
     frame = pl.from_arrow(backend.query(sql))
     assert isinstance(frame, pl.DataFrame)
-    return normalised(frame)
+    return as_duckdb(frame, duckdb_types(sql))
+
+
+def as_duckdb(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``frame`` (from Spark) cast to DuckDB's ``types`` of the same query, column by column."""
+    if list(types) != frame.columns:
+        raise ValueError(f"the backend's columns {frame.columns} are not DuckDB's {list(types)}")
+    return frame.cast(types)  # type: ignore[arg-type]
 
 
 def products_on(backend: OfflineBackend, as_of: date) -> list[str]:

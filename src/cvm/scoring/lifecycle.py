@@ -57,6 +57,7 @@ class TrainReport:
     models: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     backend: str = "duckdb"  # the offline backend that built the features and labels
+    max_training_rows: int = 0  # the stated sample: most training rows per model (per snapshot from a cluster)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class TrainReport:
             "models": self.models,
             "notes": self.notes,
             "backend": self.backend,
+            "max_training_rows": self.max_training_rows,
         }
 
 
@@ -152,7 +154,8 @@ def train(
     source: Source = store if backend is None else backend
     end = until or data_end(source)
     products = products_of(source, end)
-    registry, report = ModelRegistry(workspace), TrainReport(end, backend=getattr(backend, "name", "duckdb"))
+    registry = ModelRegistry(workspace)
+    report = TrainReport(end, backend=getattr(backend, "name", "duckdb"), max_training_rows=s.models.max_training_rows)
     base = build_features(source, end, products=products).to_pandas()
     for name in ("churn", "default", "propensity"):
         try:

@@ -6,7 +6,7 @@ ours; each worker rebuilds the models once. :func:`values_batch` gives the value
 pass, see :mod:`cvm.scoring.grade_plans`); :func:`rows_batch` gives the graded rows with their reasons,
 computed row by row by the same functions as on one machine (:mod:`cvm.scoring.assembly`).
 
-Imports from a sibling stage: :mod:`cvm.features` (the feature types of :mod:`cvm.features.on_backend`),
+Imports from a sibling stage: :mod:`cvm.features` (the feature types, :func:`cvm.features.on_backend.as_duckdb`),
 so a batch from Spark is typed as the frame the models were trained on.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from cvm.features.on_backend import normalised
+from cvm.features.on_backend import as_duckdb
 from cvm.scoring.assembly import _boosted, _rows, default_values, propensity_values
 from cvm.scoring.registry import ModelVersion, model_from_document
 from cvm.scoring.rows import SCORE_COLUMNS
@@ -62,11 +62,11 @@ class Champions:
         return sorted({p for *_, products in self.docs.values() for p in products})
 
 
-def features_of(batch: pa.RecordBatch) -> pd.DataFrame:
-    """A batch of the feature query as the frame the models score (DuckDB's types)."""
+def features_of(types: dict[str, pl.DataType], batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch of the feature query as the frame the models score, with DuckDB's ``types`` of the query."""
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
-    return normalised(frame).to_pandas()
+    return as_duckdb(frame, types).to_pandas()
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ def scored(champions: Champions, x: pd.DataFrame) -> list[Scored]:
     return out
 
 
-def values_batch(champions: Champions, batch: pa.RecordBatch) -> pa.Table:
+def values_batch(champions: Champions, types: dict[str, pl.DataType], batch: pa.RecordBatch) -> pa.Table:
     """``score, value`` of every graded score of the batch (the values a grade plan is made of)."""
-    x = features_of(batch)
+    x = features_of(types, batch)
     parts = [
         pl.DataFrame({"score": one.score, "value": pl.Series(np.asarray(one.values, dtype=np.float64)).fill_nan(None)})
         for one in scored(champions, x)
@@ -108,9 +108,15 @@ def values_batch(champions: Champions, batch: pa.RecordBatch) -> pa.Table:
     return frame.to_arrow()
 
 
-def rows_batch(champions: Champions, plans: dict[str, GradePlan], as_of: date, batch: pa.RecordBatch) -> pa.Table:
+def rows_batch(
+    champions: Champions,
+    plans: dict[str, GradePlan],
+    as_of: date,
+    types: dict[str, pl.DataType],
+    batch: pa.RecordBatch,
+) -> pa.Table:
     """Rows of the ``scores`` table for the batch: values, grades by ``plans`` and reasons."""
-    x = features_of(batch)
+    x = features_of(types, batch)
     ids = x["customer_id"]
     parts = []
     for one in scored(champions, x):

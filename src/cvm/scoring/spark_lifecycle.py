@@ -18,14 +18,18 @@ built by the same definition the models were trained on.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from cvm.config.settings import Settings
 from cvm.contracts.tables import SCORES
 from cvm.features import feature_query
+from cvm.features.on_backend import duckdb_types
 from cvm.scoring.assembly import grade_rule
 from cvm.scoring.grade_plans import ScoreStats, cuts, plan
 from cvm.scoring.grades import GradeRule
@@ -35,12 +39,17 @@ from cvm.store.backend import Capability
 from cvm.store.spark import SparkBackend, spark_schema
 from cvm.store.spark_partition import rewrite_partition
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 
 def _rule(score: str, s: Settings) -> GradeRule:
     return grade_rule(score.split(":", 1)[0], s)
 
 
-def score_stats(backend: SparkBackend, champions: Champions, sql: str, s: Settings) -> dict[str, ScoreStats]:
+def score_stats(
+    backend: SparkBackend, champions: Champions, features: DataFrame, types: dict[str, pl.DataType], s: Settings
+) -> dict[str, ScoreStats]:
     """Per graded score: how many known values, the smallest, the largest, and the k-th largest of its cuts.
 
     The values are computed once (persisted for the two aggregations); only these numbers reach the driver.
@@ -51,7 +60,7 @@ def score_stats(backend: SparkBackend, champions: Champions, sql: str, s: Settin
     from pyspark.sql import types as st
 
     schema = st.StructType([st.StructField("score", st.StringType()), st.StructField("value", st.DoubleType())])
-    values = backend.sql(sql).mapInArrow(partial(_values_iter, champions), schema)
+    values = features.mapInArrow(partial(_values_iter, champions, types), schema)
     values = values.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         known = values.where(sf.col("value").isNotNull() & ~sf.isnan("value"))
@@ -70,31 +79,41 @@ def score_stats(backend: SparkBackend, champions: Champions, sql: str, s: Settin
     return stats
 
 
-def _values_iter(champions: Champions, batches: Any) -> Any:
+def _values_iter(champions: Champions, types: dict[str, pl.DataType], batches: Any) -> Any:
     for batch in batches:
-        yield from values_batch(champions, batch).to_batches()
+        yield from values_batch(champions, types, batch).to_batches()
 
 
 def write_lifecycle_scores_on(backend: SparkBackend, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
     """Score with the champions on ``backend`` (Spark) and store the rows; the info of
     :func:`cvm.scoring.assembly.score_lifecycle`."""
+    from pyspark import StorageLevel
+
     backend.require(Capability.MAP_PARTITIONS, "score the life-cycle models on its workers")
     found = {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}
     if not found:
         return {"skipped": "no trained champion (run `cvm train`)"}
     champions = Champions.of(found)
     sql = feature_query(as_of, champions.products())
-    stats = score_stats(backend, champions, sql, s)
-    plans = {score: plan(_rule(score, s), st_, score) for score, st_ in stats.items()}
-    keys = list(SCORES.key)
-    new = rewrite_partition(
-        backend,
-        "scores",
-        as_of,
-        sql,
-        partial(rows_batch, champions, plans, as_of),
-        lambda stored, rows: stored.join(rows.select(*keys), keys, "left_anti"),
-    )
+    types = duckdb_types(sql)
+    view = f"cvm_features_{uuid.uuid4().hex[:12]}"  # the features, built once for both passes
+    features = backend.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+    features.createOrReplaceTempView(view)
+    try:
+        stats = score_stats(backend, champions, features, types, s)
+        plans = {score: plan(_rule(score, s), st_, score) for score, st_ in stats.items()}
+        keys = list(SCORES.key)
+        new = rewrite_partition(
+            backend,
+            "scores",
+            as_of,
+            f"SELECT * FROM {view}",
+            partial(rows_batch, champions, plans, as_of, types),
+            lambda stored, rows: stored.join(rows.select(*keys), keys, "left_anti"),
+        )
+    finally:
+        backend.spark.catalog.dropTempView(view)
+        features.unpersist()
     written = backend.spark.read.schema(spark_schema(SCORES)).parquet(*new) if new else None
     counts = written.groupBy("score", "grade").count().collect() if written is not None else []
     grades: dict[str, dict[str, int]] = {}
