@@ -25,9 +25,10 @@ import pytest
 from cvm.config import load_settings
 from cvm.engine import Engine
 from cvm.features import build_features
+from cvm.features.build import connection
 from cvm.scoring.evaluation import predict_scores
 from cvm.scoring.registry import ModelRegistry
-from cvm.scoring.training_data import labelled_dates, labelled_frame
+from cvm.scoring.training_data import labelled_dates, labelled_frame, sampled_sql
 from cvm.services.scoring_backend import write_early_warning_on, write_lifecycle_scores_on
 from cvm.store.spark import SparkBackend
 from tests.spark_session import spark
@@ -161,6 +162,13 @@ def test_training_frames_and_models_are_the_same_on_spark(hub: Path, spark: Any,
         assert dict(x1.dtypes) == dict(x2.dtypes)
         _assert_same_rows(pl.from_pandas(x1), pl.from_pandas(x2))
         _assert_same_rows(pl.from_pandas(y1), pl.from_pandas(y2))
+        small = s.model_copy(update={"models": s.models.model_copy(update={"max_training_rows": 100})})
+        sql, _ = sampled_sql("churn", day, small, products)
+        with connection(eng.ws.offline) as con:
+            on_duckdb = con.sql(sql).pl()
+        sample, _ = labelled_frame(eng.ws.backend, "churn", day, small, products)  # the stated sample, on Spark
+        assert len(sample) == 100 < len(x2)
+        assert sample["customer_id"].tolist() == on_duckdb["customer_id"].to_list() == sorted(sample["customer_id"])
         report = eng.scoring.train()
         assert report.to_dict()["backend"] == "spark"
         assert report.to_dict()["max_training_rows"] == s.models.max_training_rows
