@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cvm.contracts import table_schema
 from cvm.contracts.tables import TableSchema
 from cvm.store.backend import BatchFn, Capability, require
+from cvm.store.offline import _partition_text
 from cvm.store.schema import arrow_schema, conform
 
 if TYPE_CHECKING:
@@ -126,10 +127,10 @@ class SparkBackend:
         """Run ``fn`` on every partition of ``sql``'s result and add the output to ``table`` in ``tx``.
 
         On a partitioned table the output must belong to one partition (a run writes its own ``as_of``):
-        ``partition``, else the output's single value of the partition column (an empty output needs it).
+        ``partition`` names it (the workers refuse a row outside it), else one more Spark job finds it.
         """
-        frame = self.sql(sql).mapInArrow(_batches(fn, table), spark_schema(table_schema(table)))
-        self.write(tx, table, frame, partition)
+        mapped = self.sql(sql).mapInArrow(_batches(fn, table, partition), spark_schema(table_schema(table)))
+        self.write(tx, table, mapped, partition)
 
     def write(self, tx: Transaction, table: str, frame: DataFrame, partition: object | None = None) -> None:
         """Write a Spark DataFrame as new parts of ``table`` within ``tx`` (one partition, when partitioned)."""
@@ -138,6 +139,8 @@ class SparkBackend:
         if schema.partition_by is not None:
             if partition is None:
                 values = [r[0] for r in frame.select(schema.partition_by).distinct().limit(2).collect()]
+                if not values:  # no rows: nothing to add
+                    return
                 if len(values) != 1:
                     raise ValueError(f"{table}: a Spark write must hold exactly one {schema.partition_by}")
                 partition = values[0]
@@ -147,10 +150,14 @@ class SparkBackend:
         tx.adopt(table, rel)
 
 
-def _batches(fn: BatchFn, table: str) -> Any:
-    """The mapInArrow function: ``fn`` on each batch, cast to the table's Arrow schema."""
+def _batches(fn: BatchFn, table: str, partition: object | None = None) -> Any:
+    """The mapInArrow function: ``fn`` on each batch, cast to the table's Arrow schema.
+
+    With ``partition``, a row of another partition fails the task (it would land in the wrong folder).
+    """
     schema = table_schema(table)
     target = arrow_schema(schema)
+    column, expected = schema.partition_by, None if partition is None else _partition_text(partition)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import polars as pl
@@ -158,6 +165,10 @@ def _batches(fn: BatchFn, table: str) -> Any:
         for batch in batches:
             frame = pl.from_arrow(fn(batch))
             assert isinstance(frame, pl.DataFrame)
+            if column is not None and expected is not None and frame.height:
+                found = {_partition_text(v) for v in frame[column].unique().to_list()}
+                if found != {expected}:
+                    raise ValueError(f"{table}: rows of {column} {sorted(found)} in the partition {expected}")
             yield from conform(frame, schema).to_arrow().cast(target).to_batches()
 
     return run
