@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,16 @@ def test_a_score_equal_for_everyone_is_not_graded_and_says_why(values: list[floa
     grades, reasons = _in_batches(x, rule, 1)
     assert grades == list(whole) == [None] * x.size
     assert reasons == reasons_whole
+
+
+def test_an_empty_partition_gives_no_rows_with_the_tables_columns() -> None:
+    import pyarrow as pa
+
+    from cvm.contracts.tables import SCORES
+    from cvm.scoring.lifecycle_batch import Champions, rows_batch, values_batch
+
+    empty = pa.RecordBatch.from_pydict({"customer_id": pa.array([], pa.string())})
+    assert values_batch(Champions({}), {}, empty).column_names == ["score", "value"]
+    rows = rows_batch(Champions({}), {}, date(2024, 6, 1), {}, empty)
+    assert rows.num_rows == 0
+    assert rows.column_names == list(SCORES.column_names)

@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cvm.contracts.tables import SCORES
 from cvm.features.on_backend import as_duckdb
 from cvm.scoring.assembly import _boosted, _rows, default_values, propensity_values
 from cvm.scoring.registry import ModelVersion, model_from_document
 from cvm.scoring.rows import SCORE_COLUMNS
+from cvm.store.schema import empty_frame
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -99,6 +101,8 @@ def scored(champions: Champions, x: pd.DataFrame) -> list[Scored]:
 
 def values_batch(champions: Champions, types: dict[str, pl.DataType], batch: pa.RecordBatch) -> pa.Table:
     """``score, value`` of every graded score of the batch (the values a grade plan is made of)."""
+    if batch.num_rows == 0:  # an empty partition of the cluster
+        return pl.DataFrame(schema={"score": pl.Utf8, "value": pl.Float64}).to_arrow()
     x = features_of(types, batch)
     parts = [
         pl.DataFrame({"score": one.score, "value": pl.Series(np.asarray(one.values, dtype=np.float64)).fill_nan(None)})
@@ -116,6 +120,8 @@ def rows_batch(
     batch: pa.RecordBatch,
 ) -> pa.Table:
     """Rows of the ``scores`` table for the batch: values, grades by ``plans`` and reasons."""
+    if batch.num_rows == 0:  # an empty partition of the cluster
+        return empty_frame(SCORES).to_arrow()
     x = features_of(types, batch)
     ids = x["customer_id"]
     parts = []
