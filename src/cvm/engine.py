@@ -62,6 +62,7 @@ class RunReport:
     scores: ScoreReport | None = None
     cycle: dict[str, Any] | None = None
     uplift: dict[str, Any] | None = None
+    backend: str = "duckdb"  # the offline backend that ran the batch (store.offline)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +76,7 @@ class RunReport:
             "scores": self.scores.to_dict() if self.scores else None,
             "cycle": self.cycle,
             "uplift": self.uplift,
+            "backend": self.backend,
         }
 
 
@@ -222,12 +224,13 @@ class Engine:
         try:
             scores = self.scoring.score(actor=actor)
         except ScoringError as exc:
-            scores = ScoreReport(as_of=datetime.now(UTC).date(), skipped=str(exc))
+            scores = ScoreReport(as_of=datetime.now(UTC).date(), skipped=str(exc), backend=self.scoring.backend)
         uplift = self.scoring.uplift(actor=actor)  # log -> outcomes -> train if enough -> gate -> uplift_* scores
         cycle = self.plans.act(actor=actor)
         self.reports.persist()  # the dashboard's first page after `cvm serve` reads it instead of every transaction
         summary = self.reports.summary()
-        return RunReport(batches=batches, summary=summary, scores=scores, cycle=cycle, uplift=uplift)
+        backend = self.scoring.backend
+        return RunReport(batches=batches, summary=summary, scores=scores, cycle=cycle, uplift=uplift, backend=backend)
 
 
 def __getattr__(name: str) -> Any:

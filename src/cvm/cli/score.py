@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 def print_scores(report: ScoreReport) -> None:
     """The compact report of a scoring run (also part of ``cvm run``)."""
+    console.note(f"Offline backend: {report.backend}")
     if report.skipped:
         console.note(f"Scores as of {report.as_of}: skipped ({report.skipped})")
         return
@@ -85,7 +86,9 @@ def score(
         try:
             report = engine.scoring.score(as_of=day)
         except ScoringError as exc:  # too little data, or a model that cannot be trusted: nothing written
-            refused = ScoreReport(as_of=day or datetime.now(UTC).date(), skipped=str(exc))
+            refused = ScoreReport(
+                as_of=day or datetime.now(UTC).date(), skipped=str(exc), backend=engine.scoring.backend
+            )
     if refused is not None:
         if json_out:  # one JSON document: the refused report says why (skipped)
             console.json(refused.to_dict())

@@ -31,7 +31,8 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from cvm.features.build import Source, as_date, connection, products_before
+from cvm.features.build import Source, as_date, connection, products_of
+from cvm.features.on_backend import frame_of, observed_until_on, remote
 from cvm.features.sql import Dialect, date_literal, product_slug, string_literal, to_dialect
 
 ACTIVE = """
@@ -170,21 +171,25 @@ def adoption_sql(
     return to_dialect(ADOPTION.format(**lit, held=held, started=started, adopt=adopt), dialect)
 
 
+#: The last day with data (:func:`observed_until`), one query for every backend.
+OBSERVED_SQL = (
+    "SELECT GREATEST((SELECT MAX(CAST(ts AS DATE)) FROM transactions),"
+    " (SELECT MAX(due_date) FROM payments WHERE due_date <= CURRENT_DATE), (SELECT MAX(start) FROM subscriptions))"
+    " AS last"
+)
+
+
 def observed_until(con: duckdb.DuckDBPyConnection) -> date | None:
     """The last day with data: the latest transaction, subscription start or invoice due date already passed.
 
     Open invoices may fall due later (``payments.due_date`` accepts future dates); they are not observed data.
     """
-    row = con.execute(
-        "SELECT GREATEST((SELECT MAX(CAST(ts AS DATE)) FROM transactions),"
-        " (SELECT MAX(due_date) FROM payments WHERE due_date <= CURRENT_DATE), (SELECT MAX(start) FROM subscriptions))"
-    ).fetchall()
+    row = con.execute(OBSERVED_SQL).fetchall()
     value = row[0][0] if row else None
     return value.date() if isinstance(value, datetime) else value
 
 
-def _check_observed(con: duckdb.DuckDBPyConnection, needed: date, what: str) -> None:
-    last = observed_until(con)
+def _check_observed(last: date | None, needed: date, what: str) -> None:
     if last is not None and last + timedelta(days=1) < needed:
         raise ValueError(
             f"{what} needs data until {needed - timedelta(days=1)}, but the data end on {last}; "
@@ -193,9 +198,14 @@ def _check_observed(con: duckdb.DuckDBPyConnection, needed: date, what: str) -> 
 
 
 def _run(source: Source, sql: str, needed: date, what: str, check: bool) -> pl.DataFrame:
+    backend = remote(source)
+    if backend is not None:  # a remote backend (Spark) runs the same query
+        if check:
+            _check_observed(observed_until_on(backend), needed, what)
+        return frame_of(backend, sql + "\nORDER BY 1")
     with connection(source) as con:
         if check:
-            _check_observed(con, needed, what)
+            _check_observed(observed_until(con), needed, what)
         frame: pl.DataFrame = con.sql(sql + "\nORDER BY 1").pl()
         return frame
 
@@ -245,7 +255,6 @@ def adoption_labels(
 ) -> pl.DataFrame:
     """Adoption of each product (``adopt_<product>``, null where held) and ``upsell`` within the horizon."""
     day = as_date(as_of)
-    with connection(source) as con:
-        chosen = list(products) if products is not None else products_before(con, day + timedelta(days=horizon_days))
+    chosen = list(products) if products is not None else products_of(source, day + timedelta(days=horizon_days))
     sql = adoption_sql(day, chosen, horizon_days, inactivity_days)
     return _run(source, sql, day + timedelta(days=horizon_days), "adoption within the horizon", check)

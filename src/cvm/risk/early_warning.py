@@ -50,7 +50,7 @@ def early_warning(store: OfflineStore, risk: RiskSettings, as_of: date | None = 
     now = points.filter(pl.col("as_of") == as_of)
     before = (
         points.filter(pl.col("as_of") < as_of)
-        .sort("value", descending=True)
+        .sort(["value", "as_of"], descending=True)  # the best points; of equal ones, the latest
         .group_by("customer_id", maintain_order=True)
         .first()
         .select(
@@ -60,8 +60,14 @@ def early_warning(store: OfflineStore, risk: RiskSettings, as_of: date | None = 
             pl.col("grade").alias("ref_grade"),
         )
     )
+    return flags(now.join(before, on="customer_id"), risk, as_of)
+
+
+def flags(joined: pl.DataFrame, risk: RiskSettings, as_of: date) -> pl.DataFrame:
+    """The flagged rows of ``joined`` (each customer's ``default_points`` row at ``as_of`` with its reference
+    ``ref_as_of, ref, ref_grade``), as ``scores`` rows, worst first; row by row, so any batch of them."""
     rank = {k: v for k, v in RANK.items()}
-    joined = now.join(before, on="customer_id").with_columns(
+    joined = joined.with_columns(
         (pl.col("ref") - pl.col("value")).alias("drop"),
         (pl.col("grade").replace_strict(rank, default=None) > pl.col("ref_grade").replace_strict(rank, default=None))
         .fill_null(False)

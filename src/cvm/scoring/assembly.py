@@ -105,15 +105,19 @@ def score_churn(
     return _rows(x["customer_id"], "churn", p, grade, entry.tag, codes)
 
 
-def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings, notes: list[str]) -> pl.DataFrame:
-    """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
-    card = entry.load()
+def default_values(card: Any, x: pd.DataFrame) -> tuple[Any, Any, list[str]]:
+    """Probability of bad, scorecard points and reason codes of each row of ``x`` (row by row, no grading)."""
     pts = card.points(x)
     points = pts.sum(axis=1).to_numpy(dtype=np.float64)
     p_bad = card.scaling.probability_of_score(points)
     best = card.table_[card.table_["count"] > 0].groupby("characteristic")["points"].max()
     lost = best.reindex(pts.columns).to_numpy() - pts.to_numpy()
-    codes = _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
+    return p_bad, points, _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
+
+
+def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings, notes: list[str]) -> pl.DataFrame:
+    """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
+    p_bad, points, codes = default_values(entry.load(), x)
     grade, codes, why = grade_with_reason(grade_rule("default", s), p_bad, codes, "default")
     notes += [why] if why else []
     return pl.concat(
@@ -124,13 +128,12 @@ def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings, notes: list
     )
 
 
-def score_propensity(
-    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
-) -> pl.DataFrame:
-    """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
-    model = entry.load()
-    by_slug = {product_slug(p): p for p in entry.meta.get("products", [])}
-    parts = []
+def propensity_values(
+    model: Any, products: list[str], x: pd.DataFrame, cache: dict[str, pd.DataFrame]
+) -> list[tuple[str, Any, list[Any]]]:
+    """``(score name, probabilities, reasons)`` per target of a propensity model, row by row (no grading)."""
+    by_slug = {product_slug(p): p for p in products}
+    out = []
     for target, booster in model.models_.items():
         slug = target.removeprefix("adopt_")
         product = by_slug.get(slug, slug)
@@ -147,8 +150,17 @@ def score_propensity(
             p, codes = _boosted(booster, x, cache, eligible)
             value[eligible] = p
             reasons[eligible] = codes
-        name = f"propensity:{product}"
-        grade, kept, ungraded = grade_with_reason(grade_rule("propensity", s), value, list(reasons), name)
+        out.append((f"propensity:{product}", value, list(reasons)))
+    return out
+
+
+def score_propensity(
+    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
+) -> pl.DataFrame:
+    """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
+    parts = []
+    for name, value, reasons in propensity_values(entry.load(), entry.meta.get("products", []), x, cache):
+        grade, kept, ungraded = grade_with_reason(grade_rule("propensity", s), value, reasons, name)
         notes += [ungraded] if ungraded else []
         parts.append(_rows(x["customer_id"], name, value, grade, entry.tag, kept))
     return pl.concat(parts)

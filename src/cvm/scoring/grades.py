@@ -115,8 +115,13 @@ def ungraded_reason(values: ArrayLike, what: str = "score") -> str | None:
     known = x[~np.isnan(x)]
     if known.size == 0 or known.min() < known.max():
         return None
-    n = "the only customer has" if known.size == 1 else f"all {known.size:,} customers have"
-    return f"{what} not graded: {n} the same value ({known[0]:,.4g}), so no one ranks above another"
+    return same_value_reason(known.size, float(known[0]), what)
+
+
+def same_value_reason(count: int, value: float, what: str = "score") -> str:
+    """The reason of :func:`ungraded_reason` for ``count`` known values all equal to ``value``."""
+    n = "the only customer has" if count == 1 else f"all {count:,} customers have"
+    return f"{what} not graded: {n} the same value ({value:,.4g}), so no one ranks above another"
 
 
 def cap_by_floors(

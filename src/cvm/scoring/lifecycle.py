@@ -28,7 +28,7 @@ import pandas as pd
 from cvm.config.settings import Settings
 from cvm.errors import BadValueError
 from cvm.features import build_features
-from cvm.features.build import connection, products_before
+from cvm.features.build import Source, products_of
 from cvm.scoring.assembly import score_lifecycle, write_lifecycle_scores
 from cvm.scoring.evaluation import compare, evaluate, predict_scores
 from cvm.scoring.gate import gate, gate_note
@@ -44,6 +44,7 @@ from cvm.scoring.training_data import (
     usable_targets,
 )
 from cvm.store import OfflineStore
+from cvm.store.backend import OfflineBackend
 
 __all__ = ["TrainReport", "compare", "estimator", "score_lifecycle", "train", "train_one", "write_lifecycle_scores"]
 
@@ -55,9 +56,17 @@ class TrainReport:
     data_until: date
     models: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    backend: str = "duckdb"  # the offline backend that built the features and labels
+    max_training_rows: int = 0  # the stated sample: most training rows per model (per snapshot from a cluster)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data_until": self.data_until.isoformat(), "models": self.models, "notes": self.notes}
+        return {
+            "data_until": self.data_until.isoformat(),
+            "models": self.models,
+            "notes": self.notes,
+            "backend": self.backend,
+            "max_training_rows": self.max_training_rows,
+        }
 
 
 def estimator(name: str, s: Settings) -> Any:
@@ -87,14 +96,17 @@ def train_one(
     until: date,
     products: list[str],
     base: pd.DataFrame,
+    source: Source | None = None,
 ) -> ModelVersion:
     """Fit ``name`` on its training snapshots, measure it on the held-out window and register it.
 
     ``base`` is the whole base's features at ``until``: the population the model would score at
-    training time, kept as the reference of the PSI checks (:mod:`cvm.scoring.monitor`).
+    training time, kept as the reference of the PSI checks (:mod:`cvm.scoring.monitor`). ``source``
+    (default: ``store``) is where the features and labels are built (an offline backend, e.g. Spark).
     """
+    data: Source = store if source is None else source
     holdout, *days = labelled_dates(name, s, until)
-    x, y = stacked_frame(store, name, days, s, products)
+    x, y = stacked_frame(data, name, days, s, products)
     model = estimator(name, s)
     window = (days[-1].isoformat(), (days[0] + timedelta(days=horizon(name, s))).isoformat())
     if name == "propensity":
@@ -108,7 +120,7 @@ def train_one(
     else:
         model.fit(x, y[LABEL_COLUMN[name]], training_window=window)
         positives = int(y[LABEL_COLUMN[name]].sum())
-    hx, hy = labelled_frame(store, name, holdout, s, products)
+    hx, hy = labelled_frame(data, name, holdout, s, products)
     feats = _features_of(name, model)
     meta: dict[str, Any] = {
         "training_window": {
@@ -131,16 +143,23 @@ def train_one(
     return registry.register(name, model, meta, eligible=meta["gate"]["passed"])
 
 
-def train(store: OfflineStore, workspace: Path, s: Settings, until: date | None = None) -> TrainReport:
-    """Train churn, default and propensity models on the data before ``until`` (default: all of it)."""
-    end = until or data_end(store)
-    with connection(store) as con:
-        products = products_before(con, end)
-    registry, report = ModelRegistry(workspace), TrainReport(end)
-    base = build_features(store, end, products=products).to_pandas()
+def train(
+    store: OfflineStore, workspace: Path, s: Settings, until: date | None = None, backend: OfflineBackend | None = None
+) -> TrainReport:
+    """Train churn, default and propensity models on the data before ``until`` (default: all of it).
+
+    With a ``backend`` (:mod:`cvm.store.backend`, e.g. Spark) the features and labels are built there and
+    the models fit on the driver.
+    """
+    source: Source = store if backend is None else backend
+    end = until or data_end(source)
+    products = products_of(source, end)
+    registry = ModelRegistry(workspace)
+    report = TrainReport(end, backend=getattr(backend, "name", "duckdb"), max_training_rows=s.models.max_training_rows)
+    base = build_features(source, end, products=products).to_pandas()
     for name in ("churn", "default", "propensity"):
         try:
-            entry = train_one(store, registry, name, s, end, products, base)
+            entry = train_one(store, registry, name, s, end, products, base, source)
         except ValueError as exc:
             report.notes.append(f"{name}: not trained ({exc})")
             continue

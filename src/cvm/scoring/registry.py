@@ -94,22 +94,31 @@ class ModelVersion:
 
     def load(self) -> Any:
         """The fitted estimator, from its artifact's document; one this version cannot read is refused."""
-        from cvm.models import ChurnModel, MultiUplift, PropensityModel, Scorecard
+        return model_from_document(self.meta["kind"], self.document(), self.tag)
+
+    def document(self) -> dict[str, Any]:
+        """The artifact's document (plain JSON and text: what a Spark worker rebuilds the model from)."""
         from cvm.models.files import read_folder
 
-        kinds: dict[str, Any] = {"ChurnModel": ChurnModel, "Scorecard": Scorecard, "PropensityModel": PropensityModel}
-        kinds["MultiUplift"] = MultiUplift
-        kind = self.meta["kind"]
-        if kind not in kinds:
-            raise RegistryError(f"{self.tag}: unknown model kind {kind!r}; known: {', '.join(kinds)}")
-        try:
-            return kinds[kind].from_dict(read_folder(self.artifact))
-        except ValueError as exc:
-            raise RegistryError(f"{self.tag} cannot be loaded: {exc}") from exc
+        return read_folder(self.artifact)
 
     def summary(self) -> dict[str, Any]:
         """Metadata without the (long) baseline, for listings."""
         return {k: v for k, v in self.meta.items() if k != "baseline"}
+
+
+def model_from_document(kind: str, doc: dict[str, Any], tag: str) -> Any:
+    """The fitted estimator of ``kind`` from its document (:meth:`ModelVersion.document`); unknown kinds refused."""
+    from cvm.models import ChurnModel, MultiUplift, PropensityModel, Scorecard
+
+    kinds: dict[str, Any] = {"ChurnModel": ChurnModel, "Scorecard": Scorecard, "PropensityModel": PropensityModel}
+    kinds["MultiUplift"] = MultiUplift
+    if kind not in kinds:
+        raise RegistryError(f"{tag}: unknown model kind {kind!r}; known: {', '.join(kinds)}")
+    try:
+        return kinds[kind].from_dict(doc)
+    except ValueError as exc:
+        raise RegistryError(f"{tag} cannot be loaded: {exc}") from exc
 
 
 def _document(model: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class ScoreReport:
     totals: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    backend: str = "duckdb"  # the offline backend that ran the scoring (store.offline)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,4 +43,5 @@ class ScoreReport:
             "totals": self.totals,
             "notes": self.notes,
             "skipped": self.skipped,
+            "backend": self.backend,
         }

@@ -13,12 +13,12 @@ import polars as pl
 
 from cvm.errors import BadValueError
 from cvm.features.persist import FeatureReport, write_features
-from cvm.risk import apply_cutoff, scored_book, stored_early_warning, write_early_warning
+from cvm.risk import apply_cutoff, scored_book, stored_early_warning
 from cvm.scoring import ScoreReport
-from cvm.scoring.lifecycle import TrainReport, compare, train, write_lifecycle_scores
+from cvm.scoring.lifecycle import TrainReport, compare, train
 from cvm.scoring.monitor import MonitorReport, monitor
 from cvm.scoring.registry import MODEL_NAMES, ModelRegistry, ModelVersion
-from cvm.scoring.value import write_value_scores
+from cvm.services.scoring_backend import write_early_warning_on, write_lifecycle_scores_on, write_value_scores_on
 from cvm.services.workspace import Audit, Workspace, audited
 
 
@@ -52,6 +52,11 @@ class ScoringService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
+    @property
+    def backend(self) -> str:
+        """The name of the offline backend that scores and trains (``store.offline``: duckdb or spark)."""
+        return self.ws.backend.name
+
     def score(self, as_of: date | None = None, actor: str | None = None) -> ScoreReport:
         """Score every customer as of ``as_of`` (default today, UTC); re-scoring a date replaces it.
 
@@ -61,21 +66,23 @@ class ScoringService:
         as_of = as_of or datetime.now(UTC).date()
         write_features(self.ws.backend, as_of)  # the features table's partition of as_of (segments.columns read it)
         report = self._value(as_of, actor=actor)
-        return replace(report, notes=[*report.notes, *self._lifecycle(as_of, actor=actor)])
+        return replace(
+            report, notes=[*report.notes, *self._lifecycle(as_of, actor=actor)], backend=self.ws.backend.name
+        )
 
     @audited(_scored)
     def _value(self, as_of: date, *, actor: str | None = None) -> ScoreReport:
         settings = self.ws.settings
-        return write_value_scores(self.ws.offline, settings.scoring, as_of, settings.plans.policy.channel_cost)
+        return write_value_scores_on(self.ws.backend, settings, as_of, settings.plans.policy.channel_cost)
 
     def _lifecycle(self, as_of: date, *, actor: str | None = None) -> list[str]:
         """Life-cycle scores of the champions, then the early-warning flags; notes for the report."""
         with self.ws.unit(actor) as unit:
-            info = write_lifecycle_scores(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+            info = write_lifecycle_scores_on(self.ws.backend, self.ws.root, self.ws.settings, as_of)
             if "skipped" in info:
                 return [f"life-cycle scores skipped: {info['skipped']}"]
             has_default = "default" in info["models"]
-            flagged = write_early_warning(self.ws.offline, self.ws.settings.risk, as_of).height if has_default else 0
+            flagged = write_early_warning_on(self.ws.backend, self.ws.settings, as_of) if has_default else 0
             detail = {"as_of": str(as_of), "models": info["models"], "flagged": flagged}
             unit.record("score.lifecycle", "scores", info["rows"] + flagged, **detail)
         models = ", ".join(info["models"].values())
@@ -90,7 +97,7 @@ class ScoringService:
     @audited(_trained)
     def train(self, as_of: date | None = None, actor: str | None = None) -> TrainReport:
         """Train churn, default and propensity models on the data before ``as_of`` and register them."""
-        return train(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+        return train(self.ws.offline, self.ws.root, self.ws.settings, as_of, backend=self.ws.backend)
 
     @audited(_uplift)
     def uplift(self, now: datetime | None = None, actor: str | None = None) -> dict[str, Any]:
