@@ -55,7 +55,9 @@ class PlansService:
     @audited(_refreshed)
     def refresh_segments(self, as_of: date | None = None, actor: str | None = None) -> SegmentReport:
         """Segment every customer as of ``as_of`` (default today, UTC) and store the membership history."""
-        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of or datetime.now(UTC).date())
+        return refresh_segments(
+            self.ws.offline, self.ws.settings.segments, as_of or datetime.now(UTC).date(), self.ws.backend
+        )
 
     def segments(self) -> tuple[list[dict[str, Any]], date | None]:
         """Every configured segment with its size at the latest refresh, and that refresh's date."""
