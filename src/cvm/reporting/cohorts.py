@@ -62,7 +62,7 @@ def cohort_table(
     [('2024-01', 0, 2, 1.0), ('2024-01', 1, 1, 0.25)]
     """
     code = period_code(period)
-    return cohorts_from_net(net_by_period(revenue, code, customer_col, ts_col, amount_col).collect(), code)
+    return cohorts_from_net(net_by_period(revenue, code, customer_col, ts_col, amount_col), code)
 
 
 def cohorts_from_net(net: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:

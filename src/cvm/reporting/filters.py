@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 import polars as pl
+from sqlglot import exp
 
 from cvm.errors import BadValueError
 from cvm.reporting.periods import Frame, lazy, require
@@ -82,24 +83,41 @@ class ReportFilter:
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def customer_ids(self, customers: Frame, scores: Frame | None = None) -> pl.LazyFrame | None:
-        """The ``customer_id`` of the selected customers, or ``None`` when nothing is filtered."""
+    def sql(self) -> str | None:
+        """The query of the selected ``customer_id`` (over ``customers`` and ``scores``), None when nothing is filtered.
+
+        Written once in DuckDB's dialect for every offline backend; the values are sqlglot literals.
+        """
         if self.empty:
             return None
-        frame = lazy(customers)
-        require(frame, ("customer_id", *ATTRIBUTES), "the customers table")
+        where: list[exp.Expression] = [exp.true()]
         for name in ATTRIBUTES:
             values = getattr(self, name)
             if values is not None:
-                frame = frame.filter(pl.col(name).is_in(list(values)))
-        ids = frame.select("customer_id")
+                where.append(exp.column(name).isin(*(exp.Literal.string(v) for v in values)))
         if self.segment is not None:
-            if scores is None:
-                raise BadValueError(f"segment {self.segment!r} needs the scores table")
             score, grades = parse_segment(self.segment)
-            graded = latest_scores(scores, score).filter(pl.col("grade").is_in(list(grades)))
-            ids = ids.join(graded.select("customer_id"), on="customer_id", how="semi")
-        return ids
+            graded = exp.select("customer_id").from_(latest_sql(score).subquery("s"))
+            graded = graded.where(exp.column("grade").isin(*(exp.Literal.string(g) for g in grades)))
+            where.append(exp.column("customer_id").isin(query=graded))
+        query = exp.select("customer_id").from_("customers").where(exp.and_(*where))
+        return query.sql(dialect="duckdb")
+
+    def customer_ids(self, customers: Frame, scores: Frame | None = None) -> pl.LazyFrame | None:
+        """The ``customer_id`` of the selected customers, or ``None`` when nothing is filtered (:meth:`sql`)."""
+        sql = self.sql()
+        if sql is None:
+            return None
+        frame = lazy(customers)
+        require(frame, ("customer_id", *ATTRIBUTES), "the customers table")
+        if self.segment is not None and scores is None:
+            raise BadValueError(f"segment {self.segment!r} needs the scores table")
+        tables = {"customers": frame.collect()}
+        if scores is not None:
+            tables["scores"] = lazy(scores).collect()
+        from cvm.reporting.queries import run_local
+
+        return run_local(sql, tables).lazy()
 
     def apply(self, frame: Frame, ids: pl.LazyFrame | None, customer_col: str = "customer_id") -> pl.LazyFrame:
         """Keep the rows of ``frame`` whose customer is in ``ids`` (all rows when ``ids`` is None)."""
@@ -107,6 +125,21 @@ class ReportFilter:
         if ids is None:
             return out
         return out.join(ids.rename({"customer_id": customer_col}), on=customer_col, how="semi")
+
+
+def latest_sql(score: str) -> exp.Select:
+    """Each customer's latest row of ``score``: ``customer_id, as_of, value, grade`` (a query on ``scores``)."""
+    newest = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column("customer_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("as_of"), desc=True)]),
+    )
+    ranked = (
+        exp.select("customer_id", "as_of", "value", "grade", exp.alias_(newest, "rn"))
+        .from_("scores")
+        .where(exp.column("score").eq(exp.Literal.string(SCORE_ALIASES.get(score, score))))
+    )
+    return exp.select("customer_id", "as_of", "value", "grade").from_(ranked.subquery("r")).where("rn = 1")
 
 
 def latest_scores(scores: Frame, score: str, as_of: date | None = None) -> pl.LazyFrame:

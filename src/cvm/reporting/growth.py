@@ -38,12 +38,11 @@ from cvm.reporting.periods import (
     lazy,
     money,
     period_code,
-    period_index,
     period_start,
     require,
-    to_cents,
     with_period_columns,
 )
+from cvm.reporting.queries import mrr_net_sql, net_sql, net_table, run_local
 
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churned")
 MONEY_COLUMNS = ("start", *MOVEMENTS, "end", "negative_net")
@@ -61,20 +60,16 @@ class IdentityError(InternalError, AssertionError):
     """The growth-accounting identity failed: a bug, never a data problem."""
 
 
-def net_by_period(revenue: Frame, code: PeriodCode, customer_col: str, ts_col: str, amount_col: str) -> pl.LazyFrame:
-    """Net cents per (customer, period index), sorted by both: columns ``customer, p, net``."""
+def net_by_period(revenue: Frame, code: PeriodCode, customer_col: str, ts_col: str, amount_col: str) -> pl.DataFrame:
+    """Net cents per (customer, period index), sorted by both: columns ``customer, p, net``.
+
+    The query every backend runs on the stored transactions (:func:`cvm.reporting.queries.net_sql`), here on
+    an in-process DuckDB over ``revenue``.
+    """
     frame = lazy(revenue)
-    schema = require(frame, (customer_col, ts_col, amount_col), "the revenue frame")
-    return (
-        frame.select(
-            customer=pl.col(customer_col),
-            p=period_index(pl.col(ts_col), code),
-            cents=to_cents(pl.col(amount_col), schema[amount_col]),
-        )
-        .sort("customer", "p")  # sorting first, then grouping in order, is faster than the reverse
-        .group_by("customer", "p", maintain_order=True)
-        .agg(net=pl.col("cents").sum())
-    )
+    require(frame, (customer_col, ts_col, amount_col), "the revenue frame")
+    rows = frame.select(customer_id=pl.col(customer_col), ts=pl.col(ts_col), amount=pl.col(amount_col)).collect()
+    return net_table(lambda sql: run_local(sql, {"revenue": rows}), net_sql(code, None, table="revenue"))
 
 
 def first_period() -> pl.Expr:
@@ -224,7 +219,7 @@ def growth_accounting(
     ['2024-02', '100.00', '30.00', '20.00', '110.00']
     """
     code = period_code(period)
-    net = net_by_period(revenue, code, customer_col, ts_col, amount_col).collect()
+    net = net_by_period(revenue, code, customer_col, ts_col, amount_col)
     return growth_from_net(net, code, reactivation_window)
 
 
@@ -243,7 +238,7 @@ def hunting_farming(
     per-customer revenue as in :func:`growth_accounting`, so ``hunting + farming = end``.
     """
     code = period_code(period)
-    net = net_by_period(revenue, code, customer_col, ts_col, amount_col).collect()
+    net = net_by_period(revenue, code, customer_col, ts_col, amount_col)
     return hunting_from_net(net, code, new_periods)
 
 
@@ -265,35 +260,6 @@ def hunting_from_net(net: pl.DataFrame, code: PeriodCode, new_periods: int = 1) 
         farming=money(pl.col("farming")),
     )
     return with_period_columns(table, code).select("period", "period_start", "hunting", "farming", "hunting_share")
-
-
-def mrr_cents(subscriptions: Frame, code: PeriodCode, as_of: date, customer_col: str = "customer_id") -> pl.LazyFrame:
-    """MRR in cents per (customer, period index), sorted: the ``net`` rows of :func:`mrr_by_period`."""
-    subs = lazy(subscriptions)
-    schema = require(subs, (customer_col, "start", "end", "mrr"), "the subscriptions frame")
-    last = period_index(pl.lit(as_of), code)
-    end_p = period_index(pl.col("end"), code)
-    # Live at the snapshot of period p (its last day, or as_of for the last period) <=> p0 <= p <= p1.
-    p1 = (
-        pl.when(pl.col("end").is_null() | (pl.col("end") > as_of))
-        .then(last)
-        .when(end_p == last)
-        .then(last - 1)
-        .otherwise(end_p - 1)
-    )
-    return (
-        subs.filter(pl.col("start") <= as_of)
-        .select(
-            customer=pl.col(customer_col),
-            cents=to_cents(pl.col("mrr"), schema["mrr"]),
-            p=pl.int_ranges(period_index(pl.col("start"), code), p1 + 1),
-        )
-        .explode("p")
-        .drop_nulls("p")
-        .sort("customer", "p")
-        .group_by("customer", "p", maintain_order=True)
-        .agg(net=pl.col("cents").sum())
-    )
 
 
 def mrr_by_period(
@@ -323,5 +289,6 @@ def mrr_by_period(
         as_of = subs.select(pl.max_horizontal(pl.col("start").max(), pl.col("end").max())).collect().item()
         if as_of is None:
             return pl.DataFrame(schema={"customer_id": pl.Utf8, "ts": pl.Date, "amount": MONEY})
-    net = mrr_cents(subs, code, as_of, customer_col)
-    return net.select(customer_id="customer", ts=period_start(pl.col("p"), code), amount=money(pl.col("net"))).collect()
+    rows = subs.select(customer_id=pl.col(customer_col), start="start", end="end", mrr="mrr").collect()
+    net = net_table(lambda sql: run_local(sql, {"subs": rows}), mrr_net_sql(code, as_of, table="subs"))
+    return net.select(customer_id="customer", ts=period_start(pl.col("p"), code), amount=money(pl.col("net")))

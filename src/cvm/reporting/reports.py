@@ -26,7 +26,7 @@ from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_of
-from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
+from cvm.reporting.growth import growth_from_net, hunting_from_net
 from cvm.reporting.migration import (
     ACTIVITY_STATES,
     GRADES,
@@ -36,10 +36,12 @@ from cvm.reporting.migration import (
     stage_states,
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
+from cvm.reporting.queries import NET_SCHEMA, mrr_net_sql, net_sql, net_table, on_backend
 from cvm.reporting.rates import add_rates
 from cvm.reporting.shared import shared_net
 from cvm.reporting.voice import voc
 from cvm.store import OfflineStore
+from cvm.store.backend import DuckDBBackend, OfflineBackend
 
 KINDS = ("growth", "voc", "cohorts", "migration", "churn", "silent-churn", "scores")
 SOURCES = ("transactions", "mrr")
@@ -94,14 +96,18 @@ class Report:
 class Inputs:
     """The hub tables of one store, restricted to the customers of a filter."""
 
-    def __init__(self, store: OfflineStore, filters: ReportFilter | None = None) -> None:
+    def __init__(
+        self, store: OfflineStore, filters: ReportFilter | None = None, backend: OfflineBackend | None = None
+    ) -> None:
         self.store = store
+        self.backend = backend or DuckDBBackend(store)
+        self.run = on_backend(self.backend)
         self.filters = filters or ReportFilter()
+        self.ids = self.filters.sql()  # the selected customers' query, for the reports' own queries
         self._ids: pl.LazyFrame | None = None
         self._end: date | None = None
-        if not self.filters.empty:
-            ids = self.filters.customer_ids(store.scan("customers"), store.scan("scores"))
-            self._ids = ids.collect().lazy() if ids is not None else None
+        if self.ids is not None:
+            self._ids = self.run(self.ids).lazy()
 
     def scan(self, table: str) -> pl.LazyFrame:
         return self.filters.apply(self.store.scan(table), self._ids)
@@ -111,15 +117,6 @@ class Inputs:
         if self._end is None:
             self._end = ch.data_end(self.store.scan("transactions"), self.store.scan("subscriptions"))
         return self._end
-
-    def revenue(self, source: str, code: PeriodCode, as_of: date | None) -> pl.LazyFrame:
-        """``customer_id, ts, amount`` rows up to ``as_of``: transactions, or MRR per period from subscriptions."""
-        if source == "transactions":
-            tx = self.scan("transactions").select("customer_id", "ts", "amount")
-            return tx if as_of is None else tx.filter(pl.col("ts").dt.date() <= as_of)
-        if source == "mrr":
-            return mrr_by_period(self.scan("subscriptions"), code, as_of=as_of or self.data_end()).lazy()
-        raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
         """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`).
@@ -142,13 +139,15 @@ class Inputs:
         return self.compute_net(source, code, as_of)
 
     def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period), computed from the hub tables."""
+        """Net cents per (customer, period), computed from the hub tables by the offline backend."""
         if source == "mrr":
             end = as_of or self.data_end()
             if end is None:
-                return pl.DataFrame(schema={"customer": pl.Utf8, "p": pl.Int64, "net": pl.Int64})
-            return mrr_cents(self.scan("subscriptions"), code, end).collect()
-        return net_by_period(self.revenue(source, code, as_of), code, "customer_id", "ts", "amount").collect()
+                return pl.DataFrame(schema=NET_SCHEMA)
+            return net_table(self.run, mrr_net_sql(code, end, self.ids))
+        if source == "transactions":
+            return net_table(self.run, net_sql(code, as_of, self.ids))
+        raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
 
 
 def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
@@ -486,11 +485,19 @@ BUILDERS: dict[str, Callable[..., Report]] = {
 
 
 def build_report(
-    store: OfflineStore, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any
+    store: OfflineStore,
+    kind: str,
+    period: str = "M",
+    filters: ReportFilter | None = None,
+    backend: OfflineBackend | None = None,
+    **options: Any,
 ) -> Report:
-    """Compute the report ``kind`` (one of :data:`KINDS`) from ``store``; ``options`` go to its builder."""
+    """Compute the report ``kind`` (one of :data:`KINDS`) from ``store`` on ``backend`` (DuckDB by default).
+
+    ``options`` go to its builder.
+    """
     try:
         builder = BUILDERS[kind]
     except KeyError:
         raise BadValueError(f"unknown report {kind!r}; reports: {', '.join(KINDS)}") from None
-    return builder(Inputs(store, filters), period, **options)
+    return builder(Inputs(store, filters, backend), period, **options)
