@@ -157,21 +157,39 @@ def latest_scores(scores: Frame, score: str, as_of: date | None = None) -> pl.La
     )
 
 
+def segment_sql(by: str) -> str:
+    """The query of ``customer_id, segment`` (over ``customers`` and ``scores``) for :func:`segment_of`."""
+    unknown = exp.Literal.string(UNKNOWN)
+    if by in ATTRIBUTES:
+        value = exp.func("coalesce", exp.cast(exp.column(by), "VARCHAR"), unknown)
+        return exp.select("customer_id", exp.alias_(value, "segment")).from_("customers").sql(dialect="duckdb")
+    score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
+    if score is None:
+        raise BadValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
+    grade = exp.func("coalesce", exp.column("grade", "g"), unknown)
+    query = (
+        exp.select(exp.column("customer_id", "c"), exp.alias_(grade, "segment"))
+        .from_(exp.to_table("customers").as_("c"))
+        .join(latest_sql(score).subquery("g"), on="c.customer_id = g.customer_id", join_type="left")
+    )
+    return query.sql(dialect="duckdb")
+
+
 def segment_of(customers: Frame, scores: Frame | None, by: str) -> pl.LazyFrame:
     """``customer_id, segment`` for a customer attribute (kind, channel, region, sector) or a grade.
 
     ``by`` is an attribute name, ``value_grade`` (the latest clv grade) or ``grade:SCORE``. Customers
-    without a value get ``"(unknown)"``.
+    without a value get ``"(unknown)"``. The query of :func:`segment_sql`, on an in-process DuckDB.
     """
+    sql = segment_sql(by)
     frame = lazy(customers)
+    tables = {"customers": frame.collect()}
     if by in ATTRIBUTES:
         require(frame, ("customer_id", by), "the customers table")
-        return frame.select("customer_id", segment=pl.col(by).cast(pl.Utf8).fill_null(UNKNOWN))
-    score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
-    if score is None:
-        raise BadValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
-    if scores is None:
+    elif scores is None:
         raise BadValueError(f"segment {by!r} needs the scores table")
-    grades = latest_scores(scores, score).select("customer_id", "grade")
-    joined = frame.select("customer_id").join(grades, on="customer_id", how="left")
-    return joined.select("customer_id", segment=pl.col("grade").fill_null(UNKNOWN))
+    else:
+        tables["scores"] = lazy(scores).collect()
+    from cvm.reporting.queries import run_local
+
+    return run_local(sql, tables).lazy()

@@ -25,21 +25,21 @@ from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, 
 from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
-from cvm.reporting.filters import ReportFilter, segment_of
+from cvm.reporting.filters import ReportFilter, segment_sql
 from cvm.reporting.growth import growth_from_net, hunting_from_net
 from cvm.reporting.migration import (
     ACTIVITY_STATES,
     GRADES,
-    activity_states,
-    grade_states,
-    migration_matrix,
-    stage_states,
+    activity_states_sql,
+    grade_states_sql,
+    matrix_table,
+    stage_states_sql,
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
 from cvm.reporting.queries import NET_SCHEMA, mrr_net_sql, net_sql, net_table, on_backend
 from cvm.reporting.rates import add_rates
 from cvm.reporting.shared import shared_net
-from cvm.reporting.voice import voc
+from cvm.reporting.voice import voc_table
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend, OfflineBackend
 
@@ -219,9 +219,9 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sam
     Rows on fewer than ``min_sample`` answers carry ``small_sample``; the summary's ``warnings`` say so.
     """
     code = period_code(period)
-    segments = segment_of(inputs.scan("customers"), inputs.scan("scores"), by) if by else None
-    overall = small_sample(voc(inputs.scan("surveys"), None, segments), min_sample)
-    per = small_sample(voc(inputs.scan("surveys"), code, segments), min_sample)
+    segments = segment_sql(by) if by else None
+    overall = small_sample(voc_table(inputs.run, None, segments, inputs.ids), min_sample)
+    per = small_sample(voc_table(inputs.run, code, segments, inputs.ids), min_sample)
     per = mark_partial(per, code, final_day(inputs.data_end()))
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
     summary: dict[str, Any] = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
@@ -295,16 +295,15 @@ def migration_report(
     date_from = date_from or months_back(date_to, {"M": 1, "Q": 3, "Y": 12}[code])
     order: tuple[str, ...]
     if states == "activity":
-        rows = activity_states(inputs.scan("transactions"), inputs.scan("subscriptions"), [date_from, date_to])
-        order = ACTIVITY_STATES
+        rows, order = activity_states_sql([date_from, date_to], ids=inputs.ids), ACTIVITY_STATES
     elif states == "stage":
-        rows, order = stage_states(inputs.scan("segment_membership")), ()
+        rows, order = stage_states_sql(inputs.ids), ()
     elif states == "value_grade" or states.startswith("grade:"):
-        rows = grade_states(inputs.scan("scores"), "clv" if states == "value_grade" else states[6:])
+        rows = grade_states_sql("clv" if states == "value_grade" else states[6:], inputs.ids)
         order = GRADES
     else:
         raise BadValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
-    matrix = migration_matrix(rows, date_from, date_to, order)
+    matrix = matrix_table(inputs.run, rows, date_from, date_to, order)
     summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
     needs = {"activity": "transactions", "stage": "segment_membership"}.get(states, "scores")
     if reason := missing(inputs.store, needs):
