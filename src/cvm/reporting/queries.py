@@ -16,6 +16,7 @@ and period is returned as integer cents (the decimal sum times 100).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -111,18 +112,31 @@ def on_backend(backend: OfflineBackend) -> Runner:
     return lambda sql: frame_of(backend.query(sql))
 
 
+_local = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's in-process DuckDB connection for :func:`run_local` (opening one costs tens of ms)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        _local.con = con
+    return con
+
+
 def run_local(sql: str, frames: dict[str, Any]) -> pl.DataFrame:
     """Run ``sql`` on an in-process DuckDB whose tables are ``frames`` (Polars frames), in UTC."""
-    import duckdb
-
-    con = duckdb.connect()
+    con = _connection()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         for name, frame in frames.items():
             con.register(name, frame.to_arrow())
         out: pl.DataFrame = con.sql(sql).pl()
     finally:
-        con.close()
+        for name in frames:
+            con.unregister(name)
     return out
 
 

@@ -22,11 +22,11 @@ from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting import persisted
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
-from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
+from cvm.reporting.cohorts import cohorts_table, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
 from cvm.reporting.filters import ReportFilter, segment_sql
-from cvm.reporting.growth import growth_from_net, hunting_from_net
+from cvm.reporting.growth import bridge_table, growth_from_bridge, hunting_from_bridge
 from cvm.reporting.migration import (
     ACTIVITY_STATES,
     GRADES,
@@ -36,7 +36,7 @@ from cvm.reporting.migration import (
     stage_states_sql,
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
-from cvm.reporting.queries import NET_SCHEMA, mrr_net_sql, net_sql, net_table, on_backend
+from cvm.reporting.queries import NET_SCHEMA, Runner, mrr_net_sql, net_sql, net_table, on_backend, run_local
 from cvm.reporting.rates import add_rates
 from cvm.reporting.shared import shared_net
 from cvm.reporting.voice import voc_table
@@ -119,7 +119,7 @@ class Inputs:
         return self._end
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`).
+        """Net cents per (customer, period) up to ``as_of``, sorted (:func:`cvm.reporting.queries.net_sql`).
 
         Computed once per store version and view for every report that needs it (:mod:`cvm.reporting.shared`).
         """
@@ -138,16 +138,32 @@ class Inputs:
                 return saved
         return self.compute_net(source, code, as_of)
 
-    def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period), computed from the hub tables by the offline backend."""
+    def net_sql(self, source: str, code: PeriodCode, as_of: date | None) -> str | None:
+        """The query of net cents per (customer, period) up to ``as_of``; None for MRR without any data."""
         if source == "mrr":
             end = as_of or self.data_end()
-            if end is None:
-                return pl.DataFrame(schema=NET_SCHEMA)
-            return net_table(self.run, mrr_net_sql(code, end, self.ids))
+            return None if end is None else mrr_net_sql(code, end, self.ids)
         if source == "transactions":
-            return net_table(self.run, net_sql(code, as_of, self.ids))
+            return net_sql(code, as_of, self.ids)
         raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
+
+    def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
+        """Net cents per (customer, period), computed from the hub tables by the offline backend."""
+        sql = self.net_sql(source, code, as_of)
+        return pl.DataFrame(schema=NET_SCHEMA) if sql is None else net_table(self.run, sql)
+
+    def net_relation(self, source: str, code: PeriodCode, as_of: date | None) -> tuple[Runner, str]:
+        """Where the bridge and cohort queries run, and the net relation they read there.
+
+        In this process (DuckDB) they read the net table kept per store version (:meth:`net`), which the
+        growth, hunting and cohort views share; on a cluster (Spark) the net query is part of their query,
+        so only the per-period rows reach this process.
+        """
+        sql = self.net_sql(source, code, as_of)
+        if isinstance(self.backend, DuckDBBackend) or sql is None:
+            net = self.net(source, code, as_of)
+            return (lambda query: run_local(query, {"net": net})), "net"
+        return self.run, f"({sql})"
 
 
 def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
@@ -174,12 +190,13 @@ def growth_report(
     last complete one, the one to quote, and ``partial`` names the partial period, if any.
     """
     code = period_code(period)
-    net = inputs.net(source, code, as_of)
+    net = inputs.net_relation(source, code, as_of)
     end = as_of or inputs.data_end()
     through = final_day(end)
-    table = add_rates(growth_from_net(net, code, reactivation_window), include_reactivation)
+    cents = bridge_table(*net, code, reactivation_window, new_periods)
+    table = add_rates(growth_from_bridge(cents, code), include_reactivation)
     table = mark_partial(table, code, through)
-    split = mark_partial(hunting_from_net(net, code, new_periods), code, through)
+    split = mark_partial(hunting_from_bridge(cents, code), code, through)
     summary: dict[str, Any] = {"periods": table.height, "complete_through": through}
     done = table.filter(pl.col("complete"))
     if table.height:
@@ -256,7 +273,7 @@ def cohorts_report(
     """Revenue and customer retention by cohort of first revenue; ``partial`` marks the cells not yet complete."""
     code = period_code(period)
     through = final_day(as_of or inputs.data_end())
-    table = mark_partial_cells(cohorts_from_net(inputs.net(source, code, as_of), code), code, through)
+    table = mark_partial_cells(cohorts_table(*inputs.net_relation(source, code, as_of), code), code, through)
     return Report(
         kind="cohorts",
         title=f"Cohorts by first {dict(M='month', Q='quarter', Y='year')[code]} with revenue ({source})",
