@@ -177,9 +177,9 @@ def membership_on(backend: OfflineBackend, cfg: SegmentsConfig, as_of: date) -> 
     ctes = [("segmented", segmented), *_changes_sql(model, as_of, prev)]
     with_ = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
     rows = _arrow_frame(backend.query(f"{with_}\n{_ROWS}"))
-    customers = _arrow_frame(backend.query(f"WITH segmented AS ({segmented}) SELECT count(*) AS n FROM segmented"))
+    customers = rows.filter(pl.col("change").is_null() & pl.col("segment").str.starts_with("stage:")).height
     seconds = {"segments": round(time.perf_counter() - t0, 3)}
-    return _report(rows, as_of, prev, int(customers["n"][0]), seconds)
+    return _report(rows, as_of, prev, customers, seconds)  # every customer has exactly one stage
 
 
 def _date(table: pl.DataFrame) -> date | None:
