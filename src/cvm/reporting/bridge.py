@@ -1,9 +1,10 @@
 """The growth bridge, hunting vs farming and the cohort cells as SQL over the net revenue per customer and period.
 
-Written once in DuckDB's dialect (see :mod:`cvm.reporting.growth` for the definitions); ``net`` is a relation
-of ``customer, p, net`` rows (net integer cents, :func:`cvm.reporting.queries.net_sql`): the net query itself
-(so a Spark cluster runs the whole report and only one row per period reaches the driver) or a table of it
-kept in this process (:mod:`cvm.reporting.shared`). Sums are of integer cents: exact on every backend.
+Written once in DuckDB's dialect (see :mod:`cvm.reporting.growth` for the definitions); ``net`` is a query
+of ``customer, p, net`` rows (net integer cents), read as the CTE ``net``: the net query itself
+(:func:`cvm.reporting.queries.net_sql`: a Spark cluster runs the whole report and only one row per period
+reaches the driver) or a read of the table of it kept in this process (:mod:`cvm.reporting.shared`).
+Sums are of integer cents: exact on every backend.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ def _too_long(code: PeriodCode, window: int | timedelta | None) -> str:
     return bind("SELECT p - prev_p - 1 > $w", {"w": int(window)}).removeprefix("SELECT ")
 
 
-def _active(net: str) -> str:
+def _active() -> str:
     """The active (customer, period) rows with their neighbours and the customer's first active period."""
     w = "OVER (PARTITION BY customer ORDER BY p)"
     return (
         f"SELECT customer, p, net AS r, lag(p) {w} AS prev_p, lag(net) {w} AS r_prev, lead(p) {w} AS next_p, "
-        f"min(p) OVER (PARTITION BY customer) AS first_p FROM {net} n WHERE net > 0"
+        "min(p) OVER (PARTITION BY customer) AS first_p FROM net WHERE net > 0"
     )
 
 
@@ -59,15 +60,15 @@ def bridge_sql(net: str, code: PeriodCode, window: int | timedelta | None, new_p
         f"WHEN {gap} > 0 THEN 'reactivation' ELSE 'retained' END AS kind, "
         f"CASE WHEN {gap} = 0 THEN r_prev ELSE 0 END AS r0, "
         "CASE WHEN next_p IS NULL OR next_p > p + 1 THEN p + 1 END AS churn_p, p - first_p AS age "
-        f"FROM ({_active(net)}) a"
+        f"FROM ({_active()}) a"
     )
-    last = f"(SELECT max(p) FROM {net} l)"
+    last = "(SELECT max(p) FROM net)"
     rows = (
         "SELECT p, kind, r, r0, age FROM cls "
         f"UNION ALL SELECT churn_p AS p, 'churn' AS kind, r, 0 AS r0, 0 AS age FROM cls WHERE churn_p <= {last} "
-        f"UNION ALL SELECT p, 'negative' AS kind, net AS r, 0 AS r0, 0 AS age FROM {net} g WHERE net < 0 "
-        f"UNION ALL SELECT min(p) AS p, 'bound' AS kind, 0 AS r, 0 AS r0, 0 AS age FROM {net} b "
-        f"UNION ALL SELECT max(p) AS p, 'bound' AS kind, 0 AS r, 0 AS r0, 0 AS age FROM {net} b"
+        "UNION ALL SELECT p, 'negative' AS kind, net AS r, 0 AS r0, 0 AS age FROM net WHERE net < 0 "
+        "UNION ALL SELECT min(p) AS p, 'bound' AS kind, 0 AS r, 0 AS r0, 0 AS age FROM net "
+        "UNION ALL SELECT max(p) AS p, 'bound' AS kind, 0 AS r, 0 AS r0, 0 AS age FROM net"
     )
     active = "kind IN ('new', 'reactivation', 'retained')"
     retained = "kind = 'retained'"
@@ -95,7 +96,9 @@ def bridge_sql(net: str, code: PeriodCode, window: int | timedelta | None, new_p
         "customers_churned": count("kind = 'churn'"),
     }
     select = ", ".join(f"{sql} AS {name}" for name, sql in sums.items())
-    return f"WITH cls AS ({classified}) SELECT p, {select} FROM ({rows}) x WHERE p IS NOT NULL GROUP BY p"
+    return (
+        f"WITH net AS ({net}), cls AS ({classified}) SELECT p, {select} FROM ({rows}) x WHERE p IS NOT NULL GROUP BY p"
+    )
 
 
 def cohort_sql(net: str) -> str:
@@ -103,9 +106,8 @@ def cohort_sql(net: str) -> str:
 
     ``last``, the last period of ``net`` (active or not), is on every row.
     """
-    cells = (
-        f"SELECT first_p AS c, p, count(*) AS customers, sum(r) AS cents FROM ({_active(net)}) a GROUP BY first_p, p"
-    )
+    cells = f"SELECT first_p AS c, p, count(*) AS customers, sum(r) AS cents FROM ({_active()}) a GROUP BY first_p, p"
     return (
-        f"SELECT c, p, customers, CAST(cents AS BIGINT) AS cents, (SELECT max(p) FROM {net} l) AS last FROM ({cells}) x"
+        f"WITH net AS ({net}) SELECT c, p, customers, CAST(cents AS BIGINT) AS cents, "
+        f"(SELECT max(p) FROM net) AS last FROM ({cells}) x"
     )

@@ -68,7 +68,7 @@ def cohort_table(
     frame = lazy(revenue)
     require(frame, (customer_col, ts_col, amount_col), "the revenue frame")
     rows = frame.select(customer_id=pl.col(customer_col), ts=pl.col(ts_col), amount=pl.col(amount_col)).collect()
-    net = f"({net_sql(code, None, table='revenue')})"
+    net = net_sql(code, None, table="revenue")
     return cohorts_table(lambda sql: run_local(sql, {"revenue": rows}), net, code)
 
 

@@ -114,7 +114,7 @@ def _local_bridge(
     frame = lazy(revenue)
     require(frame, cols, "the revenue frame")
     rows = frame.select(customer_id=pl.col(cols[0]), ts=pl.col(cols[1]), amount=pl.col(cols[2])).collect()
-    net = f"({net_sql(code, None, table='revenue')})"
+    net = net_sql(code, None, table="revenue")
     return bridge_table(lambda sql: run_local(sql, {"revenue": rows}), net, code, window, new_periods)
 
 

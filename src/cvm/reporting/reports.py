@@ -162,8 +162,8 @@ class Inputs:
         sql = self.net_sql(source, code, as_of)
         if isinstance(self.backend, DuckDBBackend) or sql is None:
             net = self.net(source, code, as_of)
-            return (lambda query: run_local(query, {"net": net})), "net"
-        return self.run, f"({sql})"
+            return (lambda query: run_local(query, {"net_cents": net})), "SELECT customer, p, net FROM net_cents"
+        return self.run, sql
 
 
 def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
