@@ -34,7 +34,7 @@ class ReportService:
         options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
         from cvm.reporting.html import write_html  # plotly: only for the HTML report
 
-        return write_html(self.ws.offline, out, period=period, filters=filters, **options)
+        return write_html(self.ws.offline, out, period=period, filters=filters, backend=self.ws.backend, **options)
 
     def persist(self) -> list[str]:
         """Save the default view's net-revenue tables for the current data (:mod:`cvm.reporting.persisted`)."""
