@@ -14,16 +14,19 @@ from datetime import date
 import polars as pl
 
 from cvm.errors import BadValueError
-from cvm.reporting.growth import first_period, net_by_period
+from cvm.reporting.bridge import cohort_sql
 from cvm.reporting.periods import (
     Frame,
     PeriodCode,
     complete_expr,
+    lazy,
     money,
     period_code,
     period_label,
     period_start,
+    require,
 )
+from cvm.reporting.queries import Runner, net_sql, run_local
 
 COHORT_COLUMNS = (
     "cohort",
@@ -62,18 +65,22 @@ def cohort_table(
     [('2024-01', 0, 2, 1.0), ('2024-01', 1, 1, 0.25)]
     """
     code = period_code(period)
-    return cohorts_from_net(net_by_period(revenue, code, customer_col, ts_col, amount_col).collect(), code)
+    frame = lazy(revenue)
+    require(frame, (customer_col, ts_col, amount_col), "the revenue frame")
+    rows = frame.select(customer_id=pl.col(customer_col), ts=pl.col(ts_col), amount=pl.col(amount_col)).collect()
+    net = net_sql(code, None, table="revenue")
+    return cohorts_table(lambda sql: run_local(sql, {"revenue": rows}), net, code)
 
 
-def cohorts_from_net(net: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
-    """:func:`cohort_table` from :func:`cvm.reporting.growth.net_by_period` rows."""
-    active = net.filter(pl.col("net") > 0).with_columns(c=first_period())
-    cells = active.group_by("c", "p").agg(customers=pl.len(), cents=pl.col("net").sum())
+def cohorts_table(run: Runner, net: str, code: PeriodCode) -> pl.DataFrame:
+    """:func:`cohort_table` from the relation ``net`` of net cents per (customer, period) that ``run`` reads."""
+    cells = run(cohort_sql(net))
     if cells.height == 0:
         return pl.DataFrame(schema=_schema())
-    last = int(net.select(pl.col("p").max()).item())
+    cells = cells.cast({"c": pl.Int64, "p": pl.Int64, "customers": pl.Int64, "cents": pl.Int64, "last": pl.Int64})
+    last = int(cells["last"][0])
     cohorts = cells.select(pl.col("c").unique()).with_columns(p=pl.int_ranges("c", last + 1)).explode("p")
-    table = cohorts.join(cells, on=["c", "p"], how="left").with_columns(
+    table = cohorts.join(cells.drop("last"), on=["c", "p"], how="left").with_columns(
         pl.col("customers").fill_null(0).cast(pl.Int64), pl.col("cents").fill_null(0)
     )
     first = pl.col("p") == pl.col("c")

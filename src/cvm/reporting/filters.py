@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 import polars as pl
+from sqlglot import exp
 
 from cvm.errors import BadValueError
 from cvm.reporting.periods import Frame, lazy, require
@@ -82,24 +83,41 @@ class ReportFilter:
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def customer_ids(self, customers: Frame, scores: Frame | None = None) -> pl.LazyFrame | None:
-        """The ``customer_id`` of the selected customers, or ``None`` when nothing is filtered."""
+    def sql(self) -> str | None:
+        """The query of the selected ``customer_id`` (over ``customers`` and ``scores``), None when nothing is filtered.
+
+        Written once in DuckDB's dialect for every offline backend; the values are sqlglot literals.
+        """
         if self.empty:
             return None
-        frame = lazy(customers)
-        require(frame, ("customer_id", *ATTRIBUTES), "the customers table")
+        where: list[exp.Expression] = [exp.true()]
         for name in ATTRIBUTES:
             values = getattr(self, name)
             if values is not None:
-                frame = frame.filter(pl.col(name).is_in(list(values)))
-        ids = frame.select("customer_id")
+                where.append(exp.column(name).isin(*(exp.Literal.string(v) for v in values)))
         if self.segment is not None:
-            if scores is None:
-                raise BadValueError(f"segment {self.segment!r} needs the scores table")
             score, grades = parse_segment(self.segment)
-            graded = latest_scores(scores, score).filter(pl.col("grade").is_in(list(grades)))
-            ids = ids.join(graded.select("customer_id"), on="customer_id", how="semi")
-        return ids
+            graded = exp.select("customer_id").from_(latest_sql(score).subquery("s"))
+            graded = graded.where(exp.column("grade").isin(*(exp.Literal.string(g) for g in grades)))
+            where.append(exp.column("customer_id").isin(query=graded))
+        query = exp.select("customer_id").from_("customers").where(exp.and_(*where))
+        return query.sql(dialect="duckdb")
+
+    def customer_ids(self, customers: Frame, scores: Frame | None = None) -> pl.LazyFrame | None:
+        """The ``customer_id`` of the selected customers, or ``None`` when nothing is filtered (:meth:`sql`)."""
+        sql = self.sql()
+        if sql is None:
+            return None
+        frame = lazy(customers)
+        require(frame, ("customer_id", *ATTRIBUTES), "the customers table")
+        if self.segment is not None and scores is None:
+            raise BadValueError(f"segment {self.segment!r} needs the scores table")
+        tables = {"customers": frame.collect()}
+        if scores is not None:
+            tables["scores"] = lazy(scores).collect()
+        from cvm.reporting.queries import run_local
+
+        return run_local(sql, tables).lazy()
 
     def apply(self, frame: Frame, ids: pl.LazyFrame | None, customer_col: str = "customer_id") -> pl.LazyFrame:
         """Keep the rows of ``frame`` whose customer is in ``ids`` (all rows when ``ids`` is None)."""
@@ -107,6 +125,21 @@ class ReportFilter:
         if ids is None:
             return out
         return out.join(ids.rename({"customer_id": customer_col}), on=customer_col, how="semi")
+
+
+def latest_sql(score: str) -> exp.Select:
+    """Each customer's latest row of ``score``: ``customer_id, as_of, value, grade`` (a query on ``scores``)."""
+    newest = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column("customer_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("as_of"), desc=True)]),
+    )
+    ranked = (
+        exp.select("customer_id", "as_of", "value", "grade", exp.alias_(newest, "rn"))
+        .from_("scores")
+        .where(exp.column("score").eq(exp.Literal.string(SCORE_ALIASES.get(score, score))))
+    )
+    return exp.select("customer_id", "as_of", "value", "grade").from_(ranked.subquery("r")).where("rn = 1")
 
 
 def latest_scores(scores: Frame, score: str, as_of: date | None = None) -> pl.LazyFrame:
@@ -124,21 +157,39 @@ def latest_scores(scores: Frame, score: str, as_of: date | None = None) -> pl.La
     )
 
 
+def segment_sql(by: str) -> str:
+    """The query of ``customer_id, segment`` (over ``customers`` and ``scores``) for :func:`segment_of`."""
+    unknown = exp.Literal.string(UNKNOWN)
+    if by in ATTRIBUTES:
+        value = exp.func("coalesce", exp.cast(exp.column(by), "VARCHAR"), unknown)
+        return exp.select("customer_id", exp.alias_(value, "segment")).from_("customers").sql(dialect="duckdb")
+    score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
+    if score is None:
+        raise BadValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
+    grade = exp.func("coalesce", exp.column("grade", "g"), unknown)
+    query = (
+        exp.select(exp.column("customer_id", "c"), exp.alias_(grade, "segment"))
+        .from_(exp.to_table("customers").as_("c"))
+        .join(latest_sql(score).subquery("g"), on="c.customer_id = g.customer_id", join_type="left")
+    )
+    return query.sql(dialect="duckdb")
+
+
 def segment_of(customers: Frame, scores: Frame | None, by: str) -> pl.LazyFrame:
     """``customer_id, segment`` for a customer attribute (kind, channel, region, sector) or a grade.
 
     ``by`` is an attribute name, ``value_grade`` (the latest clv grade) or ``grade:SCORE``. Customers
-    without a value get ``"(unknown)"``.
+    without a value get ``"(unknown)"``. The query of :func:`segment_sql`, on an in-process DuckDB.
     """
+    sql = segment_sql(by)
     frame = lazy(customers)
+    tables = {"customers": frame.collect()}
     if by in ATTRIBUTES:
         require(frame, ("customer_id", by), "the customers table")
-        return frame.select("customer_id", segment=pl.col(by).cast(pl.Utf8).fill_null(UNKNOWN))
-    score = "clv" if by == "value_grade" else by.removeprefix("grade:") if by.startswith("grade:") else None
-    if score is None:
-        raise BadValueError(f"unknown segment {by!r}; use {', '.join(ATTRIBUTES)}, value_grade or grade:SCORE")
-    if scores is None:
+    elif scores is None:
         raise BadValueError(f"segment {by!r} needs the scores table")
-    grades = latest_scores(scores, score).select("customer_id", "grade")
-    joined = frame.select("customer_id").join(grades, on="customer_id", how="left")
-    return joined.select("customer_id", segment=pl.col("grade").fill_null(UNKNOWN))
+    else:
+        tables["scores"] = lazy(scores).collect()
+    from cvm.reporting.queries import run_local
+
+    return run_local(sql, tables).lazy()

@@ -31,6 +31,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from cvm.errors import BadValueError, InternalError
+from cvm.reporting.bridge import FLOWS, bridge_sql
 from cvm.reporting.periods import (
     MONEY,
     Frame,
@@ -38,12 +39,11 @@ from cvm.reporting.periods import (
     lazy,
     money,
     period_code,
-    period_index,
     period_start,
     require,
-    to_cents,
     with_period_columns,
 )
+from cvm.reporting.queries import Runner, mrr_net_sql, net_sql, net_table, run_local
 
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churned")
 MONEY_COLUMNS = ("start", *MOVEMENTS, "end", "negative_net")
@@ -61,101 +61,6 @@ class IdentityError(InternalError, AssertionError):
     """The growth-accounting identity failed: a bug, never a data problem."""
 
 
-def net_by_period(revenue: Frame, code: PeriodCode, customer_col: str, ts_col: str, amount_col: str) -> pl.LazyFrame:
-    """Net cents per (customer, period index), sorted by both: columns ``customer, p, net``."""
-    frame = lazy(revenue)
-    schema = require(frame, (customer_col, ts_col, amount_col), "the revenue frame")
-    return (
-        frame.select(
-            customer=pl.col(customer_col),
-            p=period_index(pl.col(ts_col), code),
-            cents=to_cents(pl.col(amount_col), schema[amount_col]),
-        )
-        .sort("customer", "p")  # sorting first, then grouping in order, is faster than the reverse
-        .group_by("customer", "p", maintain_order=True)
-        .agg(net=pl.col("cents").sum())
-    )
-
-
-def first_period() -> pl.Expr:
-    """Each customer's first period in rows sorted by customer and period (as :func:`net_by_period` gives)."""
-    starts = pl.col("customer") != pl.col("customer").shift(1)
-    return pl.when(starts.fill_null(True)).then(pl.col("p")).forward_fill()
-
-
-def classify(net: pl.DataFrame, code: PeriodCode, window: int | timedelta | None) -> pl.DataFrame:
-    """One row per active (customer, period): revenue ``r``, previous revenue ``r0`` and its ``kind``.
-
-    ``net`` comes from :func:`net_by_period` (sorted by customer and period). ``kind`` is new,
-    reactivation or retained; ``churn_p`` is the period in which the customer churns next (null while
-    it stays active).
-    """
-    active = net.filter(pl.col("net") > 0).select("customer", "p", r=pl.col("net"))
-    same_prev = pl.col("customer") == pl.col("customer").shift(1)
-    same_next = pl.col("customer") == pl.col("customer").shift(-1)
-    prev_p = pl.when(same_prev).then(pl.col("p").shift(1))
-    next_p = pl.when(same_next).then(pl.col("p").shift(-1))
-    out = active.with_columns(prev_p=prev_p, next_p=next_p, r_prev=pl.col("r").shift(1))
-    gap = pl.col("p") - pl.col("prev_p") - 1
-    if window is None:
-        too_long = pl.lit(False)
-    elif isinstance(window, timedelta):
-        days = (period_start(pl.col("p"), code) - period_start(pl.col("prev_p") + 1, code)).dt.total_days()
-        too_long = days > window.days
-    else:
-        too_long = gap > int(window)
-    kind = (
-        pl.when(pl.col("prev_p").is_null() | ((gap > 0) & too_long))
-        .then(pl.lit("new"))
-        .when(gap > 0)
-        .then(pl.lit("reactivation"))
-        .otherwise(pl.lit("retained"))
-    )
-    churn_p = pl.when(pl.col("next_p").is_null() | (pl.col("next_p") > pl.col("p") + 1)).then(pl.col("p") + 1)
-    return out.with_columns(
-        kind=kind,
-        r0=pl.when(gap == 0).then(pl.col("r_prev")).otherwise(0),
-        churn_p=churn_p,
-    ).drop("r_prev", "next_p")
-
-
-def period_grid(net: pl.DataFrame) -> pl.DataFrame:
-    """Every period index ``p`` from the first to the last in ``net`` (empty periods included)."""
-    bounds = net.select(lo=pl.col("p").min(), hi=pl.col("p").max() + 1)
-    return bounds.select(p=pl.int_ranges("lo", "hi")).explode("p").drop_nulls().cast({"p": pl.Int64})
-
-
-def _per_period(moves: pl.DataFrame, net: pl.DataFrame, last: int) -> pl.DataFrame:
-    """Sum the classified rows per period over every period of ``net`` (up to ``last``)."""
-    kind, r, r0 = pl.col("kind"), pl.col("r"), pl.col("r0")
-    retained = kind == "retained"
-    flows = moves.group_by("p").agg(
-        end=r.sum(),
-        new=r.filter(kind == "new").sum(),
-        reactivation=r.filter(kind == "reactivation").sum(),
-        expansion=(r - r0).filter(retained & (r > r0)).sum(),
-        contraction=(r0 - r).filter(retained & (r < r0)).sum(),
-        customers_active=pl.len(),
-        customers_new=(kind == "new").sum(),
-        customers_retained=retained.sum(),
-        customers_resurrected=(kind == "reactivation").sum(),
-    )
-    churn = (
-        moves.filter(pl.col("churn_p") <= last)
-        .group_by(p=pl.col("churn_p"))
-        .agg(churned=r.sum(), customers_churned=pl.len())
-    )
-    negative = net.filter(pl.col("net") < 0).group_by("p").agg(negative_net=pl.col("net").sum())
-    table = (
-        period_grid(net)
-        .join(flows, on="p", how="left")
-        .join(churn, on="p", how="left")
-        .join(negative, on="p", how="left")
-    )
-    table = table.with_columns(pl.exclude("p").fill_null(0).cast(pl.Int64)).sort("p")
-    return table.with_columns(start=pl.col("end").shift(1, fill_value=0))
-
-
 def _check_identity(table: pl.DataFrame) -> None:
     c = pl.col
     bridge = c("start") + c("new") + c("expansion") + c("reactivation") - c("contraction") - c("churned")
@@ -166,25 +71,51 @@ def _check_identity(table: pl.DataFrame) -> None:
         raise IdentityError(f"growth accounting identity broken in periods {bad['p'].to_list()}")
 
 
-def bridge_cents(
-    net: pl.DataFrame, code: PeriodCode, reactivation_window: int | timedelta | None = None
+def bridge_table(
+    run: Runner, net: str, code: PeriodCode, reactivation_window: int | timedelta | None = None, new_periods: int = 1
 ) -> pl.DataFrame:
-    """The bridge in integer cents, indexed by period ``p``, from :func:`net_by_period` rows."""
-    if net.height == 0:
-        return pl.DataFrame(schema={"p": pl.Int64, **{c: pl.Int64 for c in (*MONEY_COLUMNS, *COUNT_COLUMNS)}})
-    last = int(net.select(pl.col("p").max()).item())
-    table = _per_period(classify(net, code, reactivation_window), net, last)
+    """The bridge and the hunting/farming split in integer cents per period ``p``, every period included.
+
+    ``net`` is the relation of net cents per (customer, period) that ``run`` reads (:mod:`cvm.reporting.bridge`);
+    the identities are checked before returning.
+    """
+    if new_periods < 1:
+        raise BadValueError(f"new_periods must be at least 1, got {new_periods}")
+    rows = run(bridge_sql(net, code, reactivation_window, new_periods))
+    schema = {"p": pl.Int64, **dict.fromkeys(FLOWS, pl.Int64)}
+    if rows.height == 0:
+        return pl.DataFrame(schema={**schema, "start": pl.Int64})
+    rows = rows.cast(schema)  # type: ignore[arg-type]
+    lo, hi = int(rows["p"].min()), int(rows["p"].max())  # type: ignore[arg-type]
+    grid = pl.DataFrame({"p": pl.int_range(lo, hi + 1, eager=True)}).cast(pl.Int64)
+    table = grid.join(rows, on="p", how="left").fill_null(0).sort("p")
+    table = table.with_columns(start=pl.col("end").shift(1, fill_value=0))
     _check_identity(table)
     return table
 
 
-def growth_from_net(
-    net: pl.DataFrame, code: PeriodCode, reactivation_window: int | timedelta | None = None
-) -> pl.DataFrame:
-    """:func:`growth_accounting` from :func:`net_by_period` rows (to share them with other tables)."""
-    table = bridge_cents(net, code, reactivation_window)
+def growth_from_bridge(table: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
+    """The growth-accounting rows (money as exact decimals, period labels) of a :func:`bridge_table`."""
     table = table.with_columns(money(pl.col(c)).alias(c) for c in MONEY_COLUMNS)
     return with_period_columns(table, code).select(GROWTH_COLUMNS)
+
+
+def hunting_from_bridge(table: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
+    """The hunting vs farming rows of a :func:`bridge_table`."""
+    h, f = pl.col("hunting"), pl.col("farming")
+    table = table.with_columns(hunting_share=pl.when(h + f > 0).then(h / (h + f)), hunting=money(h), farming=money(f))
+    return with_period_columns(table, code).select("period", "period_start", "hunting", "farming", "hunting_share")
+
+
+def _local_bridge(
+    revenue: Frame, code: PeriodCode, cols: tuple[str, str, str], window: int | timedelta | None, new_periods: int
+) -> pl.DataFrame:
+    """:func:`bridge_table` of a revenue frame, on an in-process DuckDB."""
+    frame = lazy(revenue)
+    require(frame, cols, "the revenue frame")
+    rows = frame.select(customer_id=pl.col(cols[0]), ts=pl.col(cols[1]), amount=pl.col(cols[2])).collect()
+    net = net_sql(code, None, table="revenue")
+    return bridge_table(lambda sql: run_local(sql, {"revenue": rows}), net, code, window, new_periods)
 
 
 def growth_accounting(
@@ -224,8 +155,8 @@ def growth_accounting(
     ['2024-02', '100.00', '30.00', '20.00', '110.00']
     """
     code = period_code(period)
-    net = net_by_period(revenue, code, customer_col, ts_col, amount_col).collect()
-    return growth_from_net(net, code, reactivation_window)
+    table = _local_bridge(revenue, code, (customer_col, ts_col, amount_col), reactivation_window, 1)
+    return growth_from_bridge(table, code)
 
 
 def hunting_farming(
@@ -243,56 +174,8 @@ def hunting_farming(
     per-customer revenue as in :func:`growth_accounting`, so ``hunting + farming = end``.
     """
     code = period_code(period)
-    net = net_by_period(revenue, code, customer_col, ts_col, amount_col).collect()
-    return hunting_from_net(net, code, new_periods)
-
-
-def hunting_from_net(net: pl.DataFrame, code: PeriodCode, new_periods: int = 1) -> pl.DataFrame:
-    """:func:`hunting_farming` from :func:`net_by_period` rows."""
-    if new_periods < 1:
-        raise BadValueError(f"new_periods must be at least 1, got {new_periods}")
-    active = net.filter(pl.col("net") > 0).with_columns(first=first_period())
-    hunting = (pl.col("p") - pl.col("first")) < new_periods
-    table = active.group_by("p").agg(
-        hunting=pl.col("net").filter(hunting).sum(), farming=pl.col("net").filter(~hunting).sum()
-    )
-    table = period_grid(net).join(table, on="p", how="left").fill_null(0)
-    table = table.sort("p").with_columns(
-        hunting_share=pl.when(pl.col("hunting") + pl.col("farming") > 0).then(
-            pl.col("hunting") / (pl.col("hunting") + pl.col("farming"))
-        ),
-        hunting=money(pl.col("hunting")),
-        farming=money(pl.col("farming")),
-    )
-    return with_period_columns(table, code).select("period", "period_start", "hunting", "farming", "hunting_share")
-
-
-def mrr_cents(subscriptions: Frame, code: PeriodCode, as_of: date, customer_col: str = "customer_id") -> pl.LazyFrame:
-    """MRR in cents per (customer, period index), sorted: the ``net`` rows of :func:`mrr_by_period`."""
-    subs = lazy(subscriptions)
-    schema = require(subs, (customer_col, "start", "end", "mrr"), "the subscriptions frame")
-    last = period_index(pl.lit(as_of), code)
-    end_p = period_index(pl.col("end"), code)
-    # Live at the snapshot of period p (its last day, or as_of for the last period) <=> p0 <= p <= p1.
-    p1 = (
-        pl.when(pl.col("end").is_null() | (pl.col("end") > as_of))
-        .then(last)
-        .when(end_p == last)
-        .then(last - 1)
-        .otherwise(end_p - 1)
-    )
-    return (
-        subs.filter(pl.col("start") <= as_of)
-        .select(
-            customer=pl.col(customer_col),
-            cents=to_cents(pl.col("mrr"), schema["mrr"]),
-            p=pl.int_ranges(period_index(pl.col("start"), code), p1 + 1),
-        )
-        .explode("p")
-        .drop_nulls("p")
-        .sort("customer", "p")
-        .group_by("customer", "p", maintain_order=True)
-        .agg(net=pl.col("cents").sum())
+    return hunting_from_bridge(
+        _local_bridge(revenue, code, (customer_col, ts_col, amount_col), None, new_periods), code
     )
 
 
@@ -323,5 +206,6 @@ def mrr_by_period(
         as_of = subs.select(pl.max_horizontal(pl.col("start").max(), pl.col("end").max())).collect().item()
         if as_of is None:
             return pl.DataFrame(schema={"customer_id": pl.Utf8, "ts": pl.Date, "amount": MONEY})
-    net = mrr_cents(subs, code, as_of, customer_col)
-    return net.select(customer_id="customer", ts=period_start(pl.col("p"), code), amount=money(pl.col("net"))).collect()
+    rows = subs.select(customer_id=pl.col(customer_col), start="start", end="end", mrr="mrr").collect()
+    net = net_table(lambda sql: run_local(sql, {"subs": rows}), mrr_net_sql(code, as_of, table="subs"))
+    return net.select(customer_id="customer", ts=period_start(pl.col("p"), code), amount=money(pl.col("net")))

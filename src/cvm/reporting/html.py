@@ -35,6 +35,7 @@ from cvm.reporting.reports import (
     voc_report,
 )
 from cvm.store import OfflineStore
+from cvm.store.backend import OfflineBackend
 
 DEFINITIONS = N_("Definitions")
 _CSS = """
@@ -117,9 +118,10 @@ def html_report(
     source: str = "transactions",
     as_of: date | None = None,
     min_sample: int = MIN_SAMPLE,
+    backend: OfflineBackend | None = None,
 ) -> str:
     """The whole report as one HTML string (several MB: Plotly's JavaScript is inside)."""
-    inputs = Inputs(store, filters)
+    inputs = Inputs(store, filters, backend)
     growth = growth_report(inputs, period, source=source, as_of=as_of)
     voc = voc_report(inputs, period, min_sample=min_sample)
     churn = churn_report(inputs, period, as_of=as_of)
@@ -188,9 +190,10 @@ def write_html(
     source: str = "transactions",
     as_of: date | None = None,
     min_sample: int = MIN_SAMPLE,
+    backend: OfflineBackend | None = None,
 ) -> Path:
     """Write :func:`html_report` to ``out`` (parent folders created); return the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html_report(store, period, filters, source, as_of, min_sample), encoding="utf-8")
+    out.write_text(html_report(store, period, filters, source, as_of, min_sample, backend), encoding="utf-8")
     return out

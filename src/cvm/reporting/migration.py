@@ -24,9 +24,12 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
+from sqlglot import exp
 
 from cvm.errors import BadValueError
 from cvm.reporting.periods import Frame, lazy, require
+from cvm.reporting.queries import Runner, run_local, within
+from cvm.rules.bind import bind
 
 ACTIVITY_STATES = ("new", "active", "at_risk", "lapsed")
 GRADES = ("low", "medium", "high")
@@ -34,49 +37,79 @@ NONE = "(none)"
 STATE_SCHEMA = {"customer_id": pl.Utf8, "as_of": pl.Date, "segment": pl.Utf8}
 
 
+def _text(value: str) -> str:
+    return exp.Literal.string(value).sql(dialect="duckdb")
+
+
+def grade_states_sql(score: str = "clv", ids: str | None = None, table: str = "scores") -> str:
+    """``customer_id, as_of, segment`` rows of the grades of ``score`` (``value`` means ``clv``)."""
+    name = "clv" if score == "value" else score
+    return (
+        f"SELECT customer_id, as_of, grade AS segment FROM {table} "
+        f"WHERE score = {_text(name)} AND grade IS NOT NULL{within(ids)}"
+    )
+
+
+def stage_states_sql(ids: str | None = None, table: str = "segment_membership") -> str:
+    """``customer_id, as_of, segment`` rows of the stored life-cycle stages (``stage:<name>`` rows)."""
+    return (
+        f"SELECT customer_id, as_of, substr(segment, 7) AS segment FROM {table} "
+        f"WHERE starts_with(segment, 'stage:'){within(ids)}"
+    )
+
+
+def _activity_sql(
+    at: date, new_days: int, active_days: int, lapsed_days: int, ids: str | None, tx: str, subs: str
+) -> str:
+    """The activity state of every customer known at ``at`` (see the module docstring)."""
+    ended = '("end" IS NOT NULL AND "end" <= $at)'
+    since = "date_diff('day', last_tx, $at)"
+    sql = f"""
+SELECT coalesce(b.customer_id, h.customer_id) AS customer_id, $at AS as_of,
+  CASE WHEN (NOT coalesce(live, FALSE) AND last_end IS NOT NULL AND (last_tx IS NULL OR last_tx <= last_end))
+         OR (NOT coalesce(live, FALSE) AND (last_tx IS NULL OR {since} > $lapsed)) THEN 'lapsed'
+       WHEN least(first_tx, first_sub) > $new_from THEN 'new'
+       WHEN coalesce(live, FALSE) OR {since} <= $active THEN 'active'
+       ELSE 'at_risk' END AS segment
+FROM (SELECT customer_id, min(d) AS first_tx, max(d) AS last_tx
+      FROM (SELECT customer_id, CAST(ts AS DATE) AS d FROM {tx} WHERE amount > 0{within(ids)}) t
+      WHERE d <= $at GROUP BY customer_id) b
+FULL OUTER JOIN (
+      SELECT customer_id, min(start) AS first_sub, bool_or(NOT {ended}) AS live,
+             max("end") FILTER (WHERE {ended}) AS last_end
+      FROM {subs} WHERE start <= $at{within(ids)} GROUP BY customer_id) h
+  ON b.customer_id = h.customer_id"""
+    params = {"at": at, "lapsed": lapsed_days, "active": active_days, "new_from": at - timedelta(days=new_days)}
+    return bind(sql, params)
+
+
+def activity_states_sql(
+    dates: Sequence[date],
+    new_days: int = 90,
+    active_days: int = 90,
+    lapsed_days: int = 180,
+    ids: str | None = None,
+    tx: str = "transactions",
+    subs: str = "subscriptions",
+) -> str:
+    """``customer_id, as_of, segment`` activity rows at each of ``dates`` (at least one)."""
+    if not 0 < active_days <= lapsed_days:
+        raise BadValueError(f"need 0 < active_days <= lapsed_days, got {active_days} and {lapsed_days}")
+    if not dates:
+        raise BadValueError("activity states need at least one date")
+    parts = [_activity_sql(d, new_days, active_days, lapsed_days, ids, tx, subs) for d in dates]
+    return " UNION ALL ".join(f"({p})" for p in parts)
+
+
+def _states(sql: str, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    return run_local(sql, tables).cast(STATE_SCHEMA)  # type: ignore[arg-type]
+
+
 def grade_states(scores: Frame, score: str = "clv") -> pl.DataFrame:
     """``customer_id, as_of, segment`` from the grades of ``score`` (``value`` means ``clv``)."""
     frame = lazy(scores)
     require(frame, ("customer_id", "as_of", "score", "grade"), "the scores table")
-    name = "clv" if score == "value" else score
-    return (
-        frame.filter((pl.col("score") == name) & pl.col("grade").is_not_null())
-        .select("customer_id", "as_of", segment="grade")
-        .collect()
-    )
-
-
-def _activity_at(
-    tx: pl.LazyFrame, subs: pl.LazyFrame, at: date, new_days: int, active_days: int, lapsed_days: int
-) -> pl.LazyFrame:
-    buys = (
-        tx.filter(pl.col("d") <= at).group_by("customer_id").agg(first_tx=pl.col("d").min(), last_tx=pl.col("d").max())
-    )
-    ended = pl.col("end").is_not_null() & (pl.col("end") <= at)
-    held = (
-        subs.filter(pl.col("start") <= at)
-        .group_by("customer_id")
-        .agg(first_sub=pl.col("start").min(), live=(~ended).any(), last_end=pl.col("end").filter(ended).max())
-    )
-    both = buys.join(held, on="customer_id", how="full", coalesce=True)
-    live = pl.col("live").fill_null(False)
-    first = pl.min_horizontal("first_tx", "first_sub")
-    contract_churn = (
-        ~live
-        & pl.col("last_end").is_not_null()
-        & (pl.col("last_tx").is_null() | (pl.col("last_tx") <= pl.col("last_end")))
-    )
-    since = (pl.lit(at) - pl.col("last_tx")).dt.total_days()
-    state = (
-        pl.when(contract_churn | (~live & (pl.col("last_tx").is_null() | (since > lapsed_days))))
-        .then(pl.lit("lapsed"))
-        .when(first > at - timedelta(days=new_days))
-        .then(pl.lit("new"))
-        .when(live | (since <= active_days))
-        .then(pl.lit("active"))
-        .otherwise(pl.lit("at_risk"))
-    )
-    return both.select("customer_id", as_of=pl.lit(at), segment=state)
+    return _states(grade_states_sql(score), {"scores": frame.collect()})
 
 
 def activity_states(
@@ -92,13 +125,12 @@ def activity_states(
         raise BadValueError(f"need 0 < active_days <= lapsed_days, got {active_days} and {lapsed_days}")
     tx = lazy(transactions)
     require(tx, ("customer_id", "ts", "amount"), "the transactions table")
-    tx = tx.filter(pl.col("amount") > 0).select("customer_id", d=pl.col("ts").dt.date())
     subs = lazy(subscriptions)
     require(subs, ("customer_id", "start", "end"), "the subscriptions table")
-    parts = [_activity_at(tx, subs, d, new_days, active_days, lapsed_days) for d in dates]
-    if not parts:
+    if not dates:
         return pl.DataFrame(schema=STATE_SCHEMA)
-    return pl.concat(parts).collect().cast(STATE_SCHEMA)  # type: ignore[arg-type]
+    sql = activity_states_sql(dates, new_days, active_days, lapsed_days)
+    return _states(sql, {"transactions": tx.collect(), "subscriptions": subs.collect()})
 
 
 def stage_states(membership: Frame) -> pl.DataFrame:
@@ -110,25 +142,46 @@ def stage_states(membership: Frame) -> pl.DataFrame:
     """
     frame = lazy(membership)
     require(frame, ("customer_id", "as_of", "segment"), "the segment_membership table")
-    return (
-        frame.filter(pl.col("segment").str.starts_with("stage:"))
-        .select("customer_id", "as_of", segment=pl.col("segment").str.strip_prefix("stage:"))
-        .collect()
-        .cast(STATE_SCHEMA)  # type: ignore[arg-type]
-    )
+    return _states(stage_states_sql() + " ORDER BY customer_id, as_of", {"segment_membership": frame.collect()})
 
 
-def states_at(states: Frame, at: date) -> pl.LazyFrame:
-    """Each customer's latest state on or before ``at``: ``customer_id, segment``."""
-    frame = lazy(states)
-    require(frame, ("customer_id", "as_of", "segment"), "the states frame")
-    return (
-        frame.filter(pl.col("as_of") <= at)
-        .sort("customer_id", "as_of")
-        .group_by("customer_id", maintain_order=True)
-        .last()
-        .select("customer_id", "segment")
+def matrix_sql(states: str, date_from: date, date_to: date) -> str:
+    """Customers per (state at ``date_from``, state at ``date_to``) of the ``states`` rows' query.
+
+    A customer's state at a date is its latest row on or before it; none is ``(none)``.
+    """
+
+    def at(day: str) -> str:
+        newest = "row_number() OVER (PARTITION BY customer_id ORDER BY as_of DESC)"
+        return (
+            f"SELECT customer_id, segment FROM (SELECT customer_id, segment, {newest} AS rn FROM st "
+            f"WHERE as_of <= ${day}) r WHERE rn = 1"
+        )
+
+    none = _text(NONE)
+    sql = (
+        f"WITH st AS ({states}), st_from AS ({at('date_from')}), st_to AS ({at('date_to')}) "
+        f"SELECT coalesce(b.segment, {none}) AS from_segment, coalesce(a.segment, {none}) AS to_segment, "
+        "count(*) AS customers FROM st_from b FULL OUTER JOIN st_to a ON b.customer_id = a.customer_id "
+        "GROUP BY 1, 2"
     )
+    return bind(sql, {"date_from": date_from, "date_to": date_to})
+
+
+def matrix_table(
+    run: Runner, states: str, date_from: date, date_to: date, order: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """:func:`migration_matrix` of the ``states`` query, run by ``run`` (an offline backend)."""
+    if date_to < date_from:
+        raise BadValueError(f"date_to {date_to} is before date_from {date_from}")
+    cells = run(matrix_sql(states, date_from, date_to)).cast(
+        {"from_segment": pl.Utf8, "to_segment": pl.Utf8, "customers": pl.Int64}
+    )
+    order = tuple(order or ())
+    cells = cells.with_columns(segment_key=pl.col("from_segment")).with_columns(_rank(order).alias("kf"))
+    cells = cells.with_columns(segment_key=pl.col("to_segment")).with_columns(_rank(order).alias("kt"))
+    cells = cells.sort("kf", "from_segment", "kt", "to_segment").drop("segment_key", "kf", "kt")
+    return cells.with_columns(share=pl.col("customers") / pl.col("customers").sum().over("from_segment"))
 
 
 def _rank(order: Sequence[str]) -> pl.Expr:
@@ -154,20 +207,11 @@ def migration_matrix(states: Frame, date_from: date, date_to: date, order: Seque
     >>> migration_matrix(s, date(2024, 3, 1), date(2024, 7, 1), GRADES).rows()
     [('(none)', 'low', 1, 1.0), ('low', 'high', 1, 1.0)]
     """
-    if date_to < date_from:
-        raise BadValueError(f"date_to {date_to} is before date_from {date_from}")
-    before = states_at(states, date_from).rename({"segment": "from_segment"})
-    after = states_at(states, date_to).rename({"segment": "to_segment"})
-    moves = before.join(after, on="customer_id", how="full", coalesce=True).with_columns(
-        pl.col("from_segment").fill_null(NONE), pl.col("to_segment").fill_null(NONE)
-    )
-    cells = moves.group_by("from_segment", "to_segment").agg(customers=pl.len().cast(pl.Int64)).collect()
-    order = tuple(order or ())
-    key_from = _rank(order).alias("kf")
-    cells = cells.with_columns(segment_key=pl.col("from_segment")).with_columns(key_from)
-    cells = cells.with_columns(segment_key=pl.col("to_segment")).with_columns(_rank(order).alias("kt"))
-    cells = cells.sort("kf", "from_segment", "kt", "to_segment").drop("segment_key", "kf", "kt")
-    return cells.with_columns(share=pl.col("customers") / pl.col("customers").sum().over("from_segment"))
+    frame = lazy(states)
+    require(frame, ("customer_id", "as_of", "segment"), "the states frame")
+    rows = frame.select("customer_id", "as_of", "segment").collect()
+    query = "SELECT customer_id, as_of, segment FROM states"
+    return matrix_table(lambda sql: run_local(sql, {"states": rows}), query, date_from, date_to, order)
 
 
 def migration_pivot(matrix: pl.DataFrame, value: str = "customers") -> pl.DataFrame:

@@ -22,24 +22,26 @@ from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting import persisted
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
-from cvm.reporting.cohorts import cohorts_from_net, mark_partial_cells, partial_cohorts
+from cvm.reporting.cohorts import cohorts_table, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
 from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
-from cvm.reporting.filters import ReportFilter, segment_of
-from cvm.reporting.growth import growth_from_net, hunting_from_net, mrr_by_period, mrr_cents, net_by_period
+from cvm.reporting.filters import ReportFilter, segment_sql
+from cvm.reporting.growth import bridge_table, growth_from_bridge, hunting_from_bridge
 from cvm.reporting.migration import (
     ACTIVITY_STATES,
     GRADES,
-    activity_states,
-    grade_states,
-    migration_matrix,
-    stage_states,
+    activity_states_sql,
+    grade_states_sql,
+    matrix_table,
+    stage_states_sql,
 )
 from cvm.reporting.periods import PeriodCode, complete_expr, final_day, period_code
+from cvm.reporting.queries import NET_SCHEMA, Runner, mrr_net_sql, net_sql, net_table, on_backend, run_local
 from cvm.reporting.rates import add_rates
 from cvm.reporting.shared import shared_net
-from cvm.reporting.voice import voc
+from cvm.reporting.voice import voc_table
 from cvm.store import OfflineStore
+from cvm.store.backend import DuckDBBackend, OfflineBackend
 
 KINDS = ("growth", "voc", "cohorts", "migration", "churn", "silent-churn", "scores")
 SOURCES = ("transactions", "mrr")
@@ -94,14 +96,18 @@ class Report:
 class Inputs:
     """The hub tables of one store, restricted to the customers of a filter."""
 
-    def __init__(self, store: OfflineStore, filters: ReportFilter | None = None) -> None:
+    def __init__(
+        self, store: OfflineStore, filters: ReportFilter | None = None, backend: OfflineBackend | None = None
+    ) -> None:
         self.store = store
+        self.backend = backend or DuckDBBackend(store)
+        self.run = on_backend(self.backend)
         self.filters = filters or ReportFilter()
+        self.ids = self.filters.sql()  # the selected customers' query, for the reports' own queries
         self._ids: pl.LazyFrame | None = None
         self._end: date | None = None
-        if not self.filters.empty:
-            ids = self.filters.customer_ids(store.scan("customers"), store.scan("scores"))
-            self._ids = ids.collect().lazy() if ids is not None else None
+        if self.ids is not None:
+            self._ids = self.run(self.ids).lazy()
 
     def scan(self, table: str) -> pl.LazyFrame:
         return self.filters.apply(self.store.scan(table), self._ids)
@@ -112,17 +118,8 @@ class Inputs:
             self._end = ch.data_end(self.store.scan("transactions"), self.store.scan("subscriptions"))
         return self._end
 
-    def revenue(self, source: str, code: PeriodCode, as_of: date | None) -> pl.LazyFrame:
-        """``customer_id, ts, amount`` rows up to ``as_of``: transactions, or MRR per period from subscriptions."""
-        if source == "transactions":
-            tx = self.scan("transactions").select("customer_id", "ts", "amount")
-            return tx if as_of is None else tx.filter(pl.col("ts").dt.date() <= as_of)
-        if source == "mrr":
-            return mrr_by_period(self.scan("subscriptions"), code, as_of=as_of or self.data_end()).lazy()
-        raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
-
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period) up to ``as_of``, sorted (as :func:`growth.net_by_period`).
+        """Net cents per (customer, period) up to ``as_of``, sorted (:func:`cvm.reporting.queries.net_sql`).
 
         Computed once per store version and view for every report that needs it (:mod:`cvm.reporting.shared`).
         """
@@ -141,14 +138,32 @@ class Inputs:
                 return saved
         return self.compute_net(source, code, as_of)
 
-    def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
-        """Net cents per (customer, period), computed from the hub tables."""
+    def net_sql(self, source: str, code: PeriodCode, as_of: date | None) -> str | None:
+        """The query of net cents per (customer, period) up to ``as_of``; None for MRR without any data."""
         if source == "mrr":
             end = as_of or self.data_end()
-            if end is None:
-                return pl.DataFrame(schema={"customer": pl.Utf8, "p": pl.Int64, "net": pl.Int64})
-            return mrr_cents(self.scan("subscriptions"), code, end).collect()
-        return net_by_period(self.revenue(source, code, as_of), code, "customer_id", "ts", "amount").collect()
+            return None if end is None else mrr_net_sql(code, end, self.ids)
+        if source == "transactions":
+            return net_sql(code, as_of, self.ids)
+        raise BadValueError(f"unknown source {source!r}; use {' or '.join(SOURCES)}")
+
+    def compute_net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
+        """Net cents per (customer, period), computed from the hub tables by the offline backend."""
+        sql = self.net_sql(source, code, as_of)
+        return pl.DataFrame(schema=NET_SCHEMA) if sql is None else net_table(self.run, sql)
+
+    def net_relation(self, source: str, code: PeriodCode, as_of: date | None) -> tuple[Runner, str]:
+        """Where the bridge and cohort queries run, and the net relation they read there.
+
+        In this process (DuckDB) they read the net table kept per store version (:meth:`net`), which the
+        growth, hunting and cohort views share; on a cluster (Spark) the net query is part of their query,
+        so only the per-period rows reach this process.
+        """
+        sql = self.net_sql(source, code, as_of)
+        if isinstance(self.backend, DuckDBBackend) or sql is None:
+            net = self.net(source, code, as_of)
+            return (lambda query: run_local(query, {"net_cents": net})), "SELECT customer, p, net FROM net_cents"
+        return self.run, sql
 
 
 def mark_partial(table: pl.DataFrame, code: PeriodCode, through: date) -> pl.DataFrame:
@@ -175,12 +190,13 @@ def growth_report(
     last complete one, the one to quote, and ``partial`` names the partial period, if any.
     """
     code = period_code(period)
-    net = inputs.net(source, code, as_of)
+    net = inputs.net_relation(source, code, as_of)
     end = as_of or inputs.data_end()
     through = final_day(end)
-    table = add_rates(growth_from_net(net, code, reactivation_window), include_reactivation)
+    cents = bridge_table(*net, code, reactivation_window, new_periods)
+    table = add_rates(growth_from_bridge(cents, code), include_reactivation)
     table = mark_partial(table, code, through)
-    split = mark_partial(hunting_from_net(net, code, new_periods), code, through)
+    split = mark_partial(hunting_from_bridge(cents, code), code, through)
     summary: dict[str, Any] = {"periods": table.height, "complete_through": through}
     done = table.filter(pl.col("complete"))
     if table.height:
@@ -220,9 +236,9 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sam
     Rows on fewer than ``min_sample`` answers carry ``small_sample``; the summary's ``warnings`` say so.
     """
     code = period_code(period)
-    segments = segment_of(inputs.scan("customers"), inputs.scan("scores"), by) if by else None
-    overall = small_sample(voc(inputs.scan("surveys"), None, segments), min_sample)
-    per = small_sample(voc(inputs.scan("surveys"), code, segments), min_sample)
+    segments = segment_sql(by) if by else None
+    overall = small_sample(voc_table(inputs.run, None, segments, inputs.ids), min_sample)
+    per = small_sample(voc_table(inputs.run, code, segments, inputs.ids), min_sample)
     per = mark_partial(per, code, final_day(inputs.data_end()))
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
     summary: dict[str, Any] = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
@@ -257,7 +273,7 @@ def cohorts_report(
     """Revenue and customer retention by cohort of first revenue; ``partial`` marks the cells not yet complete."""
     code = period_code(period)
     through = final_day(as_of or inputs.data_end())
-    table = mark_partial_cells(cohorts_from_net(inputs.net(source, code, as_of), code), code, through)
+    table = mark_partial_cells(cohorts_table(*inputs.net_relation(source, code, as_of), code), code, through)
     return Report(
         kind="cohorts",
         title=f"Cohorts by first {dict(M='month', Q='quarter', Y='year')[code]} with revenue ({source})",
@@ -296,16 +312,15 @@ def migration_report(
     date_from = date_from or months_back(date_to, {"M": 1, "Q": 3, "Y": 12}[code])
     order: tuple[str, ...]
     if states == "activity":
-        rows = activity_states(inputs.scan("transactions"), inputs.scan("subscriptions"), [date_from, date_to])
-        order = ACTIVITY_STATES
+        rows, order = activity_states_sql([date_from, date_to], ids=inputs.ids), ACTIVITY_STATES
     elif states == "stage":
-        rows, order = stage_states(inputs.scan("segment_membership")), ()
+        rows, order = stage_states_sql(inputs.ids), ()
     elif states == "value_grade" or states.startswith("grade:"):
-        rows = grade_states(inputs.scan("scores"), "clv" if states == "value_grade" else states[6:])
+        rows = grade_states_sql("clv" if states == "value_grade" else states[6:], inputs.ids)
         order = GRADES
     else:
         raise BadValueError(f"unknown states {states!r}; use stage, activity, value_grade or grade:SCORE")
-    matrix = migration_matrix(rows, date_from, date_to, order)
+    matrix = matrix_table(inputs.run, rows, date_from, date_to, order)
     summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
     needs = {"activity": "transactions", "stage": "segment_membership"}.get(states, "scores")
     if reason := missing(inputs.store, needs):
@@ -486,11 +501,19 @@ BUILDERS: dict[str, Callable[..., Report]] = {
 
 
 def build_report(
-    store: OfflineStore, kind: str, period: str = "M", filters: ReportFilter | None = None, **options: Any
+    store: OfflineStore,
+    kind: str,
+    period: str = "M",
+    filters: ReportFilter | None = None,
+    backend: OfflineBackend | None = None,
+    **options: Any,
 ) -> Report:
-    """Compute the report ``kind`` (one of :data:`KINDS`) from ``store``; ``options`` go to its builder."""
+    """Compute the report ``kind`` (one of :data:`KINDS`) from ``store`` on ``backend`` (DuckDB by default).
+
+    ``options`` go to its builder.
+    """
     try:
         builder = BUILDERS[kind]
     except KeyError:
         raise BadValueError(f"unknown report {kind!r}; reports: {', '.join(KINDS)}") from None
-    return builder(Inputs(store, filters), period, **options)
+    return builder(Inputs(store, filters, backend), period, **options)

@@ -1,7 +1,7 @@
 """Net revenue per customer and period, computed once per store version for every report that reads it.
 
 The growth bridge, hunting vs farming and the cohorts all start from the same table
-(:func:`cvm.reporting.growth.net_by_period`: a scan of every transaction). The dashboard's growth page
+(:func:`cvm.reporting.queries.net_sql`: a scan of every transaction). The dashboard's growth page
 shows all three, and its background warm-up computes them again: on a million customers that scan is
 most of a cold page. :func:`shared_net` keeps the last few tables, keyed by the store's data files (so
 a commit never serves numbers from before it), the filters, the source, the period and ``as_of``;

@@ -16,9 +16,11 @@ Examples
 from __future__ import annotations
 
 import polars as pl
+from sqlglot import exp
 
 from cvm.reporting.filters import UNKNOWN
-from cvm.reporting.periods import Frame, lazy, period_code, period_index, require, with_period_columns
+from cvm.reporting.periods import Frame, PeriodCode, lazy, period_code, require, with_period_columns
+from cvm.reporting.queries import Runner, period_sql, run_local, within
 
 VOC_COLUMNS = (
     "responses",
@@ -46,25 +48,50 @@ def _pct(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(100.0 * num.cast(pl.Float64) / den.cast(pl.Float64))
 
 
-def _aggregates() -> list[pl.Expr]:
-    nps = pl.col("nps")
-    would, did = pl.col("would_recommend"), pl.col("did_recommend")
-    return [
-        nps.is_not_null().sum().alias("responses"),
-        (nps >= 9).sum().alias("promoters"),
-        nps.is_between(7, 8).sum().alias("passives"),
-        (nps <= 6).sum().alias("detractors"),
-        would.is_not_null().sum().alias("would_recommend_answers"),
-        would.cast(pl.Int64).sum().alias("would_yes"),
-        did.is_not_null().sum().alias("did_recommend_answers"),
-        did.cast(pl.Int64).sum().alias("did_yes"),
-    ]
+#: The counts per group, in SQL (a null answer is in no count but its own question's denominator).
+_AGGREGATES = (
+    "count(nps) AS responses, count(*) FILTER (WHERE nps >= 9) AS promoters, "
+    "count(*) FILTER (WHERE nps BETWEEN 7 AND 8) AS passives, count(*) FILTER (WHERE nps <= 6) AS detractors, "
+    "count(would_recommend) AS would_recommend_answers, count(*) FILTER (WHERE would_recommend) AS would_yes, "
+    "count(did_recommend) AS did_recommend_answers, count(*) FILTER (WHERE did_recommend) AS did_yes"
+)
+
+
+def voc_sql(code: PeriodCode | None, segments: str | None, ids: str | None = None, table: str = "surveys") -> str:
+    """The counts per [period,] [segment] of the survey answers, written once for every backend.
+
+    ``segments`` is a query of ``customer_id, segment`` rows (:func:`cvm.reporting.filters.segment_sql`);
+    ``ids`` the query of the customers a filter selects.
+    """
+    cols, keys = ["s.*"], []
+    join = ""
+    if code is not None:
+        cols.append(f"{period_sql('s.ts', code)} AS p")
+        keys.append("p")
+    if segments is not None:
+        cols.append(f"coalesce(g.segment, {exp.Literal.string(UNKNOWN).sql('duckdb')}) AS segment")
+        join = f" LEFT JOIN ({segments}) g ON s.customer_id = g.customer_id"
+        keys.append("segment")
+    rows = f"SELECT {', '.join(cols)} FROM {table} s{join} WHERE TRUE{within(ids, 's.customer_id')}"
+    group = f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
+    return f"SELECT {''.join(k + ', ' for k in keys)}{_AGGREGATES} FROM ({rows}) r{group}"
+
+
+def voc_table(run: Runner, code: PeriodCode | None, segments: str | None, ids: str | None = None) -> pl.DataFrame:
+    """:func:`voc` of the stored surveys, run by ``run`` (an offline backend)."""
+    table = _finish(run(voc_sql(code, segments, ids)))
+    keys: list[str] = [k for k in ("p", "segment") if k in table.columns]
+    if code is not None:
+        table = with_period_columns(table.with_columns(pl.col("p").cast(pl.Int64)), code)
+        keys = ["period", "period_start", *keys[1:]]
+    return table.select(*keys, *VOC_COLUMNS)
 
 
 def _finish(table: pl.DataFrame) -> pl.DataFrame:
     n = pl.col("responses")
     counts = ("responses", "promoters", "passives", "detractors", "would_recommend_answers", "did_recommend_answers")
-    return table.with_columns(pl.col(c).cast(pl.Int64) for c in counts).with_columns(
+    table = table.with_columns(pl.col(c).cast(pl.Int64) for c in (*counts, "would_yes", "did_yes"))
+    return table.with_columns(
         pct_promoters=_pct(pl.col("promoters"), n),
         pct_passives=_pct(pl.col("passives"), n),
         pct_detractors=_pct(pl.col("detractors"), n),
@@ -99,20 +126,9 @@ def voc(
     """
     frame = lazy(surveys)
     require(frame, ("customer_id", "ts", "nps", "would_recommend", "did_recommend"), "the surveys table")
-    keys: list[str] = []
     code = period_code(period) if period is not None else None
-    if code is not None:
-        frame = frame.with_columns(p=period_index(pl.col("ts"), code))
-        keys.append("p")
+    tables = {"surveys": frame.collect()}
     if segments is not None:
-        frame = frame.join(lazy(segments).select("customer_id", "segment"), on="customer_id", how="left")
-        frame = frame.with_columns(pl.col("segment").fill_null(UNKNOWN))
-        keys.append("segment")
-    if keys:
-        table = _finish(frame.group_by(keys).agg(_aggregates()).sort(keys).collect())
-    else:
-        table = _finish(frame.select(_aggregates()).collect())
-    if code is not None:
-        table = with_period_columns(table, code)
-        keys = ["period", "period_start", *keys[1:]]
-    return table.select(*keys, *VOC_COLUMNS)
+        tables["segments"] = lazy(segments).select("customer_id", "segment").collect()
+    query = "SELECT customer_id, segment FROM segments" if segments is not None else None
+    return voc_table(lambda sql: run_local(sql, tables), code, query)

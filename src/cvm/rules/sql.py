@@ -3,8 +3,9 @@
 The tree is rewritten, never concatenated as text: columns become quoted
 identifiers, number literals get an explicit type (``BIGINT`` or ``DOUBLE``, so
 that DuckDB never picks ``DECIMAL`` arithmetic that Python would not match),
-``a / b`` and ``a % b`` divide by ``NULLIF(b, 0)``, and ``is_null(x)`` becomes
-``x IS NULL``. sqlglot renders the string literals with their quotes escaped.
+``a / b`` and ``a % b`` divide by ``NULLIF(b, 0)``, ``is_null(x)`` becomes
+``x IS NULL``, and a ``LIKE`` pattern's backslash matches itself (an explicit ``ESCAPE``, as Spark escapes
+with it by default and DuckDB does not). sqlglot renders the string literals with their quotes escaped.
 """
 
 from __future__ import annotations
@@ -38,9 +39,29 @@ def _rewrite(node: exp.Expression, inline: Mapping[str, exp.Expression]) -> exp.
     if isinstance(node, exp.Div | exp.Mod):
         divisor = exp.Nullif(this=node.expression, expression=exp.cast(exp.Literal.number(0), "BIGINT"))
         return type(node)(this=node.this, expression=divisor)
+    if isinstance(node, exp.Like | exp.ILike):
+        return _literal_backslash(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "is_null":
         return exp.Paren(this=exp.Is(this=node.expressions[0], expression=exp.Null()))
     return node
+
+
+def _literal_backslash(node: exp.Like | exp.ILike) -> exp.Expression:
+    """``LIKE`` where a backslash matches itself on every engine (Spark's default escape is ``\\``, DuckDB has none).
+
+    A pattern holding a backslash gets ``ESCAPE '\\'`` with its backslashes doubled; ``%`` and ``_`` stay wildcards.
+    """
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        if "\\" not in pattern.this:
+            return node
+        doubled: exp.Expression = exp.Literal.string(pattern.this.replace("\\", "\\\\"))
+    else:
+        doubled = exp.Anonymous(
+            this="replace", expressions=[pattern, exp.Literal.string("\\"), exp.Literal.string("\\\\")]
+        )
+    node.set("expression", doubled)
+    return exp.Escape(this=node, expression=exp.Literal.string("\\"))
 
 
 def to_sql_tree(tree: exp.Expression, inline: Mapping[str, exp.Expression] | None = None) -> exp.Expression:

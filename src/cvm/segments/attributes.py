@@ -30,15 +30,19 @@ from cvm.config.plans import SegmentsConfig
 from cvm.contracts.features import HOLDS_PREFIX, PRODUCTS_HELD
 from cvm.contracts.tables import FEATURES_TABLE, complaint_status_sql
 
-_NEXT = (
-    "CASE WHEN {x} + to_years(CAST(year($as_of) - year({x}) AS INTEGER)) >= $as_of "
-    "THEN {x} + to_years(CAST(year($as_of) - year({x}) AS INTEGER)) "
-    "ELSE {x} + to_years(CAST(year($as_of) - year({x}) + 1 AS INTEGER)) END"
-)
+
+def _in_year(x: str, year: str) -> str:
+    """The date ``x`` moved to ``year`` (29 February to the 28th in a common year), in SQL both backends run."""
+    first = f"make_date(CAST({year} AS INTEGER), CAST(month({x}) AS INTEGER), 1)"
+    return (
+        f"make_date(CAST({year} AS INTEGER), CAST(month({x}) AS INTEGER), "
+        f"CAST(least(day({x}), day(last_day({first}))) AS INTEGER))"
+    )
 
 
 def _days_to_next(x: str) -> str:
-    return f"date_diff('day', $as_of, CAST({_NEXT.format(x=x)} AS DATE))"
+    this, after = _in_year(x, "year($as_of)"), _in_year(x, "year($as_of) + 1")
+    return f"date_diff('day', $as_of, CASE WHEN {this} >= $as_of THEN {this} ELSE {after} END)"
 
 
 _BLOCKS = f"""
@@ -139,13 +143,17 @@ def _score_pivot(scores: list[str]) -> tuple[str, str]:
     """The ``sc`` block (one column per score value and grade) and its select list.
 
     An ``uplift_*`` score takes its newest row even when empty (a cleared action), others their newest value.
+    The null rows are filtered explicitly (DuckDB's ``arg_max`` skips them, Spark's ``max_by`` does not), and
+    a newest row kept with its null is read through a struct, which neither backend skips.
     """
     cols, out = [], []
     for s in scores:
         lit = exp.Literal.string(s).sql("duckdb")
-        newest = "arg_max_null" if s.startswith("uplift_") else "arg_max"
-        cols.append(f"{newest}(value, as_of) FILTER (WHERE score = {lit}) AS {_q(s)}")
-        cols.append(f"arg_max(grade, as_of) FILTER (WHERE score = {lit}) AS {_q(s + '_grade')}")
+        if s.startswith("uplift_"):
+            cols.append(f"arg_max({{'v': value}}, as_of) FILTER (WHERE score = {lit}).v AS {_q(s)}")
+        else:
+            cols.append(f"arg_max(value, as_of) FILTER (WHERE score = {lit} AND value IS NOT NULL) AS {_q(s)}")
+        cols.append(f"arg_max(grade, as_of) FILTER (WHERE score = {lit} AND grade IS NOT NULL) AS {_q(s + '_grade')}")
         out += [f"sc.{_q(s)}", f"sc.{_q(s + '_grade')}"]
     names = ", ".join(exp.Literal.string(s).sql("duckdb") for s in scores) or "NULL"
     block = (

@@ -62,7 +62,7 @@ class PlansService:
         """Segment every customer as of ``as_of`` (default today, UTC) and store the membership history."""
         as_of = as_of or datetime.now(UTC).date()
         features_for_segments(self.ws, as_of)
-        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of)
+        return refresh_segments(self.ws.offline, self.ws.settings.segments, as_of, self.ws.backend)
 
     def segments(self) -> tuple[list[dict[str, Any]], date | None]:
         """Every configured segment with its size at the latest refresh, and that refresh's date."""

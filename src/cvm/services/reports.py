@@ -27,19 +27,19 @@ class ReportService:
         """Compute a report (growth, voc, cohorts, migration, churn, silent-churn, scores); see cvm.reporting."""
         if kind == "voc":
             options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
-        return build_report(self.ws.offline, kind, period=period, filters=filters, **options)
+        return build_report(self.ws.offline, kind, period=period, filters=filters, backend=self.ws.backend, **options)
 
     def report_html(self, out: Path, period: str = "M", filters: ReportFilter | None = None, **options: Any) -> Path:
         """Write the self-contained HTML report (Plotly embedded, no network needed) to ``out``."""
         options.setdefault("min_sample", self.ws.settings.reporting.min_sample)
         from cvm.reporting.html import write_html  # plotly: only for the HTML report
 
-        return write_html(self.ws.offline, out, period=period, filters=filters, **options)
+        return write_html(self.ws.offline, out, period=period, filters=filters, backend=self.ws.backend, **options)
 
     def persist(self) -> list[str]:
         """Save the default view's net-revenue tables for the current data (:mod:`cvm.reporting.persisted`)."""
         store = self.ws.offline
-        inputs = Inputs(store)
+        inputs = Inputs(store, backend=self.ws.backend)
         return persisted.persist(store.root, store.manifest(), lambda src, code: inputs.compute_net(src, code, None))
 
     @property
