@@ -55,9 +55,11 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_a_mix(tmp_path: Path) 
 
     reader = threading.Thread(target=read)
     reader.start()
-    try:
-        for version in range(1, 40):
+    try:  # at least 39 versions, and on until the reader has read 20 times (however busy the machine is)
+        version = 1
+        while version < 40 or (len(seen) <= 20 and version < 2000):
             _overwrite(store, version)
+            version += 1
     finally:
         done.set()
         reader.join()

@@ -325,8 +325,8 @@ class OfflineStore:
                     "hive_partitioning = false)"
                 )
             else:
-                con.register(f"_{name}_empty", empty_frame(table_schema(name)).to_arrow())
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM _{name}_empty")
+                # typed and empty, in the catalog (a registered Arrow table would be invisible to cursors)
+                con.execute(f"CREATE VIEW {name} AS {_empty_select(table_schema(name))}")
         return con
 
 
@@ -375,6 +375,22 @@ def _scan(schema: TableSchema, files: list[Path]) -> pl.LazyFrame:
 
 def _read_parts(root: Path, schema: TableSchema, rels: list[str]) -> pl.DataFrame:
     return _scan(schema, [root / rel for rel in rels]).collect()
+
+
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+}
+
+
+def _empty_select(schema: TableSchema) -> str:
+    """A query of no rows with the table's columns and types (names from the contracts, not user input)."""
+    cols = ", ".join(f'CAST(NULL AS {_DUCKDB_TYPES[c.dtype]}) AS "{c.name}"' for c in schema.columns)
+    return f"SELECT {cols} WHERE false"
 
 
 def _sql_literal(text: str) -> str:

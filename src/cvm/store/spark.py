@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from cvm.config.settings import SparkSettings
     from cvm.store.offline import OfflineStore, Transaction
 
+#: Per Spark session: the store (root, committed version) whose tables its temporary views show.
+_REGISTERED: dict[int, tuple[str, int]] = {}
+
 #: Settings every CVM session has, whatever ``store.spark.conf`` says.
 FIXED_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -112,11 +115,17 @@ class SparkBackend:
         return self.spark.read.schema(spark_schema(schema)).parquet(*files)
 
     def sql(self, sql: str) -> DataFrame:
-        """Run a query written in DuckDB's dialect over the committed tables."""
+        """Run a query written in DuckDB's dialect over the committed tables.
+
+        The tables' temporary views are registered again only when the store committed a new version.
+        """
         from cvm.contracts import TABLES
 
-        for name in TABLES:
-            self.frame(name).createOrReplaceTempView(name)
+        key = (str(self.store.root), int(self.store.manifest()["version"]))
+        if _REGISTERED.get(id(self.spark)) != key:  # views are per session: another store may have replaced them
+            for name in TABLES:
+                self.frame(name).createOrReplaceTempView(name)
+            _REGISTERED[id(self.spark)] = key
         return self.spark.sql(to_spark_sql(sql))
 
     def query(self, sql: str) -> pa.Table:
