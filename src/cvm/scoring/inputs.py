@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
-from cvm.scoring.chunks import ALL, Range, scan
 from cvm.store import OfflineStore
+from cvm.store.chunks import ALL, Range, scan
 
 DAYS_PER_MONTH = 365.25 / 12
 WINDOW_DAYS = 365  # the "12 months" of the net margin (cvm.scoring.cost_to_serve)

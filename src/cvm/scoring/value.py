@@ -42,7 +42,7 @@ import polars as pl
 from cvm.config.settings import ScoringSettings
 from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
-from cvm.scoring.chunks import ALL, Range, base_grades, customer_ranges, decode
+from cvm.scoring.chunks import base_grades, decode
 from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, add_net_clv, cost_to_serve
 from cvm.scoring.grades import GRADES, GradeRule
 from cvm.scoring.guards import ModelNotConvergedError, append_reason, captured_warnings, check_converged
@@ -57,8 +57,9 @@ from cvm.scoring.models import (
 )
 from cvm.scoring.report import NotEnoughDataError, ScoreReport
 from cvm.scoring.rows import score_rows
-from cvm.scoring.writes import Owned, replace_scores
 from cvm.store import OfflineStore
+from cvm.store.chunks import ALL, Range, customer_ranges
+from cvm.store.partitions import Owned, replace_scores
 
 VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "clv", *NET_SCORES)
 

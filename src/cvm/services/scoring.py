@@ -69,7 +69,9 @@ class ScoringService:
             if "skipped" in info:
                 return [f"life-cycle scores skipped: {info['skipped']}"]
             has_default = "default" in info["models"]
-            flagged = write_early_warning(self.ws.offline, self.ws.settings.risk, as_of).height if has_default else 0
+            s = self.ws.settings
+            chunk = s.scoring.chunk_customers
+            flagged = write_early_warning(self.ws.offline, s.risk, as_of, chunk).height if has_default else 0
             detail = {"as_of": str(as_of), "models": info["models"], "flagged": flagged}
             unit.record("score.lifecycle", "scores", info["rows"] + flagged, **detail)
         models = ", ".join(info["models"].values())
