@@ -113,7 +113,7 @@ def _block(n: int, seed: int, out: Path, prefix: str) -> dict[str, object]:
     for table in TABLES:
         frame = pl.read_parquet(out / f"{table}.parquet")
         ids = [c for c in ID_COLUMNS if c in frame.columns]
-        frames[table] = frame.with_columns(pl.lit(prefix) + pl.col(c) for c in ids)
+        frames[table] = frame.with_columns((pl.lit(prefix) + pl.col(c)).alias(c) for c in ids)
     shutil.rmtree(out)
     return frames
 

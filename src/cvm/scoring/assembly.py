@@ -117,12 +117,6 @@ def _transformed(model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.
     return cache[key]
 
 
-def _proba(model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.DataFrame], rows: Any = None) -> Any:
-    """The probabilities of :func:`_boosted` (the same leaf sums), without the reason codes."""
-    data = _transformed(model, x, cache)
-    return model.proba_of_raw(path_contributions(model, data if rows is None else data[rows], top_features=0)[2])
-
-
 def score_churn(
     entry: ModelVersion, x: pd.DataFrame, cache: dict[str, pd.DataFrame], notes: list[str], grader: Grader
 ) -> pl.DataFrame:
@@ -188,25 +182,6 @@ def score_propensity(
         notes += [ungraded] if ungraded else []
         parts.append(_rows(x["customer_id"], name, value, grade, entry.tag, kept))
     return pl.concat(parts)
-
-
-def score_values(champions: dict[str, ModelVersion], x: pd.DataFrame) -> dict[str, Any]:
-    """The graded value of every score (``default`` for both default scores) of ``x``, without reasons: what
-    the grades of the whole base rank."""
-    cache: dict[str, pd.DataFrame] = {}
-    out: dict[str, Any] = {}
-    if "churn" in champions:
-        out["churn"] = _proba(champions["churn"].load(), x, cache)
-    if "default" in champions:
-        out["default"] = _default_points(champions["default"].load(), x)[2]
-    if "propensity" in champions:
-        entry = champions["propensity"]
-        for name, booster, eligible, _ in _targets(entry, entry.load(), x):
-            value = np.full(len(x), np.nan)
-            if eligible.any():
-                value[eligible] = _proba(booster, x, cache, eligible)
-            out[name] = value
-    return out
 
 
 def score_chunk(

@@ -1,9 +1,9 @@
 """Life-cycle scores of the whole base in chunks of customers (part of ``cvm score``), in bounded memory.
 
-Two passes over the chunks (:mod:`cvm.scoring.chunks`), each building the chunk's point-in-time features
-with the same SQL on views restricted to its customers. The first keeps only each score's values, so the
-grades rank the whole base (:mod:`cvm.scoring.grades`) as in one pass; the second scores the chunk with its
-reason codes, takes its slice of those grades and writes its rows into the ``as_of`` partition of ``scores``
+Each chunk (:mod:`cvm.store.chunks`) builds its customers' point-in-time features with the same SQL on views
+restricted to them, is scored with its reason codes and staged, ungraded, in a private folder; its values
+are kept. The grades then rank the whole base's values (:mod:`cvm.scoring.grades`) as in one pass, and each
+staged chunk takes its slice of them on its way into the ``as_of`` partition of ``scores``
 (:func:`cvm.store.partitions.replace_scores`), all in one transaction.
 
 Imports from a sibling stage: :mod:`cvm.features` (the feature SQL): a chunk is scored on point-in-time
@@ -12,7 +12,9 @@ features built by the same definitions the models were trained on.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +26,7 @@ import polars as pl
 
 from cvm.config.settings import Settings
 from cvm.features import build_features
-from cvm.scoring.assembly import champions_of, grade_rule, score_chunk, score_values
+from cvm.scoring.assembly import champions_of, grade_rule, score_chunk
 from cvm.scoring.chunks import base_grades, decode
 from cvm.scoring.grades import GRADES
 from cvm.scoring.guards import captured_warnings
@@ -40,35 +42,62 @@ def _kind(name: str) -> str:
     return "propensity" if name.startswith("propensity:") else name
 
 
-@dataclass
-class BaseGrades:
-    """Grades of the whole base per score, as codes; :meth:`__call__` grades the current chunk's slice."""
+def _source(name: str) -> str:
+    return "default" if name == "default_points" else name
 
-    codes: dict[str, np.ndarray[Any, Any]]
-    why: dict[str, str | None]
-    offset: int = 0
+
+@dataclass
+class Deferred:
+    """A grader that grades nothing yet: it keeps each score's values, to grade the whole base at the end."""
+
+    values: dict[str, list[np.ndarray[Any, Any]]] = field(default_factory=dict)
 
     def __call__(self, kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
-        """The chunk's grades of ``name`` (``kind`` is implied by the name) and its reasons."""
-        why = self.why[name]
-        grades = decode(self.codes[name][self.offset : self.offset + len(values)])
-        if why is not None:
-            known = ~np.isnan(np.asarray(values, dtype=np.float64))
-            reasons = [f"{r};{why}" if k else r for r, k in zip(reasons, known, strict=True)]
-        return grades, reasons, why
+        """No grades; the values are kept."""
+        self.values.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
+        return np.full(len(reasons), None, dtype=object), reasons, None
+
+
+@dataclass
+class BaseGrades:
+    """Grades of the whole base per score, as codes, and why a score is not graded."""
+
+    codes: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
+    why: dict[str, str | None] = field(default_factory=dict)
+
+    def apply(self, rows: pl.DataFrame, offset: int, customers: int) -> pl.DataFrame:
+        """The grades of a chunk's staged ``rows`` (one block of ``customers`` rows per score, in the chunk's
+        customer order); a score that cannot be graded says why in the reasons of its valued rows."""
+        names = rows["score"].gather_every(customers).to_list() if customers else []
+        grades = [decode(self.codes[_source(n)][offset : offset + customers]) for n in names]
+        why = np.repeat(np.asarray([self.why[_source(n)] for n in names], dtype=object), customers)
+        joined = pl.concat_str([pl.col("reasons"), pl.col("_why")], separator=";")
+        return (
+            rows.with_columns(
+                pl.Series("grade", np.concatenate(grades) if grades else [], dtype=pl.Utf8),
+                pl.Series("_why", why, dtype=pl.Utf8),
+            )
+            .with_columns(
+                pl.when(pl.col("_why").is_not_null() & pl.col("value").is_not_null())
+                .then(joined)
+                .otherwise(pl.col("reasons"))
+                .alias("reasons")
+            )
+            .drop("_why")
+        )
 
 
 @dataclass
 class LifecyclePlan:
-    """The life-cycle scores of a base, graded, ready to be written chunk by chunk (:meth:`rows`)."""
+    """The life-cycle scores of a base: each chunk's rows staged ungraded, and the grades of the whole base."""
 
     store: OfflineStore
     as_of: date
     champions: dict[str, ModelVersion]
     products: list[str]
-    ranges: list[Range]
-    grades: BaseGrades
-    customers: int
+    staging: Path
+    grades: BaseGrades = field(default_factory=BaseGrades)
+    chunks: list[tuple[Path, int]] = field(default_factory=list)  # staged file and customers per chunk
     notes: list[str] = field(default_factory=list)
 
     def features(self, chunk: Range) -> pd.DataFrame:
@@ -76,14 +105,16 @@ class LifecyclePlan:
         with chunk_connection(self.store, chunk) as con:
             return build_features(con, self.as_of, products=self.products).to_pandas()
 
+    @property
+    def customers(self) -> int:
+        return sum(n for _, n in self.chunks)
+
     def rows(self) -> Iterator[pl.DataFrame]:
-        """Rows of the ``scores`` table, one frame per chunk."""
-        self.grades.offset = 0
-        with captured_warnings([]):
-            for chunk in self.ranges:
-                x = self.features(chunk)
-                yield score_chunk(self.champions, x, self.as_of, [], self.grades)
-                self.grades.offset += len(x)
+        """Rows of the ``scores`` table, one graded frame per chunk."""
+        offset = 0
+        for path, customers in self.chunks:
+            yield self.grades.apply(pl.read_parquet(path), offset, customers)
+            offset += customers
 
     def info(self) -> dict[str, Any]:
         """What ``cvm score`` reports of the life-cycle scores."""
@@ -103,26 +134,24 @@ class LifecyclePlan:
         }
 
 
-def _source(name: str) -> str:
-    return "default" if name == "default_points" else name
-
-
-def plan_lifecycle(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> LifecyclePlan | None:
-    """Score values of every chunk and the grades of the whole base (None without a champion)."""
+def plan_lifecycle(
+    store: OfflineStore, workspace: Path, s: Settings, as_of: date, staging: Path
+) -> LifecyclePlan | None:
+    """Score every chunk into ``staging`` (rows without grades), then grade the whole base's values (None
+    without a champion)."""
     champions = champions_of(workspace)
     if not champions:
         return None
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
-    ranges = customer_ranges(store, s.scoring.chunk_customers)
-    plan = LifecyclePlan(store, as_of, champions, products, ranges, BaseGrades({}, {}), 0)
-    values: dict[str, list[np.ndarray[Any, Any]]] = {}
+    plan = LifecyclePlan(store, as_of, champions, products, staging)
+    deferred = Deferred()
     with captured_warnings(plan.notes):
-        for chunk in ranges:
+        for k, chunk in enumerate(customer_ranges(store, s.scoring.chunk_customers)):
             x = plan.features(chunk)
-            plan.customers += len(x)
-            for name, value in score_values(champions, x).items():
-                values.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
-    for name, parts in values.items():
+            path = staging / f"chunk-{k:05d}.parquet"
+            score_chunk(champions, x, as_of, plan.notes, deferred).write_parquet(path, compression="lz4")
+            plan.chunks.append((path, len(x)))
+    for name, parts in deferred.values.items():
         codes, why = base_grades(grade_rule(_kind(name), s), np.concatenate(parts), name)
         plan.grades.codes[name], plan.grades.why[name] = codes, why
         plan.notes += [why] if why else []
@@ -134,18 +163,27 @@ def score_lifecycle(
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Rows of the ``scores`` table from every champion, for every customer acquired before ``as_of``, in one
     frame (the chunked write is :func:`write_lifecycle_scores`)."""
-    plan = plan_lifecycle(store, workspace, s, as_of)
-    if plan is None:
-        return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
-    return pl.concat(list(plan.rows())), plan.info()
+    with staging_folder(store) as staging:
+        plan = plan_lifecycle(store, workspace, s, as_of, staging)
+        if plan is None:
+            return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
+        return pl.concat(list(plan.rows())), plan.info()
 
 
 def write_lifecycle_scores(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
     """Score with the champions chunk by chunk and write the rows into the ``as_of`` partition (re-scoring a
     date replaces its life-cycle rows, and nothing else)."""
-    plan = plan_lifecycle(store, workspace, s, as_of)
-    if plan is None:
-        return {"skipped": "no trained champion (run `cvm train`)"}
-    if plan.customers:
-        replace_scores(store, as_of, LIFECYCLE, plan.rows())
-    return plan.info()
+    with staging_folder(store) as staging:
+        plan = plan_lifecycle(store, workspace, s, as_of, staging)
+        if plan is None:
+            return {"skipped": "no trained champion (run `cvm train`)"}
+        if plan.customers:
+            replace_scores(store, as_of, LIFECYCLE, plan.rows())
+        return plan.info()
+
+
+@contextmanager
+def staging_folder(store: OfflineStore) -> Iterator[Path]:
+    """A private folder beside the store's tables for a run's staged chunks, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=store.root) as folder:
+        yield Path(folder)
