@@ -6,13 +6,14 @@ takes its slice, so one chunk or many give the same grades.
 
 Examples
 --------
->>> decode(grade_codes(np.array(["high", None, "low"], dtype=object))).tolist()
+>>> grade_series(grade_codes(np.array(["high", None, "low"], dtype=object))).to_list()
 ['high', None, 'low']
 """
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from numpy.typing import NDArray
 
 from cvm.scoring.grades import GradeRule
@@ -29,11 +30,12 @@ def grade_codes(grades: NDArray[np.object_]) -> NDArray[np.int8]:
     return out
 
 
-def decode(codes: NDArray[np.int8]) -> NDArray[np.object_]:
-    """The grades of :func:`grade_codes`."""
-    return np.asarray(GRADE_CODES, dtype=object)[codes]
-
-
 def base_grades(rule: GradeRule, values: NDArray[np.float64], what: str) -> tuple[NDArray[np.int8], str | None]:
     """Grades of the whole base's ``values`` as codes, and why they are ungraded (None when graded)."""
     return grade_codes(rule.apply(values)), rule.ungraded(values, what)
+
+
+def grade_series(codes: NDArray[np.int8], name: str = "grade") -> pl.Series:
+    """The grades of :func:`grade_codes` as a Polars string column (null: no grade)."""
+    mapping = {code: g for code, g in enumerate(GRADE_CODES) if g is not None}
+    return pl.Series(name, codes, dtype=pl.Int8).replace_strict(mapping, default=None, return_dtype=pl.Utf8)

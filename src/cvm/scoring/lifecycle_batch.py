@@ -12,9 +12,7 @@ features built by the same definitions the models were trained on.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,12 +25,12 @@ import polars as pl
 from cvm.config.settings import Settings
 from cvm.features import build_features
 from cvm.scoring.assembly import champions_of, grade_rule, score_chunk
-from cvm.scoring.chunks import base_grades, decode
+from cvm.scoring.chunks import base_grades, grade_series
 from cvm.scoring.grades import GRADES
 from cvm.scoring.guards import captured_warnings
 from cvm.scoring.registry import ModelVersion
 from cvm.store import OfflineStore
-from cvm.store.chunks import Range, chunk_connection, customer_ranges
+from cvm.store.chunks import Range, chunk_connection, customer_ranges, staging_folder
 from cvm.store.partitions import Owned, replace_scores
 
 LIFECYCLE = Owned(("churn", "default", "default_points"), ("propensity:",))  # the scores this stage writes
@@ -69,12 +67,12 @@ class BaseGrades:
         """The grades of a chunk's staged ``rows`` (one block of ``customers`` rows per score, in the chunk's
         customer order); a score that cannot be graded says why in the reasons of its valued rows."""
         names = rows["score"].gather_every(customers).to_list() if customers else []
-        grades = [decode(self.codes[_source(n)][offset : offset + customers]) for n in names]
+        codes = [self.codes[_source(n)][offset : offset + customers] for n in names]
         why = np.repeat(np.asarray([self.why[_source(n)] for n in names], dtype=object), customers)
         joined = pl.concat_str([pl.col("reasons"), pl.col("_why")], separator=";")
         return (
             rows.with_columns(
-                pl.Series("grade", np.concatenate(grades) if grades else [], dtype=pl.Utf8),
+                grade_series(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int8)),
                 pl.Series("_why", why, dtype=pl.Utf8),
             )
             .with_columns(
@@ -180,10 +178,3 @@ def write_lifecycle_scores(store: OfflineStore, workspace: Path, s: Settings, as
         if plan.customers:
             replace_scores(store, as_of, LIFECYCLE, plan.rows())
         return plan.info()
-
-
-@contextmanager
-def staging_folder(store: OfflineStore) -> Iterator[Path]:
-    """A private folder beside the store's tables for a run's staged chunks, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix=".scoring-", dir=store.root) as folder:
-        yield Path(folder)

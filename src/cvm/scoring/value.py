@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ import polars as pl
 from cvm.config.settings import ScoringSettings
 from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
-from cvm.scoring.chunks import base_grades, decode
+from cvm.scoring.chunks import base_grades, grade_series
 from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, add_net_clv, cost_to_serve
 from cvm.scoring.grades import GRADES, GradeRule
 from cvm.scoring.guards import ModelNotConvergedError, append_reason, captured_warnings, check_converged
@@ -58,7 +59,7 @@ from cvm.scoring.models import (
 from cvm.scoring.report import NotEnoughDataError, ScoreReport
 from cvm.scoring.rows import score_rows
 from cvm.store import OfflineStore
-from cvm.store.chunks import ALL, Range, customer_ranges
+from cvm.store.chunks import ALL, Range, customer_ranges, staging_folder
 from cvm.store.partitions import Owned, replace_scores
 
 VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "clv", *NET_SCORES)
@@ -230,13 +231,10 @@ TOTALS |= {"net_clv": "net_clv", "cost_to_serve_12m": "cost_to_serve_12m"}
 
 @dataclass
 class ValuePlan:
-    """The value scores of a base, ready to be written chunk by chunk (:meth:`rows`)."""
+    """The value scores of a base: each chunk's rows staged ungraded, and the grades of the whole base."""
 
-    load: Loader
-    ranges: list[Range]
-    s: ScoringSettings
     fit: ValueFit
-    channel_cost: Mapping[Any, float] | None
+    chunks: list[tuple[Path, int]]  # staged rows and customers per chunk
     codes: dict[str, np.ndarray[Any, Any]]
     ungraded: str | None
     report: ScoreReport
@@ -244,37 +242,46 @@ class ValuePlan:
     def rows(self) -> Iterator[pl.DataFrame]:
         """Rows of the ``scores`` table, one frame per chunk, graded against the whole base."""
         offset = 0
-        with captured_warnings([]):
-            for chunk in self.ranges:
-                pit = self.load(chunk)
-                table = value_table(pit, self.s, self.fit, self.channel_cost)
-                for col in GRADED:
-                    table[GRADE_COLUMN[col]] = decode(self.codes[col][offset : offset + len(table)])
-                offset += len(table)
-                rows = score_rows(table, pit.as_of, self.fit.models, _unit_days(self.s))
-                yield rows if self.ungraded is None else append_reason(rows, "clv", self.ungraded)
+        for path, customers in self.chunks:
+            rows = pl.read_parquet(path)
+            codes = np.zeros(rows.height, dtype=np.int8)  # the staged rows have no grade
+            for col in GRADED:  # a graded score's rows are in the chunk's customer order (sorted by id)
+                codes[(rows["score"] == col).to_numpy()] = self.codes[col][offset : offset + customers]
+            rows = rows.with_columns(grade_series(codes))
+            offset += customers
+            yield rows if self.ungraded is None else append_reason(rows, "clv", self.ungraded)
 
 
 def plan_values(
-    load: Loader, ranges: list[Range], s: ScoringSettings, as_of: date, channel_cost: Mapping[Any, float] | None
+    load: Loader,
+    ranges: list[Range],
+    s: ScoringSettings,
+    as_of: date,
+    channel_cost: Mapping[Any, float] | None,
+    staging: Path,
 ) -> ValuePlan:
-    """Fit on the whole base, then grade its values: two passes over the chunks, holding arrays only."""
+    """Fit on the whole base, then score each chunk into ``staging`` (rows without grades) keeping the graded
+    values, and grade the whole base: two passes over the chunks, holding arrays only."""
     fit = fit_values(load, ranges, s, as_of)
     notes = list(fit.notes)
     values: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in GRADED}
     sums = dict.fromkeys([*TOTALS, "p_alive", "p_alive_n"], 0.0)
-    customers = 0
+    chunks: list[tuple[Path, int]] = []
     with captured_warnings(notes):
-        for chunk in ranges:
+        for k, chunk in enumerate(ranges):
             table = value_table(load(chunk), s, fit, channel_cost)
-            customers += len(table)
             for col in GRADED:
                 values[col].append(table[col].to_numpy(float))
+                table[GRADE_COLUMN[col]] = None
             for name, col in TOTALS.items():
                 sums[name] += float(np.nansum(table[col].to_numpy(float)))
             alive = table["p_alive"].to_numpy(float)
             sums["p_alive"] += float(np.nansum(alive))
             sums["p_alive_n"] += float(np.count_nonzero(~np.isnan(alive)))
+            path = staging / f"value-{k:05d}.parquet"
+            score_rows(table, as_of, fit.models, _unit_days(s)).write_parquet(path, compression="lz4")
+            chunks.append((path, len(table)))
+    customers = sum(n for _, n in chunks)
     rule = grade_rule(s)
     codes, ungraded = {}, None
     for col in GRADED:
@@ -293,7 +300,7 @@ def plan_values(
         | {"mean_p_alive": round(sums["p_alive"] / sums["p_alive_n"], 4) if sums["p_alive_n"] else float("nan")},
         notes=notes,
     )
-    return ValuePlan(load, ranges, s, fit, channel_cost, codes, ungraded, report)
+    return ValuePlan(fit, chunks, codes, ungraded, report)
 
 
 def compute_value_scores(
@@ -304,9 +311,9 @@ def compute_value_scores(
     ``channel_cost`` prices a contact on a channel that ``scoring.cost_to_serve.contact`` does not
     (``plans.policy.channel_cost``).
     """
-    plan = plan_values(lambda _: pit, [ALL], s, pit.as_of, channel_cost)
-    rows = pl.concat(list(plan.rows()))
-    return rows, plan.report
+    with staging_folder(None) as staging:
+        plan = plan_values(lambda _: pit, [ALL], s, pit.as_of, channel_cost, staging)
+        return pl.concat(list(plan.rows())), plan.report
 
 
 def write_value_scores(
@@ -315,6 +322,7 @@ def write_value_scores(
     """Compute the value scores as of ``as_of`` chunk by chunk and write them into that date's partition,
     replacing its earlier value scores (other scores of that date and other dates are kept)."""
     ranges = customer_ranges(store, s.chunk_customers)
-    plan = plan_values(lambda chunk: load_point_in_time(store, as_of, chunk), ranges, s, as_of, channel_cost)
-    replace_scores(store, as_of, Owned(VALUE_SCORES), plan.rows())
+    with staging_folder(store) as staging:
+        plan = plan_values(lambda c: load_point_in_time(store, as_of, c), ranges, s, as_of, channel_cost, staging)
+        replace_scores(store, as_of, Owned(VALUE_SCORES), plan.rows())
     return plan.report

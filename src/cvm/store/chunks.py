@@ -16,9 +16,11 @@ True
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
+from pathlib import Path
 from typing import TypeAlias
 
 import duckdb
@@ -84,3 +86,14 @@ def chunk_connection(store: OfflineStore, chunk: Range) -> Iterator[duckdb.DuckD
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def staging_folder(store: OfflineStore | None) -> Iterator[Path]:
+    """A private folder for a run's staged chunks (beside the store's tables, else a temporary one), removed
+    afterwards."""
+    root = store.root if store is not None else None
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=root) as folder:
+        yield Path(folder)
