@@ -89,17 +89,32 @@ class Measured:
 
 
 def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
-    """Run ``cmd``, polling its process tree's RSS every 0.1 s."""
+    """Run ``cmd``, polling its process tree's RSS every 0.1 s; its stdout goes to ``log``, stderr beside it."""
     began = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "w", encoding="utf-8") as out, open(log.with_suffix(".err"), "w", encoding="utf-8") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
         peak = 0
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc.pid))
             time.sleep(0.1)
     seconds = time.perf_counter() - began
-    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+    text = log.read_text(encoding="utf-8", errors="replace") + log.with_suffix(".err").read_text(encoding="utf-8")
+    tail = text.strip().splitlines()[-1:] or [""]
     return Measured(seconds, peak / 1024**3, proc.returncode, tail[0][:100])
+
+
+def _report(log: Path) -> dict[str, object]:
+    try:
+        report = json.loads(log.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def ran_on(log: Path) -> str | None:
+    """The backend a command's ``--json`` report names (None when it names none)."""
+    backend = _report(log).get("backend")
+    return str(backend) if backend is not None else None
 
 
 def _block(n: int, seed: int, out: Path, prefix: str) -> dict[str, object]:
@@ -182,21 +197,25 @@ def main() -> None:
             extra = ["--as-of", AS_OF] if command == "score" else []
             cmd = [sys.executable, "-m", "cvm.cli.main", command, *extra, "-w", str(ws), "--json"]
             load = os.getloadavg()[0]
-            done = measure(cmd, env, args.root / f"{command}-{label(n)}-{args.backend}.log")
-            status = "ok" if done.status == 0 else f"exit {done.status}: {done.tail}"
+            log = args.root / f"{command}-{label(n)}-{args.backend}.log"
+            done = measure(cmd, env, log)
+            error = " ".join(str(_report(log).get("error", done.tail)).split())
+            status = "ok" if done.status == 0 else f"exit {done.status}: {error[:160]}"
+            if done.status == 0 and args.backend == "spark" and ran_on(log) != "spark":  # no silent fallback
+                status = f"error: the {args.backend} backend is not there (the report names {ran_on(log)})"
             rows.append(
                 [label(n), command, f"{done.seconds:.1f}", f"{done.peak_gb:.2f}", f"{load:.1f}", f"{free:.1f}", status]
             )
             print(json.dumps(dict(zip(HEADER, rows[-1], strict=True))), flush=True)
     print()
     print(f"backend {args.backend}, {os.cpu_count()} cores; peak RSS of the command's process tree")
-    print("".join(f"{h:>{w}}" for h, w in zip(HEADER, WIDTHS, strict=True)))
+    print("".join(f"{h:>{w}}" for h, w in zip(HEADER[:-1], WIDTHS, strict=False)) + "  " + HEADER[-1])
     for row in rows:
-        print("".join(f"{c:>{w}}" for c, w in zip(row, WIDTHS, strict=True)))
+        print("".join(f"{c:>{w}}" for c, w in zip(row[:-1], WIDTHS, strict=False)) + "  " + row[-1])
 
 
 HEADER = ("customers", "command", "seconds", "peak GB", "load 1m", "free GB", "status")
-WIDTHS = (10, 9, 9, 9, 9, 9, 4)
+WIDTHS = (10, 9, 9, 9, 9, 9)
 
 if __name__ == "__main__":
     main()
