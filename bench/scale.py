@@ -144,7 +144,7 @@ def build(n: int, root: Path, block: int, models: Path | None) -> Path:
     engine = Engine.init(ws)
     try:
         for b, start in enumerate(range(0, n, block)):
-            frames = _block(min(block, n - start), 1000 + b, root / "gen", f"B{b:02d}")
+            frames = _block(min(block, n - start), 1000 + b, root / f"gen-{label(n)}", f"B{b:02d}")
             with engine.offline.transaction() as tx:
                 for table in TABLES:
                     tx.append(table, frames[table])  # type: ignore[arg-type]
