@@ -12,6 +12,7 @@ import pytest
 
 from cvm.config import Settings
 from cvm.engine import Engine
+from cvm.scoring.value import write_value_scores
 from cvm.store.chunks import customer_ranges
 
 N = 1_500
@@ -85,7 +86,8 @@ def test_rescoring_keeps_the_other_stages_rows_of_the_date(trained: Path, tmp_pa
     """Value scores replace only value rows: the date's life-cycle rows stay as they were."""
     engine = _engine(trained, tmp_path / "ws", SMALL)
     before = _at(engine, FIRST)
-    engine.scoring._value(FIRST)  # value scores only, in five chunks
+    s = engine.settings  # value scores only, in five chunks, as `cvm score` prices contacts
+    write_value_scores(engine.offline, s.scoring, FIRST, s.plans.policy.channel_cost)
     after = _at(engine, FIRST)
     assert after.equals(before)
     assert after.filter(pl.col("score") == "churn").height == before.filter(pl.col("score") == "churn").height > 0
