@@ -46,7 +46,8 @@ def _kept(store: OfflineStore, table: str, value: date, owned: Owned) -> Iterato
     for prefix in owned.prefixes:
         mine = mine | pc.starts_with(score, prefix)
     data = ds.dataset(files, schema=arrow_schema(table_schema(table)), format="parquet")
-    for batch in data.to_batches(filter=~mine, batch_size=COPY_BATCH_ROWS):
+    # no read-ahead: the copy holds one batch, however many parts the partition has
+    for batch in data.to_batches(filter=~mine, batch_size=COPY_BATCH_ROWS, batch_readahead=0, fragment_readahead=0):
         if batch.num_rows:
             yield pl.DataFrame(pl.from_arrow(batch))
 
@@ -66,6 +67,7 @@ def replace_rows(store: OfflineStore, table: str, value: date, owned: Owned, par
             if frame.height:
                 tx.append(table, frame)
                 written += frame.height
+            pa.default_memory_pool().release_unused()  # give a written chunk's buffers back before the next
     return written
 
 
