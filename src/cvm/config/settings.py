@@ -202,6 +202,10 @@ class ScoringSettings(_Section):
     medium_floor: float | None = Field(default=0.0, description="A CLV not above this is low, whatever its rank.")
     high_floor: float | None = Field(default=0.0, description="A CLV not above this is at most medium.")
     cost_to_serve: CostToServeSettings = CostToServeSettings()
+    # Bounded memory (cvm.scoring.chunks): customers scored per chunk; peak memory grows with this, not the base.
+    chunk_customers: int = Field(
+        default=500_000, ge=1, description="Customers per scoring chunk (value and life-cycle scores, early warning)."
+    )
 
     @model_validator(mode="after")
     def _grades_consistent(self) -> ScoringSettings:

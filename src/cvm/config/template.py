@@ -121,6 +121,9 @@ scoring:
     late_payment: {scoring.cost_to_serve.late_payment}
     bad_debt_days: {scoring.cost_to_serve.bad_debt_days}
     bad_debt_share: {scoring.cost_to_serve.bad_debt_share}
+  # Customers scored per chunk (value, life-cycle scores, early warning): peak memory grows with the chunk,
+  # not with the customer base; the grades still rank the whole base.
+  chunk_customers: {scoring.chunk_customers}
 
 delivery:
   # `cvm worker` sends pending actions from the outbox. Transports: webhook, csv, parquet (files

@@ -22,10 +22,14 @@ import polars as pl
 from cvm.config.settings import RiskSettings
 from cvm.contracts.tables import SCORES
 from cvm.store import OfflineStore
+from cvm.store.chunks import Range, customer_ranges, scan
+from cvm.store.partitions import Owned, replace_scores
 
 SCORE_COLUMNS = SCORES.column_names  # the columns of the ``scores`` table (:mod:`cvm.contracts.tables`)
 RANK = {"low": 0, "medium": 1, "high": 2}
 SCORE = "early_warning"
+POINT_COLUMNS = ("customer_id", "as_of", "value", "grade", "model_version", "reasons")
+CHUNK_CUSTOMERS = 500_000  # customers whose score history is read at once (scoring.chunk_customers)
 
 
 def _latest(store: OfflineStore) -> date | None:
@@ -35,18 +39,22 @@ def _latest(store: OfflineStore) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def early_warning(store: OfflineStore, risk: RiskSettings, as_of: date | None = None) -> pl.DataFrame:
-    """The flagged customers at ``as_of`` (default: the latest scoring), as ``scores`` rows, worst first."""
-    as_of = as_of or _latest(store)
-    if as_of is None:
-        return pl.DataFrame(schema={c: pl.Utf8 for c in SCORE_COLUMNS})
-    since = as_of - timedelta(days=risk.early_warning_days)
-    points = (
-        store.scan("scores")
+def _points(store: OfflineStore, as_of: date, since: date, chunk: Range) -> pl.DataFrame:
+    """The chunk's ``default_points`` rows dated ``since`` .. ``as_of`` (only those partitions are read)."""
+    days = [d for d in store.partitions("scores") if since.isoformat() <= d <= as_of.isoformat()]
+    frames = [scan(store, "scores", chunk, partition=d) for d in days]
+    if not frames:
+        return store.scan("scores").head(0).select(POINT_COLUMNS).collect()
+    return (
+        pl.concat(frames)
         .filter((pl.col("score") == "default_points") & (pl.col("as_of") >= since) & (pl.col("as_of") <= as_of))
-        .select("customer_id", "as_of", "value", "grade", "model_version", "reasons")
+        .select(*POINT_COLUMNS)
         .collect()
     )
+
+
+def _flags(points: pl.DataFrame, risk: RiskSettings, as_of: date) -> pl.DataFrame:
+    """The customers of ``points`` flagged at ``as_of``, as ``scores`` rows."""
     now = points.filter(pl.col("as_of") == as_of)
     before = (
         points.filter(pl.col("as_of") < as_of)
@@ -76,42 +84,54 @@ def flags(joined: pl.DataFrame, risk: RiskSettings, as_of: date) -> pl.DataFrame
     fell = pl.col("drop") > risk.early_warning_drop
     flagged = joined.filter(fell | pl.col("worse"))
     first_reason = pl.col("reasons").fill_null("").str.split(";").list.first()
-    return (
-        flagged.select(
-            "customer_id",
-            pl.lit(as_of).alias("as_of"),
-            pl.lit(SCORE).alias("score"),
-            pl.col("drop").alias("value"),
-            pl.when(fell & pl.col("worse")).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("grade"),
-            "model_version",
-            pl.concat_str(
-                [
-                    pl.format(
-                        "points {}->{} since {}",
-                        pl.col("ref").round(0).cast(pl.Int64),
-                        pl.col("value").round(0).cast(pl.Int64),
-                        pl.col("ref_as_of").cast(pl.Utf8),
-                    ),
-                    pl.when(pl.col("worse")).then(pl.format("grade {}->{}", pl.col("ref_grade"), pl.col("grade"))),
-                    first_reason,
-                ],
-                separator=";",
-                ignore_nulls=True,
-            ).alias("reasons"),
-        )
-        .sort("value", descending=True)
-        .select(SCORE_COLUMNS)
+    return flagged.select(
+        "customer_id",
+        pl.lit(as_of).alias("as_of"),
+        pl.lit(SCORE).alias("score"),
+        pl.col("drop").alias("value"),
+        pl.when(fell & pl.col("worse")).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("grade"),
+        "model_version",
+        pl.concat_str(
+            [
+                pl.format(
+                    "points {}->{} since {}",
+                    pl.col("ref").round(0).cast(pl.Int64),
+                    pl.col("value").round(0).cast(pl.Int64),
+                    pl.col("ref_as_of").cast(pl.Utf8),
+                ),
+                pl.when(pl.col("worse")).then(pl.format("grade {}->{}", pl.col("ref_grade"), pl.col("grade"))),
+                first_reason,
+            ],
+            separator=";",
+            ignore_nulls=True,
+        ).alias("reasons"),
     )
 
 
-def write_early_warning(store: OfflineStore, risk: RiskSettings, as_of: date) -> pl.DataFrame:
-    """Compute the flags at ``as_of`` and store them, replacing that date's earlier flags."""
-    flagged = early_warning(store, risk, as_of)
-    with store.transaction() as tx:
-        stored = store.read("scores")
-        kept = stored.filter(~((pl.col("score") == SCORE) & (pl.col("as_of") == as_of)))
-        if flagged.height or kept.height != stored.height:
-            tx.replace("scores", pl.concat([kept, flagged.cast(kept.schema)], how="vertical_relaxed"))
+def early_warning(
+    store: OfflineStore, risk: RiskSettings, as_of: date | None = None, chunk_customers: int = CHUNK_CUSTOMERS
+) -> pl.DataFrame:
+    """The flagged customers at ``as_of`` (default: the latest scoring), as ``scores`` rows, worst first.
+
+    The score history is read ``chunk_customers`` customers at a time (:mod:`cvm.scoring.chunks`).
+    """
+    as_of = as_of or _latest(store)
+    if as_of is None:
+        return pl.DataFrame(schema={c: pl.Utf8 for c in SCORE_COLUMNS})
+    since = as_of - timedelta(days=risk.early_warning_days)
+    chunks = customer_ranges(store, chunk_customers)
+    parts = [_flags(_points(store, as_of, since, chunk), risk, as_of) for chunk in chunks]
+    return pl.concat(parts).sort("value", descending=True).select(SCORE_COLUMNS)
+
+
+def write_early_warning(
+    store: OfflineStore, risk: RiskSettings, as_of: date, chunk_customers: int = CHUNK_CUSTOMERS
+) -> pl.DataFrame:
+    """Compute the flags at ``as_of`` and store them in that date's partition, replacing its earlier flags."""
+    flagged = early_warning(store, risk, as_of, chunk_customers)
+    stored = store.scan("scores", as_of).filter(pl.col("score") == SCORE).select(pl.len()).collect().item()
+    if flagged.height or stored:
+        replace_scores(store, as_of, Owned((SCORE,)), [flagged])
     return flagged
 
 

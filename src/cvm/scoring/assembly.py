@@ -18,22 +18,20 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from cvm.config.settings import Settings
-from cvm.features import build_features
 from cvm.features.sql import product_slug
 from cvm.models.attributions import path_contributions
 from cvm.models.churn import BoostedClassifier, reason_codes
-from cvm.scoring.grades import GradeRule, grade_counts
-from cvm.scoring.guards import captured_warnings, grade_with_reason
+from cvm.scoring.grades import GradeRule
+from cvm.scoring.guards import grade_with_reason
 from cvm.scoring.registry import MODEL_NAMES, ModelRegistry, ModelVersion
 from cvm.scoring.rows import SCORE_COLUMNS
-from cvm.store import OfflineStore
 
 TOP = 3
 NO_REASON = "no adverse factor"
@@ -70,6 +68,24 @@ def grade_rule(score: str, s: Settings) -> GradeRule:
     return GradeRule("quantile", s.models.high_share, s.models.medium_share, medium_floor=low, high_floor=high)
 
 
+class Grader(Protocol):
+    """Grades of one score's ``values`` (``kind``: churn, default or propensity; ``name``: the score),
+    with the reasons and why the values are ungraded (None when graded)."""
+
+    def __call__(self, kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
+        """Grade ``values``."""
+        ...
+
+
+def local_grader(s: Settings) -> Grader:
+    """Grade the values given, against each other (one chunk holding the whole base)."""
+
+    def grade(kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
+        return grade_with_reason(grade_rule(kind, s), values, reasons, name)
+
+    return grade
+
+
 def _rows(ids: pd.Series, score: str, value: Any, grade: Any, version: str, reasons: Any) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -87,20 +103,25 @@ def _boosted(
     model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.DataFrame], rows: Any = None
 ) -> tuple[Any, list[str]]:
     """Probabilities and reason codes of ``x`` (only ``rows``); models with one schema share its transform."""
-    key = json.dumps(model.schema_.to_dict(), sort_keys=True)
-    if key not in cache:
-        cache[key] = model.schema_.transform(x)
-    data = cache[key] if rows is None else cache[key][rows]
+    data = _transformed(model, x, cache)
+    data = data if rows is None else data[rows]
     contrib, names, raw = path_contributions(model, data)
     return model.proba_of_raw(raw), top_codes(contrib, names)
 
 
+def _transformed(model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    key = json.dumps(model.schema_.to_dict(), sort_keys=True)
+    if key not in cache:
+        cache[key] = model.schema_.transform(x)
+    return cache[key]
+
+
 def score_churn(
-    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
+    entry: ModelVersion, x: pd.DataFrame, cache: dict[str, pd.DataFrame], notes: list[str], grader: Grader
 ) -> pl.DataFrame:
     """``churn`` rows: probability, grade and path-attribution reasons."""
     p, codes = _boosted(entry.load(), x, cache)
-    grade, codes, why = grade_with_reason(grade_rule("churn", s), p, codes, "churn")
+    grade, codes, why = grader("churn", "churn", p, codes)
     notes += [why] if why else []
     return _rows(x["customer_id"], "churn", p, grade, entry.tag, codes)
 
@@ -115,10 +136,10 @@ def default_values(card: Any, x: pd.DataFrame) -> tuple[Any, Any, list[str]]:
     return p_bad, points, _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
 
 
-def score_default(entry: ModelVersion, x: pd.DataFrame, s: Settings, notes: list[str]) -> pl.DataFrame:
+def score_default(entry: ModelVersion, x: pd.DataFrame, notes: list[str], grader: Grader) -> pl.DataFrame:
     """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
     p_bad, points, codes = default_values(entry.load(), x)
-    grade, codes, why = grade_with_reason(grade_rule("default", s), p_bad, codes, "default")
+    grade, codes, why = grader("default", "default", p_bad, codes)
     notes += [why] if why else []
     return pl.concat(
         [
@@ -155,54 +176,32 @@ def propensity_values(
 
 
 def score_propensity(
-    entry: ModelVersion, x: pd.DataFrame, s: Settings, cache: dict[str, pd.DataFrame], notes: list[str]
+    entry: ModelVersion, x: pd.DataFrame, cache: dict[str, pd.DataFrame], notes: list[str], grader: Grader
 ) -> pl.DataFrame:
     """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
     parts = []
     for name, value, reasons in propensity_values(entry.load(), entry.meta.get("products", []), x, cache):
-        grade, kept, ungraded = grade_with_reason(grade_rule("propensity", s), value, reasons, name)
+        grade, kept, ungraded = grader("propensity", name, value, reasons)
         notes += [ungraded] if ungraded else []
         parts.append(_rows(x["customer_id"], name, value, grade, entry.tag, kept))
     return pl.concat(parts)
 
 
-def score_lifecycle(
-    store: OfflineStore, workspace: Path, s: Settings, as_of: date
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Rows of the ``scores`` table from every champion, for every customer acquired before ``as_of``."""
-    champions = {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}
-    if not champions:
-        return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
-    products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
-    x = build_features(store, as_of, products=products).to_pandas()
+def score_chunk(
+    champions: dict[str, ModelVersion], x: pd.DataFrame, as_of: date, notes: list[str], grader: Grader
+) -> pl.DataFrame:
+    """Rows of the ``scores`` table of every champion for the customers of ``x``."""
     cache: dict[str, pd.DataFrame] = {}
     parts: list[pl.DataFrame] = []
-    notes: list[str] = []
-    with captured_warnings(notes):
-        if "churn" in champions:
-            parts.append(score_churn(champions["churn"], x, s, cache, notes))
-        if "default" in champions:
-            parts.append(score_default(champions["default"], x, s, notes))
-        if "propensity" in champions:
-            parts.append(score_propensity(champions["propensity"], x, s, cache, notes))
-    rows = pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
-    info = {
-        "customers": len(x),
-        "rows": rows.height,
-        "models": {n: c.tag for n, c in champions.items()},
-        "grades": {
-            str(key[0]): grade_counts(part["grade"].to_numpy())
-            for key, part in rows.group_by("score", maintain_order=True)
-        },
-        "notes": notes,
-    }
-    return rows, info
+    if "churn" in champions:
+        parts.append(score_churn(champions["churn"], x, cache, notes, grader))
+    if "default" in champions:
+        parts.append(score_default(champions["default"], x, notes, grader))
+    if "propensity" in champions:
+        parts.append(score_propensity(champions["propensity"], x, cache, notes, grader))
+    return pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
 
 
-def write_lifecycle_scores(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
-    """Score with the champions and upsert the rows (re-scoring a date replaces its rows)."""
-    rows, info = score_lifecycle(store, workspace, s, as_of)
-    if rows.height:
-        with store.transaction() as tx:
-            tx.upsert("scores", rows)
-    return info
+def champions_of(workspace: Path) -> dict[str, ModelVersion]:
+    """The life-cycle champions of the workspace's registry."""
+    return {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}

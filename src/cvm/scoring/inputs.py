@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import polars as pl
 
 from cvm.store import OfflineStore
+from cvm.store.chunks import ALL, Range, scan
 
 DAYS_PER_MONTH = 365.25 / 12
 WINDOW_DAYS = 365  # the "12 months" of the net margin (cvm.scoring.cost_to_serve)
@@ -53,23 +54,25 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
-def load_point_in_time(store: OfflineStore, as_of: date) -> PointInTime:
-    """Read what the hub knew at the end of ``as_of``."""
+def load_point_in_time(store: OfflineStore, as_of: date, chunk: Range = ALL) -> PointInTime:
+    """Read what the hub knew at the end of ``as_of`` about the customers of ``chunk`` (default: all),
+    customers sorted by id."""
     cutoff = end_of_day(as_of)
     customers = (
-        store.scan("customers")
+        scan(store, "customers", chunk)
         .filter(pl.col("acquired_at") <= as_of)
         .select("customer_id", "kind", "acquired_at")
+        .sort("customer_id")
         .collect()
     )
     transactions = (
-        store.scan("transactions")
+        scan(store, "transactions", chunk)
         .filter(pl.col("ts") < cutoff)
         .select("customer_id", "ts", "amount", "margin")
         .collect()
     )
     subscriptions = (
-        store.scan("subscriptions")
+        scan(store, "subscriptions", chunk)
         .filter(pl.col("start") <= as_of)
         .with_columns(pl.when(pl.col("end") <= as_of).then(pl.col("end")).otherwise(None).alias("end"))
         .select("customer_id", "product", "start", "end", "mrr")
@@ -77,12 +80,12 @@ def load_point_in_time(store: OfflineStore, as_of: date) -> PointInTime:
     )
     since = as_of - timedelta(days=WINDOW_DAYS)
     contacts = (
-        store.scan("contacts")
+        scan(store, "contacts", chunk)
         .filter(pl.col("ts") < cutoff, pl.col("ts") >= end_of_day(since))
         .select(*CONTACT_SCHEMA)
         .collect()
     )
-    payments = store.scan("payments").filter(pl.col("due_date") <= as_of).select(*PAYMENT_SCHEMA).collect()
+    payments = scan(store, "payments", chunk).filter(pl.col("due_date") <= as_of).select(*PAYMENT_SCHEMA).collect()
     return PointInTime(as_of, customers, transactions, subscriptions, contacts, payments)
 
 

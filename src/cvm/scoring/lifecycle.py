@@ -4,7 +4,8 @@ The work is split in rooms, each importing only those before it (no circle; a te
 
 - :mod:`cvm.scoring.training_data`: the labelled windows, the labels and the training frame;
 - :mod:`cvm.scoring.evaluation`: held-out metrics, and a challenger against its champion (:func:`compare`);
-- :mod:`cvm.scoring.assembly`: score rows, grades and reason codes (:func:`write_lifecycle_scores`,
+- :mod:`cvm.scoring.assembly`: score rows, grades and reason codes, written in chunks by
+  :mod:`cvm.scoring.lifecycle_chunks` (:func:`write_lifecycle_scores`,
   part of ``cvm score``), with the boosted models' path attributions in :mod:`cvm.models.attributions`;
 - this module: training (:func:`train`, ``cvm train``): the estimator of each model, fitted on the
   stacked training snapshots, measured on the held-out window and registered with its metadata in
@@ -29,9 +30,9 @@ from cvm.config.settings import Settings
 from cvm.errors import BadValueError
 from cvm.features import build_features
 from cvm.features.build import Source, products_of
-from cvm.scoring.assembly import score_lifecycle, write_lifecycle_scores
 from cvm.scoring.evaluation import compare, evaluate, predict_scores
 from cvm.scoring.gate import gate, gate_note
+from cvm.scoring.lifecycle_chunks import score_lifecycle, write_lifecycle_scores
 from cvm.scoring.monitor import profile, profiles
 from cvm.scoring.registry import ModelRegistry, ModelVersion, data_hash
 from cvm.scoring.training_data import (

@@ -127,4 +127,6 @@ def discounted_remaining_months(
     survival = np.asarray(model.survival(grid), dtype=float)
     k = np.arange(1, horizon + 1)
     ratio = survival[n[:, None] + k[None, :]] / survival[n][:, None]
-    return np.asarray(ratio @ (1.0 + monthly_rate) ** -k.astype(float), dtype=float)
+    # a row-wise sum, not a matrix product: BLAS may round a row differently with the number of rows, and a
+    # customer's value must not depend on which chunk of customers it was scored in (cvm.store.chunks)
+    return np.asarray((ratio * (1.0 + monthly_rate) ** -k.astype(float)).sum(axis=1), dtype=float)

@@ -22,12 +22,18 @@ valued on purchases only. CLV grades have absolute floors, and a CLV equal for e
 
 The RFM summary comes from :mod:`cvm.features.rfm`: value is scored on the same per-customer
 query that the features stage defines (a sibling-stage import, allowed for that reason).
+
+Memory stays bounded (:mod:`cvm.scoring.chunks`): the models are fitted on the whole base's RFM and tenure
+arrays gathered chunk by chunk, the CLV grades rank the whole base's values, and the rows are then computed
+and written chunk by chunk into the ``as_of`` partition of ``scores`` in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,8 +43,9 @@ import polars as pl
 from cvm.config.settings import ScoringSettings
 from cvm.features.rfm import rfm_summary
 from cvm.models.clv import clv as clv_value
+from cvm.scoring.chunks import base_grades, grade_series
 from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, add_net_clv, cost_to_serve
-from cvm.scoring.grades import GradeRule, grade_counts
+from cvm.scoring.grades import GRADES, GradeRule
 from cvm.scoring.guards import ModelNotConvergedError, append_reason, captured_warnings, check_converged
 from cvm.scoring.inputs import DAYS_PER_MONTH, PointInTime, contract_base, history, load_point_in_time, purchases
 from cvm.scoring.models import (
@@ -52,6 +59,8 @@ from cvm.scoring.models import (
 from cvm.scoring.report import NotEnoughDataError, ScoreReport
 from cvm.scoring.rows import score_rows
 from cvm.store import OfflineStore
+from cvm.store.chunks import ALL, Range, customer_ranges, staging_folder
+from cvm.store.partitions import Owned, replace_scores
 
 VALUE_SCORES = ("revenue_hist", "margin_hist", "exp_purchases_12m", "p_alive", "clv", *NET_SCORES)
 
@@ -78,26 +87,96 @@ def _unit_days(s: ScoringSettings) -> float:
     return 7.0 if s.freq == "W" else 1.0
 
 
-def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) -> tuple[pd.DataFrame, list[FittedModel]]:
-    """RFM, expected purchases, P(alive), expected spend and one-off CLV per buyer."""
+Loader = Callable[[Range], PointInTime]
+RFM = ("frequency", "recency", "T", "monetary_value")
+PURCHASE_COLUMNS = (*RFM, "exp_purchases_12m", "p_alive", "exp_spend", "clv_purchases")
+
+
+@dataclass
+class ValueFit:
+    """What is fitted on the whole base: the value models and the base's margin ratio."""
+
+    purchase: FittedModel
+    spend: FittedModel
+    contract: FittedModel | None
+    base_margin: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[FittedModel]:
+        """The fitted models, purchase first."""
+        return [self.purchase, self.spend, *([self.contract] if self.contract else [])]
+
+
+def _history(pit: PointInTime, s: ScoringSettings) -> pd.DataFrame:
+    """Every customer known at ``as_of`` (sorted by id) with their revenue, margin and purchases to date."""
+    customers = pit.customers.select("customer_id").to_pandas().set_index("customer_id")
+    hist = customers.join(history(pit, s.margin_rate).to_pandas().set_index("customer_id"), how="left")
+    hist[["revenue", "margin", "purchases"]] = hist[["revenue", "margin", "purchases"]].fillna(0.0)
+    return hist
+
+
+def _rfm(pit: PointInTime, s: ScoringSettings) -> pd.DataFrame:
+    """RFM summary of the chunk's buyers (empty, with its columns, when nobody bought)."""
     buys = purchases(pit)
     if buys.height == 0:
-        raise NotEnoughDataError(f"no purchases up to {pit.as_of}: nothing to score")
-    rfm = rfm_summary(buys, "customer_id", "ts", "amount", observation_period_end=pit.as_of, freq=s.freq)
-    purchase = fit_purchase_model(s.value_model, rfm, s.min_customers)
-    check_converged(purchase)
-    spend = fit_spend_model(s.spend_model, rfm)
-    check_converged(spend)
-    f, r, t, m = (rfm[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in RFM})
+    return rfm_summary(buys, "customer_id", "ts", "amount", observation_period_end=pit.as_of, freq=s.freq)
+
+
+def fit_values(load: Loader, ranges: list[Range], s: ScoringSettings, as_of: date) -> ValueFit:
+    """Fit the purchase, spend and contract models and the base margin ratio on every chunk's customers.
+
+    Only numeric arrays of the whole base are held (RFM, tenure, recorded margins), in customer id order.
+    """
+    rfm, bases, margin, revenue = [], [], [], []
+    for chunk in ranges:
+        pit = load(chunk)
+        hist = _history(pit, s)
+        recorded = hist["margin_ratio"].notna().to_numpy()
+        margin.append(hist["margin"].to_numpy(float)[recorded])
+        revenue.append(hist["revenue"].to_numpy(float)[recorded])
+        rfm.append(_rfm(pit, s).reset_index(drop=True)[list(RFM)])
+        bases.append(contract_base(pit).drop("customer_id").to_pandas())
+    base_margin = s.margin_rate
+    margins, revenues = np.concatenate(margin), np.concatenate(revenue)
+    if s.margin_source == "transactions" and revenues.size and revenues.sum() > 0:
+        base_margin = float(np.clip(margins.sum() / revenues.sum(), 0.0, 1.0))
+    summary = pd.concat(rfm, ignore_index=True)
+    if summary.empty:
+        raise NotEnoughDataError(f"no purchases up to {as_of}: nothing to score")
+    notes: list[str] = []
+    with captured_warnings(notes):
+        purchase = fit_purchase_model(s.value_model, summary, s.min_customers)
+        check_converged(purchase)
+        spend = fit_spend_model(s.spend_model, summary)
+        check_converged(spend)
+        try:
+            fitted = fit_contract_model(s.contractual_model, pd.concat(bases, ignore_index=True), s.min_customers)
+            check_converged(fitted)
+            contract: FittedModel | None = fitted
+        except (NotEnoughDataError, ModelNotConvergedError) as exc:
+            contract = None
+            notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
+    return ValueFit(purchase, spend, contract, base_margin, notes)
+
+
+def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
+    """RFM, expected purchases, P(alive), expected spend and one-off CLV per buyer."""
+    rfm = _rfm(pit, s)
+    if rfm.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in PURCHASE_COLUMNS})
+    f, r, t, m = (rfm[c].to_numpy(float) for c in RFM)
     year = 12 * DAYS_PER_MONTH / _unit_days(s)
-    out = rfm.assign(
-        exp_purchases_12m=purchase.model.expected_purchases(year, f, r, t),
-        p_alive=purchase.model.probability_alive(f, r, t),
-        exp_spend=spend.model.expected_spend(f, m),
+    purchase, spend = fit.purchase.model, fit.spend.model
+    return rfm.assign(
+        exp_purchases_12m=purchase.expected_purchases(year, f, r, t),
+        p_alive=purchase.probability_alive(f, r, t),
+        exp_spend=spend.expected_spend(f, m),
         clv_purchases=margin.reindex(rfm.index).to_numpy(float)
         * clv_value(
-            purchase.model,
-            spend.model,
+            purchase,
+            spend,
             f,
             r,
             t,
@@ -107,33 +186,121 @@ def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) ->
             periods_per_month=DAYS_PER_MONTH / _unit_days(s),
         ),
     )
-    return out, [purchase, spend]
 
 
-def _contract_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series) -> tuple[pd.DataFrame, list[FittedModel]]:
-    """Tenure, live MRR and contract CLV per subscriber; raises NotEnoughDataError when the model cannot fit,
-    ModelNotConvergedError when its fit cannot be trusted."""
+def _contract_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
+    """Tenure, live MRR and contract CLV per subscriber (none when the contract model is not used)."""
+    if fit.contract is None:
+        return pd.DataFrame(columns=["tenure_months", "churned", "mrr", "clv_contract"], dtype=float)
     base = contract_base(pit).to_pandas().set_index("customer_id")
-    fitted = fit_contract_model(s.contractual_model, base, s.min_customers)
-    check_converged(fitted)
     active = base[~base["churned"]]
     periods = contract_periods(active["tenure_months"].to_numpy(float), np.zeros(len(active), dtype=bool))
-    months = discounted_remaining_months(fitted.model, periods, s.horizon_months, monthly_rate(s.discount_rate))
+    months = discounted_remaining_months(fit.contract.model, periods, s.horizon_months, monthly_rate(s.discount_rate))
     clv = active["mrr"].to_numpy(float) * margin.reindex(active.index).to_numpy(float) * months
-    return base.assign(clv_contract=pd.Series(clv, index=active.index)).fillna({"clv_contract": 0.0}), [fitted]
+    return base.assign(clv_contract=pd.Series(clv, index=active.index)).fillna({"clv_contract": 0.0})
 
 
-def _margins(hist: pd.DataFrame, s: ScoringSettings) -> pd.Series:
-    """Margin ratio per customer: their own, else the base's, else ``margin_rate``."""
+def _margins(hist: pd.DataFrame, s: ScoringSettings, base: float) -> pd.Series:
+    """Margin ratio per customer: their own, else the base's (``base``), else ``margin_rate``."""
     if s.margin_source == "rate":
         return pd.Series(s.margin_rate, index=hist.index, dtype=float)
-    recorded = hist["margin_ratio"].notna()
-    base = (
-        float(np.clip(hist.loc[recorded, "margin"].sum() / hist.loc[recorded, "revenue"].sum(), 0.0, 1.0))
-        if (recorded.any() and hist.loc[recorded, "revenue"].sum() > 0)
-        else s.margin_rate
-    )
     return hist["margin_ratio"].fillna(base).astype(float)
+
+
+def value_table(
+    pit: PointInTime, s: ScoringSettings, fit: ValueFit, channel_cost: Mapping[Any, float] | None = None
+) -> pd.DataFrame:
+    """Every value of every customer of ``pit`` (indexed by customer id, sorted), before grading."""
+    hist = _history(pit, s)
+    margin = _margins(hist, s, fit.base_margin)
+    buyers = _purchase_values(pit, s, margin, fit)
+    contracts = _contract_values(pit, s, margin, fit)
+    table = hist.join(buyers, how="left").join(contracts, how="left")
+    table["contract"] = table["churned"].eq(False) & table["clv_contract"].notna()
+    table.loc[table["contract"], "p_alive"] = 1.0  # a live contract is observed, not inferred
+    table["clv"] = table["clv_purchases"].fillna(0.0) + table["clv_contract"].fillna(0.0)
+    costs = cost_to_serve(pit, s.cost_to_serve, channel_cost or {}, s.margin_rate)
+    return add_net_clv(table.join(costs, how="left"), s.horizon_months, monthly_rate(s.discount_rate))
+
+
+GRADED = ("clv", *GRADED_NET)  # graded values: column -> its grade column
+GRADE_COLUMN = {"clv": "grade", **{g: f"{g}_grade" for g in GRADED_NET}}
+TOTALS = {"clv": "clv", "revenue_hist": "revenue", "exp_purchases_12m": "exp_purchases_12m"}
+TOTALS |= {"net_clv": "net_clv", "cost_to_serve_12m": "cost_to_serve_12m"}
+
+
+@dataclass
+class ValuePlan:
+    """The value scores of a base: each chunk's rows staged ungraded, and the grades of the whole base."""
+
+    fit: ValueFit
+    chunks: list[tuple[Path, int]]  # staged rows and customers per chunk
+    codes: dict[str, np.ndarray[Any, Any]]
+    ungraded: str | None
+    report: ScoreReport
+
+    def rows(self) -> Iterator[pl.DataFrame]:
+        """Rows of the ``scores`` table, one frame per chunk, graded against the whole base."""
+        offset = 0
+        for path, customers in self.chunks:
+            rows = pl.read_parquet(path)
+            codes = np.zeros(rows.height, dtype=np.int8)  # the staged rows have no grade
+            for col in GRADED:  # a graded score's rows are in the chunk's customer order (sorted by id)
+                codes[(rows["score"] == col).to_numpy()] = self.codes[col][offset : offset + customers]
+            rows = rows.with_columns(grade_series(codes))
+            offset += customers
+            yield rows if self.ungraded is None else append_reason(rows, "clv", self.ungraded)
+
+
+def plan_values(
+    load: Loader,
+    ranges: list[Range],
+    s: ScoringSettings,
+    as_of: date,
+    channel_cost: Mapping[Any, float] | None,
+    staging: Path,
+) -> ValuePlan:
+    """Fit on the whole base, then score each chunk into ``staging`` (rows without grades) keeping the graded
+    values, and grade the whole base: two passes over the chunks, holding arrays only."""
+    fit = fit_values(load, ranges, s, as_of)
+    notes = list(fit.notes)
+    values: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in GRADED}
+    sums = dict.fromkeys([*TOTALS, "p_alive", "p_alive_n"], 0.0)
+    chunks: list[tuple[Path, int]] = []
+    with captured_warnings(notes):
+        for k, chunk in enumerate(ranges):
+            table = value_table(load(chunk), s, fit, channel_cost)
+            for col in GRADED:
+                values[col].append(table[col].to_numpy(float))
+                table[GRADE_COLUMN[col]] = None
+            for name, col in TOTALS.items():
+                sums[name] += float(np.nansum(table[col].to_numpy(float)))
+            alive = table["p_alive"].to_numpy(float)
+            sums["p_alive"] += float(np.nansum(alive))
+            sums["p_alive_n"] += float(np.count_nonzero(~np.isnan(alive)))
+            path = staging / f"value-{k:05d}.parquet"
+            score_rows(table, as_of, fit.models, _unit_days(s)).write_parquet(path, compression="lz4")
+            chunks.append((path, len(table)))
+    customers = sum(n for _, n in chunks)
+    rule = grade_rule(s)
+    codes, ungraded = {}, None
+    for col in GRADED:
+        codes[col], why = base_grades(rule, np.concatenate(values.pop(col)), "CLV")
+        ungraded = why if col == "clv" else ungraded
+    notes += [ungraded] if ungraded else []
+    counts = np.bincount(codes["clv"], minlength=len(GRADES) + 1)
+    report = ScoreReport(
+        as_of=as_of,
+        customers=customers,
+        rows=customers * len(VALUE_SCORES),
+        models=[m.to_dict() for m in fit.models],
+        grades={g: int(counts[GRADES.index(g) + 1]) for g in reversed(GRADES)},
+        grading=rule.describe(),
+        totals={name: round(sums[name], 2) for name in TOTALS}
+        | {"mean_p_alive": round(sums["p_alive"] / sums["p_alive_n"], 4) if sums["p_alive_n"] else float("nan")},
+        notes=notes,
+    )
+    return ValuePlan(fit, chunks, codes, ungraded, report)
 
 
 def compute_value_scores(
@@ -144,59 +311,18 @@ def compute_value_scores(
     ``channel_cost`` prices a contact on a channel that ``scoring.cost_to_serve.contact`` does not
     (``plans.policy.channel_cost``).
     """
-    customers = pit.customers.select("customer_id").to_pandas().set_index("customer_id")
-    hist = customers.join(history(pit, s.margin_rate).to_pandas().set_index("customer_id"), how="left")
-    hist[["revenue", "margin", "purchases"]] = hist[["revenue", "margin", "purchases"]].fillna(0.0)
-    margin = _margins(hist, s)
-    notes: list[str] = []
-    with captured_warnings(notes):
-        buyers, models = _purchase_values(pit, s, margin)
-        try:
-            contracts, contract_models = _contract_values(pit, s, margin)
-            models += contract_models
-        except (NotEnoughDataError, ModelNotConvergedError) as exc:
-            contracts = pd.DataFrame(columns=["tenure_months", "churned", "mrr", "clv_contract"], dtype=float)
-            notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
-    table = hist.join(buyers, how="left").join(contracts, how="left")
-    table["contract"] = table["churned"].eq(False) & table["clv_contract"].notna()
-    table.loc[table["contract"], "p_alive"] = 1.0  # a live contract is observed, not inferred
-    table["clv"] = table["clv_purchases"].fillna(0.0) + table["clv_contract"].fillna(0.0)
-    costs = cost_to_serve(pit, s.cost_to_serve, channel_cost or {}, s.margin_rate)
-    table = add_net_clv(table.join(costs, how="left"), s.horizon_months, monthly_rate(s.discount_rate))
-    rule = grade_rule(s)
-    table["grade"] = rule.apply(table["clv"].to_numpy(float))
-    for score in GRADED_NET:
-        table[f"{score}_grade"] = rule.apply(table[score].to_numpy(float))
-    rows = score_rows(table, pit.as_of, models, _unit_days(s))
-    ungraded = rule.ungraded(table["clv"].to_numpy(float), "CLV")
-    if ungraded is not None:
-        rows = append_reason(rows, "clv", ungraded)
-        notes.append(ungraded)
-    report = ScoreReport(
-        as_of=pit.as_of,
-        customers=len(table),
-        rows=rows.height,
-        models=[m.to_dict() for m in models],
-        grades=grade_counts(table["grade"].to_numpy(object)),
-        grading=rule.describe(),
-        totals={
-            "clv": round(float(table["clv"].sum()), 2),
-            "revenue_hist": round(float(table["revenue"].sum()), 2),
-            "exp_purchases_12m": round(float(table["exp_purchases_12m"].sum()), 2),
-            "mean_p_alive": round(float(table["p_alive"].mean()), 4),
-            "net_clv": round(float(table["net_clv"].sum()), 2),
-            "cost_to_serve_12m": round(float(table["cost_to_serve_12m"].sum()), 2),
-        },
-        notes=notes,
-    )
-    return rows, report
+    with staging_folder(None) as staging:
+        plan = plan_values(lambda _: pit, [ALL], s, pit.as_of, channel_cost, staging)
+        return pl.concat(list(plan.rows())), plan.report
 
 
 def write_value_scores(
     store: OfflineStore, s: ScoringSettings, as_of: date, channel_cost: Mapping[Any, float] | None = None
 ) -> ScoreReport:
-    """Compute the value scores as of ``as_of`` and upsert them (re-scoring a date replaces it)."""
-    rows, report = compute_value_scores(load_point_in_time(store, as_of), s, channel_cost)
-    with store.transaction() as tx:
-        tx.upsert("scores", rows)
-    return report
+    """Compute the value scores as of ``as_of`` chunk by chunk and write them into that date's partition,
+    replacing its earlier value scores (other scores of that date and other dates are kept)."""
+    ranges = customer_ranges(store, s.chunk_customers)
+    with staging_folder(store) as staging:
+        plan = plan_values(lambda c: load_point_in_time(store, as_of, c), ranges, s, as_of, channel_cost, staging)
+        replace_scores(store, as_of, Owned(VALUE_SCORES), plan.rows())
+    return plan.report

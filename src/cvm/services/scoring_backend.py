@@ -40,7 +40,7 @@ def write_lifecycle_scores_on(
 ) -> dict[str, Any]:
     """The life-cycle scores of the champions as of ``as_of``, computed on ``backend`` and stored."""
     if backend.name == "duckdb":
-        from cvm.scoring.assembly import write_lifecycle_scores
+        from cvm.scoring.lifecycle_chunks import write_lifecycle_scores
 
         return write_lifecycle_scores(backend.store, workspace, settings, as_of)
     from cvm.scoring import spark_lifecycle
@@ -56,7 +56,7 @@ def write_early_warning_on(backend: OfflineBackend, settings: Settings, as_of: d
     if backend.name == "duckdb":
         from cvm.risk import write_early_warning
 
-        return write_early_warning(backend.store, settings.risk, as_of).height
+        return write_early_warning(backend.store, settings.risk, as_of, settings.scoring.chunk_customers).height
     from cvm.risk import spark_early_warning
     from cvm.store.spark import SparkBackend
 
