@@ -64,8 +64,8 @@ class ScoringService:
         when trained champions exist, else a note says they were skipped.
         """
         as_of = as_of or datetime.now(UTC).date()
+        report = self._value(as_of, actor=actor)  # first: a backend that cannot value the base stops before any write
         write_features(self.ws.backend, as_of)  # the features table's partition of as_of (segments.columns read it)
-        report = self._value(as_of, actor=actor)
         return replace(
             report, notes=[*report.notes, *self._lifecycle(as_of, actor=actor)], backend=self.ws.backend.name
         )

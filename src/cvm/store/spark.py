@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 #: Per Spark session: the store (root, committed version) whose tables its temporary views show.
 _REGISTERED: dict[int, tuple[str, int]] = {}
 
+#: Defaults that ``store.spark.conf`` may change: no progress bars drawn over the command's own output.
+DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false"}
+
 #: Settings every CVM session has, whatever ``store.spark.conf`` says.
 FIXED_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -47,9 +51,13 @@ def session(settings: SparkSettings) -> SparkSession:
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     if settings.master.startswith("local"):  # the workers are this machine's: they use this interpreter
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for key, value in {**settings.conf, **FIXED_CONF}.items():
+    for key, value in {**DEFAULT_CONF, **settings.conf, **FIXED_CONF}.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with warnings.catch_warnings():  # pyspark warns that it does not yet fully support pandas 3 (CVM's calls work)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        spark = builder.getOrCreate()
+    if "spark.log.level" not in settings.conf:  # the command's own output, not Spark's warnings, on the terminal
+        spark.sparkContext.setLogLevel("ERROR")
     for key, value in FIXED_CONF.items():  # getOrCreate keeps an existing session's static conf
         spark.conf.set(key, value)
     return spark
