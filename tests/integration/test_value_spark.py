@@ -82,12 +82,13 @@ def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> 
 
 
 def test_spark_buyer_values_equal_the_duckdb_ones(spark: Any, hub: OfflineStore) -> None:
-    from cvm.scoring.value import _purchase_values
+    from cvm.scoring.value import _purchase_values, fit_values
 
     settings = ScoringSettings(freq="W", horizon_months=24)
     pit = load_point_in_time(hub, AS_OF)
     unit_margin = pd.Series(1.0, index=pit.customers["customer_id"].to_list())
-    expected, expected_models = _purchase_values(pit, settings, unit_margin)
+    fit = fit_values(lambda _: pit, [None], settings, AS_OF)  # type: ignore[list-item]  # one chunk: the whole hub
+    expected, expected_models = _purchase_values(pit, settings, unit_margin, fit), [fit.purchase, fit.spend]
     frame, models = buyer_values_spark(_spark_table(spark, hub, "transactions"), settings, AS_OF)
     got = frame.toPandas().set_index("customer_id").sort_index()
     assert [m.to_dict() for m in models] == [m.to_dict() for m in expected_models]
