@@ -13,7 +13,6 @@ from cvm.cli.console import console
 from cvm.cli.errors import handled
 from cvm.cli.options import JsonFlag, Workspace
 from cvm.contracts import DATA_TABLES
-from cvm.demo.workspace import DEMO_REPLAY_MONTHS
 
 if TYPE_CHECKING:
     from cvm.demo import DemoSummary
@@ -24,12 +23,11 @@ app = typer.Typer(help="Generate a demo company with ground truth, or run the wh
 DATA_DIR = "demo-data"
 Customers = Annotated[int, typer.Option("--customers", "-n", min=1, help="Number of customers.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same company).")]
-REPLAY_MONTHS = DEMO_REPLAY_MONTHS
 Replay = Annotated[
     bool,
     typer.Option(
         "--replay/--no-replay",
-        help=f"Replay {REPLAY_MONTHS} past months of decisions with exploration (SIMULATED outcomes from the "
+        help="Replay the past year of decisions with exploration (SIMULATED outcomes from the "
         "ground truth), leaving a randomised decision log in the store for the uplift models.",
     ),
 ]
@@ -85,6 +83,7 @@ def demo(
         return
     from cvm.cli.language import chosen
     from cvm.cli.report import print_pilot_summary, print_run
+    from cvm.demo.workspace import DEMO_REPLAY_MONTHS as REPLAY_MONTHS
     from cvm.demo.workspace import write_demo_config
     from cvm.engine import Engine
 
