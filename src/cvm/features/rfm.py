@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from cvm.dialect import to_spark_sql
 from cvm.errors import BadValueError
 
 if TYPE_CHECKING:  # polars is imported only by callers that pass a Polars frame (it costs ~0.2 s to import)
@@ -198,13 +199,6 @@ periods AS (SELECT DISTINCT cid, {p} AS p FROM src {where}),
 marked AS (SELECT p, CASE WHEN p = MIN(p) OVER (PARTITION BY cid) THEN 1 ELSE 0 END AS is_first FROM periods)
 SELECT CAST(p AS TIMESTAMP) AS period, SUM(is_first) AS first_purchases, SUM(1 - is_first) AS repeat_purchases
 FROM marked GROUP BY p ORDER BY p"""
-
-
-def to_spark_sql(sql: str) -> str:
-    """Transpile CVM's DuckDB SQL to Spark SQL with sqlglot."""
-    import sqlglot
-
-    return str(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
 
 
 # -- DuckDB ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Literal
 
 from cvm.contracts.features import FEATURE_COLUMNS, HOLDS_PREFIX
 from cvm.contracts.tables import complaint_status_sql
+from cvm.dialect import to_spark_sql
 
 Dialect = Literal["duckdb", "spark"]
 
@@ -331,6 +332,4 @@ def to_dialect(sql: str, dialect: Dialect) -> str:
         return sql
     if dialect != "spark":
         raise ValueError(f"unknown dialect {dialect!r}; use 'duckdb' or 'spark'")
-    import sqlglot
-
-    return str(sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)[0])
+    return to_spark_sql(sql, strict=True)

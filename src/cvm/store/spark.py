@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cvm.contracts import table_schema
 from cvm.contracts.tables import TableSchema
+from cvm.dialect import to_spark_sql
 from cvm.store.backend import BatchFn, Capability, require
 from cvm.store.offline import _partition_text
 from cvm.store.schema import arrow_schema, conform
@@ -83,13 +84,6 @@ def spark_schema(table: TableSchema) -> Any:
 
     types = _spark_types()
     return st.StructType([st.StructField(c.name, types[c.dtype], True) for c in table.columns])
-
-
-def to_spark_sql(sql: str) -> str:
-    """Transpile a query written in DuckDB's dialect to Spark SQL."""
-    import sqlglot
-
-    return str(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
 
 
 class SparkBackend:
