@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from cvm.cli.console import console
 from cvm.cli.errors import handled, open_engine
 from cvm.cli.options import JsonFlag, Workspace
+from cvm.cli.segments import _as_of  # the same --as-of date as a segment refresh
 
 app = typer.Typer(help="The features table: point-in-time features per customer and date.", no_args_is_help=True)
 
@@ -18,15 +18,6 @@ AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="Date of the features, YYYY-MM-DD (default: today, UTC).", show_default=False),
 ]
-
-
-def _as_of(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        console.fail(f"--as-of: {text!r} is not a date (YYYY-MM-DD)")
 
 
 @app.command()
