@@ -14,6 +14,15 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+#: The marks of every Spark test module (``pytestmark = SPARK_MARKS``): slow, and PySpark's Arrow conversion
+#: path's warnings on pandas 3 internals it still touches, and its sockets, silenced.
+SPARK_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:

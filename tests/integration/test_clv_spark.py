@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cvm.features.rfm import calibration_and_holdout, calibration_and_holdout_spark, rfm_summary, rfm_summary_spark
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
@@ -19,13 +19,7 @@ with warnings.catch_warnings():
     from lifetimes.datasets import load_dataset
 
 
-pytestmark = [
-    pytest.mark.slow,
-    # PySpark's Arrow conversion path warns on pandas 3 internals it still touches.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,11 @@ from cvm.contracts import DATA_TABLES
 from cvm.demo import generate
 from cvm.features import feature_query
 from cvm.features.labels import adoption_sql, churn_sql, default_sql
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 AS_OF = date(2024, 6, 1)
 PRODUCTS = ["basic", "plus", "premium", "support"]

@@ -15,16 +15,11 @@ from cvm.config import Settings, load_settings
 from cvm.store import OfflineStore
 from cvm.store.backend import Capability, DuckDBBackend, UnsupportedOperationError, open_backend
 from cvm.store.spark import SparkBackend
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 AS_OF = date(2026, 3, 31)
 QUERY = f"""

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from cvm.config import Settings
@@ -22,16 +21,11 @@ from cvm.features.persist import write_features
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend
 from cvm.store.spark import SparkBackend
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 AS_OF = date(2024, 12, 1)
 D1, D2 = date(2026, 1, 31), date(2026, 2, 28)

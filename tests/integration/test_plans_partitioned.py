@@ -24,16 +24,11 @@ from cvm.plans.batch import offline_contacts
 from cvm.plans.partitioned import decide_batch, decision_query, payload, stage_inputs
 from cvm.segments.refresh import segment_base
 from cvm.store import bulk, decision_log
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=7)

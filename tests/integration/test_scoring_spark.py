@@ -31,16 +31,11 @@ from cvm.scoring.registry import ModelRegistry
 from cvm.scoring.training_data import labelled_dates, labelled_frame, sampled_sql
 from cvm.services.scoring_backend import write_early_warning_on, write_lifecycle_scores_on
 from cvm.store.spark import SparkBackend
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 N = 900
 END = date(2024, 12, 31)

@@ -33,16 +33,11 @@ from cvm.segments.refresh import membership_on, refresh_segments
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend
 from cvm.store.spark import SparkBackend, to_spark_sql
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 END = date(2024, 12, 31)
 REFRESHES = (date(2024, 9, 30), date(2024, 11, 30))

@@ -17,16 +17,11 @@ from cvm.scoring.inputs import load_point_in_time, purchases
 from cvm.scoring.value import compute_value_scores
 from cvm.scoring.value_spark import PURCHASE_SCORES, buyer_values_spark, purchase_scores_spark
 from cvm.store import OfflineStore
-from tests.spark_session import spark
+from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-]
+pytestmark = SPARK_MARKS
 
 AS_OF = date(2024, 6, 30)
 TABLES = ("customers", "transactions", "subscriptions", "contacts", "payments")
