@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cvm.config.settings import Settings
 from cvm.config.uplift import UpliftConfig
 from cvm.contracts.decisionlog import NO_ACTION, DecisionOutcome, DecisionRecord, uplift_attribute
 from cvm.demo.effects import SLEEPING_DOG
@@ -47,9 +48,12 @@ from cvm.experiments import ope
 from cvm.experiments.ope_log import read_log
 from cvm.experiments.policies import greedy
 from cvm.experiments.uplift import qini_coefficient
+from cvm.models.uplift_components import ComponentUplift
 from cvm.models.uplift_multi import MultiUplift
 from cvm.plans.explore import uniform
-from cvm.scoring.uplift_train import training_data
+from cvm.scoring.uplift import outcome_values
+from cvm.scoring.uplift_train import new_model, training_data
+from cvm.scoring.uplift_values import predict_uplift
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ope_coverage import rows as coverage_rows
@@ -77,19 +81,21 @@ def _workspace(path: Path, customers: int) -> None:
 
 
 # -- the learned uplift -------------------------------------------------------------------------------
-def learn(train: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], cfg: UpliftConfig) -> MultiUplift:
-    """``MultiUplift`` fitted on the randomised training decisions, as ``cvm run`` fits it (``plans.uplift``)."""
-    frame = pl.DataFrame({"decision_id": list(outcomes), "margin": [o.margin for o in outcomes.values()]})
-    data = training_data(train, frame, cfg.features)
-    model = MultiUplift(n_estimators=cfg.n_estimators, min_propensity=cfg.min_propensity, n_jobs=1)
-    model.fit(data.x, data.y, data.chosen, data.propensity, eligible=data.eligible)
-    return model
+def learn(
+    train: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], cfg: UpliftConfig,
+    values: Mapping[str, str] | None = None,
+) -> MultiUplift | ComponentUplift:  # fmt: skip
+    """The uplift model fitted on the randomised training decisions, as ``cvm run`` fits it (``plans.uplift``): of the
+    margin, or of the outcome's events valued with ``values`` (the ``components`` outcome)."""
+    frame = pl.DataFrame([asdict(o) for o in outcomes.values()])
+    data = training_data(train, frame, cfg.features, values)
+    return new_model(data, cfg)
 
 
-def predicted(model: MultiUplift, records: Sequence[DecisionRecord]) -> pd.DataFrame:
-    """The model's predicted uplift of every action for each record (features: the record's context)."""
+def predicted(model: MultiUplift | ComponentUplift, records: Sequence[DecisionRecord]) -> pd.DataFrame:
+    """The model's predicted uplift of every action for each record (features and values: the record's context)."""
     x = pd.DataFrame([{f: r.context.get(f, np.nan) for f in model.features_} for r in records], dtype=float)
-    return model.predict(x)
+    return predict_uplift(model, x, [r.context for r in records])
 
 
 def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[DecisionRecord]:
@@ -217,7 +223,17 @@ def dog_ratio(truth: DemoTruth, held: Sequence[DecisionRecord], pred: pd.DataFra
     return worst
 
 
-def replays(workspace: Path, n: int, exploration: float | None = None, months: int | None = None) -> None:
+def values_of(s: Settings, outcome: str | None) -> dict[str, str] | None:
+    """The event values of the uplift outcome ``outcome`` (default: the workspace's ``plans.uplift.outcome``)."""
+    if outcome is not None:
+        uplift = s.plans.uplift.model_copy(update={"outcome": outcome})
+        s = s.model_copy(update={"plans": s.plans.model_copy(update={"uplift": uplift})})
+    return outcome_values(s)
+
+
+def replays(
+    workspace: Path, n: int, exploration: float | None = None, months: int | None = None, outcome: str | None = None
+) -> None:
     """The learned policy against the propensity policy on ``n`` replays (the stored one, then ``n − 1`` new ones
     with other outcome seeds and decision dates shifted by a day each), each split by customer with its own salt:
     the mean and spread, so one lucky replay cannot pass the target. ``exploration`` or ``months`` other than the
@@ -250,7 +266,7 @@ def replays(workspace: Path, n: int, exploration: float | None = None, months: i
             result = replay(s.plans, rows, effects, dates, ladder, seed + k)
             records, outcomes = result.records, {o.decision_id: o for o in result.outcomes}
         train, held = split_log(records, f"bench-split-{k}" if k else "bench-split")
-        model = learn(train, outcomes, s.plans.uplift)
+        model = learn(train, outcomes, s.plans.uplift, values_of(s, outcome))
         pred = predicted(model, held)
         priced = {r.decision_id: r for r in with_uplift(held, pred)}
         prop = policy_value(truth, held, "propensity", lambda r: greedy(r, "propensity"))
@@ -273,7 +289,7 @@ def replays(workspace: Path, n: int, exploration: float | None = None, months: i
 
 
 # -- 4. real-time latency -----------------------------------------------------------------------------------------
-def latency(workspace: Path, model: MultiUplift, sample: int) -> None:
+def latency(workspace: Path, model: MultiUplift | ComponentUplift, sample: int) -> None:
     from cvm.plans.decide import decide
     from cvm.plans.decisionlog import context_of
     from cvm.plans.parallel import state_of
@@ -284,7 +300,7 @@ def latency(workspace: Path, model: MultiUplift, sample: int) -> None:
     cfg = s.plans.model_copy(update={"arbitration": "incremental"})
     rows = attribute_rows(engine.ws.offline, s.segments, datetime.now(UTC).date())[:sample]
     x = pd.DataFrame([{f: context_of(cfg, r).get(f, np.nan) for f in model.features_} for r in rows], dtype=float)
-    pred = model.predict(x)
+    pred = predict_uplift(model, x, rows)
     for i, row in enumerate(rows):
         row.update({uplift_attribute(a): float(pred[a].iloc[i]) for a in pred.columns})
     now = datetime.now(UTC)
@@ -313,6 +329,11 @@ def main() -> None:
     parser.add_argument("--exploration", type=float, help="Replay with this exploration share instead of the demo's.")
     parser.add_argument("--months", type=int, help="Replay this many months instead of the demo's.")
     parser.add_argument("--only-replays", action="store_true", help="Skip tables 1-4.")
+    parser.add_argument(
+        "--outcome",
+        choices=("components", "margin"),
+        help="What the uplift models learn (default: the workspace's plans.uplift.outcome).",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     load = os.getloadavg()
@@ -324,10 +345,11 @@ def main() -> None:
     if truth is None:
         raise SystemExit(f"{args.workspace} holds no demo ground truth")
     if args.only_replays:
-        replays(args.workspace, args.replays, args.exploration, args.months)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome)
         return
     train, held = split_log(records, "bench-split")
-    model = learn(train, outcomes, Engine.open(args.workspace).ws.settings.plans.uplift)
+    settings = Engine.open(args.workspace).ws.settings
+    model = learn(train, outcomes, settings.plans.uplift, values_of(settings, args.outcome))
     print(f"uplift model: {len(model.actions_)} actions learned from {len(train):,} training decisions; "
           f"skipped {dict(model.skipped_)}")  # fmt: skip
     pred = predicted(model, held)
@@ -339,7 +361,7 @@ def main() -> None:
     ranking(truth, held, pred, outcomes)
     latency(args.workspace, model, args.latency_sample)
     if args.replays > 0:
-        replays(args.workspace, args.replays, args.exploration, args.months)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome)
     print(f"\n({time.perf_counter() - began:.0f} s; every value above is SIMULATED from the demo's ground truth)")
 
 

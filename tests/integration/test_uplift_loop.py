@@ -22,6 +22,7 @@ import yaml
 
 from cvm.contracts.decisionlog import CandidateTerms, DecisionRecord
 from cvm.engine import Engine
+from cvm.scoring.registry import ModelRegistry
 from cvm.scoring.uplift import fallback_message
 from cvm.segments.refresh import segment_base
 from cvm.store import decision_log
@@ -39,17 +40,24 @@ def _settings(ws: Path, **uplift: Any) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
-def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
-    """Customers, their transactions after a randomised decision, and the decision log (written as Parquet)."""
+def _hub(engine: Engine, n: int, seed: int = 0, convert: bool = False) -> list[DecisionRecord]:
+    """Customers, their transactions after a randomised decision, and the decision log (written as Parquet).
+
+    With ``convert`` the effect is on buying at all: 30% buy, mailed long-tenure customers 80%, mailed short-tenure
+    ones 10% (the others buy nothing, so they count as churned).
+    """
     rng = np.random.default_rng(seed)
     ids = [f"C{i:05d}" for i in range(n)]
     acquired = [DECIDED.date() - timedelta(days=int(d)) for d in rng.integers(30, 1000, n)]
     mailed = rng.random(n) < 0.5
     records, amounts = [], []
+    buys = np.ones(n, dtype=bool)
     for i, cid in enumerate(ids):
         tenure = (DECIDED.date() - acquired[i]).days
         effect = 100.0 if tenure > 500 else -30.0
-        amounts.append(float(rng.uniform(50, 150) + (effect if mailed[i] else 0.0)))
+        amounts.append(float(rng.uniform(50, 150) + (effect if mailed[i] and not convert else 0.0)))
+        if convert:
+            buys[i] = rng.random() < (0.3 if not mailed[i] else 0.8 if tenure > 500 else 0.1)
         records.append(
             DecisionRecord(
                 decision_id=f"D{i:05d}",
@@ -74,7 +82,7 @@ def _hub(engine: Engine, n: int, seed: int = 0) -> list[DecisionRecord]:
             "ts": [DECIDED + timedelta(days=10)] * n,
             "amount": amounts,
         }
-    )
+    ).filter(pl.Series(buys))
     with engine.offline.transaction() as t:
         t.append("customers", customers)
         t.append("transactions", tx)
@@ -91,7 +99,8 @@ def _log(engine: Engine, records: list[DecisionRecord], name: str) -> None:
 
 @pytest.fixture
 def small(workspace: Path) -> Iterator[Engine]:
-    _settings(workspace, n_estimators=40, min_randomised=300)
+    # the hub's effect is on the amount every customer spends, not on any event: the margin outcome learns it
+    _settings(workspace, n_estimators=40, min_randomised=300, outcome="margin")
     eng = Engine.open(workspace)
     yield eng
     eng.close()
@@ -175,6 +184,41 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     again = small.scoring.uplift(now=NOW)
     assert again["trained"] is None
     assert "uplift: no new randomised decisions since uplift-v2" in again["notes"]
+
+
+def test_the_components_outcome_learns_the_change_of_conversion_and_churn(workspace: Path) -> None:
+    values = {"converted": "100", "churned": "-50"}
+    _settings(workspace, n_estimators=40, min_randomised=300, effect_min_leaf=100, values=values)
+    engine = Engine.open(workspace)
+    try:
+        _hub(engine, 1200, convert=True)
+        report = engine.scoring.uplift(now=NOW)
+        outcomes = engine.offline.read("decision_outcomes")
+        assert outcomes["converted"].sum() == outcomes.height - outcomes["churned"].sum()  # no purchase: churned
+        trained = report["trained"]
+        assert trained["status"] == "champion"
+        assert trained["gate"]["actions"]["mail"]["qini"] > 0
+        entry = ModelRegistry(workspace).champion("uplift")
+        assert entry is not None
+        assert entry.meta["kind"] == "ComponentUplift"
+        assert entry.meta["outcome"] == "components"
+        assert entry.meta["values"]["converted"] == "100"
+        con = engine.offline.connect()
+        try:
+            segment_base(con, engine.settings.segments, NOW.date())
+            base = con.sql("SELECT customer_id, tenure_days, uplift_mail FROM segmented").pl()
+        finally:
+            con.close()
+        # persuadables: +50 points of conversion × 100 + 50 points less churn × 50 = +75; dogs −20 × 100 − 20 × 50 = −30
+        # (the effect models shrink both towards the average: few shallow trees)
+        old = base.filter(pl.col("tenure_days") > 750)["uplift_mail"].mean()
+        young = base.filter(pl.col("tenure_days") < 550)["uplift_mail"].mean()
+        assert old > 30 > 0 > young
+        reason = engine.offline.read("scores").filter(pl.col("score") == "uplift_mail")["reasons"][0]
+        assert reason.startswith("mail against no action: conversion ")
+        assert "; churn " in reason
+    finally:
+        engine.close()
 
 
 def test_too_few_randomised_decisions_fall_back_to_the_propensity_policy(engine: Engine) -> None:

@@ -50,6 +50,9 @@ def expressions(segments: SegmentsConfig, plans: PlansConfig) -> Iterator[tuple[
                 yield f"{path}.steps.{i}.eligibility", step.eligibility, "bool"
             for key in ("propensity", "value", "margin"):
                 yield f"{path}.steps.{i}.{key}", getattr(step, key), "number"
+    for event, text in plans.uplift.values.model_dump().items():
+        if text is not None:
+            yield f"plans.uplift.values.{event}", text, "number"
 
 
 def _cycles(segments: SegmentsConfig, catalog: Mapping[str, Kind]) -> list[str]:

@@ -8,7 +8,14 @@ randomised data a model needs before it may decide anything, and how the held-ou
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cvm.rules import ExpressionError, compile_rule
+
+EVENTS = ("converted", "churned", "defaulted", "complained", "unsubscribed")
+"""The binary events of a decision's outcome (``decision_outcomes``) whose change the ``components`` models learn."""
 
 DEFAULT_FEATURES = (
     "value",
@@ -26,6 +33,45 @@ DEFAULT_FEATURES = (
 )
 """Value, recency, frequency, satisfaction, risk, tenure and recent contact pressure: who responds, who is a sure
 thing and who a sleeping dog (an engaged customer with low satisfaction)."""
+
+
+def _number(text: str | float | None) -> str | None:
+    """Syntax and whitelist of a value expression (its columns are checked against the catalogue at load)."""
+    if text is None:
+        return None
+    text = str(text)
+    try:
+        compile_rule(text, None, "number")
+    except ExpressionError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+class EventValues(BaseModel):
+    """Money value of each outcome event for one customer, an expression over the customer's attributes.
+
+    ``null`` takes the value from the settings named in its description (one number for everybody).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    converted: str | None = Field(
+        default="coalesce(margin_hist / orders, 0)",
+        description="A conversion: the margin of one order (the customer's historic margin per order).",
+    )
+    churned: str | None = Field(
+        default="-coalesce(exp_purchases_12m * margin_hist / orders, 0)",
+        description="A churn: minus the margin lost (the purchases expected over 12 months x margin per order).",
+    )
+    defaulted: str | None = Field(
+        default=None, description="A default; null: -plans.credit.exposure x plans.credit.lgd."
+    )
+    complained: str | None = Field(default=None, description="A complaint; null: -scoring.cost_to_serve.complaint.")
+    unsubscribed: str | None = Field(
+        default=None, description="An unsubscribe; null: -plans.fatigue.loss.email (the email reach lost)."
+    )
+
+    _check = field_validator(*EVENTS, mode="before")(lambda v: _number(v))
 
 
 class UpliftConfig(BaseModel):
@@ -50,6 +96,32 @@ class UpliftConfig(BaseModel):
     min_propensity: float = Field(
         default=0.01, gt=0.0, lt=1.0, description="Floor of the logged probabilities in the DR pseudo-outcome."
     )
+    outcome: Literal["components", "margin"] = Field(
+        default="components",
+        description="components: learn each action's change of every outcome event (conversion, churn, default, "
+        "complaint, unsubscribe) and value it per customer with `values`; margin: learn its change of the "
+        "realised margin over the horizon (noisy: a decision's margin varies far more than any action moves it).",
+    )
+    values: EventValues = Field(
+        default_factory=EventValues,
+        description="Per-customer money value of each outcome event (components outcome only).",
+    )
+    effect_n_estimators: int | None = Field(
+        default=30,
+        ge=1,
+        le=5000,
+        description="Boosting rounds of each effect model (the DR-learner's final regression of the pseudo-outcome) "
+        "of the components outcome; null: n_estimators.",
+    )
+    effect_num_leaves: int | None = Field(
+        default=3, ge=2, le=1024, description="Leaves per tree of each effect model (components); null: 15."
+    )
+    effect_min_leaf: int | None = Field(
+        default=400,
+        ge=1,
+        description="Fewest decisions in a leaf of an effect model (components); with fewer training decisions the "
+        "effect is one average; null: 20.",
+    )
     features: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FEATURES),
         min_length=1,
@@ -70,11 +142,27 @@ _TEMPLATE = """  # Uplift models per action (each action against no action), lea
     top_fraction: {u.top_fraction}
     n_estimators: {u.n_estimators}
     min_propensity: {u.min_propensity}
+    # The effect models (the final stage, fitted on noisy pseudo-outcomes) of the components outcome: few
+    # shallow trees on large leaves, so that an effect is learnt only where many decisions show it.
+    effect_n_estimators: {u.effect_n_estimators}
+    effect_num_leaves: {u.effect_num_leaves}
+    effect_min_leaf: {u.effect_min_leaf}
     # Attributes the models learn from, logged with every decision as they were at decision time.
     features: [{features}]
-"""
+    # components: learn each action's change of the outcome's events (conversion, churn, default, complaint,
+    # unsubscribe) and value them per customer with the expressions below (uplift = sum of change x value);
+    # margin: learn the change of the realised margin itself (far noisier). docs/uplift.md explains the defaults.
+    outcome: {u.outcome}
+    values:
+{values}"""
 
 
 def render_uplift(cfg: UpliftConfig) -> str:
     """The commented ``plans.uplift`` block of the ``cvm.yaml`` template."""
-    return _TEMPLATE.format(u=cfg, features=", ".join(cfg.features))
+    lines = []
+    for event in EVENTS:
+        text = getattr(cfg.values, event)
+        doc = EventValues.model_fields[event].description or ""
+        shown = "null" if text is None else f'"{text}"'
+        lines += [f"      # {doc}", f"      {event}: {shown}"]
+    return _TEMPLATE.format(u=cfg, features=", ".join(cfg.features), values="\n".join(lines) + "\n")

@@ -16,6 +16,7 @@ if _TYPE_CHECKING:
     from cvm.models.credit import PointsScaling as PointsScaling
     from cvm.models.credit import Scorecard as Scorecard
     from cvm.models.propensity import PropensityModel as PropensityModel
+    from cvm.models.uplift_components import ComponentUplift as ComponentUplift
     from cvm.models.uplift_multi import MultiUplift as MultiUplift
 
 _LAZY = {
@@ -24,6 +25,7 @@ _LAZY = {
     "Scorecard": "cvm.models.credit",
     "PointsScaling": "cvm.models.credit",
     "MultiUplift": "cvm.models.uplift_multi",
+    "ComponentUplift": "cvm.models.uplift_components",
 }
 
 

@@ -82,6 +82,10 @@ class MultiUplift(Estimator):
         out (``skipped_`` says why).
     n_estimators, learning_rate, num_leaves, min_child_samples
         LightGBM settings of every model (nuisance and final).
+    effect_n_estimators, effect_num_leaves, effect_min_child_samples
+        The same settings of the final (effect) models only; ``None``: as the nuisance models. An effect is
+        smoother than an outcome and its pseudo-outcome far noisier, so it may want fewer, shallower trees on
+        larger leaves.
     random_state, n_jobs
         Seed of the folds and of LightGBM; LightGBM threads (0: its default).
     """
@@ -97,6 +101,9 @@ class MultiUplift(Estimator):
         "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "num_leaves": [Interval(Integral, 2, None, closed="left")],
         "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+        "effect_n_estimators": [Interval(Integral, 1, None, closed="left"), None],
+        "effect_num_leaves": [Interval(Integral, 2, None, closed="left"), None],
+        "effect_min_child_samples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, 0, None, closed="left")],
     }
@@ -112,6 +119,9 @@ class MultiUplift(Estimator):
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 20,
+        effect_n_estimators: int | None = None,
+        effect_num_leaves: int | None = None,
+        effect_min_child_samples: int | None = None,
         random_state: int = 0,
         n_jobs: int = 0,
     ) -> None:
@@ -123,23 +133,31 @@ class MultiUplift(Estimator):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.effect_n_estimators = effect_n_estimators
+        self.effect_num_leaves = effect_num_leaves
+        self.effect_min_child_samples = effect_min_child_samples
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _params(self) -> dict[str, Any]:
+    def _params(self, effect: bool = False) -> dict[str, Any]:
+        leaves, least = self.num_leaves, self.min_child_samples
+        if effect:
+            leaves = self.effect_num_leaves or leaves
+            least = self.effect_min_child_samples or least
         return {
             "objective": "regression",
             "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_child_samples,
+            "num_leaves": leaves,
+            "min_data_in_leaf": least,
             "seed": self.random_state,
             "num_threads": self.n_jobs,
             "verbosity": -1,
         }
 
-    def _booster(self, data: pd.DataFrame, target: FloatArray) -> lgb.Booster:
+    def _booster(self, data: pd.DataFrame, target: FloatArray, effect: bool = False) -> lgb.Booster:
         train = lgb.Dataset(data, target, params={"verbosity": -1}, free_raw_data=True)
-        return lgb.train(self._params(), train, num_boost_round=self.n_estimators)
+        rounds = (self.effect_n_estimators or self.n_estimators) if effect else self.n_estimators
+        return lgb.train(self._params(effect), train, num_boost_round=rounds)
 
     def _cross_fit(self, data: pd.DataFrame, y: FloatArray, arm: np.ndarray, fold: np.ndarray) -> FloatArray:
         """Out-of-fold predictions for every row of a model of ``y`` fitted on the rows of ``arm``."""
@@ -217,7 +235,7 @@ class MultiUplift(Estimator):
                 continue
             mu1 = self._cross_fit(data, ya, treated, fold)
             phi = dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0)
-            boosters[action] = self._booster(data[rows], phi[rows])
+            boosters[action] = self._booster(data[rows], phi[rows], effect=True)
             counts[action] = {
                 "treated": int(treated.sum()),
                 "control": int((control & rows).sum()),

@@ -13,6 +13,9 @@ def needed_columns(config: PlansConfig, learned: Learned | None = None) -> set[s
     cols = {"customer_id", "timezone", "open_complaint", *(f"consent_{c}" for c in CHANNELS)}
     cols |= read_columns(config, learned)
     cols |= set(config.uplift.features)  # logged in each decision's context: what the uplift models learn from
+    for text in config.uplift.values.model_dump().values():  # and what they value each outcome event with
+        if text is not None:
+            cols |= rule(text).columns
     texts: list[str] = [s.when for s in config.policy.suppress.values()]
     for plan in config.active.values():
         texts += [t for t in (plan.entry, plan.exit, plan.trigger.condition()) if t]

@@ -109,10 +109,10 @@ class ModelVersion:
 
 def model_from_document(kind: str, doc: dict[str, Any], tag: str) -> Any:
     """The fitted estimator of ``kind`` from its document (:meth:`ModelVersion.document`); unknown kinds refused."""
-    from cvm.models import ChurnModel, MultiUplift, PropensityModel, Scorecard
+    from cvm.models import ChurnModel, ComponentUplift, MultiUplift, PropensityModel, Scorecard
 
     kinds: dict[str, Any] = {"ChurnModel": ChurnModel, "Scorecard": Scorecard, "PropensityModel": PropensityModel}
-    kinds["MultiUplift"] = MultiUplift
+    kinds["MultiUplift"], kinds["ComponentUplift"] = MultiUplift, ComponentUplift
     if kind not in kinds:
         raise RegistryError(f"{tag}: unknown model kind {kind!r}; known: {', '.join(kinds)}")
     try:

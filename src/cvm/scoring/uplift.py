@@ -36,7 +36,15 @@ from cvm.contracts.tables import DECISION_OUTCOMES
 from cvm.scoring.registry import ModelRegistry, ModelVersion
 from cvm.scoring.rows import SCORE_COLUMNS
 from cvm.scoring.uplift_train import NAME, fit_and_register, mean_qini, split, training_data
+from cvm.scoring.uplift_values import event_values, predict_uplift, reasons
 from cvm.store import OfflineStore
+
+
+def outcome_values(s: Settings) -> dict[str, str] | None:
+    """The event value expressions of the ``components`` outcome (``None`` for ``margin``)."""
+    if s.plans.uplift.outcome == "margin":
+        return None
+    return event_values(s.plans, s.scoring.cost_to_serve.complaint)
 
 
 def fallback_message(n: int, minimum: int) -> str:
@@ -49,7 +57,9 @@ def train_uplift(
 ) -> dict[str, Any]:
     """A new version when the data allow (see the module); what happened, for the run's report."""
     cfg = s.plans.uplift
-    data = training_data(records, store.read(DECISION_OUTCOMES.name, ["decision_id", "margin"]), cfg.features)
+    values = outcome_values(s)
+    outcomes = store.read(DECISION_OUTCOMES.name, ["decision_id", "margin", *(values or ())])
+    data = training_data(records, outcomes, cfg.features, values)
     counts = data.randomised()
     report: dict[str, Any] = {"randomised": counts, "notes": []}
     best = max(counts.values(), default=0)
@@ -89,7 +99,11 @@ def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: lis
     if missing:
         notes.append(f"uplift: attribute(s) {', '.join(missing)} absent today: scored as missing")
     x = frame.reindex(columns=list(model.features_)).astype(float)
-    predicted = model.predict(x)
+    rows: list[dict[str, Any]] = []
+    if hasattr(model, "predict_events"):  # its value expressions read the attributes of the day
+        rows = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    predicted = predict_uplift(model, x, rows)
+    texts = reasons(model, x, rows, actions)
     ids = frame["customer_id"].astype(str).to_numpy()
     parts = [
         pl.DataFrame(
@@ -100,7 +114,7 @@ def score_rows(entry: ModelVersion, frame: pd.DataFrame, as_of: date, notes: lis
                 "value": pl.Series(np.asarray(predicted[action], dtype=np.float64)).fill_nan(None),
                 "grade": pl.Series([None] * len(ids), dtype=pl.Utf8),
                 "model_version": entry.tag,
-                "reasons": f"predicted margin of {action} against no action over the horizon",
+                "reasons": texts[action],
             }
         )
         for action in actions

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,9 +33,11 @@ import polars as pl
 from cvm.config.uplift import UpliftConfig
 from cvm.contracts.decisionlog import NO_ACTION, DecisionRecord
 from cvm.experiments.uplift import qini_coefficient, uplift_at_k
+from cvm.models.uplift_components import ComponentUplift
 from cvm.models.uplift_multi import MultiUplift
 from cvm.scoring.gate import uplift_gate
 from cvm.scoring.registry import ModelRegistry, ModelVersion
+from cvm.scoring.uplift_values import predict_uplift, value_frame, weighted_outcome
 
 NAME = "uplift"
 UPLIFT_PREFIX = "uplift_"
@@ -45,7 +47,12 @@ MIN_ARM = 10
 
 @dataclass(frozen=True)
 class UpliftData:
-    """Randomised decisions with outcomes, in decision-time order, as arrays."""
+    """Randomised decisions with outcomes, in decision-time order, as arrays.
+
+    ``y`` is what the model ranks: the margin before the contact's cost (``margin`` outcome), or the
+    value-weighted events Σₑ 1[e] × vₑ (``components``), whose flags are ``events`` and values ``worth``
+    (evaluated on ``contexts``, the attributes logged at decision time, with the expressions ``values``).
+    """
 
     ids: list[str]
     x: pd.DataFrame
@@ -54,9 +61,17 @@ class UpliftData:
     propensity: np.ndarray[Any, np.dtype[np.float64]]
     explore: np.ndarray[Any, np.dtype[np.bool_]]
     eligible: dict[str, np.ndarray[Any, np.dtype[np.bool_]]]
+    contexts: list[Mapping[str, float]] = field(default_factory=list)
+    events: pd.DataFrame | None = None
+    values: dict[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def outcome(self) -> str:
+        """``components`` or ``margin``."""
+        return "margin" if self.values is None else "components"
 
     def rows(self, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> UpliftData:
         """The rows of ``mask``."""
@@ -68,6 +83,9 @@ class UpliftData:
             self.propensity[mask],
             self.explore[mask],
             {a: e[mask] for a, e in self.eligible.items()},
+            [c for c, keep in zip(self.contexts, mask, strict=True) if keep],
+            None if self.events is None else self.events[mask].reset_index(drop=True),
+            self.values,
         )
 
     def arms(self, action: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -79,13 +97,18 @@ class UpliftData:
         return {a: int(self.arms(a).sum()) for a in sorted(self.eligible)}
 
     def fingerprint(self) -> str:
-        """A short hash of the decision ids and the features: equal data, equal fingerprint."""
-        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns)
+        """A short hash of the decision ids, the features, the outcome and its value expressions: equal data and
+        settings, equal fingerprint."""
+        values = ";".join(f"{k}={v}" for k, v in sorted((self.values or {}).items()))
+        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns) + f"|{self.outcome}|{values}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def training_data(
-    records: Sequence[DecisionRecord], outcomes: pl.DataFrame, features: Sequence[str] | None = None
+    records: Sequence[DecisionRecord],
+    outcomes: pl.DataFrame,
+    features: Sequence[str] | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> UpliftData:
     """The randomised ``records`` that have an outcome, joined to its margin, oldest first.
 
@@ -97,6 +120,10 @@ def training_data(
     The outcome's margin is net of the chosen contact's cost; the cost is added back here, so the learned
     uplift is the action's effect on margin before its cost, and the incremental value (uplift − contact
     cost − fatigue − credit loss, :mod:`cvm.plans.incremental`) subtracts the cost once.
+
+    With ``values`` (event → value expression, :func:`cvm.scoring.uplift_values.event_values`) the outcome is
+    ``components``: ``events`` holds each decision's event flags and ``y`` the value-weighted events
+    Σₑ 1[e] × vₑ(context), the contact's cost apart as well.
     """
     margin = dict(zip(outcomes["decision_id"].to_list(), outcomes["margin"].to_list(), strict=True))
     kept = sorted(
@@ -111,15 +138,33 @@ def training_data(
     actions = sorted({c.action for r in kept for c in r.candidates if c.eligible and c.action != NO_ACTION})
     eligible = {a: np.array([any(c.action == a and c.eligible for c in r.candidates) for r in kept], bool)
                 for a in actions}  # fmt: skip
+    contexts = [r.context for r in kept]
+    events: pd.DataFrame | None = None
+    if values is None:
+        y = np.array([margin[r.decision_id] + r.chosen_cost for r in kept], dtype=np.float64)
+    else:
+        events = _events(outcomes, [r.decision_id for r in kept], list(values))
+        y = weighted_outcome(events, value_frame(values, contexts))
     return UpliftData(
         ids=[r.decision_id for r in kept],
         x=x,
-        y=np.array([margin[r.decision_id] + r.chosen_cost for r in kept], dtype=np.float64),
+        y=y,
         chosen=np.array([r.chosen for r in kept], dtype=object),
         propensity=np.array([r.probability for r in kept], dtype=np.float64),
         explore=np.array([r.rung == "explore" for r in kept], dtype=bool),
         eligible=eligible,
+        contexts=contexts,
+        events=events,
+        values=None if values is None else dict(values),
     )
+
+
+def _events(outcomes: pl.DataFrame, ids: Sequence[str], events: Sequence[str]) -> pd.DataFrame:
+    """The 0/1 event flags of decisions ``ids``, one column per event (an event the outcomes lack is all 0)."""
+    present = [e for e in events if e in outcomes.columns]
+    flags = {d: row for d, *row in outcomes.select("decision_id", *present).iter_rows()}
+    frame = pd.DataFrame([[bool(v) for v in flags[i]] for i in ids], columns=present, dtype=float)
+    return frame.reindex(columns=list(events), fill_value=0.0)
 
 
 def split(data: UpliftData, share: float) -> tuple[UpliftData, UpliftData]:
@@ -133,7 +178,9 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 6)
 
 
-def calibration(model: MultiUplift, held: UpliftData, top_fraction: float) -> dict[str, dict[str, Any]]:
+def calibration(
+    model: MultiUplift | ComponentUplift, held: UpliftData, top_fraction: float
+) -> dict[str, dict[str, Any]]:
     """Held-out Qini coefficient and uplift at ``top_fraction`` of each modelled action (see the module)."""
     out: dict[str, dict[str, Any]] = {}
     for action in model.actions_:
@@ -146,7 +193,8 @@ def calibration(model: MultiUplift, held: UpliftData, top_fraction: float) -> di
             on = "randomised"
         metrics: dict[str, Any] = {"held_out": int(rows.sum()), "measured_on": on, "qini": None, "uplift_at_k": None}
         if rows.any() and treated[rows].any() and (~treated[rows]).any():
-            score = model.predict(held.x[rows])[action].to_numpy()
+            contexts = [c for c, keep in zip(held.contexts, rows, strict=True) if keep]
+            score = predict_uplift(model, held.x[rows], contexts)[action].to_numpy()
             metrics["qini"] = _finite(qini_coefficient(held.y[rows], treated[rows], score))
             metrics["uplift_at_k"] = _finite(uplift_at_k(held.y[rows], treated[rows], score, top_fraction))
         out[action] = metrics
@@ -160,13 +208,13 @@ def fit_and_register(
     counts = data.randomised()
     wanted = [a for a, n in counts.items() if n >= cfg.min_randomised]
     train, held = split(data, cfg.holdout_share)
-    model = MultiUplift(n_estimators=cfg.n_estimators, min_propensity=cfg.min_propensity, n_jobs=1)
-    model.fit(train.x, train.y, train.chosen, train.propensity, eligible=train.eligible, actions=wanted,
-              training_window=window)  # fmt: skip
+    model = new_model(train, cfg, wanted, window)
     metrics = calibration(model, held, cfg.top_fraction)
     for action, m in metrics.items():
         m["randomised"] = counts[action]
     meta: dict[str, Any] = {
+        "outcome": data.outcome,
+        "values": data.values,
         "training_window": {
             "decided_from": window[0],
             "decided_until": window[1],
@@ -183,7 +231,26 @@ def fit_and_register(
     return registry.register(NAME, model, meta, eligible=meta["gate"]["passed"])
 
 
-def mean_qini(entry: ModelVersion, model: MultiUplift, held: UpliftData, top_fraction: float) -> float:
+def new_model(
+    data: UpliftData, cfg: UpliftConfig, actions: Sequence[str] | None = None, window: tuple[str, str] | None = None
+) -> MultiUplift | ComponentUplift:
+    """The uplift model of ``data``'s outcome fitted on it: a ``MultiUplift`` of the margin, or a ``ComponentUplift``
+    of the events valued with ``data.values``."""
+    common: dict[str, Any] = {"n_estimators": cfg.n_estimators, "min_propensity": cfg.min_propensity, "n_jobs": 1}
+    args = (data.chosen, data.propensity)
+    kw: dict[str, Any] = {"eligible": data.eligible, "actions": actions, "training_window": window}
+    if data.values is None or data.events is None:
+        return MultiUplift(**common).fit(data.x, data.y, *args, **kw)
+    events = {e: data.events[e].to_numpy() for e in data.events.columns}
+    effect: dict[str, Any] = {"effect_n_estimators": cfg.effect_n_estimators,
+                              "effect_num_leaves": cfg.effect_num_leaves,
+                              "effect_min_child_samples": cfg.effect_min_leaf}  # fmt: skip
+    return ComponentUplift(values=dict(data.values), **common, **effect).fit(data.x, events, *args, **kw)
+
+
+def mean_qini(
+    entry: ModelVersion, model: MultiUplift | ComponentUplift, held: UpliftData, top_fraction: float
+) -> float:
     """Mean held-out Qini over the actions ``entry``'s gate passed (−inf when none can be measured)."""
     passed = {a for a, v in entry.meta.get("gate", {}).get("actions", {}).items() if v.get("passed")}
     values = [
