@@ -52,7 +52,7 @@ from cvm.models.uplift_components import ComponentUplift
 from cvm.models.uplift_multi import MultiUplift
 from cvm.plans.explore import uniform
 from cvm.scoring.uplift import outcome_values
-from cvm.scoring.uplift_train import new_model, training_data
+from cvm.scoring.uplift_train import fit_gated, new_model, training_data
 from cvm.scoring.uplift_values import predict_uplift
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -83,19 +83,29 @@ def _workspace(path: Path, customers: int) -> None:
 # -- the learned uplift -------------------------------------------------------------------------------
 def learn(
     train: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], cfg: UpliftConfig,
-    values: Mapping[str, str] | None = None,
-) -> MultiUplift | ComponentUplift:  # fmt: skip
-    """The uplift model fitted on the randomised training decisions, as ``cvm run`` fits it (``plans.uplift``): of the
-    margin, or of the outcome's events valued with ``values`` (the ``components`` outcome)."""
+    values: Mapping[str, str] | None = None, gated: bool = False,
+) -> tuple[MultiUplift | ComponentUplift, list[str]]:  # fmt: skip
+    """The uplift model fitted on the randomised training decisions (``plans.uplift``), of the margin or of the
+    outcome's events valued with ``values`` (the ``components`` outcome), and the actions it may score: every action
+    it learned from all of them, or with ``gated`` as ``cvm run`` does (only actions with ``min_randomised``
+    decisions, trained on the oldest, scored only when their held-out gate passed)."""
     frame = pl.DataFrame([asdict(o) for o in outcomes.values()])
     data = training_data(train, frame, cfg.features, values)
-    return new_model(data, cfg)
+    if not gated:
+        model = new_model(data, cfg)
+        return model, list(model.actions_)
+    model, _metrics, gate = fit_gated(data, cfg)
+    return model, [a for a, v in gate["actions"].items() if v["passed"]]
 
 
-def predicted(model: MultiUplift | ComponentUplift, records: Sequence[DecisionRecord]) -> pd.DataFrame:
-    """The model's predicted uplift of every action for each record (features and values: the record's context)."""
+def predicted(
+    model: MultiUplift | ComponentUplift, records: Sequence[DecisionRecord], passed: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The model's predicted uplift of the ``passed`` actions (default: all) for each record (features and values:
+    the record's context); the others have no ``uplift_*`` score, so ``decide`` prices them by propensity."""
     x = pd.DataFrame([{f: r.context.get(f, np.nan) for f in model.features_} for r in records], dtype=float)
-    return predict_uplift(model, x, [r.context for r in records])
+    pred = predict_uplift(model, x, [r.context for r in records])
+    return pred if passed is None else pred[[a for a in pred.columns if a in passed]]
 
 
 def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[DecisionRecord]:
@@ -232,7 +242,12 @@ def values_of(s: Settings, outcome: str | None) -> dict[str, str] | None:
 
 
 def replays(
-    workspace: Path, n: int, exploration: float | None = None, months: int | None = None, outcome: str | None = None
+    workspace: Path,
+    n: int,
+    exploration: float | None = None,
+    months: int | None = None,
+    outcome: str | None = None,
+    gated: bool = False,
 ) -> None:
     """The learned policy against the propensity policy on ``n`` replays (the stored one, then ``n − 1`` new ones
     with other outcome seeds and decision dates shifted by a day each), each split by customer with its own salt:
@@ -266,8 +281,8 @@ def replays(
             result = replay(s.plans, rows, effects, dates, ladder, seed + k)
             records, outcomes = result.records, {o.decision_id: o for o in result.outcomes}
         train, held = split_log(records, f"bench-split-{k}" if k else "bench-split")
-        model = learn(train, outcomes, s.plans.uplift, values_of(s, outcome))
-        pred = predicted(model, held)
+        model, passed = learn(train, outcomes, s.plans.uplift, values_of(s, outcome), gated)
+        pred = predicted(model, held, passed)
         priced = {r.decision_id: r for r in with_uplift(held, pred)}
         prop = policy_value(truth, held, "propensity", lambda r: greedy(r, "propensity"))
         got = policy_value(truth, held, "learned", lambda r, p=priced: greedy(p[r.decision_id], "incremental"))
@@ -334,6 +349,12 @@ def main() -> None:
         choices=("components", "margin"),
         help="What the uplift models learn (default: the workspace's plans.uplift.outcome).",
     )
+    parser.add_argument(
+        "--gated",
+        action="store_true",
+        help="Score only the actions with min_randomised decisions whose held-out gate passed, as cvm run does "
+        "(default: every action the model learned, as before).",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     load = os.getloadavg()
@@ -345,14 +366,14 @@ def main() -> None:
     if truth is None:
         raise SystemExit(f"{args.workspace} holds no demo ground truth")
     if args.only_replays:
-        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated)
         return
     train, held = split_log(records, "bench-split")
     settings = Engine.open(args.workspace).ws.settings
-    model = learn(train, outcomes, settings.plans.uplift, values_of(settings, args.outcome))
+    model, passed = learn(train, outcomes, settings.plans.uplift, values_of(settings, args.outcome), args.gated)
     print(f"uplift model: {len(model.actions_)} actions learned from {len(train):,} training decisions; "
-          f"skipped {dict(model.skipped_)}")  # fmt: skip
-    pred = predicted(model, held)
+          f"skipped {dict(model.skipped_)}; scored {', '.join(passed) or 'none'}")  # fmt: skip
+    pred = predicted(model, held, passed)
     learned = {
         "as decide prices it": with_uplift(held, pred),
     }
@@ -361,7 +382,7 @@ def main() -> None:
     ranking(truth, held, pred, outcomes)
     latency(args.workspace, model, args.latency_sample)
     if args.replays > 0:
-        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated)
     print(f"\n({time.perf_counter() - began:.0f} s; every value above is SIMULATED from the demo's ground truth)")
 
 

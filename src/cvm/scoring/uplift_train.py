@@ -205,13 +205,8 @@ def fit_and_register(
     registry: ModelRegistry, data: UpliftData, cfg: UpliftConfig, data_hash: str, window: tuple[str, str]
 ) -> ModelVersion:
     """Fit the actions with enough randomised decisions, measure them on the held-out logs, register the version."""
-    counts = data.randomised()
-    wanted = [a for a, n in counts.items() if n >= cfg.min_randomised]
+    model, metrics, gate = fit_gated(data, cfg, window)
     train, held = split(data, cfg.holdout_share)
-    model = new_model(train, cfg, wanted, window)
-    metrics = calibration(model, held, cfg.top_fraction)
-    for action, m in metrics.items():
-        m["randomised"] = counts[action]
     meta: dict[str, Any] = {
         "outcome": data.outcome,
         "values": data.values,
@@ -226,9 +221,24 @@ def fit_and_register(
         "actions": list(model.actions_),
         "data_hash": data_hash,
         "metrics": {"actions": metrics, "skipped": dict(model.skipped_)},
-        "gate": uplift_gate(metrics, len(data), cfg.min_randomised),
+        "gate": gate,
     }
     return registry.register(NAME, model, meta, eligible=meta["gate"]["passed"])
+
+
+def fit_gated(
+    data: UpliftData, cfg: UpliftConfig, window: tuple[str, str] | None = None
+) -> tuple[MultiUplift | ComponentUplift, dict[str, dict[str, Any]], dict[str, Any]]:
+    """The model of the actions with ``min_randomised`` decisions fitted on the oldest decisions, each action's
+    metrics on the latest ``holdout_share`` and the gate's verdict (which actions may be scored)."""
+    counts = data.randomised()
+    wanted = [a for a, n in counts.items() if n >= cfg.min_randomised]
+    train, held = split(data, cfg.holdout_share)
+    model = new_model(train, cfg, wanted, window)
+    metrics = calibration(model, held, cfg.top_fraction)
+    for action, m in metrics.items():
+        m["randomised"] = counts[action]
+    return model, metrics, uplift_gate(metrics, len(data), cfg.min_randomised)
 
 
 def new_model(
