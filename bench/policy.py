@@ -3,9 +3,10 @@
 All values are SIMULATED: the demo company's hidden treatment effects (``cvm.demo.effects``) give the true
 incremental margin of any action, so the true value of any policy is known (``cvm.demo.oracle``). Uses the
 workspace at ``--workspace`` when its store's ``decision_log`` holds the demo's replay, otherwise runs
-``cvm demo`` there. The decisions are split by customer: the uplift models (``MultiUplift``, as ``cvm run``
-trains them) learn from the randomised decisions of 70% of the customers; every figure below is measured on
-the decisions of the other 30%. Prints one table per question:
+``cvm demo`` there. The decisions are split by customer: the uplift models (of ``plans.uplift.outcome``, or
+``--outcome components|margin``: ``ComponentUplift`` of the outcome's events valued per customer, or
+``MultiUplift`` of the margin) learn from the randomised decisions of 70% of the customers; every figure below is
+measured on the decisions of the other 30%. ``--gated`` scores only the actions ``cvm run``'s gate passes. Prints one table per question:
 
 1. true incremental margin and contacts per 1,000 eligible decisions: no action, the propensity policy, the
    incremental policy with the LEARNED uplift and with the TRUE uplift (oracle); target: learned incremental
@@ -19,6 +20,7 @@ the decisions of the other 30%. Prints one table per question:
    spread of the propensity, learned and oracle policies' true value and the worst sleeping-dog ratio.
 
     python bench/policy.py [--workspace /tmp/policyws] [--customers 5000] [--replications 200] [--replays 5]
+                           [--outcome components|margin] [--gated] [--only-replays]
 """
 
 from __future__ import annotations
