@@ -6,7 +6,8 @@ workspace at ``--workspace`` when its store's ``decision_log`` holds the demo's 
 ``cvm demo`` there. The decisions are split by customer: the uplift models (of ``plans.uplift.outcome``, or
 ``--outcome components|margin``: ``ComponentUplift`` of the outcome's events valued per customer, or
 ``MultiUplift`` of the margin) learn from the randomised decisions of 70% of the customers; every figure below is
-measured on the decisions of the other 30%. ``--gated`` scores only the actions ``cvm run``'s gate passes. Prints one table per question:
+measured on the decisions of the other 30%. ``--gated`` scores only the actions ``cvm run``'s gate passes.
+Prints one table per question:
 
 1. true incremental margin and contacts per 1,000 eligible decisions: no action, the propensity policy, the
    incremental policy with the LEARNED uplift and with the TRUE uplift (oracle); target: learned incremental
