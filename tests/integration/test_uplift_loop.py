@@ -221,6 +221,20 @@ def test_the_components_outcome_learns_the_change_of_conversion_and_churn(worksp
         engine.close()
 
 
+def test_outcomes_whose_events_never_vary_train_nothing_and_say_so(workspace: Path) -> None:
+    _settings(workspace, n_estimators=20, min_randomised=300)  # components: every customer buys, nobody churns
+    engine = Engine.open(workspace)
+    try:
+        _hub(engine, 400)
+        report = engine.scoring.uplift(now=NOW)
+        assert report["trained"] is None
+        assert report["message"].startswith("uplift: no model trained (no outcome event varies in the training")
+        assert report["message"].endswith(": the propensity policy decides")
+        assert ModelRegistry(workspace).versions("uplift") == []
+    finally:
+        engine.close()
+
+
 def test_too_few_randomised_decisions_fall_back_to_the_propensity_policy(engine: Engine) -> None:
     _hub(engine, 40)
     report = engine.run().to_dict()["uplift"]

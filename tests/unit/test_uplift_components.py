@@ -93,6 +93,8 @@ def test_a_saved_component_model_predicts_what_it_predicted(tmp_path: Path) -> N
     worth = pd.DataFrame({"converted": np.full(len(x), 10.0), "churned": np.full(len(x), -50.0)})
     pd.testing.assert_frame_equal(back.predict(x, worth), model.predict(x, worth))
     assert back.values == VALUES
+    with pytest.raises(ValueError, match="no outcome event varies in the training decisions"):
+        ComponentUplift(**FAST).fit(x, {"churned": np.zeros(len(x), bool)}, chosen, prob)
     constant = {**events, "defaulted": np.zeros(len(x), bool)}  # an event that never happened is left out
     assert ComponentUplift(**FAST).fit(x, constant, chosen, prob).skipped_events_ == {
         "defaulted": "always 0 in the training decisions"

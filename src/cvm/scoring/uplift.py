@@ -75,7 +75,12 @@ def train_uplift(
         return report
     used = set(data.ids)
     stamps = sorted(r.decided_at.isoformat() for r in records if r.decision_id in used)
-    entry = fit_and_register(registry, data, cfg, data.fingerprint(), (stamps[0], stamps[-1]))
+    try:
+        entry = fit_and_register(registry, data, cfg, data.fingerprint(), (stamps[0], stamps[-1]))
+    except ValueError as exc:  # e.g. no outcome event varies in the decisions: nothing to learn from
+        report["trained"] = None
+        report["message"] = f"uplift: no model trained ({exc}): the propensity policy decides"
+        return report
     report["trained"] = {"version": entry.tag, "gate": entry.meta["gate"], "status": entry.status}
     current = registry.champion(NAME)
     if entry.meta["gate"]["passed"] and current is not None and current.version != entry.version:
