@@ -4,6 +4,7 @@ sleeping dogs ranked last, Σ Δp × v by hand, the ``margin`` outcome unchanged
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,8 @@ def test_uplift_is_the_sum_of_event_changes_times_their_values_by_hand() -> None
     rows = [{"order_margin": 34.0, "clv": 410.0}, {"order_margin": None, "clv": 100.0}]
     worth = value_frame(VALUES, rows)
     assert worth.to_dict("list") == {"converted": [34.0, 0.0], "churned": [-410.0, -100.0]}  # NULL is worth 0
+    per_order = value_frame({"converted": "margin_hist / orders"}, [{"margin_hist": 68.0, "orders": Decimal(2)}])
+    assert per_order["converted"].tolist() == [34.0]  # a SQL sum arrives as a Decimal: a number too
     flags = pd.DataFrame({"converted": [1.0, 1.0], "churned": [1.0, 0.0]})
     assert weighted_outcome(flags, worth).tolist() == [34.0 - 410.0, 0.0]
 

@@ -14,6 +14,7 @@ measured on what it ranks:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -58,12 +59,19 @@ def columns(values: Mapping[str, str]) -> set[str]:
     return {c for text in values.values() for c in rule(text, "number").columns}
 
 
+def _plain(value: Any) -> Any:
+    """A SQL sum's ``Decimal`` as a float (the expressions mix it with floats), anything else as it is."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 def value_frame(values: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """vₑ of each row (a customer's attributes) in a column per event; NULL (a missing attribute) is worth 0."""
+    needed = columns(values)
+    plain = [{c: _plain(r.get(c)) for c in needed} for r in rows]
     out: dict[str, Any] = {}
     for event, text in values.items():
         compiled = rule(text, "number")
-        got = (compiled.evaluate(r) for r in rows)
+        got = (compiled.evaluate(r) for r in plain)
         out[event] = np.fromiter((0.0 if v is None else float(v) for v in got), dtype=np.float64, count=len(rows))
     return pd.DataFrame(out, columns=list(values))
 
