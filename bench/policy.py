@@ -56,7 +56,7 @@ from cvm.models.uplift_multi import MultiUplift
 from cvm.plans.explore import uniform
 from cvm.scoring.uplift import outcome_values
 from cvm.scoring.uplift_train import fit_gated, new_model, training_data
-from cvm.scoring.uplift_values import predict_uplift
+from cvm.scoring.uplift_values import predict_uplift, value_frame, weighted_outcome
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ope_coverage import rows as coverage_rows
@@ -188,10 +188,15 @@ def coverage(reps: int) -> None:
 
 # -- 3. uplift ranking -----------------------------------------------------------------------------------------
 def ranking(truth: DemoTruth, held: list[DecisionRecord], pred: pd.DataFrame,
-            outcomes: Mapping[str, DecisionOutcome]) -> None:  # fmt: skip
+            outcomes: Mapping[str, DecisionOutcome], values: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    """Qini on what the model ranks: the margin, or with ``values`` the value-weighted events Σₑ 1[e] × vₑ."""
     pos = {c: k for k, c in enumerate(truth.truth.customer_id)}
     dog = np.array([truth.truth.type[pos[r.customer_id]] == SLEEPING_DOG for r in held])
-    y = np.array([outcomes[r.decision_id].margin for r in held])
+    if values is None:
+        y = np.array([outcomes[r.decision_id].margin for r in held])
+    else:
+        flags = pd.DataFrame([{e: float(getattr(outcomes[r.decision_id], e)) for e in values} for r in held])
+        y = weighted_outcome(flags, value_frame(values, [r.context for r in held]))
     rows: list[list[Any]] = []
     for action in pred.columns:
         ok = np.array([r.rung == "explore" and r.chosen in (action, NO_ACTION)
@@ -382,7 +387,7 @@ def main() -> None:
     }
     values(truth, held, outcomes, learned)
     coverage(args.replications)
-    ranking(truth, held, pred, outcomes)
+    ranking(truth, held, pred, outcomes, values_of(settings, args.outcome))
     latency(args.workspace, model, args.latency_sample)
     if args.replays > 0:
         replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated)
