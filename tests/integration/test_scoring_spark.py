@@ -42,6 +42,8 @@ END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
 TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 ON_SPARK = {"CVM__STORE__OFFLINE": "spark", "CVM__STORE__SPARK__MASTER": "local[2]"}
+#: A CLI's own session on a tiny hub: 4 shuffle partitions instead of 200 (a store.spark.conf key from the environment)
+FEW_SHUFFLES = {"CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4"}
 FAST = {
     "CVM__MODELS__N_ESTIMATORS": "10",
     "CVM__MODELS__SNAPSHOTS": "1",
@@ -212,7 +214,7 @@ def scored(hub: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tup
     out = {}
     for backend in ("duckdb", "spark"):
         ws = Path(shutil.copytree(hub, root / backend))
-        out[backend] = ws, cvm_score(ws, {**FAST, **(ON_SPARK if backend == "spark" else {})})
+        out[backend] = ws, cvm_score(ws, {**FAST, **(ON_SPARK | FEW_SHUFFLES if backend == "spark" else {})})
     return out
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from cvm.config import load_settings
 from cvm.engine import Engine
-from tests.integration.test_scoring_spark import _assert_same_rows, _scores
+from tests.integration.test_scoring_spark import FEW_SHUFFLES, _assert_same_rows, _scores
 from tests.spark_cluster import executor_env, standalone_cluster
 from tests.spark_session import SPARK_MARKS
 
@@ -72,6 +72,7 @@ def test_cvm_run_on_a_standalone_cluster_equals_duckdb(hub: Path, tmp_path: Path
             "CVM__STORE__OFFLINE": "spark",
             "CVM__STORE__SPARK__MASTER": cluster.master,
             "CVM__STORE__ONLINE_URL": pg_url,
+            **FEW_SHUFFLES,
         }
         got = cvm_run(sparked, env)
         assert "cvm" in cluster.applications()  # the driver ran its jobs on the cluster, not in local mode

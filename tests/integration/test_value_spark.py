@@ -16,6 +16,7 @@ from cvm.config.settings import ScoringSettings, Settings, SparkSettings
 from cvm.demo.generate import generate
 from cvm.features.rfm import rfm_counts, rfm_counts_spark
 from cvm.scoring.inputs import load_point_in_time, purchases
+from cvm.scoring.report import NotEnoughDataError
 from cvm.scoring.value import VALUE_SCORES, write_value_scores
 from cvm.scoring.value_spark import write_value_scores_on
 from cvm.store import OfflineStore
@@ -103,3 +104,13 @@ def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> 
     assert got.spend is not None
     assert expected.spend is not None
     pd.testing.assert_frame_equal(got.spend, expected.spend, check_exact=False, rtol=1e-12)
+
+
+def test_spark_refuses_a_date_without_purchases_as_duckdb_does(spark: Any, hub: OfflineStore) -> None:
+    early = date(2000, 1, 1)
+    with pytest.raises(NotEnoughDataError) as duck:
+        write_value_scores(hub, ScoringSettings(), early)
+    with pytest.raises(NotEnoughDataError) as got:
+        write_value_scores_on(SparkBackend(hub, SparkSettings(master="local[2]")), Settings(), early)
+    assert str(got.value) == str(duck.value) == "no purchases up to 2000-01-01: nothing to score"
+    assert hub.files("scores") == []  # nothing written
