@@ -42,6 +42,8 @@ END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
 TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 ON_SPARK = {"CVM__STORE__OFFLINE": "spark", "CVM__STORE__SPARK__MASTER": "local[2]"}
+#: A CLI's own session on a tiny hub: 4 shuffle partitions instead of 200 (a store.spark.conf key from the environment)
+FEW_SHUFFLES = {"CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4"}
 FAST = {
     "CVM__MODELS__N_ESTIMATORS": "10",
     "CVM__MODELS__SNAPSHOTS": "1",
@@ -180,23 +182,8 @@ def test_training_frames_and_models_are_the_same_on_spark(hub: Path, spark: Any,
         eng.close()
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "duckdb",
-        pytest.param(
-            "spark",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="cvm score stops on Spark at the value scores: cvm.scoring.value_spark gives exp_purchases_12m "
-                "and p_alive, but the history, contract CLV, net margin and their grades are not ported yet",
-            ),
-        ),
-    ],
-)
-def test_cvm_score_json_names_its_backend(hub: Path, tmp_path: Path, backend: str) -> None:
-    ws = Path(shutil.copytree(hub, tmp_path / "ws"))
-    env = {**os.environ, **FAST, **(ON_SPARK if backend == "spark" else {})}
+def cvm_score(ws: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``cvm score --json`` of ``ws`` as of :data:`SECOND` in a subprocess (its own JVM on Spark); its report."""
     run = subprocess.run(
         [
             sys.executable,
@@ -211,11 +198,45 @@ def test_cvm_score_json_names_its_backend(hub: Path, tmp_path: Path, backend: st
         ],
         capture_output=True,
         text=True,
-        env=env,
-        timeout=600,
+        env={**os.environ, **env},
+        timeout=900,
     )
     assert "Traceback" not in run.stderr
     assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads(run.stdout)
+    report: dict[str, Any] = json.loads(run.stdout)
+    return report
+
+
+@pytest.fixture(scope="module")
+def scored(hub: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The workspace scored by ``cvm score --json`` through the CLI on each backend: (workspace, report)."""
+    root = tmp_path_factory.mktemp("cli")
+    out = {}
+    for backend in ("duckdb", "spark"):
+        ws = Path(shutil.copytree(hub, root / backend))
+        out[backend] = ws, cvm_score(ws, {**FAST, **(ON_SPARK | FEW_SHUFFLES if backend == "spark" else {})})
+    return out
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "spark"])
+def test_cvm_score_json_names_its_backend(scored: dict[str, tuple[Path, dict[str, Any]]], backend: str) -> None:
+    _, report = scored[backend]
     assert report["backend"] == backend
     assert report["rows"] > 0
+
+
+def test_cvm_score_on_spark_writes_the_scores_table_of_duckdb(scored: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    """The whole ``scores`` table after ``cvm score`` (value, life cycle, early warning) is the same on both."""
+    tables = {}
+    for backend, (ws, _) in scored.items():
+        eng = Engine(ws, load_settings(ws, FAST))
+        try:
+            tables[backend] = _scores(eng)
+        finally:
+            eng.close()
+    a, b = tables["duckdb"], tables["spark"]
+    _assert_same_rows(a, b)
+    assert set(a["as_of"]) == {SECOND}
+    assert {"clv", "net_clv", "p_alive", "churn", "default"} <= set(a["score"])
+    duck, spark_report = scored["duckdb"][1], scored["spark"][1]
+    assert {**spark_report, "backend": "duckdb"} == duck  # customers, models, grades and totals alike

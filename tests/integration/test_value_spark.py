@@ -1,8 +1,10 @@
-"""The purchase-model value scores on Spark equal those of the DuckDB path, row for row, on one demo hub."""
+"""The value scores (CLV) on Spark equal those of the DuckDB path, row for row and in the report, on one demo hub."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,13 +12,15 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from cvm.config.settings import ScoringSettings
+from cvm.config.settings import ScoringSettings, Settings, SparkSettings
 from cvm.demo.generate import generate
 from cvm.features.rfm import rfm_counts, rfm_counts_spark
 from cvm.scoring.inputs import load_point_in_time, purchases
-from cvm.scoring.value import compute_value_scores
-from cvm.scoring.value_spark import PURCHASE_SCORES, buyer_values_spark, purchase_scores_spark
+from cvm.scoring.report import NotEnoughDataError
+from cvm.scoring.value import VALUE_SCORES, write_value_scores
+from cvm.scoring.value_spark import write_value_scores_on
 from cvm.store import OfflineStore
+from cvm.store.spark import SparkBackend
 from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
@@ -43,25 +47,51 @@ def _spark_table(spark: Any, store: OfflineStore, table: str) -> Any:
     return spark.read.parquet(*[str(p) for p in store.files(table)])
 
 
-def test_spark_purchase_scores_equal_the_duckdb_rows(spark: Any, hub: OfflineStore) -> None:
-    settings = ScoringSettings()
-    expected, report = compute_value_scores(load_point_in_time(hub, AS_OF), settings)
-    customers = _spark_table(spark, hub, "customers").where(f"acquired_at <= DATE '{AS_OF}'")
-    frame, models = purchase_scores_spark(_spark_table(spark, hub, "transactions"), settings, AS_OF, customers)
-    got = pl.from_arrow(frame.toArrow())
-    assert isinstance(got, pl.DataFrame)
-    assert [m.to_dict() for m in models] == report.models[:2]  # same parameters, versions and customer counts
-    # Customers with a live contract are valued by the contract model on DuckDB (p_alive 1): not on Spark.
-    live = expected.filter(pl.col("score") == "p_alive", pl.col("model_version") == "contract")["customer_id"]
-    assert 0 < live.len() < expected["customer_id"].n_unique()
-    expected = expected.filter(pl.col("score").is_in(PURCHASE_SCORES), ~pl.col("customer_id").is_in(live.to_list()))
-    got = got.filter(~pl.col("customer_id").is_in(live.to_list())).sort("customer_id", "score")
-    assert got.schema == expected.schema
-    assert got.height == expected.height > 1000
-    assert got.drop("value").equals(expected.drop("value"))  # ids, dates, versions and reason codes exactly
-    a, b = got["value"].to_numpy(), expected["value"].to_numpy()
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-9, atol=0)
+def _copy(store: OfflineStore, where: Path) -> OfflineStore:
+    shutil.copytree(store.root, where)
+    return OfflineStore(where)
+
+
+KEPT = pl.DataFrame(  # a score of another stage in the same partition: a value run must keep it
+    {
+        "customer_id": ["C0000001"],
+        "as_of": [AS_OF],
+        "score": ["churn"],
+        "value": [0.25],
+        "grade": ["low"],
+        "model_version": ["churn-1"],
+        "reasons": ["test"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [ScoringSettings(), ScoringSettings(freq="W", horizon_months=24, margin_source="rate")],
+    ids=["daily", "weekly"],
+)
+def test_spark_value_scores_equal_the_duckdb_rows(
+    spark: Any, hub: OfflineStore, tmp_path: Path, scoring: ScoringSettings
+) -> None:
+    settings = Settings(scoring=scoring)
+    channel_cost = {"phone": 3.0, "email": 0.1}
+    duck, sparked = _copy(hub, tmp_path / "duck"), _copy(hub, tmp_path / "spark")
+    for store in (duck, sparked):
+        with store.transaction() as tx:
+            tx.upsert("scores", KEPT)
+    expected = write_value_scores(duck, settings.scoring, AS_OF, channel_cost)
+    got = write_value_scores_on(SparkBackend(sparked, SparkSettings(master="local[2]")), settings, AS_OF, channel_cost)
+    assert got.backend == "spark"
+    assert {**got.to_dict(), "backend": "duckdb"} == expected.to_dict()  # models, grades, totals and notes
+    a, b = (s.read("scores").sort("customer_id", "score") for s in (duck, sparked))
+    assert a.schema == b.schema
+    assert a.height == b.height == expected.customers * len(VALUE_SCORES) + 1
+    assert a.drop("value").equals(b.drop("value"))  # ids, dates, grades, versions and reason codes exactly
+    np.testing.assert_allclose(b["value"].to_numpy(), a["value"].to_numpy(), rtol=1e-9, atol=0, equal_nan=True)
+    assert b.filter(pl.col("score") == "churn")["value"].to_list() == [0.25]
+    assert set(b.filter(pl.col("score") == "clv")["grade"]) == {"high", "medium", "low"}
+    live = b.filter(pl.col("score") == "p_alive", pl.col("model_version") == "contract")
+    assert live.height > 0  # subscribers valued by the contract model, as on DuckDB
 
 
 def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> None:
@@ -76,17 +106,11 @@ def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> 
     pd.testing.assert_frame_equal(got.spend, expected.spend, check_exact=False, rtol=1e-12)
 
 
-def test_spark_buyer_values_equal_the_duckdb_ones(spark: Any, hub: OfflineStore) -> None:
-    from cvm.scoring.value import _purchase_values, fit_values
-
-    settings = ScoringSettings(freq="W", horizon_months=24)
-    pit = load_point_in_time(hub, AS_OF)
-    unit_margin = pd.Series(1.0, index=pit.customers["customer_id"].to_list())
-    fit = fit_values(lambda _: pit, [None], settings, AS_OF)  # type: ignore[list-item]  # one chunk: the whole hub
-    expected, expected_models = _purchase_values(pit, settings, unit_margin, fit), [fit.purchase, fit.spend]
-    frame, models = buyer_values_spark(_spark_table(spark, hub, "transactions"), settings, AS_OF)
-    got = frame.toPandas().set_index("customer_id").sort_index()
-    assert [m.to_dict() for m in models] == [m.to_dict() for m in expected_models]
-    expected = expected[list(got.columns)].rename_axis("customer_id").sort_index()
-    assert len(got) > 1000
-    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=0)
+def test_spark_refuses_a_date_without_purchases_as_duckdb_does(spark: Any, hub: OfflineStore) -> None:
+    early = date(2000, 1, 1)
+    with pytest.raises(NotEnoughDataError) as duck:
+        write_value_scores(hub, ScoringSettings(), early)
+    with pytest.raises(NotEnoughDataError) as got:
+        write_value_scores_on(SparkBackend(hub, SparkSettings(master="local[2]")), Settings(), early)
+    assert str(got.value) == str(duck.value) == "no purchases up to 2000-01-01: nothing to score"
+    assert hub.files("scores") == []  # nothing written

@@ -120,30 +120,3 @@ def test_fits_on_counts_equal_fits_on_customer_rows(n: int) -> None:
     gg_count = GammaGamma().fit(spend["frequency"], spend["monetary_value"], weights=spend["customers"])
     for k, v in gg_row.params_.items():
         assert gg_count.params_[k] == pytest.approx(v, rel=1e-9, abs=0)
-
-
-def test_per_partition_predictions_take_json_models_and_equal_the_whole_frame(logs: ModuleType) -> None:
-    """What mapInArrow runs on each partition: models arrive as JSON text, batches of any size give the same."""
-    import json
-
-    import pyarrow as pa
-
-    from cvm.scoring.value_spark import value_batches
-
-    s = rfm_summary(
-        logs.replicated_cdnow(3000, seed=4), monetary_value_col="amount", observation_period_end="1998-06-30"
-    )
-    f, r, t, m = (s[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
-    bg = BetaGeo().fit(f, r, t)
-    rep = (f > 0) & (m > 0)
-    gg = GammaGamma().fit(f[rep], m[rep])
-    table = pa.Table.from_pandas(s.reset_index().astype({"customer_id": str}), preserve_index=False)
-    docs = {k: json.loads(json.dumps(v.to_dict())) for k, v in (("purchase", bg), ("spend", gg))}  # plain values
-    kw = {"names": ("bgnbd", "gg"), "unit_days": 1.0, "horizon": 12, "monthly": 0.01}
-    out = pa.Table.from_batches(list(value_batches(iter(table.to_batches(max_chunksize=700)), **docs, **kw)))
-    assert out.num_rows == 3000
-    assert out.column("customer_id").to_pylist() == [str(c) for c in s.index]
-    np.testing.assert_array_equal(out.column("exp_purchases_12m").to_numpy(), bg.expected_purchases(365.25, f, r, t))
-    np.testing.assert_array_equal(out.column("p_alive").to_numpy(), bg.probability_alive(f, r, t))
-    whole = clv(bg, gg, f, r, t, m, horizon=12, discount_rate=0.01, periods_per_month=365.25 / 12)
-    np.testing.assert_allclose(out.column("clv_purchases").to_numpy(), whole, rtol=1e-12)

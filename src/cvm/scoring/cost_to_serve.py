@@ -25,7 +25,7 @@ sentences by :mod:`cvm.scoring.reasons`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -71,10 +71,6 @@ def _contact_costs(pit: PointInTime, s: CostToServeSettings, prices: Mapping[str
             complaint.fill_null(False).sum().cast(pl.Int64).alias("complaint_n"),
             reminder.fill_null(False).sum().cast(pl.Int64).alias("reminder_n"),
         )
-        .with_columns(
-            (pl.col("complaint_n") * s.complaint).alias("complaint_cost"),
-            (pl.col("reminder_n") * s.reminder).alias("reminder_cost"),
-        )
     )
 
 
@@ -90,16 +86,9 @@ def _payment_costs(pit: PointInTime, s: CostToServeSettings) -> pl.DataFrame:
     )
     written_off = pl.col("due_date") + pl.duration(days=s.bad_debt_days)
     lost = unpaid & (written_off > start) & (written_off <= pit.as_of)
-    return (
-        pit.payments.group_by("customer_id")
-        .agg(
-            late.sum().cast(pl.Int64).alias("late_n"),
-            pl.col("amount").filter(lost).sum().alias("bad_debt_amount"),
-        )
-        .with_columns(
-            (pl.col("late_n") * s.late_payment).alias("late_cost"),
-            (pl.col("bad_debt_amount") * s.bad_debt_share).alias("bad_debt_cost"),
-        )
+    return pit.payments.group_by("customer_id").agg(
+        late.sum().cast(pl.Int64).alias("late_n"),
+        pl.col("amount").filter(lost).sum().alias("bad_debt_amount"),
     )
 
 
@@ -112,14 +101,17 @@ def _gross(pit: PointInTime, margin_rate: float) -> pl.DataFrame:
     )
 
 
-def _exposure_months(pit: PointInTime) -> pl.Expr:
-    """Months of the window the customer was a customer (1 to 12): the denominator of the cost rate."""
-    if "acquired_at" not in pit.customers.columns:
-        return pl.lit(12.0)
-    start = pit.as_of - timedelta(days=WINDOW_DAYS)
+def exposure_months(as_of: date) -> pl.Expr:
+    """Months of the window the customer was a customer (1 to 12), from ``acquired_at``: the denominator of the
+    cost rate."""
+    start = as_of - timedelta(days=WINDOW_DAYS)
     first = pl.max_horizontal(pl.col("acquired_at"), pl.lit(start))
-    days = (pl.lit(pit.as_of) - first).dt.total_days().cast(pl.Float64)
+    days = (pl.lit(as_of) - first).dt.total_days().cast(pl.Float64)
     return (days * 12 / WINDOW_DAYS).clip(1.0, 12.0)  # the whole window is 12 months
+
+
+def _exposure_months(pit: PointInTime) -> pl.Expr:
+    return exposure_months(pit.as_of) if "acquired_at" in pit.customers.columns else pl.lit(12.0)
 
 
 def cost_to_serve(
@@ -128,22 +120,38 @@ def cost_to_serve(
     """Per customer known at ``pit.as_of`` (index ``customer_id``): gross margin, counts and cost of each
     component, ``cost_to_serve_12m``, ``net_margin_12m`` and ``cost_months`` (the cost rate's denominator);
     amounts of cost are rounded to the cent."""
-    costs = [f"{c}_cost" for c in COMPONENTS]
     frame = (
         pit.customers.select("customer_id", _exposure_months(pit).alias("cost_months"))
         .join(_gross(pit, margin_rate), on="customer_id", how="left")
         .join(_contact_costs(pit, s, contact_prices(s, channel_cost)), on="customer_id", how="left")
         .join(_payment_costs(pit, s), on="customer_id", how="left")
-        .drop("bad_debt_amount")
+    )
+    return priced_costs(frame, s).to_pandas().set_index("customer_id")
+
+
+#: The per-customer aggregates :func:`priced_costs` prices (missing: none).
+COUNTED = ("contact_n", "complaint_n", "reminder_n", "late_n")
+AGGREGATES = ("margin_12m", "contact_cost", "bad_debt_amount")
+
+
+def priced_costs(frame: pl.DataFrame, s: CostToServeSettings) -> pl.DataFrame:
+    """Cost columns from the per-customer aggregates (``cost_months``, :data:`COUNTED` and :data:`AGGREGATES`,
+    null when the customer has none): each component's cost, ``cost_to_serve_12m`` and ``net_margin_12m``,
+    rounded to the cent. The one pricing of both backends (a Spark partition calls it on its rows)."""
+    costs = [f"{c}_cost" for c in COMPONENTS]
+    return (
+        frame.with_columns(pl.col(*AGGREGATES).fill_null(0.0), pl.col(*COUNTED).fill_null(0).cast(pl.Int64))
         .with_columns(
-            pl.col("margin_12m", *costs).fill_null(0.0),
-            pl.col("contact_n", "complaint_n", "reminder_n", "late_n").fill_null(0),
+            (pl.col("complaint_n") * s.complaint).alias("complaint_cost"),
+            (pl.col("reminder_n") * s.reminder).alias("reminder_cost"),
+            (pl.col("late_n") * s.late_payment).alias("late_cost"),
+            (pl.col("bad_debt_amount") * s.bad_debt_share).alias("bad_debt_cost"),
         )
-        .with_columns(pl.col(costs).round(2))
+        .drop("bad_debt_amount")
+        .with_columns(pl.col(costs).cast(pl.Float64).round(2))
         .with_columns(pl.sum_horizontal(costs).round(2).alias("cost_to_serve_12m"))
         .with_columns((pl.col("margin_12m") - pl.col("cost_to_serve_12m")).round(2).alias("net_margin_12m"))
     )
-    return frame.to_pandas().set_index("customer_id")
 
 
 def add_net_clv(table: pd.DataFrame, horizon_months: int, monthly_rate: float) -> pd.DataFrame:

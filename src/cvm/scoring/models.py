@@ -102,16 +102,20 @@ def contract_periods(tenure_months: NDArray[np.float64], churned: NDArray[np.boo
 
 
 def fit_contract_model(name: str, base: pd.DataFrame, min_customers: int) -> FittedModel:
-    """Fit the contractual model on subscribers' tenure (months) and churn."""
+    """Fit the contractual model on subscribers' tenure (months) and churn: one row per subscriber, or distinct
+    rows with a ``customers`` count (the same parameters: the sBG fit compresses its rows, sorted)."""
     churned = base["churned"].to_numpy(bool)
-    if len(base) < min_customers or churned.all() or not churned.any():
+    n = _customers(base)
+    counts = base["customers"].to_numpy(np.int64) if "customers" in base.columns else np.ones(len(base), np.int64)
+    lost = int(counts[churned].sum())
+    if n < min_customers or lost in (0, n):
         raise NotEnoughDataError(
-            f"{len(base)} subscribers, {int(churned.sum())} churned: the contract model needs at least "
+            f"{n} subscribers, {lost} churned: the contract model needs at least "
             f"{min_customers} subscribers with both churned and active ones"
         )
     periods = contract_periods(base["tenure_months"].to_numpy(float), churned)
-    model = CONTRACT_MODELS[name]().fit(periods, churned)
-    return FittedModel("contract", name, model, len(base))
+    model = CONTRACT_MODELS[name]().fit(periods, churned, weights=_weights(base))
+    return FittedModel("contract", name, model, n)
 
 
 def discounted_remaining_months(

@@ -31,10 +31,11 @@ from cvm.contracts.tables import SCORES
 from cvm.features import feature_query
 from cvm.features.on_backend import duckdb_types
 from cvm.scoring.assembly import grade_rule
-from cvm.scoring.grade_plans import ScoreStats, cuts, plan
+from cvm.scoring.grade_plans import ScoreStats, plan
 from cvm.scoring.grades import GradeRule
 from cvm.scoring.lifecycle_batch import Champions, rows_batch, values_batch
 from cvm.scoring.registry import MODEL_NAMES, ModelRegistry
+from cvm.scoring.spark_grades import rank_stats
 from cvm.store.backend import Capability
 from cvm.store.spark import SparkBackend, spark_schema
 from cvm.store.spark_partition import rewrite_partition
@@ -55,28 +56,15 @@ def score_stats(
     The values are computed once (persisted for the two aggregations); only these numbers reach the driver.
     """
     from pyspark import StorageLevel
-    from pyspark.sql import Window
-    from pyspark.sql import functions as sf
     from pyspark.sql import types as st
 
     schema = st.StructType([st.StructField("score", st.StringType()), st.StructField("value", st.DoubleType())])
     values = features.mapInArrow(partial(_values_iter, champions, types), schema)
     values = values.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        known = values.where(sf.col("value").isNotNull() & ~sf.isnan("value"))
-        totals = values.groupBy("score").agg(
-            sf.count("value").alias("n"), sf.min("value").alias("lo"), sf.max("value").alias("hi")
-        )
-        stats = {r["score"]: ScoreStats(int(r["n"]), r["lo"], r["hi"], {}) for r in totals.collect()}
-        wanted = [(score, c) for score, x in stats.items() for c in set(cuts(x.n, _rule(score, s))) if c >= 1]
-        if wanted:
-            ranks = backend.spark.createDataFrame(wanted, "score string, r long")
-            ranked = known.withColumn("r", sf.row_number().over(Window.partitionBy("score").orderBy(sf.desc("value"))))
-            for row in ranked.join(sf.broadcast(ranks), ["score", "r"]).collect():
-                stats[row["score"]].kth[int(row["r"])] = float(row["value"])
+        return rank_stats(backend, values, lambda score: _rule(score, s))
     finally:
         values.unpersist()
-    return stats
 
 
 def _values_iter(champions: Champions, types: dict[str, pl.DataType], batches: Any) -> Any:

@@ -161,9 +161,8 @@ def fit_values(load: Loader, ranges: list[Range], s: ScoringSettings, as_of: dat
     return ValueFit(purchase, spend, contract, base_margin, notes)
 
 
-def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
-    """RFM, expected purchases, P(alive), expected spend and one-off CLV per buyer."""
-    rfm = _rfm(pit, s)
+def _purchase_values(rfm: pd.DataFrame, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
+    """RFM, expected purchases, P(alive), expected spend and one-off CLV per buyer of the RFM summary ``rfm``."""
     if rfm.empty:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in PURCHASE_COLUMNS})
     f, r, t, m = (rfm[c].to_numpy(float) for c in RFM)
@@ -188,11 +187,11 @@ def _purchase_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series, fi
     )
 
 
-def _contract_values(pit: PointInTime, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
-    """Tenure, live MRR and contract CLV per subscriber (none when the contract model is not used)."""
+def _contract_values(base: pd.DataFrame, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:
+    """Tenure, live MRR and contract CLV per subscriber of ``base`` (:func:`~cvm.scoring.inputs.contract_base`,
+    indexed by customer id; none when the contract model is not used)."""
     if fit.contract is None:
         return pd.DataFrame(columns=["tenure_months", "churned", "mrr", "clv_contract"], dtype=float)
-    base = contract_base(pit).to_pandas().set_index("customer_id")
     active = base[~base["churned"]]
     periods = contract_periods(active["tenure_months"].to_numpy(float), np.zeros(len(active), dtype=bool))
     months = discounted_remaining_months(fit.contract.model, periods, s.horizon_months, monthly_rate(s.discount_rate))
@@ -211,15 +210,24 @@ def value_table(
     pit: PointInTime, s: ScoringSettings, fit: ValueFit, channel_cost: Mapping[Any, float] | None = None
 ) -> pd.DataFrame:
     """Every value of every customer of ``pit`` (indexed by customer id, sorted), before grading."""
-    hist = _history(pit, s)
+    base = contract_base(pit).to_pandas().set_index("customer_id")
+    costs = cost_to_serve(pit, s.cost_to_serve, channel_cost or {}, s.margin_rate)
+    return values_of(_history(pit, s), _rfm(pit, s), base, costs, s, fit)
+
+
+def values_of(
+    hist: pd.DataFrame, rfm: pd.DataFrame, base: pd.DataFrame, costs: pd.DataFrame, s: ScoringSettings, fit: ValueFit
+) -> pd.DataFrame:
+    """The value table from per-customer inputs (each indexed by customer id): the history of the customers
+    to value (``hist``, their order), the buyers' RFM summary, the subscribers' contract base and the costs.
+    The one computation of both backends (:mod:`cvm.scoring.value_batch` calls it per Spark partition)."""
     margin = _margins(hist, s, fit.base_margin)
-    buyers = _purchase_values(pit, s, margin, fit)
-    contracts = _contract_values(pit, s, margin, fit)
+    buyers = _purchase_values(rfm, s, margin, fit)
+    contracts = _contract_values(base, s, margin, fit)
     table = hist.join(buyers, how="left").join(contracts, how="left")
     table["contract"] = table["churned"].eq(False) & table["clv_contract"].notna()
     table.loc[table["contract"], "p_alive"] = 1.0  # a live contract is observed, not inferred
     table["clv"] = table["clv_purchases"].fillna(0.0) + table["clv_contract"].fillna(0.0)
-    costs = cost_to_serve(pit, s.cost_to_serve, channel_cost or {}, s.margin_rate)
     return add_net_clv(table.join(costs, how="left"), s.horizon_months, monthly_rate(s.discount_rate))
 
 
@@ -244,12 +252,19 @@ class ValuePlan:
         offset = 0
         for path, customers in self.chunks:
             rows = pl.read_parquet(path)
-            codes = np.zeros(rows.height, dtype=np.int8)  # the staged rows have no grade
-            for col in GRADED:  # a graded score's rows are in the chunk's customer order (sorted by id)
-                codes[(rows["score"] == col).to_numpy()] = self.codes[col][offset : offset + customers]
-            rows = rows.with_columns(grade_series(codes))
+            codes = {col: self.codes[col][offset : offset + customers] for col in GRADED}
             offset += customers
-            yield rows if self.ungraded is None else append_reason(rows, "clv", self.ungraded)
+            yield graded_rows(rows, codes, self.ungraded)
+
+
+def graded_rows(rows: pl.DataFrame, codes: Mapping[str, np.ndarray[Any, Any]], ungraded: str | None) -> pl.DataFrame:
+    """Score rows without grades (of customers sorted by id) with the grade ``codes`` of each graded score (in the
+    same customer order) and why the CLV is not graded appended to its reasons."""
+    grades = np.zeros(rows.height, dtype=np.int8)
+    for col in GRADED:  # a graded score's rows are in the chunk's customer order (sorted by id)
+        grades[(rows["score"] == col).to_numpy()] = codes[col]
+    rows = rows.with_columns(grade_series(grades))
+    return rows if ungraded is None else append_reason(rows, "clv", ungraded)
 
 
 def plan_values(

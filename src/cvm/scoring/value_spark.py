@@ -1,55 +1,57 @@
-"""The purchase-model value scores on Spark: RFM aggregated on the cluster, models fitted on the driver.
+"""The value scores (CLV) on Spark: inputs aggregated on the cluster, models fitted on the driver, rows per partition.
 
-The same steps as :mod:`cvm.scoring.value` for ``exp_purchases_12m`` and ``p_alive``, without collecting
+The same scores as :func:`cvm.scoring.value.write_value_scores` on one machine, row for row, without collecting
 the customers to one process:
 
-1. the purchases known at the end of ``as_of`` (``ts`` before midnight UTC after it, ``amount > 0``) are
-   summarised on Spark by the RFM SQL of :mod:`cvm.features.rfm` (transpiled by sqlglot), once into the
-   sufficient statistics of the fits (:func:`~cvm.features.rfm.rfm_counts_spark`: distinct rows with customer
-   counts, small) and once per customer;
-2. the purchase and spend models are fitted on the driver from the counts (the same parameters as a fit on
-   one row per customer, so the same ``model_version``), with the same guards (``scoring.min_customers``,
-   convergence, a finite mean spend);
-3. the predictions and score rows are made per partition (``mapInArrow``) by the rows code of the DuckDB path
-   (:mod:`cvm.scoring.rows`). The function shipped to the executors carries the fitted models as their JSON
-   documents (plain numbers and strings), and cvm must be importable there.
+1. **fit** on the driver from sufficient statistics aggregated on Spark: the purchase and spend models from the
+   RFM counts (:func:`~cvm.features.rfm.rfm_counts_spark`: distinct rows with customer counts, the same
+   parameters as a fit on one row per customer, so the same ``model_version``), the contract model from the
+   distinct (tenure, churned) of the subscribers (:func:`~cvm.scoring.value_inputs.contract_counts_sql`), and the
+   base's margin ratio from two sums; with the same guards and notes;
+2. **inputs**: one row per customer (:func:`~cvm.scoring.value_inputs.value_inputs_sql`, DuckDB's dialect,
+   transpiled), computed once and persisted for the two passes;
+3. **grades**: the graded values (CLV, net margin, net CLV) per partition
+   (:func:`cvm.scoring.value_batch.values_batch`); the cluster ranks them
+   (:func:`cvm.scoring.spark_grades.rank_stats`) and sums the report's totals;
+4. **rows** per partition (:func:`cvm.scoring.value_batch.rows_batch`), written into the ``as_of`` partition of
+   ``scores`` in place of its earlier value scores, in one transaction (:mod:`cvm.store.spark_partition`).
 
-:func:`buyer_values_spark` gives the per-buyer predictions behind the CLV (one-off CLV at a margin ratio of 1).
-Not here (the DuckDB path computes them from the other hub tables): a live subscription's contract-valued
-``p_alive``, the margins, the history, CLV and net-margin score rows and the grades, which rank the whole base.
+The functions shipped to the executors carry the fitted models as their JSON documents and the settings as
+JSON (:class:`~cvm.scoring.value_batch.ValueJob`); cvm must be importable there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
-import pyarrow as pa
 
-from cvm.config.settings import ScoringSettings
+from cvm.config.settings import ScoringSettings, Settings
 from cvm.contracts.tables import SCORES
-from cvm.features.rfm import rfm_counts_spark, rfm_summary_spark
-from cvm.models.clv import clv as clv_value
-from cvm.scoring.guards import check_converged
-from cvm.scoring.inputs import DAYS_PER_MONTH, end_of_day
-from cvm.scoring.models import PURCHASE_MODELS, SPEND_MODELS, FittedModel, fit_purchase_model, fit_spend_model
-from cvm.scoring.rows import SCORE_COLUMNS, _purchase_parts
-from cvm.scoring.value import _unit_days, monthly_rate
+from cvm.features.rfm import rfm_counts_spark
+from cvm.scoring.grade_plans import GradePlan, plan
+from cvm.scoring.grades import GRADES
+from cvm.scoring.guards import ModelNotConvergedError, captured_warnings, check_converged
+from cvm.scoring.inputs import end_of_day
+from cvm.scoring.models import FittedModel, fit_contract_model, fit_purchase_model, fit_spend_model
+from cvm.scoring.report import NotEnoughDataError, ScoreReport
+from cvm.scoring.spark_grades import rank_stats
+from cvm.scoring.value import GRADED, TOTALS, VALUE_SCORES, ValueFit, grade_rule
+from cvm.scoring.value_batch import SUMMED, ValueJob, rows_batch, values_batch
+from cvm.scoring.value_inputs import base_margin_sql, contract_counts_sql, value_inputs_sql
+from cvm.store.backend import Capability
+from cvm.store.spark import spark_schema
+from cvm.store.spark_partition import rewrite_partition
 
-PURCHASE_SCORES = ("exp_purchases_12m", "p_alive")
-# The ``scores`` contract's column types in Arrow and in Spark's DDL.
-_TYPES = {"string": (pa.string(), "string"), "date": (pa.date32(), "date"), "float": (pa.float64(), "double")}
-ROW_SCHEMA = pa.schema([pa.field(c.name, _TYPES[c.dtype][0]) for c in SCORES.columns])
-SPARK_SCHEMA = ", ".join(f"{c.name} {_TYPES[c.dtype][1]}" for c in SCORES.columns)
-_VALUE_COLUMNS = ("frequency", "recency", "T", "monetary_value", "exp_purchases_12m", "p_alive", "exp_spend")
-VALUE_ARROW = pa.schema(
-    [pa.field("customer_id", pa.string())] + [pa.field(c, pa.float64()) for c in (*_VALUE_COLUMNS, "clv_purchases")]
-)
-VALUE_SCHEMA = ", ".join(f"{f.name} {'string' if f.type == pa.string() else 'double'}" for f in VALUE_ARROW)
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from cvm.store.spark import SparkBackend
 
 
 def purchases_spark(transactions: Any, as_of: date) -> Any:
@@ -60,173 +62,125 @@ def purchases_spark(transactions: Any, as_of: date) -> Any:
     return buys.select("customer_id", "ts", "amount")
 
 
-def fit_value_models_spark(buys: Any, s: ScoringSettings, as_of: date) -> list[FittedModel]:
-    """The purchase and spend models fitted on the driver from RFM counts aggregated on Spark.
+def fit_values_spark(backend: SparkBackend, s: ScoringSettings, as_of: date) -> ValueFit:
+    """:func:`cvm.scoring.value.fit_values` on Spark: the same models, base margin, guards and notes.
 
-    Raises as :func:`~cvm.scoring.value.compute_value_scores` does: too few buyers, a fit that did not
-    converge, an infinite mean spend.
+    Raises as the one-machine fit does: no purchase, too few buyers, a fit that did not converge, an infinite
+    mean spend.
     """
+    buys = purchases_spark(backend.frame("transactions"), as_of)
     counts = rfm_counts_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
-    purchase = fit_purchase_model(s.value_model, counts.rft, s.min_customers)
-    check_converged(purchase)
+    if counts.rft.empty:
+        raise NotEnoughDataError(f"no purchases up to {as_of}: nothing to score")
     assert counts.spend is not None  # a monetary column was given
-    spend = fit_spend_model(s.spend_model, counts.spend)
-    check_converged(spend)
-    return [purchase, spend]
+    base = backend.query(contract_counts_sql(as_of)).to_pandas().astype({"churned": bool})
+    sums = backend.query(base_margin_sql(as_of, s.margin_rate)).to_pylist()[0]
+    notes: list[str] = []
+    with captured_warnings(notes):
+        purchase = fit_purchase_model(s.value_model, counts.rft, s.min_customers)
+        check_converged(purchase)
+        spend = fit_spend_model(s.spend_model, counts.spend)
+        check_converged(spend)
+        try:
+            fitted = fit_contract_model(s.contractual_model, base, s.min_customers)
+            check_converged(fitted)
+            contract: FittedModel | None = fitted
+        except (NotEnoughDataError, ModelNotConvergedError) as exc:
+            contract = None
+            notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
+    base_margin = s.margin_rate
+    if s.margin_source == "transactions" and sums["n"] and sums["revenue"] > 0:
+        base_margin = float(np.clip(sums["margin"] / sums["revenue"], 0.0, 1.0))
+    return ValueFit(purchase, spend, contract, base_margin, notes)
 
 
-def buyer_values_spark(
-    transactions: Any, s: ScoringSettings, as_of: date, models: list[FittedModel] | None = None
-) -> tuple[Any, list[FittedModel]]:
-    """Per buyer: the RFM summary and its predictions, computed per partition (``mapInArrow``).
+@dataclass(frozen=True)
+class _Pass:
+    """What the first pass over the inputs gives: the grade plans and the report's sums."""
 
-    Columns ``customer_id, frequency, recency, T, monetary_value, exp_purchases_12m, p_alive, exp_spend,
-    clv_purchases``: the table :mod:`cvm.scoring.value` builds for buyers, with ``clv_purchases`` at a margin
-    ratio of 1 (the caller multiplies it by each customer's margin ratio). Returns it and the fitted models
-    (``models``, from :func:`fit_value_models_spark`, when given: they are not fitted again).
-    """
-    buys = purchases_spark(transactions, as_of)
-    models = models or fit_value_models_spark(buys, s, as_of)
-    summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
-    predict = partial(
-        value_batches,
-        purchase=models[0].model.to_dict(),
-        spend=models[1].model.to_dict(),
-        names=(s.value_model, s.spend_model),
-        unit_days=_unit_days(s),
-        horizon=s.horizon_months,
-        monthly=monthly_rate(s.discount_rate),
+    plans: dict[str, GradePlan]
+    sums: dict[str, float]
+    counts: dict[str, int]
+
+
+def _first_pass(backend: SparkBackend, job: ValueJob, inputs: DataFrame, s: ScoringSettings) -> _Pass:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    values = inputs.mapInArrow(_iter(values_batch, job), "score string, value double")
+    values = values.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rule = grade_rule(s)
+        graded = values.where(sf.col("score").isin(list(GRADED)))
+        stats = rank_stats(backend, graded, lambda _: rule)
+        summed = values.where(sf.col("score").startswith("total:")).groupBy("score")
+        rows = summed.agg(sf.sum("value").alias("sum"), sf.count("value").alias("n")).collect()
+    finally:
+        values.unpersist()
+    totals = {r["score"].removeprefix("total:"): (float(r["sum"] or 0.0), int(r["n"])) for r in rows}
+    plans = {col: plan(rule, stats[col], "CLV") for col in GRADED if col in stats}
+    return _Pass(
+        plans, {k: totals.get(k, (0.0, 0))[0] for k in SUMMED}, {k: totals.get(k, (0.0, 0))[1] for k in SUMMED}
     )
-    return summary.mapInArrow(predict, VALUE_SCHEMA), models
 
 
-def value_batches(
-    batches: Iterator[pa.RecordBatch],
-    *,
-    purchase: Mapping[str, Any],
-    spend: Mapping[str, Any],
-    names: tuple[str, str],
-    unit_days: float,
-    horizon: int,
-    monthly: float,
-) -> Iterator[pa.RecordBatch]:
-    """Predictions for RFM summary batches; the models come as their JSON documents (plain values)."""
-    model = PURCHASE_MODELS[names[0]].from_dict(purchase)
-    spend_model = SPEND_MODELS[names[1]].from_dict(spend)
-    year = 12 * DAYS_PER_MONTH / unit_days
-    for batch in batches:
-        f, r, t, m = (
-            batch.column(c).to_numpy(zero_copy_only=False) for c in ("frequency", "recency", "T", "monetary_value")
+def _iter(fn: Any, *args: Any) -> Any:
+    """A mapInArrow function: ``fn(*args, batch)`` on every batch of the partition."""
+
+    def run(batches: Any) -> Any:
+        for batch in batches:
+            yield from fn(*args, batch).to_batches()
+
+    return run
+
+
+def write_value_scores_on(
+    backend: SparkBackend, settings: Settings, as_of: date, channel_cost: Mapping[Any, float] | None = None
+) -> ScoreReport:
+    """Compute the value scores as of ``as_of`` on Spark and write them into that date's partition of ``scores``,
+    replacing its earlier value scores (other scores of that date and other dates are kept)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    backend.require(Capability.MAP_PARTITIONS, "compute the value scores (CLV) on its workers")
+    s = settings.scoring
+    fit = fit_values_spark(backend, s, as_of)
+    job = ValueJob.of(as_of, s, fit)
+    view = f"cvm_value_inputs_{uuid.uuid4().hex[:12]}"  # the inputs, built once for both passes
+    inputs = backend.sql(value_inputs_sql(as_of, s, channel_cost)).persist(StorageLevel.MEMORY_AND_DISK)
+    inputs.createOrReplaceTempView(view)
+    try:
+        first = _first_pass(backend, job, inputs, s)
+        plans = first.plans
+        new = rewrite_partition(
+            backend,
+            "scores",
+            as_of,
+            f"SELECT * FROM {view}",
+            partial(rows_batch, job, plans),
+            lambda stored, _rows: stored.where(~sf.col("score").isin(list(VALUE_SCORES))),
         )
-        values = {
-            "exp_purchases_12m": model.expected_purchases(year, f, r, t),
-            "p_alive": model.probability_alive(f, r, t),
-            "exp_spend": spend_model.expected_spend(f, m),
-            "clv_purchases": clv_value(
-                model,
-                spend_model,
-                f,
-                r,
-                t,
-                m,
-                horizon=horizon,
-                discount_rate=monthly,
-                periods_per_month=DAYS_PER_MONTH / unit_days,
-            ),
-        }
-        columns = [batch.column(c) for c in VALUE_ARROW.names[:5]] + [
-            pa.array(v, pa.float64()) for v in values.values()
-        ]
-        yield pa.RecordBatch.from_arrays(columns, schema=VALUE_ARROW)
-
-
-def purchase_scores_spark(
-    transactions: Any,
-    s: ScoringSettings,
-    as_of: date,
-    customers: Any | None = None,
-    models: list[FittedModel] | None = None,
-) -> tuple[Any, list[FittedModel]]:
-    """Rows of ``scores`` for ``exp_purchases_12m`` and ``p_alive`` as of ``as_of``, as a Spark DataFrame.
-
-    Parameters
-    ----------
-    transactions
-        Spark DataFrame with ``customer_id`` (string), ``ts`` (timestamp) and ``amount`` (double); later rows
-        and refunds are left out here. The session time zone should be UTC.
-    s
-        The value-scoring settings (``scoring``): models, ``freq`` and ``min_customers``.
-    as_of
-        The scoring date.
-    customers
-        Optional Spark DataFrame with ``customer_id`` of every customer known at ``as_of``: those without a
-        purchase then get their rows too (``no purchase yet``), as on DuckDB.
-    models
-        The purchase and spend models of :func:`fit_value_models_spark`, when already fitted.
-
-    Returns
-    -------
-    rows, models
-        The rows (columns of the ``scores`` table, unsorted) and the fitted purchase and spend models.
-        Raises :class:`~cvm.scoring.report.NotEnoughDataError` or
-        :class:`~cvm.scoring.guards.ModelNotConvergedError` as :func:`~cvm.scoring.value.compute_value_scores`.
-    """
-    buys = purchases_spark(transactions, as_of)
-    purchase, spend = models or fit_value_models_spark(buys, s, as_of)
-    summary = rfm_summary_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
-    if customers is not None:
-        summary = customers.select("customer_id").distinct().join(summary, "customer_id", "left")
-    score = partial(
-        score_batches,
-        purchase=purchase.model.to_dict(),
-        name=s.value_model,
+    finally:
+        backend.spark.catalog.dropTempView(view)
+        inputs.unpersist()
+    written = backend.spark.read.schema(spark_schema(SCORES)).parquet(*new) if new else None
+    clv = written.where(sf.col("score") == "clv").groupBy("grade").count().collect() if written is not None else []
+    counts = {r["grade"]: int(r["count"]) for r in clv}
+    customers = sum(counts.values())
+    ungraded = plans["clv"].why if "clv" in plans else None
+    alive = first.counts["p_alive"]
+    return ScoreReport(
         as_of=as_of,
-        unit_days=_unit_days(s),
+        customers=customers,
+        rows=customers * len(VALUE_SCORES),
+        models=[m.to_dict() for m in fit.models],
+        grades={g: counts.get(g, 0) for g in reversed(GRADES)},
+        grading=grade_rule(s).describe(),
+        totals={name: round(first.sums[name], 2) for name in TOTALS}
+        | {"mean_p_alive": round(first.sums["p_alive"] / alive, 4) if alive else float("nan")},
+        notes=[*fit.notes, *([ungraded] if ungraded else [])],
+        backend=backend.name,
     )
-    return summary.mapInArrow(score, SPARK_SCHEMA), [purchase, spend]
 
 
-def score_batches(
-    batches: Iterator[pa.RecordBatch], *, purchase: Mapping[str, Any], name: str, as_of: date, unit_days: float
-) -> Iterator[pa.RecordBatch]:
-    """Score rows of RFM summary batches (``customer_id, frequency, recency, T[, monetary_value]``).
-
-    ``purchase`` is the fitted purchase model's JSON document (:meth:`~cvm.models.clv.ClvModel.to_dict`).
-    """
-    model = PURCHASE_MODELS[name].from_dict(purchase)
-    version = FittedModel("purchase", name, model, 0).version
-    parts = _purchase_parts(version, unit_days)
-    year = 12 * DAYS_PER_MONTH / unit_days
-    for batch in batches:
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        yield from _rows(frame, model, parts, year, as_of).to_batches()
-
-
-def _rows(frame: pl.DataFrame, model: Any, parts: list[list[pl.Expr]], year: float, as_of: date) -> pa.Table:
-    buyer = frame["frequency"].is_not_null().to_numpy()
-    f, r, t = (frame[c].fill_null(0.0).to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
-    exp = np.full(len(frame), np.nan)
-    alive = np.full(len(frame), np.nan)
-    if buyer.any():
-        exp[buyer] = model.expected_purchases(year, f[buyer], r[buyer], t[buyer])
-        alive[buyer] = model.probability_alive(f[buyer], r[buyer], t[buyer])
-    table = frame.with_columns(
-        pl.Series("exp_purchases_12m", exp, nan_to_null=True),
-        pl.Series("p_alive", alive, nan_to_null=True),
-        pl.lit(False).alias("contract"),
-        pl.lit(None, pl.Float64).alias("tenure_months"),
-    )
-    rows = pl.concat([table.select(p) for p in parts], how="vertical").with_columns(pl.lit(as_of).alias("as_of"))
-    return rows.select(SCORE_COLUMNS).to_arrow().cast(ROW_SCHEMA)
-
-
-__all__ = [
-    "PURCHASE_SCORES",
-    "buyer_values_spark",
-    "fit_value_models_spark",
-    "purchase_scores_spark",
-    "purchases_spark",
-    "score_batches",
-    "value_batches",
-]
+__all__ = ["fit_values_spark", "purchases_spark", "write_value_scores_on"]

@@ -2,7 +2,8 @@
 
 DuckDB runs the scoring of one machine (:mod:`cvm.scoring.value`, :mod:`cvm.scoring.assembly`,
 :mod:`cvm.risk.early_warning`) on the backend's store. Spark runs the same definitions on its workers
-(:mod:`cvm.scoring.spark_lifecycle`, :mod:`cvm.risk.spark_early_warning`). A score a backend cannot compute
+(:mod:`cvm.scoring.value_spark`, :mod:`cvm.scoring.spark_lifecycle`,
+:mod:`cvm.risk.spark_early_warning`). A score a backend cannot compute
 raises :class:`~cvm.store.backend.UnsupportedOperationError`: nothing falls back silently to DuckDB.
 """
 
@@ -28,11 +29,12 @@ def write_value_scores_on(
 
         report = write_value_scores(backend.store, settings.scoring, as_of, channel_cost)
         return replace(report, backend=backend.name)
-    # CALL SITE of the CLV on Spark (cvm.scoring.value_spark, helper "clv", branch h-clv): connect it here.
-    raise UnsupportedOperationError(
-        f"the {backend.name} offline backend cannot compute the value scores (CLV) yet: "
-        "set store.offline: duckdb to score on this machine"
-    )
+    from cvm.scoring import value_spark
+    from cvm.store.spark import SparkBackend
+
+    if not isinstance(backend, SparkBackend):
+        raise UnsupportedOperationError(f"the {backend.name} offline backend cannot compute the value scores (CLV)")
+    return value_spark.write_value_scores_on(backend, settings, as_of, channel_cost)
 
 
 def write_lifecycle_scores_on(
