@@ -104,6 +104,17 @@ def test_a_saved_component_model_predicts_what_it_predicted(tmp_path: Path) -> N
     }
 
 
+def test_an_event_valued_at_zero_gets_no_model_and_leaves_the_uplift_unchanged() -> None:
+    x, events, chosen, prob = events_log(1500)
+    worth = pd.DataFrame({"converted": np.full(len(x), 10.0), "churned": np.full(len(x), -50.0)})
+    zero = {**VALUES, "churned": "0"}
+    model = ComponentUplift(values=zero, **FAST).fit(x, events, chosen, prob)
+    assert model.skipped_events_ == {"churned": "valued at 0 (plans.uplift.values)"}
+    assert list(model.models_) == ["converted"]
+    alone = ComponentUplift(values=zero, **FAST).fit(x, {"converted": events["converted"]}, chosen, prob)
+    pd.testing.assert_frame_equal(model.predict(x, worth[["converted"]]), alone.predict(x, worth[["converted"]]))
+
+
 # -- the training data of both outcomes -----------------------------------------------------------------
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MAIL = CandidateTerms("mail", "winback", "mail", "email", "sell", 0.2, 100.0, 0.3, 1.0, 5.0)
@@ -168,13 +179,25 @@ def test_the_components_outcome_is_the_value_weighted_events_and_changes_the_fin
 
 
 def test_event_values_default_from_the_settings_they_name() -> None:
-    s = Settings()
+    nulls = {"defaulted": None, "complained": None, "unsubscribed": None}
+    s = Settings.model_validate({"plans": {"uplift": {"values": nulls}}})
     values = event_values(s.plans, s.scoring.cost_to_serve.complaint)
     assert values["converted"] == s.plans.uplift.values.converted
     credit = s.plans.credit
     assert float(values["defaulted"]) == pytest.approx(-credit.exposure * credit.lgd)
     assert float(values["complained"]) == -s.scoring.cost_to_serve.complaint
     assert float(values["unsubscribed"]) == -s.plans.fatigue.loss["email"]
+    assert outcome_values(s) == values
+
+
+def test_by_default_the_uplift_values_conversion_and_churn_only() -> None:
+    """The arbitration subtracts the expected credit loss and the fatigue cost itself (the issue's formula):
+    valuing defaults, complaints and unsubscribes in the uplift too would charge them twice."""
+    s = Settings()
+    values = event_values(s.plans, s.scoring.cost_to_serve.complaint)
+    assert {e: values[e] for e in ("defaulted", "complained", "unsubscribed")} == dict.fromkeys(
+        ("defaulted", "complained", "unsubscribed"), "0"
+    )
     assert outcome_values(s) == values
     margin = Settings.model_validate({"plans": {"uplift": {"outcome": "margin"}}})
     assert outcome_values(margin) is None

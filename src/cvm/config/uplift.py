@@ -64,11 +64,20 @@ class EventValues(BaseModel):
         description="A churn: minus the margin lost (the purchases expected over 12 months x margin per order).",
     )
     defaulted: str | None = Field(
-        default=None, description="A default; null: -plans.credit.exposure x plans.credit.lgd."
+        default="0",
+        description="A default. 0 by default: the incremental arbitration already subtracts the expected credit "
+        "loss (PD x exposure x LGD), so counting it here too would charge it twice; null: -plans.credit.exposure x "
+        "plans.credit.lgd.",
     )
-    complained: str | None = Field(default=None, description="A complaint; null: -scoring.cost_to_serve.complaint.")
+    complained: str | None = Field(
+        default="0",
+        description="A complaint. 0 by default: the fatigue cost of the arbitration prices contact pressure; "
+        "null: -scoring.cost_to_serve.complaint.",
+    )
     unsubscribed: str | None = Field(
-        default=None, description="An unsubscribe; null: -plans.fatigue.loss.email (the email reach lost)."
+        default="0",
+        description="An unsubscribe. 0 by default, as a complaint; null: -plans.fatigue.loss.email (the email "
+        "reach lost).",
     )
 
     _check = field_validator(*EVENTS, mode="before")(lambda v: _number(v))

@@ -110,13 +110,17 @@ class ComponentUplift(Estimator):
         actions: Sequence[str] | None = None,
         training_window: tuple[Any, Any] | None = None,
     ) -> Self:
-        """Fit a :class:`MultiUplift` of each event's 0/1 indicator; an event that never (or always) happened
-        is left out (``skipped_events_`` says so): its change is 0 for every action. Returns ``self``."""
+        """Fit a :class:`MultiUplift` of each event's 0/1 indicator; an event valued at the constant 0, or that
+        never (or always) happened, is left out (``skipped_events_`` says so): its change is 0 for every action.
+        Returns ``self``."""
         self._check_params()
         models: dict[str, MultiUplift] = {}
         skipped: dict[str, str] = {}
         for event, flags in events.items():
             y = np.asarray(flags, dtype=np.float64).ravel()
+            if _zero(self.values.get(event)):
+                skipped[event] = "valued at 0 (plans.uplift.values)"
+                continue
             if y.size and (y.min() == y.max()):
                 skipped[event] = f"always {int(y[0])} in the training decisions"
                 continue
@@ -188,3 +192,11 @@ class ComponentUplift(Estimator):
         model.features_, model.skipped_ = first.features_, dict(first.skipped_)
         model.training_window_ = doc["training_window"]
         return model
+
+
+def _zero(text: str | None) -> bool:
+    """Whether a value expression is the constant 0 (its event cannot change the uplift: no model is fitted)."""
+    try:
+        return text is not None and float(text) == 0.0
+    except ValueError:
+        return False
