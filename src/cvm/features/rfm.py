@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from cvm.dialect import to_spark_sql
 from cvm.errors import BadValueError
+from cvm.features import rfm_sorted
 
 if TYPE_CHECKING:  # pandas and polars are imported only where a frame is made or given (~0.2 s each to import)
     import pandas as pd
@@ -338,7 +339,15 @@ def rfm_arrays(
 
 
 def _summary(transactions: TransactionsInput, spec: RfmSpec, end: TimeLike | None) -> dict[str, npt.NDArray[Any]]:
-    return _query(transactions, spec, end, lambda rel, e: summary_sql(spec, rel, _end(e)))
+    """The columns of :func:`summary_sql`: by one sort where :mod:`cvm.features.rfm_sorted` applies (daily
+    periods, integer ids), with the same bits; else by the SQL."""
+    con, relation = _connect(transactions, spec)
+    try:
+        end = _max_ts(con, spec, relation) if end is None else end
+        fast = rfm_sorted.summary(con, spec, relation, _source(spec, relation), _ts_literal(end))
+        return fast if fast is not None else dict(con.sql(summary_sql(spec, relation, end)).fetchnumpy())
+    finally:
+        con.close()
 
 
 def calibration_and_holdout(
