@@ -2,17 +2,17 @@
 
 :func:`cvm.features.rfm.summary_sql` is the definition; DuckDB runs it as two hash aggregations (customer and
 day, then customer), which cost about 1 CPU-second for 3 million transactions. Here DuckDB only reads the log
-through the same source query (the same casts, null handling and end-of-observation filter) into three integer
-columns: the customer id, the day and the amount in micro-units (the exact ``DECIMAL(18, 6)`` of the SQL). One
+through the same source query (the same casts, null handling and end-of-observation filter) into three columns:
+the customer id, the day and the amount, whose exact ``DECIMAL(18, 6)`` value is recovered in micro-units. One
 NumPy sort of a packed (customer, day, row) key puts each customer's days in order, and every statistic is then
 a difference or a segment sum over the sorted rows: about a third of the cost. The amounts are summed as
 integers, the same exact sums as the SQL's decimals, and each figure is made by the same floating-point
 operations, so the result equals the SQL's bit for bit (``tests/unit/test_clv_rfm_sorted.py``).
 
 It applies to ``freq`` "D" with integer customer ids whose range times the days observed fits in 62 bits, and
-amounts whose sums cannot overflow 64-bit integers and whose repeat-purchase sums stay below 2^53 micro-units
-(about 9 billion a customer), where every converter turns them into the same float; :func:`summary` returns None
-otherwise and the SQL runs.
+amounts of at most a billion whose sums cannot overflow 64-bit integers and whose repeat-purchase sums stay below
+2^53 micro-units (about 9 billion a customer), where every converter turns them into the same float;
+:func:`summary` returns None otherwise and the SQL runs.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ _INTEGER_IDS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLI
 _KEY_BITS = 62  # (customer, day) keys and the packed (key, row) sort keys stay below 2^62
 _MICRO = 1_000_000  # the SQL's amounts are DECIMAL(18, 6): whole micro-units
 _EXACT = 2**53  # integers up to this convert to float64 exactly, whoever converts them
+# Amounts up to this (2^50 micro-units at most) come back exactly from their nearest float: the relative error of
+# the conversions, a few times 2^-53, is then below half a micro-unit.
+_MAX_AMOUNT = 1e9
 
 
 def summary(
@@ -46,16 +49,16 @@ def summary(
     cid_type = str(con.sql(f"SELECT cid FROM ({source}) AS s LIMIT 0").types[0])
     if cid_type not in _INTEGER_IDS:
         return None
-    end_day = f"(CAST({end_literal} AS DATE) - DATE '1970-01-01')"
-    rows = con.sql(
-        f"SELECT cid, CAST(CAST(ts AS DATE) - DATE '1970-01-01' AS BIGINT) AS d, "
-        f"CAST(CAST(amount AS DECIMAL(38, 6)) * {_MICRO} AS BIGINT) AS a, CAST({end_day} AS BIGINT) AS end_d "
+    end_day = con.sql(f"SELECT CAST(CAST({end_literal} AS DATE) - DATE '1970-01-01' AS BIGINT)").fetchall()[0][0]
+    rows = con.sql(  # the amount comes as the float nearest the exact decimal, about a third of an integer's cost
+        f"SELECT cid, CAST(CAST(ts AS DATE) - DATE '1970-01-01' AS INTEGER) AS d, amount AS a "
         f"FROM ({source}) AS s WHERE CAST(ts AS DATE) <= CAST({end_literal} AS DATE)"
     ).fetchnumpy()
     cid, day, amount = (np.asarray(rows[c]) for c in ("cid", "d", "a"))
-    if not cid.size:
+    if not cid.size or not np.abs(amount).max() <= _MAX_AMOUNT:
         return None
-    return _aggregate(cid, day, amount, int(np.asarray(rows["end_d"])[0]), float(spec.freq_multiplier))
+    micro = np.rint(amount * _MICRO).astype(np.int64)  # exact: the float is within 2^-52 relative of the decimal
+    return _aggregate(cid, day.astype(np.int64), micro, int(end_day), float(spec.freq_multiplier))
 
 
 def _aggregate(
