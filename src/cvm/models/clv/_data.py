@@ -20,6 +20,7 @@ UNIQUE_PREDICTION_THRESHOLD = 20_000
 SLICE_ROWS = 50_000
 # Fits on more distinct rows than four times this start from the optimum of a subsample of this size.
 PRESOLVE_ROWS = 10_000
+_PACKED_BITS = 62  # an integer key and its row number sorted as one int64
 
 T = TypeVar("T")
 _pool: ThreadPoolExecutor | None = None
@@ -163,9 +164,30 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArr
 
 
 def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
-    """Each value's index among the sorted distinct values (NaN is one value, last), and how many there are."""
-    uniques, codes = np.unique(values, return_inverse=True)
-    return codes.astype(np.int64).ravel(), len(uniques)
+    """Each value's index among the sorted distinct values (NaN is one value, last), and how many there are.
+
+    Integers whose range and row numbers fit in 62 bits together are sorted packed with their row numbers: a sort
+    of plain integers, which NumPy vectorises, several times faster than the argsort of ``np.unique``.
+    """
+    n = values.size
+    if values.dtype.kind == "i" and n:
+        lo = int(values.min())
+        row_bits = max(1, (n - 1).bit_length())
+        if (int(values.max()) - lo).bit_length() + row_bits <= _PACKED_BITS:
+            packed = np.subtract(values, lo, dtype=np.int64)
+            packed <<= row_bits
+            packed |= np.arange(n, dtype=np.int64)
+            packed.sort()
+            new = np.empty(n, dtype=np.bool_)
+            new[0] = True
+            keys = packed >> row_bits
+            np.not_equal(keys[1:], keys[:-1], out=new[1:])
+            rank = np.cumsum(new, dtype=np.int64) - 1
+            codes = np.empty(n, dtype=np.int64)
+            codes[packed & ((1 << row_bits) - 1)] = rank
+            return codes, int(rank[-1]) + 1
+    uniques, inverse = np.unique(values, return_inverse=True)
+    return inverse.astype(np.int64).ravel(), len(uniques)
 
 
 def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
