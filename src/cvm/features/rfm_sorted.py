@@ -54,25 +54,29 @@ def summary(
         f"SELECT cid, CAST(CAST(ts AS DATE) - DATE '1970-01-01' AS INTEGER) AS d, amount AS a "
         f"FROM ({source}) AS s WHERE CAST(ts AS DATE) <= CAST({end_literal} AS DATE)"
     ).fetchnumpy()
-    cid, day, amount = (np.asarray(rows[c]) for c in ("cid", "d", "a"))
-    if not cid.size or not np.abs(amount).max() <= _MAX_AMOUNT:
+    # Arrays of millions of rows: each step works in place where it can (a fresh array costs its page faults).
+    cid, amount = np.asarray(rows["cid"]), np.require(rows["a"], dtype=np.float64, requirements="W")
+    if not cid.size or not max(float(amount.max()), -float(amount.min())) <= _MAX_AMOUNT:
         return None
-    micro = np.rint(amount * _MICRO).astype(np.int64)  # exact: the float is within 2^-52 relative of the decimal
-    return _aggregate(cid, day.astype(np.int64), micro, int(end_day), float(spec.freq_multiplier))
+    amount *= _MICRO
+    micro = np.rint(amount, out=amount).astype(np.int64)  # exact: the float is within 2^-52 relative of the decimal
+    return _aggregate(cid, np.asarray(rows["d"]).astype(np.int64), micro, int(end_day), float(spec.freq_multiplier))
 
 
 def _aggregate(
     cid: npt.NDArray[Any], day: npt.NDArray[np.int64], amount: npt.NDArray[np.int64], end_day: int, divisor: float
 ) -> Arrays | None:
-    n = cid.size
-    if int(np.abs(amount).max()) >= (2**63 - 1) // n:  # the integer sums could overflow: let the decimals sum
+    n, id_dtype = cid.size, cid.dtype
+    if max(int(amount.max()), -int(amount.min())) >= (2**63 - 1) // n:  # the sums could overflow: the SQL sums
         return None
-    ids = cid.astype(np.int64)
-    lo, d_lo = int(ids.min()), int(day.min())
+    lo, d_lo = int(cid.min()), int(day.min())
     n_days = int(day.max()) - d_lo + 1
-    if (int(ids.max()) - lo + 1) * n_days >= 2**_KEY_BITS:
+    if (int(cid.max()) - lo + 1) * n_days >= 2**_KEY_BITS:
         return None
-    key = (ids - lo) * n_days + (day - d_lo)  # orders rows by customer, then day
+    key = np.subtract(cid, lo, dtype=np.int64)  # orders rows by customer, then day
+    key *= n_days
+    day -= d_lo
+    key += day
     key, amount = _sorted(key, amount, n)
     starts = np.flatnonzero(_changes(key))  # first row of each (customer, day) period
     period_amount = np.add.reduceat(amount, starts)
@@ -89,7 +93,7 @@ def _aggregate(
         monetary = np.where(periods > 1, (repeat_amount.astype(np.float64) / _MICRO) / (periods - 1), 0.0)
     first_day = period_day[firsts]
     return {
-        "cid": (customer[firsts] + lo).astype(cid.dtype),
+        "cid": (customer[firsts] + lo).astype(id_dtype),
         "frequency": (periods - 1).astype(np.float64),
         "recency": (period_day[lasts] - first_day).astype(np.float64) / divisor,
         "T": (end_day - d_lo - first_day).astype(np.float64) / divisor,
@@ -100,12 +104,17 @@ def _aggregate(
 def _sorted(
     key: npt.NDArray[np.int64], amount: npt.NDArray[np.int64], n: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``key`` sorted and ``amount`` in the same order. The row number is packed below the key when both fit in
-    an int64, so that NumPy's vectorised sort of plain integers does the work (several times an argsort's speed)."""
+    """``key`` sorted (in place) and ``amount`` in the same order. The row number is packed below the key when both
+    fit in an int64, so that NumPy's vectorised sort of plain integers does the work (several times an argsort's
+    speed)."""
     row_bits = max(1, (n - 1).bit_length())
     if int(key.max()) < 2 ** (_KEY_BITS - row_bits):
-        packed = np.sort((key << row_bits) | np.arange(n, dtype=np.int64))
-        return packed >> row_bits, amount[packed & ((1 << row_bits) - 1)]
+        key <<= row_bits
+        key |= np.arange(n, dtype=np.int64)
+        key.sort()
+        amount = amount[key & ((1 << row_bits) - 1)]
+        key >>= row_bits
+        return key, amount
     order = np.argsort(key)
     return key[order], amount[order]
 
