@@ -85,7 +85,8 @@ def _satisfies(constraint: object, value: object) -> bool:
     if constraint is None:
         return value is None
     if constraint == "boolean":
-        return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy's bool, without importing numpy
+        kind = type(value)  # Python's bool or NumPy's (named bool_ before NumPy 2), without importing NumPy
+        return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
     if isinstance(constraint, Interval | StrOptions):
         return constraint.is_satisfied_by(value)
     if isinstance(constraint, type):
