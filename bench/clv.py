@@ -136,11 +136,11 @@ def max_rss() -> int:
 def run_cvm(path: Path, out: Path, end: str) -> dict[str, Any]:
     steps = Steps()
     with steps.step("imports"):
-        from cvm.features.rfm import rfm_summary
+        from cvm.features.rfm import rfm_arrays
         from cvm.models.clv import BetaGeo, GammaGamma, clv
     with steps.step("RFM summary"):
-        s = rfm_summary(path, monetary_value_col="amount", observation_period_end=end)
-    f, r, t, m = (s[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+        s = rfm_arrays(path, monetary_value_col="amount", observation_period_end=end)
+    f, r, t, m = (s[c] for c in ("frequency", "recency", "T", "monetary_value"))
     with steps.step("BG/NBD fit"):
         bg = BetaGeo().fit(f, r, t)
     with steps.step("Gamma-Gamma fit"):
@@ -150,8 +150,8 @@ def run_cvm(path: Path, out: Path, end: str) -> dict[str, Any]:
         exp = bg.expected_purchases(HORIZON_DAYS, f, r, t)
         value = clv(bg, gg, f, r, t, m, horizon=12, discount_rate=0.01, freq="D")
     steps.close()
-    _save(out, s.index, exp, value, f, m)
-    return _result(steps, len(s), {**bg.params_, **gg.params_}, bool(bg.converged_ and gg.converged_))
+    _save(out, s["customer_id"], exp, value, f, m)
+    return _result(steps, len(f), {**bg.params_, **gg.params_}, bool(bg.converged_ and gg.converged_))
 
 
 def run_lifetimes(path: Path, out: Path, end: str) -> dict[str, Any]:

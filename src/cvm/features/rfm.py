@@ -32,24 +32,25 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cvm.dialect import to_spark_sql
 from cvm.errors import BadValueError
+from cvm.features import rfm_sorted
 
-if TYPE_CHECKING:  # polars is imported only by callers that pass a Polars frame (it costs ~0.2 s to import)
+if TYPE_CHECKING:  # pandas and polars are imported only where a frame is made or given (~0.2 s each to import)
+    import pandas as pd
     import polars as pl
 
 Freq: TypeAlias = Literal["D", "W", "h", "M"]
 TransactionsInput: TypeAlias = "pd.DataFrame | pl.DataFrame | str | Path | Sequence[str | Path]"
-TimeLike: TypeAlias = str | date | datetime | pd.Timestamp
+TimeLike: TypeAlias = "str | date | datetime | pd.Timestamp"
 
 # freq -> (DATE_TRUNC unit, DATE_DIFF unit, divisor that turns the difference into freq units)
 _FREQS: dict[str, tuple[str, str, int]] = {
@@ -100,11 +101,30 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _timestamp(value: TimeLike) -> datetime:
+    """``value`` as a naive UTC timestamp; pandas reads only what the standard library cannot (its import is slow)."""
+    ts: datetime | None = None
+    if type(value) is datetime:
+        ts = value
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        ts = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            ts = None
+    if ts is None:  # a pandas Timestamp (nanoseconds), another format, a NumPy datetime64
+        import pandas as pd
+
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return cast(datetime, stamp)
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
+
+
 def _ts_literal(value: TimeLike) -> str:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return f"TIMESTAMP '{ts.isoformat(sep=' ')}'"
+    return f"TIMESTAMP '{_timestamp(value).isoformat(sep=' ')}'"
 
 
 def _source(spec: RfmSpec, relation: str) -> str:
@@ -203,8 +223,8 @@ FROM marked GROUP BY p ORDER BY p"""
 
 # -- DuckDB ---------------------------------------------------------------------------
 def _relation(con: duckdb.DuckDBPyConnection, transactions: TransactionsInput) -> str:
-    polars = sys.modules.get("polars")  # a Polars frame implies that polars is imported
-    if isinstance(transactions, pd.DataFrame) or (polars is not None and isinstance(transactions, polars.DataFrame)):
+    frames = [m.DataFrame for m in (sys.modules.get("pandas"), sys.modules.get("polars")) if m is not None]
+    if frames and isinstance(transactions, tuple(frames)):  # a frame implies that its library is imported
         con.register(_INPUT, transactions)
         return _INPUT
     files = cast("str | Path | Sequence[str | Path]", transactions)
@@ -233,11 +253,11 @@ def _connect(transactions: TransactionsInput, spec: RfmSpec) -> tuple[duckdb.Duc
     return con, relation
 
 
-def _max_ts(con: duckdb.DuckDBPyConnection, spec: RfmSpec, relation: str) -> pd.Timestamp:
+def _max_ts(con: duckdb.DuckDBPyConnection, spec: RfmSpec, relation: str) -> datetime:
     value = con.sql(f"SELECT MAX(ts) FROM ({_source(spec, relation)})").fetchall()
     if not value or value[0][0] is None:
         raise BadValueError("no transactions to summarise")
-    return pd.Timestamp(value[0][0])
+    return _timestamp(value[0][0])
 
 
 def _query(
@@ -261,10 +281,17 @@ def _query(
         con.close()
 
 
-def _frame(result: dict[str, npt.NDArray[Any]], spec: RfmSpec, columns: Sequence[str]) -> pd.DataFrame:
+def _arrays(result: dict[str, npt.NDArray[Any]], spec: RfmSpec, columns: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
     keep = [c for c in columns if spec.monetary_value_col or not c.startswith("monetary_value")]
-    index = pd.Index(result["cid"], name=spec.customer_id_col)
-    return pd.DataFrame({c: np.asarray(result[c], dtype=np.float64) for c in keep}, index=index)
+    return {spec.customer_id_col: result["cid"], **{c: np.asarray(result[c], dtype=np.float64) for c in keep}}
+
+
+def _frame(result: dict[str, npt.NDArray[Any]], spec: RfmSpec, columns: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    arrays = _arrays(result, spec, columns)
+    index = pd.Index(arrays.pop(spec.customer_id_col), name=spec.customer_id_col)
+    return pd.DataFrame(arrays, index=index)
 
 
 def rfm_summary(
@@ -293,8 +320,34 @@ def rfm_summary(
         Indexed by customer id, columns ``frequency, recency, T[, monetary_value]`` (floats).
     """
     spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
-    result = _query(transactions, spec, observation_period_end, lambda rel, end: summary_sql(spec, rel, _end(end)))
-    return _frame(result, spec, SUMMARY_COLUMNS)
+    return _frame(_summary(transactions, spec, observation_period_end), spec, SUMMARY_COLUMNS)
+
+
+def rfm_arrays(
+    transactions: TransactionsInput,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "ts",
+    monetary_value_col: str | None = None,
+    observation_period_end: TimeLike | None = None,
+    freq: Freq = "D",
+    freq_multiplier: float = 1,
+) -> dict[str, npt.NDArray[Any]]:
+    """:func:`rfm_summary` as NumPy arrays: ``{customer_id_col: ids, "frequency": ..., "recency": ..., "T": ...[,
+    "monetary_value": ...]}``, by ascending id. For a pipeline that needs no frame: it does not import pandas."""
+    spec = RfmSpec(customer_id_col, datetime_col, monetary_value_col, freq, freq_multiplier)
+    return _arrays(_summary(transactions, spec, observation_period_end), spec, SUMMARY_COLUMNS)
+
+
+def _summary(transactions: TransactionsInput, spec: RfmSpec, end: TimeLike | None) -> dict[str, npt.NDArray[Any]]:
+    """The columns of :func:`summary_sql`: by one sort where :mod:`cvm.features.rfm_sorted` applies (daily
+    periods, integer ids), with the same bits; else by the SQL."""
+    con, relation = _connect(transactions, spec)
+    try:
+        end = _max_ts(con, spec, relation) if end is None else end
+        fast = rfm_sorted.summary(con, spec, relation, _source(spec, relation), _ts_literal(end))
+        return fast if fast is not None else dict(con.sql(summary_sql(spec, relation, end)).fetchnumpy())
+    finally:
+        con.close()
 
 
 def calibration_and_holdout(
@@ -320,7 +373,7 @@ def calibration_and_holdout(
     cal_end = calibration_period_end
 
     def sql(relation: str, end: TimeLike | None) -> str:
-        if pd.Timestamp(_end(end)) <= pd.Timestamp(cal_end):
+        if _timestamp(_end(end)) <= _timestamp(cal_end):
             raise BadValueError("observation_period_end must be after calibration_period_end: no holdout period")
         return calibration_sql(spec, relation, cal_end, _end(end))
 
@@ -347,6 +400,8 @@ class RfmCounts:
 
 
 def _counts_frame(result: dict[str, npt.NDArray[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame({c: np.asarray(result[c], dtype=np.float64) for c in columns})
     return frame.assign(customers=np.asarray(result["customers"], dtype=np.int64))
 
@@ -392,6 +447,8 @@ def activity_by_period(
     result = _query(
         transactions, spec, observation_period_end, lambda rel, end: activity_sql(spec, rel, end), default_end=False
     )
+    import pandas as pd
+
     index = pd.DatetimeIndex(result["period"], name="period")
     return pd.DataFrame(
         {c: np.asarray(result[c], dtype=np.int64) for c in ("first_purchases", "repeat_purchases")}, index=index
@@ -417,7 +474,7 @@ def _spark_view(transactions: Any, spec: RfmSpec, end: TimeLike | None) -> tuple
         row = spark.sql(to_spark_sql(f"SELECT MAX(ts) AS m FROM ({_source(spec, view)}) AS s")).collect()[0]
         if row["m"] is None:
             raise BadValueError("no transactions to summarise")
-        end = pd.Timestamp(row["m"])
+        end = _timestamp(row["m"])
     return spark, view, end
 
 

@@ -14,7 +14,8 @@ Every model fits by maximum likelihood on the distinct data rows, reports ``para
 ``log_likelihood_``, ``converged_`` and ``convergence_``, and persists with ``to_json`` / ``from_json``.
 """
 
-from cvm.models.base import NotFittedError
+from typing import Any
+
 from cvm.models.clv.base import ClvModel, Convergence, ConvergenceWarning
 from cvm.models.clv.bgbb import BetaGeoBetaBinom
 from cvm.models.clv.bgnbd import BetaGeo
@@ -37,3 +38,12 @@ __all__ = [
     "ShiftedBetaGeometric",
     "clv",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``NotFittedError``, made on first use (see :mod:`cvm.models.base`: it needs scikit-learn)."""
+    if name == "NotFittedError":
+        from cvm.models.base import not_fitted_error
+
+        return not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

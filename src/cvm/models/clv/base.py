@@ -11,14 +11,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from numbers import Integral, Real
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
-import pandas as pd
 
-from cvm.models.base import Estimator, Interval, NotFittedError, check_document, cvm_version
+from cvm.models.base import Estimator, Interval, check_document, cvm_version, not_fitted
 from cvm.models.clv._data import FloatArray
 from cvm.models.clv._optimize import MLEResult, Objective, maximize_likelihood, presolve, standard_errors
+
+if TYPE_CHECKING:  # pandas is imported by summary() alone (it costs ~0.2 s to import)
+    import pandas as pd
 
 FORMAT = "cvm.models.clv"
 FORMAT_VERSION = 1
@@ -164,7 +166,7 @@ class ClvModel(Estimator):
 
     def _check_fitted(self) -> None:
         if not self._is_fitted():
-            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or from_json() first")
+            raise not_fitted(f"this {type(self).__name__} is not fitted: call fit() or from_json() first")
 
     def _theta(self) -> tuple[float, ...]:
         self._check_fitted()
@@ -172,6 +174,8 @@ class ClvModel(Estimator):
 
     def summary(self) -> pd.DataFrame:
         """Parameters with standard errors and Wald 95% intervals (``coef ± 1.96 se``)."""
+        import pandas as pd
+
         self._check_fitted()
         coef = pd.Series(self.params_, dtype=float)
         se = pd.Series(self.standard_errors_, dtype=float)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import sys
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cvm.models.clv._data import FloatArray, as_float_array
 from cvm.models.clv.gamma_gamma import GammaGamma
 from cvm.models.clv.purchase import check_prediction_rft
+
+if TYPE_CHECKING:  # pandas is imported by callers that pass a Series (it costs ~0.2 s to import)
+    import pandas as pd
 
 # Model time units per month, as in lifetimes' customer_lifetime_value.
 PERIODS_PER_MONTH = {"H": 30.0 * 24.0, "D": 30.0, "W": 4.345, "M": 1.0}
@@ -75,8 +78,10 @@ def clv(
     purchases = model.discounted_purchases(months * unit, discount, x.ravel(), tx.ravel(), t_obs.ravel())
     purchases = purchases.reshape(x.shape)
     value = margin * spend * purchases
-    if isinstance(frequency, pd.Series):
-        return pd.Series(value, index=frequency.index, name="clv")
+    pandas = sys.modules.get("pandas")  # a Series implies that pandas is imported
+    if pandas is not None and isinstance(frequency, pandas.Series):
+        series: pd.Series = pandas.Series(value, index=frequency.index, name="clv")
+        return series
     return np.asarray(value, dtype=np.float64)
 
 
