@@ -56,7 +56,13 @@ from cvm.models.uplift_multi import MultiUplift
 from cvm.plans.explore import uniform
 from cvm.scoring.uplift import outcome_values
 from cvm.scoring.uplift_train import fit_gated, new_model, training_data
-from cvm.scoring.uplift_values import predict_uplift, value_frame, weighted_outcome
+from cvm.scoring.uplift_values import (
+    component_outcomes,
+    evaluation_values,
+    predict_uplift,
+    value_frame,
+    weighted_outcome,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ope_coverage import rows as coverage_rows
@@ -131,7 +137,8 @@ def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[D
 
 # -- 1. true value and the DR estimate per 1,000 eligible decisions ---------------------------------------
 def values(truth: DemoTruth, held: list[DecisionRecord], outcomes: Mapping[str, DecisionOutcome],
-           learned: Mapping[str, list[DecisionRecord]]) -> None:  # fmt: skip
+           learned: Mapping[str, list[DecisionRecord]], reward: str) -> None:  # fmt: skip
+    """``reward``: what the DR estimate counts (``margin``, or ``components`` as ``cvm policy --outcome``)."""
     data, kept = ope.bandit_from_log(held, outcomes)
     by_id = {name: {r.decision_id: r for r in recs} for name, recs in learned.items()}
     q = ope.cross_fit_rewards(data)
@@ -154,7 +161,7 @@ def values(truth: DemoTruth, held: list[DecisionRecord], outcomes: Mapping[str, 
                      dr.value, f"[{dr.ci_low:,.0f}, {dr.ci_high:,.0f}]",
                      "yes" if dr.ci_low <= v.value_per_1000 <= dr.ci_high else "no"])  # fmt: skip
     _table(f"Held-out customers: true incremental margin per 1,000 eligible decisions (SIMULATED; {data.n:,} "
-           "decisions) and the doubly robust estimate from the log",
+           f"decisions) and the doubly robust estimate from the log (reward: {reward})",
            ["policy", "true / 1,000", "true (OPE gains)", "contacts / 1,000", "DR estimate", "DR 95% CI", "covers"],
            rows)  # fmt: skip
     prop = got["propensity"]
@@ -164,8 +171,9 @@ def values(truth: DemoTruth, held: list[DecisionRecord], outcomes: Mapping[str, 
         better = ratio >= 1.3 if prop.value_per_1000 > 0 else v.value_per_1000 > max(prop.value_per_1000, 0.0)
         ok = better and v.contacts_per_1000 < prop.contacts_per_1000
         verdict = "MET" if ok else "NOT MET"
+        times = f"{ratio:.2f}x" if prop.value_per_1000 > 0 else "propensity loses"
         print(f"learned incremental ({name}) {v.value_per_1000:,.0f} vs propensity {prop.value_per_1000:,.0f} = "
-              f"{ratio:.2f}x (target >= 1.3x, or positive when propensity loses); contacts "
+              f"{times} (target >= 1.3x, or positive when propensity loses); contacts "
               f"{v.contacts_per_1000:,.0f} vs {prop.contacts_per_1000:,.0f} per 1,000: {verdict}")  # fmt: skip
     best = got["incremental, TRUE uplift (oracle)"]
     if prop.value_per_1000 > 0:
@@ -247,6 +255,14 @@ def values_of(s: Settings, outcome: str | None) -> dict[str, str] | None:
         uplift = s.plans.uplift.model_copy(update={"outcome": outcome})
         s = s.model_copy(update={"plans": s.plans.model_copy(update={"uplift": uplift})})
     return outcome_values(s)
+
+
+def reward_outcomes(s: Settings, held: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome],
+                    reward: str) -> Mapping[str, DecisionOutcome]:  # fmt: skip
+    """The outcomes as the off-policy estimate counts them: as logged, or with the value-weighted events."""
+    if reward != "components":
+        return outcomes
+    return component_outcomes(held, outcomes, evaluation_values(s.plans, s.scoring.cost_to_serve.complaint))
 
 
 def replays(
@@ -385,7 +401,8 @@ def main() -> None:
     learned = {
         "as decide prices it": with_uplift(held, pred),
     }
-    values(truth, held, outcomes, learned)
+    reward = args.outcome or settings.plans.uplift.outcome
+    values(truth, held, reward_outcomes(settings, held, outcomes, reward), learned, reward)
     coverage(args.replications)
     ranking(truth, held, pred, outcomes, values_of(settings, args.outcome))
     latency(args.workspace, model, args.latency_sample)

@@ -33,6 +33,23 @@ class Target(StrEnum):
 ESTIMATORS = {"ips": "IPS", "snips": "SNIPS", "dr": "DR"}
 
 
+class Reward(StrEnum):
+    """What an off-policy evaluation counts as each decision's reward."""
+
+    components = "components"
+    margin = "margin"
+
+
+OutcomeOption = Annotated[
+    Reward | None,
+    typer.Option(
+        "--outcome",
+        help="The reward: the realised margin, or the outcome's events valued per customer (components: far less "
+        "noise; assumes actions change margin only through those events). Default: margin.",
+    ),
+]
+
+
 def _ci(est: Mapping[str, float | None]) -> str:
     return f"{money(est['ci_low'])} … {money(est['ci_high'])}"
 
@@ -53,6 +70,7 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option(min=0, max=100_000, help="Also give customer-bootstrap intervals from this many resamples.")
     ] = 0,
+    outcome: OutcomeOption = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
     lang: LangOption = None,
@@ -60,7 +78,7 @@ def evaluate(
     """Estimate a policy's incremental margin per 1,000 eligible customers with IPS, SNIPS and doubly robust."""
     engine = open_engine(workspace)
     with handled(), use_locale(chosen(lang, engine.settings)):
-        data = engine.policy.evaluate(policy.value, bootstrap)
+        data = engine.policy.evaluate(policy.value, bootstrap, outcome=outcome.value if outcome else None)
         if json_out:
             console.json(data)
             return
@@ -89,18 +107,21 @@ def print_evaluation(data: Mapping[str, Any]) -> None:
                   % {"n": num(data["effective_sample_size"]), "total": num(data["decisions"])})  # fmt: skip
     if data.get("true_value") is not None:
         console.print(_("True incremental margin: %(value)s") % {"value": _true(data["true_value"])})
+    print_reward(data)
     for note in data.get("notes", []):
         console.note(note)
 
 
 @app.command("compare")
-def compare(workspace: Workspace = Path("."), json_out: JsonFlag = False, lang: LangOption = None) -> None:
+def compare(
+    outcome: OutcomeOption = None, workspace: Workspace = Path("."), json_out: JsonFlag = False, lang: LangOption = None
+) -> None:
     """No action, propensity, incremental and the current configuration side by side, per 1,000 eligible customers."""
     from cvm.experiments.ope_report import compare_json
 
     engine = open_engine(workspace)
     with handled(), use_locale(chosen(lang, engine.settings)):
-        data = engine.policy.compare()
+        data = engine.policy.compare(outcome=outcome.value if outcome else None)
         if json_out:
             console.json(compare_json(data))
             return
@@ -122,5 +143,14 @@ def print_comparison(data: Mapping[str, Any]) -> None:
         [*columns, _("true value")] if truth else columns,
         rows,
     )
+    print_reward(data)
     for note in data.get("notes", []):
         console.note(note)
+
+
+def print_reward(data: Mapping[str, Any]) -> None:
+    """Which reward the estimates count (``--outcome``)."""
+    if data.get("outcome") == "components":
+        console.note(_("Reward: the outcome's events (conversion, churn, default, complaint), valued per customer."))
+    elif data.get("outcome") == "margin":
+        console.note(_("Reward: the realised margin over the horizon."))

@@ -14,6 +14,7 @@ measured on what it ranks:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 
 from cvm.config.plans import PlansConfig
 from cvm.config.uplift import EVENTS
+from cvm.contracts.decisionlog import DecisionOutcome, DecisionRecord
 from cvm.rules import rule
 
 LABELS = {
@@ -37,16 +39,19 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
-def event_values(plans: PlansConfig, complaint_cost: float) -> dict[str, str]:
-    """Each event's value expression: ``plans.uplift.values``, a ``null`` one from the settings its field names
-    (a default costs ``plans.credit.exposure × lgd``, a complaint ``scoring.cost_to_serve.complaint``, an
-    unsubscribe the fatigue loss of email, ``plans.fatigue.loss.email``)."""
-    given = plans.uplift.values
-    fallback = {
+def _costs(plans: PlansConfig, complaint_cost: float) -> dict[str, float]:
+    """One number per event from the settings: a default costs ``plans.credit.exposure × lgd``, a complaint
+    ``scoring.cost_to_serve.complaint``, an unsubscribe the fatigue loss of email (``plans.fatigue.loss.email``)."""
+    return {
         "defaulted": -plans.credit.exposure * plans.credit.lgd,
         "complained": -complaint_cost,
         "unsubscribed": -float(plans.fatigue.loss.get("email", 0.0)),
     }
+
+
+def event_values(plans: PlansConfig, complaint_cost: float) -> dict[str, str]:
+    """Each event's value expression: ``plans.uplift.values``, a ``null`` one from the settings (:func:`_costs`)."""
+    given, fallback = plans.uplift.values, _costs(plans, complaint_cost)
     out = {}
     for event in EVENTS:
         text = getattr(given, event)
@@ -112,3 +117,31 @@ def reasons(
             for i in range(len(x))
         ]
     return out
+
+
+def evaluation_values(plans: PlansConfig, complaint_cost: float) -> dict[str, str]:
+    """The event values an off-policy evaluation weighs outcomes with: ``plans.uplift.values`` for conversion and
+    churn, and the settings' costs (:func:`_costs`, the numbers the credit and fatigue terms of the arbitration
+    use) for a default, a complaint and an unsubscribe. An evaluation has no separate credit or fatigue term, so
+    every event counts here, whatever the uplift leaves to those terms."""
+    given = event_values(plans, complaint_cost)
+    return {**given, **{e: _num(v) for e, v in _costs(plans, complaint_cost).items()}}
+
+
+def component_outcomes(
+    records: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], values: Mapping[str, str]
+) -> dict[str, DecisionOutcome]:
+    """Each outcome with its ``margin`` replaced by the value-weighted events Σₑ 1[e] × vₑ(context) minus the
+    chosen contact's cost (the margin is net of it too), valued on the attributes logged at decision time.
+
+    The reward of an off-policy evaluation with ``--outcome components``: unbiased for a policy's incremental
+    value when actions change margin only through these events (the assumption of the ``components`` uplift),
+    and free of the spend noise of the realised margin.
+    """
+    kept = [r for r in records if r.decision_id in outcomes]
+    if not kept:
+        return {}
+    worth = value_frame(values, [r.context for r in kept])
+    flags = pd.DataFrame([{e: float(getattr(outcomes[r.decision_id], e)) for e in values} for r in kept])
+    reward = weighted_outcome(flags, worth) - np.array([r.chosen_cost for r in kept], dtype=np.float64)
+    return {r.decision_id: replace(outcomes[r.decision_id], margin=float(y)) for r, y in zip(kept, reward, strict=True)}

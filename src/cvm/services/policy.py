@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from cvm.experiments import ope_report
 from cvm.experiments.ope import TruthProvider
 from cvm.experiments.ope_log import read_log
 from cvm.experiments.policies import configured
+from cvm.scoring.uplift_values import component_outcomes, evaluation_values
 from cvm.services.workspace import Workspace
+
+Outcome = Literal["components", "margin"]
 
 
 class PolicyService:
@@ -17,18 +20,28 @@ class PolicyService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def _evaluation(self, truth: TruthProvider | None) -> ope_report.Evaluation:
+    def _evaluation(self, truth: TruthProvider | None, outcome: Outcome | None) -> ope_report.Evaluation:
         records, outcomes = read_log(self.ws.offline)
+        s = self.ws.settings
+        if outcome == "components":
+            values = evaluation_values(s.plans, s.scoring.cost_to_serve.complaint)
+            outcomes = component_outcomes(records, outcomes, values)
         truth = truth if truth is not None else ope_report.find_truth(self.ws.root)
         return ope_report.Evaluation(records, outcomes, *configured(self.ws.settings), truth=truth)
 
-    def evaluate(self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None, outcome: Outcome | None = None
+    ) -> dict[str, Any]:
         """One policy's IPS, SNIPS and DR estimates per 1,000 eligible customers (``truth``: the demo's by default).
 
         ``bootstrap`` > 0 adds customer-bootstrap intervals of the incremental estimates, from that many resamples.
+        ``outcome`` is the reward: the realised ``margin``, or the value-weighted events (``components``,
+        :func:`~cvm.scoring.uplift_values.component_outcomes`); default ``margin``, which assumes nothing.
         """
-        return ope_report.evaluate(self._evaluation(truth), policy, bootstrap)
+        chosen = outcome or "margin"
+        return {**ope_report.evaluate(self._evaluation(truth, chosen), policy, bootstrap), "outcome": chosen}
 
-    def compare(self, truth: TruthProvider | None = None) -> dict[str, Any]:
-        """No action, propensity, incremental and the current configuration side by side."""
-        return ope_report.compare(self._evaluation(truth))
+    def compare(self, truth: TruthProvider | None = None, outcome: Outcome | None = None) -> dict[str, Any]:
+        """No action, propensity, incremental and the current configuration side by side (``outcome`` as above)."""
+        chosen = outcome or "margin"
+        return {**ope_report.compare(self._evaluation(truth, chosen)), "outcome": chosen}
