@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from cvm.jobs.cycle import persist_decisions
 from cvm.plans.batch import Contact
 from cvm.plans.partitioned import context, decide_batch, decision_query, payload, stage_inputs, to_json
 from cvm.store.backend import UnsupportedOperationError
+from cvm.store.sweep import owned
 
 if TYPE_CHECKING:
     import duckdb
@@ -149,7 +149,7 @@ def run(
     """
     _reachable(backend, online_url)
     folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
-    try:
+    with owned(folder):  # removed afterwards; swept by a later write if this run is killed
         paths = stage_inputs(folder, states, contacts, events)
         present = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE segmented)").fetchall()]
         sql = decision_query(config, learned, now, present)
@@ -159,8 +159,6 @@ def run(
             con.execute(f"COPY segmented TO {_literal(paths['segmented'])} (FORMAT parquet)")
             return _on_spark(backend, paths, sql, text)
         return _on_duckdb(con, paths, sql, text, batch_rows)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reachable(backend: OfflineBackend, online_url: str) -> None:
