@@ -145,7 +145,8 @@ def run(
     """Decide for the candidates of ``con``'s ``segmented`` table and load the outcome into ``online_url``.
 
     ``states`` are the ``(customer id, plan state)`` pairs of the online store (streamed: staged a part at a
-    time); ``contacts`` the contacts of every customer that has some (hub and outbox), for the caps.
+    time); ``contacts`` the outbox's sent or planned contacts of every customer that has some, for the caps (the
+    hub's recent ones are read by the decision query, where the ``contacts`` table is).
     """
     _reachable(backend, online_url)
     folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"

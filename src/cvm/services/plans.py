@@ -164,8 +164,6 @@ class PlansService:
         since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
         with self.ws.online.begin() as conn:
             planned = all_planned_contacts(conn, since)
-        hub = offline_contacts(self.ws.offline.scan("contacts"), now)
-        contacts = {cid: sorted(hub.get(cid, []) + planned.get(cid, [])) for cid in hub.keys() | planned.keys()}
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -178,7 +176,7 @@ class PlansService:
             events = transition_events(report.transitions, now)
             plans, pilots, url = self.ws.settings.plans, self.ws.settings.experiments, self.ws.online.url
             loaded = partition_run(
-                self.ws.backend, con, config=plans, now=now, online_url=url, states=states, contacts=contacts,
+                self.ws.backend, con, config=plans, now=now, online_url=url, states=states, contacts=planned,
                 events=events, experiments=pilots, learned=self.learned(),
             )  # fmt: skip
             return report, loaded
