@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
@@ -21,9 +22,10 @@ from cvm.jobs import plan_load
 from cvm.jobs.cycle import plan_states
 from cvm.plans import partitioned
 from cvm.plans.batch import offline_contacts
-from cvm.plans.partitioned import decide_batch, decision_query, payload, stage_inputs
+from cvm.plans.partitioned import decide_batch, decision_query, hub_contacts_sql, payload, stage_inputs
 from cvm.segments.refresh import segment_base
-from cvm.store import bulk, decision_log
+from cvm.services import plan_base
+from cvm.store import OfflineStore, bulk, decision_log
 from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
@@ -114,8 +116,13 @@ def test_duckdb_and_spark_choose_the_same_actions_and_log_the_same_decisions(
 
     tracker = spark.sparkContext.statusTracker()
     jobs_before = len(tracker.getJobIdsForGroup(None))
-    a, b = duck.plans.act(now=NOW), on_spark.plans.act(now=NOW)
+    a = duck.plans.act(now=NOW)
+    with monkeypatch.context() as guarded:
+        staged = _nothing_here(guarded)
+        b = on_spark.plans.act(now=NOW)
     assert len(tracker.getJobIdsForGroup(None)) > jobs_before  # the Spark run ran Spark jobs
+    assert staged  # the online inputs only: the segmented base is Spark's view, the hub contacts its query
+    assert "segmented" not in staged
 
     for key in ("candidates", "customers", "enqueued", "suppressed", "logged", "reasons"):
         assert a[key] == b[key], key
@@ -140,6 +147,48 @@ def test_duckdb_and_spark_choose_the_same_actions_and_log_the_same_decisions(
     assert _states(duck) == _states(on_spark)
 
 
+def test_the_hub_contacts_for_the_caps_are_queried_on_spark_as_in_this_process(
+    hub: Path, tmp_path: Path, spark: Any, engines: list[Engine]
+) -> None:
+    on_spark = _open(hub, tmp_path / "spark", "spark")
+    engines.append(on_spark)
+    table = pl.from_arrow(on_spark.ws.backend.query(hub_contacts_sql(NOW)))
+    assert isinstance(table, pl.DataFrame)
+    queried = {r["customer_id"]: sorted((c["ts"], c["channel"], "inform") for c in r["_hub"]) for r in table.to_dicts()}
+    in_process = {cid: sorted(c) for cid, c in offline_contacts(on_spark.offline.read("contacts"), NOW).items()}
+    assert len(queried) > 20  # recent outbound contacts that the caps count
+    assert queried == in_process
+
+
+def _nothing_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse what the Spark plan batch must not do in this process: read the contacts, segment the base (DuckDB)
+    or stage it as Parquet; returns the names of the tables it staged."""
+    scan, read = OfflineStore.scan, OfflineStore.read
+
+    def refuse(method: Any) -> Any:
+        def guarded(self: OfflineStore, table: str, *args: Any, **kwargs: Any) -> Any:
+            assert table != "contacts", "the contacts table was read in this process"
+            return method(self, table, *args, **kwargs)
+
+        return guarded
+
+    def segment_here(*args: Any) -> Any:
+        raise AssertionError("the base was segmented by DuckDB in this process")
+
+    monkeypatch.setattr(OfflineStore, "scan", refuse(scan))
+    monkeypatch.setattr(OfflineStore, "read", refuse(read))
+    monkeypatch.setattr(plan_base, "compute_membership", segment_here)
+    staged: list[str] = []
+    load = plan_load._on_spark
+
+    def on_spark_staged(backend: Any, paths: dict[str, Path], sql: str, text: str) -> Any:
+        staged.extend(paths)
+        return load(backend, paths, sql, text)
+
+    monkeypatch.setattr(plan_load, "_on_spark", on_spark_staged)
+    return staged
+
+
 def _frozen(engine: Engine) -> dict[str, Any]:
     """The inputs of one batch, read once (a retried job decides from the same ones)."""
     events: dict[str, Any] = {}
@@ -148,7 +197,7 @@ def _frozen(engine: Engine) -> dict[str, Any]:
         "now": NOW,
         "online_url": engine.online.url,
         "states": list(plan_states(engine.online).items()),
-        "contacts": offline_contacts(engine.offline.read("contacts"), NOW),
+        "contacts": {},  # the outbox's (none yet); the hub's recent ones are read by the decision query
         "events": events,
         "experiments": engine.settings.experiments,
         "learned": engine.plans.learned(),

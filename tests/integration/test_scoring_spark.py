@@ -240,3 +240,25 @@ def test_cvm_score_on_spark_writes_the_scores_table_of_duckdb(scored: dict[str, 
     assert {"clv", "net_clv", "p_alive", "churn", "default"} <= set(a["score"])
     duck, spark_report = scored["duckdb"][1], scored["spark"][1]
     assert {**spark_report, "backend": "duckdb"} == duck  # customers, models, grades and totals alike
+
+
+def test_cvm_models_monitor_is_the_same_on_spark_and_reads_no_table_on_the_driver(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvm.store import OfflineStore
+
+    on_duckdb = pair.duck.scoring.monitor(SECOND).to_dict()
+
+    def refuse(self: OfflineStore, table: str = "", *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"the table {table or '(all)'} was opened in this process")
+
+    with monkeypatch.context() as patched:
+        for method in ("scan", "read", "connect"):
+            patched.setattr(OfflineStore, method, refuse)
+        on_spark = pair.spark.scoring.monitor(SECOND).to_dict()
+    assert {m["name"] for m in on_duckdb["models"]} == {"churn", "default", "propensity"}
+    for model in on_duckdb["models"]:
+        assert model["feature_psi"], model["name"]
+        assert model["score_psi"], model["name"]
+        assert model["auc_now"] is not None, model["name"]
+    assert on_spark == on_duckdb

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,8 @@ from cvm.contracts.learned import Learned
 from cvm.jobs.cycle import persist_decisions
 from cvm.plans.batch import Contact
 from cvm.plans.partitioned import context, decide_batch, decision_query, payload, stage_inputs, to_json
-from cvm.store.backend import UnsupportedOperationError
+from cvm.store.backend import Capability, UnsupportedOperationError
+from cvm.store.sweep import owned
 
 if TYPE_CHECKING:
     import duckdb
@@ -141,26 +141,34 @@ def run(
     experiments: ExperimentsSettings | None = None,
     learned: Learned | None = None,
     batch_rows: int = BATCH_ROWS,
+    segmented_view: bool = False,
 ) -> Loaded:
     """Decide for the candidates of ``con``'s ``segmented`` table and load the outcome into ``online_url``.
 
+    With ``segmented_view`` the base is the Spark session's view ``segmented`` instead, computed on the cluster
+    (:func:`cvm.services.plan_base.segment_for_plans`); else, on Spark, ``con``'s table is staged as Parquet.
+
     ``states`` are the ``(customer id, plan state)`` pairs of the online store (streamed: staged a part at a
-    time); ``contacts`` the contacts of every customer that has some (hub and outbox), for the caps.
+    time); ``contacts`` the outbox's sent or planned contacts of every customer that has some, for the caps (the
+    hub's recent ones are read by the decision query, where the ``contacts`` table is).
     """
     _reachable(backend, online_url)
     folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
-    try:
+    with owned(folder):  # removed afterwards; swept by a later write if this run is killed
         paths = stage_inputs(folder, states, contacts, events)
-        present = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE segmented)").fetchall()]
+        if segmented_view:
+            backend.require(Capability.MAP_PARTITIONS, "decide the plans on a view of the segmented base")
+            present = list(backend.sql("SELECT * FROM segmented").columns)  # type: ignore[attr-defined]
+        else:
+            present = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE segmented)").fetchall()]
         sql = decision_query(config, learned, now, present)
         text = payload(config, experiments, learned, now, online_url)
         if backend.name == "spark":
-            paths["segmented"] = folder / "segmented.parquet"
-            con.execute(f"COPY segmented TO {_literal(paths['segmented'])} (FORMAT parquet)")
+            if not segmented_view:
+                paths["segmented"] = folder / "segmented.parquet"
+                con.execute(f"COPY segmented TO {_literal(paths['segmented'])} (FORMAT parquet)")
             return _on_spark(backend, paths, sql, text)
         return _on_duckdb(con, paths, sql, text, batch_rows)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reachable(backend: OfflineBackend, online_url: str) -> None:

@@ -22,8 +22,9 @@ row of each decision id, the assignments their first arm, the plan state is alre
 the batch's suppressions of those customers at that instant are replaced rather than added.
 
 Contact pressure and consent are per customer: the caps count that customer's contacts (its hub
-contacts of the last 30 days and its outbox requests since ``events.contact_lookback_days``, frozen in
-``plan_inputs``) and the consents are columns of its row, so deciding per partition changes nothing.
+contacts of the last 30 days, read by the decision query where the hub is, and its outbox requests since
+``events.contact_lookback_days``, frozen in ``plan_inputs``) and the consents are columns of its row, so
+deciding per partition changes nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from cvm.config.plans import PlansConfig
+from cvm.config.plans import CHANNELS, PlansConfig
 from cvm.config.settings import ExperimentsSettings
 from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import Event
@@ -50,8 +51,11 @@ from cvm.plans.batch import Contact, _q, _states_table, candidate_sql
 from cvm.plans.columns import needed_columns
 from cvm.plans.parallel import decide_rows
 
-#: The per-customer input columns of the decision query (JSON text, NULL when the customer has none).
-INPUTS = ("_plan_state", "_contacts", "_events")
+#: The per-customer input columns of the decision query (JSON text, NULL when the customer has none), and the
+#: hub's recent outbound contacts (a list of ``ts, channel``, queried from the ``contacts`` table).
+INPUTS = ("_plan_state", "_contacts", "_events", "_hub")
+#: Days of the hub's outbound contacts that count towards the caps (as :func:`cvm.plans.batch.offline_contacts`).
+HUB_CONTACT_DAYS = 30
 
 
 # -- the inputs, frozen at the start of the batch -----------------------------------------------------------
@@ -131,12 +135,29 @@ def decision_query(
     cols = sorted(needed_columns(config, learned) & set(present))
     at = f"CAST({exp.Literal.string(now.astimezone(UTC).isoformat()).sql('duckdb')} AS TIMESTAMPTZ)"
     events = "(SELECT customer_id FROM plan_inputs WHERE _events IS NOT NULL)"
-    select = ", ".join([*(f"a.{_q(c)}" for c in cols), "s._plan_state", "i._contacts", "i._events"])
+    select = ", ".join([*(f"a.{_q(c)}" for c in cols), "s._plan_state", "i._contacts", "i._events", "h._hub"])
     return (
-        f"WITH candidates AS ({candidate_sql(config, source, events, at)}) "
+        f"WITH candidates AS ({candidate_sql(config, source, events, at)}), hub AS ({hub_contacts_sql(now)}) "
         f"SELECT {select} FROM {_q(source)} a JOIN candidates t ON t.customer_id = a.customer_id "
         "LEFT JOIN state_inputs s ON s.customer_id = a.customer_id "
-        "LEFT JOIN plan_inputs i ON i.customer_id = a.customer_id"
+        "LEFT JOIN plan_inputs i ON i.customer_id = a.customer_id "
+        "LEFT JOIN hub h ON h.customer_id = a.customer_id"
+    )
+
+
+def hub_contacts_sql(now: datetime, days: int = HUB_CONTACT_DAYS) -> str:
+    """Per customer, the hub's outbound contacts of the ``days`` up to ``now`` (``ts``, ``channel``), for the caps.
+
+    Read where the ``contacts`` table is (the offline backend), as :func:`cvm.plans.batch.offline_contacts`
+    reads them in one process; the outbox's contacts come staged in ``plan_inputs``.
+    """
+    since = now.astimezone(UTC) - timedelta(days=days)
+    stamp = [f"CAST({exp.Literal.string(t.isoformat()).sql('duckdb')} AS TIMESTAMPTZ)" for t in (since, now)]
+    channels = ", ".join(exp.Literal.string(c).sql("duckdb") for c in CHANNELS)
+    return (
+        "SELECT customer_id, list(struct_pack(ts := ts, channel := channel)) AS _hub FROM contacts "
+        f"WHERE direction = 'outbound' AND channel IN ({channels}) AND ts > {stamp[0]} AND ts <= {stamp[1]} "
+        "GROUP BY customer_id"
     )
 
 
@@ -213,10 +234,10 @@ def decide_batch(text: str, batch: pa.RecordBatch) -> list[tuple[str, Decision]]
     states, contacts, events = {}, {}, {}
     for row in rows:
         cid = row["customer_id"]
-        plan_state, sent, evs = (row.pop(c, None) for c in INPUTS)
+        plan_state, sent, evs, hub = (row.pop(c, None) for c in INPUTS)
         if plan_state:
             states[cid] = json.loads(plan_state)
-        contacts[cid] = _contacts(sent)
+        contacts[cid] = sorted(_contacts(sent) + [(h["ts"], h["channel"], "inform") for h in hub or []])
         if evs:
             events[cid] = _events(cid, evs)
     return decide_rows(ctx.config, rows, ctx.now, states, contacts, events, ctx.experiments, ctx.learned)

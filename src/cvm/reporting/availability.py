@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from cvm.store import OfflineStore
+from cvm.reporting.queries import Runner
 
 SILENT_FIGURES = ("silent", "share_customers", "silent_revenue_lost", "share_revenue")
 REASON_FIGURES = ("voluntary", "involuntary")
@@ -24,9 +24,12 @@ WHY = {
 }
 
 
-def missing(store: OfflineStore, table: str) -> str | None:
-    """Why a figure needing ``table`` is not available (``"no <table> loaded"``) when it has no row, else None."""
-    rows = store.scan(table).select(pl.len()).collect().item()
+def missing(run: Runner, table: str) -> str | None:
+    """Why a figure needing ``table`` is not available (``"no <table> loaded"``) when it has no row, else None.
+
+    ``run`` runs the query on the offline backend (where the table is), which reads at most one row.
+    """
+    rows = run(f"SELECT count(*) AS n FROM (SELECT 1 AS one FROM {table} LIMIT 1) t")["n"][0]
     return WHY.get(table, f"no {table} loaded") if not rows else None
 
 

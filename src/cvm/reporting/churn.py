@@ -23,35 +23,25 @@ including the churn date, and no complaint or cancellation request before it (at
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
-from cvm.contracts.tables import INVOLUNTARY_REASONS, VOLUNTARY_REASONS
+from cvm.reporting.churn_sql import data_end_sql, events_sql, flags_sql
 from cvm.reporting.periods import (
     Frame,
+    PeriodCode,
     lazy,
     money,
     period_code,
     period_index,
     require,
-    to_cents,
     with_period_columns,
 )
+from cvm.reporting.queries import run_local
 
 LOUD_TOPICS = ("complaint", "cancellation_request")
 CHURN_COLUMNS = ("customer_id", "churned_at", "basis", "reason", "reason_type", "mrr_lost", "revenue_lost")
-
-
-def reason_type(reason: pl.Expr) -> pl.Expr:
-    """``voluntary``, ``involuntary`` or ``unknown`` for an ``end_reason``."""
-    return (
-        pl.when(reason.is_in(list(VOLUNTARY_REASONS)))
-        .then(pl.lit("voluntary"))
-        .when(reason.is_in(list(INVOLUNTARY_REASONS)))
-        .then(pl.lit("involuntary"))
-        .otherwise(pl.lit("unknown"))
-    )
 
 
 def data_end(transactions: Frame, subscriptions: Frame) -> date | None:
@@ -59,34 +49,16 @@ def data_end(transactions: Frame, subscriptions: Frame) -> date | None:
 
     Contract ends after that date are scheduled, not yet seen, so they do not move it.
     """
-    tx = lazy(transactions).select(pl.col("ts").max().dt.date().alias("d"))
-    subs = lazy(subscriptions)
-    starts = subs.select(pl.col("start").max().alias("d"))
-    seen = pl.concat([tx, starts]).select(pl.col("d").max()).collect().item()
+    tables = {"transactions": lazy(transactions).collect(), "subscriptions": lazy(subscriptions).collect()}
+    return end_of(run_local(data_end_sql(), tables))
+
+
+def end_of(row: pl.DataFrame) -> date | None:
+    """The last date of the data from the row of :func:`cvm.reporting.churn_sql.data_end_sql`."""
+    seen, ended = row["seen"][0], row["ended"][0]
     if not isinstance(seen, date):
         return None
-    end = subs.filter(pl.col("end") <= seen).select(pl.col("end").max()).collect().item()
-    return max(seen, end) if isinstance(end, date) else seen
-
-
-def _contracts(subscriptions: Frame, as_of: date) -> pl.LazyFrame:
-    """Per customer with a contract started by ``as_of``: live flag, last end, MRR and reason at it."""
-    subs = lazy(subscriptions).filter(pl.col("start") <= as_of)
-    ended = pl.col("end").is_not_null() & (pl.col("end") <= as_of)
-    per = subs.group_by("customer_id").agg(live=(~ended).any(), last_end=pl.col("end").filter(ended).max())
-    at_end = subs.join(per, on="customer_id").filter(pl.col("end") == pl.col("last_end"))
-    schema = subs.collect_schema()
-    reasons = (
-        at_end.filter(pl.col("end_reason").is_not_null())
-        .group_by("customer_id", "end_reason")
-        .len()
-        .sort(["customer_id", "len", "end_reason"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .first()
-        .select("customer_id", reason="end_reason")
-    )
-    mrr = at_end.group_by("customer_id").agg(mrr_cents=to_cents(pl.col("mrr"), schema["mrr"]).sum())
-    return per.join(mrr, on="customer_id", how="left").join(reasons, on="customer_id", how="left")
+    return max(seen, ended) if isinstance(ended, date) else seen
 
 
 def churn_events(
@@ -97,57 +69,30 @@ def churn_events(
 ) -> pl.DataFrame:
     """One row per churned customer as of ``as_of`` (see the module docstring for the definition).
 
+    The query of :func:`cvm.reporting.churn_sql.events_sql`, on an in-process DuckDB over the frames.
+
     Returns
     -------
     polars.DataFrame
         ``customer_id, churned_at, basis, reason, reason_type, mrr_lost, revenue_lost``.
     """
-    tx = lazy(transactions)
+    tx, subs = lazy(transactions), lazy(subscriptions)
     require(tx, ("customer_id", "ts", "amount"), "the transactions table")
-    require(lazy(subscriptions), ("customer_id", "start", "end", "mrr", "end_reason"), "the subscriptions table")
+    require(subs, ("customer_id", "start", "end", "mrr", "end_reason"), "the subscriptions table")
     as_of = as_of or data_end(transactions, subscriptions)
     if as_of is None:
         return _empty_events()
-    tx = tx.with_columns(d=pl.col("ts").dt.date()).filter(pl.col("d") <= as_of)
-    last_buy = tx.filter(pl.col("amount") > 0).group_by("customer_id").agg(last_tx=pl.col("d").max())
-    both = last_buy.join(_contracts(subscriptions, as_of), on="customer_id", how="full", coalesce=True)
-    live = pl.col("live").fill_null(False)
-    contract = (
-        ~live
-        & pl.col("last_end").is_not_null()
-        & (pl.col("last_tx").is_null() | (pl.col("last_tx") <= pl.col("last_end")))
+    tables = {"transactions": tx.collect(), "subscriptions": subs.collect()}
+    return events_frame(run_local(events_sql(as_of, inactivity_days), tables))
+
+
+def events_frame(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows of :func:`~cvm.reporting.churn_sql.events_sql` with their money as exact amounts, sorted."""
+    typed = rows.cast({"mrr_cents": pl.Int64, "revenue_cents": pl.Int64, "churned_at": pl.Date})
+    out = typed.select(
+        *CHURN_COLUMNS[:5], mrr_lost=money(pl.col("mrr_cents")), revenue_lost=money(pl.col("revenue_cents"))
     )
-    inactive = ~live & ~contract & (pl.col("last_tx") < as_of - timedelta(days=inactivity_days))
-    events = both.filter(contract | inactive).select(
-        "customer_id",
-        churned_at=pl.when(contract).then(pl.col("last_end")).otherwise(pl.col("last_tx")),
-        basis=pl.when(contract).then(pl.lit("contract")).otherwise(pl.lit("inactivity")),
-        reason=pl.when(contract).then(pl.col("reason")),
-        mrr_cents=pl.when(contract).then(pl.col("mrr_cents")).otherwise(0).fill_null(0),
-    )
-    schema = tx.collect_schema()
-    trailing = (
-        tx.join(events.select("customer_id", "churned_at"), on="customer_id")
-        .filter((pl.col("d") <= pl.col("churned_at")) & (pl.col("d") > pl.col("churned_at") - timedelta(days=365)))
-        .group_by("customer_id")
-        .agg(tx_cents=to_cents(pl.col("amount"), schema["amount"]).sum())
-    )
-    out = events.join(trailing, on="customer_id", how="left").with_columns(
-        tx_cents=pl.col("tx_cents").fill_null(0).clip(lower_bound=0)
-    )
-    return (
-        out.select(
-            "customer_id",
-            "churned_at",
-            "basis",
-            "reason",
-            reason_type=reason_type(pl.col("reason")),
-            mrr_lost=money(pl.col("mrr_cents")),
-            revenue_lost=money(12 * pl.col("mrr_cents") + pl.col("tx_cents")),
-        )
-        .sort("churned_at", "customer_id")
-        .collect()
-    )
+    return out.sort("churned_at", "customer_id")
 
 
 def _empty_events() -> pl.DataFrame:
@@ -164,14 +109,41 @@ def _empty_events() -> pl.DataFrame:
     )
 
 
+def _weighted(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with ``customers``: 1 per churn event, or the count of a row of churn cells (:func:`cells`)."""
+    return events if "customers" in events.columns else events.with_columns(customers=pl.lit(1, pl.Int64))
+
+
+def _periods(events: pl.DataFrame, code: PeriodCode) -> pl.DataFrame:
+    return events if "p" in events.columns else events.with_columns(p=period_index(pl.col("churned_at"), code))
+
+
+def cells(rows: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
+    """The rows of :func:`~cvm.reporting.churn_sql.cells_sql` typed, with their money as exact amounts.
+
+    The churn tables (:func:`churn_reasons`, :func:`churn_by_type`, :func:`churn_by_period`,
+    :func:`silent_by_period`, :func:`silent_summary`) take these cells as they take one row per churn.
+    """
+    types: dict[str, type[pl.DataType]] = {"p": pl.Int64, "customers": pl.Int64, "mrr_cents": pl.Int64}
+    types["revenue_cents"] = pl.Int64
+    types |= {k: pl.Boolean if k == "silent" else pl.Utf8 for k in keys}
+    typed = rows.cast(types) if rows.width else pl.DataFrame(schema=types)  # type: ignore[arg-type]
+    return typed.select(
+        "p", *keys, "customers", mrr_lost=money(pl.col("mrr_cents")), revenue_lost=money(pl.col("revenue_cents"))
+    ).sort("p", *keys, nulls_last=True)
+
+
 def churn_reasons(events: pl.DataFrame, top: int = 5) -> pl.DataFrame:
     """The ``top`` recorded churn reasons: ``rank, reason, reason_type, customers, share, mrr_lost, revenue_lost``.
 
-    ``share`` is the reason's part of the churns that have a recorded reason.
+    ``share`` is the reason's part of the churns that have a recorded reason. ``events`` is one row per churn
+    (:func:`churn_events`) or churn cells (:func:`cells`).
     """
-    recorded = events.filter(pl.col("reason").is_not_null())
+    recorded = _weighted(events).filter(pl.col("reason").is_not_null())
     table = recorded.group_by("reason", "reason_type").agg(
-        customers=pl.len(), mrr_lost=pl.col("mrr_lost").sum(), revenue_lost=pl.col("revenue_lost").sum()
+        customers=pl.col("customers").sum(),
+        mrr_lost=pl.col("mrr_lost").sum(),
+        revenue_lost=pl.col("revenue_lost").sum(),
     )
     table = table.sort(["customers", "reason"], descending=[True, False]).head(top)
     return table.select(
@@ -179,7 +151,7 @@ def churn_reasons(events: pl.DataFrame, top: int = 5) -> pl.DataFrame:
         reason="reason",
         reason_type="reason_type",
         customers=pl.col("customers").cast(pl.Int64),
-        share=pl.col("customers") / max(recorded.height, 1),
+        share=pl.col("customers") / max(int(recorded["customers"].sum()), 1),
         mrr_lost="mrr_lost",
         revenue_lost="revenue_lost",
     )
@@ -187,16 +159,20 @@ def churn_reasons(events: pl.DataFrame, top: int = 5) -> pl.DataFrame:
 
 def churn_by_type(events: pl.DataFrame) -> pl.DataFrame:
     """Churned customers and revenue lost by reason type (voluntary, involuntary, unknown), with shares."""
+    weighted = _weighted(events)
+    total = int(weighted["customers"].sum())
     grid = pl.DataFrame({"reason_type": ["voluntary", "involuntary", "unknown"]})
-    per = events.group_by("reason_type").agg(
-        customers=pl.len(), mrr_lost=pl.col("mrr_lost").sum(), revenue_lost=pl.col("revenue_lost").sum()
+    per = weighted.group_by("reason_type").agg(
+        customers=pl.col("customers").sum(),
+        mrr_lost=pl.col("mrr_lost").sum(),
+        revenue_lost=pl.col("revenue_lost").sum(),
     )
     table = grid.join(per, on="reason_type", how="left").with_columns(
         pl.col("customers").fill_null(0).cast(pl.Int64),
         pl.col("mrr_lost").fill_null(0).cast(pl.Decimal(38, 2)),
         pl.col("revenue_lost").fill_null(0).cast(pl.Decimal(38, 2)),
     )
-    return table.with_columns(share=pl.when(pl.lit(events.height) > 0).then(pl.col("customers") / events.height))
+    return table.with_columns(share=pl.when(pl.lit(total) > 0).then(pl.col("customers") / total))
 
 
 def silent_flags(
@@ -206,20 +182,15 @@ def silent_flags(
     loud_topics: tuple[str, ...] = LOUD_TOPICS,
     loud_lookback_days: int | None = None,
 ) -> pl.DataFrame:
-    """``events`` plus ``contacted``, ``loud`` and ``silent`` flags (see the module docstring)."""
+    """``events`` plus ``contacted``, ``loud`` and ``silent`` flags (see the module docstring).
+
+    The query of :func:`cvm.reporting.churn_sql.flags_sql`, on an in-process DuckDB over the frames.
+    """
     frame = lazy(contacts)
     require(frame, ("customer_id", "ts", "topic"), "the contacts table")
-    near = (pl.col("d") <= pl.col("churned_at")) & (pl.col("d") >= pl.col("churned_at") - timedelta(days=lookback_days))
-    loud = pl.col("topic").is_in(list(loud_topics)) & (pl.col("d") <= pl.col("churned_at"))
-    if loud_lookback_days is not None:
-        loud = loud & (pl.col("d") >= pl.col("churned_at") - timedelta(days=loud_lookback_days))
-    seen = (
-        frame.select("customer_id", "topic", d=pl.col("ts").dt.date())
-        .join(events.lazy().select("customer_id", "churned_at"), on="customer_id")
-        .group_by("customer_id")
-        .agg(contacted=near.any(), loud=loud.any())
-        .collect()
-    )
+    tables = {"events": events.select("customer_id", "churned_at"), "contacts": frame.collect()}
+    sql = flags_sql("SELECT * FROM events", lookback_days, loud_topics, loud_lookback_days)
+    seen = run_local(sql, tables).select("customer_id", "contacted", "loud")
     out = events.join(seen, on="customer_id", how="left").with_columns(
         pl.col("contacted").fill_null(False), pl.col("loud").fill_null(False)
     )
@@ -227,14 +198,16 @@ def silent_flags(
 
 
 def silent_summary(flags: pl.DataFrame) -> dict[str, object]:
-    """Counts and shares of silent churn over all churns in ``flags`` (from :func:`silent_flags`)."""
-    silent = flags.filter(pl.col("silent"))
-    lost = flags["revenue_lost"].sum() if flags.height else 0
+    """Counts and shares of silent churn over all churns in ``flags`` (:func:`silent_flags`, or cells)."""
+    weighted = _weighted(flags)
+    silent = weighted.filter(pl.col("silent"))
+    churned, quiet = int(weighted["customers"].sum()), int(silent["customers"].sum())
+    lost = weighted["revenue_lost"].sum() if weighted.height else 0
     silent_lost = silent["revenue_lost"].sum() if silent.height else 0
     return {
-        "churned": flags.height,
-        "silent": silent.height,
-        "share_customers": silent.height / flags.height if flags.height else None,
+        "churned": churned,
+        "silent": quiet,
+        "share_customers": quiet / churned if churned else None,
         "revenue_lost": float(lost),
         "silent_revenue_lost": float(silent_lost),
         "share_revenue": float(silent_lost) / float(lost) if lost else None,
@@ -244,12 +217,13 @@ def silent_summary(flags: pl.DataFrame) -> dict[str, object]:
 def silent_by_period(flags: pl.DataFrame, period: str = "M") -> pl.DataFrame:
     """Churned and silent customers and revenue lost per period of the churn date."""
     code = period_code(period)
+    n = pl.col("customers")
     table = (
-        flags.with_columns(p=period_index(pl.col("churned_at"), code))
+        _periods(_weighted(flags), code)
         .group_by("p")
         .agg(
-            churned=pl.len().cast(pl.Int64),
-            silent=pl.col("silent").sum().cast(pl.Int64),
+            churned=n.sum().cast(pl.Int64),
+            silent=n.filter(pl.col("silent")).sum().cast(pl.Int64),
             revenue_lost=pl.col("revenue_lost").sum(),
             silent_revenue_lost=pl.col("revenue_lost").filter(pl.col("silent")).sum(),
         )
@@ -276,15 +250,15 @@ def silent_by_period(flags: pl.DataFrame, period: str = "M") -> pl.DataFrame:
 def churn_by_period(events: pl.DataFrame, period: str = "M") -> pl.DataFrame:
     """Churned customers per period of the churn date, by reason type, with the revenue lost."""
     code = period_code(period)
-    kind = pl.col("reason_type")
+    kind, n = pl.col("reason_type"), pl.col("customers")
     table = (
-        events.with_columns(p=period_index(pl.col("churned_at"), code))
+        _periods(_weighted(events), code)
         .group_by("p")
         .agg(
-            churned=pl.len().cast(pl.Int64),
-            voluntary=(kind == "voluntary").sum().cast(pl.Int64),
-            involuntary=(kind == "involuntary").sum().cast(pl.Int64),
-            unknown=(kind == "unknown").sum().cast(pl.Int64),
+            churned=n.sum().cast(pl.Int64),
+            voluntary=n.filter(kind == "voluntary").sum().cast(pl.Int64),
+            involuntary=n.filter(kind == "involuntary").sum().cast(pl.Int64),
+            unknown=n.filter(kind == "unknown").sum().cast(pl.Int64),
             mrr_lost=pl.col("mrr_lost").sum(),
             revenue_lost=pl.col("revenue_lost").sum(),
         )

@@ -127,8 +127,11 @@ class ReportFilter:
         return out.join(ids.rename({"customer_id": customer_col}), on=customer_col, how="semi")
 
 
-def latest_sql(score: str) -> exp.Select:
-    """Each customer's latest row of ``score``: ``customer_id, as_of, value, grade`` (a query on ``scores``)."""
+def latest_sql(score: str, as_of: date | None = None) -> exp.Select:
+    """Each customer's latest row of ``score`` (on or before ``as_of``): ``customer_id, as_of, value, grade``.
+
+    A query on ``scores``.
+    """
     newest = exp.Window(
         this=exp.RowNumber(),
         partition_by=[exp.column("customer_id")],
@@ -139,6 +142,8 @@ def latest_sql(score: str) -> exp.Select:
         .from_("scores")
         .where(exp.column("score").eq(exp.Literal.string(SCORE_ALIASES.get(score, score))))
     )
+    if as_of is not None:
+        ranked = ranked.where(exp.column("as_of") <= exp.cast(exp.Literal.string(as_of.isoformat()), "DATE"))
     return exp.select("customer_id", "as_of", "value", "grade").from_(ranked.subquery("r")).where("rn = 1")
 
 

@@ -22,9 +22,10 @@ from cvm.errors import BadValueError
 from cvm.reporting import churn as ch
 from cvm.reporting import persisted
 from cvm.reporting.availability import REASON_FIGURES, SILENT_FIGURES, missing, silent_unavailable, without
+from cvm.reporting.churn_sql import between_sql, cells_sql, data_end_sql, events_sql, flags_sql
 from cvm.reporting.cohorts import cohorts_table, mark_partial_cells, partial_cohorts
 from cvm.reporting.definitions import definition
-from cvm.reporting.distributions import grade_distribution, score_histogram, score_names
+from cvm.reporting.distributions import grade_table, histogram_table, names_of
 from cvm.reporting.filters import ReportFilter, segment_sql
 from cvm.reporting.growth import bridge_table, growth_from_bridge, hunting_from_bridge
 from cvm.reporting.migration import (
@@ -104,18 +105,12 @@ class Inputs:
         self.run = on_backend(self.backend)
         self.filters = filters or ReportFilter()
         self.ids = self.filters.sql()  # the selected customers' query, for the reports' own queries
-        self._ids: pl.LazyFrame | None = None
         self._end: date | None = None
-        if self.ids is not None:
-            self._ids = self.run(self.ids).lazy()
-
-    def scan(self, table: str) -> pl.LazyFrame:
-        return self.filters.apply(self.store.scan(table), self._ids)
 
     def data_end(self) -> date | None:
         """The last date in the (unfiltered) data: the default ``as_of`` of every report."""
         if self._end is None:
-            self._end = ch.data_end(self.store.scan("transactions"), self.store.scan("subscriptions"))
+            self._end = ch.end_of(self.run(data_end_sql()))
         return self._end
 
     def net(self, source: str, code: PeriodCode, as_of: date | None) -> pl.DataFrame:
@@ -242,7 +237,7 @@ def voc_report(inputs: Inputs, period: str = "M", by: str | None = None, min_sam
     per = mark_partial(per, code, final_day(inputs.data_end()))
     keys = ("responses", "nps", "pct_would_recommend", "pct_did_recommend")
     summary: dict[str, Any] = {k: overall[k][0] for k in keys} if by is None and overall.height else {}
-    if reason := missing(inputs.store, "surveys"):
+    if reason := missing(inputs.run, "surveys"):
         summary = without(summary, keys, reason)
     summary["warnings"] = sample_warnings(overall, per, min_sample)
     return Report(
@@ -323,7 +318,7 @@ def migration_report(
     matrix = matrix_table(inputs.run, rows, date_from, date_to, order)
     summary: dict[str, Any] = {"customers": int(matrix["customers"].sum()) if matrix.height else 0}
     needs = {"activity": "transactions", "stage": "segment_membership"}.get(states, "scores")
-    if reason := missing(inputs.store, needs):
+    if reason := missing(inputs.run, needs):
         summary["not_available"] = reason
     return Report(
         kind="migration",
@@ -341,15 +336,24 @@ def migration_report(
     )
 
 
-def _events(
-    inputs: Inputs, as_of: date | None, inactivity_days: int, since: date | None, until: date | None
+def churn_cells(
+    inputs: Inputs,
+    code: PeriodCode,
+    as_of: date,
+    inactivity_days: int,
+    since: date | None,
+    until: date | None,
+    silent: tuple[int, tuple[str, ...]] | None = None,
 ) -> pl.DataFrame:
-    events = ch.churn_events(inputs.scan("transactions"), inputs.scan("subscriptions"), as_of, inactivity_days)
-    if since is not None:
-        events = events.filter(pl.col("churned_at") >= since)
-    if until is not None:
-        events = events.filter(pl.col("churned_at") <= until)
-    return events
+    """Churned customers and their money per (period, reason, reason type), or per (period, silent).
+
+    ``silent`` is ``(lookback_days, loud_topics)``; the backend aggregates (:mod:`cvm.reporting.churn_sql`).
+    """
+    rows = between_sql(events_sql(as_of, inactivity_days, inputs.ids), since, until)
+    keys: tuple[str, ...] = ("reason", "reason_type")
+    if silent is not None:
+        rows, keys = flags_sql(rows, silent[0], silent[1], None), ("silent",)
+    return ch.cells(inputs.run(cells_sql(rows, code, keys)), keys)
 
 
 def mark_censored(table: pl.DataFrame, code: PeriodCode, as_of: date | None, inactivity_days: int) -> pl.DataFrame:
@@ -393,10 +397,14 @@ def churn_report(
     """Top churn reasons, churn by reason type and churn per period."""
     code = period_code(period)
     as_of = as_of or inputs.data_end()
-    events = _events(inputs, as_of, inactivity_days, since, until)
+    if as_of is None:
+        events = ch.cells(pl.DataFrame(), ("reason", "reason_type"))
+    else:
+        events = churn_cells(inputs, code, as_of, inactivity_days, since, until)
     by_type = ch.churn_by_type(events)
-    summary = {"churned": events.height, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}}
-    if reason := missing(inputs.store, "subscriptions"):
+    churned = int(events["customers"].sum())
+    summary = {"churned": churned, **{r["reason_type"]: r["customers"] for r in by_type.to_dicts()}}
+    if reason := missing(inputs.run, "subscriptions"):
         summary = without(summary, REASON_FIGURES, reason)
     return Report(
         kind="churn",
@@ -436,11 +444,12 @@ def silent_churn_report(
     """Customers and revenue lost without any contact, complaint or cancellation request beforehand."""
     code = period_code(period)
     as_of = as_of or inputs.data_end()
-    flags = ch.silent_flags(
-        _events(inputs, as_of, inactivity_days, since, until), inputs.scan("contacts"), lookback_days
-    )
+    if as_of is None:
+        flags = ch.cells(pl.DataFrame(), ("silent",))
+    else:
+        flags = churn_cells(inputs, code, as_of, inactivity_days, since, until, (lookback_days, ch.LOUD_TOPICS))
     by_period, summary = ch.silent_by_period(flags, code), ch.silent_summary(flags)
-    if reason := missing(inputs.store, "contacts"):  # no contact at all would read as 100% silent
+    if reason := missing(inputs.run, "contacts"):  # no contact at all would read as 100% silent
         by_period, summary = silent_unavailable(by_period), without(summary, SILENT_FIGURES, reason)
     return Report(
         kind="silent-churn",
@@ -468,10 +477,9 @@ def scores_report(
     inputs: Inputs, period: str = "M", score: str = "clv", bins: int = 20, as_of: date | None = None
 ) -> Report:
     """Histogram and grade counts of the latest value of a score (CLV by default)."""
-    scores = inputs.scan("scores")
-    grades = grade_distribution(scores, score, as_of)
-    summary = {"customers": int(grades["customers"].sum()) if grades.height else 0, "available": score_names(scores)}
-    if reason := missing(inputs.store, "scores"):
+    grades = grade_table(inputs.run, score, as_of, inputs.ids)
+    summary = {"customers": int(grades["customers"].sum()) if grades.height else 0, "available": names_of(inputs.run)}
+    if reason := missing(inputs.run, "scores"):
         summary["not_available"] = reason
     return Report(
         kind="scores",
@@ -483,7 +491,7 @@ def scores_report(
             "as_of": as_of,
             "filters": inputs.filters.to_dict(),
         },
-        tables={"histogram": score_histogram(scores, score, bins, as_of), "grades": grades},
+        tables={"histogram": histogram_table(inputs.run, score, bins, as_of, ids=inputs.ids), "grades": grades},
         summary=summary,
         definitions=definition("scores"),
     )

@@ -35,11 +35,13 @@ import pandas as pd
 
 from cvm.config.settings import Settings
 from cvm.features import build_features
+from cvm.features.build import Source
+from cvm.features.on_backend import remote
 from cvm.models.metrics import psi_from_shares
 from cvm.scoring.evaluation import evaluate, predict_scores
+from cvm.scoring.monitor_sql import Counts, feature_counts, sampled_features
 from cvm.scoring.registry import MODEL_NAMES, ModelRegistry
 from cvm.scoring.training_data import data_end, labelled_dates, labelled_frame
-from cvm.store import OfflineStore
 
 STABLE, SHIFTED = 0.10, 0.25
 AUC_DROP = 0.05
@@ -65,19 +67,28 @@ def profile(values: pd.Series, bins: int = BINS) -> dict[str, Any]:
 
 def shares_of(prof: dict[str, Any], values: pd.Series) -> tuple[list[float], list[float]]:
     """Expected (profile) and actual shares of ``values`` on the profile's bins, missing last."""
-    n = max(len(values), 1)
     missing = values.isna()
     if "edges" in prof:
         known = pd.to_numeric(values[~missing], errors="coerce").to_numpy(dtype=np.float64)
         edges = np.asarray(prof["edges"], dtype=np.float64)
-        counts = np.bincount(np.searchsorted(edges, known, side="right"), minlength=edges.size + 1)
-        return [*prof["shares"], prof["missing"]], [*(counts / n).tolist(), float(missing.sum() / n)]
-    cats: dict[str, float] = prof["categories"]
-    seen = values[~missing].astype(str).value_counts() / n
-    other = float(seen[~seen.index.isin(list(cats))].sum())
-    expected = [*cats.values(), 0.0, prof["missing"]]
-    actual = [float(seen.get(c, 0.0)) for c in cats] + [other, float(missing.sum() / n)]
-    return expected, actual
+        counts = np.bincount(np.searchsorted(edges, known, side="right"), minlength=edges.size + 1).tolist()
+    else:
+        seen = values[~missing].astype(str).value_counts()
+        cats = list(prof["categories"])
+        counts = [int(seen.get(c, 0)) for c in cats] + [int(seen[~seen.index.isin(cats)].sum())]
+    return shares_from_counts(prof, len(values), counts, int(missing.sum()))
+
+
+def shares_from_counts(
+    prof: dict[str, Any], n: int, counts: list[int], missing: int
+) -> tuple[list[float], list[float]]:
+    """Expected (profile) and actual shares of a population of ``n`` rows with ``counts`` per bin (per category,
+    then any other value) and ``missing`` values; missing last."""
+    n = max(n, 1)
+    actual = [c / n for c in counts] + [missing / n]
+    if "edges" in prof:
+        return [*prof["shares"], prof["missing"]], actual
+    return [*prof["categories"].values(), 0.0, prof["missing"]], actual
 
 
 def psi_of(prof: dict[str, Any], values: pd.Series) -> float:
@@ -164,33 +175,63 @@ def check_population(
     for column, prof in baseline.get("features", {}).items():
         if column in features.columns:
             result.feature_psi[column] = round(psi_of(prof, features[column]), 4)
+    return _with_scores(result, baseline, scores)
+
+
+def check_counts(
+    name: str, version: str, baseline: dict[str, Any], rows: int, counts: Counts, scores: dict[str, pd.Series]
+) -> ModelCheck:
+    """:func:`check_population` with the features' bin counts of ``rows`` customers (:mod:`.monitor_sql`)."""
+    result = ModelCheck(name, version)
+    for column, prof in baseline.get("features", {}).items():
+        if column in counts:
+            expected, actual = shares_from_counts(prof, rows, *counts[column])
+            result.feature_psi[column] = round(psi_from_shares(expected, actual), 4)
+    return _with_scores(result, baseline, scores)
+
+
+def _with_scores(result: ModelCheck, baseline: dict[str, Any], scores: dict[str, pd.Series]) -> ModelCheck:
     for key, prof in baseline.get("scores", {}).items():
         if key in scores:
             result.score_psi[key] = round(psi_of(prof, scores[key]), 4)
     return result
 
 
-def monitor(store: OfflineStore, workspace: Path, s: Settings, as_of: date | None = None) -> MonitorReport:
+def monitor(source: Source, workspace: Path, s: Settings, as_of: date | None = None) -> MonitorReport:
     """PSI of every champion's features and scores at ``as_of`` (default: the end of the data) against
-    the base at its training, and its AUC on the latest labelled window against the AUC at training."""
-    end = data_end(store)
+    the base at its training, and its AUC on the latest labelled window against the AUC at training.
+
+    ``source`` is the offline store or its backend; on a remote one (Spark) the features are binned there and
+    the scores' PSI is taken on a stated sample (:mod:`cvm.scoring.monitor_sql`).
+    """
+    end = data_end(source)
     report = MonitorReport(as_of or end)
     champions = {n: c for n, c in ModelRegistry(workspace).champions().items() if n in MODEL_NAMES}
     if not champions:
         report.notes.append("no trained champion (run `cvm train`)")
         return report
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
-    x = build_features(store, report.as_of, products=products).to_pandas()
+    backend = remote(source)
+    if backend is None:
+        x = build_features(source, report.as_of, products=products).to_pandas()
+    else:
+        x = sampled_features(backend, report.as_of, products, s.models.max_training_rows)
     for name, entry in champions.items():
         model = entry.load()
-        result = check_population(
-            name, entry.version, entry.meta.get("baseline", {}), x, predict_scores(name, model, x)
-        )
+        baseline = entry.meta.get("baseline", {})
+        scores = predict_scores(name, model, x)
+        if backend is None:
+            result = check_population(name, entry.version, baseline, x, scores)
+        else:
+            rows, counts = feature_counts(backend, report.as_of, products, baseline.get("features", {}))
+            result = check_counts(name, entry.version, baseline, rows, counts, scores)
+            if rows > len(x):
+                report.notes.append(f"{name}: scores' PSI on a sample of {len(x)} of {rows} customers")
         day = labelled_dates(name, s, end)[0]
         result.auc_window = day.isoformat()
         result.auc_train = _float(entry.meta["metrics"].get("auc"))
         try:
-            hx, hy = labelled_frame(store, name, day, s, list(entry.meta.get("products", [])))
+            hx, hy = labelled_frame(source, name, day, s, list(entry.meta.get("products", [])))
             result.auc_now = _float(evaluate(name, model, hx, hy)["auc"])
         except ValueError as exc:
             report.notes.append(f"{name}: no AUC on {day} ({exc})")

@@ -39,6 +39,7 @@ from cvm.segments.refresh import write_membership
 from cvm.services.delivery import DeliveryService
 from cvm.services.features import features_for_segments
 from cvm.services.learned import refresh_learned
+from cvm.services.plan_base import segment_for_plans
 from cvm.services.workspace import Audit, Workspace, audited
 from cvm.store import decision_log
 
@@ -164,12 +165,10 @@ class PlansService:
         since = now - timedelta(days=self.ws.settings.events.contact_lookback_days)
         with self.ws.online.begin() as conn:
             planned = all_planned_contacts(conn, since)
-        hub = offline_contacts(self.ws.offline.scan("contacts"), now)
-        contacts = {cid: sorted(hub.get(cid, []) + planned.get(cid, [])) for cid in hub.keys() | planned.keys()}
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            report, members = compute_membership(con, self.ws.settings.segments, now.date())
+            report, members, view = segment_for_plans(self.ws.backend, con, self.ws.settings.segments, now.date())
             with self.ws.unit(actor) as unit:
                 started = time.perf_counter()
                 write_membership(self.ws.offline, now.date(), members)
@@ -178,8 +177,8 @@ class PlansService:
             events = transition_events(report.transitions, now)
             plans, pilots, url = self.ws.settings.plans, self.ws.settings.experiments, self.ws.online.url
             loaded = partition_run(
-                self.ws.backend, con, config=plans, now=now, online_url=url, states=states, contacts=contacts,
-                events=events, experiments=pilots, learned=self.learned(),
+                self.ws.backend, con, config=plans, now=now, online_url=url, states=states, contacts=planned,
+                events=events, experiments=pilots, learned=self.learned(), segmented_view=view,
             )  # fmt: skip
             return report, loaded
         finally:

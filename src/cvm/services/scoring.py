@@ -141,7 +141,7 @@ class ScoringService:
 
     def monitor(self, as_of: date | None = None) -> MonitorReport:
         """PSI and AUC checks of the champions (see :mod:`cvm.scoring.monitor`)."""
-        return monitor(self.ws.offline, self.ws.root, self.ws.settings, as_of)
+        return monitor(self.ws.backend, self.ws.root, self.ws.settings, as_of)
 
     @audited(_cutoff)
     def set_cutoff(self, cutoff: float | None, actor: str | None = None) -> Path:

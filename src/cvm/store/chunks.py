@@ -28,6 +28,7 @@ import polars as pl
 
 from cvm.contracts import TABLES, table_schema
 from cvm.store.offline import OfflineStore
+from cvm.store.sweep import owned
 
 Range: TypeAlias = tuple[str | None, str | None]  # [low, high): None is open
 ALL: Range = (None, None)
@@ -95,5 +96,5 @@ def staging_folder(store: OfflineStore | None) -> Iterator[Path]:
     root = store.root if store is not None else None
     if root is not None:
         root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".staging-", dir=root) as folder:
-        yield Path(folder)
+    with owned(Path(tempfile.mkdtemp(prefix=".staging-", dir=root))) as folder:  # swept if this run is killed
+        yield folder

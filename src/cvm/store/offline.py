@@ -30,6 +30,7 @@ import polars as pl
 from cvm.contracts import TABLES, TableSchema, table_schema
 from cvm.errors import ConflictError
 from cvm.store.schema import arrow_schema, conform, empty_frame, polars_schema
+from cvm.store.sweep import sweep_staging
 
 if TYPE_CHECKING:
     import duckdb
@@ -254,6 +255,7 @@ class OfflineStore:
         with self._lock():
             manifest = self.manifest()
             expired = self._sweep(manifest)
+            sweep_staging(self.root, self.retain_seconds)  # the staging folders of killed runs
             tx = Transaction(self, json.loads(json.dumps(manifest)))
             for rel in expired:
                 del tx.manifest["retired"][rel]
