@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from cvm.models.uplift_components import ComponentUplift
 from cvm.models.uplift_multi import MultiUplift
 from cvm.plans.explore import uniform
 from cvm.scoring.uplift import outcome_values
+from cvm.scoring.uplift_replay import predicted, with_uplift
 from cvm.scoring.uplift_train import fit_gated, new_model, training_data
 from cvm.scoring.uplift_values import (
     component_outcomes,
@@ -105,34 +106,6 @@ def learn(
         return model, list(model.actions_)
     model, _metrics, gate = fit_gated(data, cfg)
     return model, [a for a, v in gate["actions"].items() if v["passed"]]
-
-
-def predicted(
-    model: MultiUplift | ComponentUplift, records: Sequence[DecisionRecord], passed: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """The model's predicted uplift of the ``passed`` actions (default: all) for each record (features and values:
-    the record's context); the others have no ``uplift_*`` score, so ``decide`` prices them by propensity."""
-    x = pd.DataFrame([{f: r.context.get(f, np.nan) for f in model.features_} for r in records], dtype=float)
-    pred = predict_uplift(model, x, [r.context for r in records])
-    return pred if passed is None else pred[[a for a in pred.columns if a in passed]]
-
-
-def with_uplift(records: Sequence[DecisionRecord], pred: pd.DataFrame) -> list[DecisionRecord]:
-    """Records whose candidates carry the learned uplift and its ``ev_incremental``, priced as ``decide`` does.
-
-    The model learns the effect before the contact's cost (training adds the cost back to the logged margin), so
-    ``ev_incremental = uplift − cost − fatigue − credit loss`` counts the cost once.
-    """
-    out = []
-    for i, r in enumerate(records):
-        cands = []
-        for c in r.candidates:
-            if c.action not in pred.columns:
-                cands.append(c)
-                continue
-            cands.append(c.with_uplift(float(pred[c.action].iloc[i])))
-        out.append(replace(r, candidates=tuple(cands)))
-    return out
 
 
 # -- 1. true value and the DR estimate per 1,000 eligible decisions ---------------------------------------

@@ -217,8 +217,32 @@ def test_the_components_outcome_learns_the_change_of_conversion_and_churn(worksp
         reason = engine.offline.read("scores").filter(pl.col("score") == "uplift_mail")["reasons"][0]
         assert reason.startswith("mail against no action: conversion ")
         assert "; churn " in reason
+        _the_policy_evaluation_prices_the_held_out_decisions_with_the_champion(engine, workspace, entry)
     finally:
         engine.close()
+
+
+def _the_policy_evaluation_prices_the_held_out_decisions_with_the_champion(
+    engine: Engine, workspace: Path, entry: Any
+) -> None:
+    """`cvm policy` evaluates the champion's incremental policy on the decisions it did not learn from."""
+    from cvm.experiments.ope_log import read_log
+    from cvm.scoring.uplift_replay import champion_replay
+
+    records, _outcomes = read_log(engine.offline)
+    first = entry.meta["training_window"]["held_out_first"]
+    at = next((r.decided_at, r.decision_id) for r in records if r.decision_id == first)
+    replayed, note = champion_replay(workspace, records)
+    assert note is not None
+    assert entry.tag in note
+    assert {r.decision_id for r in replayed} == {r.decision_id for r in records if (r.decided_at, r.decision_id) >= at}
+    assert 0 < len(replayed) < len(records)
+    mail = [c for r in replayed for c in r.candidates if c.action == "mail"]
+    assert mail
+    assert all(c.uplift is not None for c in mail)
+    assert all(c.ev_incremental == c.uplift - c.cost - c.fatigue_cost - c.expected_credit_loss for c in mail)
+    result = engine.policy.compare()
+    assert any(entry.tag in n for n in result["notes"])
 
 
 def test_outcomes_whose_events_never_vary_train_nothing_and_say_so(workspace: Path) -> None:

@@ -69,6 +69,7 @@ class Evaluation:
         self.gain = ope.true_gains(truth, self.records, self.data) if truth is not None else None
         self.logged = len(records)
         self.q = ope.cross_fit_rewards(self.data)
+        self.extra_notes: list[str] = []
 
     def notes(self) -> list[str]:
         """What the reader should know about the log."""
@@ -77,7 +78,7 @@ class Evaluation:
         if bool(np.all(self.data.propensity >= 1.0)):
             out.append("the log holds no randomised decision: a policy that differs from the logged one cannot be "
                        "estimated; turn exploration on and run `cvm run` again")  # fmt: skip
-        return out
+        return out + self.extra_notes
 
     def policy(self, name: str, bootstrap: int = 0) -> dict[str, Any]:
         """One policy's estimates per 1,000 eligible decisions, with every estimator (``bootstrap``: resamples)."""

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +77,22 @@ class Loaded:
         return out
 
 
-@lru_cache(maxsize=2)
+_OPEN: dict[str, OnlineStore] = {}
+"""The online store this process loads into, by payload URL: one at a time, kept across the batches of a task."""
+
+
 def _online(url: str) -> OnlineStore:
+    """The online store named by the payload, opened once per process; a store of another URL is disposed first
+    (a cache that dropped it instead would leave its connections open until the garbage collector found them)."""
+    if url not in _OPEN:
+        for old in _OPEN.values():
+            old.dispose()
+        _OPEN.clear()
+        _OPEN[url] = _open_online(url)
+    return _OPEN[url]
+
+
+def _open_online(url: str) -> OnlineStore:
     """The online store named by the payload; the password (masked there) comes from the environment."""
     import sqlalchemy as sa
 

@@ -215,6 +215,7 @@ def fit_and_register(
             "decided_until": window[1],
             "rows": len(train),
             "held_out": len(held),
+            "held_out_first": held.ids[0] if len(held) else None,
             "horizon_days": cfg.horizon_days,
         },
         "features": list(model.features_),

@@ -8,6 +8,7 @@ from cvm.experiments import ope_report
 from cvm.experiments.ope import TruthProvider
 from cvm.experiments.ope_log import read_log
 from cvm.experiments.policies import configured
+from cvm.scoring.uplift_replay import champion_replay
 from cvm.scoring.uplift_values import component_outcomes, evaluation_values
 from cvm.services.workspace import Workspace
 
@@ -27,7 +28,11 @@ class PolicyService:
             values = evaluation_values(s.plans, s.scoring.cost_to_serve.complaint)
             outcomes = component_outcomes(records, outcomes, values)
         truth = truth if truth is not None else ope_report.find_truth(self.ws.root)
-        return ope_report.Evaluation(records, outcomes, *configured(self.ws.settings), truth=truth)
+        records, note = champion_replay(self.ws.root, records)
+        evaluation = ope_report.Evaluation(records, outcomes, *configured(self.ws.settings), truth=truth)
+        if note is not None:
+            evaluation.extra_notes.append(note)
+        return evaluation
 
     def evaluate(
         self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None, outcome: Outcome | None = None
