@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from cvm.features import build_features
-    from cvm.scoring.assembly import local_grader, score_churn, score_default, score_propensity
+    from cvm.scoring.assembly import _boosted, default_values, propensity_values
     from cvm.scoring.lifecycle import train
     from cvm.scoring.registry import ModelRegistry
     from cvm.scoring.training_data import data_end
@@ -63,22 +63,17 @@ def main() -> None:
     products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
     x = _timed("features", rows, lambda: build_features(store, as_of, products=products).to_pandas())
     cache: dict[str, Any] = {}
-    notes: list[str] = []
-    grade = local_grader(s)
-    scored = [
-        _timed("churn (probability + reasons)", rows, lambda: score_churn(champions["churn"], x, cache, notes, grade)),
-        _timed(
-            "default (scorecard points + reasons)", rows, lambda: score_default(champions["default"], x, notes, grade)
-        ),
-        _timed(
-            "propensity (every product + reasons)",
-            rows,
-            lambda: score_propensity(champions["propensity"], x, cache, notes, grade),
-        ),
-    ]
+    churn, default, propensity = (champions[n].load() for n in ("churn", "default", "propensity"))
+    _timed("churn (probability + reasons)", rows, lambda: _boosted(churn, x, cache))
+    _timed("default (scorecard points + reasons)", rows, lambda: default_values(default, x))
+    targets = _timed(
+        "propensity (every product + reasons)",
+        rows,
+        lambda: propensity_values(propensity, champions["propensity"].meta.get("products", []), x, cache),
+    )
+    n_rows = len(x) * (3 + len(targets))  # churn, default, default_points and one per propensity target
     total = sum(r[1] for r in rows if not r[0].startswith("training"))
     rows.append(["features + scoring (target < 60 s)", total])
-    n_rows = sum(p.height for p in scored)
     print()
     print(f"{len(x):,} customers, {n_rows:,} score rows; " + ", ".join(v.tag for v in champions.values()))
     print(f"{'step':<42}{'seconds':>10}")

@@ -64,6 +64,19 @@ def test_stored_features_are_the_definitions_values_in_their_partition(tmp_path:
     assert 0 < sum(";" in h for h in held) < len(held)  # some customers hold several products, others fewer
 
 
+def test_features_written_in_chunks_of_customers_are_those_of_one_chunk(tmp_path: Path, demo: Path) -> None:
+    """On DuckDB the feature query runs chunk by chunk of customers (bounded memory); the rows are the same."""
+    whole = _load(OfflineStore(tmp_path / "whole"), demo)
+    chunked = _load(OfflineStore(tmp_path / "chunked"), demo)
+    write_features(DuckDBBackend(whole), D2)
+    report = write_features(DuckDBBackend(chunked, chunk_customers=97), D2)
+    assert len(chunked.files("features", D2)) >= 400 // 97  # a part per chunk at least
+    expected = whole.read("features", partition=D2).sort("customer_id")
+    got = chunked.read("features", partition=D2).sort("customer_id")
+    assert report.rows == got.height == expected.height > 300
+    assert_frame_equal(got, expected)
+
+
 def test_a_rewrite_replaces_only_its_own_date(tmp_path: Path, demo: Path) -> None:
     store = _load(OfflineStore(tmp_path / "off", retain_seconds=0), demo)  # replaced parts deleted at the commit
     backend = DuckDBBackend(store, batch_rows=100)  # several parts per partition

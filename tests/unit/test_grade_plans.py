@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from cvm.scoring.grade_plans import ScoreStats, cuts, plan
+from cvm.scoring.grade_plans import ScoreStats, cuts, plan, stats_of
 from cvm.scoring.grades import GradeRule
 from cvm.scoring.guards import grade_with_reason
 
@@ -20,7 +20,7 @@ def _stats(values: np.ndarray, rule: GradeRule) -> ScoreStats:
 
 
 def _in_batches(values: np.ndarray, rule: GradeRule, size: int) -> tuple[list[object], list[str]]:
-    graded = plan(rule, _stats(values, rule), "churn")
+    graded = plan(rule, stats_of(values, rule), "churn")
     grades: list[object] = []
     reasons: list[str] = []
     for start in range(0, values.size, size):
@@ -50,6 +50,18 @@ def test_batches_grade_as_the_whole_base(seed: int, rule: GradeRule) -> None:
     grades, reasons = _in_batches(values, rule, int(rng.integers(1, 50)))
     assert grades == list(whole)
     assert reasons == reasons_whole
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stats_of_an_array_are_those_of_a_full_sort(seed: int) -> None:
+    """The partial sort of :func:`stats_of` finds the same n, extremes and k-th largest values as a sort."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    values = np.round(rng.random(n), int(rng.integers(1, 4)))
+    values[rng.random(n) < 0.2] = np.nan
+    for rule in (GradeRule(), GradeRule("quantile", 0.1, 0.45), GradeRule("quantile", 0.29, 0.0)):
+        assert stats_of(values, rule) == _stats(values, rule)
+    assert stats_of(np.full(3, np.nan), GradeRule()) == ScoreStats(0, None, None, {})
 
 
 @pytest.mark.parametrize("values", [[0.3, 0.3, np.nan, 0.3], [0.5], [np.nan, np.nan]])

@@ -69,7 +69,7 @@ def write_features(backend: OfflineBackend, as_of: date) -> FeatureReport:
     products = sorted({str(p) for p in found}, key=lambda p: (product_slug(p), p))
     with backend.store.transaction() as tx:
         tx.drop_partition(TABLE, as_of)
-        backend.map_into(tx, TABLE, stored_query(as_of, products), _rows, partition=as_of)
+        backend.map_into(tx, TABLE, stored_query(as_of, products), _rows, partition=as_of, per_customer=True)
     return FeatureReport(as_of, stored_rows(backend, as_of), tuple(products), backend.name)
 
 

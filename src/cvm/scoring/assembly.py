@@ -16,9 +16,8 @@ scored on point-in-time features built by the same definitions the models were t
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +28,7 @@ from cvm.features.sql import product_slug
 from cvm.models.attributions import path_contributions
 from cvm.models.churn import BoostedClassifier, reason_codes
 from cvm.scoring.grades import GradeRule
-from cvm.scoring.guards import grade_with_reason
 from cvm.scoring.registry import MODEL_NAMES, ModelRegistry, ModelVersion
-from cvm.scoring.rows import SCORE_COLUMNS
 
 TOP = 3
 NO_REASON = "no adverse factor"
@@ -68,24 +65,6 @@ def grade_rule(score: str, s: Settings) -> GradeRule:
     return GradeRule("quantile", s.models.high_share, s.models.medium_share, medium_floor=low, high_floor=high)
 
 
-class Grader(Protocol):
-    """Grades of one score's ``values`` (``kind``: churn, default or propensity; ``name``: the score),
-    with the reasons and why the values are ungraded (None when graded)."""
-
-    def __call__(self, kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
-        """Grade ``values``."""
-        ...
-
-
-def local_grader(s: Settings) -> Grader:
-    """Grade the values given, against each other (one chunk holding the whole base)."""
-
-    def grade(kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
-        return grade_with_reason(grade_rule(kind, s), values, reasons, name)
-
-    return grade
-
-
 def _rows(ids: pd.Series, score: str, value: Any, grade: Any, version: str, reasons: Any) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -116,16 +95,6 @@ def _transformed(model: BoostedClassifier, x: pd.DataFrame, cache: dict[str, pd.
     return cache[key]
 
 
-def score_churn(
-    entry: ModelVersion, x: pd.DataFrame, cache: dict[str, pd.DataFrame], notes: list[str], grader: Grader
-) -> pl.DataFrame:
-    """``churn`` rows: probability, grade and path-attribution reasons."""
-    p, codes = _boosted(entry.load(), x, cache)
-    grade, codes, why = grader("churn", "churn", p, codes)
-    notes += [why] if why else []
-    return _rows(x["customer_id"], "churn", p, grade, entry.tag, codes)
-
-
 def default_values(card: Any, x: pd.DataFrame) -> tuple[Any, Any, list[str]]:
     """Probability of bad, scorecard points and reason codes of each row of ``x`` (row by row, no grading)."""
     pts = card.points(x)
@@ -134,19 +103,6 @@ def default_values(card: Any, x: pd.DataFrame) -> tuple[Any, Any, list[str]]:
     best = card.table_[card.table_["count"] > 0].groupby("characteristic")["points"].max()
     lost = best.reindex(pts.columns).to_numpy() - pts.to_numpy()
     return p_bad, points, _joined(reason_codes(np.where(lost > 1e-9, lost, 0.0), list(pts.columns), TOP))
-
-
-def score_default(entry: ModelVersion, x: pd.DataFrame, notes: list[str], grader: Grader) -> pl.DataFrame:
-    """``default`` (probability of bad) and ``default_points`` rows, sharing one grade and the reasons."""
-    p_bad, points, codes = default_values(entry.load(), x)
-    grade, codes, why = grader("default", "default", p_bad, codes)
-    notes += [why] if why else []
-    return pl.concat(
-        [
-            _rows(x["customer_id"], "default", p_bad, grade, entry.tag, codes),
-            _rows(x["customer_id"], "default_points", points, grade, entry.tag, codes),
-        ]
-    )
 
 
 def propensity_values(
@@ -173,33 +129,6 @@ def propensity_values(
             reasons[eligible] = codes
         out.append((f"propensity:{product}", value, list(reasons)))
     return out
-
-
-def score_propensity(
-    entry: ModelVersion, x: pd.DataFrame, cache: dict[str, pd.DataFrame], notes: list[str], grader: Grader
-) -> pl.DataFrame:
-    """``propensity:<product>`` rows per target; holders (or non-subscribers for upsell) get none."""
-    parts = []
-    for name, value, reasons in propensity_values(entry.load(), entry.meta.get("products", []), x, cache):
-        grade, kept, ungraded = grader("propensity", name, value, reasons)
-        notes += [ungraded] if ungraded else []
-        parts.append(_rows(x["customer_id"], name, value, grade, entry.tag, kept))
-    return pl.concat(parts)
-
-
-def score_chunk(
-    champions: dict[str, ModelVersion], x: pd.DataFrame, as_of: date, notes: list[str], grader: Grader
-) -> pl.DataFrame:
-    """Rows of the ``scores`` table of every champion for the customers of ``x``."""
-    cache: dict[str, pd.DataFrame] = {}
-    parts: list[pl.DataFrame] = []
-    if "churn" in champions:
-        parts.append(score_churn(champions["churn"], x, cache, notes, grader))
-    if "default" in champions:
-        parts.append(score_default(champions["default"], x, notes, grader))
-    if "propensity" in champions:
-        parts.append(score_propensity(champions["propensity"], x, cache, notes, grader))
-    return pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
 
 
 def champions_of(workspace: Path) -> dict[str, ModelVersion]:

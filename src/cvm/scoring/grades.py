@@ -78,6 +78,8 @@ class GradeRule:
 
 
 def _as_float(values: ArrayLike) -> NDArray[np.float64]:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":  # no None to read: no object copy
+        return np.asarray(values, dtype=np.float64).ravel()
     arr = np.asarray(values, dtype=object)
     return np.array([np.nan if v is None else float(v) for v in arr.ravel()], dtype=float)
 

@@ -4,9 +4,10 @@ The work is split in rooms, each importing only those before it (no circle; a te
 
 - :mod:`cvm.scoring.training_data`: the labelled windows, the labels and the training frame;
 - :mod:`cvm.scoring.evaluation`: held-out metrics, and a challenger against its champion (:func:`compare`);
-- :mod:`cvm.scoring.assembly`: score rows, grades and reason codes, written in chunks by
-  :mod:`cvm.scoring.lifecycle_chunks` (:func:`write_lifecycle_scores`,
-  part of ``cvm score``), with the boosted models' path attributions in :mod:`cvm.models.attributions`;
+- :mod:`cvm.scoring.assembly`: score values, grade rules and reason codes, scored per batch by
+  :mod:`cvm.scoring.lifecycle_batch` and written in chunks by :mod:`cvm.scoring.lifecycle_chunks`
+  (:func:`write_lifecycle_scores`, part of ``cvm score``), with the boosted models' path attributions in
+  :mod:`cvm.models.attributions`;
 - this module: training (:func:`train`, ``cvm train``): the estimator of each model, fitted on the
   stacked training snapshots, measured on the held-out window and registered with its metadata in
   the :class:`~cvm.scoring.registry.ModelRegistry`.
@@ -14,7 +15,7 @@ The work is split in rooms, each importing only those before it (no circle; a te
 Imports from a sibling stage: :mod:`cvm.features` (features, labels and their SQL): a model trains
 on point-in-time features built by the same definitions that score it.
 
-:func:`compare`, :func:`score_lifecycle` and :func:`write_lifecycle_scores` stay importable from here.
+:func:`compare` and :func:`write_lifecycle_scores` stay importable from here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cvm.features import build_features
 from cvm.features.build import Source, products_of
 from cvm.scoring.evaluation import compare, evaluate, predict_scores
 from cvm.scoring.gate import gate, gate_note
-from cvm.scoring.lifecycle_chunks import score_lifecycle, write_lifecycle_scores
+from cvm.scoring.lifecycle_chunks import write_lifecycle_scores
 from cvm.scoring.monitor import profile, profiles
 from cvm.scoring.registry import ModelRegistry, ModelVersion, data_hash
 from cvm.scoring.training_data import (
@@ -47,7 +48,7 @@ from cvm.scoring.training_data import (
 from cvm.store import OfflineStore
 from cvm.store.backend import OfflineBackend
 
-__all__ = ["TrainReport", "compare", "estimator", "score_lifecycle", "train", "train_one", "write_lifecycle_scores"]
+__all__ = ["TrainReport", "compare", "estimator", "train", "train_one", "write_lifecycle_scores"]
 
 
 @dataclass

@@ -1,12 +1,14 @@
-"""Life-cycle scores of the whole base in chunks of customers (part of ``cvm score``), in bounded memory.
+"""Life-cycle scores of the whole base on DuckDB (part of ``cvm score``), in bounded memory.
 
-Each chunk (:mod:`cvm.store.chunks`) builds its customers' point-in-time features with the same SQL on views
-restricted to them, is scored with its reason codes and staged, ungraded, in a private folder; its values
-are kept. The grades then rank the whole base's values (:mod:`cvm.scoring.grades`) as in one pass, and each
-staged chunk takes its slice of them on its way into the ``as_of`` partition of ``scores``
-(:func:`cvm.store.partitions.replace_scores`), all in one transaction.
+The feature query (:func:`cvm.features.feature_query`) streams chunk by chunk of customers
+(:meth:`cvm.store.backend.DuckDBBackend.batches` with ``per_customer``). Each batch is scored row by row by
+the functions a Spark worker runs (:func:`cvm.scoring.lifecycle_batch.scored`) and staged, ungraded, in a
+private folder; the graded values are kept (8 bytes per customer and score). The grades by share then become
+value thresholds once, as on Spark (:mod:`cvm.scoring.grade_plans`), and each staged batch is graded by
+them on its way into the ``as_of`` partition of ``scores`` (:func:`cvm.store.partitions.replace_scores`),
+all in one transaction. One batch or many give the same rows.
 
-Imports from a sibling stage: :mod:`cvm.features` (the feature SQL): a chunk is scored on point-in-time
+Imports from a sibling stage: :mod:`cvm.features` (the feature query): a batch is scored on point-in-time
 features built by the same definitions the models were trained on.
 """
 
@@ -19,162 +21,129 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from cvm.config.settings import Settings
-from cvm.features import build_features
-from cvm.scoring.assembly import champions_of, grade_rule, score_chunk
-from cvm.scoring.chunks import base_grades, grade_series
-from cvm.scoring.grades import GRADES
+from cvm.features import feature_query
+from cvm.features.on_backend import duckdb_types
+from cvm.scoring.assembly import _rows, champions_of, grade_rule
+from cvm.scoring.grade_plans import GradePlan, plan, stats_of
 from cvm.scoring.guards import captured_warnings
-from cvm.scoring.registry import ModelVersion
+from cvm.scoring.lifecycle_batch import Champions, features_of, scored
+from cvm.scoring.rows import SCORE_COLUMNS
 from cvm.store import OfflineStore
-from cvm.store.chunks import Range, chunk_connection, customer_ranges, staging_folder
+from cvm.store.backend import DuckDBBackend
+from cvm.store.chunks import staging_folder
 from cvm.store.partitions import Owned, replace_scores
 
 LIFECYCLE = Owned(("churn", "default", "default_points"), ("propensity:",))  # the scores this stage writes
-
-
-def _kind(name: str) -> str:
-    return "propensity" if name.startswith("propensity:") else name
-
-
-def _source(name: str) -> str:
-    return "default" if name == "default_points" else name
-
-
-@dataclass
-class Deferred:
-    """A grader that grades nothing yet: it keeps each score's values, to grade the whole base at the end."""
-
-    values: dict[str, list[np.ndarray[Any, Any]]] = field(default_factory=dict)
-
-    def __call__(self, kind: str, name: str, values: Any, reasons: list[Any]) -> tuple[Any, list[Any], str | None]:
-        """No grades; the values are kept."""
-        self.values.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
-        return np.full(len(reasons), None, dtype=object), reasons, None
-
-
-@dataclass
-class BaseGrades:
-    """Grades of the whole base per score, as codes, and why a score is not graded."""
-
-    codes: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
-    why: dict[str, str | None] = field(default_factory=dict)
-
-    def apply(self, rows: pl.DataFrame, offset: int, customers: int) -> pl.DataFrame:
-        """The grades of a chunk's staged ``rows`` (one block of ``customers`` rows per score, in the chunk's
-        customer order); a score that cannot be graded says why in the reasons of its valued rows."""
-        names = rows["score"].gather_every(customers).to_list() if customers else []
-        codes = [self.codes[_source(n)][offset : offset + customers] for n in names]
-        why = np.repeat(np.asarray([self.why[_source(n)] for n in names], dtype=object), customers)
-        joined = pl.concat_str([pl.col("reasons"), pl.col("_why")], separator=";")
-        return (
-            rows.with_columns(
-                grade_series(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int8)),
-                pl.Series("_why", why, dtype=pl.Utf8),
-            )
-            .with_columns(
-                pl.when(pl.col("_why").is_not_null() & pl.col("value").is_not_null())
-                .then(joined)
-                .otherwise(pl.col("reasons"))
-                .alias("reasons")
-            )
-            .drop("_why")
-        )
+SHARED = {"default_points": "default"}  # a score that takes the grade and reasons of another
 
 
 @dataclass
 class LifecyclePlan:
-    """The life-cycle scores of a base: each chunk's rows staged ungraded, and the grades of the whole base."""
+    """The life-cycle scores of a base: each batch's rows staged ungraded, and a grade plan per graded score."""
 
-    store: OfflineStore
-    as_of: date
-    champions: dict[str, ModelVersion]
-    products: list[str]
-    staging: Path
-    grades: BaseGrades = field(default_factory=BaseGrades)
-    chunks: list[tuple[Path, int]] = field(default_factory=list)  # staged file and customers per chunk
+    champions: Champions
+    staged: list[Path] = field(default_factory=list)
+    values: dict[str, list[np.ndarray[Any, Any]]] = field(default_factory=dict)  # per graded score, per batch
+    plans: dict[str, GradePlan] = field(default_factory=dict)
+    grades: dict[str, dict[str, int]] = field(default_factory=dict)  # counted as the rows are graded
+    customers: int = 0
+    rows_staged: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def features(self, chunk: Range) -> pd.DataFrame:
-        """Point-in-time features of the chunk's customers (sorted by id)."""
-        with chunk_connection(self.store, chunk) as con:
-            return build_features(con, self.as_of, products=self.products).to_pandas()
+    def stage(self, rows: pl.DataFrame, path: Path) -> None:
+        """Keep an ungraded batch of rows on disk."""
+        rows.write_parquet(path, compression="lz4")
+        self.staged.append(path)
+        self.rows_staged += rows.height
 
-    @property
-    def customers(self) -> int:
-        return sum(n for _, n in self.chunks)
+    def graded(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """A staged batch graded by the plans (a shared score takes its source's grade and reasons)."""
+        blocks = rows.partition_by("score", maintain_order=True, as_dict=True)
+        out = []
+        done: dict[str, tuple[list[Any], list[Any]]] = {}
+        for (name,), block in blocks.items():
+            source = SHARED.get(str(name), str(name))
+            if source not in done:
+                values = blocks[(source,)]["value"].to_numpy().astype(np.float64)
+                graded, kept = self.plans[source].grade(values, blocks[(source,)]["reasons"].to_list())
+                done[source] = (list(graded), kept)
+            grades, reasons = done[source]
+            counts = self.grades.setdefault(str(name), {"high": 0, "medium": 0, "low": 0})
+            for g in counts:
+                counts[g] += grades.count(g)
+            out.append(
+                block.with_columns(
+                    pl.Series("grade", grades, dtype=pl.Utf8), pl.Series("reasons", reasons, dtype=pl.Utf8)
+                )
+            )
+        return pl.concat(out).select(SCORE_COLUMNS)
 
     def rows(self) -> Iterator[pl.DataFrame]:
-        """Rows of the ``scores`` table, one graded frame per chunk."""
-        offset = 0
-        for path, customers in self.chunks:
-            yield self.grades.apply(pl.read_parquet(path), offset, customers)
-            offset += customers
+        """Rows of the ``scores`` table, one graded frame per staged batch."""
+        for path in self.staged:
+            yield self.graded(pl.read_parquet(path))
 
     def info(self) -> dict[str, Any]:
-        """What ``cvm score`` reports of the life-cycle scores."""
-        names = [*self.grades.codes]
-        if "default" in names:
-            names.insert(names.index("default") + 1, "default_points")
-        grades = {}
-        for name in names:
-            counts = np.bincount(self.grades.codes[_source(name)], minlength=len(GRADES) + 1)
-            grades[name] = {g: int(counts[GRADES.index(g) + 1]) for g in reversed(GRADES)}
+        """What ``cvm score`` reports of the life-cycle scores (the grades once :meth:`rows` were written)."""
         return {
             "customers": self.customers,
-            "rows": self.customers * len(names),
-            "models": {n: c.tag for n, c in self.champions.items()},
-            "grades": grades,
+            "rows": self.rows_staged,
+            "models": {n: self.champions.tag(n) for n in self.champions.docs},
+            "grades": self.grades,
             "notes": self.notes,
         }
 
 
+def _ungraded(champions: Champions, plan_: LifecyclePlan, x: Any, as_of: date) -> pl.DataFrame:
+    """Rows of a batch without grades; the graded values are kept in ``plan_``."""
+    ids = x["customer_id"]
+    parts = []
+    for one in scored(champions, x):
+        plan_.values.setdefault(one.score, []).append(np.asarray(one.values, dtype=np.float64))
+        none = np.full(len(ids), None, dtype=object)
+        tag = champions.tag(one.model)
+        parts += [_rows(ids, name, v, none, tag, one.reasons) for name, v in ((one.score, one.values), *one.shared)]
+    return pl.concat(parts).with_columns(pl.lit(as_of).alias("as_of")).select(SCORE_COLUMNS)
+
+
 def plan_lifecycle(
-    store: OfflineStore, workspace: Path, s: Settings, as_of: date, staging: Path
+    backend: DuckDBBackend, workspace: Path, s: Settings, as_of: date, staging: Path
 ) -> LifecyclePlan | None:
-    """Score every chunk into ``staging`` (rows without grades), then grade the whole base's values (None
-    without a champion)."""
-    champions = champions_of(workspace)
-    if not champions:
+    """Score every batch into ``staging`` (rows without grades), then plan the grades of the whole base's
+    values (None without a champion)."""
+    found = champions_of(workspace)
+    if not found:
         return None
-    products = sorted({p for c in champions.values() for p in c.meta.get("products", [])})
-    plan = LifecyclePlan(store, as_of, champions, products, staging)
-    deferred = Deferred()
-    with captured_warnings(plan.notes):
-        for k, chunk in enumerate(customer_ranges(store, s.scoring.chunk_customers)):
-            x = plan.features(chunk)
-            path = staging / f"chunk-{k:05d}.parquet"
-            score_chunk(champions, x, as_of, plan.notes, deferred).write_parquet(path, compression="lz4")
-            plan.chunks.append((path, len(x)))
-    for name, parts in deferred.values.items():
-        codes, why = base_grades(grade_rule(_kind(name), s), np.concatenate(parts), name)
-        plan.grades.codes[name], plan.grades.why[name] = codes, why
-        plan.notes += [why] if why else []
-    return plan
-
-
-def score_lifecycle(
-    store: OfflineStore, workspace: Path, s: Settings, as_of: date
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Rows of the ``scores`` table from every champion, for every customer acquired before ``as_of``, in one
-    frame (the chunked write is :func:`write_lifecycle_scores`)."""
-    with staging_folder(store) as staging:
-        plan = plan_lifecycle(store, workspace, s, as_of, staging)
-        if plan is None:
-            return pl.DataFrame(), {"skipped": "no trained champion (run `cvm train`)"}
-        return pl.concat(list(plan.rows())), plan.info()
+    champions = Champions.of(found)
+    sql = feature_query(as_of, champions.products())
+    types = duckdb_types(sql)
+    plan_ = LifecyclePlan(champions)
+    with captured_warnings(plan_.notes):
+        for k, batch in enumerate(backend.batches(sql, per_customer=True)):
+            if batch.num_rows:
+                x = features_of(types, batch)
+                plan_.stage(_ungraded(champions, plan_, x, as_of), staging / f"batch-{k:05d}.parquet")
+                plan_.customers += len(x)
+    for name, parts in plan_.values.items():
+        rule = grade_rule(name.split(":", 1)[0], s)
+        values = np.concatenate(parts)
+        plan_.plans[name] = plan(rule, stats_of(values, rule), name)
+        why = plan_.plans[name].why
+        plan_.notes += [why] if why else []
+    return plan_
 
 
 def write_lifecycle_scores(store: OfflineStore, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
-    """Score with the champions chunk by chunk and write the rows into the ``as_of`` partition (re-scoring a
+    """Score with the champions batch by batch and write the rows into the ``as_of`` partition (re-scoring a
     date replaces its life-cycle rows, and nothing else)."""
+    backend = DuckDBBackend(store, chunk_customers=s.scoring.chunk_customers)
     with staging_folder(store) as staging:
-        plan = plan_lifecycle(store, workspace, s, as_of, staging)
-        if plan is None:
+        plan_ = plan_lifecycle(backend, workspace, s, as_of, staging)
+        if plan_ is None:
             return {"skipped": "no trained champion (run `cvm train`)"}
-        if plan.customers:
-            replace_scores(store, as_of, LIFECYCLE, plan.rows())
-        return plan.info()
+        if plan_.customers:
+            replace_scores(store, as_of, LIFECYCLE, plan_.rows())
+        return plan_.info()

@@ -74,7 +74,7 @@ def _values_iter(champions: Champions, types: dict[str, pl.DataType], batches: A
 
 def write_lifecycle_scores_on(backend: SparkBackend, workspace: Path, s: Settings, as_of: date) -> dict[str, Any]:
     """Score with the champions on ``backend`` (Spark) and store the rows; the info of
-    :func:`cvm.scoring.assembly.score_lifecycle`."""
+    :func:`cvm.scoring.lifecycle_chunks.write_lifecycle_scores`."""
     from pyspark import StorageLevel
 
     backend.require(Capability.MAP_PARTITIONS, "score the life-cycle models on its workers")

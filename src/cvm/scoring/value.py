@@ -41,7 +41,7 @@ import pandas as pd
 import polars as pl
 
 from cvm.config.settings import ScoringSettings
-from cvm.features.rfm import rfm_summary
+from cvm.features.rfm import RfmCounts, rfm_counts, rfm_summary
 from cvm.models.clv import clv as clv_value
 from cvm.scoring.chunks import base_grades, grade_series
 from cvm.scoring.cost_to_serve import GRADED_NET, NET_SCORES, add_net_clv, cost_to_serve
@@ -124,41 +124,70 @@ def _rfm(pit: PointInTime, s: ScoringSettings) -> pd.DataFrame:
     return rfm_summary(buys, "customer_id", "ts", "amount", observation_period_end=pit.as_of, freq=s.freq)
 
 
+def _counts(pit: PointInTime, s: ScoringSettings) -> RfmCounts | None:
+    """The chunk's RFM as sufficient statistics: distinct rows with customer counts (None when nobody bought)."""
+    buys = purchases(pit)
+    if buys.height == 0:
+        return None
+    return rfm_counts(buys, "customer_id", "ts", "amount", observation_period_end=pit.as_of, freq=s.freq)
+
+
+def _merged(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Distinct rows of every chunk's counts with their summed ``customers``, sorted (as one chunk gives them)."""
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in [*columns, "customers"]})
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.groupby(columns, sort=True)["customers"].sum().reset_index()
+
+
 def fit_values(load: Loader, ranges: list[Range], s: ScoringSettings, as_of: date) -> ValueFit:
     """Fit the purchase, spend and contract models and the base margin ratio on every chunk's customers.
 
-    Only numeric arrays of the whole base are held (RFM, tenure, recorded margins), in customer id order.
+    The purchase and spend models are fitted on the base's sufficient statistics (:func:`rfm_counts`: distinct
+    (frequency, recency, T) and (frequency, monetary value) rows with customer counts, merged chunk by chunk),
+    which give the parameters of a fit on one row per customer to the last bit. Besides them, only numeric
+    arrays are held: the subscribers' tenure and churn, and the recorded margins, in customer id order.
     """
-    rfm, bases, margin, revenue = [], [], [], []
+    rft: list[pd.DataFrame] = []
+    spend: list[pd.DataFrame] = []
+    tenure: list[np.ndarray[Any, Any]] = []
+    churned: list[np.ndarray[Any, Any]] = []
+    margin, revenue = [], []
     for chunk in ranges:
         pit = load(chunk)
-        hist = _history(pit, s)
-        recorded = hist["margin_ratio"].notna().to_numpy()
-        margin.append(hist["margin"].to_numpy(float)[recorded])
-        revenue.append(hist["revenue"].to_numpy(float)[recorded])
-        rfm.append(_rfm(pit, s).reset_index(drop=True)[list(RFM)])
-        bases.append(contract_base(pit).drop("customer_id").to_pandas())
+        hist = history(pit, s.margin_rate).sort("customer_id")
+        recorded = hist["margin_ratio"].is_not_null().to_numpy()
+        margin.append(hist["margin"].to_numpy().astype(float)[recorded])
+        revenue.append(hist["revenue"].to_numpy().astype(float)[recorded])
+        counts = _counts(pit, s)
+        if counts is not None:
+            rft.append(counts.rft)
+            spend += [counts.spend] if counts.spend is not None else []
+        base = contract_base(pit)
+        tenure.append(base["tenure_months"].to_numpy().astype(float))
+        churned.append(base["churned"].to_numpy().astype(bool))
     base_margin = s.margin_rate
     margins, revenues = np.concatenate(margin), np.concatenate(revenue)
     if s.margin_source == "transactions" and revenues.size and revenues.sum() > 0:
         base_margin = float(np.clip(margins.sum() / revenues.sum(), 0.0, 1.0))
-    summary = pd.concat(rfm, ignore_index=True)
+    summary = _merged(rft, ["frequency", "recency", "T"])
     if summary.empty:
         raise NotEnoughDataError(f"no purchases up to {as_of}: nothing to score")
     notes: list[str] = []
     with captured_warnings(notes):
         purchase = fit_purchase_model(s.value_model, summary, s.min_customers)
         check_converged(purchase)
-        spend = fit_spend_model(s.spend_model, summary)
-        check_converged(spend)
+        spend_model = fit_spend_model(s.spend_model, _merged(spend, ["frequency", "monetary_value"]))
+        check_converged(spend_model)
         try:
-            fitted = fit_contract_model(s.contractual_model, pd.concat(bases, ignore_index=True), s.min_customers)
+            bases = pd.DataFrame({"tenure_months": np.concatenate(tenure), "churned": np.concatenate(churned)})
+            fitted = fit_contract_model(s.contractual_model, bases, s.min_customers)
             check_converged(fitted)
             contract: FittedModel | None = fitted
         except (NotEnoughDataError, ModelNotConvergedError) as exc:
             contract = None
             notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
-    return ValueFit(purchase, spend, contract, base_margin, notes)
+    return ValueFit(purchase, spend_model, contract, base_margin, notes)
 
 
 def _purchase_values(rfm: pd.DataFrame, s: ScoringSettings, margin: pd.Series, fit: ValueFit) -> pd.DataFrame:

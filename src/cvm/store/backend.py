@@ -38,6 +38,9 @@ BatchFn = Callable[["pa.RecordBatch"], "pa.Table"]
 #: Rows per record batch that the DuckDB backend hands a :data:`BatchFn`.
 BATCH_ROWS = 250_000
 
+#: Customers per chunk of a per-customer query on DuckDB (``scoring.chunk_customers``).
+CHUNK_CUSTOMERS = 500_000
+
 
 class Capability(StrEnum):
     """What an offline backend can do."""
@@ -64,7 +67,15 @@ class OfflineBackend(Protocol):
 
     def query(self, sql: str) -> pa.Table: ...
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None: ...
+    def map_into(
+        self,
+        tx: Transaction,
+        table: str,
+        sql: str,
+        fn: BatchFn,
+        partition: object | None = None,
+        per_customer: bool = False,
+    ) -> None: ...
 
 
 def require(backend: OfflineBackend, capability: Capability, operation: str) -> None:
@@ -84,9 +95,12 @@ class DuckDBBackend:
         {Capability.SQL, Capability.TRANSACTIONS, Capability.PARTITION_OVERWRITE, Capability.STREAM}
     )
 
-    def __init__(self, store: OfflineStore, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self, store: OfflineStore, batch_rows: int = BATCH_ROWS, chunk_customers: int = CHUNK_CUSTOMERS
+    ) -> None:
         self.store = store
         self.batch_rows = batch_rows
+        self.chunk_customers = chunk_customers
         self._views: tuple[int, duckdb.DuckDBPyConnection] | None = None
         self._lock = threading.Lock()
 
@@ -114,18 +128,40 @@ class DuckDBBackend:
         with self._connect() as con:
             return con.sql(sql).to_arrow_table()
 
-    def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
-        """Stream ``sql``'s result in record batches of at most :attr:`batch_rows` rows."""
-        with self._connect() as con:
-            reader: pa.RecordBatchReader = con.sql(sql).to_arrow_reader(self.batch_rows)
-            yield from reader
+    def batches(self, sql: str, per_customer: bool = False) -> Iterator[pa.RecordBatch]:
+        """Stream ``sql``'s result in record batches of at most :attr:`batch_rows` rows.
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None:
+        ``per_customer``: every row of ``sql`` is computed from one customer's rows of the hub tables (e.g. the
+        feature query), so it runs chunk by chunk of :attr:`chunk_customers` customers, on views holding only
+        theirs (:func:`cvm.store.chunks.chunk_connection`): DuckDB's joins and aggregations then hold one chunk,
+        whatever the size of the base (a whole-base feature query held 6.3 GB at 4M customers).
+        """
+        if not per_customer:
+            with self._connect() as con:
+                yield from con.sql(sql).to_arrow_reader(self.batch_rows)
+            return
+        from cvm.store.chunks import chunk_connection, customer_ranges
+
+        for chunk in customer_ranges(self.store, self.chunk_customers):
+            with chunk_connection(self.store, chunk) as con:
+                con.execute("SET TimeZone = 'UTC'")
+                yield from con.sql(sql).to_arrow_reader(self.batch_rows)
+
+    def map_into(
+        self,
+        tx: Transaction,
+        table: str,
+        sql: str,
+        fn: BatchFn,
+        partition: object | None = None,
+        per_customer: bool = False,
+    ) -> None:
         """Write ``fn`` of every record batch of ``sql`` into ``table`` within ``tx``, one batch at a time.
 
-        With ``partition``, a row of another partition is refused (as on Spark).
+        With ``partition``, a row of another partition is refused (as on Spark); ``per_customer``: see
+        :meth:`batches`.
         """
-        for batch in self.batches(sql):
+        for batch in self.batches(sql, per_customer):
             out = fn(batch)
             if out.num_rows:
                 frame = pl.from_arrow(out)
@@ -152,5 +188,5 @@ def open_backend(settings: Settings, store: OfflineStore) -> OfflineBackend:
 
         return SparkBackend(store, settings.store.spark)
     if name == "duckdb":
-        return DuckDBBackend(store)
+        return DuckDBBackend(store, chunk_customers=settings.scoring.chunk_customers)
     raise UnsupportedOperationError(f"unknown offline backend {name!r}: use one of {', '.join(BACKENDS)}")

@@ -134,11 +134,20 @@ class SparkBackend:
         """Run ``sql`` and return its (small) result to the driver."""
         return self.sql(sql).toArrow()
 
-    def map_into(self, tx: Transaction, table: str, sql: str, fn: BatchFn, partition: object | None = None) -> None:
+    def map_into(
+        self,
+        tx: Transaction,
+        table: str,
+        sql: str,
+        fn: BatchFn,
+        partition: object | None = None,
+        per_customer: bool = False,
+    ) -> None:
         """Run ``fn`` on every partition of ``sql``'s result and add the output to ``table`` in ``tx``.
 
         On a partitioned table the output must belong to one partition (a run writes its own ``as_of``):
         ``partition`` names it (the workers refuse a row outside it), else one more Spark job finds it.
+        ``per_customer`` changes nothing here: the cluster already spreads the query over its partitions.
         """
         mapped = self.sql(sql).mapInArrow(_batches(fn, table, partition), spark_schema(table_schema(table)))
         self.write(tx, table, mapped, partition)
