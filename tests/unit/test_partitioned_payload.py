@@ -20,12 +20,12 @@ def test_the_payload_masks_the_password_and_the_worker_takes_it_from_its_environ
     masked = context(text).online_url
     assert masked == "postgresql+psycopg://cvm:***@db.example:5432/cvm"
     monkeypatch.delenv("CVM__STORE__ONLINE_URL", raising=False)
-    plan_load._online.cache_clear()
+    plan_load.forget_online()
     with pytest.raises(ValueError, match="CVM__STORE__ONLINE_URL"):
         plan_load._online(masked)
     monkeypatch.setenv("CVM__STORE__ONLINE_URL", url)
-    plan_load._online.cache_clear()
+    plan_load.forget_online()
     store = plan_load._online(masked)
     assert store.engine.url.password == "s3cret"
     store.dispose()
-    plan_load._online.cache_clear()
+    plan_load.forget_online()

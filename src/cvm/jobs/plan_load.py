@@ -85,11 +85,16 @@ def _online(url: str) -> OnlineStore:
     """The online store named by the payload, opened once per process; a store of another URL is disposed first
     (a cache that dropped it instead would leave its connections open until the garbage collector found them)."""
     if url not in _OPEN:
-        for old in _OPEN.values():
-            old.dispose()
-        _OPEN.clear()
+        forget_online()
         _OPEN[url] = _open_online(url)
     return _OPEN[url]
+
+
+def forget_online() -> None:
+    """Dispose the online store this process holds (the next batch opens it again from its payload)."""
+    for store in _OPEN.values():
+        store.dispose()
+    _OPEN.clear()
 
 
 def _open_online(url: str) -> OnlineStore:
