@@ -166,27 +166,52 @@ def fit_values(load: Loader, ranges: list[Range], s: ScoringSettings, as_of: dat
         base = contract_base(pit)
         tenure.append(base["tenure_months"].to_numpy().astype(float))
         churned.append(base["churned"].to_numpy().astype(bool))
-    base_margin = s.margin_rate
     margins, revenues = np.concatenate(margin), np.concatenate(revenue)
-    if s.margin_source == "transactions" and revenues.size and revenues.sum() > 0:
-        base_margin = float(np.clip(margins.sum() / revenues.sum(), 0.0, 1.0))
-    summary = _merged(rft, ["frequency", "recency", "T"])
-    if summary.empty:
+    bases = pd.DataFrame({"tenure_months": np.concatenate(tenure), "churned": np.concatenate(churned)})
+    return fit_counts(
+        s,
+        _merged(rft, ["frequency", "recency", "T"]),
+        _merged(spend, ["frequency", "monetary_value"]),
+        bases,
+        (float(margins.sum()), float(revenues.sum()), int(revenues.size)),
+        as_of,
+    )
+
+
+def fit_counts(
+    s: ScoringSettings,
+    rft: pd.DataFrame,
+    spend: pd.DataFrame,
+    bases: pd.DataFrame,
+    recorded: tuple[float, float, int],
+    as_of: date,
+) -> ValueFit:
+    """The value models fitted on the base's sufficient statistics, on either backend.
+
+    ``rft`` and ``spend`` are :func:`rfm_counts`' distinct rows with customer counts; ``bases`` the subscribers'
+    tenure and churn (one row each, or distinct rows with a ``customers`` count); ``recorded`` the sums of the
+    recorded margins and their revenue and how many customers recorded one (the base margin ratio when
+    ``margin_source`` is ``transactions``).
+    """
+    if rft.empty:
         raise NotEnoughDataError(f"no purchases up to {as_of}: nothing to score")
     notes: list[str] = []
     with captured_warnings(notes):
-        purchase = fit_purchase_model(s.value_model, summary, s.min_customers)
+        purchase = fit_purchase_model(s.value_model, rft, s.min_customers)
         check_converged(purchase)
-        spend_model = fit_spend_model(s.spend_model, _merged(spend, ["frequency", "monetary_value"]))
+        spend_model = fit_spend_model(s.spend_model, spend)
         check_converged(spend_model)
         try:
-            bases = pd.DataFrame({"tenure_months": np.concatenate(tenure), "churned": np.concatenate(churned)})
             fitted = fit_contract_model(s.contractual_model, bases, s.min_customers)
             check_converged(fitted)
             contract: FittedModel | None = fitted
         except (NotEnoughDataError, ModelNotConvergedError) as exc:
             contract = None
             notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
+    margin, revenue, n = recorded
+    base_margin = s.margin_rate
+    if s.margin_source == "transactions" and n and revenue > 0:
+        base_margin = float(np.clip(margin / revenue, 0.0, 1.0))
     return ValueFit(purchase, spend_model, contract, base_margin, notes)
 
 

@@ -29,19 +29,15 @@ from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from cvm.config.settings import ScoringSettings, Settings
 from cvm.contracts.tables import SCORES
 from cvm.features.rfm import rfm_counts_spark
 from cvm.scoring.grade_plans import GradePlan, plan
 from cvm.scoring.grades import GRADES
-from cvm.scoring.guards import ModelNotConvergedError, captured_warnings, check_converged
 from cvm.scoring.inputs import end_of_day
-from cvm.scoring.models import FittedModel, fit_contract_model, fit_purchase_model, fit_spend_model
 from cvm.scoring.report import NotEnoughDataError, ScoreReport
 from cvm.scoring.spark_grades import rank_stats
-from cvm.scoring.value import GRADED, TOTALS, VALUE_SCORES, ValueFit, grade_rule
+from cvm.scoring.value import GRADED, TOTALS, VALUE_SCORES, ValueFit, fit_counts, grade_rule
 from cvm.scoring.value_batch import SUMMED, ValueJob, rows_batch, values_batch
 from cvm.scoring.value_inputs import base_margin_sql, contract_counts_sql, value_inputs_sql
 from cvm.store.backend import Capability
@@ -70,28 +66,13 @@ def fit_values_spark(backend: SparkBackend, s: ScoringSettings, as_of: date) -> 
     """
     buys = purchases_spark(backend.frame("transactions"), as_of)
     counts = rfm_counts_spark(buys, "customer_id", "ts", "amount", observation_period_end=as_of, freq=s.freq)
-    if counts.rft.empty:
+    if counts.rft.empty:  # before the other queries: their cost buys nothing
         raise NotEnoughDataError(f"no purchases up to {as_of}: nothing to score")
     assert counts.spend is not None  # a monetary column was given
     base = backend.query(contract_counts_sql(as_of)).to_pandas().astype({"churned": bool})
     sums = backend.query(base_margin_sql(as_of, s.margin_rate)).to_pylist()[0]
-    notes: list[str] = []
-    with captured_warnings(notes):
-        purchase = fit_purchase_model(s.value_model, counts.rft, s.min_customers)
-        check_converged(purchase)
-        spend = fit_spend_model(s.spend_model, counts.spend)
-        check_converged(spend)
-        try:
-            fitted = fit_contract_model(s.contractual_model, base, s.min_customers)
-            check_converged(fitted)
-            contract: FittedModel | None = fitted
-        except (NotEnoughDataError, ModelNotConvergedError) as exc:
-            contract = None
-            notes.append(f"contract model not used, subscribers valued on purchases only: {exc}")
-    base_margin = s.margin_rate
-    if s.margin_source == "transactions" and sums["n"] and sums["revenue"] > 0:
-        base_margin = float(np.clip(sums["margin"] / sums["revenue"], 0.0, 1.0))
-    return ValueFit(purchase, spend, contract, base_margin, notes)
+    recorded = (float(sums["margin"] or 0.0), float(sums["revenue"] or 0.0), int(sums["n"] or 0))
+    return fit_counts(s, counts.rft, counts.spend, base, recorded, as_of)
 
 
 @dataclass(frozen=True)
