@@ -20,23 +20,11 @@ from cvm.cli.main import app
 from cvm.contracts import DATA_TABLES
 from cvm.engine import Engine
 from cvm.scoring.registry import ModelRegistry
+from tests.demo_hub import demo_workspace
 
 END = date(2026, 6, 30)
 THIN = {"CVM__SCORING__MIN_CUSTOMERS": "5"}  # what the user of the issue did: lowered the floor to score 20 customers
 QUICK = {"CVM__MODELS__N_ESTIMATORS": "20"}  # few boosting rounds: the gate, not the model, is under test
-
-
-def _workspace(root: Path, customers: int, seed: int, tables: tuple[str, ...] = DATA_TABLES) -> Path:
-    from cvm.demo import generate
-
-    generate(customers, seed, root / "data", end=END)
-    engine = Engine.init(root / "ws")
-    try:
-        for table in tables:
-            assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
-    finally:
-        engine.close()
-    return root / "ws"
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -47,7 +35,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def thin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 customers, every hub table loaded."""
-    return _workspace(tmp_path_factory.mktemp("thin"), 20, 42)
+    return demo_workspace(tmp_path_factory.mktemp("thin"), 20, 42, END)
 
 
 @pytest.fixture
@@ -98,7 +86,7 @@ def test_train_on_thin_data_makes_no_champion_and_says_why(thin_ws: Path) -> Non
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """400 customers: enough for the value models to converge."""
-    return _workspace(tmp_path_factory.mktemp("company"), 400, 3)
+    return demo_workspace(tmp_path_factory.mktemp("company"), 400, 3, END)
 
 
 @pytest.mark.slow
@@ -144,7 +132,7 @@ def test_train_never_makes_a_champion_at_or_below_the_auc_margin(company: Path, 
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 customers whose hub has neither contacts nor surveys loaded."""
     tables = tuple(t for t in DATA_TABLES if t not in ("contacts", "surveys"))
-    return _workspace(tmp_path_factory.mktemp("bare"), 20, 42, tables)
+    return demo_workspace(tmp_path_factory.mktemp("bare"), 20, 42, END, tables)
 
 
 def test_silent_churn_and_nps_without_their_input_are_not_available(bare: Path, thin: Path, tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from cvm.engine import Engine
-
-TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
+from tests.demo_hub import ingest_demo
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +37,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models_cli")
     generate(2_000, 9, root / "data", end=date(2024, 12, 31))
     engine = Engine.init(root / "ws")
-    for table in TABLES:
-        assert engine.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
+    ingest_demo(engine, root / "data")
     engine.close()
     return root / "ws"
 

@@ -20,12 +20,12 @@ from cvm.features import build_features
 from cvm.risk import Acceptor, cutoff_table, scored_book, stored_early_warning
 from cvm.scoring.registry import REQUIRED, ModelRegistry, RegistryError
 from cvm.scoring.training_data import labelled_dates, labelled_frame
+from tests.demo_hub import trained_workspace
 from tests.serving import serve
 
 N = 2_500
 END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
-TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 LIFECYCLE = {"churn", "default", "default_points"}
 
 pytestmark = pytest.mark.slow
@@ -34,19 +34,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace trained and scored at FIRST once per module, closed: tests never open it, they copy it."""
-    from cvm.demo import generate
-
-    root = tmp_path_factory.mktemp("lifecycle")
-    generate(N, 5, root / "data", end=END)
-    eng = Engine.init(root / "ws")
-    try:
-        for table in TABLES:
-            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
-        eng.scoring.train()
-        eng.scoring.score(as_of=FIRST)
-    finally:
-        eng.close()
-    return root / "ws"
+    return trained_workspace(tmp_path_factory.mktemp("lifecycle"), N, 5, END, FIRST)
 
 
 @pytest.fixture

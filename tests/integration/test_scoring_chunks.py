@@ -14,11 +14,11 @@ from cvm.config import Settings
 from cvm.engine import Engine
 from cvm.scoring.value import write_value_scores
 from cvm.store.chunks import customer_ranges
+from tests.demo_hub import trained_workspace
 
 N = 1_500
 END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
-TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 SMALL = 317  # customers per chunk: five chunks, the last one short
 
 pytestmark = pytest.mark.slow
@@ -27,19 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo workspace with trained champions and the scores of FIRST (in one chunk)."""
-    from cvm.demo import generate
-
-    root = tmp_path_factory.mktemp("chunks")
-    generate(N, 7, root / "data", end=END)
-    eng = Engine.init(root / "ws")
-    try:
-        for table in TABLES:
-            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
-        eng.scoring.train()
-        eng.scoring.score(as_of=FIRST)
-    finally:
-        eng.close()
-    return root / "ws"
+    return trained_workspace(tmp_path_factory.mktemp("chunks"), N, 7, END, FIRST)
 
 
 def _engine(trained: Path, folder: Path, chunk: int) -> Engine:

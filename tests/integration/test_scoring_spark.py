@@ -31,6 +31,7 @@ from cvm.scoring.registry import ModelRegistry
 from cvm.scoring.training_data import labelled_dates, labelled_frame, sampled_sql
 from cvm.services.scoring_backend import write_early_warning_on, write_lifecycle_scores_on
 from cvm.store.spark import SparkBackend
+from tests.demo_hub import ingest_demo
 from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
@@ -40,7 +41,6 @@ pytestmark = SPARK_MARKS
 N = 900
 END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
-TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 ON_SPARK = {"CVM__STORE__OFFLINE": "spark", "CVM__STORE__SPARK__MASTER": "local[2]"}
 #: A CLI's own session on a tiny hub: 4 shuffle partitions instead of 200 (a store.spark.conf key from the environment)
 FEW_SHUFFLES = {"CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4"}
@@ -61,8 +61,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Engine.init(root / "ws").close()
     eng = Engine(root / "ws", load_settings(root / "ws", FAST))
     try:
-        for table in TABLES:
-            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
+        ingest_demo(eng, root / "data")
         report = eng.scoring.train()
         assert report.backend == "duckdb"
         assert {m["name"] for m in report.models} == {"churn", "default", "propensity"}, report.notes

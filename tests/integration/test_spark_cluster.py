@@ -21,13 +21,13 @@ import pytest
 
 from cvm.config import load_settings
 from cvm.engine import Engine
+from tests.demo_hub import ingest_demo
 from tests.integration.test_scoring_spark import FEW_SHUFFLES, _assert_same_rows, _scores
 from tests.spark_cluster import executor_env, standalone_cluster
 from tests.spark_session import SPARK_MARKS
 
 pytestmark = [*SPARK_MARKS, pytest.mark.postgres]
 
-TABLES = ("customers", "subscriptions", "transactions", "payments", "contacts", "surveys", "ratings")
 CYCLE = ("segments", "candidates", "customers", "enqueued", "suppressed", "logged", "reasons")
 
 
@@ -41,8 +41,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Engine.init(root / "ws").close()
     eng = Engine(root / "ws", load_settings(root / "ws", {}))
     try:
-        for table in TABLES:
-            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
+        ingest_demo(eng, root / "data")
     finally:
         eng.close()
     return root / "ws"

@@ -17,6 +17,7 @@ from cvm.scoring.models import fit_contract_model, fit_purchase_model, fit_spend
 from cvm.scoring.value import fit_values
 from cvm.store import OfflineStore
 from cvm.store.chunks import ALL, customer_ranges
+from tests.demo_hub import ingest_demo
 
 N = 800
 AS_OF = date(2024, 11, 30)
@@ -31,8 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> OfflineStore:
     generate(N, 11, root / "data", end=date(2024, 12, 31))
     eng = Engine.init(root / "ws")
     try:
-        for table in TABLES:
-            assert eng.ingest(table, sorted((root / "data").glob(f"{table}.*"))).ok
+        ingest_demo(eng, root / "data", TABLES)
     finally:
         eng.close()
     return OfflineStore(root / "ws" / "offline")

@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 
 from cvm.config.settings import ScoringSettings, Settings, SparkSettings
-from cvm.demo.generate import generate
 from cvm.features.rfm import rfm_counts, rfm_counts_spark
 from cvm.scoring.inputs import load_point_in_time, purchases
 from cvm.scoring.report import NotEnoughDataError
@@ -21,6 +20,7 @@ from cvm.scoring.value import VALUE_SCORES, write_value_scores
 from cvm.scoring.value_spark import write_value_scores_on
 from cvm.store import OfflineStore
 from cvm.store.spark import SparkBackend
+from tests.demo_hub import demo_store
 from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
@@ -33,14 +33,7 @@ TABLES = ("customers", "transactions", "subscriptions", "contacts", "payments")
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> OfflineStore:
-    out = tmp_path_factory.mktemp("demo")
-    generate(1500, seed=3, out=out / "files", end=date(2024, 12, 31))
-    store = OfflineStore(out / "offline")
-    store.create()
-    with store.transaction() as tx:
-        for table in TABLES:
-            tx.append(table, pl.read_parquet(out / "files" / f"{table}.parquet"))
-    return store
+    return demo_store(tmp_path_factory.mktemp("demo"), 1500, 3, date(2024, 12, 31), TABLES)
 
 
 def _spark_table(spark: Any, store: OfflineStore, table: str) -> Any:

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pytest
 
 from cvm.config.settings import CostToServeSettings, ScoringSettings
-from cvm.demo.generate import generate
 from cvm.scoring.grade_plans import plan
 from cvm.scoring.inputs import contract_base, load_point_in_time
 from cvm.scoring.models import fit_contract_model
@@ -22,6 +21,7 @@ from cvm.scoring.value_inputs import contract_counts_sql, value_inputs_sql
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend
 from cvm.store.chunks import ALL
+from tests.demo_hub import demo_store
 from tests.unit.test_grade_plans import _stats
 
 AS_OF = date(2024, 6, 30)
@@ -35,14 +35,7 @@ WEEKLY = ScoringSettings(
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> OfflineStore:
-    out = tmp_path_factory.mktemp("value-batch")
-    generate(700, seed=7, out=out / "files", end=date(2024, 12, 31))
-    store = OfflineStore(out / "offline")
-    store.create()
-    with store.transaction() as tx:
-        for table in TABLES:
-            tx.append(table, pl.read_parquet(out / "files" / f"{table}.parquet"))
-    return store
+    return demo_store(tmp_path_factory.mktemp("value-batch"), 700, 7, date(2024, 12, 31), TABLES)
 
 
 def _shipped(job: ValueJob) -> ValueJob:
