@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cvm.rules import ExpressionError, compile_rule
 
+UpliftOutcome = Literal["components", "margin"]
+"""What the uplift models learn: the outcome's events valued per customer, or the realised margin."""
+
 EVENTS = ("converted", "churned", "defaulted", "complained", "unsubscribed")
 """The binary events of a decision's outcome (``decision_outcomes``) whose change the ``components`` models learn."""
 
@@ -105,7 +108,7 @@ class UpliftConfig(BaseModel):
     min_propensity: float = Field(
         default=0.01, gt=0.0, lt=1.0, description="Floor of the logged probabilities in the DR pseudo-outcome."
     )
-    outcome: Literal["components", "margin"] = Field(
+    outcome: UpliftOutcome = Field(
         default="components",
         description="components: learn each action's change of every outcome event (conversion, churn, default, "
         "complaint, unsubscribe) and value it per customer with `values`; margin: learn its change of the "

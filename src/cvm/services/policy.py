@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
+from cvm.config.uplift import UpliftOutcome
 from cvm.experiments import ope_report
 from cvm.experiments.ope import TruthProvider
 from cvm.experiments.ope_log import read_log
@@ -12,8 +13,6 @@ from cvm.scoring.uplift_replay import champion_replay
 from cvm.scoring.uplift_values import component_outcomes, evaluation_values
 from cvm.services.workspace import Workspace
 
-Outcome = Literal["components", "margin"]
-
 
 class PolicyService:
     """What a target policy would have earned, estimated from the decision log and its outcomes."""
@@ -21,7 +20,7 @@ class PolicyService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def _evaluation(self, truth: TruthProvider | None, outcome: Outcome | None) -> ope_report.Evaluation:
+    def _evaluation(self, truth: TruthProvider | None, outcome: UpliftOutcome | None) -> ope_report.Evaluation:
         records, outcomes = read_log(self.ws.offline)
         s = self.ws.settings
         if outcome == "components":
@@ -35,7 +34,7 @@ class PolicyService:
         return evaluation
 
     def evaluate(
-        self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None, outcome: Outcome | None = None
+        self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None, outcome: UpliftOutcome | None = None
     ) -> dict[str, Any]:
         """One policy's IPS, SNIPS and DR estimates per 1,000 eligible customers (``truth``: the demo's by default).
 
@@ -46,7 +45,7 @@ class PolicyService:
         chosen = outcome or "margin"
         return {**ope_report.evaluate(self._evaluation(truth, chosen), policy, bootstrap), "outcome": chosen}
 
-    def compare(self, truth: TruthProvider | None = None, outcome: Outcome | None = None) -> dict[str, Any]:
+    def compare(self, truth: TruthProvider | None = None, outcome: UpliftOutcome | None = None) -> dict[str, Any]:
         """No action, propensity, incremental and the current configuration side by side (``outcome`` as above)."""
         chosen = outcome or "margin"
         return {**ope_report.compare(self._evaluation(truth, chosen)), "outcome": chosen}
