@@ -68,6 +68,16 @@ def test_evaluate_gives_every_estimator_and_a_readable_table(workspace: Path) ->
     compare = cvm("policy", "compare", "-w", str(workspace), "--lang", "fr").stdout
     assert "propension" in compare  # the policy labels, in French
     assert "actuelle" in compare  # "configuration actuelle" (may wrap in its cell)
+    assert "Apparié sur les mêmes décisions" in compare  # the paired differences' table, in French
+    assert "que propension" in compare or "contre propension" in compare  # its verdict names both policies
+    paired = json.loads(
+        cvm(
+            "policy", "evaluate", "--policy", "incremental", "--versus", "propensity", "-w", str(workspace), "--json"
+        ).stdout
+    )["versus"]
+    assert (paired["name"], paired["versus"]) == ("incremental", "propensity")
+    assert set(paired["estimate"]) == {"ips", "snips", "dr"}
+    assert paired["verdict"] in {"more", "less", "unsure"}
 
 
 def test_no_log_yet_says_to_run_with_exploration_on(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from datetime import UTC, datetime
@@ -51,6 +52,48 @@ def test_the_doubly_robust_estimate_matches_a_hand_computed_example() -> None:
     assert result.value["snips"].value == pytest.approx(8.0)
     # expected contacts: 1 + 1 + 0 + 0.5 over four decisions
     assert result.contacts == pytest.approx(0.625)
+
+
+def test_the_paired_difference_of_two_policies_matches_a_hand_computed_example() -> None:
+    data, target, q = _tiny()
+    other = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.5, 0.5]])  # differs on decisions 1 and 3 only
+    # DR of `other`: 1: 4 + 0 = 4   2: 8 (as target)   3: 5 + (1/0.25)(6 − 5) = 9   4: 17/6 (as target)
+    # target − other: 12 − 4 = 8, 0, 2 − 9 = −7, 0: the decisions both treat alike add exactly 0
+    diff = [8.0, 0.0, -7.0, 0.0]
+    got = ope.difference(data, target, other, q)["dr"]
+    se = statistics.stdev(diff) / math.sqrt(4)
+    assert (got.value, got.ci_low, got.ci_high) == pytest.approx((0.25, 0.25 - 1.959964 * se, 0.25 + 1.959964 * se))
+    # against no action it is the incremental value of `evaluate`, interval included
+    assert (
+        ope.difference(data, target, ope.none_matrix(data), q)["dr"] == ope.evaluate(data, target, q).incremental["dr"]
+    )
+    # an interval that includes 0: n × (1.96 se / |value|)² decisions would exclude it at this difference
+    assert ope.decisions_needed(got, 4) == math.ceil(4 * (ope.Z95 * got.se / 0.25) ** 2)
+    assert ope.decisions_needed(ope.Estimate(5.0, 1.0, 3.0, 7.0), 4) is None  # already excludes 0
+    with pytest.raises(ValueError, match="not available"):
+        ope.difference(replace_available(data), target, other, q)
+
+
+def replace_available(data: ope.LoggedBandit) -> ope.LoggedBandit:
+    available = data.available.copy()
+    available[1, 1] = False
+    return dataclasses.replace(data, available=available)
+
+
+@pytest.mark.slow  # about 4 s on 2 shared cores
+def test_paired_intervals_of_a_policy_difference_cover_the_truth_and_are_narrower_than_separate_ones() -> None:
+    truth = ope_sim.true_values()
+    rng = np.random.default_rng(21)
+    covered, narrower, reps = 0, 0, 200
+    for _ in range(reps):
+        data, pol = ope_sim.simulate(rng, 2_000)
+        q = ope.cross_fit_rewards(data)
+        est = ope.difference(data, pol["incremental"], pol["propensity"], q)["dr"]
+        covered += int(est.ci_low <= truth["incremental"] - truth["propensity"] <= est.ci_high)
+        inc, prop = (ope.evaluate(data, pol[n], q).incremental["dr"] for n in ("incremental", "propensity"))
+        narrower += int(est.se < math.hypot(inc.se, prop.se))
+    assert 0.92 <= covered / reps <= 0.98
+    assert narrower == reps  # pairing removes what the two policies share
 
 
 def test_ips_and_dr_are_unbiased_on_simulated_logs_even_with_a_wrong_reward_model() -> None:

@@ -45,6 +45,22 @@ def test_compare_with_a_ground_truth_gives_the_true_value_inside_or_near_the_int
         width = est["ci_high"] - est["ci_low"]
         assert est["ci_low"] - width / 2 < by[name]["true_value"] < est["ci_high"] + width / 2
     assert by["incremental"]["true_value"] > by["propensity"]["true_value"]
+    # the paired differences against the propensity policy, on the same decisions
+    versus = {p["name"]: p for p in result["versus"]}
+    assert set(versus) == {"incremental", "current"}
+    pair = versus["incremental"]
+    assert pair["versus"] == "propensity"
+    assert pair["true_value"] == pytest.approx(by["incremental"]["true_value"] - by["propensity"]["true_value"])
+    est = pair["estimate"]["dr"]
+    assert est["ci_low"] <= pair["true_value"] <= est["ci_high"]
+    # narrower than the two separate intervals side by side
+    assert est["ci_high"] - est["ci_low"] < (
+        by["incremental"]["estimate"]["ci_high"] - by["incremental"]["estimate"]["ci_low"]
+    )
+    assert pair["verdict"] in {"more", "unsure"}
+    assert (pair["decisions_needed"] is None) == (pair["verdict"] != "unsure")
+    assert pair["contacts"] == pytest.approx(by["incremental"]["contacts"] - by["propensity"]["contacts"])
+    json.dumps(result, allow_nan=False)
 
 
 def test_the_reader_names_a_bad_row_and_field(engine: Engine) -> None:

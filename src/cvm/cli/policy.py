@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +27,15 @@ class Target(StrEnum):
 
     incremental = "incremental"
     propensity = "propensity"
+    current = "current"
+
+
+class Baseline(StrEnum):
+    """The policies ``cvm policy evaluate --versus`` can measure against."""
+
+    none = "none"
+    propensity = "propensity"
+    incremental = "incremental"
     current = "current"
 
 
@@ -71,6 +80,10 @@ def evaluate(
         int, typer.Option(min=0, max=100_000, help="Also give customer-bootstrap intervals from this many resamples.")
     ] = 0,
     outcome: OutcomeOption = None,
+    versus: Annotated[
+        Baseline | None,
+        typer.Option(help="Also estimate the difference against this policy, paired on the same decisions."),
+    ] = None,
     workspace: Workspace = Path("."),
     json_out: JsonFlag = False,
     lang: LangOption = None,
@@ -78,7 +91,9 @@ def evaluate(
     """Estimate a policy's incremental margin per 1,000 eligible customers with IPS, SNIPS and doubly robust."""
     engine = open_engine(workspace)
     with handled(), use_locale(chosen(lang, engine.settings)):
-        data = engine.policy.evaluate(policy.value, bootstrap, outcome=outcome.value if outcome else None)
+        data = engine.policy.evaluate(
+            policy.value, bootstrap, outcome=outcome.value if outcome else None, versus=versus.value if versus else None
+        )
         if json_out:
             console.json(data)
             return
@@ -107,6 +122,8 @@ def print_evaluation(data: Mapping[str, Any]) -> None:
                   % {"n": num(data["effective_sample_size"]), "total": num(data["decisions"])})  # fmt: skip
     if data.get("true_value") is not None:
         console.print(_("True incremental margin: %(value)s") % {"value": _true(data["true_value"])})
+    if data.get("versus"):
+        print_versus([data["versus"]])
     print_reward(data)
     for note in data.get("notes", []):
         console.note(note)
@@ -143,9 +160,45 @@ def print_comparison(data: Mapping[str, Any]) -> None:
         [*columns, _("true value")] if truth else columns,
         rows,
     )
+    print_versus(data.get("versus", []))
     print_reward(data)
     for note in data.get("notes", []):
         console.note(note)
+
+
+def print_versus(pairs: Sequence[Mapping[str, Any]]) -> None:
+    """Paired differences between two policies on the same decisions, with what they allow one to conclude."""
+    if not pairs:
+        return
+    truth = any(p["true_value"] is not None for p in pairs)
+    columns = [_("policy"), _("against"), _("difference (DR)"), _("interval (95%)"), "IPS", _("contacts")]
+    rows = []
+    for p in pairs:
+        est = p["estimate"]
+        row = [_policy_label(p["name"]), _policy_label(p["versus"]), money(est["dr"]["value"]), _ci(est["dr"]),
+               money(est["ips"]["value"]), num(p["contacts"], signed=True)]  # fmt: skip
+        rows.append([*row, _true(p["true_value"])] if truth else row)
+    console.table(
+        _("Paired on the same decisions: difference in incremental margin per 1,000 eligible customers"),
+        [*columns, _("true difference")] if truth else columns,
+        rows,
+    )
+    for p in pairs:
+        console.print(_verdict(p))
+
+
+def _verdict(pair: Mapping[str, Any]) -> str:
+    names = {"name": _policy_label(pair["name"]), "versus": _policy_label(pair["versus"])}
+    if pair["verdict"] == "more":
+        return _("%(name)s earns more than %(versus)s: the 95%% interval of the difference is above zero.") % names
+    if pair["verdict"] == "less":
+        return _("%(name)s earns less than %(versus)s: the 95%% interval of the difference is below zero.") % names
+    text = _("%(name)s against %(versus)s: the log cannot tell yet (the 95%% interval includes zero).") % names
+    if pair.get("decisions_needed"):
+        text += " " + _("At the estimated difference, about %(n)s evaluable decisions would tell them apart.") % {
+            "n": num(pair["decisions_needed"])
+        }
+    return text
 
 
 def print_reward(data: Mapping[str, Any]) -> None:

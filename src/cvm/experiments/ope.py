@@ -22,7 +22,8 @@ Three estimators of V(π) = E[Σ_a π(a | x) · E[r | x, a]], each the mean of p
 **Intervals**: 95% normal approximation on the per-decision contributions, mean ± 1.96 · se, the standard
 error clustered by customer (:func:`normal_ci`: customers are taken as independent, a customer's decisions
 over several cycles need not be). **Incremental value**
-= V(π) − V(no action), its interval from the paired per-decision differences of contributions.
+= V(π) − V(no action), its interval from the paired per-decision differences of contributions; two
+policies are compared the same way (:func:`difference`).
 Values are reported per 1,000 eligible decisions (one decision per eligible customer and cycle); see
 docs/policy-evaluation.md for how to read them.
 """
@@ -326,6 +327,32 @@ def evaluate(data: LoggedBandit, target: np.ndarray, q: np.ndarray | None = None
             boot[m] = bootstrap_ci(diff, groups, bootstrap)
     contacts = float(target[:, 1:].sum(axis=1).mean())
     return PolicyValue(value, incremental, contacts, data.n, effective_sample_size(data, target), boot)
+
+
+def difference(data: LoggedBandit, target: np.ndarray, baseline: np.ndarray, q: np.ndarray) -> dict[str, Estimate]:
+    """V(target) − V(baseline) per estimator, from the paired per-decision differences of contributions.
+
+    Both policies are scored on the same decisions, so whatever the two share (every decision where they
+    choose alike contributes exactly 0, and the customers' common noise cancels) leaves the interval: it is
+    much narrower than the gap between two separate intervals suggests. A decision both policies treat alike
+    under SNIPS still differs by its normalisation, so SNIPS differences are linearised as in :func:`contributions`.
+    """
+    if np.any(target[~data.available] > 0) or np.any(baseline[~data.available] > 0):
+        raise ValueError("a policy chooses an action that was not available")
+    groups = data.groups
+    return {m: normal_ci(contributions(data, target, m, q) - contributions(data, baseline, m, q), groups)
+            for m in METHODS}  # fmt: skip
+
+
+def decisions_needed(estimate: Estimate, decisions: int) -> int | None:
+    """About how many decisions would give an interval that excludes 0, if the difference stayed at its estimate.
+
+    The standard error shrinks as 1/√n: n × (1.96 · se / |value|)². ``None`` when the estimate is 0 or
+    its interval already excludes 0.
+    """
+    if estimate.value == 0 or not math.isfinite(estimate.se) or estimate.ci_low > 0 or estimate.ci_high < 0:
+        return None
+    return math.ceil(decisions * (Z95 * estimate.se / abs(estimate.value)) ** 2)
 
 
 def true_gains(truth: TruthProvider, records: Sequence[DecisionRecord], data: LoggedBandit) -> np.ndarray:

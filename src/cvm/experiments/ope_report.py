@@ -70,6 +70,7 @@ class Evaluation:
         self.logged = len(records)
         self.q = ope.cross_fit_rewards(self.data)
         self.extra_notes: list[str] = []
+        self._targets: dict[str, np.ndarray] = {}
 
     def notes(self) -> list[str]:
         """What the reader should know about the log."""
@@ -80,25 +81,62 @@ class Evaluation:
                        "estimated; turn exploration on and run `cvm run` again")  # fmt: skip
         return out + self.extra_notes
 
+    def target(self, name: str) -> np.ndarray:
+        """π(a | x_i) of the named policy over the evaluated decisions (computed once per policy)."""
+        if name not in self._targets:
+            policy = policy_named(name, *self.config)
+            self._targets[name] = ope.target_matrix(policy, self.records, self.data.actions)
+        return self._targets[name]
+
     def policy(self, name: str, bootstrap: int = 0) -> dict[str, Any]:
         """One policy's estimates per 1,000 eligible decisions, with every estimator (``bootstrap``: resamples)."""
-        target = ope.target_matrix(policy_named(name, *self.config), self.records, self.data.actions)
+        target = self.target(name)
         result = ope.evaluate(self.data, target, self.q, bootstrap)
         out = {"name": name, **ope.to_dict(result, PER), "true_value": None}
         if self.gain is not None:
             out["true_value"] = ope.true_incremental(self.gain, target) * PER
         return out
 
+    def versus(self, name: str, baseline: str) -> dict[str, Any]:
+        """``name`` minus ``baseline`` on the same decisions, per 1,000: paired estimates, contacts and the verdict.
 
-def evaluate(evaluation: Evaluation, name: str, bootstrap: int = 0) -> dict[str, Any]:
-    """``cvm policy evaluate --json``: the policy's IPS, SNIPS and DR estimates, absolute and incremental."""
-    return {**evaluation.policy(name, bootstrap), "per": PER, "estimator": HEADLINE, "notes": evaluation.notes()}
+        ``verdict`` is ``more`` or ``less`` when the headline interval excludes 0, else ``unsure``, with
+        ``decisions_needed``: about how many evaluable decisions would separate them at the estimated difference.
+        """
+        target, base = self.target(name), self.target(baseline)
+        diff = ope.difference(self.data, target, base, self.q)
+        head = diff[HEADLINE]
+        verdict = "more" if head.ci_low > 0 else "less" if head.ci_high < 0 else "unsure"
+        contacts = float((target[:, 1:].sum(axis=1) - base[:, 1:].sum(axis=1)).mean())
+        true = None
+        if self.gain is not None:
+            true = (ope.true_incremental(self.gain, target) - ope.true_incremental(self.gain, base)) * PER
+        return {"name": name, "versus": baseline, "estimate": {m: e.scaled(PER).to_dict() for m, e in diff.items()},
+                "contacts": contacts * PER, "true_value": true, "verdict": verdict,
+                "decisions_needed": ope.decisions_needed(head, self.data.n)}  # fmt: skip
+
+
+BASELINE = "propensity"
+"""What ``compare`` measures the other acting policies against, pairwise: the way the commercial suites decide."""
+
+
+def evaluate(evaluation: Evaluation, name: str, bootstrap: int = 0, versus: str | None = None) -> dict[str, Any]:
+    """``cvm policy evaluate --json``: the policy's IPS, SNIPS and DR estimates, absolute and incremental.
+
+    ``versus`` adds the paired difference against that policy (:meth:`Evaluation.versus`).
+    """
+    out = {**evaluation.policy(name, bootstrap), "per": PER, "estimator": HEADLINE, "notes": evaluation.notes()}
+    if versus is not None:
+        out["versus"] = evaluation.versus(name, versus)
+    return out
 
 
 def compare(evaluation: Evaluation) -> dict[str, Any]:
-    """Every target policy with every estimator (the table of ``cvm policy compare``), and the notes."""
-    return {"policies": [evaluation.policy(name) for name in POLICY_NAMES], "per": PER, "estimator": HEADLINE,
-            "notes": evaluation.notes()}  # fmt: skip
+    """Every target policy with every estimator (the table of ``cvm policy compare``), the paired differences
+    of the other acting policies against :data:`BASELINE`, and the notes."""
+    versus = [evaluation.versus(name, BASELINE) for name in POLICY_NAMES if name not in ("none", BASELINE)]
+    return {"policies": [evaluation.policy(name) for name in POLICY_NAMES], "versus": versus, "per": PER,
+            "estimator": HEADLINE, "notes": evaluation.notes()}  # fmt: skip
 
 
 def compare_json(result: Mapping[str, Any]) -> dict[str, Any]:

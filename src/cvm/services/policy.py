@@ -34,16 +34,23 @@ class PolicyService:
         return evaluation
 
     def evaluate(
-        self, policy: str, bootstrap: int = 0, truth: TruthProvider | None = None, outcome: UpliftOutcome | None = None
+        self,
+        policy: str,
+        bootstrap: int = 0,
+        truth: TruthProvider | None = None,
+        outcome: UpliftOutcome | None = None,
+        versus: str | None = None,
     ) -> dict[str, Any]:
         """One policy's IPS, SNIPS and DR estimates per 1,000 eligible customers (``truth``: the demo's by default).
 
         ``bootstrap`` > 0 adds customer-bootstrap intervals of the incremental estimates, from that many resamples.
         ``outcome`` is the reward: the realised ``margin``, or the value-weighted events (``components``,
         :func:`~cvm.scoring.uplift_values.component_outcomes`); default ``margin``, which assumes nothing.
+        ``versus`` adds the paired difference against that policy, on the same decisions.
         """
         chosen = outcome or "margin"
-        return {**ope_report.evaluate(self._evaluation(truth, chosen), policy, bootstrap), "outcome": chosen}
+        result = ope_report.evaluate(self._evaluation(truth, chosen), policy, bootstrap, versus)
+        return {**result, "outcome": chosen}
 
     def compare(self, truth: TruthProvider | None = None, outcome: UpliftOutcome | None = None) -> dict[str, Any]:
         """No action, propensity, incremental and the current configuration side by side (``outcome`` as above)."""
