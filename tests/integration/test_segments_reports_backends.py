@@ -30,7 +30,7 @@ from cvm.reporting import KINDS, ReportFilter, build_report, shared
 from cvm.reporting.queries import run_local
 from cvm.reporting.reports import Inputs
 from cvm.rules import compile_rule
-from cvm.segments.refresh import membership_on, refresh_segments
+from cvm.segments.refresh import refresh_segments
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend
 from cvm.store.spark import SparkBackend, to_spark_sql
@@ -95,9 +95,26 @@ def test_segments_refresh_is_the_same_on_duckdb_and_spark(hub: tuple[Engine, Pat
     engine, _ = hub
     duck, sparkb = _backends(engine.offline)
     cfg, day = engine.settings.segments, date(2024, 12, 31)
-    r1, rows1 = membership_on(duck, cfg, day)
-    r2 = refresh_segments(engine.offline, cfg, day, sparkb)  # computed on Spark, stored as DuckDB's would be
+    r1 = refresh_segments(engine.offline, cfg, day, duck)
+    rows1 = engine.offline.read("segment_membership", partition=day)
+    returned: list[int] = []
+    query = sparkb.query
+
+    def counted(sql: str) -> Any:
+        table = query(sql)
+        returned.append(table.num_rows)
+        return table
+
+    sparkb.query = counted  # type: ignore[method-assign]
+    try:
+        r2 = refresh_segments(engine.offline, cfg, day, sparkb)  # computed and stored on Spark, replacing DuckDB's
+    finally:
+        del sparkb.query
     rows2 = engine.offline.read("segment_membership", partition=day)
+    # only the previous date, the segment sizes and the changed customers came back: never the membership rows
+    assert returned
+    assert max(returned) <= r2.transitions.height + len(r2.counts) + len(r2.left) + len(r2.entered)
+    assert max(returned) < rows2.height
     assert r1.previous_as_of == r2.previous_as_of == REFRESHES[-1]
     assert (r1.customers, r1.counts, r1.entered, r1.left) == (r2.customers, r2.counts, r2.entered, r2.left)
     assert r1.customers > 250

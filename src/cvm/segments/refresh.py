@@ -1,13 +1,14 @@
 """Refreshing segments: attribute base, derived columns, membership history and transitions.
 
-A refresh as of a date is one query in DuckDB's dialect (values bound as literals), run by the offline
-backend (:mod:`cvm.store.backend`: DuckDB, or Spark transpiled by sqlglot): the attribute base, the derived
-segment columns, the long membership rows (``customer_id, segment``) and the difference with the newest
-earlier snapshot (who entered and who left each segment), as CTEs. The membership of that date
-is then written to its ``as_of`` partition of ``segment_membership`` (replacing an earlier refresh of
-the same date, leaving other dates untouched) in one offline-store transaction. The plans, which read the
-segmented base next, run the same statements as temporary tables on one DuckDB connection
-(:func:`compute_membership`).
+A refresh as of a date is a few statements in DuckDB's dialect (values bound as literals): the attribute
+base and the derived segment columns (``segmented``), the long membership rows (``customer_id, segment``)
+and the difference with the newest earlier snapshot (who entered and who left each segment). On DuckDB they
+are temporary tables of one connection (:func:`compute_membership`), which the plans then read; on Spark
+(transpiled by sqlglot) they are CTEs over the session's view ``segmented`` (:func:`membership_on`). Only the
+segment sizes and the changed customers come back to this process. The membership of that date is written
+where it was computed (:func:`write_members`, :func:`store_on`) to its ``as_of`` partition of
+``segment_membership``, replacing an earlier refresh of the same date and leaving other dates untouched, in
+one offline-store transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cvm.rules.bind import bind
 from cvm.segments.attributes import base_params, base_query, uplift_scores
 from cvm.segments.compute import SegmentModel
 from cvm.store import OfflineStore
-from cvm.store.backend import DuckDBBackend, OfflineBackend
+from cvm.store.backend import OfflineBackend
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ def _arrow_frame(table: Any) -> pl.DataFrame:
     return out
 
 
+def _date(table: pl.DataFrame) -> date | None:
+    value = table.item(0, 0) if table.height else None
+    return value if isinstance(value, date) else None
+
+
 def _previous_sql(as_of: date) -> str:
     return bind("SELECT max(as_of) AS prev FROM segment_membership WHERE as_of < $d", {"d": as_of})
 
@@ -117,92 +123,126 @@ def _changes_sql(model: SegmentModel, as_of: date, prev: date | None) -> list[tu
     ]  # fmt: skip
 
 
-#: Every row a refresh needs back: the members (``change`` null) and the transitions.
+#: Every membership row of a refresh (``change`` null) and every transition, for :data:`_COUNTS`.
 _ROWS = (
     "SELECT customer_id, segment, CAST(NULL AS VARCHAR) AS change FROM members "
     "UNION ALL SELECT customer_id, segment, change FROM transitions"
 )
 
 
-def _report(rows: pl.DataFrame, as_of: date, prev: date | None, customers: int, seconds: dict[str, float]) -> tuple[
-    SegmentReport, pl.DataFrame
-]:  # fmt: skip
-    """The report and the membership rows of ``as_of`` from the :data:`_ROWS` of a refresh."""
-    rows = rows.cast({"customer_id": pl.Utf8, "segment": pl.Utf8, "change": pl.Utf8})
+#: Segment sizes and changes, counted where the rows are: ``change`` null for the members.
+_COUNTS = f"SELECT segment, change, count(*) AS n FROM ({_ROWS}) r GROUP BY segment, change"
+_TRANSITIONS = "SELECT customer_id, segment, change FROM transitions"
+_NO_TRANSITIONS = pl.DataFrame(schema={"customer_id": pl.Utf8, "segment": pl.Utf8, "change": pl.Utf8})
 
-    def counts(part: pl.DataFrame) -> dict[str, int]:
-        return {str(s): int(n) for s, n in part.group_by("segment").len().iter_rows()}
 
-    members = rows.filter(pl.col("change").is_null())
-    changes = rows.filter(pl.col("change").is_not_null()).select("customer_id", "segment", "change")
-    report = SegmentReport(
+def members_sql(as_of: date) -> str:
+    """The rows of ``segment_membership`` for ``as_of``, from the ``members`` of a refresh."""
+    return bind("SELECT customer_id, CAST($d AS DATE) AS as_of, segment FROM members", {"d": as_of})
+
+
+def _report(counts: pl.DataFrame, transitions: pl.DataFrame, as_of: date, prev: date | None,
+            seconds: dict[str, float]) -> SegmentReport:  # fmt: skip
+    """The report of a refresh from its :data:`_COUNTS` and (only the changed customers') transitions."""
+    counts = counts.cast({"segment": pl.Utf8, "change": pl.Utf8, "n": pl.Int64})
+
+    def by_segment(change: str | None) -> dict[str, int]:
+        part = counts.filter(pl.col("change").is_null() if change is None else pl.col("change") == change)
+        return {str(s): int(n) for s, n in part.select("segment", "n").iter_rows()}
+
+    members = by_segment(None)
+    transitions = transitions.cast({"customer_id": pl.Utf8, "segment": pl.Utf8, "change": pl.Utf8})
+    return SegmentReport(
         as_of=as_of,
         previous_as_of=prev,
-        customers=customers,
-        counts=counts(members),
-        entered=counts(changes.filter(pl.col("change") == "entered")) if prev is not None else {},
-        left=counts(changes.filter(pl.col("change") == "left")),
+        customers=sum(n for s, n in members.items() if s.startswith("stage:")),  # exactly one stage each
+        counts=members,
+        entered=by_segment("entered") if prev is not None else {},
+        left=by_segment("left"),
         seconds=seconds,
-        transitions=changes.sort("customer_id", "segment", "change")
-        if prev is not None
-        else pl.DataFrame(schema={"customer_id": pl.Utf8, "segment": pl.Utf8, "change": pl.Utf8}),
+        transitions=transitions.sort("customer_id", "segment", "change") if prev is not None else _NO_TRANSITIONS,
     )
-    out = members.select("customer_id", pl.lit(as_of).alias("as_of"), "segment")
-    return report, out
 
 
-def compute_membership(
-    con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date
-) -> tuple[SegmentReport, pl.DataFrame]:
-    """Segment the base as of ``as_of`` on an open store connection; return the report and the new rows.
+def compute_membership(con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date) -> SegmentReport:
+    """Segment the base as of ``as_of`` on an open store connection, and report sizes and changes.
 
-    The temporary table ``segmented`` stays on ``con`` for the plans that read it next.
+    The temporary tables ``segmented`` (for the plans that read it next) and ``members`` (for
+    :func:`write_members`) stay on ``con``; only the counts and the changed customers come back.
     """
     t0 = time.perf_counter()
-    model, customers = segment_base(con, cfg, as_of)
+    model, _ = segment_base(con, cfg, as_of)
     t1 = time.perf_counter()
     prev = _date(frame(con, _previous_sql(as_of)))
     for name, sql in _changes_sql(model, as_of, prev):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    rows = frame(con, _ROWS)
-    t2 = time.perf_counter()
-    return _report(rows, as_of, prev, customers, {"attributes": round(t1 - t0, 3), "segments": round(t2 - t1, 3)})
+    counts = frame(con, _COUNTS)
+    transitions = frame(con, _TRANSITIONS) if prev is not None else _NO_TRANSITIONS
+    seconds = {"attributes": round(t1 - t0, 3), "segments": round(time.perf_counter() - t1, 3)}
+    return _report(counts, transitions, as_of, prev, seconds)
 
 
-def membership_on(backend: OfflineBackend, cfg: SegmentsConfig, as_of: date) -> tuple[SegmentReport, pl.DataFrame]:
-    """:func:`compute_membership` as queries on an offline backend (DuckDB or Spark): the same SQL, as CTEs."""
-    t0 = time.perf_counter()
-    with backend.store.connect() as con:
-        model, segmented = segmented_sql(con, cfg, as_of)
-    prev = _date(_arrow_frame(backend.query(_previous_sql(as_of))))
-    ctes = [("segmented", segmented), *_changes_sql(model, as_of, prev)]
-    with_ = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
-    rows = _arrow_frame(backend.query(f"{with_}\n{_ROWS}"))
-    customers = rows.filter(pl.col("change").is_null() & pl.col("segment").str.starts_with("stage:")).height
-    seconds = {"segments": round(time.perf_counter() - t0, 3)}
-    return _report(rows, as_of, prev, customers, seconds)  # every customer has exactly one stage
+def write_members(store: OfflineStore, con: duckdb.DuckDBPyConnection, as_of: date, batch_rows: int = 250_000) -> None:
+    """Store the ``members`` of ``con`` (:func:`compute_membership`) in the ``as_of`` partition, batch by batch.
 
-
-def _date(table: pl.DataFrame) -> date | None:
-    value = table.item(0, 0) if table.height else None
-    return value if isinstance(value, date) else None
-
-
-def write_membership(store: OfflineStore, as_of: date, rows: pl.DataFrame) -> None:
-    """Store the membership of ``as_of`` in its partition, replacing an earlier refresh of the same date.
-
-    Only that partition is written (other dates are neither read nor rewritten), in one atomic commit.
+    Only that partition is replaced (other dates are neither read nor rewritten), in one atomic commit.
     """
     with store.transaction() as tx:
-        tx.overwrite_partition("segment_membership", as_of, rows)
+        tx.drop_partition("segment_membership", as_of)
+        for batch in con.sql(members_sql(as_of)).to_arrow_reader(batch_rows):
+            rows = _arrow_frame(batch)
+            tx.check_partition("segment_membership", as_of, rows)
+            tx.append("segment_membership", rows)
+
+
+def _same(batch: Any) -> Any:
+    return batch
+
+
+def membership_on(
+    backend: OfflineBackend, model: SegmentModel, as_of: date, segmented: str | None = None
+) -> tuple[SegmentReport, str]:
+    """The report of a refresh on a backend (DuckDB or Spark, the same SQL as CTEs), and the ``WITH`` clause that
+    defines its ``members`` for :func:`store_on`. ``segmented``: the base's SQL, or ``None`` when the backend
+    already has it as a view named ``segmented`` (the plan batch on Spark)."""
+    t0 = time.perf_counter()
+    prev = _date(_arrow_frame(backend.query(_previous_sql(as_of))))
+    ctes = [*([("segmented", segmented)] if segmented is not None else []), *_changes_sql(model, as_of, prev)]
+    with_ = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+    counts = _arrow_frame(backend.query(f"{with_}\n{_COUNTS}"))
+    transitions = _arrow_frame(backend.query(f"{with_}\n{_TRANSITIONS}")) if prev is not None else _NO_TRANSITIONS
+    return _report(counts, transitions, as_of, prev, {"segments": round(time.perf_counter() - t0, 3)}), with_
+
+
+def store_on(backend: OfflineBackend, with_: str, as_of: date) -> None:
+    """Store the ``members`` of ``with_`` (:func:`membership_on`) in the ``as_of`` partition, written where the
+    backend computes them: on Spark the rows never come to this process. One atomic commit, as
+    :func:`write_members`."""
+    with backend.store.transaction() as tx:
+        tx.drop_partition("segment_membership", as_of)
+        backend.map_into(tx, "segment_membership", f"{with_}\n{members_sql(as_of)}", _same, partition=as_of)
 
 
 def refresh_segments(
     store: OfflineStore, cfg: SegmentsConfig, as_of: date, backend: OfflineBackend | None = None
 ) -> SegmentReport:
     """Compute and store the segments of every customer as of ``as_of`` (on ``backend``, DuckDB by default)."""
-    report, rows = membership_on(backend or DuckDBBackend(store), cfg, as_of)
-    t = time.perf_counter()
-    write_membership(store, as_of, rows)
+    if backend is None or backend.name != "spark":
+        with store.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            report = compute_membership(con, cfg, as_of)
+            t = time.perf_counter()
+            write_members(store, con, as_of)
+    else:
+        with store.connect() as con:
+            model, segmented = segmented_sql(con, cfg, as_of)
+        base = backend.sql(segmented).cache()  # type: ignore[attr-defined]  # read three times below
+        base.createOrReplaceTempView("segmented")
+        try:
+            report, with_ = membership_on(backend, model, as_of)
+            t = time.perf_counter()
+            store_on(backend, with_, as_of)
+        finally:
+            base.unpersist()
     report.seconds["write"] = round(time.perf_counter() - t, 3)
     return report

@@ -3,17 +3,18 @@
 On DuckDB it is the temporary table ``segmented`` of the store connection (:func:`compute_membership`), read
 in record batches by :func:`cvm.jobs.plan_load.run`. On Spark the same query (:func:`segmented_sql`, DuckDB's
 dialect transpiled by sqlglot) becomes the session's temporary view ``segmented``, and the membership is
-computed on the cluster (:func:`membership_on`): the driver neither segments the base nor stages it.
+computed and stored on the cluster (:func:`membership_on`, :func:`store_on`): the driver neither segments the
+base nor stages it, nor receives its membership rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
-import polars as pl
-
-from cvm.segments.refresh import compute_membership, membership_on, segmented_sql
+from cvm.segments.refresh import compute_membership, membership_on, segmented_sql, store_on, write_members
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,11 +29,14 @@ SEGMENTED = "segmented"
 
 def segment_for_plans(
     backend: OfflineBackend, con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date
-) -> tuple[SegmentReport, pl.DataFrame, bool]:
-    """Segment the base as of ``as_of`` for the plan batch: the report, the membership rows to store, and whether
-    the base is the backend's view (Spark) rather than ``con``'s table (pass it to :func:`plan_load.run`)."""
+) -> tuple[SegmentReport, Callable[[], None], bool]:
+    """Segment the base as of ``as_of`` for the plan batch: the report, a function that stores the day's membership
+    where it was computed, and whether the base is the backend's view (Spark) rather than ``con``'s table (pass it
+    to :func:`plan_load.run`)."""
     if backend.name != "spark":
-        return (*compute_membership(con, cfg, as_of), False)
-    _, sql = segmented_sql(con, cfg, as_of)  # con only looks up the stored columns and uplift scores
+        report = compute_membership(con, cfg, as_of)
+        return report, partial(write_members, backend.store, con, as_of), False
+    model, sql = segmented_sql(con, cfg, as_of)  # con only looks up the stored columns and uplift scores
     backend.sql(sql).createOrReplaceTempView(SEGMENTED)  # type: ignore[attr-defined]
-    return (*membership_on(backend, cfg, as_of), True)
+    report, with_ = membership_on(backend, model, as_of)
+    return report, partial(store_on, backend, with_, as_of), True

@@ -35,7 +35,7 @@ from cvm.plans.columns import needed_columns
 from cvm.plans.learned_file import learned_stamp, load_learned, refit_fatigue
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
-from cvm.segments.refresh import write_membership
+from cvm.segments.refresh import write_members
 from cvm.services.delivery import DeliveryService
 from cvm.services.features import features_for_segments
 from cvm.services.learned import refresh_learned
@@ -142,11 +142,11 @@ class PlansService:
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            report, members = compute_membership(con, self.ws.settings.segments, as_of)
+            report = compute_membership(con, self.ws.settings.segments, as_of)
             if store_segments:
                 with self.ws.unit(actor) as unit:
                     started = time.perf_counter()
-                    write_membership(self.ws.offline, as_of, members)
+                    write_members(self.ws.offline, con, as_of)
                     report.seconds["write"] = round(time.perf_counter() - started, 3)
                     unit.entry = _refreshed(report, {})
             events = transition_events(report.transitions, now)
@@ -168,10 +168,10 @@ class PlansService:
         con = self.ws.offline.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            report, members, view = segment_for_plans(self.ws.backend, con, self.ws.settings.segments, now.date())
+            report, store_members, view = segment_for_plans(self.ws.backend, con, self.ws.settings.segments, now.date())
             with self.ws.unit(actor) as unit:
                 started = time.perf_counter()
-                write_membership(self.ws.offline, now.date(), members)
+                store_members()
                 report.seconds["write"] = round(time.perf_counter() - started, 3)
                 unit.entry = _refreshed(report, {})
             events = transition_events(report.transitions, now)
