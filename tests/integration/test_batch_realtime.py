@@ -23,6 +23,7 @@ from cvm.engine import Engine
 from cvm.plans.batch import offline_contacts
 from cvm.plans.decide import decide
 from cvm.plans.learned_file import FATIGUE_FILE, refit_fatigue
+from cvm.store.backend import DuckDBBackend
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
@@ -78,8 +79,8 @@ def _with_uplift(workspace: Path) -> list[str]:
         scores = engine.offline.read("scores")
         with engine.offline.transaction() as tx:
             tx.replace("scores", pl.concat([scores, rows], how="diagonal_relaxed").select(scores.columns))
-        contacts = engine.offline.read("contacts").to_pandas()
-        assert refit_fatigue(workspace, contacts, engine.settings.plans) is not None  # priced contact pressure too
+        backend = DuckDBBackend(engine.offline)
+        assert refit_fatigue(workspace, backend, engine.settings.plans) is not None  # priced contact pressure too
     finally:
         engine.close()
     return names

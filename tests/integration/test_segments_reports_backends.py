@@ -126,6 +126,21 @@ def test_segments_refresh_is_the_same_on_duckdb_and_spark(hub: tuple[Engine, Pat
     assert_same(rows1.sort(keys), rows2.sort(keys), "membership")
 
 
+def test_the_fatigue_counts_are_the_same_on_duckdb_and_spark(hub: tuple[Engine, Path], spark: Any) -> None:
+    from cvm.plans.fatigue_sql import fatigue_counts_sql
+
+    engine, _ = hub
+    duck, sparkb = _backends(engine.offline)
+    sql = fatigue_counts_sql()
+    a, b = pl.from_arrow(duck.query(sql)), pl.from_arrow(sparkb.query(sql))
+    assert isinstance(a, pl.DataFrame)
+    assert isinstance(b, pl.DataFrame)
+    assert a.height > 4
+    assert a["adverse"].any()  # both outcomes occur in the hub's contacts
+    assert not a["adverse"].all()
+    assert_same(a, b, "fatigue counts")
+
+
 def test_the_uplift_score_keeps_its_newest_null_on_both_backends(hub: tuple[Engine, Path], spark: Any) -> None:
     from cvm.segments.refresh import segmented_sql
 

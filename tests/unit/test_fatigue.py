@@ -1,4 +1,5 @@
-"""The fatigue model recovers a known discrete-time hazard, and builds person-periods from the hub's contacts."""
+"""The fatigue model recovers a known discrete-time hazard; its person-periods are counted from the hub's contacts
+in SQL, equal to the pandas reference (tests/fatigue_reference.py), and the counts give the fit of the rows."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import FatigueCurve, Learned
+from cvm.engine import Engine
 from cvm.models.base import FormatError
-from cvm.models.fatigue import FatigueModel, contact_periods
+from cvm.models.fatigue import ADVERSE_TOPICS, FatigueModel
+from cvm.plans.fatigue_sql import contact_periods_sql, fatigue_counts_sql
 from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
+from cvm.store.backend import DuckDBBackend
+from tests.fatigue_reference import contact_periods
 
 
 def _true_logit(n: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -68,49 +74,102 @@ def test_bad_input_names_the_field() -> None:
     assert FatigueCurve().cost(4) == 0.0
 
 
-def test_person_periods_from_the_hub_contacts() -> None:
+def _store(tmp_path: Path, rows: list[tuple[str, pd.Timestamp, str | None, str, str]]) -> DuckDBBackend:
+    """A workspace whose hub holds these contacts (customer, ts, channel, direction, topic)."""
+    engine = Engine.init(tmp_path / "ws")
+    frame = pl.DataFrame(
+        {
+            "contact_id": [f"k{i}" for i in range(len(rows))],
+            "customer_id": [r[0] for r in rows],
+            "ts": [r[1].to_pydatetime() for r in rows],
+            "channel": [r[2] for r in rows],
+            "direction": [r[3] for r in rows],
+            "topic": [r[4] for r in rows],
+        },
+        schema_overrides={"ts": pl.Datetime("us", "UTC")},
+    )
+    with engine.offline.transaction() as tx:
+        tx.append("contacts", frame)
+    return DuckDBBackend(engine.offline)
+
+
+def _periods(backend: DuckDBBackend, **kwargs: int) -> pd.DataFrame:
+    sql = contact_periods_sql(**kwargs) + " ORDER BY customer_id, channel, ts"
+    return backend.query(sql).to_pandas()
+
+
+def test_person_periods_from_the_hub_contacts(tmp_path: Path) -> None:
     t = pd.Timestamp("2026-05-01", tz="UTC")
     day = pd.Timedelta(days=1)
-    contacts = pd.DataFrame(
-        [
-            ("a", t, "email", "outbound", "news"),
-            ("a", t + 2 * day, "email", "outbound", "offer"),
-            ("a", t + 4 * day, "phone", "inbound", "complaint"),  # within 7 days of the second e-mail
-            ("a", t + 40 * day, "email", "outbound", "news"),  # a new window: n = 1
-            ("b", t, "sms", "outbound", "x"),
-            ("b", t + day, "sms", "outbound", "x"),
-            ("b", t + 2 * day, "sms", "outbound", "x"),  # third unanswered in a row
-            ("b", t + 3 * day, "phone", "inbound", "service"),
-            ("b", t + 4 * day, "sms", "outbound", "x"),
-        ],
-        columns=["customer_id", "ts", "channel", "direction", "topic"],
-    )
-    got = contact_periods(contacts, window_days=30, attribution_days=7, no_response_streak=3)
-    rows = [(r.customer_id, r.channel, int(r.n), bool(r.adverse)) for r in got.itertuples()]
-    assert rows == [
+    rows: list[tuple[str, pd.Timestamp, str | None, str, str]] = [
+        ("a", t, "email", "outbound", "news"),
+        ("a", t + 2 * day, "email", "outbound", "offer"),
+        ("a", t + 4 * day, "phone", "inbound", "complaint"),  # within 7 days of the second e-mail
+        ("a", t + 40 * day, "email", "outbound", "news"),  # a new window: n = 1
+        ("a", t + 70 * day, "email", "outbound", "news"),  # exactly 30 days later: the window starts after it
+        ("b", t, "sms", "outbound", "x"),
+        ("b", t + day, "sms", "outbound", "x"),
+        ("b", t + 2 * day, "sms", "outbound", "x"),  # third unanswered in a row
+        ("b", t + 3 * day, "phone", "inbound", "service"),
+        ("b", t + 4 * day, "sms", "outbound", "x"),
+        ("b", t + 4 * day, "sms", "outbound", "y"),  # the same instant: the two count each other
+    ]
+    got = _periods(_store(tmp_path, rows), window_days=30, attribution_days=7, no_response_streak=3)
+    assert [(r.customer_id, r.channel, int(r.n), bool(r.adverse)) for r in got.itertuples()] == [
         ("a", "email", 1, True),  # the complaint 4 days later follows it too
         ("a", "email", 2, True),
+        ("a", "email", 1, False),
         ("a", "email", 1, False),
         ("b", "sms", 1, False),
         ("b", "sms", 2, False),
         ("b", "sms", 3, True),
-        ("b", "sms", 4, False),
+        ("b", "sms", 5, False),  # the 4th and 5th at the same instant: each counts the other
+        ("b", "sms", 5, False),
     ]
-    with pytest.raises(ValueError, match="direction"):
-        contact_periods(contacts.drop(columns="direction"))
+    with pytest.raises(ValueError, match="window_days"):
+        contact_periods_sql(window_days=0)
+
+
+def test_the_sql_periods_equal_the_pandas_reference_on_random_contacts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    t0, rows = pd.Timestamp("2026-01-01", tz="UTC"), []
+    topics = ["news", "offer", *ADVERSE_TOPICS, "service"]
+    for i in range(400):
+        for _ in range(int(rng.integers(1, 25))):
+            ts = t0 + pd.Timedelta(microseconds=int(rng.integers(0, 180 * 86_400_000_000)))
+            direction = "outbound" if rng.random() < 0.7 else "inbound"
+            rows.append((f"c{i}", ts, str(rng.choice(["email", "sms", "phone"])), direction, str(rng.choice(topics))))
+    backend = _store(tmp_path, rows)
+    got = _periods(backend, window_days=30, attribution_days=7, no_response_streak=3)
+    contacts = pd.DataFrame(rows, columns=["customer_id", "ts", "channel", "direction", "topic"])
+    want = contact_periods(contacts, window_days=30, attribution_days=7, no_response_streak=3)
+    want = want.sort_values(["customer_id", "channel", "ts"], kind="stable").reset_index(drop=True)
+    assert len(got) == len(want) > 3_000
+    assert got["n"].tolist() == want["n"].tolist()
+    assert got["adverse"].tolist() == want["adverse"].tolist()
+    assert 0.05 < want["adverse"].mean() < 0.95  # both kinds of rows occur
+    # the counts the model fits on give the fit of the rows they count
+    config = PlansConfig()
+    counts = backend.query(fatigue_counts_sql(max_contacts=config.fatigue.max_contacts)).to_pandas()
+    assert counts["weight"].sum() == len(want)
+    by_rows = FatigueModel(max_contacts=config.fatigue.max_contacts).fit(want)
+    by_counts = FatigueModel(max_contacts=config.fatigue.max_contacts).fit(counts)
+    assert by_counts.contacts_ == by_rows.contacts_
+    for channel, logits in by_rows.logits_.items():
+        assert by_counts.logits_[channel] == pytest.approx(logits, abs=1e-4)
 
 
 def test_the_workspace_file_round_trips_and_a_bad_one_is_ignored(tmp_path: Path) -> None:
     t = pd.Timestamp("2026-05-01", tz="UTC")
     rows = [(f"c{i}", t + pd.Timedelta(days=k), "email", "outbound", "news") for i in range(40) for k in range(4)]
     rows += [(f"c{i}", t + pd.Timedelta(days=4), "phone", "inbound", "complaint") for i in range(0, 40, 5)]
-    contacts = pd.DataFrame(rows, columns=["customer_id", "ts", "channel", "direction", "topic"])
+    backend = _store(tmp_path, rows)
     config = PlansConfig()
     assert load_learned(tmp_path, config) == Learned()  # nothing fitted yet: no fatigue
-    model = refit_fatigue(tmp_path, contacts, config)
+    model = refit_fatigue(tmp_path, backend, config)
     assert model is not None
     learned = load_learned(tmp_path, config)
     assert learned.fatigue["email"] == model.curve("email", config.fatigue.loss["email"])
-    assert refit_fatigue(tmp_path / "empty", contacts.head(0), config) is None
+    assert refit_fatigue(tmp_path / "empty", _store(tmp_path / "none", []), config) is None
     (tmp_path / FATIGUE_FILE).write_text('{"model": "churn"}', encoding="utf-8")
     assert load_learned(tmp_path, config) == Learned()

@@ -14,7 +14,9 @@ rank with few contacts shrinks towards the first contact's hazard). The fatigue 
 contact is ``h(n, x) × loss``: the value lost with the channel. :meth:`FatigueModel.curves` gives
 it as plain data (:class:`cvm.contracts.learned.FatigueCurve`) for the pure ``decide``.
 
-:func:`contact_periods` builds the person-periods from the hub's ``contacts`` table.
+:func:`cvm.plans.fatigue_sql.fatigue_counts_sql` builds the person-periods from the hub's ``contacts`` table
+where the offline backend runs, summed into weighted rows (a ``weight`` column): the fit is the same as on
+one row per contact.
 """
 
 from __future__ import annotations
@@ -35,45 +37,6 @@ FORMAT = 1
 MODEL = "fatigue"
 ADVERSE_TOPICS = ("complaint", "cancellation_request", "unsubscribe", "consent_withdrawn")
 """Inbound ``contacts`` topics that count as an adverse reaction to the outbound contacts before them."""
-PERIOD_COLUMNS = ("customer_id", "channel", "ts", "n", "adverse")
-
-
-def contact_periods(
-    contacts: pd.DataFrame, window_days: int = 30, attribution_days: int = 7, no_response_streak: int = 3
-) -> pd.DataFrame:
-    """One person-period per outbound contact of the hub's ``contacts`` table: ``n`` and ``adverse``.
-
-    ``n`` is the contact's rank among the customer's outbound contacts on its channel in the
-    ``window_days`` ending at it. ``adverse`` holds when an inbound contact with an adverse topic
-    (:data:`ADVERSE_TOPICS`) follows within ``attribution_days``, or when the contact is the
-    ``no_response_streak``-th outbound contact in a row with no inbound contact in between.
-    """
-    need = {"customer_id", "ts", "channel", "direction", "topic"}
-    missing = sorted(need - set(contacts.columns))
-    if missing:
-        raise ValueError(f"contacts: missing column(s) {', '.join(missing)}")
-    frame = contacts.loc[:, sorted(need)].copy()
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame = frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
-    out = frame[frame["direction"] == "outbound"].copy()
-    inbound = frame[frame["direction"] == "inbound"]
-    adverse_at = inbound[inbound["topic"].isin(ADVERSE_TOPICS)].groupby("customer_id")["ts"].apply(list).to_dict()
-    inbound_at = inbound.groupby("customer_id")["ts"].apply(list).to_dict()
-    window, attribution = pd.Timedelta(days=window_days), pd.Timedelta(days=attribution_days)
-    ns, flags = [], []
-    for (cid, _ch), group in out.groupby(["customer_id", "channel"], sort=False):
-        times = group["ts"].tolist()
-        bad, answers = adverse_at.get(cid, []), inbound_at.get(cid, [])
-        for i, t in enumerate(times):
-            ns.append(sum(1 for u in times[: i + 1] if u > t - window))
-            streak = i + 1 >= no_response_streak and not any(
-                times[i + 1 - no_response_streak] <= a <= t for a in answers
-            )
-            flags.append((group.index[i], any(t < a <= t + attribution for a in bad) or streak))
-    rank = pd.Series(ns, index=[k for k, _ in flags], dtype="int64")
-    hit = pd.Series([f for _, f in flags], index=rank.index, dtype=bool)
-    out["n"], out["adverse"] = rank, hit
-    return out.loc[:, list(PERIOD_COLUMNS)].reset_index(drop=True)
 
 
 class FatigueModel(Estimator):
@@ -109,7 +72,11 @@ class FatigueModel(Estimator):
         self.penalty_c = penalty_c
 
     def fit(self, periods: pd.DataFrame) -> Self:
-        """Fit from person-periods (columns ``channel``, ``n``, ``adverse`` and the covariates)."""
+        """Fit from person-periods (columns ``channel``, ``n``, ``adverse`` and the covariates).
+
+        An optional ``weight`` column counts each row that many times (rows summed per channel, rank and outcome
+        give the fit of the rows they sum: the penalised likelihood is a weighted sum).
+        """
         self._check_params()
         need = ["channel", "n", "adverse", *self.covariates]
         missing = [c for c in need if c not in periods.columns]
@@ -129,18 +96,19 @@ class FatigueModel(Estimator):
         k = self.max_contacts
         n = np.clip(rows["n"].to_numpy(dtype=np.int64), 1, k)
         y = rows["adverse"].to_numpy(dtype=bool)
+        w = rows["weight"].to_numpy(dtype=np.float64) if "weight" in rows.columns else np.ones(y.size)
         x = rows.loc[:, list(self.covariates)].to_numpy(dtype=np.float64)
         means = np.nanmean(x, axis=0) if x.shape[1] else np.zeros(0)
         x = np.where(np.isnan(x), means, x) - means
         self.means_[channel] = {c: float(m) for c, m in zip(self.covariates, means, strict=True)}
-        self.contacts_[channel] = [int((n == i).sum()) for i in range(1, k + 1)]
-        if y.all() or not y.any():  # one class: a smoothed constant hazard, no covariate effect
-            rate = (y.sum() + 0.5) / (y.size + 1.0)
+        self.contacts_[channel] = [int(w[n == i].sum()) for i in range(1, k + 1)]
+        if y[w > 0].all() or not y[w > 0].any():  # one class: a smoothed constant hazard, no covariate effect
+            rate = (w[y].sum() + 0.5) / (w.sum() + 1.0)
             self.logits_[channel] = [math.log(rate / (1 - rate))] * k
             self.coefficients_[channel] = dict.fromkeys(self.covariates, 0.0)
             return
         dummies = (n[:, None] == np.arange(2, k + 1)[None, :]).astype(np.float64)
-        reg = LogisticRegression(C=self.penalty_c, max_iter=1000).fit(np.hstack([dummies, x]), y)
+        reg = LogisticRegression(C=self.penalty_c, max_iter=1000).fit(np.hstack([dummies, x]), y, sample_weight=w)
         alpha, coef = float(reg.intercept_[0]), reg.coef_[0]
         self.logits_[channel] = [alpha] + [alpha + float(g) for g in coef[: k - 1]]
         self.coefficients_[channel] = {c: float(b) for c, b in zip(self.covariates, coef[k - 1 :], strict=True)}

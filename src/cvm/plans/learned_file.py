@@ -18,13 +18,15 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import FatigueCurve, Learned
-from cvm.models.fatigue import FatigueModel, contact_periods
+from cvm.models.fatigue import FatigueModel
+from cvm.plans.fatigue_sql import fatigue_counts_sql
+
+if TYPE_CHECKING:
+    from cvm.store.backend import OfflineBackend
 
 FATIGUE_FILE = Path("learned") / "fatigue.json"
 DECIDE_FILE = Path("learned") / "decide.json"
@@ -51,13 +53,16 @@ def learned_stamp(root: Path) -> tuple[int, ...]:
     return tuple((root / f).stat().st_mtime_ns if (root / f).exists() else 0 for f in (FATIGUE_FILE, DECIDE_FILE))
 
 
-def refit_fatigue(root: Path, contacts: pd.DataFrame, config: PlansConfig) -> FatigueModel | None:
-    """Fit the fatigue model on ``contacts`` and store it under ``root``; ``None`` (nothing stored) without contacts."""
-    periods = contact_periods(contacts, config.fatigue.window_days) if not contacts.empty else contacts
-    if periods.empty:
+def refit_fatigue(root: Path, backend: OfflineBackend, config: PlansConfig) -> FatigueModel | None:
+    """Fit the fatigue model on the hub's ``contacts`` and store it under ``root``; ``None`` (nothing stored)
+    without outbound contacts. The person-periods are counted where ``backend`` runs
+    (:func:`~cvm.plans.fatigue_sql.fatigue_counts_sql`): only a few rows per channel reach this process."""
+    f = config.fatigue
+    counts = backend.query(fatigue_counts_sql(f.window_days, max_contacts=f.max_contacts)).to_pandas()
+    if counts.empty:
         return None
-    model = FatigueModel(window_days=config.fatigue.window_days, max_contacts=config.fatigue.max_contacts)
-    model.fit(periods)
+    model = FatigueModel(window_days=f.window_days, max_contacts=f.max_contacts)
+    model.fit(counts)
     _write(root / FATIGUE_FILE, model.to_dict())
     return model
 

@@ -99,7 +99,7 @@ class PlansService:
         """Segments, plans, outbox and delivery for the whole base: the decision half of ``cvm run``."""
         now = now or datetime.now(UTC)
         if self.ws.settings.plans.arbitration == "incremental":  # priced contact pressure, learned afresh (issue 18)
-            refit_fatigue(self.ws.root, self.ws.offline.read("contacts").to_pandas(), self.ws.settings.plans)
+            refit_fatigue(self.ws.root, self.ws.backend, self.ws.settings.plans)
         refresh_learned(self.ws, now)  # Thompson posteriors and the uplift version, read by both paths
         segments, loaded = self._segment_and_load(now, actor)
         persisted = loaded.to_dict()
