@@ -37,6 +37,13 @@ def segment_for_plans(
         report = compute_membership(con, cfg, as_of)
         return report, partial(write_members, backend.store, con, as_of), False
     model, sql = segmented_sql(con, cfg, as_of)  # con only looks up the stored columns and uplift scores
-    backend.sql(sql).createOrReplaceTempView(SEGMENTED)  # type: ignore[attr-defined]
+    # cached: the counts, the changes, the stored membership and the decisions all read it (see release)
+    backend.sql(sql).cache().createOrReplaceTempView(SEGMENTED)  # type: ignore[attr-defined]
     report, with_ = membership_on(backend, model, as_of)
     return report, partial(store_on, backend, with_, as_of), True
+
+
+def release(backend: OfflineBackend) -> None:
+    """Drop the Spark view of the segmented base, and with it its cached rows (nothing to do on DuckDB)."""
+    if backend.name == "spark":
+        backend.spark.catalog.dropTempView(SEGMENTED)  # type: ignore[attr-defined]

@@ -39,7 +39,7 @@ from cvm.segments.refresh import write_members
 from cvm.services.delivery import DeliveryService
 from cvm.services.features import features_for_segments
 from cvm.services.learned import refresh_learned
-from cvm.services.plan_base import segment_for_plans
+from cvm.services.plan_base import release, segment_for_plans
 from cvm.services.workspace import Audit, Workspace, audited
 from cvm.store import decision_log
 
@@ -182,6 +182,7 @@ class PlansService:
             )  # fmt: skip
             return report, loaded
         finally:
+            release(self.ws.backend)
             con.close()
 
     def _contacts(self, hub: dict[str, list[Contact]], now: datetime, ids: Sequence[str]) -> dict[str, list[Contact]]:
