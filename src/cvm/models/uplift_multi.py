@@ -45,6 +45,7 @@ import pandas as pd
 
 from cvm.models.base import Estimator, Interval
 from cvm.models.tabular import TabularSchema, check_meta, meta_record, to_pandas, window_of
+from cvm.models.uplift_pool import marked, pooled_groups
 
 FORMAT = 1
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -179,6 +180,7 @@ class MultiUplift(Estimator):
         *,
         eligible: Mapping[str, Any] | None = None,
         actions: Sequence[str] | None = None,
+        pools: Mapping[str, str] | None = None,
         training_window: tuple[Any, Any] | None = None,
     ) -> Self:
         """Fit one uplift model per action; returns ``self``.
@@ -197,6 +199,10 @@ class MultiUplift(Estimator):
             Action → boolean per row: was the action a candidate of that decision (default: everywhere).
         actions
             The actions to model (default: every logged choice but the baseline).
+        pools
+            Action → pool key (e.g. its channel): the modelled actions sharing a key share one effect model,
+            fitted on their stacked pseudo-outcomes with the action as a feature (:mod:`cvm.models.uplift_pool`);
+            ``pooled_`` records each pooled action's pool.
         training_window
             Recorded in the saved metadata.
         """
@@ -225,6 +231,8 @@ class MultiUplift(Estimator):
         boosters: dict[str, lgb.Booster] = {}
         counts: dict[str, dict[str, int]] = {}
         skipped: dict[str, str] = {}
+        stacked: dict[str, tuple[np.ndarray, FloatArray]] = {}
+        se: dict[str, float] = {}
         for action in wanted:
             treated = choice == action
             rows = np.ones(len(data), dtype=bool)
@@ -234,18 +242,31 @@ class MultiUplift(Estimator):
                 skipped[action] = f"{int(treated.sum())} rows chose it, fewer than min_rows={self.min_rows}"
                 continue
             mu1 = self._cross_fit(data, ya, treated, fold)
-            phi = dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0)
-            boosters[action] = self._booster(data[rows], phi[rows], effect=True)
+            stacked[action] = (rows, dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0))
+            se[action] = float(np.std(stacked[action][1][rows], ddof=1) / np.sqrt(max(int(rows.sum()) - 1, 1)))
             counts[action] = {
                 "treated": int(treated.sum()),
                 "control": int((control & rows).sum()),
                 "rows": int(rows.sum()),
             }
+        pooled = pooled_groups(pools, list(stacked))
+        for action, (rows, phi) in stacked.items():
+            if action in boosters:
+                continue
+            if action not in pooled:
+                boosters[action] = self._booster(data[rows], phi[rows], effect=True)
+                continue
+            members = pooled[action]
+            parts = [marked(data[stacked[m][0]], members, m) for m in members]
+            target = np.concatenate([stacked[m][1][stacked[m][0]] for m in members])
+            shared = self._booster(pd.concat(parts, ignore_index=True), target, effect=True)
+            boosters.update(dict.fromkeys(members, shared))
         if not boosters:
             why = "; ".join(f"{a}: {r}" for a, r in skipped.items()) or "no action was logged"
             raise ValueError(f"no action has min_rows={self.min_rows} rows ({why})")
         self.schema_, self.boosters_ = schema, boosters
         self.actions_, self.counts_, self.skipped_ = list(boosters), counts, skipped
+        self.pooled_, self.se_ = pooled, se
         self.features_ = schema.columns
         self.training_window_ = window_of(training_window)
         return self
@@ -255,9 +276,10 @@ class MultiUplift(Estimator):
         self._check_fitted()
         frame = to_pandas(x)
         data = self.schema_.transform(frame)
-        out = {
-            a: np.asarray(b.predict(data, num_threads=self.n_jobs), dtype=np.float64) for a, b in self.boosters_.items()
-        }
+        out = {}
+        for a, b in self.boosters_.items():
+            rows = marked(data, self.pooled_[a], a) if a in self.pooled_ else data
+            out[a] = np.asarray(b.predict(rows, num_threads=self.n_jobs), dtype=np.float64)
         return pd.DataFrame(out, index=frame.index, columns=self.actions_)
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,11 +289,11 @@ class MultiUplift(Estimator):
             "parameters": self.get_params(deep=False),
             "training_window": self.training_window_,
             "features": self.features_,
-            "metrics": {"counts": self.counts_, "skipped": self.skipped_},
+            "metrics": {"counts": self.counts_, "skipped": self.skipped_, "pooled": self.pooled_},
         }
         doc = meta_record(self.model_name, FORMAT, meta)
         doc["state"] = {"schema": self.schema_.to_dict(), "actions": self.actions_, "counts": self.counts_,
-                        "skipped": self.skipped_}  # fmt: skip
+                        "skipped": self.skipped_, "pooled": self.pooled_, "se": self.se_}  # fmt: skip
         doc["sidecars"] = {f"uplift_{k}.txt": self.boosters_[a].model_to_string() for k, a in enumerate(self.actions_)}
         return doc
 
@@ -289,6 +311,8 @@ class MultiUplift(Estimator):
         model.boosters_ = {a: lgb.Booster(model_str=sidecars[f"uplift_{k}.txt"]) for k, a in enumerate(actions)}
         model.actions_, model.counts_ = actions, {str(k): dict(v) for k, v in state["counts"].items()}
         model.skipped_ = {str(k): str(v) for k, v in state.get("skipped", {}).items()}
+        model.pooled_ = {str(k): [str(m) for m in v] for k, v in state.get("pooled", {}).items()}
+        model.se_ = {str(k): float(v) for k, v in state.get("se", {}).items()}
         model.features_ = model.schema_.columns
         model.training_window_ = doc["training_window"]
         return model

@@ -106,14 +106,19 @@ def reasons(
         return {a: [f"predicted margin of {a} against no action over the horizon"] * len(x) for a in actions}
     parts = model.predict_events(x)
     worth = value_frame(model.values, rows)
+    worth.index = x.index
+    doubt = model.penalty(x.index, worth)
     out = {}
     for action in actions:
         cols = [
             (LABELS.get(e, e), 100 * dp[action].to_numpy(), worth[e].to_numpy() if e in worth else np.zeros(len(x)))
             for e, dp in parts.items()
         ]
+        less = doubt[action].to_numpy() if action in doubt else np.zeros(len(x))
         out[action] = [
-            f"{action} against no action: " + "; ".join(f"{name} {d[i]:+.1f} pp × {v[i]:.2f}" for name, d, v in cols)
+            f"{action} against no action: "
+            + "; ".join(f"{name} {d[i]:+.1f} pp × {v[i]:.2f}" for name, d, v in cols)
+            + (f"; uncertainty -{less[i]:.2f}" if less[i] > 0 else "")
             for i in range(len(x))
         ]
     return out
