@@ -47,10 +47,10 @@ def worth(x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"converted": 50.0, "churned": -(100.0 + 900.0 * x["engage"])}, index=x.index)
 
 
-def fit(pools: dict[str, str] | None, pessimism: float = 0.0, seed: int = 0) -> ComponentUplift:
+def fit(pools: dict[str, str] | None, pessimism: float = 0.0, seed: int = 0, shrink: bool = False) -> ComponentUplift:
     x, events, chosen, prob, eligible = calls_log(8000, seed)
     model = ComponentUplift(values={"converted": "50", "churned": "-1"}, pooled_events=["churned"],
-                            pessimism=pessimism, **FAST, **EFFECT)  # fmt: skip
+                            pessimism=pessimism, shrink=shrink, **FAST, **EFFECT)  # fmt: skip
     return model.fit(x, events, chosen, prob, eligible=eligible, pools=pools)
 
 
@@ -99,17 +99,37 @@ def test_the_uplift_written_is_a_lower_bound_by_hand() -> None:
     assert (careful.penalty(held.index, w)["call.big"] < doubt).all()
 
 
+def test_an_effect_model_keeps_only_the_differences_that_hold_out() -> None:
+    raw, shrunk = fit(CHANNELS), fit(CHANNELS, shrink=True)
+    churn = shrunk.models_["churned"]
+    assert churn.trust_["call.small"] == churn.trust_["call.big"] > 0.6  # the call's dogs show on every fold
+    assert churn.trust_["mail"] < 0.35  # mail changes nobody's churn: its differences are noise
+    assert set(raw.models_["churned"].trust_.values()) == {1.0}  # without shrink: the effect model as fitted
+    grid = pd.DataFrame({"engage": np.linspace(0.0, 1.0, 101), "noise": 0.5})
+    before = raw.predict_events(grid)["churned"]["mail"].to_numpy()
+    after = churn.predict(grid)["mail"].to_numpy()
+    assert np.ptp(after) <= churn.trust_["mail"] * np.ptp(before) + 1e-12  # pulled toward the average
+    train, *_ = calls_log(8000, 0)
+    assert churn.predict(train)["mail"].mean() == pytest.approx(raw.models_["churned"].predict(train)["mail"].mean())
+
+
 def test_pooled_and_careful_models_round_trip(tmp_path: Path) -> None:
-    model = fit(CHANNELS, pessimism=1.0)
+    model = fit(CHANNELS, pessimism=1.0, shrink=True)
     back = ComponentUplift.from_dict(read_folder(write_folder(tmp_path / "m", model.to_dict())))
     held, *_ = calls_log(300, seed=3)
     pd.testing.assert_frame_equal(back.predict(held, worth(held)), model.predict(held, worth(held)))
     assert back.models_["churned"].pooled_ == model.models_["churned"].pooled_
     assert back.pessimism == 1.0
+    assert back.models_["churned"].trust_ == model.models_["churned"].trust_
 
 
 def test_the_settings_pool_churn_by_channel_and_write_one_standard_error_below_by_default() -> None:
     uplift = Settings().plans.uplift
-    assert (uplift.pool_by, uplift.pooled_events, uplift.pessimism) == ("channel", ["churned"], 1.0)
+    assert (uplift.pool_by, uplift.pooled_events, uplift.shrink_effects, uplift.pessimism) == (
+        "channel",
+        ["churned"],
+        True,
+        1.0,
+    )
     with pytest.raises(ValueError, match="pooled_events"):
         Settings.model_validate({"plans": {"uplift": {"pooled_events": ["bought"]}}})

@@ -135,6 +135,12 @@ class UpliftConfig(BaseModel):
         description="Fewest decisions in a leaf of an effect model (components); with fewer training decisions the "
         "effect is one average; null: 20.",
     )
+    shrink_effects: bool = Field(
+        default=True,
+        description="Each effect model keeps its differences between customers only as far as they hold out: its "
+        "cross-fitted predictions' slope on the pseudo-outcomes, in [0, 1], scales them around the action's "
+        "average (components); false: the effect model as fitted.",
+    )
     pessimism: float = Field(
         default=1.0,
         ge=0.0,
@@ -182,6 +188,8 @@ _TEMPLATE = """  # Uplift models per action (each action against no action), lea
     # the action a feature), so a rarely randomised call learns from its channel's; none: one model per action.
     pool_by: {u.pool_by}
     pooled_events: [{pooled}]
+    # Keep an effect model's differences between customers only as far as they hold out on other folds.
+    shrink_effects: {shrink}
     # The uplift written is its estimate minus pessimism x its standard error (a lower bound; 0: the estimate).
     pessimism: {u.pessimism}
     # Attributes the models learn from, logged with every decision as they were at decision time.
@@ -203,5 +211,9 @@ def render_uplift(cfg: UpliftConfig) -> str:
         shown = "null" if text is None else f'"{text}"'
         lines += [f"      # {doc}", f"      {event}: {shown}"]
     return _TEMPLATE.format(
-        u=cfg, features=", ".join(cfg.features), pooled=", ".join(cfg.pooled_events), values="\n".join(lines) + "\n"
+        u=cfg,
+        features=", ".join(cfg.features),
+        pooled=", ".join(cfg.pooled_events),
+        shrink=str(cfg.shrink_effects).lower(),
+        values="\n".join(lines) + "\n",
     )

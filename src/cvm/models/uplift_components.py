@@ -53,7 +53,7 @@ class ComponentUplift(Estimator):
     pooled_events
         The events whose effect models the actions of one pool share (``pools`` of :meth:`fit`).
     baseline, folds, min_propensity, min_rows, n_estimators, learning_rate, num_leaves, min_child_samples,
-    effect_n_estimators, effect_num_leaves, effect_min_child_samples, random_state, n_jobs
+    effect_n_estimators, effect_num_leaves, effect_min_child_samples, shrink, random_state, n_jobs
         As :class:`~cvm.models.uplift_multi.MultiUplift`, for every event's model.
     """
 
@@ -83,6 +83,7 @@ class ComponentUplift(Estimator):
         effect_n_estimators: int | None = None,
         effect_num_leaves: int | None = None,
         effect_min_child_samples: int | None = None,
+        shrink: bool = False,
         random_state: int = 0,
         n_jobs: int = 0,
     ) -> None:
@@ -100,6 +101,7 @@ class ComponentUplift(Estimator):
         self.effect_n_estimators = effect_n_estimators
         self.effect_num_leaves = effect_num_leaves
         self.effect_min_child_samples = effect_min_child_samples
+        self.shrink = shrink
         self.random_state = random_state
         self.n_jobs = n_jobs
 

@@ -259,7 +259,8 @@ def new_model(
     events = {e: data.events[e].to_numpy() for e in data.events.columns}
     effect: dict[str, Any] = {"effect_n_estimators": cfg.effect_n_estimators,
                               "effect_num_leaves": cfg.effect_num_leaves,
-                              "effect_min_child_samples": cfg.effect_min_leaf}  # fmt: skip
+                              "effect_min_child_samples": cfg.effect_min_leaf,
+                              "shrink": cfg.shrink_effects}  # fmt: skip
     pools = data.channels if cfg.pool_by == "channel" else None
     model = ComponentUplift(
         values=dict(data.values), pooled_events=list(cfg.pooled_events), pessimism=cfg.pessimism, **common, **effect
