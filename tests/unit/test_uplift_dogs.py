@@ -12,6 +12,7 @@ import pytest
 from cvm.config.settings import Settings
 from cvm.models.files import read_folder, write_folder
 from cvm.models.uplift_components import ComponentUplift
+from cvm.scoring.uplift_values import reasons, value_frame
 
 FAST = {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 40, "n_jobs": 1}
 EFFECT = {"effect_n_estimators": 30, "effect_num_leaves": 3, "effect_min_child_samples": 400}
@@ -97,6 +98,13 @@ def test_the_uplift_written_is_a_lower_bound_by_hand() -> None:
     engage = held["engage"].to_numpy()
     assert doubt[engage > 0.9].min() > doubt[engage < 0.1].max()  # trusted least where a churn costs most
     assert (careful.penalty(held.index, w)["call.big"] < doubt).all()
+
+    two = held.head(2)
+    said = reasons(careful, two, [{}, {}], ["call.small"])["call.small"]
+    own = careful.penalty(two.index, value_frame(careful.values, [{}, {}]))["call.small"].to_numpy()
+    assert said[0].startswith("call.small against no action: conversion ")
+    assert [r.rsplit("; ", 1)[1] for r in said] == [f"uncertainty -{v:.2f}" for v in own]  # the reason shows it
+    assert "uncertainty" not in reasons(plain, two, [{}, {}], ["call.small"])["call.small"][0]
 
 
 def test_an_effect_model_keeps_only_the_differences_that_hold_out() -> None:

@@ -14,6 +14,11 @@ varies by hundreds: the events carry the action's signal with far less noise. Un
 margin when the action acts on margin only through these events and their values (the assumption of
 ``outcome: components``; docs/uplift.md).
 
+With ``pessimism`` > 0 the uplift is a lower bound: τₐ(x) − pessimism × √Σₑ (seₑ,ₐ × vₑ(x))² (:meth:`penalty`), so
+an action learnt from few decisions is trusted least on the customers whose events are worth most; with
+``pooled_events`` and the ``pools`` of :meth:`fit` the actions of one pool (one channel) share those events' effect
+models.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd

@@ -7,7 +7,8 @@ measured on what it ranks:
 
 - training's held-out gate measures the Qini on the value-weighted outcome Σₑ 1[e] × vₑ(x), with vₑ evaluated on
   the attributes logged at decision time (the record's ``context``);
-- scoring writes ``uplift_<action>`` = Σₑ Δpₑ(x) × vₑ(x) on today's attributes (:func:`predict_uplift`);
+- scoring writes ``uplift_<action>`` = Σₑ Δpₑ(x) × vₑ(x) on today's attributes, less ``plans.uplift.pessimism``
+  standard errors (:func:`predict_uplift`, :meth:`~cvm.models.uplift_components.ComponentUplift.penalty`);
 - the score's reason shows the terms (:func:`reasons`).
 """
 
@@ -101,7 +102,8 @@ def predict_uplift(model: Any, x: pd.DataFrame, rows: Sequence[Mapping[str, Any]
 def reasons(
     model: Any, x: pd.DataFrame, rows: Sequence[Mapping[str, Any]], actions: Sequence[str]
 ) -> dict[str, list[str]]:
-    """Per action and row, the terms of the uplift: ``conversion +12.0 pp × 34.00; churn +3.0 pp × -410.00``."""
+    """Per action and row, the terms of the uplift: ``conversion +12.0 pp × 34.00; churn +3.0 pp × -410.00``, then
+    ``; uncertainty -8.20`` when the model writes a lower bound (its ``pessimism`` × the standard error)."""
     if not hasattr(model, "predict_events"):
         return {a: [f"predicted margin of {a} against no action over the horizon"] * len(x) for a in actions}
     parts = model.predict_events(x)
