@@ -21,12 +21,16 @@ Prints one table per question:
    spread of the propensity, learned and oracle policies' true value and the worst sleeping-dog ratio.
 
     python bench/policy.py [--workspace /tmp/policyws] [--customers 5000] [--replications 200] [--replays 5]
-                           [--outcome components|margin] [--gated] [--only-replays]
+                           [--outcome components|margin] [--gated] [--only-replays] [--uplift KEY=VALUE ...]
+
+``--uplift pessimism=0 --uplift pool_by=none --uplift shrink_effects=false`` measures the components uplift
+without the three rules that keep a rarely randomised action's guesses out of the decision (docs/uplift.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -238,6 +242,23 @@ def reward_outcomes(s: Settings, held: Sequence[DecisionRecord], outcomes: Mappi
     return component_outcomes(held, outcomes, evaluation_values(s.plans, s.scoring.cost_to_serve.complaint))
 
 
+def uplift_settings(s: Settings, pairs: Sequence[str] = ()) -> UpliftConfig:
+    """``plans.uplift`` with each ``KEY=VALUE`` of ``pairs`` set (the value read as JSON, else as text), validated."""
+    update: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--uplift {pair!r}: expected KEY=VALUE")
+        try:
+            update[key] = json.loads(text)
+        except ValueError:
+            update[key] = text
+    try:
+        return UpliftConfig.model_validate({**s.plans.uplift.model_dump(), **update})
+    except ValueError as exc:
+        raise SystemExit(f"--uplift: {exc}") from None
+
+
 def replays(
     workspace: Path,
     n: int,
@@ -245,6 +266,7 @@ def replays(
     months: int | None = None,
     outcome: str | None = None,
     gated: bool = False,
+    uplift: Sequence[str] = (),
 ) -> None:
     """The learned policy against the propensity policy on ``n`` replays (the stored one, then ``n − 1`` new ones
     with other outcome seeds and decision dates shifted by a day each), each split by customer with its own salt:
@@ -278,7 +300,7 @@ def replays(
             result = replay(s.plans, rows, effects, dates, ladder, seed + k)
             records, outcomes = result.records, {o.decision_id: o for o in result.outcomes}
         train, held = split_log(records, f"bench-split-{k}" if k else "bench-split")
-        model, passed = learn(train, outcomes, s.plans.uplift, values_of(s, outcome), gated)
+        model, passed = learn(train, outcomes, uplift_settings(s, uplift), values_of(s, outcome), gated)
         pred = predicted(model, held, passed)
         priced = {r.decision_id: r for r in with_uplift(held, pred)}
         prop = policy_value(truth, held, "propensity", lambda r: greedy(r, "propensity"))
@@ -352,6 +374,13 @@ def main() -> None:
         help="Score only the actions with min_randomised decisions whose held-out gate passed, as cvm run does "
         "(default: every action the model learned, as before).",
     )
+    parser.add_argument(
+        "--uplift",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Set a plans.uplift setting for this run (repeatable), e.g. pessimism=0 or pool_by=none.",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     load = os.getloadavg()
@@ -363,11 +392,12 @@ def main() -> None:
     if truth is None:
         raise SystemExit(f"{args.workspace} holds no demo ground truth")
     if args.only_replays:
-        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated, args.uplift)
         return
     train, held = split_log(records, "bench-split")
     settings = Engine.open(args.workspace).ws.settings
-    model, passed = learn(train, outcomes, settings.plans.uplift, values_of(settings, args.outcome), args.gated)
+    cfg = uplift_settings(settings, args.uplift)
+    model, passed = learn(train, outcomes, cfg, values_of(settings, args.outcome), args.gated)
     print(f"uplift model: {len(model.actions_)} actions learned from {len(train):,} training decisions; "
           f"skipped {dict(model.skipped_)}; scored {', '.join(passed) or 'none'}")  # fmt: skip
     pred = predicted(model, held, passed)
@@ -380,7 +410,7 @@ def main() -> None:
     ranking(truth, held, pred, outcomes, values_of(settings, args.outcome))
     latency(args.workspace, model, args.latency_sample)
     if args.replays > 0:
-        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated)
+        replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated, args.uplift)
     print(f"\n({time.perf_counter() - began:.0f} s; every value above is SIMULATED from the demo's ground truth)")
 
 

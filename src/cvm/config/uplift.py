@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cvm.rules import ExpressionError, compile_rule
 
 UpliftOutcome = Literal["components", "margin"]
+Event = Literal["converted", "churned", "defaulted", "complained", "unsubscribed"]
 """What the uplift models learn: the outcome's events valued per customer, or the realised margin."""
 
 EVENTS = ("converted", "churned", "defaulted", "complained", "unsubscribed")
@@ -134,6 +135,30 @@ class UpliftConfig(BaseModel):
         description="Fewest decisions in a leaf of an effect model (components); with fewer training decisions the "
         "effect is one average; null: 20.",
     )
+    shrink_effects: bool = Field(
+        default=True,
+        description="Each effect model keeps its differences between customers only as far as they hold out: its "
+        "cross-fitted predictions' slope on the pseudo-outcomes, in [0, 1], scales them around the action's "
+        "average (components); false: the effect model as fitted.",
+    )
+    pessimism: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=5.0,
+        description="The uplift written is a lower bound: sum of change x value minus pessimism x the standard "
+        "error of that sum (each event's change known to its action's standard error), so an action learnt from "
+        "few decisions is trusted least where a wrong guess costs most (components); 0: the estimate itself.",
+    )
+    pool_by: Literal["channel", "none"] = Field(
+        default="channel",
+        description="channel: the actions of one channel share the effect models of pooled_events (one model on "
+        "their stacked decisions, the action a feature), so an action with few randomised decisions learns who "
+        "its effect falls on from its channel's; none: one effect model per action (components).",
+    )
+    pooled_events: list[Event] = Field(
+        default_factory=lambda: list[Event](["churned"]),
+        description="The events whose effect models are pooled by pool_by (components).",
+    )
     features: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FEATURES),
         min_length=1,
@@ -159,6 +184,14 @@ _TEMPLATE = """  # Uplift models per action (each action against no action), lea
     effect_n_estimators: {u.effect_n_estimators}
     effect_num_leaves: {u.effect_num_leaves}
     effect_min_leaf: {u.effect_min_leaf}
+    # channel: the actions of one channel share the effect models of pooled_events (their decisions stacked,
+    # the action a feature), so a rarely randomised call learns from its channel's; none: one model per action.
+    pool_by: {u.pool_by}
+    pooled_events: [{pooled}]
+    # Keep an effect model's differences between customers only as far as they hold out on other folds.
+    shrink_effects: {shrink}
+    # The uplift written is its estimate minus pessimism x its standard error (a lower bound; 0: the estimate).
+    pessimism: {u.pessimism}
     # Attributes the models learn from, logged with every decision as they were at decision time.
     features: [{features}]
     # components: learn each action's change of the outcome's events (conversion, churn, default, complaint,
@@ -177,4 +210,10 @@ def render_uplift(cfg: UpliftConfig) -> str:
         doc = EventValues.model_fields[event].description or ""
         shown = "null" if text is None else f'"{text}"'
         lines += [f"      # {doc}", f"      {event}: {shown}"]
-    return _TEMPLATE.format(u=cfg, features=", ".join(cfg.features), values="\n".join(lines) + "\n")
+    return _TEMPLATE.format(
+        u=cfg,
+        features=", ".join(cfg.features),
+        pooled=", ".join(cfg.pooled_events),
+        shrink=str(cfg.shrink_effects).lower(),
+        values="\n".join(lines) + "\n",
+    )

@@ -14,6 +14,11 @@ varies by hundreds: the events carry the action's signal with far less noise. Un
 margin when the action acts on margin only through these events and their values (the assumption of
 ``outcome: components``; docs/uplift.md).
 
+With ``pessimism`` > 0 the uplift is a lower bound: τₐ(x) − pessimism × √Σₑ (seₑ,ₐ × vₑ(x))² (:meth:`penalty`), so
+an action learnt from few decisions is trusted least on the customers whose events are worth most; with
+``pooled_events`` and the ``pools`` of :meth:`fit` the actions of one pool (one channel) share those events' effect
+models.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -30,12 +35,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from cvm.models.base import Estimator
+from cvm.models.base import Estimator, Interval
 from cvm.models.tabular import check_meta, meta_record, window_of
 from cvm.models.uplift_multi import MultiUplift
 
@@ -49,8 +55,10 @@ class ComponentUplift(Estimator):
     ----------
     values
         Event → its value expression (recorded with the model, so scoring values the events as training did).
+    pooled_events
+        The events whose effect models the actions of one pool share (``pools`` of :meth:`fit`).
     baseline, folds, min_propensity, min_rows, n_estimators, learning_rate, num_leaves, min_child_samples,
-    effect_n_estimators, effect_num_leaves, effect_min_child_samples, random_state, n_jobs
+    effect_n_estimators, effect_num_leaves, effect_min_child_samples, shrink, random_state, n_jobs
         As :class:`~cvm.models.uplift_multi.MultiUplift`, for every event's model.
     """
 
@@ -59,12 +67,16 @@ class ComponentUplift(Estimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **MultiUplift._parameter_constraints,
         "values": [dict],
+        "pooled_events": [list],
+        "pessimism": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
         self,
         *,
         values: dict[str, str] | None = None,
+        pooled_events: list[str] | None = None,
+        pessimism: float = 0.0,
         baseline: str = "none",
         folds: int = 5,
         min_propensity: float = 0.01,
@@ -76,10 +88,13 @@ class ComponentUplift(Estimator):
         effect_n_estimators: int | None = None,
         effect_num_leaves: int | None = None,
         effect_min_child_samples: int | None = None,
+        shrink: bool = False,
         random_state: int = 0,
         n_jobs: int = 0,
     ) -> None:
         self.values = values if values is not None else {}
+        self.pooled_events = pooled_events if pooled_events is not None else []
+        self.pessimism = pessimism
         self.baseline = baseline
         self.folds = folds
         self.min_propensity = min_propensity
@@ -91,12 +106,15 @@ class ComponentUplift(Estimator):
         self.effect_n_estimators = effect_n_estimators
         self.effect_num_leaves = effect_num_leaves
         self.effect_min_child_samples = effect_min_child_samples
+        self.shrink = shrink
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def _multi(self) -> MultiUplift:
         params = self.get_params(deep=False)
         params.pop("values")
+        params.pop("pooled_events")
+        params.pop("pessimism")
         return MultiUplift(**params)
 
     def fit(
@@ -108,10 +126,12 @@ class ComponentUplift(Estimator):
         *,
         eligible: Mapping[str, Any] | None = None,
         actions: Sequence[str] | None = None,
+        pools: Mapping[str, str] | None = None,
         training_window: tuple[Any, Any] | None = None,
     ) -> Self:
         """Fit a :class:`MultiUplift` of each event's 0/1 indicator; an event valued at the constant 0, or that
         never (or always) happened, is left out (``skipped_events_`` says so): its change is 0 for every action.
+        ``pools`` (action → pool key, e.g. its channel) is passed to the models of ``pooled_events``.
         Returns ``self``."""
         self._check_params()
         models: dict[str, MultiUplift] = {}
@@ -124,7 +144,10 @@ class ComponentUplift(Estimator):
             if y.size and (y.min() == y.max()):
                 skipped[event] = f"always {int(y[0])} in the training decisions"
                 continue
-            models[event] = self._multi().fit(x, y, chosen, propensity, eligible=eligible, actions=actions)
+            pooled = pools if event in self.pooled_events else None
+            models[event] = self._multi().fit(
+                x, y, chosen, propensity, eligible=eligible, actions=actions, pools=pooled
+            )
         if not models:
             raise ValueError(f"no outcome event varies in the training decisions ({'; '.join(skipped.values())})")
         first = next(iter(models.values()))
@@ -144,20 +167,26 @@ class ComponentUplift(Estimator):
         return out
 
     def predict(self, x: Any, values: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Uplift in currency Σₑ Δpₑ × vₑ, one column per action; ``values`` holds vₑ per row in a column per event
-        (an event missing there, or a NaN, is worth 0). Without ``values`` the Δp are summed unweighted."""
+        """Uplift in currency Σₑ Δpₑ × vₑ − ``pessimism`` × its standard error (:meth:`penalty`), one column per
+        action; ``values`` holds vₑ per row in a column per event (an event missing there, or a NaN, is worth 0).
+        Without ``values`` the Δp are summed unweighted."""
         parts = self.predict_events(x)
         index = next(iter(parts.values())).index
         total = pd.DataFrame(0.0, index=index, columns=self.actions_)
         for event, dp in parts.items():
-            if values is None:
-                weight = np.ones(len(index))
-            elif event in values.columns:
-                weight = np.nan_to_num(values[event].to_numpy(dtype=np.float64))
-            else:
-                weight = np.zeros(len(index))
-            total += dp.to_numpy() * weight[:, None]
-        return total
+            total += dp.to_numpy() * _weight(values, event, len(index))[:, None]
+        return total - self.penalty(index, values)
+
+    def penalty(self, index: pd.Index, values: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``pessimism`` × the standard error of Σₑ Δpₑ × vₑ per row and action, each event's change taken as
+        known to the standard error of its action's average effect (``se_`` of its model), independent across
+        events: √Σₑ (seₑ,ₐ × vₑ)². Largest for an action learnt from few decisions, on the customers whose
+        events are worth most: a lower confidence bound, so a guess is trusted least where it could cost most."""
+        spread = np.zeros((len(index), len(self.actions_)))
+        for event, model in self.models_.items():
+            se = np.array([model.se_.get(a, 0.0) for a in self.actions_])
+            spread += (se[None, :] * _weight(values, event, len(index))[:, None]) ** 2
+        return pd.DataFrame(self.pessimism * np.sqrt(spread), index=index, columns=self.actions_)
 
     def to_dict(self) -> dict[str, Any]:
         """Metadata (with the events) and one child document per event model (a sub-folder each)."""
@@ -192,6 +221,15 @@ class ComponentUplift(Estimator):
         model.features_, model.skipped_ = first.features_, dict(first.skipped_)
         model.training_window_ = doc["training_window"]
         return model
+
+
+def _weight(values: pd.DataFrame | None, event: str, n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """vₑ per row: 1 without ``values``, 0 where the event (or a row's value) is missing."""
+    if values is None:
+        return np.ones(n)
+    if event not in values.columns:
+        return np.zeros(n)
+    return np.asarray(np.nan_to_num(values[event].to_numpy(dtype=np.float64)), dtype=np.float64)
 
 
 def _zero(text: str | None) -> bool:

@@ -13,7 +13,20 @@ with a known (logged) probability:
        φᵢ = μₐ(xᵢ) − μ₀(xᵢ) + 1[Aᵢ = a]·(yᵢ − μₐ(xᵢ))/πᵢ − 1[Aᵢ = none]·(yᵢ − μ₀(xᵢ))/πᵢ
 
    (a row where another action was chosen contributes its plug-in μₐ − μ₀ only);
-3. the uplift τₐ(x) is a LightGBM regression of φ on x.
+3. the uplift τₐ(x) is a LightGBM regression of φ on x, ``f(x)``, trusted as far as it ranks on decisions it
+   did not see: its out-of-fold predictions (same folds) give the slope β of φ on their deviation from their mean
+   (the best linear predictor of Chernozhukov, Demirer, Duflo and Fernández-Val 2018, "Generic machine learning
+   inference on heterogeneous treatment effects", arXiv:1712.04802), clipped to [0, 1], and
+
+       τₐ(x) = f̄ + β·(f(x) − f̄)        (f̄: the mean of f over the action's rows)
+
+   so an effect model whose differences between customers do not hold out (β ≈ 0, typical of an action with few
+   randomised decisions) falls back to the action's average effect, and one whose do keeps them (``trust_``);
+4. ``se_``: the standard error of each action's average effect (the mean of its pseudo-outcomes), for a lower
+   confidence bound (:class:`~cvm.models.uplift_components.ComponentUplift`'s ``pessimism``).
+
+Actions that act alike (``pools``, e.g. one channel) share one effect model of step 3, fitted on their stacked
+pseudo-outcomes with the action as a feature (:mod:`cvm.models.uplift_pool`).
 
 The logged probability is all the learner needs of the policy: it is the true probability of the logged choice,
 so the correction terms are unbiased whatever the logging policy favoured (a policy that contacts the customers
@@ -45,6 +58,7 @@ import pandas as pd
 
 from cvm.models.base import Estimator, Interval
 from cvm.models.tabular import TabularSchema, check_meta, meta_record, to_pandas, window_of
+from cvm.models.uplift_pool import marked, pooled_groups
 
 FORMAT = 1
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -86,6 +100,9 @@ class MultiUplift(Estimator):
         The same settings of the final (effect) models only; ``None``: as the nuisance models. An effect is
         smoother than an outcome and its pseudo-outcome far noisier, so it may want fewer, shallower trees on
         larger leaves.
+    shrink
+        Shrink each effect model toward the action's average by its cross-fitted reliability (step 3 of the module
+        docstring); ``False``: the effect model as fitted (``trust_`` 1).
     random_state, n_jobs
         Seed of the folds and of LightGBM; LightGBM threads (0: its default).
     """
@@ -104,6 +121,7 @@ class MultiUplift(Estimator):
         "effect_n_estimators": [Interval(Integral, 1, None, closed="left"), None],
         "effect_num_leaves": [Interval(Integral, 2, None, closed="left"), None],
         "effect_min_child_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "shrink": ["boolean"],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, 0, None, closed="left")],
     }
@@ -122,6 +140,7 @@ class MultiUplift(Estimator):
         effect_n_estimators: int | None = None,
         effect_num_leaves: int | None = None,
         effect_min_child_samples: int | None = None,
+        shrink: bool = False,
         random_state: int = 0,
         n_jobs: int = 0,
     ) -> None:
@@ -136,6 +155,7 @@ class MultiUplift(Estimator):
         self.effect_n_estimators = effect_n_estimators
         self.effect_num_leaves = effect_num_leaves
         self.effect_min_child_samples = effect_min_child_samples
+        self.shrink = shrink
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -159,6 +179,52 @@ class MultiUplift(Estimator):
         rounds = (self.effect_n_estimators or self.n_estimators) if effect else self.n_estimators
         return lgb.train(self._params(effect), train, num_boost_round=rounds)
 
+    def _effect(self, data: pd.DataFrame, phi: FloatArray, fold: np.ndarray) -> tuple[lgb.Booster, float]:
+        """The effect model of ``phi`` and its cross-fitted reliability: the slope of φ on the out-of-fold
+        predictions' deviation from their mean (the best linear predictor of Chernozhukov et al. 2018), in [0, 1]."""
+        oof = np.empty(len(data), dtype=np.float64)
+        for k in range(self.folds):
+            fit_rows, rows = fold != k, fold == k
+            if not rows.any() or fit_rows.sum() < 2:  # a thin fold: the mean stands in for the model
+                oof[rows] = float(phi[fit_rows].mean()) if fit_rows.any() else 0.0
+                continue
+            oof[rows] = self._booster(data[fit_rows], phi[fit_rows], effect=True).predict(data[rows])
+        dev = oof - oof.mean()
+        var = float(dev @ dev)
+        slope = float(dev @ (phi - phi.mean())) / var if var > 1e-18 else 0.0
+        return self._booster(data, phi, effect=True), min(max(slope, 0.0), 1.0)
+
+    def _effects(
+        self,
+        data: pd.DataFrame,
+        stacked: Mapping[str, tuple[np.ndarray, FloatArray]],
+        pooled: Mapping[str, list[str]],
+        fold: np.ndarray,
+    ) -> tuple[dict[str, lgb.Booster], dict[str, float]]:
+        """Each action's effect model (one shared by the actions of a pool) and its reliability, from the rows and
+        pseudo-outcomes ``stacked`` of every action."""
+        boosters: dict[str, lgb.Booster] = {}
+        trust: dict[str, float] = {}
+        for action, (rows, _) in stacked.items():
+            if action in boosters:
+                continue
+            members = pooled.get(action, [action])
+            parts = [marked(data[stacked[m][0]], members, m) if action in pooled else data[rows] for m in members]
+            target = np.concatenate([stacked[m][1][stacked[m][0]] for m in members])
+            folds = np.concatenate([fold[stacked[m][0]] for m in members])
+            stack = pd.concat(parts, ignore_index=True)
+            shared, slope = (
+                self._effect(stack, target, folds) if self.shrink else (self._booster(stack, target, True), 1.0)
+            )
+            boosters.update(dict.fromkeys(members, shared))
+            trust.update(dict.fromkeys(members, slope))
+        return boosters, trust
+
+    def _raw(self, action: str, data: pd.DataFrame) -> FloatArray:
+        """The effect model's own prediction of ``action`` (before the reliability shrinkage)."""
+        rows = marked(data, self.pooled_[action], action) if action in self.pooled_ else data
+        return np.asarray(self.boosters_[action].predict(rows, num_threads=self.n_jobs), dtype=np.float64)
+
     def _cross_fit(self, data: pd.DataFrame, y: FloatArray, arm: np.ndarray, fold: np.ndarray) -> FloatArray:
         """Out-of-fold predictions for every row of a model of ``y`` fitted on the rows of ``arm``."""
         out = np.empty(len(data), dtype=np.float64)
@@ -179,6 +245,7 @@ class MultiUplift(Estimator):
         *,
         eligible: Mapping[str, Any] | None = None,
         actions: Sequence[str] | None = None,
+        pools: Mapping[str, str] | None = None,
         training_window: tuple[Any, Any] | None = None,
     ) -> Self:
         """Fit one uplift model per action; returns ``self``.
@@ -197,6 +264,10 @@ class MultiUplift(Estimator):
             Action → boolean per row: was the action a candidate of that decision (default: everywhere).
         actions
             The actions to model (default: every logged choice but the baseline).
+        pools
+            Action → pool key (e.g. its channel): the modelled actions sharing a key share one effect model,
+            fitted on their stacked pseudo-outcomes with the action as a feature (:mod:`cvm.models.uplift_pool`);
+            ``pooled_`` records each pooled action's pool.
         training_window
             Recorded in the saved metadata.
         """
@@ -222,9 +293,10 @@ class MultiUplift(Estimator):
         pi = np.maximum(prob, self.min_propensity)
         mu0 = self._cross_fit(data, ya, control, fold)
         wanted = sorted(set(choice) - {self.baseline}) if actions is None else list(actions)
-        boosters: dict[str, lgb.Booster] = {}
         counts: dict[str, dict[str, int]] = {}
         skipped: dict[str, str] = {}
+        stacked: dict[str, tuple[np.ndarray, FloatArray]] = {}
+        se: dict[str, float] = {}
         for action in wanted:
             treated = choice == action
             rows = np.ones(len(data), dtype=bool)
@@ -234,18 +306,22 @@ class MultiUplift(Estimator):
                 skipped[action] = f"{int(treated.sum())} rows chose it, fewer than min_rows={self.min_rows}"
                 continue
             mu1 = self._cross_fit(data, ya, treated, fold)
-            phi = dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0)
-            boosters[action] = self._booster(data[rows], phi[rows], effect=True)
+            stacked[action] = (rows, dr_pseudo_outcome(ya, treated, control, pi, mu1, mu0))
+            se[action] = float(np.std(stacked[action][1][rows], ddof=1) / np.sqrt(max(int(rows.sum()) - 1, 1)))
             counts[action] = {
                 "treated": int(treated.sum()),
                 "control": int((control & rows).sum()),
                 "rows": int(rows.sum()),
             }
+        pooled = pooled_groups(pools, list(stacked))
+        boosters, trust = self._effects(data, stacked, pooled, fold)
         if not boosters:
             why = "; ".join(f"{a}: {r}" for a, r in skipped.items()) or "no action was logged"
             raise ValueError(f"no action has min_rows={self.min_rows} rows ({why})")
         self.schema_, self.boosters_ = schema, boosters
         self.actions_, self.counts_, self.skipped_ = list(boosters), counts, skipped
+        self.pooled_, self.se_, self.trust_ = pooled, se, trust
+        self.centre_ = {a: float(np.mean(self._raw(a, data[stacked[a][0]]))) for a in boosters}
         self.features_ = schema.columns
         self.training_window_ = window_of(training_window)
         return self
@@ -255,9 +331,10 @@ class MultiUplift(Estimator):
         self._check_fitted()
         frame = to_pandas(x)
         data = self.schema_.transform(frame)
-        out = {
-            a: np.asarray(b.predict(data, num_threads=self.n_jobs), dtype=np.float64) for a, b in self.boosters_.items()
-        }
+        out = {}
+        for a in self.boosters_:
+            centre = self.centre_.get(a, 0.0)
+            out[a] = centre + self.trust_.get(a, 1.0) * (self._raw(a, data) - centre)
         return pd.DataFrame(out, index=frame.index, columns=self.actions_)
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,11 +344,12 @@ class MultiUplift(Estimator):
             "parameters": self.get_params(deep=False),
             "training_window": self.training_window_,
             "features": self.features_,
-            "metrics": {"counts": self.counts_, "skipped": self.skipped_},
+            "metrics": {"counts": self.counts_, "skipped": self.skipped_, "pooled": self.pooled_, "trust": self.trust_},
         }
         doc = meta_record(self.model_name, FORMAT, meta)
         doc["state"] = {"schema": self.schema_.to_dict(), "actions": self.actions_, "counts": self.counts_,
-                        "skipped": self.skipped_}  # fmt: skip
+                        "skipped": self.skipped_, "pooled": self.pooled_, "se": self.se_, "trust": self.trust_,
+                        "centre": self.centre_}  # fmt: skip
         doc["sidecars"] = {f"uplift_{k}.txt": self.boosters_[a].model_to_string() for k, a in enumerate(self.actions_)}
         return doc
 
@@ -289,6 +367,10 @@ class MultiUplift(Estimator):
         model.boosters_ = {a: lgb.Booster(model_str=sidecars[f"uplift_{k}.txt"]) for k, a in enumerate(actions)}
         model.actions_, model.counts_ = actions, {str(k): dict(v) for k, v in state["counts"].items()}
         model.skipped_ = {str(k): str(v) for k, v in state.get("skipped", {}).items()}
+        model.pooled_ = {str(k): [str(m) for m in v] for k, v in state.get("pooled", {}).items()}
+        model.se_ = {str(k): float(v) for k, v in state.get("se", {}).items()}
+        model.trust_ = {str(k): float(v) for k, v in state.get("trust", {}).items()}
+        model.centre_ = {str(k): float(v) for k, v in state.get("centre", {}).items()}
         model.features_ = model.schema_.columns
         model.training_window_ = doc["training_window"]
         return model

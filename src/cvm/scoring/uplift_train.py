@@ -64,6 +64,8 @@ class UpliftData:
     contexts: list[Mapping[str, float]] = field(default_factory=list)
     events: pd.DataFrame | None = None
     values: dict[str, str] | None = None
+    channels: dict[str, str] = field(default_factory=dict)
+    """Action → its channel, as its logged candidates name it."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,6 +88,7 @@ class UpliftData:
             [c for c, keep in zip(self.contexts, mask, strict=True) if keep],
             None if self.events is None else self.events[mask].reset_index(drop=True),
             self.values,
+            self.channels,
         )
 
     def arms(self, action: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -156,6 +159,7 @@ def training_data(
         contexts=contexts,
         events=events,
         values=None if values is None else dict(values),
+        channels={c.action: c.channel for r in kept for c in r.candidates if c.action in eligible},
     )
 
 
@@ -255,8 +259,13 @@ def new_model(
     events = {e: data.events[e].to_numpy() for e in data.events.columns}
     effect: dict[str, Any] = {"effect_n_estimators": cfg.effect_n_estimators,
                               "effect_num_leaves": cfg.effect_num_leaves,
-                              "effect_min_child_samples": cfg.effect_min_leaf}  # fmt: skip
-    return ComponentUplift(values=dict(data.values), **common, **effect).fit(data.x, events, *args, **kw)
+                              "effect_min_child_samples": cfg.effect_min_leaf,
+                              "shrink": cfg.shrink_effects}  # fmt: skip
+    pools = data.channels if cfg.pool_by == "channel" else None
+    model = ComponentUplift(
+        values=dict(data.values), pooled_events=list(cfg.pooled_events), pessimism=cfg.pessimism, **common, **effect
+    )
+    return model.fit(data.x, events, *args, pools=pools, **kw)
 
 
 def mean_qini(

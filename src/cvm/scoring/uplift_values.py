@@ -7,7 +7,8 @@ measured on what it ranks:
 
 - training's held-out gate measures the Qini on the value-weighted outcome Σₑ 1[e] × vₑ(x), with vₑ evaluated on
   the attributes logged at decision time (the record's ``context``);
-- scoring writes ``uplift_<action>`` = Σₑ Δpₑ(x) × vₑ(x) on today's attributes (:func:`predict_uplift`);
+- scoring writes ``uplift_<action>`` = Σₑ Δpₑ(x) × vₑ(x) on today's attributes, less ``plans.uplift.pessimism``
+  standard errors (:func:`predict_uplift`, :meth:`~cvm.models.uplift_components.ComponentUplift.penalty`);
 - the score's reason shows the terms (:func:`reasons`).
 """
 
@@ -101,19 +102,25 @@ def predict_uplift(model: Any, x: pd.DataFrame, rows: Sequence[Mapping[str, Any]
 def reasons(
     model: Any, x: pd.DataFrame, rows: Sequence[Mapping[str, Any]], actions: Sequence[str]
 ) -> dict[str, list[str]]:
-    """Per action and row, the terms of the uplift: ``conversion +12.0 pp × 34.00; churn +3.0 pp × -410.00``."""
+    """Per action and row, the terms of the uplift: ``conversion +12.0 pp × 34.00; churn +3.0 pp × -410.00``, then
+    ``; uncertainty -8.20`` when the model writes a lower bound (its ``pessimism`` × the standard error)."""
     if not hasattr(model, "predict_events"):
         return {a: [f"predicted margin of {a} against no action over the horizon"] * len(x) for a in actions}
     parts = model.predict_events(x)
     worth = value_frame(model.values, rows)
+    worth.index = x.index
+    doubt = model.penalty(x.index, worth)
     out = {}
     for action in actions:
         cols = [
             (LABELS.get(e, e), 100 * dp[action].to_numpy(), worth[e].to_numpy() if e in worth else np.zeros(len(x)))
             for e, dp in parts.items()
         ]
+        less = doubt[action].to_numpy() if action in doubt else np.zeros(len(x))
         out[action] = [
-            f"{action} against no action: " + "; ".join(f"{name} {d[i]:+.1f} pp × {v[i]:.2f}" for name, d, v in cols)
+            f"{action} against no action: "
+            + "; ".join(f"{name} {d[i]:+.1f} pp × {v[i]:.2f}" for name, d, v in cols)
+            + (f"; uncertainty -{less[i]:.2f}" if less[i] > 0 else "")
             for i in range(len(x))
         ]
     return out
