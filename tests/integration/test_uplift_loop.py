@@ -184,6 +184,9 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     again = small.scoring.uplift(now=NOW)
     assert again["trained"] is None
     assert "uplift: no new randomised decisions since uplift-v2" in again["notes"]
+    # the same decisions with another learner setting: a new version, not "nothing new"
+    small.settings.plans.uplift.effect_min_leaf += 10
+    assert small.scoring.uplift(now=NOW)["trained"]["version"] == "uplift-v3"
 
 
 def test_the_components_outcome_learns_the_change_of_conversion_and_churn(workspace: Path) -> None:

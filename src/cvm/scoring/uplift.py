@@ -69,14 +69,15 @@ def train_uplift(
         return report
     registry = ModelRegistry(workspace)
     latest = registry.versions(NAME)[-1:]
-    if latest and latest[0].meta.get("data_hash") == data.fingerprint():
+    fingerprint = data.fingerprint(cfg.model_dump_json())  # a changed learner setting trains anew too
+    if latest and latest[0].meta.get("data_hash") == fingerprint:
         report["trained"] = None
         report["notes"].append(f"uplift: no new randomised decisions since {latest[0].tag}")
         return report
     used = set(data.ids)
     stamps = sorted(r.decided_at.isoformat() for r in records if r.decision_id in used)
     try:
-        entry = fit_and_register(registry, data, cfg, data.fingerprint(), (stamps[0], stamps[-1]))
+        entry = fit_and_register(registry, data, cfg, fingerprint, (stamps[0], stamps[-1]))
     except ValueError as exc:  # e.g. no outcome event varies in the decisions: nothing to learn from
         report["trained"] = None
         report["message"] = f"uplift: no model trained ({exc}): the propensity policy decides"

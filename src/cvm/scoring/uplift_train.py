@@ -99,11 +99,11 @@ class UpliftData:
         """Randomised decisions per action (its own and no action's, where it was eligible)."""
         return {a: int(self.arms(a).sum()) for a in sorted(self.eligible)}
 
-    def fingerprint(self) -> str:
-        """A short hash of the decision ids, the features, the outcome and its value expressions: equal data and
-        settings, equal fingerprint."""
+    def fingerprint(self, learner: str = "") -> str:
+        """A short hash of the decision ids, the features, the outcome, its value expressions and ``learner`` (the
+        learner's settings as text): equal data and settings, equal fingerprint."""
         values = ";".join(f"{k}={v}" for k, v in sorted((self.values or {}).items()))
-        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns) + f"|{self.outcome}|{values}"
+        text = "\n".join(sorted(self.ids)) + "|" + ",".join(self.x.columns) + f"|{self.outcome}|{values}|{learner}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
