@@ -23,6 +23,7 @@ from cvm.dialect import to_spark_sql
 from cvm.store.backend import BatchFn, Capability, require
 from cvm.store.offline import _partition_text
 from cvm.store.schema import arrow_schema, conform
+from cvm.store.spark_fs import check_store
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -102,7 +103,9 @@ class SparkBackend:
     @property
     def spark(self) -> SparkSession:
         if self._session is None:
-            self._session = session(self.settings)
+            spark = session(self.settings)
+            check_store(spark, self.store)  # an s3a:// store needs Hadoop's S3 connector: one clear line if absent
+            self._session = spark
         return self._session
 
     def require(self, capability: Capability, operation: str) -> None:
