@@ -195,3 +195,26 @@ def test_kill9_during_a_partition_overwrite_leaves_the_previous_manifest(
         tx.append("customers", _customers(["A"]))
     assert set(_objects(store, "scores")) == set(store.parts("scores"))  # swept
     assert store.count("scores") == 100
+
+
+def test_a_workspace_on_s3_keeps_its_local_files_local(tmp_path: Path, s3_url: str) -> None:
+    from cvm.config import Settings
+    from cvm.services.workspace import Workspace
+    from cvm.store import StoreError
+
+    ws = Workspace(tmp_path, Settings.model_validate({"store": {"offline_path": s3_url.replace("s3://", "s3a://")}}))
+    assert ws.offline.url == s3_url  # s3a:// names the same objects
+    assert ws.offline.scratch == tmp_path.resolve() / "offline-scratch"  # staging and saved reports
+    with pytest.raises(StoreError, match="object store: this operation needs a local folder"):
+        _ = ws.offline.root
+
+
+def test_the_snapshot_stamp_of_an_s3_store_changes_with_each_commit(s3_url: str) -> None:
+    store = OfflineStore(s3_url)
+    assert store.stamp() == (0, 0, 0)
+    store.create()
+    first = store.stamp()
+    assert store.stamp() == first
+    with store.transaction() as tx:
+        tx.append("customers", _customers(["A"]))
+    assert store.stamp() != first

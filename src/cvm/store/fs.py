@@ -146,12 +146,17 @@ class Location:
         ]
 
     def exists(self, rel: str) -> bool:
+        if self.local:  # without loading pyarrow: short commands open the store too
+            return Path(self.path(rel)).is_file()
         from pyarrow import fs as pafs
 
         return bool(self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File)
 
     def delete(self, rel: str) -> None:
         """Delete one file (gone already is fine)."""
+        if self.local:
+            Path(self.path(rel)).unlink(missing_ok=True)
+            return
         try:
             self.fs.delete_file(self.path(rel))
         except FileNotFoundError:
