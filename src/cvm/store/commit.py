@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -104,3 +105,21 @@ def sweep_objects(location: Location, tables: list[str], listed: set[str], retai
                     location.delete(rel)
             elif rel.endswith(".parquet"):
                 location.delete(rel)
+
+
+def sweep_folder(root: Path, tables: list[str], listed: set[str]) -> None:
+    """Delete the Parquet files of ``tables`` under a local ``root`` that no manifest lists, and the manifest's
+    temporary files (under the writer's lock: no other write is in progress). An unlisted ``spark-*`` folder
+    goes whole, with the checksum and marker files Spark leaves in it."""
+    for name in tables:
+        folder = root / name
+        if folder.is_dir():
+            for path in folder.rglob("*.parquet"):
+                if path.relative_to(root).as_posix() not in listed:
+                    path.unlink()
+            for sub in [d for d in folder.rglob("spark-*") if d.is_dir()]:
+                prefix = sub.relative_to(root).as_posix() + "/"
+                if not any(rel.startswith(prefix) for rel in listed):
+                    shutil.rmtree(sub, ignore_errors=True)
+    for tmp in root.glob(f"{MANIFEST}.*.tmp"):
+        tmp.unlink()

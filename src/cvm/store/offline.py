@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -189,7 +188,6 @@ class OfflineStore:
         self.location = root if isinstance(root, Location) else locate(root)
         self.retain_seconds = retain_seconds
         self._scratch = scratch
-        self._token: str | None = None  # the version token (ETag) of the manifest last read, on an object store
 
     @property
     def url(self) -> str:
@@ -241,14 +239,18 @@ class OfflineStore:
 
     def manifest(self) -> dict[str, Any]:
         """Return the committed manifest."""
+        return self._versioned_manifest()[0]
+
+    def _versioned_manifest(self) -> tuple[dict[str, Any], str | None]:
+        """The committed manifest and its version token (its ETag on an object store, else None)."""
         got = commit.read(self.location)
         if got is None:
             raise StoreError(f"no offline store at {self.url} (run `cvm init`)")
-        data, self._token = got
+        data, token = got
         for name in TABLES:
             data["tables"].setdefault(name, [])
         data.setdefault("retired", {})
-        return data
+        return data, token
 
     def _sweep(self, manifest: dict[str, Any]) -> list[str]:
         """Delete files no committed manifest lists (left by a crashed write) and retired parts past retention.
@@ -259,23 +261,12 @@ class OfflineStore:
         expired = [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
         listed = {p for parts in manifest["tables"].values() for p in parts} | set(manifest["retired"])
         listed -= set(expired)
-        if not self.location.local:
+        if self.location.local:
+            commit.sweep_folder(self.root, list(TABLES), listed)
+        else:
             for rel in expired:
                 self.location.delete(rel)
             commit.sweep_objects(self.location, list(TABLES), listed, self.retain_seconds)
-            return expired
-        for name in TABLES:
-            folder = self.root / name
-            if folder.is_dir():
-                for path in folder.rglob("*.parquet"):
-                    if path.relative_to(self.root).as_posix() not in listed:
-                        path.unlink()
-                for sub in [d for d in folder.rglob("spark-*") if d.is_dir()]:
-                    prefix = sub.relative_to(self.root).as_posix() + "/"
-                    if not any(rel.startswith(prefix) for rel in listed):
-                        shutil.rmtree(sub, ignore_errors=True)
-        for tmp in self.root.glob(f"{MANIFEST}.*.tmp"):
-            tmp.unlink()
         return expired
 
     @contextmanager
@@ -287,8 +278,7 @@ class OfflineStore:
         writer's commit overtook commits nothing (:class:`~cvm.store.fs.ConcurrentWriteError`).
         """
         with commit.writer_lock(self.location):
-            manifest = self.manifest()
-            token = self._token
+            manifest, token = self._versioned_manifest()  # the commit is conditional on this version, on S3
             expired = self._sweep(manifest)
             sweep_staging(self.scratch, self.retain_seconds)  # the staging folders of killed runs
             tx = Transaction(self, json.loads(json.dumps(manifest)))
