@@ -73,3 +73,16 @@ def test_an_unsupported_storage_url_is_refused_naming_the_setting(tmp_path: Path
     assert "store.offline_path" in result.output
     assert str(config) in result.output
     assert not list(ws.rglob(f"{scheme}:*"))
+
+
+def test_a_missing_bucket_or_server_is_one_line_naming_the_store(tmp_path: Path, s3_url: str) -> None:
+    """Before: an unexpected NoSuchBucket / OSError from the S3 client, exit 1."""
+    missing = s3_url.replace("s3://cvm-", "s3://nobucket-")
+    result = cvm("init", str(tmp_path / "a"), env={"CVM__STORE__OFFLINE_PATH": missing}, code=2)
+    assert f"cannot reach the offline store {missing}" in result.output
+    assert "NoSuchBucket" in result.output
+    assert "AWS_ENDPOINT_URL" in result.output
+    no_server = {"CVM__STORE__OFFLINE_PATH": s3_url, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    result = cvm("init", str(tmp_path / "b"), env=no_server, code=2)
+    assert f"cannot reach the offline store {s3_url}" in result.output
+    assert "unexpected" not in result.output

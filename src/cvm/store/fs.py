@@ -16,18 +16,28 @@ Any other scheme is refused with an error naming ``store.offline_path``: it neve
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cvm.config.storage_url import OBJECT_SCHEMES, check_offline_path, scheme_of
-from cvm.errors import ConflictError, InvalidError
+from cvm.errors import ConflictError, CvmError, InvalidError
 
 if TYPE_CHECKING:
     from pyarrow import fs as pafs
 
-__all__ = ["OBJECT_SCHEMES", "ConcurrentWriteError", "Location", "StorageURLError", "locate", "scheme_of"]
+__all__ = [
+    "OBJECT_SCHEMES",
+    "ConcurrentWriteError",
+    "Location",
+    "StorageURLError",
+    "StoreUnreachableError",
+    "locate",
+    "scheme_of",
+]
 
 
 class StorageURLError(InvalidError, ValueError):
@@ -36,6 +46,10 @@ class StorageURLError(InvalidError, ValueError):
 
 class ConcurrentWriteError(ConflictError, RuntimeError):
     """Another writer committed to the object store between this write's start and its commit."""
+
+
+class StoreUnreachableError(CvmError, OSError):
+    """The object store cannot be reached: no server at the endpoint, no such bucket, credentials refused."""
 
 
 def check_url(url: str) -> str:
@@ -148,9 +162,7 @@ class Location:
     def exists(self, rel: str) -> bool:
         if self.local:  # without loading pyarrow: short commands open the store too
             return Path(self.path(rel)).is_file()
-        from pyarrow import fs as pafs
-
-        return bool(self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File)
+        return self.get_versioned(rel) is not None
 
     def delete(self, rel: str) -> None:
         """Delete one file (gone already is fine)."""
@@ -179,11 +191,32 @@ class Location:
     def get_versioned(self, rel: str) -> tuple[bytes, str] | None:
         """An object's content and its ETag (the token :meth:`put_if` compares), or None when absent."""
         bucket, key = self._bucket_key(rel)
+        with self._reaching():
+            try:
+                answer = self._client.get_object(Bucket=bucket, Key=key)
+            except self._client.exceptions.NoSuchKey:
+                return None
+            return answer["Body"].read(), str(answer["ETag"])
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Turn a failure to reach the bucket (no server, no bucket, refused credentials) into one clear line."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
-            answer = self._client.get_object(Bucket=bucket, Key=key)
-        except self._client.exceptions.NoSuchKey:
-            return None
-        return answer["Body"].read(), str(answer["ETag"])
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            reason = f"{error.get('Code', '')}: {error.get('Message', '')}"
+            raise StoreUnreachableError(self._unreachable(reason)) from None
+        except BotoCoreError as exc:  # no connection, no credentials
+            raise StoreUnreachableError(self._unreachable(str(exc))) from None
+
+    def _unreachable(self, reason: str) -> str:
+        return (
+            f"cannot reach the offline store {self.url} ({reason}); check store.offline_path's bucket and "
+            "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+        )
 
     def put_if(self, rel: str, data: bytes, etag: str | None) -> None:
         """Write an object in one PUT, only if it is still the version ``etag`` (None: only if absent).
@@ -195,16 +228,17 @@ class Location:
 
         bucket, key = self._bucket_key(rel)
         condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
-        try:
-            self._client.put_object(Bucket=bucket, Key=key, Body=data, **condition)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                raise ConcurrentWriteError(
-                    f"the offline store {self.url} was changed by another writer during this write; "
-                    "nothing of it was committed (one writer per store: run the command again)"
-                ) from None
-            raise
+        with self._reaching():
+            try:
+                self._client.put_object(Bucket=bucket, Key=key, Body=data, **condition)
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                    raise ConcurrentWriteError(
+                        f"the offline store {self.url} was changed by another writer during this write; "
+                        "nothing of it was committed (one writer per store: run the command again)"
+                    ) from None
+                raise
 
 
 def locate(offline_path: str | Path, workspace: Path | None = None) -> Location:
