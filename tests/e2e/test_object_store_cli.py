@@ -51,6 +51,11 @@ def test_ingest_score_and_growth_on_s3_equal_those_of_a_local_store(tmp_path: Pa
     assert s3_scores.height > 0
     assert s3_scores.drop("computed_at", strict=False).equals(local_scores.drop("computed_at", strict=False))
 
+    env = {"CVM__STORE__OFFLINE_PATH": s3_url}
+    run = json.loads(cvm("run", "-w", str(tmp_path / "s3"), "--json", env=env).stdout)  # plans, saved reports
+    assert run["ok"]
+    assert list((tmp_path / "s3" / "offline-scratch" / "_reports").glob("*.parquet"))  # local, beside the workspace
+
 
 @pytest.mark.parametrize(
     "url", ["hdfs://namenode:8020/cvm", "abfss://data@account.dfs.core.windows.net/cvm", "gs://b/c"]

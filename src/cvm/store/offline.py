@@ -209,6 +209,7 @@ class OfflineStore:
         if self._scratch is None:
             digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
             self._scratch = Path(tempfile.gettempdir()) / f"cvm-scratch-{os.getuid()}-{digest}"
+        self._scratch.mkdir(parents=True, exist_ok=True)  # its users create their folders inside it
         return self._scratch
 
     def create(self) -> None:
