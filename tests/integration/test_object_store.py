@@ -218,3 +218,27 @@ def test_the_snapshot_stamp_of_an_s3_store_changes_with_each_commit(s3_url: str)
     with store.transaction() as tx:
         tx.append("customers", _customers(["A"]))
     assert store.stamp() != first
+
+
+def test_no_s3_sweep_deletes_a_part_that_a_commit_lists(s3_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with no age limit: a write that commits nothing sweeps nothing, and one that commits makes every
+    write begun before it fail, so no manifest ever lists a swept part."""
+    monkeypatch.setattr(commit, "UNLISTED_GRACE_SECONDS", 0.0)
+    store, other = OfflineStore(s3_url, retain_seconds=0), OfflineStore(s3_url, retain_seconds=0)
+    store.create()
+    with store.transaction() as tx:
+        tx.append("customers", _customers(["A"]))
+        with other.transaction():  # a write with nothing to commit, meanwhile
+            pass
+    assert sorted(store.read("customers")["customer_id"].to_list()) == ["A"]  # its part was not swept
+
+    def overtaken() -> None:
+        with store.transaction() as tx:
+            tx.append("customers", _customers(["B"]))
+            with other.transaction() as tx2:  # commits, then sweeps the unlisted part above
+                tx2.append("customers", _customers(["C"]))
+
+    with pytest.raises(ConcurrentWriteError):
+        overtaken()
+    assert sorted(store.read("customers")["customer_id"].to_list()) == ["A", "C"]
+    assert _objects(store, "customers") == sorted(store.parts("customers"))  # every listed part exists, no other

@@ -7,8 +7,9 @@ Object store (S3): one PUT of ``_manifest.json`` is atomic too (readers get the 
 and it is *conditional*: ``If-Match`` the ETag this write read at its start (``If-None-Match: *`` when the
 store is created). A second writer that committed meanwhile makes the PUT fail (HTTP 412), so the slower
 writer commits nothing and gets :class:`~cvm.store.fs.ConcurrentWriteError` instead of overwriting the other's
-commit. No lock object is needed, and a killed writer leaves nothing to unlock. Parts a writer has written
-but not yet committed are only swept once they are older than the store's retention (:func:`sweep_objects`).
+commit. No lock object is needed, and a killed writer leaves nothing to unlock. Unlisted parts are swept only
+right after a commit, which no write begun earlier can then make, and only once they are older than the
+store's retention and :data:`UNLISTED_GRACE_SECONDS` (:func:`sweep_objects`).
 """
 
 from __future__ import annotations

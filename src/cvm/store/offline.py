@@ -253,22 +253,24 @@ class OfflineStore:
         data.setdefault("retired", {})
         return data, token
 
-    def _sweep(self, manifest: dict[str, Any]) -> list[str]:
-        """Delete files no committed manifest lists (left by a crashed write) and retired parts past retention.
+    def _expired(self, manifest: dict[str, Any]) -> list[str]:
+        """The retired parts of ``manifest`` past the retention (to delete and forget in the next manifest)."""
+        return [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
 
-        Returns the retired parts deleted (to forget in the next manifest). A folder another engine wrote
-        (``spark-*``) goes with its last listed part, with the checksum and marker files Spark leaves in it.
+    def _sweep(self, manifest: dict[str, Any], expired: list[str]) -> None:
+        """Delete files no committed manifest lists (left by a crashed write) and the ``expired`` retired parts.
+
+        A folder another engine wrote (``spark-*``) goes with its last listed part, with the checksum and marker
+        files Spark leaves in it. On an object store, only after a commit (see :meth:`transaction`).
         """
-        expired = [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
         listed = {p for parts in manifest["tables"].values() for p in parts} | set(manifest["retired"])
         listed -= set(expired)
         if self.location.local:
             commit.sweep_folder(self.root, list(TABLES), listed)
-        else:
-            for rel in expired:
-                self.location.delete(rel)
-            commit.sweep_objects(self.location, list(TABLES), listed, self.retain_seconds)
-        return expired
+            return
+        for rel in expired:
+            self.location.delete(rel)
+        commit.sweep_objects(self.location, list(TABLES), listed, self.retain_seconds)
 
     @contextmanager
     def transaction(self, retain: bool = True) -> Iterator[Transaction]:
@@ -280,7 +282,9 @@ class OfflineStore:
         """
         with commit.writer_lock(self.location):
             manifest, token = self._versioned_manifest()  # the commit is conditional on this version, on S3
-            expired = self._sweep(manifest)
+            expired = self._expired(manifest)
+            if self.location.local:  # under the lock: no other write is in progress
+                self._sweep(manifest, expired)
             sweep_staging(self.scratch, self.retain_seconds)  # the staging folders of killed runs
             tx = Transaction(self, json.loads(json.dumps(manifest)))
             for rel in expired:
@@ -307,6 +311,10 @@ class OfflineStore:
                 raise
             for rel in gone:
                 self.location.delete(rel)
+            if not self.location.local:
+                # After the commit: a write that began before it can no longer commit (its If-Match fails), so
+                # deleting its unlisted parts cannot break it; one begun since wrote its parts too recently.
+                self._sweep(tx.manifest, expired)
 
     def files(self, table: str, partition: object | None = None) -> list[Path]:
         """Committed Parquet files of ``table`` (of one partition, when given), on a local store."""
