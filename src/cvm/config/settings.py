@@ -30,6 +30,7 @@ from pydantic import (
 from cvm.config.plan_checks import check_columns
 from cvm.config.plans import CHANNELS, NAME_PATTERN, CapConfig, Channel, PlansConfig, SegmentsConfig
 from cvm.config.sources import SourcesConfig
+from cvm.config.storage_url import check_offline_path
 from cvm.contracts.ids import DEFAULT_CUSTOMER_ID_PATTERN, compile_id_pattern
 from cvm.errors import InvalidError
 
@@ -65,12 +66,20 @@ class StoreSettings(_Section):
         default="duckdb",
         description="Offline compute backend: duckdb (one machine) or spark (a cluster, see store.spark).",
     )
-    offline_path: str = "offline"
+    offline_path: str = Field(
+        default="offline",
+        description="The offline store: a folder (relative to the workspace) or s3://bucket/prefix.",
+    )
     spark: SparkSettings = Field(default_factory=SparkSettings)
     online_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the online store; empty means SQLite at <workspace>/online.db.",
     )
+
+    @field_validator("offline_path")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        return check_offline_path(value)  # never a local folder named "hdfs:" (cvm.config.storage_url)
 
 
 class IngestSettings(_Section):

@@ -18,7 +18,9 @@ store:
     app_name: {store.spark.app_name}
     # Extra Spark configuration, e.g. {{spark.executor.memory: 8g}}
     conf: {spark_conf}
-  # Folder of the offline store, relative to the workspace.
+  # The offline store: a folder (relative to the workspace), or s3://bucket/prefix on S3 or an
+  # S3-compatible server (s3a:// too). Credentials, region and endpoint come from the environment only:
+  # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL (see docs/object-storage.md).
   offline_path: {store.offline_path}
   # SQLAlchemy URL of the online store (API keys, audit log, ...).
   # Leave empty for SQLite at <workspace>/online.db; PostgreSQL: postgresql+psycopg://user@host/db

@@ -65,7 +65,7 @@ def _pieces(store: OfflineStore) -> Iterator[tuple[str, TableSchema, str | None]
     """Every table, a partitioned one (scores, features, ...) one partition at a time: memory stays per date."""
     for name, schema in TABLES.items():
         values = store.partitions(name) if schema.partition_by is not None else []
-        if not values or len(store.files(name)) != sum(len(store.files(name, v)) for v in values):
+        if not values or len(store.parts(name)) != sum(len(store.parts(name, v)) for v in values):
             yield name, schema, None  # not partitioned, or parts from before partitioning: the whole table
         else:
             for value in values:

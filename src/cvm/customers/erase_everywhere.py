@@ -44,8 +44,8 @@ def erase_everywhere(ws: Workspace, customer_id: str) -> Erasure:
         if sa.inspect(conn).has_table("assignments"):
             online_rows["assignments"] = records.erase(conn, customer_id)
     who = identifiers(ws.offline, customer_id)
-    files = erase_files(ws.root, who, skip=[ws.offline.root])
+    files = erase_files(ws.root, who, skip=[ws.offline.scratch])  # the store's own folder, or its local scratch
     key = erasure_key(ws.root, ws.settings.privacy.erasure_key)
     erasure = erase_customer(ws.offline, customer_id, subject_token(key, customer_id))
-    persisted.forget(ws.offline.root)  # the saved report tables hold customer ids (and are stale now)
+    persisted.forget(ws.offline.scratch)  # the saved report tables hold customer ids (and are stale now)
     return Erasure(erasure.subject, {**erasure.rows, **{f"online.{k}": n for k, n in online_rows.items()}, **files})

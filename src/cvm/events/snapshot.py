@@ -10,7 +10,6 @@ columns of ``customers`` and the newest score of each kind are used.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ import polars as pl
 from cvm.contracts import table_schema
 from cvm.store import OfflineStore
 
-MANIFEST = "_manifest.json"
 CONSENT_PREFIX = "consent_"
 GATHER_MIN_ROWS = 128
 """From this many rows up, :meth:`OfflineSnapshot.prefetch` gathers them at once (faster than row by row)."""
@@ -100,11 +98,7 @@ class OfflineSnapshot:
 
     def _current_stamp(self) -> tuple[int, ...]:
         today = self.clock().date().toordinal()
-        try:
-            st = os.stat(self.store.root / MANIFEST)
-        except FileNotFoundError:
-            return (0, 0, 0, today)
-        return (st.st_ino, st.st_mtime_ns, st.st_size, today)
+        return (*self.store.stamp(), today)
 
     def refresh(self) -> None:
         """Load again if the offline store committed, or the day changed, since the last load."""

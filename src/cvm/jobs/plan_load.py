@@ -171,7 +171,7 @@ def run(
     hub's recent ones are read by the decision query, where the ``contacts`` table is).
     """
     _reachable(backend, online_url)
-    folder = backend.store.root / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
+    folder = backend.store.scratch / STAGING / f"plans-{uuid.uuid4().hex[:12]}"
     with owned(folder):  # removed afterwards; swept by a later write if this run is killed
         paths = stage_inputs(folder, states, contacts, events)
         if segmented_view:

@@ -120,7 +120,7 @@ class Inputs:
         """
         manifest = self.store.manifest()
         files = json.dumps(manifest["tables"], sort_keys=True, default=str)  # the data read, exactly
-        key = (str(self.store.root), files, self.filters, source, code, as_of)
+        key = (self.store.url, files, self.filters, source, code, as_of)
         return shared_net(key, lambda: self._saved_or_net(manifest, source, code, as_of))
 
     def _saved_or_net(
@@ -128,7 +128,7 @@ class Inputs:
     ) -> pl.DataFrame:
         """The table ``cvm run`` saved for exactly these data files (no filter), else :meth:`compute_net`."""
         if self.filters.empty:
-            saved = persisted.load(self.store.root, persisted.digest(manifest, source, code, as_of))
+            saved = persisted.load(self.store.scratch, persisted.digest(manifest, source, code, as_of))
             if saved is not None:
                 return saved
         return self.compute_net(source, code, as_of)

@@ -40,12 +40,12 @@ class ReportService:
         """Save the default view's net-revenue tables for the current data (:mod:`cvm.reporting.persisted`)."""
         store = self.ws.offline
         inputs = Inputs(store, backend=self.ws.backend)
-        return persisted.persist(store.root, store.manifest(), lambda src, code: inputs.compute_net(src, code, None))
+        return persisted.persist(store.scratch, store.manifest(), lambda src, code: inputs.compute_net(src, code, None))
 
     @property
-    def data_folder(self) -> Path:
-        """The offline store's folder."""
-        return self.ws.offline.root
+    def data_folder(self) -> str:
+        """The offline store's folder, or its ``s3://`` URL."""
+        return self.ws.offline.url
 
     def data_version(self) -> int:
         """The offline store's commit counter: it changes on every committed write (a cache key)."""

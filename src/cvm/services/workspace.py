@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cvm.config import Settings, load_settings
 from cvm.store import OfflineStore, OnlineStore, private
 from cvm.store.backend import OfflineBackend, open_backend
+from cvm.store.fs import locate
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,7 +72,8 @@ class Workspace:
         self.root = Path(root).resolve()
         private.secure_root(self.root)
         self.settings = settings or load_settings(self.root)
-        self.offline = OfflineStore(self.root / self.settings.store.offline_path)
+        location = locate(self.settings.store.offline_path, self.root)  # a folder, or s3:// (cvm.store.fs)
+        self.offline = OfflineStore(location, scratch=None if location.local else self.root / "offline-scratch")
         self._online: OnlineStore | None = None
         self._backend: OfflineBackend | None = None
 

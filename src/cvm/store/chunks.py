@@ -93,7 +93,7 @@ def chunk_connection(store: OfflineStore, chunk: Range) -> Iterator[duckdb.DuckD
 def staging_folder(store: OfflineStore | None) -> Iterator[Path]:
     """A private folder for a run's staged chunks (beside the store's tables, else a temporary one), removed
     afterwards."""
-    root = store.root if store is not None else None
+    root = store.scratch if store is not None else None
     if root is not None:
         root.mkdir(parents=True, exist_ok=True)
     with owned(Path(tempfile.mkdtemp(prefix=".staging-", dir=root))) as folder:  # swept if this run is killed

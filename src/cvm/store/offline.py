@@ -1,9 +1,10 @@
 """The offline store: one folder of Parquet files per table, committed through a manifest.
 
 A write is a :class:`Transaction`. Parts are written under new names first; the
-commit is one atomic ``os.replace`` of ``_manifest.json``. Readers only see the
-files the manifest lists, so a crash or ``kill -9`` before the replace leaves the
-store exactly as it was; unlisted files are swept at the next write.
+commit is one atomic ``os.replace`` of ``_manifest.json`` (one conditional PUT on an object store:
+:mod:`cvm.store.commit`). Readers only see the files the manifest lists, so a crash or ``kill -9``
+before the commit leaves the store exactly as it was; unlisted files are swept at a later write.
+The store's root is a local folder or an ``s3://`` URL (:mod:`cvm.store.fs`).
 
 Parts that a commit replaces (an overwritten partition, a replaced table) are *retired*, not deleted: they
 stay on disk for :data:`RETAIN_SECONDS`, so a reader that loaded the previous manifest just before the commit
@@ -12,14 +13,14 @@ reads the whole old version instead of failing on a vanished file; the first wri
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import os
-import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,14 +30,16 @@ import polars as pl
 
 from cvm.contracts import TABLES, TableSchema, table_schema
 from cvm.errors import ConflictError
+from cvm.store import commit
+from cvm.store.commit import LOCK, MANIFEST
+from cvm.store.fs import ConcurrentWriteError, Location, locate
 from cvm.store.schema import arrow_schema, conform, empty_frame, polars_schema
 from cvm.store.sweep import sweep_staging
 
 if TYPE_CHECKING:
     import duckdb
 
-MANIFEST = "_manifest.json"
-LOCK = ".lock"
+__all__ = ["LOCK", "MANIFEST", "OfflineStore", "StoreError", "Transaction"]
 # Rows per Parquet row group: DuckDB's own default. DuckDB reads row groups in parallel, so a part written
 # with pyarrow's default (one group per million rows) is scanned by one thread.
 ROW_GROUP_ROWS = 122_880
@@ -46,14 +49,6 @@ RETAIN_SECONDS = 600.0
 
 class StoreError(ConflictError, RuntimeError):
     """The offline store is missing, locked or inconsistent."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _empty_manifest() -> dict[str, Any]:
@@ -66,21 +61,26 @@ class Transaction:
 
     store: OfflineStore
     manifest: dict[str, Any]
-    written: list[Path] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # store-relative paths of the new parts
     dropped: list[str] = field(default_factory=list)
 
     def _write_part(self, table: TableSchema, frame: pl.DataFrame, partition: str | None = None) -> str:
         folder = table.name if partition is None else f"{table.name}/{table.partition_by}={partition}"
         rel = f"{folder}/part-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet"
-        path = self.store.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        location = self.store.location
         arrow = conform(frame, table).to_arrow().cast(arrow_schema(table))
         import pyarrow.parquet as pq
 
+        self.written.append(rel)
+        if not location.local:  # one PUT: the object exists whole or not at all
+            pq.write_table(arrow, location.path(rel), filesystem=location.fs, compression="zstd",
+                           row_group_size=ROW_GROUP_ROWS)  # fmt: skip
+            return rel
+        path = Path(location.path(rel))
+        path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(arrow, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-        self.written.append(path)
         return rel
 
     def _parts(self, table: str) -> list[str]:
@@ -99,7 +99,7 @@ class Transaction:
         prefix = f"{schema.name}/{schema.partition_by}="
         legacy = self._drop(schema.name, lambda p: p.startswith(prefix))
         if legacy:
-            self.append(schema.name, _read_parts(self.store.root, schema, legacy))
+            self.append(schema.name, self.store.read_parts(schema, legacy))
 
     def append(self, table: str, frame: pl.DataFrame) -> None:
         """Add ``frame`` as new parts of ``table`` (one per partition it touches, on a partitioned table)."""
@@ -113,9 +113,9 @@ class Transaction:
 
     def adopt(self, table: str, folder: str) -> None:
         """Add the Parquet files another engine (Spark) wrote under ``folder`` as parts of ``table``."""
-        paths = sorted((self.store.root / folder).glob("*.parquet"))
-        self.written.extend(paths)
-        self._parts(table).extend(p.relative_to(self.store.root).as_posix() for p in paths)
+        rels = [rel for rel in self.store.location.listing(folder, ".parquet") if "/" not in rel[len(folder) + 1 :]]
+        self.written.extend(rels)
+        self._parts(table).extend(rels)
 
     @staticmethod
     def partition_text(value: object) -> str:
@@ -163,9 +163,14 @@ class Transaction:
         self._relayout(schema)
         for value, rows in _by_partition(schema, conform(frame, schema)):
             prefix = f"{table}/{schema.partition_by}={value}/"
-            stored = _read_parts(self.store.root, schema, [p for p in self._parts(table) if p.startswith(prefix)])
+            stored = self.store.read_parts(schema, [p for p in self._parts(table) if p.startswith(prefix)])
             kept = stored.join(rows.select(keys), on=keys, how="anti")
             self.overwrite_partition(table, value, pl.concat([kept, rows], how="vertical_relaxed"))
+
+    def roll_back(self) -> None:
+        """Delete the parts this transaction wrote (it will not commit)."""
+        for rel in self.written:
+            self.store.location.delete(rel)
 
     def record_batch(self, batch_id: str, info: dict[str, Any]) -> None:
         """Remember a committed batch, so that the same content is a no-op next time."""
@@ -173,97 +178,121 @@ class Transaction:
 
 
 class OfflineStore:
-    """Parquet files per table under ``root``, queried with DuckDB or Polars."""
+    """Parquet files per table under ``root`` (a folder or an ``s3://`` URL), queried with DuckDB or Polars."""
 
     capabilities = frozenset({"sql", "atomic_batches", "rewrite", "partition_overwrite"})
 
-    def __init__(self, root: Path, retain_seconds: float = RETAIN_SECONDS) -> None:
-        self.root = Path(root)
+    def __init__(
+        self, root: Path | str | Location, retain_seconds: float = RETAIN_SECONDS, scratch: Path | None = None
+    ) -> None:
+        self.location = root if isinstance(root, Location) else locate(root)
         self.retain_seconds = retain_seconds
+        self._scratch = scratch
+
+    @property
+    def url(self) -> str:
+        """Where the store is: its folder, or its ``s3://`` URL."""
+        return self.location.url
+
+    @property
+    def root(self) -> Path:
+        """The store's local folder; an object store has none (:class:`StoreError` names the store)."""
+        if not self.location.local:
+            raise StoreError(f"the offline store {self.url} is an object store: this operation needs a local folder")
+        return Path(self.location.base)
+
+    @property
+    def scratch(self) -> Path:
+        """A local folder for the store's staging files and caches: the store itself when it is local."""
+        if self.location.local:
+            return self.root
+        if self._scratch is None:
+            digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
+            self._scratch = Path(tempfile.gettempdir()) / f"cvm-scratch-{os.getuid()}-{digest}"
+        self._scratch.mkdir(parents=True, exist_ok=True)  # its users create their folders inside it
+        return self._scratch
 
     def create(self) -> None:
         """Create the folders and an empty manifest (idempotent)."""
+        if not self.location.local:
+            if commit.read(self.location) is None:
+                with suppress(ConcurrentWriteError):  # another process created it meanwhile
+                    commit.write(self.location, _empty_manifest(), None)
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
             (self.root / name).mkdir(exist_ok=True)
         if not (self.root / MANIFEST).exists():
-            self._write_manifest(_empty_manifest())
+            commit.write(self.location, _empty_manifest(), None)
+
+    def stamp(self) -> tuple[int, ...]:
+        """Changes whenever the manifest is committed again (locally without reading it: its inode and time)."""
+        if not self.location.local:  # an object's time has whole seconds: its version, read, is exact
+            return (0, int(self.manifest()["version"]) if self.exists() else 0, 0)
+        try:
+            st = os.stat(self.root / MANIFEST)
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def exists(self) -> bool:
-        return (self.root / MANIFEST).exists()
+        return self.location.exists(MANIFEST)
 
     def manifest(self) -> dict[str, Any]:
         """Return the committed manifest."""
-        path = self.root / MANIFEST
-        if not path.exists():
-            raise StoreError(f"no offline store at {self.root} (run `cvm init`)")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return self._versioned_manifest()[0]
+
+    def _versioned_manifest(self) -> tuple[dict[str, Any], str | None]:
+        """The committed manifest and its version token (its ETag on an object store, else None)."""
+        got = commit.read(self.location)
+        if got is None:
+            raise StoreError(f"no offline store at {self.url} (run `cvm init`)")
+        data, token = got
         for name in TABLES:
             data["tables"].setdefault(name, [])
         data.setdefault("retired", {})
-        return data
+        return data, token
 
-    def _write_manifest(self, data: dict[str, Any]) -> None:
-        tmp = self.root / f"{MANIFEST}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / MANIFEST)
-        _fsync_dir(self.root)
+    def _expired(self, manifest: dict[str, Any]) -> list[str]:
+        """The retired parts of ``manifest`` past the retention (to delete and forget in the next manifest)."""
+        return [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    def _sweep(self, manifest: dict[str, Any], expired: list[str]) -> None:
+        """Delete files no committed manifest lists (left by a crashed write) and the ``expired`` retired parts.
 
-    def _sweep(self, manifest: dict[str, Any]) -> list[str]:
-        """Delete files no committed manifest lists (left by a crashed write) and retired parts past retention.
-
-        Returns the retired parts deleted (to forget in the next manifest). A folder another engine wrote
-        (``spark-*``) goes with its last listed part, with the checksum and marker files Spark leaves in it.
+        A folder another engine wrote (``spark-*``) goes with its last listed part, with the checksum and marker
+        files Spark leaves in it. On an object store, only after a commit (see :meth:`transaction`).
         """
-        expired = [rel for rel, at in manifest["retired"].items() if time.time() - float(at) >= self.retain_seconds]
         listed = {p for parts in manifest["tables"].values() for p in parts} | set(manifest["retired"])
         listed -= set(expired)
-        for name in TABLES:
-            folder = self.root / name
-            if folder.is_dir():
-                for path in folder.rglob("*.parquet"):
-                    if path.relative_to(self.root).as_posix() not in listed:
-                        path.unlink()
-                for sub in [d for d in folder.rglob("spark-*") if d.is_dir()]:
-                    prefix = sub.relative_to(self.root).as_posix() + "/"
-                    if not any(rel.startswith(prefix) for rel in listed):
-                        shutil.rmtree(sub, ignore_errors=True)
-        for tmp in self.root.glob(f"{MANIFEST}.*.tmp"):
-            tmp.unlink()
-        return expired
+        if self.location.local:
+            commit.sweep_folder(self.root, list(TABLES), listed)
+            return
+        for rel in expired:
+            self.location.delete(rel)
+        commit.sweep_objects(self.location, list(TABLES), listed, self.retain_seconds)
 
     @contextmanager
     def transaction(self, retain: bool = True) -> Iterator[Transaction]:
         """Open an exclusive write; it commits atomically when the block ends without error.
 
         With ``retain=False`` the parts it replaces are deleted at the commit, without the retention for
-        readers (an erasure: the data must not outlive the commit).
+        readers (an erasure: the data must not outlive the commit). On an object store a write that another
+        writer's commit overtook commits nothing (:class:`~cvm.store.fs.ConcurrentWriteError`).
         """
-        with self._lock():
-            manifest = self.manifest()
-            expired = self._sweep(manifest)
-            sweep_staging(self.root, self.retain_seconds)  # the staging folders of killed runs
+        with commit.writer_lock(self.location):
+            manifest, token = self._versioned_manifest()  # the commit is conditional on this version, on S3
+            expired = self._expired(manifest)
+            if self.location.local:  # under the lock: no other write is in progress
+                self._sweep(manifest, expired)
+            sweep_staging(self.scratch, self.retain_seconds)  # the staging folders of killed runs
             tx = Transaction(self, json.loads(json.dumps(manifest)))
             for rel in expired:
                 del tx.manifest["retired"][rel]
             try:
                 yield tx
             except BaseException:
-                for path in tx.written:
-                    path.unlink(missing_ok=True)
+                tx.roll_back()
                 raise
             if not tx.written and not tx.dropped and tx.manifest == manifest:
                 return
@@ -275,19 +304,39 @@ class OfflineStore:
             else:  # and every older retired part: no earlier copy outlives an erasure either
                 gone = [*tx.dropped, *tx.manifest["retired"]]
                 tx.manifest["retired"] = {}
-            self._write_manifest(tx.manifest)
+            try:
+                commit.write(self.location, tx.manifest, token)
+            except ConcurrentWriteError:  # surely not committed (any other failure may have been: left to sweeps)
+                tx.roll_back()
+                raise
             for rel in gone:
-                (self.root / rel).unlink(missing_ok=True)
+                self.location.delete(rel)
+            if not self.location.local:
+                # After the commit: a write that began before it can no longer commit (its If-Match fails), so
+                # deleting its unlisted parts cannot break it; one begun since wrote its parts too recently.
+                self._sweep(tx.manifest, expired)
 
     def files(self, table: str, partition: object | None = None) -> list[Path]:
-        """Committed Parquet files of ``table`` (of one partition, when given)."""
-        parts = self.manifest()["tables"].get(table, [])
+        """Committed Parquet files of ``table`` (of one partition, when given), on a local store."""
+        return [self.root / rel for rel in self.parts(table, partition)]
+
+    def parts(self, table: str, partition: object | None = None) -> list[str]:
+        """Store-relative paths of the committed Parquet files of ``table`` (of one partition, when given)."""
+        parts: list[str] = self.manifest()["tables"].get(table, [])
         if partition is not None:
             prefix = f"{table}/{_partitioned(table).partition_by}={_partition_text(partition)}/"
             parts = [p for p in parts if p.startswith(prefix)]
         else:
             table_schema(table)
-        return [self.root / rel for rel in parts]
+        return parts
+
+    def uris(self, table: str, partition: object | None = None) -> list[str]:
+        """:meth:`parts` as paths or URLs that DuckDB and Polars read (``s3://`` on an object store)."""
+        return [self.location.uri(rel) for rel in self.parts(table, partition)]
+
+    def arrow_files(self, table: str, partition: object | None = None) -> tuple[Any, list[str]]:
+        """The pyarrow filesystem and the paths in it of :meth:`parts` (for ``pyarrow.dataset``)."""
+        return self.location.fs, [self.location.path(rel) for rel in self.parts(table, partition)]
 
     def partitions(self, table: str) -> list[str]:
         """The committed partition values of a partitioned ``table``, in order (``[]`` when empty).
@@ -308,7 +357,23 @@ class OfflineStore:
 
         A column added to a table's schema after some parts were written reads as null in those parts.
         """
-        return _scan(table_schema(table), self.files(table, partition))
+        return self._scan(table_schema(table), self.parts(table, partition))
+
+    def _scan(self, schema: TableSchema, rels: list[str]) -> pl.LazyFrame:
+        if not rels:
+            return empty_frame(schema).lazy()
+        return pl.scan_parquet(
+            [self.location.uri(rel) for rel in rels],
+            schema=polars_schema(schema),
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=False,
+            storage_options=self.location.storage_options(),
+        )
+
+    def read_parts(self, schema: TableSchema, rels: list[str]) -> pl.DataFrame:
+        """The rows of the parts ``rels`` of a table (committed or not)."""
+        return self._scan(schema, rels).collect()
 
     def count(self, table: str) -> int:
         return int(self.scan(table).select(pl.len()).collect().item())
@@ -318,8 +383,10 @@ class OfflineStore:
         import duckdb  # loaded by the queries that need it, not by every command that opens the store
 
         con = duckdb.connect()
+        if not self.location.local:  # DuckDB reads s3:// through the store's own filesystem
+            con.register_filesystem(self.location.fsspec())
         for name in TABLES:
-            files = [str(p) for p in self.files(name)]
+            files = self.uris(name)
             if files:
                 listed = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
                 con.execute(
@@ -361,22 +428,6 @@ def _by_partition(schema: TableSchema, frame: pl.DataFrame) -> Iterator[tuple[st
         raise ValueError(f"{schema.name}: {column} is empty in {frame[column].null_count()} row(s)")
     for (value,), rows in sorted(frame.partition_by(column, as_dict=True).items(), key=lambda kv: str(kv[0][0])):
         yield _partition_text(value), rows
-
-
-def _scan(schema: TableSchema, files: list[Path]) -> pl.LazyFrame:
-    if not files:
-        return empty_frame(schema).lazy()
-    return pl.scan_parquet(
-        files,
-        schema=polars_schema(schema),
-        missing_columns="insert",
-        extra_columns="ignore",
-        hive_partitioning=False,
-    )
-
-
-def _read_parts(root: Path, schema: TableSchema, rels: list[str]) -> pl.DataFrame:
-    return _scan(schema, [root / rel for rel in rels]).collect()
 
 
 _DUCKDB_TYPES = {

@@ -38,14 +38,14 @@ def _kept(store: OfflineStore, table: str, value: date, owned: Owned) -> Iterato
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    files = [str(p) for p in store.files(table, value)]
+    filesystem, files = store.arrow_files(table, value)
     if not files:
         return
     score = pc.field(owned.column)
     mine = pc.is_in(score, pa.array(owned.names, pa.string()))
     for prefix in owned.prefixes:
         mine = mine | pc.starts_with(score, prefix)
-    data = ds.dataset(files, schema=arrow_schema(table_schema(table)), format="parquet")
+    data = ds.dataset(files, schema=arrow_schema(table_schema(table)), format="parquet", filesystem=filesystem)
     # no read-ahead: the copy holds one batch, however many parts the partition has
     for batch in data.to_batches(filter=~mine, batch_size=COPY_BATCH_ROWS, batch_readahead=0, fragment_readahead=0):
         if batch.num_rows:

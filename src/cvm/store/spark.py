@@ -23,6 +23,7 @@ from cvm.dialect import to_spark_sql
 from cvm.store.backend import BatchFn, Capability, require
 from cvm.store.offline import _partition_text
 from cvm.store.schema import arrow_schema, conform
+from cvm.store.spark_fs import check_store
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -102,7 +103,9 @@ class SparkBackend:
     @property
     def spark(self) -> SparkSession:
         if self._session is None:
-            self._session = session(self.settings)
+            spark = session(self.settings)
+            check_store(spark, self.store)  # an s3a:// store needs Hadoop's S3 connector: one clear line if absent
+            self._session = spark
         return self._session
 
     def require(self, capability: Capability, operation: str) -> None:
@@ -111,7 +114,7 @@ class SparkBackend:
     def frame(self, table: str) -> DataFrame:
         """The committed rows of ``table`` as a Spark DataFrame, typed by its contract."""
         schema = table_schema(table)
-        files = [str(p) for p in self.store.files(table)]
+        files = [self.store.location.spark_uri(p) for p in self.store.parts(table)]
         if not files:
             return self.spark.createDataFrame([], spark_schema(schema))
         return self.spark.read.schema(spark_schema(schema)).parquet(*files)
@@ -123,7 +126,7 @@ class SparkBackend:
         """
         from cvm.contracts import TABLES
 
-        key = (str(self.store.root), int(self.store.manifest()["version"]))
+        key = (self.store.url, int(self.store.manifest()["version"]))
         if _REGISTERED.get(id(self.spark)) != key:  # views are per session: another store may have replaced them
             for name in TABLES:
                 self.frame(name).createOrReplaceTempView(name)
@@ -166,7 +169,8 @@ class SparkBackend:
                 partition = values[0]
             folder = f"{table}/{schema.partition_by}={tx.partition_text(partition)}"
         rel = f"{folder}/spark-{uuid.uuid4().hex[:12]}"
-        frame.select(*[c.name for c in schema.columns]).write.parquet(str(self.store.root / rel), compression="zstd")
+        target = self.store.location.spark_uri(rel)
+        frame.select(*[c.name for c in schema.columns]).write.parquet(target, compression="zstd")
         tx.adopt(table, rel)
 
 

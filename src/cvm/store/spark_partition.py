@@ -31,10 +31,10 @@ def rewrite_partition(backend: SparkBackend, table: str, value: object, sql: str
     read = backend.spark.read.schema(spark_schema(schema))
     with store.transaction() as tx:
         before = set(tx.manifest["tables"].get(table, []))
-        old = [str(p) for p in store.files(table, value)]
+        old = [store.location.spark_uri(p) for p in store.parts(table, value)]
         tx.drop_partition(table, value)
         backend.map_into(tx, table, sql, fn, partition=value)
-        new = [str(store.root / p) for p in tx.manifest["tables"].get(table, []) if p not in before]
+        new = [store.location.spark_uri(p) for p in tx.manifest["tables"].get(table, []) if p not in before]
         if old:
             empty = backend.spark.createDataFrame([], spark_schema(schema))
             kept = keep(read.parquet(*old), read.parquet(*new) if new else empty)
