@@ -1,14 +1,15 @@
 """The per-customer inputs of the value scores as one query in DuckDB's dialect (Spark runs it transpiled).
 
-One row per customer known at the end of ``as_of`` (``acquired_at <= as_of``) with what
-:func:`cvm.scoring.value.values_of` needs, aggregated as the point-in-time frames of :mod:`cvm.scoring.inputs`
-and :mod:`cvm.scoring.cost_to_serve` aggregate them on one machine:
+One row per customer known at the end of ``as_of`` (``acquired_at <= as_of``, the calendar of
+:mod:`cvm.scoring.inputs`) with what :func:`cvm.scoring.value.values_of` needs: the one aggregation of the value
+inputs, which DuckDB runs chunk by chunk of customers (:mod:`cvm.scoring.value_chunks`) and Spark on its cluster
+(:mod:`cvm.scoring.value_spark`):
 
 - the history: ``revenue, margin, purchases, first_purchase, last_purchase, margin_ratio``;
 - the RFM summary of the purchases (the SQL of :func:`cvm.features.rfm.summary_sql`): ``frequency, recency, T,
   monetary_value``, null for a customer who never bought;
-- the contract base (:func:`cvm.scoring.inputs.contract_base`): ``tenure_months, churned, mrr``, null for a
-  customer who never subscribed;
+- the contract base (:func:`contract_sql`): ``tenure_months, churned, mrr``, null for a customer who never
+  subscribed;
 - the cost aggregates of the last 365 days, priced per partition by
   :func:`cvm.scoring.cost_to_serve.priced_costs`: ``acquired_at, margin_12m, contact_n, contact_cost,
   complaint_n, reminder_n, late_n, bad_debt_amount``.
@@ -48,7 +49,11 @@ def _text(value: Any) -> str:
 
 
 def contract_sql(as_of: date) -> str:
-    """Per subscriber at ``as_of``: ``customer_id, tenure_months, churned, mrr`` (:func:`contract_base`)."""
+    """Per subscriber at ``as_of``: ``customer_id, tenure_months, churned, mrr``.
+
+    Tenure runs from the first start to the last end (churned: every subscription ended) or to ``as_of``
+    (active), in months of ``365.25 / 12`` days; ``mrr`` is that of the subscriptions live at ``as_of``.
+    """
     live = "CASE WHEN stop IS NULL THEN 0 ELSE 1 END"
     return f"""SELECT customer_id,
        MIN({live}) = 1 AS churned,
