@@ -10,7 +10,7 @@ the settings of :data:`SETTINGS`: the same ids, grades, model versions and reaso
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +102,37 @@ def test_an_empty_partition_gives_no_rows(hub: OfflineStore) -> None:
     rows = rows_batch(job, {}, batch)
     assert rows.num_rows == 0
     assert rows.schema.names == list(SCORES.column_names)
+
+
+def test_money_is_summed_exactly_whatever_the_order_of_the_rows(tmp_path: Path) -> None:
+    """Sums of doubles depend on the order of their rows, which varies with DuckDB's threads and Spark's partitions
+    (a 1M-customer base gave one different revenue in 500,000 from one run to the next): amounts are summed as
+    decimals."""
+    store = OfflineStore(tmp_path / "offline")
+    store.create()
+    ts = [datetime(2024, 5, d, 12, tzinfo=UTC) for d in (1, 2, 3)]
+    with store.transaction() as tx:
+        tx.append("customers", pl.DataFrame({"customer_id": ["A"], "kind": ["B2C"], "acquired_at": [date(2024, 1, 1)]}))
+        tx.append(
+            "transactions",
+            pl.DataFrame(
+                {
+                    "transaction_id": ["t1", "t2", "t3"],
+                    "customer_id": ["A"] * 3,
+                    "ts": ts,
+                    "amount": [0.1, 0.2, 0.3],
+                    "margin": [0.1, 0.2, 0.3],
+                }
+            ),
+        )
+        tx.append(
+            "contacts",
+            pl.DataFrame(
+                {"contact_id": ["c1", "c2", "c3"], "customer_id": ["A"] * 3, "ts": ts, "channel": ["sms"] * 3}
+            ),
+        )
+    assert 0.1 + 0.2 + 0.3 != 0.6  # what a sum of doubles in this order gives
+    s = ScoringSettings(cost_to_serve=CostToServeSettings(contact={"sms": 0.1}))
+    row = DuckDBBackend(store).query(value_inputs_sql(AS_OF, s)).to_pylist()[0]
+    assert (row["revenue"], row["margin"], row["margin_12m"], row["margin_ratio"]) == (0.6, 0.6, 0.6, 1.0)
+    assert row["contact_cost"] == 0.3  # 0.1 + 0.1 + 0.1 in doubles is 0.30000000000000004
