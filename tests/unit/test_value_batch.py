@@ -4,7 +4,9 @@ travels as JSON, and an empty partition writes nothing.
 
 ``tests/data/value-scores-{daily,weekly}.parquet`` are the value rows that ``cvm score``'s DuckDB path wrote on the
 hub of :func:`_hub` before its Polars aggregation of the inputs was replaced by the query (commit b1b8737), with
-the settings of :data:`SETTINGS`: the same ids, grades, model versions and reason codes, values to 1e-9.
+the settings of :data:`SETTINGS`: the same ids, grades, model versions and reason codes, values to 1e-9. After a
+deliberate change of the value scores (e.g. a model's fit), write them again with
+``python -m tests.unit.test_value_batch`` and say why in the commit.
 """
 
 from __future__ import annotations
@@ -136,3 +138,20 @@ def test_money_is_summed_exactly_whatever_the_order_of_the_rows(tmp_path: Path) 
     row = DuckDBBackend(store).query(value_inputs_sql(AS_OF, s)).to_pylist()[0]
     assert (row["revenue"], row["margin"], row["margin_12m"], row["margin_ratio"]) == (0.6, 0.6, 0.6, 1.0)
     assert row["contact_cost"] == 0.3  # 0.1 + 0.1 + 0.1 in doubles is 0.30000000000000004
+
+
+def _write_expected(root: Path) -> None:
+    """Write the expected tables anew from the current code (see the module)."""
+    for name, s in SETTINGS.items():
+        store = _hub(root / name)
+        write_value_scores(store, s, AS_OF, CHANNEL_COST)
+        store.read("scores").sort("customer_id", "score").write_parquet(
+            DATA / f"value-scores-{name}.parquet", compression="zstd"
+        )
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_expected(Path(tmp))
