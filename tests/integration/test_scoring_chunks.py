@@ -12,7 +12,7 @@ import pytest
 
 from cvm.config import Settings
 from cvm.engine import Engine
-from cvm.scoring.value import write_value_scores
+from cvm.scoring.value_chunks import write_value_scores
 from cvm.store.chunks import customer_ranges
 from tests.demo_hub import trained_workspace
 

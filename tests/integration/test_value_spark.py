@@ -14,9 +14,10 @@ import pytest
 
 from cvm.config.settings import ScoringSettings, Settings, SparkSettings
 from cvm.features.rfm import rfm_counts, rfm_counts_spark
-from cvm.scoring.inputs import load_point_in_time, purchases
+from cvm.scoring.inputs import end_of_day
 from cvm.scoring.report import NotEnoughDataError
-from cvm.scoring.value import VALUE_SCORES, write_value_scores
+from cvm.scoring.value import VALUE_SCORES
+from cvm.scoring.value_chunks import write_value_scores
 from cvm.scoring.value_spark import write_value_scores_on
 from cvm.store import OfflineStore
 from cvm.store.spark import SparkBackend
@@ -88,7 +89,7 @@ def test_spark_value_scores_equal_the_duckdb_rows(
 
 
 def test_spark_counts_equal_the_duckdb_counts(spark: Any, hub: OfflineStore) -> None:
-    buys = purchases(load_point_in_time(hub, AS_OF))
+    buys = hub.scan("transactions").filter(pl.col("ts") < end_of_day(AS_OF), pl.col("amount") > 0).collect()
     expected = rfm_counts(buys, monetary_value_col="amount", observation_period_end=AS_OF)
     tx = _spark_table(spark, hub, "transactions").where("amount > 0 AND ts < TIMESTAMP '2024-07-01 00:00:00'")
     got = rfm_counts_spark(tx, monetary_value_col="amount", observation_period_end=AS_OF)

@@ -1,18 +1,24 @@
-"""Cost to serve, net margin and net CLV on a small hub computed by hand (exact cents)."""
+"""Cost to serve, net margin and net CLV on a small hub computed by hand (exact cents), from the value inputs' query
+priced per batch (:func:`cvm.scoring.value_batch.costs_of`)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
 
 from cvm.config import Settings
 from cvm.config.settings import CostToServeSettings, ScoringSettings
-from cvm.scoring.cost_to_serve import add_net_clv, annuity_months, cost_to_serve, net_reasons
-from cvm.scoring.inputs import PointInTime
+from cvm.scoring.cost_to_serve import add_net_clv, annuity_months, net_reasons
 from cvm.scoring.reasons import sentences
+from cvm.scoring.value_batch import costs_of
+from cvm.scoring.value_inputs import value_inputs_sql
+from cvm.store import OfflineStore
+from cvm.store.backend import DuckDBBackend
 
 AS_OF = date(2025, 6, 30)
 PRICES = {"email": 0.01, "phone": 4.0}  # as plans.policy.channel_cost
@@ -22,7 +28,7 @@ def _ts(y: int, m: int, d: int) -> datetime:
     return datetime(y, m, d, 12, tzinfo=UTC)
 
 
-def _hub() -> PointInTime:
+def _frames() -> dict[str, pl.DataFrame]:
     customers = pl.DataFrame(
         {
             "customer_id": ["A", "B", "C"],
@@ -58,11 +64,39 @@ def _hub() -> PointInTime:
             "amount": [200.0, 80.0, 50.0],
         }
     )
-    return PointInTime(AS_OF, customers, tx, subs, contacts, payments)
+    n_tx, n_contacts = tx.height, contacts.height
+    return {
+        "customers": customers,
+        "transactions": tx.with_columns(pl.Series("transaction_id", map(str, range(n_tx)))),
+        "subscriptions": subs,
+        "contacts": contacts.with_columns(pl.Series("contact_id", map(str, range(n_contacts)))),
+        "payments": payments.with_columns(pl.Series("invoice_id", ["i1", "i2", "i3"])),
+    }
 
 
-def test_cost_to_serve_and_net_margin_by_hand() -> None:
-    t = cost_to_serve(_hub(), CostToServeSettings(), PRICES, margin_rate=0.3)
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> OfflineStore:
+    store = OfflineStore(tmp_path_factory.mktemp("costs") / "offline")
+    store.create()
+    with store.transaction() as tx:
+        for table, frame in _frames().items():
+            if frame.height:
+                tx.append(table, frame)
+    return store
+
+
+def cost_to_serve(
+    store: OfflineStore, s: CostToServeSettings, channel_cost: dict[str, float], margin_rate: float
+) -> pd.DataFrame:
+    """The cost columns of every customer known at ``AS_OF``, as ``cvm score`` prices them."""
+    settings = ScoringSettings(margin_rate=margin_rate, cost_to_serve=s)
+    inputs = pl.from_arrow(DuckDBBackend(store).query(value_inputs_sql(AS_OF, settings, channel_cost)))
+    assert isinstance(inputs, pl.DataFrame)
+    return costs_of(AS_OF, settings, inputs.sort("customer_id"))
+
+
+def test_cost_to_serve_and_net_margin_by_hand(hub: OfflineStore) -> None:
+    t = cost_to_serve(hub, CostToServeSettings(), PRICES, margin_rate=0.3)
     # A: margin 200 × 0.3 = 60 (the 2024-06-30 purchase is 365 days old: outside); contacts phone 4 + email 0.01
     # + chat (priced nowhere) 1 = 5.01; complaint 15; reminder 2; one invoice paid 9 days late 5 → 27.01
     a = t.loc["A"]
@@ -82,15 +116,15 @@ def test_cost_to_serve_and_net_margin_by_hand() -> None:
     assert (t.loc["C"].margin_12m, t.loc["C"].cost_to_serve_12m) == (0.0, 0.0)
 
 
-def test_configured_prices_override_the_channel_cost_and_half_of_a_bad_debt_counts() -> None:
+def test_configured_prices_override_the_channel_cost_and_half_of_a_bad_debt_counts(hub: OfflineStore) -> None:
     s = CostToServeSettings(contact={"phone": 6.0, "chat": 0.5}, complaint=20.0, bad_debt_share=0.5)
-    t = cost_to_serve(_hub(), s, PRICES, margin_rate=0.3)
+    t = cost_to_serve(hub, s, PRICES, margin_rate=0.3)
     assert t.loc["A"].cost_to_serve_12m == 33.51  # 6 + 0.01 + 0.5 + 20 + 2 + 5
     assert t.loc["B"].cost_to_serve_12m == 53.01  # 6 + 0.01 + 2 + 5 + 80 × 0.5
 
 
-def test_net_clv_is_clv_less_the_discounted_expected_cost() -> None:
-    t = cost_to_serve(_hub(), CostToServeSettings(), PRICES, margin_rate=0.3)
+def test_net_clv_is_clv_less_the_discounted_expected_cost(hub: OfflineStore) -> None:
+    t = cost_to_serve(hub, CostToServeSettings(), PRICES, margin_rate=0.3)
     t = t.assign(clv=[500.0, 100.0, 0.0], p_alive=[0.5, None, 0.9])
     undiscounted = add_net_clv(t, horizon_months=12, monthly_rate=0.0)
     # A: 27.01 a year is 27.01 / 12 a month, × P(alive) 0.5 × 12 months = 13.505
@@ -104,8 +138,8 @@ def test_net_clv_is_clv_less_the_discounted_expected_cost() -> None:
     assert discounted.loc["A"].expected_cost == pytest.approx(27.01 / 12 * 0.5 * annuity_months(12, 0.01))
 
 
-def test_reasons_keep_the_components_and_read_as_sentences() -> None:
-    t = cost_to_serve(_hub(), CostToServeSettings(), PRICES, margin_rate=0.3)
+def test_reasons_keep_the_components_and_read_as_sentences(hub: OfflineStore) -> None:
+    t = cost_to_serve(hub, CostToServeSettings(), PRICES, margin_rate=0.3)
     t = add_net_clv(t.assign(clv=[500.0, 100.0, 0.0], p_alive=[0.5, None, 0.9]), 12, 0.0)
     frame = pl.from_pandas(t.reset_index())
     codes = frame.select(**net_reasons()).rows(named=True)
@@ -133,23 +167,20 @@ def test_settings_refuse_a_negative_cost_and_the_template_has_the_block() -> Non
     assert "  cost_to_serve:\n    contact: {}\n    other_contact: 1.0" in render_template(Settings())
 
 
-def test_the_stored_hub_gives_the_same_costs_point_in_time(tmp_path: Path) -> None:
-    from cvm.scoring.inputs import load_point_in_time
-    from cvm.store import OfflineStore
-
-    hub = _hub()
+def test_what_happens_after_as_of_is_not_known_yet(hub: OfflineStore, tmp_path: Path) -> None:
     store = OfflineStore(tmp_path / "offline")
-    store.create()
-    n_tx, n_contacts = hub.transactions.height, hub.contacts.height
+    shutil.copytree(hub.root, store.root)
     late_contact = pl.DataFrame(  # after as_of: not known yet
-        {"customer_id": ["A"], "ts": [_ts(2025, 7, 1)], "channel": ["visit"], "topic": ["complaint"]}
+        {
+            "customer_id": ["A"],
+            "ts": [_ts(2025, 7, 1)],
+            "channel": ["visit"],
+            "topic": ["complaint"],
+            "contact_id": ["late"],
+        }
     )
     with store.transaction() as tx:
-        tx.append("customers", hub.customers)
-        tx.append("transactions", hub.transactions.with_columns(pl.Series("transaction_id", map(str, range(n_tx)))))
-        contacts = pl.concat([hub.contacts, late_contact])
-        tx.append("contacts", contacts.with_columns(pl.Series("contact_id", map(str, range(n_contacts + 1)))))
-        tx.append("payments", hub.payments.with_columns(pl.Series("invoice_id", ["i1", "i2", "i3"])))
-    loaded = cost_to_serve(load_point_in_time(store, AS_OF), CostToServeSettings(), PRICES, margin_rate=0.3)
+        tx.append("contacts", late_contact)
+    loaded = cost_to_serve(store, CostToServeSettings(), PRICES, margin_rate=0.3)
     assert loaded["cost_to_serve_12m"].to_dict() == {"A": 27.01, "B": 91.01, "C": 0.0}
     assert loaded["net_margin_12m"].to_dict() == {"A": 32.99, "B": -81.01, "C": 0.0}

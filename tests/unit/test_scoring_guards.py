@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -16,8 +17,8 @@ from cvm.scoring.assembly import grade_rule
 from cvm.scoring.gate import gate, gate_note
 from cvm.scoring.grades import cap_by_floors, ungraded_reason
 from cvm.scoring.guards import ModelNotConvergedError, captured_warnings
-from cvm.scoring.inputs import PointInTime
-from cvm.scoring.value import compute_value_scores
+from cvm.scoring.value_chunks import write_value_scores
+from cvm.store import OfflineStore
 
 AS_OF = date(2025, 6, 30)
 
@@ -60,25 +61,28 @@ def test_a_zero_clv_is_never_high() -> None:
         ModelsSettings(grade_floors={"value": (0.1, 0.2)})
 
 
-def _one_purchase_each(n: int) -> PointInTime:
+def _one_purchase_each(n: int, out: Path) -> OfflineStore:
     """``n`` customers who each bought exactly once: no repeat purchase, so the BG/NBD likelihood peaks at r = 0,
     the bound of the parameter space."""
     ids = [f"C{i:07d}" for i in range(n)]
     start = datetime(2024, 1, 1, tzinfo=UTC)
     ts = [start + timedelta(days=7 * i) for i in range(n)]
-    customers = pl.DataFrame({"customer_id": ids, "kind": ["B2C"] * n})
-    tx = pl.DataFrame({"customer_id": ids, "ts": ts, "amount": [50.0] * n, "margin": [15.0] * n})
-    subs = pl.DataFrame(
-        schema={"customer_id": pl.Utf8, "product": pl.Utf8, "start": pl.Date, "end": pl.Date, "mrr": pl.Float64}
-    )
-    return PointInTime(AS_OF, customers, tx, subs)
+    customers = pl.DataFrame({"customer_id": ids, "kind": ["B2C"] * n, "acquired_at": [date(2024, 1, 1)] * n})
+    tx = pl.DataFrame({"transaction_id": ids, "customer_id": ids, "ts": ts, "amount": [50.0] * n, "margin": [15.0] * n})
+    store = OfflineStore(out / "offline")
+    store.create()
+    with store.transaction() as t:
+        t.append("customers", customers)
+        t.append("transactions", tx)
+    return store
 
 
-def test_a_purchase_model_at_a_bound_writes_no_scores_and_says_why_without_a_warning() -> None:
+def test_a_purchase_model_at_a_bound_writes_no_scores_and_says_why_without_a_warning(tmp_path: Path) -> None:
+    store = _one_purchase_each(40, tmp_path)
     with warnings.catch_warnings(record=True) as leaked:
         warnings.simplefilter("always")
         with pytest.raises(ModelNotConvergedError) as refused:
-            compute_value_scores(_one_purchase_each(40), ScoringSettings(min_customers=5))
+            write_value_scores(store, ScoringSettings(min_customers=5), AS_OF)
     message = str(refused.value)
     assert message.startswith("the purchase model (bgnbd) fitted on 40 customers did not converge")
     assert "the Hessian is not positive definite: some parameters are not identified" in message  # the fit's own
@@ -86,6 +90,7 @@ def test_a_purchase_model_at_a_bound_writes_no_scores_and_says_why_without_a_war
     assert "no value scores were written" in message
     assert "What to do: score again with more customers or a longer purchase history" in message
     assert leaked == []  # the ConvergenceWarning did not escape as a Python warning
+    assert store.files("scores") == []
 
 
 def test_warnings_while_scoring_become_plain_notes() -> None:

@@ -18,6 +18,9 @@ customer's own monthly cost rate (cost to serve / months observed in the window,
 costing what they cost over the last year for as long as they stay; future churn within the horizon beyond
 P(alive) is not modelled, so the cost of a customer likely to leave soon is overstated.
 
+The per-customer aggregates (counts, contact cost, unpaid amounts, gross margin) are columns of the value inputs
+query (:mod:`cvm.scoring.value_inputs`); :func:`priced_costs` prices them per batch of customers.
+
 Each score keeps its components in its reason codes (``contacts 12;contact cost 48.00;...``), turned into
 sentences by :mod:`cvm.scoring.reasons`.
 """
@@ -33,7 +36,7 @@ import polars as pl
 
 from cvm.config.plan_defaults import NET_VALUE_SCORES
 from cvm.config.settings import CostToServeSettings
-from cvm.scoring.inputs import WINDOW_DAYS, PointInTime, end_of_day
+from cvm.scoring.inputs import WINDOW_DAYS
 
 NET_SCORES = NET_VALUE_SCORES  # margin_12m, cost_to_serve_12m, net_margin_12m, net_clv
 GRADED_NET = ("net_margin_12m", "net_clv")  # graded like the CLV (a value not above the floors is low)
@@ -58,49 +61,6 @@ def annuity_months(horizon_months: int, monthly_rate: float) -> float:
     return float(sum((1.0 + monthly_rate) ** -m for m in range(1, horizon_months + 1)))
 
 
-def _contact_costs(pit: PointInTime, s: CostToServeSettings, prices: Mapping[str, float]) -> pl.DataFrame:
-    since = end_of_day(pit.as_of - timedelta(days=WINDOW_DAYS))
-    price = pl.col("channel").replace_strict(dict(prices), default=s.other_contact, return_dtype=pl.Float64)
-    complaint, reminder = pl.col("topic") == "complaint", pl.col("topic") == "payment_reminder"
-    return (
-        pit.contacts.filter(pl.col("ts") >= since, pl.col("ts") < pit.cutoff)
-        .group_by("customer_id")
-        .agg(
-            pl.len().cast(pl.Int64).alias("contact_n"),
-            price.sum().alias("contact_cost"),
-            complaint.fill_null(False).sum().cast(pl.Int64).alias("complaint_n"),
-            reminder.fill_null(False).sum().cast(pl.Int64).alias("reminder_n"),
-        )
-    )
-
-
-def _payment_costs(pit: PointInTime, s: CostToServeSettings) -> pl.DataFrame:
-    """Late invoices (due in the window before ``as_of``, paid after the due date or not by ``as_of``) and bad debt
-    (unpaid at ``as_of``, ``bad_debt_days`` past due reached within the window)."""
-    start = pit.as_of - timedelta(days=WINDOW_DAYS)
-    unpaid = pl.col("paid_date").is_null() | (pl.col("paid_date") > pit.as_of)
-    late = (
-        (pl.col("due_date") > start)
-        & (pl.col("due_date") < pit.as_of)
-        & (unpaid | (pl.col("paid_date") > pl.col("due_date")))
-    )
-    written_off = pl.col("due_date") + pl.duration(days=s.bad_debt_days)
-    lost = unpaid & (written_off > start) & (written_off <= pit.as_of)
-    return pit.payments.group_by("customer_id").agg(
-        late.sum().cast(pl.Int64).alias("late_n"),
-        pl.col("amount").filter(lost).sum().alias("bad_debt_amount"),
-    )
-
-
-def _gross(pit: PointInTime, margin_rate: float) -> pl.DataFrame:
-    since = end_of_day(pit.as_of - timedelta(days=WINDOW_DAYS))
-    return (
-        pit.transactions.filter(pl.col("ts") >= since, pl.col("ts") < pit.cutoff)
-        .group_by("customer_id")
-        .agg(pl.col("margin").fill_null(pl.col("amount") * margin_rate).sum().alias("margin_12m"))
-    )
-
-
 def exposure_months(as_of: date) -> pl.Expr:
     """Months of the window the customer was a customer (1 to 12), from ``acquired_at``: the denominator of the
     cost rate."""
@@ -108,25 +68,6 @@ def exposure_months(as_of: date) -> pl.Expr:
     first = pl.max_horizontal(pl.col("acquired_at"), pl.lit(start))
     days = (pl.lit(as_of) - first).dt.total_days().cast(pl.Float64)
     return (days * 12 / WINDOW_DAYS).clip(1.0, 12.0)  # the whole window is 12 months
-
-
-def _exposure_months(pit: PointInTime) -> pl.Expr:
-    return exposure_months(pit.as_of) if "acquired_at" in pit.customers.columns else pl.lit(12.0)
-
-
-def cost_to_serve(
-    pit: PointInTime, s: CostToServeSettings, channel_cost: Mapping[Any, float], margin_rate: float
-) -> pd.DataFrame:
-    """Per customer known at ``pit.as_of`` (index ``customer_id``): gross margin, counts and cost of each
-    component, ``cost_to_serve_12m``, ``net_margin_12m`` and ``cost_months`` (the cost rate's denominator);
-    amounts of cost are rounded to the cent."""
-    frame = (
-        pit.customers.select("customer_id", _exposure_months(pit).alias("cost_months"))
-        .join(_gross(pit, margin_rate), on="customer_id", how="left")
-        .join(_contact_costs(pit, s, contact_prices(s, channel_cost)), on="customer_id", how="left")
-        .join(_payment_costs(pit, s), on="customer_id", how="left")
-    )
-    return priced_costs(frame, s).to_pandas().set_index("customer_id")
 
 
 #: The per-customer aggregates :func:`priced_costs` prices (missing: none).

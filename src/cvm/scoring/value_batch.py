@@ -68,11 +68,14 @@ def value_table(job: ValueJob, batch: pa.RecordBatch) -> pd.DataFrame:
     x = frame.to_pandas().set_index("customer_id")
     rfm = x.loc[x["frequency"].notna(), list(RFM)]
     base = x.loc[x["churned"].notna(), list(CONTRACT)].astype({"churned": bool})
-    costs = priced_costs(
-        frame.select("customer_id", exposure_months(job.as_of).alias("cost_months"), *COUNTED, *AGGREGATES),
-        s.cost_to_serve,
-    )
-    return values_of(x[list(HISTORY)], rfm, base, costs.to_pandas().set_index("customer_id"), s, job.fit())
+    return values_of(x[list(HISTORY)], rfm, base, costs_of(job.as_of, s, frame), s, job.fit())
+
+
+def costs_of(as_of: date, s: ScoringSettings, frame: pl.DataFrame) -> pd.DataFrame:
+    """The cost columns of :func:`~cvm.scoring.cost_to_serve.priced_costs` (indexed by customer id) from rows of
+    :func:`~cvm.scoring.value_inputs.value_inputs_sql`."""
+    counted = frame.select("customer_id", exposure_months(as_of).alias("cost_months"), *COUNTED, *AGGREGATES)
+    return priced_costs(counted, s.cost_to_serve).to_pandas().set_index("customer_id")
 
 
 def _long(table: pd.DataFrame, columns: dict[str, str]) -> pl.DataFrame:

@@ -1,20 +1,23 @@
 """The per-customer inputs of the value scores as one query in DuckDB's dialect (Spark runs it transpiled).
 
-One row per customer known at the end of ``as_of`` (``acquired_at <= as_of``) with what
-:func:`cvm.scoring.value.values_of` needs, aggregated as the point-in-time frames of :mod:`cvm.scoring.inputs`
-and :mod:`cvm.scoring.cost_to_serve` aggregate them on one machine:
+One row per customer known at the end of ``as_of`` (``acquired_at <= as_of``, the calendar of
+:mod:`cvm.scoring.inputs`) with what :func:`cvm.scoring.value.values_of` needs: the one aggregation of the value
+inputs, which DuckDB runs chunk by chunk of customers (:mod:`cvm.scoring.value_chunks`) and Spark on its cluster
+(:mod:`cvm.scoring.value_spark`):
 
 - the history: ``revenue, margin, purchases, first_purchase, last_purchase, margin_ratio``;
 - the RFM summary of the purchases (the SQL of :func:`cvm.features.rfm.summary_sql`): ``frequency, recency, T,
   monetary_value``, null for a customer who never bought;
-- the contract base (:func:`cvm.scoring.inputs.contract_base`): ``tenure_months, churned, mrr``, null for a
-  customer who never subscribed;
+- the contract base (:func:`contract_sql`): ``tenure_months, churned, mrr``, null for a customer who never
+  subscribed;
 - the cost aggregates of the last 365 days, priced per partition by
   :func:`cvm.scoring.cost_to_serve.priced_costs`: ``acquired_at, margin_12m, contact_n, contact_cost,
   complaint_n, reminder_n, late_n, bad_debt_amount``.
 
-Numbers from the settings are written as doubles (a bare ``0.1`` is a decimal in Spark SQL and would change the
-arithmetic) and channel names as quoted literals (sqlglot), never pasted.
+Amounts (revenue, margins, MRR, prices, unpaid invoices) are summed as exact decimals, then read as doubles, so
+a sum does not depend on the order its rows are added in, which varies with the threads of DuckDB and the
+partitions of Spark. Numbers from the settings are written as doubles (a bare ``0.1`` is a decimal in Spark
+SQL and would change the arithmetic) and channel names as quoted literals (sqlglot), never pasted.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from sqlglot import exp
 
 from cvm.config.settings import ScoringSettings
-from cvm.features.rfm import RfmSpec, summary_sql
+from cvm.features.rfm import MONEY, RfmSpec, summary_sql
 from cvm.scoring.cost_to_serve import contact_prices
 from cvm.scoring.inputs import DAYS_PER_MONTH, WINDOW_DAYS, end_of_day
 
@@ -48,13 +51,17 @@ def _text(value: Any) -> str:
 
 
 def contract_sql(as_of: date) -> str:
-    """Per subscriber at ``as_of``: ``customer_id, tenure_months, churned, mrr`` (:func:`contract_base`)."""
+    """Per subscriber at ``as_of``: ``customer_id, tenure_months, churned, mrr``.
+
+    Tenure runs from the first start to the last end (churned: every subscription ended) or to ``as_of``
+    (active), in months of ``365.25 / 12`` days; ``mrr`` is that of the subscriptions live at ``as_of``.
+    """
     live = "CASE WHEN stop IS NULL THEN 0 ELSE 1 END"
     return f"""SELECT customer_id,
        MIN({live}) = 1 AS churned,
        CAST(DATE_DIFF('day', MIN(start), CASE WHEN MIN({live}) = 1 THEN MAX(stop) ELSE {_day(as_of)} END) AS DOUBLE)
          / {_num(DAYS_PER_MONTH)} AS tenure_months,
-       COALESCE(SUM(CASE WHEN stop IS NULL THEN mrr END), {_num(0)}) AS mrr
+       COALESCE({_sum(f"CASE WHEN stop IS NULL THEN {_money('mrr')} END")}, {_num(0)}) AS mrr
 FROM (
   SELECT customer_id, start, CASE WHEN "end" <= {_day(as_of)} THEN "end" END AS stop, mrr
   FROM subscriptions WHERE start <= {_day(as_of)}
@@ -69,22 +76,39 @@ def contract_counts_sql(as_of: date) -> str:
 GROUP BY tenure_months, churned ORDER BY tenure_months, churned"""
 
 
+def _money(column: str) -> str:
+    """An amount as an exact decimal (:data:`~cvm.features.rfm.MONEY`), to be summed exactly."""
+    return f"CAST({column} AS {MONEY})"
+
+
+def _sum(decimal: str) -> str:
+    """The exact sum of decimals, as a double (null without a row): the same on every engine and every run,
+    whatever order the rows are added in (a sum of doubles is not)."""
+    return f"CAST(SUM({decimal}) AS DOUBLE)"
+
+
 def _history_sql(as_of: date, margin_rate: float) -> str:
     since = end_of_day(as_of - timedelta(days=WINDOW_DAYS))
-    ratio = "SUM(CASE WHEN recorded THEN margin END) / NULLIF(SUM(CASE WHEN recorded THEN amount END), 0)"
+    rate, zero = _num(margin_rate), _num(0)
+    # a margin not recorded is amount × margin_rate: Σ recorded margins + margin_rate × Σ amounts without one
+    recent = f"ts >= {_ts(since)}"
+    margin_12m = f"""COALESCE({_sum(f"CASE WHEN {recent} THEN mg END")}, {zero})
+           + {rate} * COALESCE({_sum(f"CASE WHEN {recent} AND mg IS NULL THEN a END")}, {zero})"""
+    ratio = f"{_sum('CASE WHEN recorded THEN mg END')} / NULLIF({_sum('CASE WHEN recorded THEN a END')}, {zero})"
     return f"""SELECT customer_id, revenue, margin, purchases, first_purchase, last_purchase, margin_12m,
        CASE WHEN ratio < 0 THEN {_num(0)} WHEN ratio > 1 THEN {_num(1)} ELSE ratio END AS margin_ratio
 FROM (
   SELECT customer_id,
-         SUM(amount) AS revenue,
-         SUM(m) AS margin,
+         {_sum("a")} AS revenue,
+         COALESCE({_sum("mg")}, {zero}) + {rate} * COALESCE({_sum("CASE WHEN mg IS NULL THEN a END")}, {zero})
+           AS margin,
          SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS purchases,
          MIN(CASE WHEN amount > 0 THEN ts END) AS first_purchase,
          MAX(CASE WHEN amount > 0 THEN ts END) AS last_purchase,
          {ratio} AS ratio,
-         SUM(CASE WHEN ts >= {_ts(since)} THEN m END) AS margin_12m
+         {margin_12m} AS margin_12m
   FROM (
-    SELECT customer_id, ts, amount, margin, COALESCE(margin, amount * {_num(margin_rate)}) AS m,
+    SELECT customer_id, ts, amount, {_money("amount")} AS a, {_money("margin")} AS mg,
            margin IS NOT NULL AND amount > 0 AS recorded
     FROM transactions WHERE ts < {_ts(end_of_day(as_of))}
   ) AS tx
@@ -95,10 +119,11 @@ FROM (
 def _contacts_sql(as_of: date, s: ScoringSettings, channel_cost: Mapping[Any, float]) -> str:
     c = s.cost_to_serve
     prices = contact_prices(c, channel_cost)
-    whens = " ".join(f"WHEN channel = {_text(k)} THEN {_num(v)}" for k, v in prices.items())
-    price = f"CASE {whens} ELSE {_num(c.other_contact)} END" if whens else _num(c.other_contact)
+    whens = " ".join(f"WHEN channel = {_text(k)} THEN {_money(_num(v))}" for k, v in prices.items())
+    other = _money(_num(c.other_contact))
+    price = f"CASE {whens} ELSE {other} END" if whens else other
     since = end_of_day(as_of - timedelta(days=WINDOW_DAYS))
-    return f"""SELECT customer_id, COUNT(*) AS contact_n, SUM({price}) AS contact_cost,
+    return f"""SELECT customer_id, COUNT(*) AS contact_n, {_sum(price)} AS contact_cost,
        SUM(CASE WHEN topic = 'complaint' THEN 1 ELSE 0 END) AS complaint_n,
        SUM(CASE WHEN topic = 'payment_reminder' THEN 1 ELSE 0 END) AS reminder_n
 FROM contacts WHERE ts >= {_ts(since)} AND ts < {_ts(end_of_day(as_of))}
@@ -112,7 +137,7 @@ def _payments_sql(as_of: date, s: ScoringSettings) -> str:
     late = f"due_date > {_day(start)} AND due_date < {_day(as_of)} AND ({unpaid} OR paid_date > due_date)"
     lost = f"{unpaid} AND due_date > {_day(start - days)} AND due_date <= {_day(as_of - days)}"
     return f"""SELECT customer_id, SUM(CASE WHEN {late} THEN 1 ELSE 0 END) AS late_n,
-       SUM(CASE WHEN {lost} THEN amount END) AS bad_debt_amount
+       {_sum(f"CASE WHEN {lost} THEN {_money('amount')} END")} AS bad_debt_amount
 FROM payments WHERE due_date <= {_day(as_of)}
 GROUP BY customer_id"""
 

@@ -1,6 +1,6 @@
 """The value scores (CLV) on Spark: inputs aggregated on the cluster, models fitted on the driver, rows per partition.
 
-The same scores as :func:`cvm.scoring.value.write_value_scores` on one machine, row for row, without collecting
+The same scores as :func:`cvm.scoring.value_chunks.write_value_scores` on one machine, row for row, without collecting
 the customers to one process:
 
 1. **fit** on the driver from sufficient statistics aggregated on Spark: the purchase and spend models from the
@@ -59,7 +59,7 @@ def purchases_spark(transactions: Any, as_of: date) -> Any:
 
 
 def fit_values_spark(backend: SparkBackend, s: ScoringSettings, as_of: date) -> ValueFit:
-    """:func:`cvm.scoring.value.fit_values` on Spark: the same models, base margin, guards and notes.
+    """:func:`cvm.scoring.value_chunks.fit_values` on Spark: the same models, base margin, guards and notes.
 
     Raises as the one-machine fit does: no purchase, too few buyers, a fit that did not converge, an infinite
     mean spend.

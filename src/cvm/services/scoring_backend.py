@@ -25,7 +25,7 @@ def write_value_scores_on(
 ) -> ScoreReport:
     """The value scores (CLV) as of ``as_of``, computed on ``backend``; the report names the backend."""
     if backend.name == "duckdb":
-        from cvm.scoring.value import write_value_scores
+        from cvm.scoring.value_chunks import write_value_scores
 
         report = write_value_scores(backend.store, settings.scoring, as_of, channel_cost)
         return replace(report, backend=backend.name)
