@@ -7,9 +7,11 @@ the customer id, the day and the amount, whose exact ``DECIMAL(18, 6)`` value is
 NumPy sort of a packed (customer, day, row) key puts each customer's days in order, and every statistic is then
 a difference or a segment sum over the sorted rows: about a third of the cost. The amounts are summed as
 integers, the same exact sums as the SQL's decimals, and each figure is made by the same floating-point
-operations, so the result equals the SQL's bit for bit (``tests/unit/test_clv_rfm_sorted.py``).
+operations, so the result equals the SQL's bit for bit (``tests/unit/test_clv_rfm_sorted.py``). Every
+timestamp resolution (s to ns, with or without a time zone) and every integer id type takes this path.
 
-It applies to ``freq`` "D" with integer customer ids whose range times the days observed fits in 62 bits, and
+It applies to ``freq`` "D" with integer customer ids whose range and the days observed fit in 62 bits together
+(the bits of each, rounded up), and
 amounts of at most a billion whose sums cannot overflow 64-bit integers and whose repeat-purchase sums stay below
 2^53 micro-units (about 9 billion a customer), where every converter turns them into the same float;
 :func:`summary` returns None otherwise and the SQL runs.
@@ -59,43 +61,66 @@ def summary(
     if not cid.size or not max(float(amount.max()), -float(amount.min())) <= _MAX_AMOUNT:
         return None
     amount *= _MICRO
-    micro = np.rint(amount, out=amount).astype(np.int64)  # exact: the float is within 2^-52 relative of the decimal
-    return _aggregate(cid, np.asarray(rows["d"]).astype(np.int64), micro, int(end_day), float(spec.freq_multiplier))
+    np.rint(amount, out=amount)  # exact: the float is within 2^-52 relative of the decimal
+    micro = amount.view(np.int64)  # the whole numbers, converted where they are
+    np.copyto(micro, amount, casting="unsafe")
+    day = np.require(rows["d"], requirements="W")
+    return _aggregate(cid, day, micro, int(end_day), float(spec.freq_multiplier))
 
 
 def _aggregate(
-    cid: npt.NDArray[Any], day: npt.NDArray[np.int64], amount: npt.NDArray[np.int64], end_day: int, divisor: float
+    cid: npt.NDArray[Any], day: npt.NDArray[Any], amount: npt.NDArray[np.int64], end_day: int, divisor: float
 ) -> Arrays | None:
+    """The summary from per-row customer ids, days (any integer type; shifted in place) and micro-unit amounts.
+
+    Each row gets one int64 key, ``customer << day_bits | day`` (offsets from the minima), with its row number
+    packed below when all fit in 62 bits; one sort then orders the rows by customer and day, and shifts and masks
+    (no division) take the key apart again. Arrays of millions of rows are few and reused in place: on a cold
+    process every fresh array costs its page faults, which cost more than the arithmetic.
+    """
     n, id_dtype = cid.size, cid.dtype
     if max(int(amount.max()), -int(amount.min())) >= (2**63 - 1) // n:  # the sums could overflow: the SQL sums
         return None
     lo, d_lo = int(cid.min()), int(day.min())
-    n_days = int(day.max()) - d_lo + 1
-    if (int(cid.max()) - lo + 1) * n_days >= 2**_KEY_BITS:
+    day_bits = max(1, (int(day.max()) - d_lo).bit_length())
+    if (int(cid.max()) - lo).bit_length() + day_bits > _KEY_BITS:
         return None
     key = np.subtract(cid, lo, dtype=np.int64)  # orders rows by customer, then day
-    key *= n_days
-    day -= d_lo
-    key += day
+    key <<= day_bits
+    day -= day.dtype.type(d_lo)
+    key |= day
     key, amount = _sorted(key, amount, n)
-    starts = np.flatnonzero(_changes(key))  # first row of each (customer, day) period
-    period_amount = np.add.reduceat(amount, starts)
-    period_key = key[starts]
-    customer = period_key // n_days
-    period_day = period_key - customer * n_days
+    new = _changes(key)  # first row of each (customer, day) period
+    if new.all():  # one purchase a day at most: each row is its own period
+        period_key, period_amount = key, amount
+    else:
+        starts = np.flatnonzero(new)
+        period_amount = np.add.reduceat(amount, starts)
+        period_key = key[starts]
+        del starts
+    del new, key, amount
+    customer = period_key >> day_bits
     firsts = np.flatnonzero(_changes(customer))  # first period of each customer
-    lasts = np.append(firsts[1:], len(customer)) - 1
-    periods = lasts - firsts + 1
-    repeat_amount = np.add.reduceat(period_amount, firsts) - period_amount[firsts]
+    lasts = np.empty_like(firsts)
+    lasts[:-1] = firsts[1:]
+    lasts[-1] = customer.size
+    periods = lasts - firsts
+    lasts -= 1
+    repeat_amount = np.add.reduceat(period_amount, firsts)
+    repeat_amount -= period_amount[firsts]
     if int(np.abs(repeat_amount).max()) > _EXACT:  # the SQL's decimal-to-double cast may round otherwise
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(periods > 1, (repeat_amount.astype(np.float64) / _MICRO) / (periods - 1), 0.0)
-    first_day = period_day[firsts]
+    day_mask = (1 << day_bits) - 1
+    first_day = period_key[firsts] & day_mask
+    last_day = period_key[lasts] & day_mask
+    ids = customer[firsts]
+    ids += lo
     return {
-        "cid": (customer[firsts] + lo).astype(id_dtype),
+        "cid": ids.astype(id_dtype),
         "frequency": (periods - 1).astype(np.float64),
-        "recency": (period_day[lasts] - first_day).astype(np.float64) / divisor,
+        "recency": (last_day - first_day).astype(np.float64) / divisor,
         "T": (end_day - d_lo - first_day).astype(np.float64) / divisor,
         "monetary_value": monetary,
     }
@@ -110,9 +135,11 @@ def _sorted(
     row_bits = max(1, (n - 1).bit_length())
     if int(key.max()) < 2 ** (_KEY_BITS - row_bits):
         key <<= row_bits
-        key |= np.arange(n, dtype=np.int64)
+        index_type: type[np.signedinteger[Any]] = np.int32 if row_bits < 32 else np.int64  # half the bytes
+        np.bitwise_or(key, np.arange(n, dtype=index_type), out=key)
         key.sort()
-        amount = amount[key & ((1 << row_bits) - 1)]
+        order = np.bitwise_and(key, (1 << row_bits) - 1, out=np.empty(n, dtype=index_type), casting="unsafe")
+        amount = amount[order]
         key >>= row_bits
         return key, amount
     order = np.argsort(key)

@@ -81,6 +81,8 @@ def as_float_array(name: str, value: npt.ArrayLike, *, allow_nan: bool = False) 
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numeric: {exc}") from exc
+    if not arr.size or (np.isfinite(arr.min()) and np.isfinite(arr.max())):  # NaN propagates: two passes, no mask
+        return arr
     bad = ~np.isfinite(arr)
     if allow_nan:
         bad &= ~np.isnan(arr)
@@ -96,6 +98,8 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
 
 def check_non_negative(name: str, arr: FloatArray) -> None:
     """Raise when ``arr`` has a negative value."""
+    if not arr.size or arr.min() >= 0:  # False with a NaN, which the mask below ignores
+        return
     neg = arr < 0
     if neg.any():
         raise ValueError(f"{name} must be non-negative: {int(neg.sum())} negative value(s), first at {_first(neg)}")
@@ -103,6 +107,10 @@ def check_non_negative(name: str, arr: FloatArray) -> None:
 
 def check_integer(name: str, arr: FloatArray) -> None:
     """Raise when ``arr`` has a non-integer value (NaN is left to other checks)."""
+    off = np.rint(arr)
+    off -= arr  # zero where whole; NaN where not finite (which any() counts): one array instead of four
+    if not off.any():
+        return
     frac = np.isfinite(arr) & (arr != np.round(arr))
     if frac.any():
         raise ValueError(f"{name} must hold whole numbers: {int(frac.sum())} value(s) are not, first at {_first(frac)}")

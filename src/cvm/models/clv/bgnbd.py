@@ -122,7 +122,9 @@ class BetaGeoFamily(ContinuousPurchaseModel):
         log_at, inv_at = np.log(alpha + d.u_age), 1.0 / (alpha + d.u_age)
         coef_t = r * d.w_age + d.wx_age
         log_odds_x = np.log(a) - np.log(bym1)
-        parts = map_slices(lambda rows: self._dropout_terms(d, rows, r, alpha, log_odds_x), d.slices)
+        # The rows' logs and inverses of (α + T) and (α + t_x) are gathered from the few distinct values.
+        at_terms = (log_at, inv_at, np.log(alpha + d.u_tx), 1.0 / (alpha + d.u_tx))
+        parts = map_slices(lambda rows: self._dropout_terms(d, rows, r, at_terms, log_odds_x), d.slices)
         softplus = sum(p[0] for p in parts)
         s_x = np.sum([p[1] for p in parts], axis=0)  # row_slices gives at least one slice
         ll = wsum(d.wx, a12) - wsum(coef_t, log_at) + softplus
@@ -140,22 +142,27 @@ class BetaGeoFamily(ContinuousPurchaseModel):
 
     @staticmethod
     def _dropout_terms(
-        d: _BGData, rows: slice, r: float, alpha: float, log_odds_x: FloatArray
+        d: _BGData,
+        rows: slice,
+        r: float,
+        at_terms: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+        log_odds_x: FloatArray,
     ) -> tuple[float, FloatArray, float, float]:
         """Sum and derivative parts of the rows that may have dropped out, ``rows`` of them.
 
         log(e^A3 + e^A4) - A3 = softplus(A4 - A3), with A4 - A3 = log a - log(b+y-1) + (r+x) log((α+T)/(α+t_x)).
+        ``at_terms``: log(α + T), 1/(α + T), log(α + t_x) and 1/(α + t_x) of the distinct T and t_x values.
         """
-        i_x, w = d.i_x[rows], d.w[rows]
-        at, atx = alpha + d.u_age[d.i_age[rows]], alpha + d.u_tx[d.i_tx[rows]]
-        dlog = np.log(at) - np.log(atx)
+        log_at, inv_at, log_atx, inv_atx = at_terms
+        i_x, w, i_age, i_tx = d.i_x[rows], d.w[rows], d.i_age[rows], d.i_tx[rows]
+        dlog = log_at[i_age] - log_atx[i_tx]
         rx = r + d.x[rows]
         diff = log_odds_x[i_x] + rx * dlog
         e = np.exp(-np.abs(diff))
         softplus = np.maximum(diff, 0.0) + np.log1p(e)
         ww4 = w * np.where(diff >= 0, 1.0, e) / (1.0 + e)  # weight x share of the "dropped out" term
         s_x = np.asarray(np.bincount(i_x, weights=ww4, minlength=len(log_odds_x)), dtype=np.float64)
-        return wsum(w, softplus), s_x, wsum(ww4, dlog), wsum(ww4, rx * (1.0 / at - 1.0 / atx))
+        return wsum(w, softplus), s_x, wsum(ww4, dlog), wsum(ww4, rx * (inv_at[i_age] - inv_atx[i_tx]))
 
     # ---------------------------------------------------------------- predictions
     def _log_odds_dead(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
