@@ -105,11 +105,13 @@ def test_the_sql_runs_where_the_sorted_path_does_not_apply() -> None:
 
 
 def test_the_sorted_path_declines_what_it_cannot_sum_exactly() -> None:
-    ids, days = np.array([1, 1, 2]), np.array([10, 11, 10])
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2, 3]), 20, 1.0) is not None
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2**62, 3]), 20, 1.0) is None  # the sum could overflow
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2**53 + 1, 3]), 20, 1.0) is None  # not exact as a float
-    assert rfm_sorted._aggregate(ids * 2**61, days, np.array([1, 2, 3]), 20, 1.0) is None  # keys beyond 62 bits
+    def aggregate(ids: list[int], amounts: list[int]) -> dict[str, Any] | None:  # fresh arrays: it overwrites them
+        return rfm_sorted._aggregate(np.array(ids), np.array([10, 11, 10]), np.array(amounts), 20, 1.0)
+
+    assert aggregate([1, 1, 2], [1, 2, 3]) is not None
+    assert aggregate([1, 1, 2], [1, 2**62, 3]) is None  # the sum could overflow
+    assert aggregate([1, 1, 2], [1, 2**53 + 1, 3]) is None  # not exact as a float
+    assert aggregate([2**61, 2**61, 2**62], [1, 2, 3]) is None  # keys beyond 62 bits
 
 
 def _sorted_path(frame: pd.DataFrame, end: str = END) -> dict[str, Any] | None:

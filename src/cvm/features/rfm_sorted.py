@@ -71,12 +71,13 @@ def summary(
 def _aggregate(
     cid: npt.NDArray[Any], day: npt.NDArray[Any], amount: npt.NDArray[np.int64], end_day: int, divisor: float
 ) -> Arrays | None:
-    """The summary from per-row customer ids, days (any integer type; shifted in place) and micro-unit amounts.
+    """The summary from per-row customer ids, days (integers) and micro-unit amounts; None where it cannot be exact.
 
     Each row gets one int64 key, ``customer << day_bits | day`` (offsets from the minima), with its row number
     packed below when all fit in 62 bits; one sort then orders the rows by customer and day, and shifts and masks
-    (no division) take the key apart again. Arrays of millions of rows are few and reused in place: on a cold
-    process every fresh array costs its page faults, which cost more than the arithmetic.
+    (no division) take the key apart again. The three arrays are the caller's to give up: once the checks pass,
+    their memory holds the intermediate results. On a cold process every fresh array of millions of rows costs its
+    page faults, which cost more than the arithmetic.
     """
     n, id_dtype = cid.size, cid.dtype
     if max(int(amount.max()), -int(amount.min())) >= (2**63 - 1) // n:  # the sums could overflow: the SQL sums
@@ -85,63 +86,84 @@ def _aggregate(
     day_bits = max(1, (int(day.max()) - d_lo).bit_length())
     if (int(cid.max()) - lo).bit_length() + day_bits > _KEY_BITS:
         return None
-    key = np.subtract(cid, lo, dtype=np.int64)  # orders rows by customer, then day
+    key = np.subtract(cid, lo, out=_scratch(cid, np.int64, n))  # orders rows by customer, then day
     key <<= day_bits
     day -= day.dtype.type(d_lo)
     key |= day
-    key, amount = _sorted(key, amount, n)
+    key, sorted_amount = _sorted(key, amount, n, day)
     new = _changes(key)  # first row of each (customer, day) period
     if new.all():  # one purchase a day at most: each row is its own period
-        period_key, period_amount = key, amount
+        period_key, period_amount = key, sorted_amount
+        customer = np.right_shift(key, day_bits, out=_scratch(amount, np.int64, n))
     else:
         starts = np.flatnonzero(new)
-        period_amount = np.add.reduceat(amount, starts)
+        period_amount = np.add.reduceat(sorted_amount, starts, out=_scratch(amount, np.int64, starts.size))
         period_key = key[starts]
-        del starts
-    del new, key, amount
-    customer = period_key >> day_bits
+        customer = np.right_shift(period_key, day_bits, out=starts)
+    del new
     firsts = np.flatnonzero(_changes(customer))  # first period of each customer
     lasts = np.empty_like(firsts)
     lasts[:-1] = firsts[1:]
     lasts[-1] = customer.size
-    periods = lasts - firsts
+    lasts -= firsts
+    frequency = lasts.astype(np.float64)  # periods
+    frequency -= 1.0
+    lasts += firsts
     lasts -= 1
     repeat_amount = np.add.reduceat(period_amount, firsts)
     repeat_amount -= period_amount[firsts]
     if int(np.abs(repeat_amount).max()) > _EXACT:  # the SQL's decimal-to-double cast may round otherwise
         return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(periods > 1, (repeat_amount.astype(np.float64) / _MICRO) / (periods - 1), 0.0)
+    monetary = repeat_amount.astype(np.float64)
+    monetary /= _MICRO
+    np.divide(monetary, frequency, out=monetary, where=frequency > 0)
+    monetary[frequency == 0] = 0.0
     day_mask = (1 << day_bits) - 1
-    first_day = period_key[firsts] & day_mask
-    last_day = period_key[lasts] & day_mask
+    first_day = period_key[firsts]
+    first_day &= day_mask
+    recency = period_key[lasts]
+    recency &= day_mask
+    recency -= first_day
     ids = customer[firsts]
     ids += lo
+    np.subtract(end_day - d_lo, first_day, out=first_day)
     return {
-        "cid": ids.astype(id_dtype),
-        "frequency": (periods - 1).astype(np.float64),
-        "recency": (last_day - first_day).astype(np.float64) / divisor,
-        "T": (end_day - d_lo - first_day).astype(np.float64) / divisor,
+        "cid": ids.astype(id_dtype, copy=False),
+        "frequency": frequency,
+        "recency": _over(recency, divisor),
+        "T": _over(first_day, divisor),
         "monetary_value": monetary,
     }
 
 
+def _over(days: npt.NDArray[np.int64], divisor: float) -> npt.NDArray[np.float64]:
+    out = days.astype(np.float64)
+    out /= divisor
+    return out
+
+
+def _scratch(buffer: npt.NDArray[Any], dtype: type[np.integer[Any]], size: int) -> npt.NDArray[Any]:
+    """The first ``size`` items of ``buffer`` when it is a writable contiguous array of ``dtype``, else a new array."""
+    if buffer.dtype == dtype and buffer.size >= size and buffer.flags.writeable and buffer.flags.c_contiguous:
+        return buffer[:size]
+    return np.empty(size, dtype=dtype)
+
+
 def _sorted(
-    key: npt.NDArray[np.int64], amount: npt.NDArray[np.int64], n: int
+    key: npt.NDArray[np.int64], amount: npt.NDArray[np.int64], n: int, spare: npt.NDArray[Any]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``key`` sorted (in place) and ``amount`` in the same order. The row number is packed below the key when both
-    fit in an int64, so that NumPy's vectorised sort of plain integers does the work (several times an argsort's
-    speed)."""
+    """``key`` sorted (in place) and ``amount`` in the same order (a new array). The row number is packed below the
+    key when both fit in an int64, so that NumPy's vectorised sort of plain integers does the work (several times an
+    argsort's speed); ``spare``, an array no longer needed, holds the row numbers when it can."""
     row_bits = max(1, (n - 1).bit_length())
     if int(key.max()) < 2 ** (_KEY_BITS - row_bits):
-        key <<= row_bits
         index_type: type[np.signedinteger[Any]] = np.int32 if row_bits < 32 else np.int64  # half the bytes
+        key <<= row_bits
         np.bitwise_or(key, np.arange(n, dtype=index_type), out=key)
         key.sort()
-        order = np.bitwise_and(key, (1 << row_bits) - 1, out=np.empty(n, dtype=index_type), casting="unsafe")
-        amount = amount[order]
+        order = np.bitwise_and(key, (1 << row_bits) - 1, out=_scratch(spare, index_type, n), casting="unsafe")
         key >>= row_bits
-        return key, amount
+        return key, amount[order]
     order = np.argsort(key)
     return key[order], amount[order]
 
