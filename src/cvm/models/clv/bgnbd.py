@@ -18,7 +18,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import digamma, expit, gammaln, hyp2f1  # type: ignore[import-untyped]
+from scipy.special import digamma, gammaln, hyp2f1  # type: ignore[import-untyped]
 
 from cvm.models.clv._data import FloatArray, IntArray, map_slices, row_slices, wsum
 from cvm.models.clv.purchase import ContinuousPurchaseModel, RFTData, check_rft, rate_start
@@ -169,11 +169,19 @@ class BetaGeoFamily(ContinuousPurchaseModel):
         """log of a/(b+y-1) ((α+T)/(α+t_x))^(r+x): the odds that the customer has dropped out (-inf if y=0)."""
         r, alpha, a, b = self._theta()
         y = x + self.shift
-        odds = np.log(a) - np.log(b + y - 1.0) + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
-        return np.where(y > 0, odds, -np.inf)
+        odds = np.asarray(np.log(alpha + age), dtype=np.float64)  # per row: few arrays, updated in place
+        odds -= np.log(alpha + tx)
+        odds *= r + x
+        odds += np.log(a) - np.log(b + y - 1.0)
+        odds[y <= 0] = -np.inf
+        return odds
 
     def _p_alive(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
-        return np.asarray(expit(-self._log_odds_dead(x, tx, age)), dtype=np.float64)
+        # 1 / (1 + odds): NumPy's vectorised exp, several times faster than scipy's expit on long arrays
+        alive = self._log_odds_dead(x, tx, age)
+        np.exp(alive, out=alive)
+        alive += 1.0
+        return np.asarray(np.reciprocal(alive, out=alive), dtype=np.float64)
 
     def _given_alive(self, t: FloatArray, x: FloatArray, age: FloatArray) -> FloatArray:
         r, alpha, a, b = self._theta()
