@@ -168,7 +168,7 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArr
         group, n_groups = _factorize(key)
     first = np.empty(n_groups, dtype=np.intp)
     first[group] = np.arange(len(group), dtype=np.intp)  # any member represents its group: all are equal
-    return [col[first] for col in columns], group.astype(np.intp)
+    return [col[first] for col in columns], group.astype(np.intp, copy=False)
 
 
 def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
@@ -217,11 +217,14 @@ def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
     for col in columns:
+        if col.size and col[0] == col.min() == col.max():  # one value (a horizon broadcast to every row): no key part
+            continue
         codes, size = _codes(col)
         if span * size >= 2**62:  # re-number the rows so far to keep the key in range
             key, span = _factorize(key)
             span = max(span, 1)
-        key = key * np.int64(size) + codes
+        key *= np.int64(size)
+        key += codes
         span *= size
     return key, span
 
