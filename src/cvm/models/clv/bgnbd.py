@@ -66,6 +66,11 @@ class _BGData:
         )
 
 
+def _total(values: FloatArray) -> float:
+    """``Σ values``, as :func:`~cvm.models.clv._data.wsum` sums its products (no BLAS)."""
+    return float(np.add.reduce(values, axis=None))
+
+
 class BetaGeoFamily(ContinuousPurchaseModel):
     """Shared fitting and predictions of BG/NBD and MBG/NBD (see the module docstring)."""
 
@@ -155,14 +160,30 @@ class BetaGeoFamily(ContinuousPurchaseModel):
         """
         log_at, inv_at, log_atx, inv_atx = at_terms
         i_x, w, i_age, i_tx = d.i_x[rows], d.w[rows], d.i_age[rows], d.i_tx[rows]
-        dlog = log_at[i_age] - log_atx[i_tx]
-        rx = r + d.x[rows]
-        diff = log_odds_x[i_x] + rx * dlog
-        e = np.exp(-np.abs(diff))
-        softplus = np.maximum(diff, 0.0) + np.log1p(e)
-        ww4 = w * np.where(diff >= 0, 1.0, e) / (1.0 + e)  # weight x share of the "dropped out" term
+        # The same operations as the formulas above, on few arrays updated in place (each fresh one costs more
+        # than its arithmetic here).
+        dlog = log_at[i_age]
+        dlog -= log_atx[i_tx]
+        rx = d.x[rows] + r
+        diff = rx * dlog
+        diff += log_odds_x[i_x]
+        e = np.abs(diff)
+        np.negative(e, out=e)
+        np.exp(e, out=e)  # e^-|diff|
+        softplus = np.log1p(e)
+        softplus += np.maximum(diff, 0.0)
+        ww4 = np.where(diff >= 0, 1.0, e)
+        ww4 *= w
+        e += 1.0
+        ww4 /= e  # weight x share of the "dropped out" term
         s_x = np.asarray(np.bincount(i_x, weights=ww4, minlength=len(log_odds_x)), dtype=np.float64)
-        return wsum(w, softplus), s_x, wsum(ww4, dlog), wsum(ww4, rx * (inv_at[i_age] - inv_atx[i_tx]))
+        softplus *= w
+        dlog *= ww4
+        inv = inv_at[i_age]
+        inv -= inv_atx[i_tx]
+        inv *= rx
+        inv *= ww4
+        return _total(softplus), s_x, _total(dlog), _total(inv)
 
     # ---------------------------------------------------------------- predictions
     def _log_odds_dead(self, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
