@@ -198,17 +198,21 @@ def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
     return inverse.astype(np.int64).ravel(), len(uniques)
 
 
-def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
+def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64] | None, int]:
     """Integer codes of ``column``'s values in the order of the values, from 0 up to (excluding) the returned size.
 
-    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized.
+    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized. A column
+    of one value (a horizon broadcast to every row) has no codes to add to a key: None, 1.
     """
     if column.size:
         lo, hi = float(column.min()), float(column.max())
+        if lo == hi:  # False when NaN is present
+            return None, 1
         if hi - lo < 2**31 and np.array_equal(column, np.floor(column)):  # False when NaN is present
-            return (column - lo).astype(np.int64), int(hi - lo) + 1
-    codes, size = _factorize(column)
-    return codes, max(size, 1)
+            codes = np.subtract(column, lo)
+            return codes.astype(np.int64), int(hi - lo) + 1
+    factorized, size = _factorize(column)
+    return factorized, max(size, 1)
 
 
 def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]:
@@ -217,9 +221,9 @@ def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
     for col in columns:
-        if col.size and col[0] == col.min() == col.max():  # one value (a horizon broadcast to every row): no key part
-            continue
         codes, size = _codes(col)
+        if codes is None:
+            continue
         if span * size >= 2**62:  # re-number the rows so far to keep the key in range
             key, span = _factorize(key)
             span = max(span, 1)
