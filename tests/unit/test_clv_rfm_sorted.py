@@ -105,8 +105,52 @@ def test_the_sql_runs_where_the_sorted_path_does_not_apply() -> None:
 
 
 def test_the_sorted_path_declines_what_it_cannot_sum_exactly() -> None:
-    ids, days = np.array([1, 1, 2]), np.array([10, 11, 10])
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2, 3]), 20, 1.0) is not None
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2**62, 3]), 20, 1.0) is None  # the sum could overflow
-    assert rfm_sorted._aggregate(ids, days, np.array([1, 2**53 + 1, 3]), 20, 1.0) is None  # not exact as a float
-    assert rfm_sorted._aggregate(ids * 2**61, days, np.array([1, 2, 3]), 20, 1.0) is None  # keys beyond 62 bits
+    def aggregate(ids: list[int], amounts: list[int]) -> dict[str, Any] | None:  # fresh arrays: it overwrites them
+        return rfm_sorted._aggregate(np.array(ids), np.array([10, 11, 10]), np.array(amounts), 20, 1.0)
+
+    assert aggregate([1, 1, 2], [1, 2, 3]) is not None
+    assert aggregate([1, 1, 2], [1, 2**62, 3]) is None  # the sum could overflow
+    assert aggregate([1, 1, 2], [1, 2**53 + 1, 3]) is None  # not exact as a float
+    assert aggregate([2**61, 2**61, 2**62], [1, 2, 3]) is None  # keys beyond 62 bits
+
+
+def _sorted_path(frame: pd.DataFrame, end: str = END) -> dict[str, Any] | None:
+    """What :func:`rfm_sorted.summary` gives on ``frame`` (None: it declines and the SQL would run)."""
+    from cvm.features.rfm import _connect, _source, _ts_literal
+
+    spec = RfmSpec(monetary_value_col="amount")
+    con, relation = _connect(frame, spec)
+    try:
+        return rfm_sorted.summary(con, spec, relation, _source(spec, relation), _ts_literal(end))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
+@pytest.mark.parametrize("ids", ["int64", "int32", "uint32", "offset copies"])
+def test_the_sorted_path_takes_the_logs_of_the_clv_bench(unit: str, ids: str) -> None:
+    """Every timestamp resolution and the integer id layouts of ``bench/clv.py``'s logs (CDNOW copies are
+    ``k * 100000 + c``) take the sorted path, with the SQL's bits: none of them falls back to the SQL."""
+    frame = _log(8, 1_000)
+    frame["ts"] = frame["ts"].astype(f"datetime64[{unit}]")
+    cid = frame["customer_id"].to_numpy()
+    if ids == "offset copies":
+        frame["customer_id"] = (cid % 43) * 100_000 + (cid - cid.min()) // 7  # 43 copies of CDNOW-like ids
+    elif ids != "int64":
+        frame["customer_id"] = (cid - cid.min()).astype(ids)
+    got = _sorted_path(frame)
+    assert got is not None
+    expected = _sql(frame, RfmSpec(monetary_value_col="amount"), END)
+    _assert_same({"customer_id": got.pop("cid"), **got}, expected)
+
+
+def test_dates_before_1970_and_one_purchase_a_day() -> None:
+    """Negative day numbers, and a log with no two purchases of a customer on one day (no period to merge)."""
+    frame = _log(9, 800)
+    frame["ts"] = frame["ts"] - np.timedelta64(60 * 365, "D")
+    end = "1964-06-30"
+    spec = RfmSpec(monetary_value_col="amount")
+    _assert_same(rfm_arrays(frame, monetary_value_col="amount", observation_period_end=end), _sql(frame, spec, end))
+    daily = frame.assign(day=frame["ts"].dt.floor("D")).drop_duplicates(["customer_id", "day"]).drop(columns="day")
+    assert _sorted_path(daily, end) is not None
+    _assert_same(rfm_arrays(daily, monetary_value_col="amount", observation_period_end=end), _sql(daily, spec, end))

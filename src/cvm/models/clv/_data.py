@@ -81,6 +81,8 @@ def as_float_array(name: str, value: npt.ArrayLike, *, allow_nan: bool = False) 
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numeric: {exc}") from exc
+    if not arr.size or (np.isfinite(arr.min()) and np.isfinite(arr.max())):  # NaN propagates: two passes, no mask
+        return arr
     bad = ~np.isfinite(arr)
     if allow_nan:
         bad &= ~np.isnan(arr)
@@ -96,6 +98,8 @@ def _first(mask: npt.NDArray[np.bool_]) -> int:
 
 def check_non_negative(name: str, arr: FloatArray) -> None:
     """Raise when ``arr`` has a negative value."""
+    if not arr.size or arr.min() >= 0:  # False with a NaN, which the mask below ignores
+        return
     neg = arr < 0
     if neg.any():
         raise ValueError(f"{name} must be non-negative: {int(neg.sum())} negative value(s), first at {_first(neg)}")
@@ -103,6 +107,10 @@ def check_non_negative(name: str, arr: FloatArray) -> None:
 
 def check_integer(name: str, arr: FloatArray) -> None:
     """Raise when ``arr`` has a non-integer value (NaN is left to other checks)."""
+    off = np.rint(arr)
+    off -= arr  # zero where whole; NaN where not finite (which any() counts): one array instead of four
+    if not off.any():
+        return
     frac = np.isfinite(arr) & (arr != np.round(arr))
     if frac.any():
         raise ValueError(f"{name} must hold whole numbers: {int(frac.sum())} value(s) are not, first at {_first(frac)}")
@@ -160,7 +168,7 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], IntArr
         group, n_groups = _factorize(key)
     first = np.empty(n_groups, dtype=np.intp)
     first[group] = np.arange(len(group), dtype=np.intp)  # any member represents its group: all are equal
-    return [col[first] for col in columns], group.astype(np.intp)
+    return [col[first] for col in columns], group.astype(np.intp, copy=False)
 
 
 def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
@@ -190,17 +198,21 @@ def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
     return inverse.astype(np.int64).ravel(), len(uniques)
 
 
-def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64], int]:
+def _codes(column: FloatArray) -> tuple[npt.NDArray[np.int64] | None, int]:
     """Integer codes of ``column``'s values in the order of the values, from 0 up to (excluding) the returned size.
 
-    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized.
+    Whole numbers spanning less than 2^31 are their offset from the minimum; other values are factorized. A column
+    of one value (a horizon broadcast to every row) has no codes to add to a key: None, 1.
     """
     if column.size:
         lo, hi = float(column.min()), float(column.max())
+        if lo == hi:  # False when NaN is present
+            return None, 1
         if hi - lo < 2**31 and np.array_equal(column, np.floor(column)):  # False when NaN is present
-            return (column - lo).astype(np.int64), int(hi - lo) + 1
-    codes, size = _factorize(column)
-    return codes, max(size, 1)
+            codes = np.subtract(column, lo)
+            return codes.astype(np.int64), int(hi - lo) + 1
+    factorized, size = _factorize(column)
+    return factorized, max(size, 1)
 
 
 def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]:
@@ -210,10 +222,13 @@ def _row_key(columns: Sequence[FloatArray]) -> tuple[npt.NDArray[np.int64], int]
     span = 1
     for col in columns:
         codes, size = _codes(col)
+        if codes is None:
+            continue
         if span * size >= 2**62:  # re-number the rows so far to keep the key in range
             key, span = _factorize(key)
             span = max(span, 1)
-        key = key * np.int64(size) + codes
+        key *= np.int64(size)
+        key += codes
         span *= size
     return key, span
 
