@@ -16,8 +16,10 @@ Time (CI has 2 cores; the whole suite must stay well under 15 minutes):
   package's conftest.py when several modules need the same workspace. A test or module that changes the
   data works on a ``shutil.copytree`` copy (a fraction of a second) instead of building its own.
 - ``make test`` runs pytest-xdist with two workers and ``--dist loadfile``: each module stays on one worker, so
-  its module fixtures are built once; a package fixture is built once per worker that needs it. Every worker
-  has its own temporary folders, PostgreSQL databases (random names), free ports, Chromium and Spark session.
+  its module fixtures are built once. The slowest files start first, and the e2e package runs on one worker, so
+  its package fixtures are built once (tests/scheduling.py: keep its list of the longest files up to date).
+  Every worker has its own temporary folders, PostgreSQL databases (random names), free ports, Chromium and
+  Spark session.
   (``--dist loadgroup`` would also keep modules that share a fixture together, but pytest-xdist 3.8 under
   pytest 9 ignores ``xdist_group``: it renames ``item._nodeid``, which pytest 9 no longer reads.)
 """
@@ -44,6 +46,7 @@ import pytest
 import sqlalchemy as sa
 
 from cvm.engine import Engine
+from tests.scheduling import LongestFirstScheduling, longest_first
 
 PG_ENV = "CVM_TEST_PG_URL"
 
@@ -53,6 +56,15 @@ def _pg_server_url() -> str:
     if not url:
         pytest.fail(f"{PG_ENV} is not set: run the suite with `make test`, which starts PostgreSQL")
     return url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    longest_first(items)  # the same order on every worker: xdist hands out the units in this order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LongestFirstScheduling | None:
+    return LongestFirstScheduling(config, log) if config.getoption("dist") == "loadfile" else None
 
 
 @pytest.fixture

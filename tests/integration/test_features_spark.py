@@ -33,7 +33,7 @@ PRODUCTS = ["basic", "plus", "premium", "support"]
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hub")
-    generate(1_500, seed=5, out=out, end=date(2024, 12, 31))
+    generate(300, seed=5, out=out, end=date(2024, 12, 31))  # Spark's cost is per query, not per customer
     return out
 
 
@@ -95,6 +95,7 @@ def test_features_are_equal_on_both_engines(engines: tuple[duckdb.DuckDBPyConnec
     left, right = _both(engines, lambda d: feature_query(AS_OF, PRODUCTS, dialect=d))  # type: ignore[arg-type]
     _assert_same(left, right)
     for col in ("late_share_365d", "late_share_90d"):
+        assert (left[col] > 0).sum() > 20, col  # late payers occur in the small hub: a decimal would show
         assert _kind(right[col]) == "float", f"{col} is {right[col].dtype} on Spark"
 
 

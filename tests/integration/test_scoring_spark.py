@@ -7,11 +7,7 @@ frames and the trained models' predictions are compared row for row and type for
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +27,7 @@ from cvm.scoring.registry import ModelRegistry
 from cvm.scoring.training_data import labelled_dates, labelled_frame, sampled_sql
 from cvm.services.scoring_backend import write_early_warning_on, write_lifecycle_scores_on
 from cvm.store.spark import SparkBackend
+from tests.cli_process import CliRun, start_cvm
 from tests.demo_hub import ingest_demo
 from tests.spark_session import SPARK_MARKS, spark
 
@@ -38,12 +35,16 @@ __all__ = ["spark"]  # the shared session fixture
 
 pytestmark = SPARK_MARKS
 
-N = 900
+N = 600  # every case below still occurs (three champions, three grades, flags); Spark costs per job
 END = date(2024, 12, 31)
 FIRST, SECOND = date(2024, 9, 1), date(2024, 11, 15)
 ON_SPARK = {"CVM__STORE__OFFLINE": "spark", "CVM__STORE__SPARK__MASTER": "local[2]"}
-#: A CLI's own session on a tiny hub: 4 shuffle partitions instead of 200 (a store.spark.conf key from the environment)
-FEW_SHUFFLES = {"CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4"}
+#: A CLI's own session on a tiny hub: 4 shuffle partitions instead of 200, and no web UI (store.spark.conf keys from
+#: the environment)
+SMALL_SESSION = {
+    "CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4",
+    "CVM__STORE__SPARK__CONF__spark.ui.enabled": "false",
+}
 FAST = {
     "CVM__MODELS__N_ESTIMATORS": "10",
     "CVM__MODELS__SNAPSHOTS": "1",
@@ -181,40 +182,23 @@ def test_training_frames_and_models_are_the_same_on_spark(hub: Path, spark: Any,
         eng.close()
 
 
-def cvm_score(ws: Path, env: dict[str, str]) -> dict[str, Any]:
-    """``cvm score --json`` of ``ws`` as of :data:`SECOND` in a subprocess (its own JVM on Spark); its report."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cvm.cli.main",
-            "score",
-            "--as-of",
-            SECOND.isoformat(),
-            "--workspace",
-            str(ws),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=900,
-    )
-    assert "Traceback" not in run.stderr
-    assert run.returncode == 0, run.stderr[-2000:]
-    report: dict[str, Any] = json.loads(run.stdout)
-    return report
+def start_cvm_score(ws: Path, env: dict[str, str]) -> CliRun:
+    """``cvm score --json`` of ``ws`` as of :data:`SECOND` started in a subprocess (its own JVM on Spark)."""
+    return start_cvm(["score", "--as-of", SECOND.isoformat(), "--workspace", str(ws), "--json"], env, ws)
 
 
 @pytest.fixture(scope="module")
 def scored(hub: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """The workspace scored by ``cvm score --json`` through the CLI on each backend: (workspace, report)."""
+    """The workspace scored by ``cvm score --json`` through the CLI on each backend, at once: (workspace, report)."""
     root = tmp_path_factory.mktemp("cli")
-    out = {}
-    for backend in ("duckdb", "spark"):
-        ws = Path(shutil.copytree(hub, root / backend))
-        out[backend] = ws, cvm_score(ws, {**FAST, **(ON_SPARK | FEW_SHUFFLES if backend == "spark" else {})})
-    return out
+    envs = {"duckdb": FAST, "spark": {**FAST, **ON_SPARK, **SMALL_SESSION}}
+    workspaces = {backend: Path(shutil.copytree(hub, root / backend)) for backend in envs}
+    runs = {backend: start_cvm_score(workspaces[backend], env) for backend, env in envs.items()}
+    try:
+        return {backend: (workspaces[backend], run.report(timeout=900)) for backend, run in runs.items()}
+    finally:
+        for run in runs.values():
+            run.stop()
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "spark"])

@@ -10,9 +10,6 @@ floating point sums badly.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +31,7 @@ from cvm.segments.refresh import refresh_segments
 from cvm.store import OfflineStore
 from cvm.store.backend import DuckDBBackend
 from cvm.store.spark import SparkBackend, to_spark_sql
+from tests.cli_process import start_cvm
 from tests.spark_session import SPARK_MARKS, spark
 
 __all__ = ["spark"]  # the shared session fixture
@@ -292,26 +290,25 @@ def test_the_growth_bridge_is_exact_to_the_cent_on_both_backends(tmp_path: Path,
     assert_same(tables["duckdb"][1], tables["spark"][1], "growth")
 
 
-def test_cvm_report_growth_runs_on_spark_from_the_environment(hub: tuple[Engine, Path], spark: Any) -> None:
+def test_cvm_report_growth_runs_on_spark_from_the_environment(
+    hub: tuple[Engine, Path], spark: Any, tmp_path: Path
+) -> None:
     _, ws = hub
-
-    def cli(env: dict[str, str]) -> Any:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cvm.cli.main", "report", "growth", "-w", str(ws), "--json"],
-            capture_output=True, text=True, timeout=600, env={**os.environ, **env},
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout)
-
     spark_env = {
         "CVM__STORE__OFFLINE": "spark",
         "CVM__STORE__SPARK__MASTER": "local[2]",
         "CVM__STORE__SPARK__CONF__spark.sql.shuffle.partitions": "4",  # a few hundred customers: few tasks
         "CVM__STORE__SPARK__CONF__spark.ui.enabled": "false",
     }
-    on_spark, on_duckdb = cli(spark_env), cli({"CVM__STORE__OFFLINE": "duckdb"})
+    args = ["report", "growth", "-w", str(ws), "--json"]
+    on_duckdb = start_cvm(args, {"CVM__STORE__OFFLINE": "duckdb"}, tmp_path / "duckdb")  # while Spark runs
+    try:
+        on_spark = start_cvm(args, spark_env, tmp_path / "spark").report(timeout=600)
+    except BaseException:
+        on_duckdb.stop()
+        raise
     assert on_spark["tables"]["growth"]
-    assert on_spark == on_duckdb
+    assert on_spark == on_duckdb.report(timeout=600)
 
 
 def test_a_rule_pattern_with_a_backslash_matches_the_same_everywhere(spark: Any) -> None:
