@@ -55,37 +55,45 @@ def available_gb() -> float:
     return float("nan")
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants."""
+def _tree_rss(root: int) -> tuple[int, int, int]:
+    """Resident bytes of ``root`` and all its descendants, of ``root`` alone, and of the JVMs among them."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    java: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
+                head, rest = fh.read().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
+        fields = rest.split()
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
+        if head.endswith("(java"):
+            java.add(pid)
+    total, jvm, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        jvm += rss.get(pid, 0) if pid in java else 0
         todo += children.get(pid, [])
-    return total
+    return total, rss.get(root, 0), jvm
 
 
 @dataclass
 class Measured:
-    """One command's wall time, peak RSS of its process tree and exit status."""
+    """One command's wall time, peak RSS of its process tree, of the command's own process (the driver's
+    Python) and of the JVMs in the tree (Spark's driver and, in local mode, its executors), and exit status."""
 
     seconds: float
     peak_gb: float
     status: int
     tail: str
+    own_gb: float = 0.0
+    jvm_gb: float = 0.0
 
 
 def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
@@ -93,14 +101,15 @@ def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
     began = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out, open(log.with_suffix(".err"), "w", encoding="utf-8") as err:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
-        peak = 0
+        peak = own = jvm = 0
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
+            tree, alone, java = _tree_rss(proc.pid)
+            peak, own, jvm = max(peak, tree), max(own, alone), max(jvm, java)
             time.sleep(0.1)
     seconds = time.perf_counter() - began
     text = log.read_text(encoding="utf-8", errors="replace") + log.with_suffix(".err").read_text(encoding="utf-8")
     tail = text.strip().splitlines()[-1:] or [""]
-    return Measured(seconds, peak / 1024**3, proc.returncode, tail[0][:100])
+    return Measured(seconds, peak / 1024**3, proc.returncode, tail[0][:100], own / 1024**3, jvm / 1024**3)
 
 
 def _report(log: Path) -> dict[str, object]:
@@ -204,18 +213,31 @@ def main() -> None:
             if done.status == 0 and args.backend == "spark" and ran_on(log) != "spark":  # no silent fallback
                 status = f"error: the {args.backend} backend is not there (the report names {ran_on(log)})"
             rows.append(
-                [label(n), command, f"{done.seconds:.1f}", f"{done.peak_gb:.2f}", f"{load:.1f}", f"{free:.1f}", status]
+                [
+                    label(n),
+                    command,
+                    f"{done.seconds:.1f}",
+                    f"{done.peak_gb:.2f}",
+                    f"{done.own_gb:.2f}",
+                    f"{done.jvm_gb:.2f}",
+                    f"{load:.1f}",
+                    f"{free:.1f}",
+                    status,
+                ]
             )
             print(json.dumps(dict(zip(HEADER, rows[-1], strict=True))), flush=True)
     print()
-    print(f"backend {args.backend}, {os.cpu_count()} cores; peak RSS of the command's process tree")
+    print(
+        f"backend {args.backend}, {os.cpu_count()} cores; peak RSS of the command's process tree, of the command's "
+        "own process (the driver's Python) and of the JVMs in the tree (Spark local mode: driver and executors)"
+    )
     print("".join(f"{h:>{w}}" for h, w in zip(HEADER[:-1], WIDTHS, strict=False)) + "  " + HEADER[-1])
     for row in rows:
         print("".join(f"{c:>{w}}" for c, w in zip(row[:-1], WIDTHS, strict=False)) + "  " + row[-1])
 
 
-HEADER = ("customers", "command", "seconds", "peak GB", "load 1m", "free GB", "status")
-WIDTHS = (10, 9, 9, 9, 9, 9)
+HEADER = ("customers", "command", "seconds", "peak GB", "cvm GB", "JVM GB", "load 1m", "free GB", "status")
+WIDTHS = (10, 9, 9, 9, 8, 8, 9, 9)
 
 if __name__ == "__main__":
     main()
