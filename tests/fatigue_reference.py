@@ -7,9 +7,14 @@ towards ``n``; in SQL, contacts at the same instant count each other.
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
 
+import pandas as pd
+import polars as pl
+
+from cvm.engine import Engine
 from cvm.models.fatigue import ADVERSE_TOPICS
+from cvm.store.backend import DuckDBBackend
 
 PERIOD_COLUMNS = ("customer_id", "channel", "ts", "n", "adverse")
 
@@ -50,3 +55,22 @@ def contact_periods(
     hit = pd.Series([f for _, f in flags], index=rank.index, dtype=bool)
     out["n"], out["adverse"] = rank, hit
     return out.loc[:, list(PERIOD_COLUMNS)].reset_index(drop=True)
+
+
+def contacts_backend(root: Path, rows: list[tuple[str, pd.Timestamp, str | None, str, str]]) -> DuckDBBackend:
+    """A new workspace at ``root`` whose hub holds these contacts (customer, ts, channel, direction, topic)."""
+    engine = Engine.init(root)
+    frame = pl.DataFrame(
+        {
+            "contact_id": [f"k{i}" for i in range(len(rows))],
+            "customer_id": [r[0] for r in rows],
+            "ts": [r[1].to_pydatetime() for r in rows],
+            "channel": [r[2] for r in rows],
+            "direction": [r[3] for r in rows],
+            "topic": [r[4] for r in rows],
+        },
+        schema_overrides={"ts": pl.Datetime("us", "UTC")},
+    )
+    with engine.offline.transaction() as tx:
+        tx.append("contacts", frame)
+    return DuckDBBackend(engine.offline)

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pytest
 
 from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import FatigueCurve, Learned
-from cvm.engine import Engine
 from cvm.models.base import FormatError
 from cvm.models.fatigue import ADVERSE_TOPICS, FatigueModel
 from cvm.plans.fatigue_sql import contact_periods_sql, fatigue_counts_sql
 from cvm.plans.learned_file import FATIGUE_FILE, load_learned, refit_fatigue
 from cvm.store.backend import DuckDBBackend
-from tests.fatigue_reference import contact_periods
+from tests.fatigue_reference import contact_periods, contacts_backend
 
 
 def _true_logit(n: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -75,22 +73,7 @@ def test_bad_input_names_the_field() -> None:
 
 
 def _store(tmp_path: Path, rows: list[tuple[str, pd.Timestamp, str | None, str, str]]) -> DuckDBBackend:
-    """A workspace whose hub holds these contacts (customer, ts, channel, direction, topic)."""
-    engine = Engine.init(tmp_path / "ws")
-    frame = pl.DataFrame(
-        {
-            "contact_id": [f"k{i}" for i in range(len(rows))],
-            "customer_id": [r[0] for r in rows],
-            "ts": [r[1].to_pydatetime() for r in rows],
-            "channel": [r[2] for r in rows],
-            "direction": [r[3] for r in rows],
-            "topic": [r[4] for r in rows],
-        },
-        schema_overrides={"ts": pl.Datetime("us", "UTC")},
-    )
-    with engine.offline.transaction() as tx:
-        tx.append("contacts", frame)
-    return DuckDBBackend(engine.offline)
+    return contacts_backend(tmp_path / "ws", rows)
 
 
 def _periods(backend: DuckDBBackend, **kwargs: int) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pytest
 from cvm.config.plans import PlansConfig
 from cvm.contracts.learned import Learned
 from cvm.plans.learned_file import DECIDE_FILE, learned_stamp, load_learned, refit_fatigue, store_learned
+from tests.fatigue_reference import contacts_backend
 
 
 def test_stored_posteriors_and_versions_come_back_beside_the_fatigue_curves(tmp_path: Path) -> None:
@@ -26,8 +27,7 @@ def test_stored_posteriors_and_versions_come_back_beside_the_fatigue_curves(tmp_
     t = pd.Timestamp("2026-05-01", tz="UTC")
     rows = [(f"c{i}", t + pd.Timedelta(days=k), "email", "outbound", "news") for i in range(40) for k in range(4)]
     rows += [(f"c{i}", t + pd.Timedelta(days=4), "phone", "inbound", "complaint") for i in range(0, 40, 5)]
-    contacts = pd.DataFrame(rows, columns=["customer_id", "ts", "channel", "direction", "topic"])
-    assert refit_fatigue(tmp_path, contacts, config) is not None
+    assert refit_fatigue(tmp_path, contacts_backend(tmp_path / "hub", rows), config) is not None
     both = load_learned(tmp_path, config)
     assert set(both.model_versions) == {"fatigue", "uplift"}
     assert both.fatigue
