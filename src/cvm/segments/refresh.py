@@ -200,18 +200,26 @@ def _same(batch: Any) -> Any:
 
 
 def membership_on(
-    backend: OfflineBackend, model: SegmentModel, as_of: date, segmented: str | None = None
+    backend: OfflineBackend, con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date
 ) -> tuple[SegmentReport, str]:
-    """The report of a refresh on a backend (DuckDB or Spark, the same SQL as CTEs), and the ``WITH`` clause that
-    defines its ``members`` for :func:`store_on`. ``segmented``: the base's SQL, or ``None`` when the backend
-    already has it as a view named ``segmented`` (the plan batch on Spark)."""
+    """Segment the base as of ``as_of`` on Spark: the base becomes the session's cached view ``segmented`` (the
+    counts, the changes, the stored membership and the plans read it; :func:`release` drops it), and the report
+    comes back with the ``WITH`` clause that defines its ``members`` for :func:`store_on`. ``con`` only looks up
+    the stored columns and uplift scores the base reads."""
     t0 = time.perf_counter()
+    model, sql = segmented_sql(con, cfg, as_of)
+    backend.sql(sql).cache().createOrReplaceTempView("segmented")  # type: ignore[attr-defined]
     prev = _date(_arrow_frame(backend.query(_previous_sql(as_of))))
-    ctes = [*([("segmented", segmented)] if segmented is not None else []), *_changes_sql(model, as_of, prev)]
-    with_ = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+    with_ = "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in _changes_sql(model, as_of, prev))
     counts = _arrow_frame(backend.query(f"{with_}\n{_COUNTS}"))
     transitions = _arrow_frame(backend.query(f"{with_}\n{_TRANSITIONS}")) if prev is not None else _NO_TRANSITIONS
     return _report(counts, transitions, as_of, prev, {"segments": round(time.perf_counter() - t0, 3)}), with_
+
+
+def release(backend: OfflineBackend) -> None:
+    """Drop the Spark view of the segmented base, and with it its cached rows (nothing to do on DuckDB)."""
+    if backend.name == "spark":
+        backend.spark.catalog.dropTempView("segmented")  # type: ignore[attr-defined]
 
 
 def store_on(backend: OfflineBackend, with_: str, as_of: date) -> None:
@@ -234,15 +242,12 @@ def refresh_segments(
             t = time.perf_counter()
             write_members(store, con, as_of)
     else:
-        with store.connect() as con:
-            model, segmented = segmented_sql(con, cfg, as_of)
-        base = backend.sql(segmented).cache()  # type: ignore[attr-defined]  # read three times below
-        base.createOrReplaceTempView("segmented")
         try:
-            report, with_ = membership_on(backend, model, as_of)
+            with store.connect() as con:
+                report, with_ = membership_on(backend, con, cfg, as_of)
             t = time.perf_counter()
             store_on(backend, with_, as_of)
         finally:
-            base.unpersist()
+            release(backend)
     report.seconds["write"] = round(time.perf_counter() - t, 3)
     return report

@@ -14,7 +14,7 @@ from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING
 
-from cvm.segments.refresh import compute_membership, membership_on, segmented_sql, store_on, write_members
+from cvm.segments.refresh import compute_membership, membership_on, store_on, write_members
 
 if TYPE_CHECKING:
     import duckdb
@@ -23,27 +23,15 @@ if TYPE_CHECKING:
     from cvm.segments.refresh import SegmentReport
     from cvm.store.backend import OfflineBackend
 
-#: The name of the segmented base, a table of the DuckDB connection or a view of the Spark session.
-SEGMENTED = "segmented"
-
 
 def segment_for_plans(
     backend: OfflineBackend, con: duckdb.DuckDBPyConnection, cfg: SegmentsConfig, as_of: date
 ) -> tuple[SegmentReport, Callable[[], None], bool]:
     """Segment the base as of ``as_of`` for the plan batch: the report, a function that stores the day's membership
-    where it was computed, and whether the base is the backend's view (Spark) rather than ``con``'s table (pass it
-    to :func:`plan_load.run`)."""
+    where it was computed, and whether the base is the backend's view (Spark: :func:`release` it after the batch)
+    rather than ``con``'s table (pass it to :func:`plan_load.run`)."""
     if backend.name != "spark":
         report = compute_membership(con, cfg, as_of)
         return report, partial(write_members, backend.store, con, as_of), False
-    model, sql = segmented_sql(con, cfg, as_of)  # con only looks up the stored columns and uplift scores
-    # cached: the counts, the changes, the stored membership and the decisions all read it (see release)
-    backend.sql(sql).cache().createOrReplaceTempView(SEGMENTED)  # type: ignore[attr-defined]
-    report, with_ = membership_on(backend, model, as_of)
+    report, with_ = membership_on(backend, con, cfg, as_of)
     return report, partial(store_on, backend, with_, as_of), True
-
-
-def release(backend: OfflineBackend) -> None:
-    """Drop the Spark view of the segmented base, and with it its cached rows (nothing to do on DuckDB)."""
-    if backend.name == "spark":
-        backend.spark.catalog.dropTempView(SEGMENTED)  # type: ignore[attr-defined]

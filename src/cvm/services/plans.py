@@ -35,11 +35,11 @@ from cvm.plans.columns import needed_columns
 from cvm.plans.learned_file import learned_stamp, load_learned, refit_fatigue
 from cvm.segments import SegmentReport, compute_membership, refresh_segments, segment_base
 from cvm.segments.catalog import describe_segment, list_segments, overview
-from cvm.segments.refresh import write_members
+from cvm.segments.refresh import release, write_members
 from cvm.services.delivery import DeliveryService
 from cvm.services.features import features_for_segments
 from cvm.services.learned import refresh_learned
-from cvm.services.plan_base import release, segment_for_plans
+from cvm.services.plan_base import segment_for_plans
 from cvm.services.workspace import Audit, Workspace, audited
 from cvm.store import decision_log
 
