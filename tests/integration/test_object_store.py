@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from cvm.store import OfflineStore, commit
 from cvm.store.fs import ConcurrentWriteError
+from tests.partition_readers import read_while_overwriting
 from tests.s3_server import s3_endpoint_fixture, s3_url_fixture  # noqa: F401 (fixtures)
 
 D1, D2 = date(2026, 1, 31), date(2026, 2, 28)
@@ -100,37 +100,11 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_a_mix(where: str) -> N
                 tx.append("scores", _scores(D2, float(version), rows, chunk))
 
     overwrite(0)
-    seen: list[tuple[int, tuple[float, ...]]] = []
-    errors: list[BaseException] = []
-    done = threading.Event()
-
-    def read() -> None:
-        try:
-            while not done.is_set():
-                part = store.read("scores", partition=D2)
-                seen.append((part.height, tuple(sorted(set(part["value"].to_list())))))
-                with store.connect() as con:
-                    height, values = con.execute(
-                        "SELECT count(*), list(DISTINCT value) FROM scores WHERE as_of = ?", [D2]
-                    ).fetchall()[0]
-                seen.append((height, tuple(sorted(values))))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        version = 1
-        while version < 12 or (len(seen) <= 8 and version < 500):
-            overwrite(version)
-            version += 1
-    finally:
-        done.set()
-        reader.join()
-    assert errors == []
-    assert {height for height, _ in seen} == {chunks * rows}  # never part of a version
-    assert all(len(values) == 1 for _, values in seen)  # never two versions
-    assert len({values for _, values in seen}) > 1  # the versions did change under the reader
+    seen = read_while_overwriting(store, D2, overwrite, 12, 8, 500)
+    assert {height for height, _, _ in seen} == {chunks * rows}  # never part of a version
+    assert all(len(values) == 1 for _, values, _ in seen)  # never two versions
+    assert {whole for _, _, whole in seen} == {chunks * rows + 50}  # the other date (50 rows) is always whole
+    assert len({values for _, values, _ in seen}) > 1  # the versions did change under the reader
 
 
 def test_a_second_writer_on_s3_commits_nothing(s3_url: str) -> None:

@@ -40,6 +40,17 @@ def _settings(ws: Path, **uplift: Any) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
+def _segmented(engine: Engine, columns: str) -> pl.DataFrame:
+    """``columns`` of the segmented base as of NOW: the attributes the plans decide on, uplift scores included."""
+    con = engine.offline.connect()
+    try:
+        segment_base(con, engine.settings.segments, NOW.date())
+        base: pl.DataFrame = con.sql(f"SELECT {columns} FROM segmented").pl()
+    finally:
+        con.close()
+    return base
+
+
 def _hub(engine: Engine, n: int, seed: int = 0, convert: bool = False) -> list[DecisionRecord]:
     """Customers, their transactions after a randomised decision, and the decision log (written as Parquet).
 
@@ -159,12 +170,7 @@ def test_the_loop_learns_gates_and_writes_uplift_attributes(small: Engine) -> No
     scores = small.offline.read("scores").filter(pl.col("score") == "uplift_mail")
     assert scores.height == 1200
     assert set(scores["model_version"]) == {"uplift-v1"}
-    con = small.offline.connect()
-    try:
-        segment_base(con, small.settings.segments, NOW.date())
-        base = con.sql("SELECT customer_id, tenure_days, uplift_mail, uplift_retired FROM segmented").pl()
-    finally:
-        con.close()
+    base = _segmented(small, "customer_id, tenure_days, uplift_mail, uplift_retired")
     old = base.filter(pl.col("tenure_days") > 750)["uplift_mail"].mean()  # tenure today = at decision + 120
     young = base.filter(pl.col("tenure_days") < 550)["uplift_mail"].mean()
     assert old > 15 > 0 > young  # persuadables (+30 margin) above sleeping dogs (−9 margin)
@@ -206,12 +212,7 @@ def test_the_components_outcome_learns_the_change_of_conversion_and_churn(worksp
         assert entry.meta["kind"] == "ComponentUplift"
         assert entry.meta["outcome"] == "components"
         assert entry.meta["values"]["converted"] == "100"
-        con = engine.offline.connect()
-        try:
-            segment_base(con, engine.settings.segments, NOW.date())
-            base = con.sql("SELECT customer_id, tenure_days, uplift_mail FROM segmented").pl()
-        finally:
-            con.close()
+        base = _segmented(engine, "customer_id, tenure_days, uplift_mail")
         # persuadables: +50 points of conversion × 100 + 50 points less churn × 50 = +75; dogs −20 × 100 − 20 × 50 = −30
         # (the effect models shrink both towards the average: few shallow trees)
         old = base.filter(pl.col("tenure_days") > 750)["uplift_mail"].mean()

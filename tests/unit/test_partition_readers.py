@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from cvm.store import OfflineStore
+from tests.partition_readers import read_while_overwriting
 
 D1, D2 = date(2026, 1, 31), date(2026, 2, 28)
 CHUNKS, ROWS = 4, 500
@@ -35,35 +35,8 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_a_mix(tmp_path: Path) 
     with store.transaction() as tx:
         tx.append("scores", _version(D1, -1, 0))
     _overwrite(store, 0)
-    seen: list[tuple[int, tuple[float, ...], int]] = []
-    errors: list[BaseException] = []
-    done = threading.Event()
-
-    def read() -> None:
-        try:
-            while not done.is_set():
-                part = store.read("scores", partition=D2)
-                whole = store.read("scores")
-                seen.append((part.height, tuple(sorted(set(part["value"].to_list()))), whole.height))
-                with store.connect() as con:  # DuckDB over the files of the manifest it opened with
-                    rows = con.execute("SELECT count(*), list(DISTINCT value) FROM scores WHERE as_of = ?", [D2])
-                    height, values = rows.fetchall()[0]
-                    total = con.execute("SELECT count(*) FROM scores").fetchall()[0][0]
-                seen.append((height, tuple(sorted(values)), total))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:  # at least 39 versions, and on until the reader has read 20 times (however busy the machine is)
-        version = 1
-        while version < 40 or (len(seen) <= 20 and version < 2000):
-            _overwrite(store, version)
-            version += 1
-    finally:
-        done.set()
-        reader.join()
-    assert errors == []
+    # at least 39 versions, and on until the reader has read 20 times (however busy the machine is)
+    seen = read_while_overwriting(store, D2, lambda version: _overwrite(store, version), 40, 20, 2000)
     assert len(seen) > 20
     assert {height for height, _, _ in seen} == {CHUNKS * ROWS}  # never part of a version
     assert all(len(values) == 1 for _, values, _ in seen)  # never two versions
