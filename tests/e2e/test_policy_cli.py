@@ -89,3 +89,11 @@ def test_no_log_yet_says_to_run_with_exploration_on(tmp_path: Path) -> None:
     bad = cvm("policy", "evaluate", "--policy", "best", "-w", str(tmp_path / "empty"), code=2)
     assert "best" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_components_reward_says_what_it_counts_and_when_to_check_it_with_the_margin(workspace: Path) -> None:
+    proc = cvm("policy", "compare", "--outcome", "components", "-w", str(workspace), "--lang", "nl")
+    flat = " ".join((proc.stdout + proc.stderr).split())  # notes go to stderr; the console wraps them
+    assert "valued per customer" not in flat  # the notes are in Dutch
+    assert "--outcome margin" in flat  # the caution names the reward to check a verdict with
+    assert "grote klanten" in flat

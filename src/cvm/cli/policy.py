@@ -205,5 +205,11 @@ def print_reward(data: Mapping[str, Any]) -> None:
     """Which reward the estimates count (``--outcome``)."""
     if data.get("outcome") == "components":
         console.note(_("Reward: the outcome's events (conversion, churn, default, complaint), valued per customer."))
+        console.note(
+            _(
+                "Its intervals are narrower than the margin's but can be too narrow where a few large accounts "
+                "weigh most: check a verdict with --outcome margin."
+            )
+        )
     elif data.get("outcome") == "margin":
         console.note(_("Reward: the realised margin over the horizon."))
