@@ -31,11 +31,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cvm.contracts.decisionlog import DecisionOutcome, DecisionRecord
 from cvm.demo.effects import probabilities
@@ -47,15 +49,13 @@ from cvm.experiments import ope
 from cvm.experiments.ope_log import read_log
 from cvm.experiments.policies import greedy
 from cvm.scoring.uplift_replay import predicted, with_uplift
-from cvm.scoring.uplift_values import evaluation_values, value_frame
+from cvm.scoring.uplift_values import evaluation_values, value_frame, weighted_outcome
 from cvm.services.demo_replay import attribute_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
 from policy import _table, _workspace, learn, reward_outcomes, split_log, uplift_settings, values_of
 
-REWARDS = ("margin", "components")
 METHODS = ("ips", "dr")
-QUANTITIES = ("incremental", "propensity", "incr - prop")
 PER = 1000.0
 
 
@@ -73,30 +73,21 @@ class ValuedEvents(DemoTruth):
         kinds = [_kind(r, a) for r, a in zip(records, actions, strict=True)]
         contacts = [float(r.context.get(CONTEXT_KEY, 0.0)) for r in records]
         pr = probabilities(self.truth, idx, kinds, contacts)
-        v = value_frame(self.values, [r.context for r in records])
-        events = {"converted": pr.convert, "churned": pr.churn, "defaulted": pr.default,
-                  "unsubscribed": pr.unsubscribe, "complained": pr.complain}  # fmt: skip
-        return sum(p * v[e].to_numpy(dtype=float) for e, p in events.items() if e in v)
+        chances = pd.DataFrame({"converted": pr.convert, "churned": pr.churn, "defaulted": pr.default,
+                                "unsubscribed": pr.unsubscribe, "complained": pr.complain})  # fmt: skip
+        return weighted_outcome(chances, value_frame(self.values, [r.context for r in records]))
 
 
 def _matrix(records: Sequence[DecisionRecord], actions: Sequence[str], choose: Callable[[DecisionRecord], str]) -> Any:
     return ope.target_matrix(lambda r: {choose(r): 1.0}, records, actions)
 
 
-def one_replay(
-    records: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], model: Any, passed: list[str],
-    truth: Any, valued: Any, reward: str, settings: Any, bootstrap: int,
-) -> dict[tuple[str, str], tuple[float, ...]]:  # fmt: skip
+def _estimates(
+    data: ope.LoggedBandit, incr: Any, prop: Any, gain: Any, aim: Any, bootstrap: int
+) -> dict[tuple[str, str], tuple[float, ...]]:
     """(quantity, estimator) -> (estimate, ci_low, ci_high, truth, se, what the reward aims at), per 1,000 eligible
     decisions; ``dr-boot``: the DR estimate with its customer-bootstrap interval."""
-    outs = reward_outcomes(settings, records, outcomes, reward)
-    data, kept = ope.bandit_from_log(records, outs)
-    priced = {r.decision_id: r for r in with_uplift(kept, predicted(model, kept, passed))}
-    prop = _matrix(kept, data.actions, lambda r: greedy(r, "propensity"))
-    incr = _matrix(kept, data.actions, lambda r: greedy(priced[r.decision_id], "incremental"))
     q = ope.cross_fit_rewards(data)
-    gain = ope.true_gains(truth, kept, data)
-    aim = ope.true_gains(valued, kept, data) if reward == "components" else gain
     t = {"incr": [ope.true_incremental(g, incr) for g in (gain, aim)],
          "prop": [ope.true_incremental(g, prop) for g in (gain, aim)]}  # fmt: skip
     base = ope.none_matrix(data)
@@ -113,6 +104,26 @@ def one_replay(
         true = got["incr - prop"][1]
         out[("incr - prop", "dr-boot")] = (b.value, b.ci_low, b.ci_high, true[0], b.se, true[1])
     return {k: tuple(x * PER for x in v) for k, v in out.items()}
+
+
+def one_replay(
+    records: Sequence[DecisionRecord], outcomes: Mapping[str, DecisionOutcome], model: Any, passed: list[str],
+    truth: DemoTruth, valued: ValuedEvents, settings: Any, bootstrap: int,
+) -> dict[tuple[str, str, str], tuple[float, ...]]:  # fmt: skip
+    """(reward, quantity, estimator) -> :func:`_estimates`' figures. The decisions, the two policies' choices and
+    the truth are the same for both rewards, so they are computed once; only the reward differs."""
+    data, kept = ope.bandit_from_log(records, outcomes)
+    priced = {r.decision_id: r for r in with_uplift(kept, predicted(model, kept, passed))}
+    prop = _matrix(kept, data.actions, lambda r: greedy(r, "propensity"))
+    incr = _matrix(kept, data.actions, lambda r: greedy(priced[r.decision_id], "incremental"))
+    gain = ope.true_gains(truth, kept, data)
+    events = reward_outcomes(settings, kept, outcomes, "components")
+    components = replace(data, reward=np.array([events[r.decision_id].margin for r in kept], dtype=float))
+    figures = {
+        "margin": _estimates(data, incr, prop, gain, gain, bootstrap),
+        "components": _estimates(components, incr, prop, gain, ope.true_gains(valued, kept, data), bootstrap),
+    }
+    return {(reward, *key): v for reward, by in figures.items() for key, v in by.items()}
 
 
 def main() -> None:
@@ -148,11 +159,8 @@ def main() -> None:
         run = replay(s.plans, rows, effects, dates, ladder, seed + 1000 + k)
         outcomes = {o.decision_id: o for o in run.outcomes}
         decisions += len(run.records)
-        for reward in REWARDS:
-            for (name, m), v in one_replay(
-                run.records, outcomes, model, passed, truth, valued, reward, s, args.bootstrap
-            ).items():
-                results.setdefault((reward, name, m), []).append(v)
+        for key, v in one_replay(run.records, outcomes, model, passed, truth, valued, s, args.bootstrap).items():
+            results.setdefault(key, []).append(v)
         if k % 10 == 0:
             print(f"  {k} replays ({time.perf_counter() - began:.0f} s)", flush=True)
     if args.save is not None:
