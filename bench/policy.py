@@ -18,7 +18,10 @@ Prints one table per question:
 4. real-time decide latency p50 / p99 with the uplift attributes on (target p99 ≤ 25 ms), with the load.
 
 5. the same comparison over ``--replays`` replays (the stored one and new ones with other seeds and dates): mean and
-   spread of the propensity, learned and oracle policies' true value and the worst sleeping-dog ratio.
+   spread of the propensity, learned and oracle policies' true value and the worst sleeping-dog ratio;
+6. the issue's done-when, as a user sees it: what ``cvm policy compare`` itself concludes on the workspace's own log
+   (its uplift champion, its held-out decisions), for both rewards: the paired DR difference "incremental minus
+   propensity" with its 95% interval and verdict, the TRUE difference, and the contacts saved.
 
     python bench/policy.py [--workspace /tmp/policyws] [--customers 5000] [--replications 200] [--replays 5]
                            [--outcome components|margin] [--gated] [--only-replays] [--uplift KEY=VALUE ...]
@@ -353,6 +356,21 @@ def latency(workspace: Path, model: MultiUplift | ComponentUplift, sample: int) 
              "25 ms"]])  # fmt: skip
 
 
+def verdicts(workspace: Path) -> None:
+    """Table 6: ``cvm policy compare``'s paired verdict on the workspace's log, per reward, against the truth."""
+    engine = Engine.open(workspace)
+    rows = []
+    for reward in ("margin", "components"):
+        for pair in engine.policy.compare(outcome=reward)["versus"]:
+            dr = pair["estimate"]["dr"]
+            rows.append([reward, f"{pair['name']} - {pair['versus']}", float(dr["value"]),
+                         f"[{dr['ci_low']:,.0f}, {dr['ci_high']:,.0f}]", pair["verdict"], float(pair["true_value"]),
+                         float(pair["contacts"])])  # fmt: skip
+    header = ["reward", "paired", "DR difference", "95% interval", "verdict", "true difference", "contacts"]
+    _table("What `cvm policy compare --outcome REWARD` concludes on this workspace's own log (per 1,000 eligible "
+           "decisions; true difference SIMULATED)", header, rows)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/policyws"))
@@ -394,6 +412,7 @@ def main() -> None:
     if args.only_replays:
         replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated, args.uplift)
         return
+    verdicts(args.workspace)
     train, held = split_log(records, "bench-split")
     settings = Engine.open(args.workspace).ws.settings
     cfg = uplift_settings(settings, args.uplift)
