@@ -412,7 +412,6 @@ def main() -> None:
     if args.only_replays:
         replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated, args.uplift)
         return
-    verdicts(args.workspace)
     train, held = split_log(records, "bench-split")
     settings = Engine.open(args.workspace).ws.settings
     cfg = uplift_settings(settings, args.uplift)
@@ -430,6 +429,7 @@ def main() -> None:
     latency(args.workspace, model, args.latency_sample)
     if args.replays > 0:
         replays(args.workspace, args.replays, args.exploration, args.months, args.outcome, args.gated, args.uplift)
+    verdicts(args.workspace)
     print(f"\n({time.perf_counter() - began:.0f} s; every value above is SIMULATED from the demo's ground truth)")
 
 
