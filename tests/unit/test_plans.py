@@ -16,8 +16,9 @@ from cvm.config import ConfigError, Settings, load_settings, render_template
 from cvm.config.plans import PlansConfig
 from cvm.contracts.actions import Decision
 from cvm.contracts.decisions import CustomerState, Event
-from cvm.plans.batch import run_batch
+from cvm.plans.batch import PlanBatch, run_batch
 from cvm.plans.decide import decide, rank
+from cvm.reporting.actions import held_kind
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -155,7 +156,12 @@ def test_expected_value_and_minimum() -> None:
     assert a.reasons[1] == "expected value 3.00 = 0.1 × 100 × 0.5 − 2"
     low = decide(cfg, _state({"value": 10.0}), NOW)
     assert low.actions == ()
-    assert "below the minimum" in low.suppressed[0].reason
+    assert low.suppressed[0].reason == "expected value below the minimum: -1.50 < 1.00"
+    lower = decide(cfg, _state({"value": 5.0}), NOW)
+    # the batch's summary counts the two under one reason, whatever their figures (not one line per value)
+    batch = PlanBatch(NOW, 2, 2, [("C1", low), ("C2", lower)])
+    assert batch.suppressed == {"expected value below the minimum": 2}
+    assert held_kind(lower.suppressed[0].reason) == "min_value"
 
 
 def test_rank_explains_the_choice() -> None:

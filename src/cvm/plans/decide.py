@@ -264,7 +264,8 @@ class _Run:
         if refusal:
             return refusal
         if (value := self.pricer.before_fatigue(cand)) < self.policy.min_expected_value:
-            return f"expected value {value:.2f} below the minimum {self.policy.min_expected_value:.2f}"
+            # the kind before the colon, the figures after: the batch summary counts reasons by that kind
+            return f"expected value below the minimum: {value:.2f} < {self.policy.min_expected_value:.2f}"
         return None
 
     def _route(
