@@ -12,6 +12,8 @@ import yaml
 from tests.e2e.test_cli import cvm
 
 pytestmark = pytest.mark.slow
+DEMO_OUTPUT: list[str] = []
+"""What the module's `cvm demo` printed."""
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +23,7 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = cvm("demo", "--customers", "1000", "--seed", "4", "--workspace", str(ws))
     assert "Pilot winback_call (simulated effect)" in out.stdout
     assert "True effect by construction" in out.stdout
+    DEMO_OUTPUT.append(out.stdout)
     return ws
 
 
@@ -150,3 +153,21 @@ def test_the_demo_learns_from_the_replayed_log_and_cvm_run_decides_with_it(demo_
     assert uplift["trained"] is None  # the demo trained on this same data already ...
     assert "uplift: no new randomised decisions since uplift-v1" in uplift["notes"]  # ... as uplift-v1
     assert uplift["scores"]["attributes"]  # uplift_<action> scores for decide
+
+
+def test_the_demo_ends_with_what_its_log_says_of_incremental_against_propensity(demo_ws: Path) -> None:
+    """The loop's last step, shown: the demo's closing table is `cvm policy evaluate --versus propensity` per reward."""
+    printed = DEMO_OUTPUT[0]
+    assert "Policies compared on the logged decisions: incremental against propensity" in printed
+    for reward, name in (("margin", "realised"), ("components", "valued")):
+        assert name in printed
+        got = json.loads(cvm("policy", "evaluate", "--policy", "incremental", "--versus", "propensity",
+                             "--outcome", reward, "-w", str(demo_ws), "--json").stdout)["versus"]  # fmt: skip
+        dr = got["estimate"]["dr"]
+        expected = {"more": dr["ci_low"] > 0, "less": dr["ci_high"] < 0}
+        assert got["verdict"] in ("more", "less", "unsure")
+        assert all(holds == (got["verdict"] == v) for v, holds in expected.items())
+        assert isinstance(got["true_value"], float)  # the demo's ground truth, SIMULATED
+        verdict = {"more": "earns more", "less": "earns less", "unsure": "cannot tell yet"}[got["verdict"]]
+        assert verdict.split()[0] in printed
+        assert f"{abs(dr['value']):,.0f}" in printed  # the same paired estimate as the demo printed

@@ -82,10 +82,12 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     from cvm.cli.language import chosen
+    from cvm.cli.policy import print_verdicts
     from cvm.cli.report import print_pilot_summary, print_run
     from cvm.demo.workspace import DEMO_REPLAY_MONTHS as REPLAY_MONTHS
     from cvm.demo.workspace import write_demo_config
     from cvm.engine import Engine
+    from cvm.i18n import use_locale
 
     with handled():
         write_demo_config(workspace)  # incremental arbitration with exploration: the closed loop of issue 18
@@ -109,6 +111,7 @@ def demo(
         replayed = engine.pilots.demo_replay(out, REPLAY_MONTHS) if replay else None
         if replayed:  # learn from the replayed log now, so the demo ends with its uplift models (the run saw no log)
             report = dataclasses.replace(report, uplift=engine.scoring.uplift(actor="demo"))
+            replayed = {**replayed, "versus": engine.policy.verdicts("incremental", "propensity")}
     if json_out:
         console.json({**report.to_dict(), "pilot": pilot, **({"replay": replayed} if replayed else {})})
         return
@@ -122,6 +125,8 @@ def demo(
             f"{rungs.get('explore', 0):,} explored, {rungs.get('global_holdout', 0):,} held out, "
             "in the store's decision_log."
         )
+        with use_locale(lang):
+            print_verdicts(replayed["versus"])
 
 
 @app.command("generate")

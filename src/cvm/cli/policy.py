@@ -187,6 +187,31 @@ def print_versus(pairs: Sequence[Mapping[str, Any]]) -> None:
         console.print(_verdict(p))
 
 
+def print_verdicts(pairs: Sequence[Mapping[str, Any]]) -> None:
+    """One paired difference per reward (:meth:`~cvm.services.policy.PolicyService.verdicts`), in one short table."""
+    if not pairs:
+        return
+    first = pairs[0]
+    title = _(
+        "Policies compared on the logged decisions: %(name)s against %(versus)s, per 1,000 eligible customers"
+    ) % {
+        "name": _policy_label(first["name"]),
+        "versus": _policy_label(first["versus"]),
+    }
+    rewards = {"margin": _("realised margin"), "components": _("valued events")}
+    verdicts = {"more": _("earns more"), "less": _("earns less"), "unsure": _("cannot tell yet")}
+    truth = any(p["true_value"] is not None for p in pairs)
+    rows = []
+    for p in pairs:
+        dr = p["estimate"]["dr"]
+        row = [rewards.get(p["outcome"], p["outcome"]), money(dr["value"]), _ci(dr), verdicts[p["verdict"]],
+               num(p["contacts"], signed=True)]  # fmt: skip
+        rows.append([*row, _true(p["true_value"])] if truth else row)
+    columns = [_("reward"), _("difference (DR)"), _("interval (95%)"), _("verdict"), _("contacts")]
+    console.table(title, [*columns, _("true difference")] if truth else columns, rows)
+    console.note(_("cvm policy compare [--outcome components] has the details and how far to trust each reward."))
+
+
 def _verdict(pair: Mapping[str, Any]) -> str:
     names = {"name": _policy_label(pair["name"]), "versus": _policy_label(pair["versus"])}
     if pair["verdict"] == "more":

@@ -56,3 +56,12 @@ class PolicyService:
         """No action, propensity, incremental and the current configuration side by side (``outcome`` as above)."""
         chosen = outcome or "margin"
         return {**ope_report.compare(self._evaluation(truth, chosen)), "outcome": chosen}
+
+    def verdicts(
+        self, policy: str = "incremental", versus: str = "propensity", truth: TruthProvider | None = None
+    ) -> list[dict[str, Any]]:
+        """``policy`` against ``versus`` on the same decisions, once per reward (the realised ``margin``, then the
+        valued events, ``components``): the paired estimates, verdict and true difference, each with its
+        ``outcome``. What ``cvm demo`` ends with."""
+        rewards: tuple[UpliftOutcome, ...] = ("margin", "components")
+        return [{**self._evaluation(truth, r).versus(policy, versus), "outcome": r} for r in rewards]
