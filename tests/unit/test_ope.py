@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from scipy.stats import t as student_t
 
 from cvm.contracts.decisionlog import CandidateTerms, DecisionOutcome, DecisionRecord
 from cvm.experiments import ope, ope_sim
@@ -46,7 +47,10 @@ def test_the_doubly_robust_estimate_matches_a_hand_computed_example() -> None:
     inc = result.incremental["dr"]
     assert inc.value == pytest.approx(sum(diff) / 4)  # 3.7917
     se = statistics.stdev(diff) / math.sqrt(4)
-    assert (inc.ci_low, inc.ci_high) == pytest.approx((sum(diff) / 4 - 1.959964 * se, sum(diff) / 4 + 1.959964 * se))
+    # four customers, unequally spread: Satterthwaite's (ΣS²)²/ΣS⁴ − 1 = 2.25 degrees of freedom, t = 3.87 (not 1.96)
+    t = _t95([d - sum(diff) / 4 for d in diff])
+    assert t == pytest.approx(3.874, abs=0.001)
+    assert (inc.ci_low, inc.ci_high) == pytest.approx((sum(diff) / 4 - t * se, sum(diff) / 4 + t * se))
     # IPS: (2·10 + 0 + 0 + (2/3)·2) / 4 = 16/3;  SNIPS: (20 + 4/3) / (2 + 2/3) = 8
     assert result.value["ips"].value == pytest.approx(16 / 3 / 1)  # 5.3333
     assert result.value["snips"].value == pytest.approx(8.0)
@@ -62,7 +66,11 @@ def test_the_paired_difference_of_two_policies_matches_a_hand_computed_example()
     diff = [8.0, 0.0, -7.0, 0.0]
     got = ope.difference(data, target, other, q)["dr"]
     se = statistics.stdev(diff) / math.sqrt(4)
-    assert (got.value, got.ci_low, got.ci_high) == pytest.approx((0.25, 0.25 - 1.959964 * se, 0.25 + 1.959964 * se))
+    # two customers carry all of it (centred 7.75 and −7.25): one degree of freedom, t(0.975, 1) = 12.706 (tables)
+    assert _t95([d - 0.25 for d in diff]) == pytest.approx(12.706, abs=0.001)
+    assert (got.value, got.ci_low, got.ci_high) == pytest.approx(
+        (0.25, 0.25 - 12.706 * se, 0.25 + 12.706 * se), abs=1e-3
+    )
     # against no action it is the incremental value of `evaluate`, interval included
     assert (
         ope.difference(data, target, ope.none_matrix(data), q)["dr"] == ope.evaluate(data, target, q).incremental["dr"]
@@ -183,11 +191,25 @@ def test_the_log_becomes_arrays_without_the_global_holdout_or_decisions_lacking_
 def test_the_standard_error_is_clustered_by_customer() -> None:
     c = np.array([1.0, 3.0, 5.0, 7.0])
     # one customer per decision: sd (ddof 1) / √n = √((9 + 1 + 1 + 9) / 3) / 2
-    assert ope.normal_ci(c).se == pytest.approx(math.sqrt(20 / 3) / 2)
+    assert ope.clustered_ci(c).se == pytest.approx(math.sqrt(20 / 3) / 2)
     # two customers of two decisions: centred sums −4 and 4; se = √(G/(G−1) · (16 + 16)) / n = √64 / 4 = 2
-    est = ope.normal_ci(c, np.array([0, 0, 1, 1]))
+    est = ope.clustered_ci(c, np.array([0, 0, 1, 1]))
     assert est.se == pytest.approx(2.0)
-    assert (est.ci_low, est.ci_high) == pytest.approx((4 - 1.959964 * 2, 4 + 1.959964 * 2))
+    # two customers: (32)² / (16² + 16²) − 1 = 1 degree of freedom, t(0.975, 1) = 12.706
+    assert (est.ci_low, est.ci_high) == pytest.approx((4 - 12.706 * 2, 4 + 12.706 * 2), abs=1e-3)
+    # many customers alike: the normal 1.96
+    wide = ope.clustered_ci(np.tile(c, 500))
+    assert wide.ci_high - wide.value == pytest.approx(1.9600 * wide.se, rel=1e-3)
+
+
+def test_an_interval_resting_on_a_few_large_accounts_widens_to_what_they_allow() -> None:
+    """994 customers near 0 and six large accounts' outcomes: the normal interval would claim a sign; this one not."""
+    rng = np.random.default_rng(3)
+    c = np.concatenate([rng.normal(0.0, 1.0, 994), [300.0, 280.0, 260.0, 240.0, 220.0, 200.0]])
+    est = ope.clustered_ci(c)
+    assert est.value - 1.96 * est.se > 0  # the normal interval's verdict: above zero, on six accounts
+    assert ope.effective_df(c - c.mean()) == pytest.approx(4.69, abs=0.01)  # about six customers carry the variance
+    assert est.ci_low < 0 < est.ci_high
 
 
 def test_clustered_intervals_keep_their_coverage_when_customers_are_decided_on_repeatedly() -> None:
@@ -199,7 +221,7 @@ def test_clustered_intervals_keep_their_coverage_when_customers_are_decided_on_r
         data, pol = ope_sim.simulate(rng, 1_000, per_customer=5, customer_sd=10.0)
         c = ope.contributions(data, pol["current"], "dr", ope.cross_fit_rewards(data))
         for name, groups in (("clustered", data.groups), ("naive", None)):
-            est = ope.normal_ci(c, groups)
+            est = ope.clustered_ci(c, groups)
             hits[name] += int(est.ci_low <= truth <= est.ci_high)
     assert 90 <= hits["clustered"] <= 99
     assert hits["naive"] < 85  # decisions taken as independent: intervals far too narrow
@@ -216,3 +238,9 @@ def test_the_customer_bootstrap_interval_agrees_with_the_normal_one_on_a_large_l
         assert abs(boot.ci_high - normal.ci_high) < 0.5 * normal.se
     assert "bootstrap" in ope.to_dict(result)
     assert "bootstrap" not in ope.to_dict(ope.evaluate(data, pol["incremental"]))
+
+
+def _t95(centred: list[float]) -> float:
+    """The Student 97.5% quantile at Satterthwaite's degrees of freedom, (ΣS²)²/ΣS⁴ − 1 (at least 1), by hand."""
+    squares = [x * x for x in centred]
+    return float(student_t.ppf(0.975, max(sum(squares) ** 2 / sum(q * q for q in squares) - 1, 1)))

@@ -19,9 +19,11 @@ Three estimators of V(π) = E[Σ_a π(a | x) · E[r | x, a]], each the mean of p
   model fitted on the other folds, so q̂(x_i, ·) does not depend on r_i and DR stays unbiased whatever q̂'s
   quality (given true p_i); a good q̂ only narrows the interval.
 
-**Intervals**: 95% normal approximation on the per-decision contributions, mean ± 1.96 · se, the standard
-error clustered by customer (:func:`normal_ci`: customers are taken as independent, a customer's decisions
-over several cycles need not be). **Incremental value**
+**Intervals**: 95% on the per-decision contributions, mean ± t · se, the standard error clustered by customer
+(:func:`clustered_ci`: customers are taken as independent, a customer's decisions over several cycles need not
+be), and t the Student quantile with the Satterthwaite degrees of freedom of that variance (the effective number
+of customers carrying it, less one): 1.96 when many customers contribute alike, wider when a few dominate, as
+they do when a handful of large accounts' outcomes decide a difference. **Incremental value**
 = V(π) − V(no action), its interval from the paired per-decision differences of contributions; two
 policies are compared the same way (:func:`difference`).
 Values are reported per 1,000 eligible decisions (one decision per eligible customer and cycle); see
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from scipy import stats as st  # type: ignore[import-untyped]
 
 from cvm.contracts.decisionlog import NO_ACTION, DecisionOutcome, DecisionRecord
 from cvm.errors import BadValueError
@@ -100,12 +103,15 @@ class Estimate:
                 (("value", self.value), ("ci_low", self.ci_low), ("ci_high", self.ci_high))}  # fmt: skip
 
 
-def normal_ci(contributions: np.ndarray, groups: np.ndarray | None = None) -> Estimate:
-    """Mean ± 1.96 · se of per-decision contributions (normal approximation).
+def clustered_ci(contributions: np.ndarray, groups: np.ndarray | None = None) -> Estimate:
+    """Mean ± t · se of per-decision contributions, se clustered by customer, t for the customers that carry it.
 
     se = √(G/(G−1) · Σ_g S_g²) / n, with S_g the sum of the centred contributions of customer g (the
     cluster-robust standard error: a customer's decisions over several cycles are not independent). With
-    one decision per customer it is the usual sd (ddof 1) / √n.
+    one decision per customer it is the usual sd (ddof 1) / √n. t is the 97.5% Student quantile with
+    :func:`effective_df` degrees of freedom (Satterthwaite 1946; the small-sample advice of Bell & McCaffrey
+    2002 and Imbens & Kolesár 2016, "Robust standard errors in small samples"), so an interval resting on a few
+    customers' outcomes is as wide as so few deserve, where the normal 1.96 would claim a verdict.
     """
     n = contributions.size
     if n < 2:
@@ -115,7 +121,22 @@ def normal_ci(contributions: np.ndarray, groups: np.ndarray | None = None) -> Es
     sums = np.bincount(g, weights=contributions - mean)
     k = int(np.count_nonzero(np.bincount(g)))
     se = math.sqrt(k / (k - 1) * float((sums * sums).sum())) / n if k > 1 else math.inf
-    return Estimate(mean, se, mean - Z95 * se, mean + Z95 * se)
+    half = float(st.t.ppf(0.975, effective_df(sums))) * se if math.isfinite(se) else math.inf
+    return Estimate(mean, se, mean - half, mean + half)
+
+
+def effective_df(sums: np.ndarray) -> float:
+    """Satterthwaite's degrees of freedom of the clustered variance Σ_g S_g²: (Σ S_g²)² / Σ S_g⁴ − 1, at least 1.
+
+    (Σ S_g²)² / Σ S_g⁴ is the number of customers carrying the variance (Kish's effective number on the squared
+    sums): G when all weigh alike, about 1 when one customer's outcome is most of it.
+
+    >>> effective_df(np.array([1.0, -1.0, 1.0, -1.0])), effective_df(np.array([10.0, -0.1, -0.1, 0.1]))
+    (3.0, 1.0)
+    """
+    squares = np.asarray(sums, dtype=float) ** 2
+    total, fourth = float(squares.sum()), float((squares * squares).sum())
+    return max(total * total / fourth - 1.0, 1.0) if fourth > 0 else 1.0
 
 
 def bootstrap_ci(
@@ -320,9 +341,9 @@ def evaluate(data: LoggedBandit, target: np.ndarray, q: np.ndarray | None = None
     value, incremental, boot = {}, {}, {}
     for m in METHODS:
         c = contributions(data, target, m, q)
-        value[m] = normal_ci(c, groups)
+        value[m] = clustered_ci(c, groups)
         diff = c - contributions(data, base, m, q)
-        incremental[m] = normal_ci(diff, groups)
+        incremental[m] = clustered_ci(diff, groups)
         if bootstrap:
             boot[m] = bootstrap_ci(diff, groups, bootstrap)
     contacts = float(target[:, 1:].sum(axis=1).mean())
@@ -340,14 +361,15 @@ def difference(data: LoggedBandit, target: np.ndarray, baseline: np.ndarray, q: 
     if np.any(target[~data.available] > 0) or np.any(baseline[~data.available] > 0):
         raise ValueError("a policy chooses an action that was not available")
     groups = data.groups
-    return {m: normal_ci(contributions(data, target, m, q) - contributions(data, baseline, m, q), groups)
+    return {m: clustered_ci(contributions(data, target, m, q) - contributions(data, baseline, m, q), groups)
             for m in METHODS}  # fmt: skip
 
 
 def decisions_needed(estimate: Estimate, decisions: int) -> int | None:
     """About how many decisions would give an interval that excludes 0, if the difference stayed at its estimate.
 
-    The standard error shrinks as 1/√n: n × (1.96 · se / |value|)². ``None`` when the estimate is 0 or
+    The standard error shrinks as 1/√n: n × (1.96 · se / |value|)² (a larger log has many customers, so the normal
+    quantile). ``None`` when the estimate is 0 or
     its interval already excludes 0.
     """
     if estimate.value == 0 or not math.isfinite(estimate.se) or estimate.ci_low > 0 or estimate.ci_high < 0:

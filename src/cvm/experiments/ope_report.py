@@ -75,7 +75,8 @@ class Evaluation:
     def notes(self) -> list[str]:
         """What the reader should know about the log."""
         out = [f"{self.data.n:,} of {self.logged:,} logged decisions evaluated (eligible, outside the global "
-               "holdout, with an outcome); normal 95% intervals clustered by customer"]  # fmt: skip
+               "holdout, with an outcome); 95% intervals clustered by customer, wider where a few customers weigh "
+               "most"]  # fmt: skip
         if bool(np.all(self.data.propensity >= 1.0)):
             out.append("the log holds no randomised decision: a policy that differs from the logged one cannot be "
                        "estimated; turn exploration on and run `cvm run` again")  # fmt: skip
