@@ -96,4 +96,5 @@ def test_the_components_reward_says_what_it_counts_and_when_to_check_it_with_the
     flat = " ".join((proc.stdout + proc.stderr).split())  # notes go to stderr; the console wraps them
     assert "valued per customer" not in flat  # the notes are in Dutch
     assert "--outcome margin" in flat  # the caution names the reward to check a verdict with
-    assert "grote klanten" in flat
+    assert "plans.uplift.values" in flat  # what its verdict rests on: the configured values of the events
+    assert "gebeurtenissen" in flat

@@ -232,8 +232,8 @@ def print_reward(data: Mapping[str, Any]) -> None:
         console.note(_("Reward: the outcome's events (conversion, churn, default, complaint), valued per customer."))
         console.note(
             _(
-                "Its intervals are narrower than the margin's but can be too narrow where a few large accounts "
-                "weigh most: check a verdict with --outcome margin."
+                "Its intervals are narrower than the margin's, and its verdict only as right as the events' values "
+                "(plans.uplift.values): check a verdict with --outcome margin."
             )
         )
     elif data.get("outcome") == "margin":
