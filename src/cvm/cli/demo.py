@@ -87,7 +87,8 @@ def demo(
     from cvm.demo.workspace import DEMO_REPLAY_MONTHS as REPLAY_MONTHS
     from cvm.demo.workspace import write_demo_config
     from cvm.engine import Engine
-    from cvm.i18n import use_locale
+    from cvm.i18n import _, use_locale
+    from cvm.i18n.formats import num
 
     with handled():
         write_demo_config(workspace)  # incremental arbitration with exploration: the closed loop of issue 18
@@ -120,12 +121,14 @@ def demo(
     print_pilot_summary(pilot, lang)
     if replayed:
         rungs = replayed["rungs"]
-        console.note(
-            f"Decision log (SIMULATED outcomes): {replayed['decisions']:,} decisions over {REPLAY_MONTHS} months, "
-            f"{rungs.get('explore', 0):,} explored, {rungs.get('global_holdout', 0):,} held out, "
-            "in the store's decision_log."
-        )
         with use_locale(lang):
+            line = _(
+                "Decision log (SIMULATED outcomes): %(decisions)s decisions over %(months)s months, %(explored)s "
+                "explored, %(held)s held out, in the store's decision_log."
+            )
+            console.note(line % {"decisions": num(replayed["decisions"]), "months": num(REPLAY_MONTHS),
+                                 "explored": num(rungs.get("explore", 0)),
+                                 "held": num(rungs.get("global_holdout", 0))})  # fmt: skip
             print_verdicts(replayed["versus"])
 
 
