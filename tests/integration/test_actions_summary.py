@@ -8,7 +8,7 @@ from pathlib import Path
 from cvm.contracts.actions import Suppressed
 from cvm.delivery import enqueue, record_suppressions, write_transaction
 from cvm.engine import Engine
-from cvm.reporting.actions import held_kind
+from cvm.reporting.actions import held_by_kind, held_kind
 from cvm.store.tables import action_requests, contact_history
 from tests.conftest import CUSTOMERS_CSV, TRANSACTIONS_CSV, write
 from tests.integration.test_outbox import action
@@ -81,4 +81,13 @@ def test_reason_kinds_follow_the_plans_wording() -> None:
     assert held_kind("holdout:winback") == "holdout"
     assert held_kind("arbitration: contact.call is worth more (3.00)") == "arbitration"
     assert held_kind("expected value 0.10 below the minimum 1.00") == "min_value"
+    assert held_kind("fatigue: contact 3 on email in 30 days costs 4.10, more than its value 1.20") == "fatigue"
+    assert held_kind("explore: contact.news drawn at random") == "explore"
+    assert held_kind("credit: 412 points, below the acceptance cut-off 450") == "credit"
+    assert held_kind("early warning: no sell step for a customer on the list") == "early_warning"
     assert held_kind("something new") == "other"
+    # `cvm run`'s summary keys each reason by the text before its colon; summed by kind, none is "other"
+    batch = {"fatigue": 224, "no consent": 219, "explore": 78, "holdout": 24, "expected value below the minimum": 9,
+             "suppressed by vip": 2, "suppressed by complaint": 1, "cap": 1}  # fmt: skip
+    assert held_by_kind(batch) == [("fatigue", 224), ("consent", 219), ("explore", 78), ("holdout", 24),
+                                   ("min_value", 9), ("suppression", 3), ("cap", 1)]  # fmt: skip

@@ -67,7 +67,9 @@ def _print_run(report: RunReport) -> None:
 
 def print_cycle(cycle: dict[str, Any]) -> None:
     """Segments, plans and delivery of one `cvm run`."""
-    held = ", ".join(f"{label(reason, 'held_back')} {num(n)}" for reason, n in cycle["reasons"].items()) or _("none")
+    from cvm.reporting.actions import held_by_kind
+
+    held = ", ".join(f"{label(k, 'held_back')} {num(n)}" for k, n in held_by_kind(cycle["reasons"])) or _("none")
     sent = cycle["delivery"]
     console.table(
         _("Plans and delivery"),

@@ -111,6 +111,10 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "min_value": NP_("held_back", "below the minimum value"),
         "not_eligible": NP_("held_back", "not eligible"),
         "expired": NP_("held_back", "expired"),
+        "fatigue": NP_("held_back", "contact fatigue"),
+        "explore": NP_("held_back", "exploration drew another action"),
+        "credit": NP_("held_back", "below the credit cut-off"),
+        "early_warning": NP_("held_back", "early-warning list"),
         "other": NP_("held_back", "other reason"),
     },
     "segment_kind": {

@@ -11,7 +11,9 @@ Definitions (one place; the dashboard's Plans & actions page and ``cvm actions s
 - **Held back**: actions a plan would have taken but the policy stopped (the ``suppressions``
   table), by kind of reason: ``consent``, ``cap``, ``suppression`` (a suppression rule),
   ``holdout`` (a pilot's or the global holdout), ``cooldown``, ``arbitration`` (another action
-  was worth more), ``min_value``, ``not_eligible``, ``expired``, ``other``. A held action with a
+  was worth more), ``min_value``, ``not_eligible``, ``expired``, ``fatigue`` (the next contact's
+  fatigue cost exceeds its value), ``explore`` (exploration drew another action), ``credit`` (below the
+  acceptance cut-off), ``early_warning`` (a payment-terms action instead), ``other``. A held action with a
   ``deferred_until`` was only postponed (a cap frees up, a cooldown ends).
 - **Contact pressure** per cap in ``cvm.yaml`` (``plans.policy.caps``; ``all`` leaves out
   ``exempt_from_total``): contacts sent or planned (pending, in flight or delivered, as the caps
@@ -53,6 +55,10 @@ HELD_KINDS = (
     "min_value",
     "not_eligible",
     "expired",
+    "fatigue",
+    "explore",
+    "credit",
+    "early_warning",
     "other",
 )
 _PREFIXES = (
@@ -65,6 +71,10 @@ _PREFIXES = (
     ("expected value", "min_value"),
     ("not eligible", "not_eligible"),
     ("expired", "expired"),
+    ("fatigue", "fatigue"),
+    ("explore", "explore"),
+    ("credit", "credit"),
+    ("early warning", "early_warning"),
 )
 OUTCOME_DAYS = 30
 MEASURED_DAYS = 365  # requests whose outcome is measured: the year before the last complete window
@@ -75,6 +85,20 @@ def held_kind(reason: str) -> str:
     """The kind of a hold-back reason as :mod:`cvm.plans` writes it (``"no consent: ..."`` is ``consent``)."""
     text = reason.strip().lower()
     return next((kind for prefix, kind in _PREFIXES if text.startswith(prefix)), "other")
+
+
+def held_by_kind(reasons: Mapping[str, int]) -> list[tuple[str, int]]:
+    """A batch's hold-back counts keyed by the text before each reason's colon (``cvm run``'s summary), summed by
+    :func:`held_kind`, most frequent first.
+
+    >>> held_by_kind({"fatigue": 3, "no consent": 2, "holdout": 1, "suppressed by vip": 4})
+    [('suppression', 4), ('fatigue', 3), ('consent', 2), ('holdout', 1)]
+    """
+    kinds: dict[str, int] = {}
+    for reason, n in reasons.items():
+        kind = held_kind(f"{reason}:")
+        kinds[kind] = kinds.get(kind, 0) + int(n)
+    return sorted(kinds.items(), key=lambda kv: -kv[1])
 
 
 def retry_command(request_id: int) -> str:
