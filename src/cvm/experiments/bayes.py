@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from scipy import special  # type: ignore[import-untyped]
-from scipy import stats as st
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,8 @@ def bayes_chance_to_win(
     if sd == 0:
         p = 0.5 if diff == 0 else float(diff > 0)
         return ChanceToWin(p, diff, diff, diff, "normal")
-    z = float(st.norm.ppf(1 - alpha / 2))
-    return ChanceToWin(float(st.norm.cdf(diff / sd)), diff, diff - z * sd, diff + z * sd, "normal")
+    z = float(special.ndtri(1 - alpha / 2))
+    return ChanceToWin(float(special.ndtr(diff / sd)), diff, diff - z * sd, diff + z * sd, "normal")
 
 
 def beta_chance_to_win(
@@ -73,6 +72,6 @@ def beta_chance_to_win(
     p = float(np.exp(special.logsumexp(terms))) if i.size else 0.0
     mean_a, mean_b = a_a / (a_a + b_a), a_b / (a_b + b_b)
     var = a_a * b_a / ((a_a + b_a) ** 2 * (a_a + b_a + 1)) + a_b * b_b / ((a_b + b_b) ** 2 * (a_b + b_b + 1))
-    z = float(st.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     diff = mean_b - mean_a
     return ChanceToWin(min(max(p, 0.0), 1.0), diff, diff - z * math.sqrt(var), diff + z * math.sqrt(var), "beta")

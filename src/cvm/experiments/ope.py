@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import stats as st  # type: ignore[import-untyped]
+from scipy.special import stdtrit  # type: ignore[import-untyped]
 
 from cvm.contracts.decisionlog import NO_ACTION, DecisionOutcome, DecisionRecord
 from cvm.errors import BadValueError
@@ -121,7 +121,7 @@ def clustered_ci(contributions: np.ndarray, groups: np.ndarray | None = None) ->
     sums = np.bincount(g, weights=contributions - mean)
     k = int(np.count_nonzero(np.bincount(g)))
     se = math.sqrt(k / (k - 1) * float((sums * sums).sum())) / n if k > 1 else math.inf
-    half = float(st.t.ppf(0.975, effective_df(sums))) * se if math.isfinite(se) else math.inf
+    half = float(stdtrit(effective_df(sums), 0.975)) * se if math.isfinite(se) else math.inf
     return Estimate(mean, se, mean - half, mean + half)
 
 
