@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cvm.config.uplift import UpliftOutcome
+from cvm.contracts.decisionlog import DecisionOutcome, DecisionRecord
 from cvm.experiments import ope_report
 from cvm.experiments.ope import TruthProvider
 from cvm.experiments.ope_log import read_log
@@ -14,23 +16,43 @@ from cvm.scoring.uplift_values import component_outcomes, evaluation_values
 from cvm.services.workspace import Workspace
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """The decision log as read (``records``, ``outcomes``), the records the uplift champion prices
+    (``replayed``, with its ``note``), and the demo's ``truth`` when there is one."""
+
+    records: list[DecisionRecord]
+    outcomes: dict[str, DecisionOutcome]
+    replayed: list[DecisionRecord]
+    truth: TruthProvider | None
+    note: str | None
+
+
 class PolicyService:
     """What a target policy would have earned, estimated from the decision log and its outcomes."""
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def _evaluation(self, truth: TruthProvider | None, outcome: UpliftOutcome | None) -> ope_report.Evaluation:
+    def _logged(self, truth: TruthProvider | None) -> _Logged:
+        """The log, its champion-priced records and the demo's truth: read once, whatever the reward."""
         records, outcomes = read_log(self.ws.offline)
-        s = self.ws.settings
-        if outcome == "components":
-            values = evaluation_values(s.plans, s.scoring.cost_to_serve.complaint)
-            outcomes = component_outcomes(records, outcomes, values)
         truth = truth if truth is not None else ope_report.find_truth(self.ws.root)
-        records, note = champion_replay(self.ws.root, records)
-        evaluation = ope_report.Evaluation(records, outcomes, *configured(self.ws.settings), truth=truth)
-        if note is not None:
-            evaluation.extra_notes.append(note)
+        replayed, note = champion_replay(self.ws.root, records)
+        return _Logged(records, outcomes, replayed, truth, note)
+
+    def _evaluation(
+        self, truth: TruthProvider | None, outcome: UpliftOutcome | None, logged: _Logged | None = None
+    ) -> ope_report.Evaluation:
+        log = logged or self._logged(truth)
+        outcomes = log.outcomes
+        if outcome == "components":
+            s = self.ws.settings
+            values = evaluation_values(s.plans, s.scoring.cost_to_serve.complaint)
+            outcomes = component_outcomes(log.records, outcomes, values)
+        evaluation = ope_report.Evaluation(log.replayed, outcomes, *configured(self.ws.settings), truth=log.truth)
+        if log.note is not None:
+            evaluation.extra_notes.append(log.note)
         return evaluation
 
     def evaluate(
@@ -64,4 +86,5 @@ class PolicyService:
         valued events, ``components``): the paired estimates, verdict and true difference, each with its
         ``outcome``. What ``cvm demo`` ends with."""
         rewards: tuple[UpliftOutcome, ...] = ("margin", "components")
-        return [{**self._evaluation(truth, r).versus(policy, versus), "outcome": r} for r in rewards]
+        log = self._logged(truth)
+        return [{**self._evaluation(truth, r, log).versus(policy, versus), "outcome": r} for r in rewards]
