@@ -133,6 +133,13 @@ def test_plans_page_equals_the_json_summary(analyst: tuple[Page, Watch], site: S
     page.goto("/ui/plans")
     for status in REQUEST_STATUSES:
         assert number(page, f"total-{status}") == data["totals"][status], status
+    # every status has its name, on its tile and over its column (awaiting confirmation and rejected had none)
+    headers = page.get_by_test_id("plans-requests").locator("thead th").all_inner_texts()
+    assert len(headers) == len(REQUEST_STATUSES) + 3
+    assert all(h.strip() for h in headers), headers
+    for status, name in (("awaiting_confirmation", "Awaiting confirmation"), ("rejected", "Rejected")):
+        tile = page.locator(".tile").filter(has=page.get_by_test_id(f"total-{status}"))
+        assert (tile.locator(".tile-label").text_content() or "").strip() == name
     rows = page.get_by_test_id("request-row")
     assert rows.count() == len(data["requests"])
     for i, expected in enumerate(data["requests"]):
